@@ -1,0 +1,159 @@
+# blocksnoop - find what blocks your asyncio event loop.
+#
+#   make                 build build/blocksnoop
+#   sudo make demo       install build dependencies with apt, build, run the demo
+#   sudo make test       install dependencies, build, run unit and end-to-end tests
+#   sudo make test SANITIZE=1   the same, everything built with ASan + UBSan
+#   make install PREFIX=/usr DESTDIR=...
+#   make V=1             show the commands
+#
+# Build pipeline (libbpf CO-RE, as in libbpf-tools):
+#   vmlinux.h (from the build host's BTF) -> bpf/*.bpf.c -> .bpf.o (clang -target bpf)
+#   -> .skel.h (bpftool gen skeleton) -> agent/*.c -> build/blocksnoop
+# The skeleton embeds the BPF object, so nothing but libbpf, libelf, zlib,
+# libcap and the C library is needed at run time: no compiler, no headers.
+
+VERSION := 0.1.0
+
+OUTPUT ?= build
+ifeq ($(SANITIZE),1)
+OUTPUT := build/sanitize
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+endif
+
+CC ?= cc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+PYTHON ?= /usr/bin/python3
+PKG_CONFIG ?= pkg-config
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+
+# vmlinux.h is generated from the build host's kernel BTF rather than
+# vendored: CO-RE relocates every field we touch at load time, so a header
+# from any BTF-enabled kernel builds a program that runs on all of them
+# (see docs/architecture.md). Point VMLINUX_BTF elsewhere to cross-build.
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \
+	-e 's/ppc64le/powerpc/' -e 's/s390x/s390/' -e 's/riscv64/riscv/')
+
+LIBS := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz) \
+	-lcjson -lcap -lm
+
+WARNINGS := -Wall -Wextra -Werror
+CFLAGS ?= -O2 -g
+override CFLAGS += $(WARNINGS) -std=gnu11 -D_GNU_SOURCE $(SAN_FLAGS) \
+	-DBLOCKSNOOP_VERSION='"$(VERSION)"' -I$(OUTPUT) -Ibpf -Iagent
+override LDFLAGS += $(SAN_FLAGS)
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARNINGS) \
+	-I$(OUTPUT) -Ibpf
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+AGENT_SRCS := $(wildcard agent/*.c)
+AGENT_OBJS := $(patsubst agent/%.c,$(OUTPUT)/agent/%.o,$(AGENT_SRCS))
+LIB_OBJS := $(filter-out $(OUTPUT)/agent/main.o,$(AGENT_OBJS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
+FIXTURE_SRCS := $(wildcard tests/fixtures/*.c)
+FIXTURE_BINS := $(patsubst tests/fixtures/%.c,$(OUTPUT)/fixtures/%,$(FIXTURE_SRCS))
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+# Debian packages each goal needs (installed by `make deps`).
+DEPS_BUILD := make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
+	libcjson-dev libcap-dev pkg-config python3
+DEPS_TEST := libcmocka-dev python3-pytest python3-uvloop python3-aiohttp \
+	libclang-rt-14-dev libcap2-bin util-linux
+
+.PHONY: all clean install uninstall deps deps-test demo test unit e2e fixtures
+all: $(OUTPUT)/blocksnoop
+
+$(OUTPUT) $(OUTPUT)/agent $(OUTPUT)/tests $(OUTPUT)/fixtures:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/vmlinux.h: | $(OUTPUT)
+	$(call msg,GEN,$@)
+	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/*.h $(OUTPUT)/vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(OUTPUT)/agent/%.o: agent/%.c agent/*.h bpf/*.h $(BPF_SKELS) | $(OUTPUT)/agent
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/libblocksnoop.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)$(AR) rcs $@ $^
+
+$(OUTPUT)/blocksnoop: $(OUTPUT)/agent/main.o $(OUTPUT)/libblocksnoop.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
+
+$(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libblocksnoop.a | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(OUTPUT)/libblocksnoop.a $(LDFLAGS) $(LIBS) -lcmocka -o $@
+
+$(OUTPUT)/fixtures/%: tests/fixtures/%.c | $(OUTPUT)/fixtures
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(LDFLAGS) -o $@
+
+fixtures: $(FIXTURE_BINS)
+
+install: $(OUTPUT)/blocksnoop
+	install -D -m 0755 $(OUTPUT)/blocksnoop $(DESTDIR)$(BINDIR)/blocksnoop
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/blocksnoop
+
+# Install only what is missing, so that a machine that has everything
+# never touches apt.
+define apt_install
+	@missing=""; for p in $(1); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
+			|| missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+endef
+
+deps:
+	$(call apt_install,$(DEPS_BUILD))
+
+deps-test: deps
+	$(call apt_install,$(DEPS_TEST))
+
+demo: deps
+	$(MAKE) all
+	$(OUTPUT)/blocksnoop -t 50 --duration 8 -- $(PYTHON) examples/blocking_demo.py
+
+unit: $(UNIT_BINS)
+	$(Q)set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+e2e: $(OUTPUT)/blocksnoop fixtures
+	BLOCKSNOOP=$(abspath $(OUTPUT)/blocksnoop) FIXTURES_BIN=$(abspath $(OUTPUT)/fixtures) \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+
+test: deps-test
+	$(MAKE) unit
+	$(MAKE) e2e
+
+clean:
+	rm -rf build
+
+.DELETE_ON_ERROR:
+.SECONDARY:

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/capability.h>
+
+#include "caps.h"
+
+/* Headers older than Linux 5.8 lack these; the numbers are ABI. */
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+/* Capabilities are numbered 0..63 here; see CAPS_BIT. */
+#define CAPS_MAX 64
+
+int caps_effective(uint64_t *mask)
+{
+	cap_flag_value_t v;
+	cap_t caps;
+	int cap, err = 0;
+
+	caps = cap_get_proc();
+	if (!caps)
+		return -errno;
+	*mask = 0;
+	for (cap = 0; cap < CAPS_MAX; cap++) {
+		/* libcap refuses numbers beyond what it was built for: those
+		 * are capabilities blocksnoop never asks for. */
+		if (cap_get_flag(caps, cap, CAP_EFFECTIVE, &v) != 0)
+			break;
+		if (v == CAP_SET)
+			*mask |= CAPS_BIT(cap);
+	}
+	if (cap == 0)
+		err = -EINVAL;
+	cap_free(caps);
+	return err;
+}
+
+bool caps_kernel_has(int cap)
+{
+	/* PR_CAPBSET_READ fails with EINVAL for numbers the kernel does not
+	 * know, whatever the bounding set holds. */
+	return CAP_IS_SUPPORTED(cap);
+}
+
+uint64_t caps_trace_missing(uint64_t effective, bool kernel_has_cap_bpf)
+{
+	const uint64_t need = CAPS_BIT(CAP_BPF) | CAPS_BIT(CAP_PERFMON);
+
+	if (effective & CAPS_BIT(CAP_SYS_ADMIN))
+		return 0;
+	if (!kernel_has_cap_bpf)
+		return CAPS_BIT(CAP_SYS_ADMIN);
+	return need & ~effective;
+}
+
+bool caps_can_trace(char *missing, size_t len)
+{
+	uint64_t effective, lack;
+
+	if (len)
+		missing[0] = '\0';
+	if (caps_effective(&effective) != 0)
+		return true;
+	lack = caps_trace_missing(effective, caps_kernel_has(CAP_BPF));
+	caps_format_names(lack, missing, len);
+	return lack == 0;
+}
+
+/* snprintf that appends and keeps counting past the end of buf, so that a
+ * caller learns the length the whole text needs. */
+struct text {
+	char *buf;
+	size_t len;
+	size_t used;
+};
+
+static void append(struct text *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void append(struct text *t, const char *fmt, ...)
+{
+	size_t room = t->used < t->len ? t->len - t->used : 0;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(room ? t->buf + t->used : NULL, room, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		t->used += (size_t)n;
+}
+
+enum name_style {
+	NAME_UPPER,  /* CAP_BPF, as capabilities(7) and our messages say */
+	NAME_LOWER,  /* cap_bpf, as setcap and capsh want */
+	NAME_BARE,   /* BPF, as Docker and Kubernetes want */
+};
+
+/* One capability's name in style. libcap names the ones it knows and
+ * prints the number of any other. */
+static void append_name(struct text *t, int cap, enum name_style style)
+{
+	char name[64], *p;
+	char *lib = cap_to_name(cap);
+
+	if (lib) {
+		snprintf(name, sizeof(name), "%s", lib);
+		cap_free(lib);
+	} else {
+		snprintf(name, sizeof(name), "%d", cap);
+	}
+	p = name;
+	if (style == NAME_BARE && strncmp(p, "cap_", 4) == 0)
+		p += 4;
+	if (style != NAME_LOWER)
+		for (char *c = p; *c; c++)
+			*c = (char)toupper((unsigned char)*c);
+	append(t, "%s", p);
+}
+
+/* Every name in mask, each between pre and post, separated by sep. */
+static void append_names(struct text *t, uint64_t mask, enum name_style style,
+			 const char *pre, const char *post, const char *sep)
+{
+	bool first = true;
+
+	for (int cap = 0; cap < CAPS_MAX; cap++) {
+		if (!(mask & CAPS_BIT(cap)))
+			continue;
+		append(t, "%s%s", first ? "" : sep, pre);
+		append_name(t, cap, style);
+		append(t, "%s", post);
+		first = false;
+	}
+}
+
+static size_t finish(struct text *t)
+{
+	if (t->len)
+		t->buf[t->used < t->len ? t->used : t->len - 1] = '\0';
+	return t->used;
+}
+
+size_t caps_format_names(uint64_t mask, char *buf, size_t len)
+{
+	struct text t = { buf, len, 0 };
+
+	append_names(&t, mask, NAME_UPPER, "", "", ", ");
+	return finish(&t);
+}
+
+size_t caps_format_grant(uint64_t mask, bool root, const char *exe,
+			 char *buf, size_t len)
+{
+	struct text t = { buf, len, 0 };
+	bool one = (mask & (mask - 1)) == 0;
+
+	if (root) {
+		/* uid 0 without them: a container runtime, a pod spec or capsh
+		 * took them away, and only whoever starts us can give them
+		 * back. */
+		append(&t, "running as root, but without %s: grant %s: ",
+		       one ? "it" : "them", one ? "it" : "them");
+		append_names(&t, mask, NAME_BARE, "--cap-add ", "", " ");
+		append(&t, " (docker/podman run), or ");
+	} else {
+		append(&t, "run as root (sudo), or grant %s: sudo setcap ",
+		       one ? "it" : "them");
+		append_names(&t, mask, NAME_LOWER, "", "", ",");
+		append(&t, "+ep %s, or ", exe && *exe ? exe : "blocksnoop");
+	}
+	/* Kubernetes has no ambient capabilities: added ones reach the
+	 * effective set only for uid 0 (kubernetes#56374). */
+	append(&t, "in a pod's securityContext (runAsUser: 0) capabilities.add: [");
+	append_names(&t, mask, NAME_BARE, "\"", "\"", ", ");
+	append(&t, "]");
+	return finish(&t);
+}

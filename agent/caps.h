@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * caps.h - which Linux capabilities blocksnoop has and needs (libcap).
+ *
+ * Needed to load and attach the detector: CAP_BPF and CAP_PERFMON (or
+ * CAP_SYS_ADMIN, which stands in for both; kernels before 5.8 know only it).
+ *
+ * Sets of capabilities travel as bit masks, bit n being capability n
+ * (CAPS_BIT(CAP_BPF)); every capability Linux defines fits in 64 bits. The
+ * caps_format_* functions are pure and unit-tested.
+ */
+#ifndef BLOCKSNOOP_CAPS_H
+#define BLOCKSNOOP_CAPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CAPS_BIT(cap) (UINT64_C(1) << (cap))
+
+/*
+ * Whether the effective set allows loading and attaching the BPF programs.
+ * If not, writes the missing capability names, comma-separated (e.g.
+ * "CAP_BPF, CAP_PERFMON"), into missing. Never fails: if the set cannot be
+ * read it answers true and lets the load itself report the error.
+ */
+bool caps_can_trace(char *missing, size_t len);
+
+/* The effective set into *mask. Returns 0, or -errno if it cannot be read. */
+int caps_effective(uint64_t *mask);
+
+/*
+ * Whether the running kernel knows cap at all (CAP_PERFMON and CAP_BPF
+ * appeared in 5.8). Asks the kernel, not libcap, so an old kernel under a
+ * new libcap answers false.
+ */
+bool caps_kernel_has(int cap);
+
+/*
+ * Pure. Of the capabilities that loading and attaching the BPF programs
+ * needs, those missing from effective: 0 if it holds CAP_BPF and
+ * CAP_PERFMON, or CAP_SYS_ADMIN. Otherwise the missing ones of CAP_BPF and
+ * CAP_PERFMON, or just CAP_SYS_ADMIN if the kernel predates CAP_BPF
+ * (kernel_has_cap_bpf false), since nothing else would do there.
+ */
+uint64_t caps_trace_missing(uint64_t effective, bool kernel_has_cap_bpf);
+
+/*
+ * Pure. The names in mask, in increasing capability order, as
+ * "CAP_BPF, CAP_PERFMON" ("" for an empty mask). Truncates to fit len (if
+ * len > 0, buf is always NUL-terminated). Returns the length of the whole
+ * text, like snprintf.
+ */
+size_t caps_format_names(uint64_t mask, char *buf, size_t len);
+
+/*
+ * Pure. One line's worth of advice on how to obtain the capabilities in
+ * mask (non-empty), without a trailing newline, e.g. for CAP_BPF and
+ * CAP_PERFMON as a non-root user:
+ *   run as root (sudo), or grant them: sudo setcap cap_bpf,cap_perfmon+ep
+ *   EXE, or in a pod's securityContext.capabilities.add: ["BPF", "PERFMON"]
+ * root says whether the effective uid is already 0 (then the capabilities
+ * were dropped by a container runtime or capsh, and sudo would not help).
+ * exe is the path to name in the setcap command. Truncates and returns like
+ * caps_format_names().
+ */
+size_t caps_format_grant(uint64_t mask, bool root, const char *exe,
+			 char *buf, size_t len);
+
+#endif

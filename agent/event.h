@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * event.h - one blocking event as the rest of blocksnoop sees it: the
+ * kernel's gap, numbered, placed in wall-clock time and levelled. Stack
+ * samplers attach their findings through `stacks`.
+ */
+#ifndef BLOCKSNOOP_EVENT_H
+#define BLOCKSNOOP_EVENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct stack_set; /* Python stacks seen during the event; see the samplers */
+
+struct blocking_event {
+	uint64_t number;          /* 1, 2, ... within the session */
+	uint64_t start_ns;        /* kernel CLOCK_MONOTONIC, return from epoll */
+	uint64_t end_ns;          /* kernel CLOCK_MONOTONIC, next epoll entry */
+	struct timespec wall_start; /* start_ns on CLOCK_REALTIME */
+	double timestamp_s;       /* start, in seconds since the session began */
+	double duration_ms;
+	pid_t pid, tid;           /* in blocksnoop's PID namespace */
+	bool is_error;            /* duration_ms >= --error-threshold */
+	const struct stack_set *stacks; /* NULL: no stack captured */
+};
+
+#endif

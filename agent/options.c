@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exit_codes.h"
+#include "options.h"
+
+const char options_usage[] =
+"Usage: blocksnoop [OPTIONS] PID\n"
+"       blocksnoop [OPTIONS] -- COMMAND [ARG...]\n"
+"       blocksnoop doctor [PID] [--tid TID]\n"
+"\n"
+"Report every time a Python asyncio event loop is blocked for longer than a\n"
+"threshold: the time its thread spends between two epoll waits.\n"
+"\n"
+"Target:\n"
+"  PID                       attach to a running process (its main thread)\n"
+"  -- COMMAND [ARG...]       run COMMAND and watch it from its first instruction\n"
+"      --tid TID             watch thread TID of PID instead of the main thread\n"
+"\n"
+"Detection:\n"
+"  -t, --threshold MS        report blocks of at least MS milliseconds\n"
+"                            (default 100; 0 with --stats)\n"
+"      --error-threshold MS  blocks of at least MS are level \"error\" (default 500)\n"
+"      --stats               measure the distribution of all gaps instead of\n"
+"                            reporting events (percentiles every second)\n"
+"      --correlation-padding MS\n"
+"                            time window padding for samplers without\n"
+"                            timestamps (default 200)\n"
+"      --duration SECONDS    stop after SECONDS (launch mode: end the command)\n"
+"\n"
+"Output:\n"
+"      --json                JSON lines on stdout instead of the console report\n"
+"      --log-file PATH       also append structured JSON lines to PATH\n"
+"                            (reopened on SIGHUP)\n"
+"      --service NAME        service name in log records (default blocksnoop)\n"
+"      --env ENV             environment name in log records\n"
+"      --summary-only        print only the session start and summary\n"
+"      --no-color            no colours on the console\n"
+"  -v, --verbose             explain what blocksnoop does\n"
+"\n"
+"Exit status:\n"
+"      --fail-on none|event|error\n"
+"                            exit 3 if any event (or any error-level event)\n"
+"                            was seen\n"
+"  0 ok, 1 runtime failure, 2 usage error, 3 --fail-on hit, 4 no such\n"
+"  process or thread, 5 missing privileges; in launch mode the command's own\n"
+"  status (128+N if signal N ended it).\n"
+"\n"
+"  -h, --help                this help\n"
+"      --version             print the version\n"
+"\n"
+"Examples:\n"
+"  sudo blocksnoop -- python3 app.py        run app.py, report blocks >= 100 ms\n"
+"  sudo blocksnoop -t 50 1234               attach to PID 1234, blocks >= 50 ms\n"
+"  sudo blocksnoop --stats 1234             distribution of all gaps\n"
+"  sudo blocksnoop --json --log-file /var/log/blocksnoop.json 1234\n";
+
+enum long_only {
+	OPT_STATS = 256,
+	OPT_TID,
+	OPT_JSON,
+	OPT_LOG_FILE,
+	OPT_SERVICE,
+	OPT_ENV,
+	OPT_NO_COLOR,
+	OPT_ERROR_THRESHOLD,
+	OPT_PADDING,
+	OPT_DURATION,
+	OPT_FAIL_ON,
+	OPT_SUMMARY_ONLY,
+	OPT_VERSION,
+};
+
+static const struct option long_options[] = {
+	{ "threshold", required_argument, NULL, 't' },
+	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "tid", required_argument, NULL, OPT_TID },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
+	{ "service", required_argument, NULL, OPT_SERVICE },
+	{ "env", required_argument, NULL, OPT_ENV },
+	{ "no-color", no_argument, NULL, OPT_NO_COLOR },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "error-threshold", required_argument, NULL, OPT_ERROR_THRESHOLD },
+	{ "correlation-padding", required_argument, NULL, OPT_PADDING },
+	{ "duration", required_argument, NULL, OPT_DURATION },
+	{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
+	{ "summary-only", no_argument, NULL, OPT_SUMMARY_ONLY },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+static int usage_error(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return EXIT_USAGE;
+}
+
+/* A finite number of milliseconds/seconds >= 0 (> 0 if positive). */
+static int parse_amount(const char *text, bool positive, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(text, &end);
+	if (errno || end == text || *end || !isfinite(v) || v < 0 ||
+	    (positive && v == 0))
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* A process or thread id: decimal digits only, 1..INT_MAX. */
+static int parse_id(const char *text, pid_t *out)
+{
+	char *end;
+	long v;
+
+	if (!*text || strspn(text, "0123456789") != strlen(text))
+		return -EINVAL;
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (errno || *end || v < 1 || v > INT_MAX)
+		return -EINVAL;
+	*out = (pid_t)v;
+	return 0;
+}
+
+static bool looks_like_id(const char *text)
+{
+	return *text && strspn(text, "0123456789") == strlen(text);
+}
+
+int options_parse(int argc, char **argv, struct options *o, char *err,
+		  size_t errlen)
+{
+	bool threshold_set = false;
+	int c;
+
+	*o = (struct options){
+		.command = CMD_RUN,
+		.service = "blocksnoop",
+		.env = "",
+		.threshold_ms = 100,
+		.error_threshold_ms = 500,
+		.correlation_padding_ms = 200,
+	};
+	err[0] = '\0';
+
+	/*
+	 * '+': stop at the first non-option, so that the options of a launched
+	 * command are never taken for ours. A numeric argument there is the
+	 * PID and parsing continues after it; anything else starts the command.
+	 */
+	optind = 0;
+	opterr = 0;
+	for (;;) {
+		c = getopt_long(argc, argv, "+:t:vh", long_options, NULL);
+		if (c == -1) {
+			if (optind < argc && !o->pid && looks_like_id(argv[optind]) &&
+			    strcmp(argv[optind - 1], "--") != 0) {
+				if (parse_id(argv[optind], &o->pid))
+					return usage_error(err, errlen,
+						"invalid PID '%s': expected a process id", argv[optind]);
+				optind++;
+				continue;
+			}
+			break;
+		}
+		switch (c) {
+		case 't':
+			if (parse_amount(optarg, false, &o->threshold_ms))
+				return usage_error(err, errlen,
+					"invalid threshold '%s': expected milliseconds, a number >= 0 (e.g. -t 50)",
+					optarg);
+			threshold_set = true;
+			break;
+		case OPT_ERROR_THRESHOLD:
+			if (parse_amount(optarg, false, &o->error_threshold_ms))
+				return usage_error(err, errlen,
+					"invalid --error-threshold '%s': expected milliseconds, a number >= 0",
+					optarg);
+			break;
+		case OPT_PADDING:
+			if (parse_amount(optarg, false, &o->correlation_padding_ms))
+				return usage_error(err, errlen,
+					"invalid --correlation-padding '%s': expected milliseconds, a number >= 0",
+					optarg);
+			break;
+		case OPT_DURATION:
+			if (parse_amount(optarg, true, &o->duration_s))
+				return usage_error(err, errlen,
+					"invalid --duration '%s': expected seconds, a number > 0",
+					optarg);
+			break;
+		case OPT_TID:
+			if (parse_id(optarg, &o->tid))
+				return usage_error(err, errlen,
+					"invalid --tid '%s': expected a thread id", optarg);
+			break;
+		case OPT_FAIL_ON:
+			if (!strcmp(optarg, "none"))
+				o->fail_on = FAIL_ON_NONE;
+			else if (!strcmp(optarg, "event"))
+				o->fail_on = FAIL_ON_EVENT;
+			else if (!strcmp(optarg, "error"))
+				o->fail_on = FAIL_ON_ERROR;
+			else
+				return usage_error(err, errlen,
+					"invalid --fail-on '%s': expected none, event or error", optarg);
+			break;
+		case OPT_STATS: o->stats = true; break;
+		case OPT_JSON: o->json = true; break;
+		case OPT_LOG_FILE: o->log_file = optarg; break;
+		case OPT_SERVICE: o->service = optarg; break;
+		case OPT_ENV: o->env = optarg; break;
+		case OPT_NO_COLOR: o->no_color = true; break;
+		case OPT_SUMMARY_ONLY: o->summary_only = true; break;
+		case 'v': o->verbose = true; break;
+		case 'h': o->command = CMD_HELP; return 0;
+		case OPT_VERSION: o->command = CMD_VERSION; return 0;
+		case ':':
+			return usage_error(err, errlen, "option '%s' needs a value (see --help)",
+					   argv[optind - 1]);
+		default:
+			return usage_error(err, errlen, "unknown option '%s' (see --help)",
+					   argv[optind - 1]);
+		}
+	}
+
+	if (optind < argc)
+		o->launch_argv = &argv[optind];
+
+	if (o->pid && o->launch_argv)
+		return usage_error(err, errlen,
+			"give either a PID to attach to or a command to run, not both");
+	if (!o->pid && !o->launch_argv)
+		return usage_error(err, errlen,
+			"nothing to watch: give a PID (blocksnoop 1234) or a command (blocksnoop -- python3 app.py)");
+	if (o->tid && !o->pid)
+		return usage_error(err, errlen,
+			"--tid needs a PID: a launched command has no threads yet");
+	if (o->stats && o->fail_on != FAIL_ON_NONE)
+		return usage_error(err, errlen,
+			"--fail-on does not apply to --stats, which reports no events");
+	if (o->stats && !threshold_set)
+		o->threshold_ms = 0;
+	if (!o->tid)
+		o->tid = o->pid;
+	return 0;
+}

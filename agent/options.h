@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * options.h - the command line, parsed and checked. Pure: no I/O besides
+ * reading argv, so it is unit-tested directly.
+ */
+#ifndef BLOCKSNOOP_OPTIONS_H
+#define BLOCKSNOOP_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+enum command {
+	CMD_RUN,     /* watch a PID or a launched command */
+	CMD_HELP,
+	CMD_VERSION,
+};
+
+enum fail_on {
+	FAIL_ON_NONE,
+	FAIL_ON_EVENT, /* exit 3 if any blocking event was seen */
+	FAIL_ON_ERROR, /* exit 3 if any event reached --error-threshold */
+};
+
+struct options {
+	enum command command;
+	pid_t pid;            /* attach target; 0 in launch mode */
+	pid_t tid;            /* --tid; 0 = the main thread (tid == pid) */
+	char **launch_argv;   /* NULL-terminated, points into argv; NULL = attach */
+	double threshold_ms;  /* 100, or 0 with --stats, unless -t */
+	bool stats;
+	bool json;
+	const char *log_file; /* NULL = none */
+	const char *service;  /* "blocksnoop" */
+	const char *env;      /* "" */
+	bool no_color;
+	bool verbose;
+	double error_threshold_ms;     /* 500 */
+	double correlation_padding_ms; /* 200 */
+	double duration_s;             /* 0 = until the target ends or a signal */
+	enum fail_on fail_on;
+	bool summary_only;
+};
+
+/*
+ * Parse argv into *o. On success returns 0 and *o is complete (defaults
+ * applied, cross-option checks done). On a usage error returns EXIT_USAGE
+ * and writes a one-line message (no trailing newline, no "blocksnoop:"
+ * prefix) that says what to do into err. argv is not modified; o keeps
+ * pointers into it.
+ */
+int options_parse(int argc, char **argv, struct options *o, char *err,
+		  size_t errlen);
+
+/* The --help text. */
+extern const char options_usage[];
+
+#endif

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * procfs.h - facts about processes read from /proc. PIDs and TIDs here are
+ * always in blocksnoop's own PID namespace (the one its /proc shows).
+ *
+ * The *_parse functions are pure (they take file contents) and unit-tested;
+ * the others read /proc and return -errno on failure.
+ */
+#ifndef BLOCKSNOOP_PROCFS_H
+#define BLOCKSNOOP_PROCFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PROCFS_MAX_NS_LEVELS 32
+
+/* 0 if the process exists (even as a zombie), -ESRCH if not. */
+int procfs_pid_exists(pid_t pid);
+
+/* 0 if tid is a thread of pid, -ESRCH if not. */
+int procfs_thread_of(pid_t pid, pid_t tid);
+
+/*
+ * Whether pid looks like a Python interpreter: its executable's name starts
+ * with "python", or it maps a libpython. false if it cannot tell.
+ */
+bool procfs_is_python(pid_t pid);
+
+/* The process's command name (comm) into buf; "" on failure. */
+void procfs_comm(pid_t pid, char *buf, size_t len);
+
+/*
+ * Parse the "NSpid:" line of a /proc/<pid>/status text: ids[0] is the pid in
+ * the namespace of the /proc it was read from, the last one the pid in the
+ * process's own namespace. Returns the number of ids (>= 1), or -EINVAL if
+ * there is no such line.
+ */
+int procfs_parse_nspid(const char *status, pid_t ids[PROCFS_MAX_NS_LEVELS]);
+
+/* procfs_parse_nspid() of /proc/<pid>/status. */
+int procfs_nspid(pid_t pid, pid_t ids[PROCFS_MAX_NS_LEVELS]);
+
+/* The device and inode of a namespace file, e.g. "/proc/self/ns/pid". */
+int procfs_ns_id(const char *path, uint64_t *dev, uint64_t *ino);
+
+/* The inode of the initial PID namespace (include/linux/proc_ns.h). */
+#define PROC_PID_INIT_INO 0xEFFFFFFCU
+
+#endif

@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "record.h"
+#include "timeutil.h"
+
+/* Milliseconds and seconds are reported to the microsecond / millisecond:
+ * more digits are noise, and fewer keep lines short. */
+static double round3(double v)
+{
+	return round(v * 1000.0) / 1000.0;
+}
+
+/* cJSON keeps numbers as doubles, exact only up to 2^53: kernel
+ * nanosecond timestamps pass that after 104 days of uptime, so they are
+ * written as raw integer text. */
+static cJSON *add_u64(cJSON *obj, const char *name, uint64_t v)
+{
+	char text[24];
+
+	snprintf(text, sizeof(text), "%" PRIu64, v);
+	return cJSON_AddRawToObject(obj, name, text);
+}
+
+static cJSON *new_record(const struct session_info *s, const char *type,
+			 const struct timespec *when)
+{
+	char iso[40];
+	cJSON *r = cJSON_CreateObject();
+
+	if (!r)
+		return NULL;
+	format_iso8601(when, iso, sizeof(iso));
+	if (!cJSON_AddStringToObject(r, "schema", RECORD_SCHEMA) ||
+	    !cJSON_AddStringToObject(r, "type", type) ||
+	    !cJSON_AddStringToObject(r, "session_id", s->id) ||
+	    !cJSON_AddStringToObject(r, "time", iso)) {
+		cJSON_Delete(r);
+		return NULL;
+	}
+	return r;
+}
+
+static struct timespec wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts;
+}
+
+cJSON *record_session_start(const struct session_info *s)
+{
+	cJSON *r = new_record(s, "session_start", &s->start_wall);
+	cJSON *cmd;
+	bool ok;
+
+	if (!r)
+		return NULL;
+	ok = cJSON_AddStringToObject(r, "version", BLOCKSNOOP_VERSION) &&
+	     cJSON_AddStringToObject(r, "mode", s->mode) &&
+	     cJSON_AddNumberToObject(r, "pid", s->pid) &&
+	     cJSON_AddNumberToObject(r, "tid", s->tid) &&
+	     cJSON_AddNumberToObject(r, "threshold_ms", round3(s->threshold_ms)) &&
+	     cJSON_AddNumberToObject(r, "error_threshold_ms", round3(s->error_threshold_ms)) &&
+	     cJSON_AddBoolToObject(r, "stats", s->stats);
+	if (ok && s->command) {
+		cmd = cJSON_AddArrayToObject(r, "command");
+		ok = cmd != NULL;
+		for (char *const *a = s->command; ok && *a; a++) {
+			cJSON *item = cJSON_CreateString(*a);
+			ok = item && cJSON_AddItemToArray(cmd, item);
+			if (!ok)
+				cJSON_Delete(item);
+		}
+	}
+	if (!ok) {
+		cJSON_Delete(r);
+		return NULL;
+	}
+	return r;
+}
+
+cJSON *record_blocking_event(const struct session_info *s,
+			     const struct blocking_event *e)
+{
+	cJSON *r = new_record(s, "blocking_event", &e->wall_start);
+	bool ok;
+
+	if (!r)
+		return NULL;
+	ok = cJSON_AddNumberToObject(r, "event_number", (double)e->number) &&
+	     cJSON_AddNumberToObject(r, "timestamp_s", round(e->timestamp_s * 1e6) / 1e6) &&
+	     add_u64(r, "start_ns", e->start_ns) &&
+	     add_u64(r, "end_ns", e->end_ns) &&
+	     cJSON_AddNumberToObject(r, "duration_ms", round3(e->duration_ms)) &&
+	     cJSON_AddNumberToObject(r, "pid", e->pid) &&
+	     cJSON_AddNumberToObject(r, "tid", e->tid) &&
+	     cJSON_AddStringToObject(r, "level", e->is_error ? "error" : "warning") &&
+	     /* Filled by the stack samplers; null means none was captured. */
+	     cJSON_AddNullToObject(r, "python_stacks");
+	if (!ok) {
+		cJSON_Delete(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* The distribution fields shared by stats records and the stats summary. */
+static bool add_distribution(cJSON *r, const struct stats_snapshot *snap)
+{
+	static const char *const names[] = {
+		"min_ms", "avg_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms",
+	};
+	const double values[] = {
+		snap->min_ms, snap->avg_ms, snap->p50_ms, snap->p90_ms,
+		snap->p95_ms, snap->p99_ms, snap->max_ms,
+	};
+	bool ok = cJSON_AddNumberToObject(r, "elapsed_s", round3(snap->elapsed_s)) &&
+		  cJSON_AddNumberToObject(r, "count", (double)snap->count) &&
+		  cJSON_AddNumberToObject(r, "rate", round3(snap->rate));
+
+	for (size_t i = 0; ok && i < sizeof(names) / sizeof(names[0]); i++)
+		ok = snap->count ? cJSON_AddNumberToObject(r, names[i], round3(values[i])) != NULL
+				 : cJSON_AddNullToObject(r, names[i]) != NULL;
+	return ok;
+}
+
+cJSON *record_stats(const struct session_info *s, const struct stats_snapshot *snap)
+{
+	struct timespec now = wall_now();
+	cJSON *r = new_record(s, "stats", &now);
+
+	if (!r)
+		return NULL;
+	if (!cJSON_AddNumberToObject(r, "pid", s->pid) ||
+	    !cJSON_AddNumberToObject(r, "tid", s->tid) ||
+	    !add_distribution(r, snap)) {
+		cJSON_Delete(r);
+		return NULL;
+	}
+	return r;
+}
+
+cJSON *record_session_summary(const struct session_info *s,
+			      const struct session_summary *sum,
+			      const struct stats_snapshot *stats)
+{
+	struct timespec now = wall_now();
+	cJSON *r = new_record(s, "session_summary", &now);
+	cJSON *dist;
+	bool ok;
+
+	if (!r)
+		return NULL;
+	ok = cJSON_AddNumberToObject(r, "pid", s->pid) &&
+	     cJSON_AddNumberToObject(r, "tid", s->tid) &&
+	     cJSON_AddNumberToObject(r, "duration_s", round3(sum->duration_s)) &&
+	     cJSON_AddNumberToObject(r, "event_count", (double)sum->event_count) &&
+	     cJSON_AddNumberToObject(r, "error_event_count", (double)sum->error_event_count) &&
+	     cJSON_AddNumberToObject(r, "total_blocked_ms", round3(sum->total_blocked_ms)) &&
+	     cJSON_AddNumberToObject(r, "max_blocked_ms", round3(sum->max_blocked_ms)) &&
+	     cJSON_AddNumberToObject(r, "lost_event_count", (double)sum->lost_event_count) &&
+	     cJSON_AddStringToObject(r, "termination_reason", sum->termination_reason) &&
+	     cJSON_AddStringToObject(r, "status", sum->status) &&
+	     /* Ranked call sites need stacks; empty until a sampler runs. */
+	     cJSON_AddArrayToObject(r, "top_call_sites");
+	if (ok && stats) {
+		dist = cJSON_AddObjectToObject(r, "stats");
+		ok = dist && add_distribution(dist, stats);
+	}
+	if (!ok) {
+		cJSON_Delete(r);
+		return NULL;
+	}
+	return r;
+}
+
+static const char *string_field(const cJSON *r, const char *name)
+{
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(r, name);
+
+	return cJSON_IsString(f) ? f->valuestring : "";
+}
+
+static double number_field(const cJSON *r, const char *name)
+{
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(r, name);
+
+	return cJSON_IsNumber(f) ? f->valuedouble : 0;
+}
+
+/* The human "message" of a log line. */
+static void log_message(const cJSON *r, char *buf, size_t len)
+{
+	const char *type = string_field(r, "type");
+
+	if (!strcmp(type, "blocking_event"))
+		snprintf(buf, len, "Blocking call detected: %.1fms on tid=%.0f",
+			 number_field(r, "duration_ms"), number_field(r, "tid"));
+	else if (!strcmp(type, "session_start"))
+		snprintf(buf, len, "blocksnoop session started: watching pid=%.0f tid=%.0f",
+			 number_field(r, "pid"), number_field(r, "tid"));
+	else if (!strcmp(type, "session_summary"))
+		snprintf(buf, len, "blocksnoop session ended: %.0f blocking events in %.1fs",
+			 number_field(r, "event_count"), number_field(r, "duration_s"));
+	else
+		snprintf(buf, len, "blocksnoop %s", type);
+}
+
+cJSON *record_for_log(const struct session_info *s, const cJSON *record)
+{
+	cJSON *r = cJSON_Duplicate(record, true), *dd;
+	char message[160];
+	bool ok;
+
+	if (!r)
+		return NULL;
+	log_message(record, message, sizeof(message));
+	ok = cJSON_AddStringToObject(r, "timestamp", string_field(record, "time")) &&
+	     (cJSON_GetObjectItemCaseSensitive(r, "level") ||
+	      cJSON_AddStringToObject(r, "level", "info")) &&
+	     cJSON_AddStringToObject(r, "message", message) &&
+	     cJSON_AddStringToObject(r, "service", s->service) &&
+	     cJSON_AddStringToObject(r, "env", s->env) &&
+	     cJSON_AddStringToObject(r, "source", "blocksnoop") &&
+	     (dd = cJSON_AddObjectToObject(r, "dd")) &&
+	     cJSON_AddStringToObject(dd, "service", s->service) &&
+	     cJSON_AddStringToObject(dd, "env", s->env);
+	if (!ok) {
+		cJSON_Delete(r);
+		return NULL;
+	}
+	return r;
+}
+
+char *record_to_line(const cJSON *record)
+{
+	char *text = cJSON_PrintUnformatted(record), *line;
+	size_t len;
+
+	if (!text)
+		return NULL;
+	len = strlen(text);
+	line = realloc(text, len + 2);
+	if (!line) {
+		free(text);
+		return NULL;
+	}
+	line[len] = '\n';
+	line[len + 1] = '\0';
+	return line;
+}

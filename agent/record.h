@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * record.h - the versioned JSON records blocksnoop emits (docs/output-schema.md).
+ * Built once per occurrence and handed to every sink. Pure.
+ *
+ * Every function returns a new cJSON object owned by the caller
+ * (cJSON_Delete), or NULL when out of memory.
+ */
+#ifndef BLOCKSNOOP_RECORD_H
+#define BLOCKSNOOP_RECORD_H
+
+#include <cjson/cJSON.h>
+
+#include "event.h"
+#include "histogram.h"
+#include "session_info.h"
+#include "summary.h"
+
+#define RECORD_SCHEMA "blocksnoop/v1"
+
+/* type "session_start". */
+cJSON *record_session_start(const struct session_info *s);
+
+/* type "blocking_event". */
+cJSON *record_blocking_event(const struct session_info *s,
+			     const struct blocking_event *e);
+
+/* type "stats": one per second in stats mode. */
+cJSON *record_stats(const struct session_info *s, const struct stats_snapshot *snap);
+
+/* type "session_summary"; stats (may be NULL) adds the final distribution. */
+cJSON *record_session_summary(const struct session_info *s,
+			      const struct session_summary *sum,
+			      const struct stats_snapshot *stats);
+
+/*
+ * The --log-file form of any record above: a copy with the fields log
+ * shippers expect (timestamp, level, message, service, env, source, dd).
+ */
+cJSON *record_for_log(const struct session_info *s, const cJSON *record);
+
+/* Serialise a record as one line ending in '\n'. Caller frees (free()). */
+char *record_to_line(const cJSON *record);
+
+#endif

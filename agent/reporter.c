@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <string.h>
+
+#include "record.h"
+#include "reporter.h"
+
+void reporter_init(struct reporter *r, const struct session_info *session)
+{
+	memset(r, 0, sizeof(*r));
+	r->session = session;
+}
+
+int reporter_add_sink(struct reporter *r, struct sink *sink)
+{
+	if (r->nsinks == REPORTER_MAX_SINKS)
+		return -ENOSPC;
+	r->sinks[r->nsinks++] = sink;
+	return 0;
+}
+
+void reporter_session_start(struct reporter *r)
+{
+	cJSON *rec = record_session_start(r->session);
+
+	for (int i = 0; i < r->nsinks; i++)
+		r->sinks[i]->ops->session_start(r->sinks[i], r->session, rec);
+	cJSON_Delete(rec);
+}
+
+void reporter_event(struct reporter *r, const struct blocking_event *e)
+{
+	cJSON *rec = record_blocking_event(r->session, e);
+
+	summary_add_event(&r->summary, e);
+	for (int i = 0; i < r->nsinks; i++)
+		r->sinks[i]->ops->event(r->sinks[i], r->session, e, rec);
+	cJSON_Delete(rec);
+}
+
+void reporter_stats(struct reporter *r, const struct stats_snapshot *snap)
+{
+	cJSON *rec = record_stats(r->session, snap);
+
+	for (int i = 0; i < r->nsinks; i++)
+		r->sinks[i]->ops->stats(r->sinks[i], r->session, snap, rec);
+	cJSON_Delete(rec);
+}
+
+void reporter_session_end(struct reporter *r, const struct stats_snapshot *stats)
+{
+	cJSON *rec = record_session_summary(r->session, &r->summary, stats);
+
+	for (int i = 0; i < r->nsinks; i++)
+		r->sinks[i]->ops->summary(r->sinks[i], r->session, &r->summary, stats, rec);
+	cJSON_Delete(rec);
+}
+
+void reporter_reopen(struct reporter *r)
+{
+	for (int i = 0; i < r->nsinks; i++)
+		if (r->sinks[i]->ops->reopen)
+			r->sinks[i]->ops->reopen(r->sinks[i]);
+}
+
+void reporter_destroy(struct reporter *r)
+{
+	for (int i = 0; i < r->nsinks; i++)
+		r->sinks[i]->ops->destroy(r->sinks[i]);
+	r->nsinks = 0;
+}

@@ -1,0 +1,513 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * session.c - the life of one blocksnoop run.
+ *
+ * Everything that can wake us is an fd in one epoll set: the detector's ring
+ * buffer, a signalfd (SIGINT, SIGTERM, SIGHUP, SIGCHLD), a pidfd that becomes
+ * readable when the target exits, and a one-second timerfd for stats frames,
+ * loss warnings and the thread-still-alive check. No signal handler runs
+ * code, so there is no async-signal-safety to get wrong.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "caps.h"
+#include "detector.h"
+#include "exit_codes.h"
+#include "launch.h"
+#include "log.h"
+#include "procfs.h"
+#include "reporter.h"
+#include "session.h"
+#include "timeutil.h"
+
+/* How long a launched command gets to exit after SIGTERM before SIGKILL. */
+#define CHILD_GRACE_MS 5000
+
+struct session {
+	const struct options *o;
+	struct session_info info;
+	struct reporter reporter;
+	bool reporter_started;
+	struct detector *det;
+	int slot;
+	struct launched child;   /* launch mode; child.pid == 0 once reaped */
+	int child_status;        /* wait status once reaped */
+	bool child_reaped;
+	int sigfd, pidfd, timerfd, epfd;
+	uint64_t deadline_ns;    /* --duration; 0 = none */
+	uint64_t lost_reported;
+	bool done;
+	const char *reason;      /* session_summary.termination_reason */
+	const char *status;      /* session_summary.status */
+	int exit_code;           /* set when done through an error */
+};
+
+enum wake_source { WAKE_EVENTS = 1, WAKE_SIGNAL, WAKE_TARGET, WAKE_TIMER };
+
+static int pidfd_open(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static void finish(struct session *s, const char *reason, const char *status)
+{
+	if (s->done)
+		return;
+	s->done = true;
+	s->reason = reason;
+	s->status = status;
+}
+
+/* Check the attach target before anything is loaded. */
+static int check_target(const struct options *o)
+{
+	char comm[64];
+
+	if (procfs_pid_exists(o->pid)) {
+		log_error("no process with PID %d (PIDs are as seen in blocksnoop's PID namespace): check it with 'ps -p %d'",
+			  o->pid, o->pid);
+		return EXIT_NO_TARGET;
+	}
+	if (procfs_thread_of(o->pid, o->tid)) {
+		log_error("thread %d is not a thread of PID %d: list its threads with 'ls /proc/%d/task'",
+			  o->tid, o->pid, o->pid);
+		return EXIT_NO_TARGET;
+	}
+	if (!procfs_is_python(o->pid)) {
+		procfs_comm(o->pid, comm, sizeof(comm));
+		log_warn("PID %d (%s) does not look like a Python process; watching its epoll loop anyway",
+			 o->pid, comm[0] ? comm : "?");
+	}
+	return 0;
+}
+
+static int make_sinks(struct session *s)
+{
+	const struct options *o = s->o;
+	struct sink *sink;
+	char err[512];
+
+	if (o->json)
+		sink = sink_json_new(STDOUT_FILENO, o->summary_only);
+	else
+		sink = sink_console_new(STDERR_FILENO,
+					!o->no_color && isatty(STDERR_FILENO),
+					o->summary_only);
+	if (!sink || reporter_add_sink(&s->reporter, sink)) {
+		log_error("out of memory");
+		return EXIT_RUNTIME;
+	}
+	if (o->log_file) {
+		sink = sink_logfile_new(o->log_file, err, sizeof(err));
+		if (!sink) {
+			log_error("%s", err);
+			return EXIT_USAGE;
+		}
+		reporter_add_sink(&s->reporter, sink);
+	}
+	return 0;
+}
+
+/* Route the signals we care about to a signalfd. */
+static int setup_signals(struct session *s)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return -errno;
+	/* A closed stdout pipe (| head) must be an error we report, not a
+	 * silent death that loses the summary. */
+	signal(SIGPIPE, SIG_IGN);
+	s->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return s->sigfd < 0 ? -errno : 0;
+}
+
+static int epoll_add(int epfd, int fd, enum wake_source what)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = what };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+static void on_gap(void *ctx, const struct gap_event *g)
+{
+	struct session *s = ctx;
+	struct blocking_event e = {
+		.number = s->reporter.summary.event_count + 1,
+		.start_ns = g->start_ns,
+		.end_ns = g->end_ns,
+		.duration_ms = (double)(g->end_ns - g->start_ns) / 1e6,
+		.pid = detector_slot_pid(s->det, g->slot),
+		.tid = g->tid,
+	};
+
+	e.wall_start = mono_to_wall(g->start_ns);
+	e.timestamp_s = g->start_ns > s->info.start_mono_ns
+				? (double)(g->start_ns - s->info.start_mono_ns) / 1e9 : 0;
+	e.is_error = e.duration_ms >= s->o->error_threshold_ms;
+	reporter_event(&s->reporter, &e);
+}
+
+static void drain_events(struct session *s)
+{
+	int n = detector_consume(s->det, on_gap, s);
+
+	if (n < 0 && n != -EINTR) {
+		log_error("reading events from the kernel failed: %s", strerror(-n));
+		s->exit_code = EXIT_RUNTIME;
+		finish(s, "runtime_error", "failed");
+	}
+}
+
+static double elapsed_s(const struct session *s)
+{
+	return (double)(mono_now_ns() - s->info.start_mono_ns) / 1e9;
+}
+
+static int stats_snapshot(struct session *s, struct stats_snapshot *snap)
+{
+	struct gap_stats sum;
+	int err = detector_read_stats(s->det, &sum);
+
+	if (err)
+		return err;
+	hist_snapshot(&sum, elapsed_s(s), snap);
+	return 0;
+}
+
+/* Once a second: stats frame, loss warning, watched-thread liveness. */
+static void on_tick(struct session *s)
+{
+	struct stats_snapshot snap;
+	uint64_t expirations, lost;
+
+	while (read(s->timerfd, &expirations, sizeof(expirations)) < 0 && errno == EINTR)
+		;
+	if (s->o->stats && !stats_snapshot(s, &snap))
+		reporter_stats(&s->reporter, &snap);
+
+	lost = detector_lost_events(s->det);
+	if (lost > s->lost_reported) {
+		log_warn("%llu events lost: the ring buffer was full (raise -t to report fewer)",
+			 (unsigned long long)(lost - s->lost_reported));
+		s->lost_reported = lost;
+	}
+
+	/* A watched non-main thread can end while its process lives on. */
+	if (!s->child.pid && s->info.tid != s->info.pid &&
+	    procfs_thread_of(s->info.pid, s->info.tid)) {
+		log_info("thread %d has exited", s->info.tid);
+		finish(s, "target_exit", "completed");
+	}
+}
+
+static void reap_child(struct session *s, int options)
+{
+	int status;
+	pid_t r;
+
+	if (!s->child.pid || s->child_reaped)
+		return;
+	do
+		r = waitpid(s->child.pid, &status, options);
+	while (r < 0 && errno == EINTR);
+	if (r == s->child.pid) {
+		s->child_status = status;
+		s->child_reaped = true;
+	}
+}
+
+/* End a launched command: SIGTERM, a grace period, then SIGKILL. */
+static void end_child(struct session *s)
+{
+	struct pollfd p = { .fd = s->pidfd, .events = POLLIN };
+
+	if (!s->child.pid || s->child_reaped)
+		return;
+	kill(s->child.pid, SIGTERM);
+	if (s->pidfd < 0 || poll(&p, 1, CHILD_GRACE_MS) <= 0) {
+		log_warn("the command did not exit within %d s of SIGTERM: killing it",
+			 CHILD_GRACE_MS / 1000);
+		kill(s->child.pid, SIGKILL);
+	}
+	reap_child(s, 0);
+}
+
+static void on_signal(struct session *s)
+{
+	struct signalfd_siginfo si;
+
+	while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGHUP:
+			reporter_reopen(&s->reporter);
+			break;
+		case SIGCHLD:
+			break; /* the pidfd tells us */
+		case SIGINT:
+		case SIGTERM:
+			if (!s->child.pid) {
+				log_info("stopping on %s", strsignal(si.ssi_signo));
+				finish(s, "signal", "interrupted");
+				break;
+			}
+			/* A terminal's Ctrl-C already reached the command (same
+			 * process group); a kill(1) aimed at us did not. */
+			if (si.ssi_code == SI_USER || si.ssi_code == SI_QUEUE) {
+				log_info("forwarding %s to PID %d", strsignal(si.ssi_signo),
+					 s->child.pid);
+				kill(s->child.pid, si.ssi_signo);
+			}
+			break;
+		}
+	}
+}
+
+static void on_target_exit(struct session *s)
+{
+	if (s->child.pid) {
+		reap_child(s, WNOHANG);
+		if (!s->child_reaped)
+			return;
+		log_info("the command exited (%s %d)",
+			 WIFSIGNALED(s->child_status) ? "signal" : "status",
+			 WIFSIGNALED(s->child_status) ? WTERMSIG(s->child_status)
+						      : WEXITSTATUS(s->child_status));
+		if (launch_exit_code(s->child_status) != 0) {
+			finish(s, "target_exit", "child_failed");
+			return;
+		}
+	} else {
+		log_info("PID %d has exited", s->info.pid);
+	}
+	finish(s, "target_exit", "completed");
+}
+
+static void run_loop(struct session *s)
+{
+	struct epoll_event ev[8];
+	int timeout, n;
+
+	while (!s->done) {
+		timeout = -1;
+		if (s->deadline_ns) {
+			uint64_t now = mono_now_ns();
+
+			if (now >= s->deadline_ns) {
+				finish(s, "duration", "completed");
+				break;
+			}
+			timeout = (int)((s->deadline_ns - now + 999999) / 1000000);
+		}
+		n = epoll_wait(s->epfd, ev, 8, timeout);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("epoll_wait: %m");
+			s->exit_code = EXIT_RUNTIME;
+			finish(s, "runtime_error", "failed");
+			break;
+		}
+		/* Events first: a target that ends right after blocking must
+		 * still have that block reported. */
+		drain_events(s);
+		for (int i = 0; i < n; i++) {
+			switch (ev[i].data.u32) {
+			case WAKE_SIGNAL: on_signal(s); break;
+			case WAKE_TARGET: on_target_exit(s); break;
+			case WAKE_TIMER: on_tick(s); break;
+			default: break;
+			}
+		}
+	}
+}
+
+static int setup_wakeups(struct session *s)
+{
+	struct itimerspec second = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
+	int err;
+
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->epfd < 0)
+		return -errno;
+	s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (s->timerfd < 0 || timerfd_settime(s->timerfd, 0, &second, NULL))
+		return -errno;
+	err = epoll_add(s->epfd, detector_events_fd(s->det), WAKE_EVENTS);
+	if (!err)
+		err = epoll_add(s->epfd, s->sigfd, WAKE_SIGNAL);
+	if (!err)
+		err = epoll_add(s->epfd, s->timerfd, WAKE_TIMER);
+	if (err)
+		return err;
+	s->pidfd = pidfd_open(s->info.pid);
+	if (s->pidfd >= 0)
+		return epoll_add(s->epfd, s->pidfd, WAKE_TARGET);
+	if (errno == ESRCH) {
+		finish(s, "target_exit", "completed");
+		return 0;
+	}
+	return -errno;
+}
+
+/* The exit status once the session is over. */
+static int exit_status(const struct session *s)
+{
+	const struct options *o = s->o;
+	const struct session_summary *sum = &s->reporter.summary;
+	int code = s->exit_code;
+
+	if (!code && s->child_reaped && strcmp(s->reason, "duration") != 0)
+		code = launch_exit_code(s->child_status);
+	if (!code && ((o->fail_on == FAIL_ON_EVENT && sum->event_count) ||
+		      (o->fail_on == FAIL_ON_ERROR && sum->error_event_count)))
+		code = EXIT_POLICY;
+	return code;
+}
+
+int session_run(const struct options *o)
+{
+	struct session s = {
+		.o = o, .slot = -1, .sigfd = -1, .pidfd = -1, .timerfd = -1, .epfd = -1,
+	};
+	char err[512], missing[256];
+	struct stats_snapshot final_stats;
+	bool have_final_stats = false;
+	int code = 0, ret;
+
+	reporter_init(&s.reporter, &s.info);
+
+	/* Check what the user gave us before loading anything. */
+	if (!o->launch_argv) {
+		code = check_target(o);
+		if (code)
+			goto out;
+	}
+	if (!caps_can_trace(missing, sizeof(missing))) {
+		log_error("missing capabilities %s: run as root (sudo blocksnoop ...), or see 'blocksnoop doctor'",
+			  missing);
+		code = EXIT_PRIVILEGE;
+		goto out;
+	}
+	code = make_sinks(&s);
+	if (code)
+		goto out;
+	ret = setup_signals(&s);
+	if (ret) {
+		log_error("cannot set up signal handling: %s", strerror(-ret));
+		code = EXIT_RUNTIME;
+		goto out;
+	}
+
+	/* Load and attach the detector. */
+	code = detector_open(&s.det, err, sizeof(err));
+	if (code) {
+		log_error("%s", err);
+		goto out;
+	}
+
+	/* In launch mode the child waits before exec until it is watched. */
+	if (o->launch_argv) {
+		ret = launch_prepare(o->launch_argv, o->json, &s.child);
+		if (ret) {
+			log_error("cannot start the command: %s", strerror(-ret));
+			code = EXIT_RUNTIME;
+			goto out;
+		}
+		s.info.pid = s.info.tid = s.child.pid;
+		s.info.mode = "launch";
+		s.info.command = o->launch_argv;
+	} else {
+		s.info.pid = o->pid;
+		s.info.tid = o->tid;
+		s.info.mode = "attach";
+	}
+	uuid4(s.info.id, sizeof(s.info.id));
+	s.info.threshold_ms = o->threshold_ms;
+	s.info.error_threshold_ms = o->error_threshold_ms;
+	s.info.stats = o->stats;
+	s.info.service = o->service;
+	s.info.env = o->env;
+	s.info.start_mono_ns = mono_now_ns();
+	clock_gettime(CLOCK_REALTIME, &s.info.start_wall);
+	if (o->duration_s > 0)
+		s.deadline_ns = s.info.start_mono_ns + (uint64_t)(o->duration_s * 1e9);
+
+	s.slot = detector_watch(s.det, s.info.pid, s.info.tid,
+				(uint64_t)(o->threshold_ms * 1e6),
+				o->stats ? WATCH_F_HISTOGRAM : 0);
+	if (s.slot < 0) {
+		log_error("cannot watch thread %d: %s", s.info.tid, strerror(-s.slot));
+		code = EXIT_RUNTIME;
+		goto out;
+	}
+	ret = setup_wakeups(&s);
+	if (ret) {
+		log_error("cannot set up the event loop: %s", strerror(-ret));
+		code = EXIT_RUNTIME;
+		goto out;
+	}
+	if (o->threshold_ms == 0 && !o->stats)
+		log_warn("-t 0 reports every gap between two epoll calls as an event; --stats summarises them instead");
+
+	reporter_session_start(&s.reporter);
+	s.reporter_started = true;
+
+	if (s.child.pid) {
+		code = launch_release(&s.child, err, sizeof(err));
+		if (code) {
+			log_error("cannot run '%s': %s", o->launch_argv[0], err);
+			reap_child(&s, 0);
+			s.exit_code = code;
+			finish(&s, "runtime_error", "failed");
+		}
+	}
+
+	run_loop(&s);
+
+	/* Wind down: end a launched command, then collect what is left. */
+	if (s.child.pid && !s.child_reaped)
+		end_child(&s);
+	drain_events(&s);
+	if (o->stats && !stats_snapshot(&s, &final_stats))
+		have_final_stats = true;
+	code = exit_status(&s);
+
+out:
+	if (s.reporter_started) {
+		s.reporter.summary.duration_s = elapsed_s(&s);
+		s.reporter.summary.lost_event_count = s.det ? detector_lost_events(s.det) : 0;
+		s.reporter.summary.termination_reason = s.reason ? s.reason : "runtime_error";
+		s.reporter.summary.status = s.status ? s.status : "failed";
+		reporter_session_end(&s.reporter, have_final_stats ? &final_stats : NULL);
+	}
+	if (s.child.pid && !s.child_reaped)
+		launch_abort(&s.child);
+	reporter_destroy(&s.reporter);
+	detector_free(s.det);
+	if (s.epfd >= 0)
+		close(s.epfd);
+	if (s.timerfd >= 0)
+		close(s.timerfd);
+	if (s.pidfd >= 0)
+		close(s.pidfd);
+	if (s.sigfd >= 0)
+		close(s.sigfd);
+	return code;
+}

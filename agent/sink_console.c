@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * sink_console.c - the human report on stderr:
+ *
+ *   [  1.23s] #1  BLOCKED  302.1ms  tid=1234
+ *       no Python stack captured
+ *
+ * and, in stats mode, a distribution redrawn in place every second (one
+ * line per second when stderr is not a terminal).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sink.h"
+
+#define RED_BOLD "\033[1;31m"
+#define YELLOW "\033[33m"
+#define DIM "\033[2m"
+#define RESET "\033[0m"
+
+struct console_sink {
+	struct sink base;
+	int fd;
+	bool color;
+	bool summary_only;
+	bool is_tty;
+	int stats_lines; /* lines of the last in-place stats frame */
+};
+
+/* Format into one buffer and write it with one write(2). */
+static void say(struct console_sink *cs, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void say(struct console_sink *cs, const char *fmt, ...)
+{
+	char buf[4096];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	sink_write_all(cs->fd, buf, n);
+}
+
+static const char *c(const struct console_sink *cs, const char *code)
+{
+	return cs->color ? code : "";
+}
+
+static void console_start(struct sink *s, const struct session_info *si, const cJSON *rec)
+{
+	struct console_sink *cs = (struct console_sink *)s;
+
+	(void)rec;
+	if (si->stats)
+		say(cs, "blocksnoop: measuring epoll gaps of PID %d thread %d%s... Ctrl-C to stop\n",
+		    si->pid, si->tid, si->threshold_ms > 0 ? " over the threshold" : "");
+	else
+		say(cs, "blocksnoop: watching PID %d thread %d for blocks >= %.1f ms... Ctrl-C to stop\n",
+		    si->pid, si->tid, si->threshold_ms);
+}
+
+static void console_event(struct sink *s, const struct session_info *si,
+			  const struct blocking_event *e, const cJSON *rec)
+{
+	struct console_sink *cs = (struct console_sink *)s;
+
+	(void)si; (void)rec;
+	if (cs->summary_only)
+		return;
+	say(cs, "[%7.2fs] #%llu  %sBLOCKED%s  %.1fms  tid=%d\n"
+		"    %sno Python stack captured%s\n",
+	    e->timestamp_s, (unsigned long long)e->number,
+	    c(cs, e->is_error ? RED_BOLD : YELLOW), c(cs, RESET),
+	    e->duration_ms, e->tid, c(cs, DIM), c(cs, RESET));
+}
+
+static int format_distribution(char *buf, size_t len, const struct stats_snapshot *snap)
+{
+	if (!snap->count)
+		return snprintf(buf, len, "  no gaps yet\n");
+	return snprintf(buf, len,
+			"  %-9s %-9s %-9s %-9s %-9s %-9s %-9s\n"
+			"  %-9.3f %-9.3f %-9.3f %-9.3f %-9.3f %-9.3f %-9.3f (ms)\n",
+			"min", "avg", "p50", "p90", "p95", "p99", "max",
+			snap->min_ms, snap->avg_ms, snap->p50_ms, snap->p90_ms,
+			snap->p95_ms, snap->p99_ms, snap->max_ms);
+}
+
+static void console_stats(struct sink *s, const struct session_info *si,
+			  const struct stats_snapshot *snap, const cJSON *rec)
+{
+	struct console_sink *cs = (struct console_sink *)s;
+	char frame[1024], dist[512];
+	int n = 0;
+
+	(void)rec;
+	if (cs->summary_only)
+		return;
+	if (!cs->is_tty) {
+		say(cs, "blocksnoop stats: pid=%d elapsed=%.1fs count=%llu rate=%.0f/s "
+			"min=%.3f avg=%.3f p50=%.3f p90=%.3f p95=%.3f p99=%.3f max=%.3f ms\n",
+		    si->pid, snap->elapsed_s, (unsigned long long)snap->count, snap->rate,
+		    snap->min_ms, snap->avg_ms, snap->p50_ms, snap->p90_ms, snap->p95_ms,
+		    snap->p99_ms, snap->max_ms);
+		return;
+	}
+	/* Move up over the previous frame and clear it, in the same write as
+	 * the new frame so the terminal never shows a half-drawn one. */
+	if (cs->stats_lines)
+		n = snprintf(frame, sizeof(frame), "\033[%dA\033[J", cs->stats_lines);
+	format_distribution(dist, sizeof(dist), snap);
+	n += snprintf(frame + n, sizeof(frame) - n,
+		      "%sblocksnoop stats — PID %d — %.1fs — %llu events (%.0f/s)%s\n%s",
+		      c(cs, "\033[1m"), si->pid, snap->elapsed_s,
+		      (unsigned long long)snap->count, snap->rate, c(cs, RESET), dist);
+	sink_write_all(cs->fd, frame, strlen(frame));
+	cs->stats_lines = 1;
+	for (const char *p = dist; *p; p++)
+		cs->stats_lines += *p == '\n';
+}
+
+static void console_summary(struct sink *s, const struct session_info *si,
+			    const struct session_summary *sum,
+			    const struct stats_snapshot *snap, const cJSON *rec)
+{
+	struct console_sink *cs = (struct console_sink *)s;
+	char dist[512];
+
+	(void)rec;
+	if (si->stats && snap) {
+		format_distribution(dist, sizeof(dist), snap);
+		say(cs, "\n%s--- blocksnoop session ---%s\n"
+			"Duration:      %.1fs\n"
+			"Gaps measured: %llu (%.0f/s)\n%s",
+		    c(cs, "\033[1m"), c(cs, RESET), sum->duration_s,
+		    (unsigned long long)snap->count, snap->rate, dist);
+		return;
+	}
+	say(cs, "\n%s--- blocksnoop session ---%s\n"
+		"Duration:        %.1fs\n"
+		"Blocking events: %llu (%llu at error level)\n"
+		"Blocked time:    total %.1f ms, longest %.1f ms\n"
+		"Lost events:     %llu%s\n",
+	    c(cs, "\033[1m"), c(cs, RESET), sum->duration_s,
+	    (unsigned long long)sum->event_count,
+	    (unsigned long long)sum->error_event_count,
+	    sum->total_blocked_ms, sum->max_blocked_ms,
+	    (unsigned long long)sum->lost_event_count,
+	    sum->lost_event_count ? " (the ring buffer was full: raise -t)" : "");
+}
+
+static void console_destroy(struct sink *s)
+{
+	free(s);
+}
+
+static const struct sink_ops console_ops = {
+	.session_start = console_start,
+	.event = console_event,
+	.stats = console_stats,
+	.summary = console_summary,
+	.destroy = console_destroy,
+};
+
+struct sink *sink_console_new(int fd, bool color, bool summary_only)
+{
+	struct console_sink *cs = calloc(1, sizeof(*cs));
+
+	if (!cs)
+		return NULL;
+	cs->base.ops = &console_ops;
+	cs->fd = fd;
+	cs->color = color;
+	cs->summary_only = summary_only;
+	cs->is_tty = isatty(fd);
+	return &cs->base;
+}

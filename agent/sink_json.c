@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: Apache-2.0
+/* sink_json.c - the records as JSON lines on stdout (--json). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "record.h"
+#include "sink.h"
+
+struct json_sink {
+	struct sink base;
+	int fd;
+	bool summary_only;
+	bool broken; /* a write failed: said once, then quiet */
+};
+
+int sink_write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static void emit(struct json_sink *js, const cJSON *rec)
+{
+	char *line;
+	int err;
+
+	if (js->broken || !rec)
+		return;
+	line = record_to_line(rec);
+	if (!line)
+		return;
+	/* One write(2) per record, so a reader never sees half a line
+	 * interleaved with another writer's. */
+	err = sink_write_all(js->fd, line, strlen(line));
+	if (err) {
+		js->broken = true;
+		log_error("cannot write JSON records to stdout: %s", strerror(-err));
+	}
+	free(line);
+}
+
+static void json_start(struct sink *s, const struct session_info *si, const cJSON *rec)
+{
+	(void)si;
+	emit((struct json_sink *)s, rec);
+}
+
+static void json_event(struct sink *s, const struct session_info *si,
+		       const struct blocking_event *e, const cJSON *rec)
+{
+	struct json_sink *js = (struct json_sink *)s;
+
+	(void)si; (void)e;
+	if (!js->summary_only)
+		emit(js, rec);
+}
+
+static void json_stats(struct sink *s, const struct session_info *si,
+		       const struct stats_snapshot *snap, const cJSON *rec)
+{
+	struct json_sink *js = (struct json_sink *)s;
+
+	(void)si; (void)snap;
+	if (!js->summary_only)
+		emit(js, rec);
+}
+
+static void json_summary(struct sink *s, const struct session_info *si,
+			 const struct session_summary *sum,
+			 const struct stats_snapshot *snap, const cJSON *rec)
+{
+	(void)si; (void)sum; (void)snap;
+	emit((struct json_sink *)s, rec);
+}
+
+static void json_destroy(struct sink *s)
+{
+	free(s);
+}
+
+static const struct sink_ops json_ops = {
+	.session_start = json_start,
+	.event = json_event,
+	.stats = json_stats,
+	.summary = json_summary,
+	.destroy = json_destroy,
+};
+
+struct sink *sink_json_new(int fd, bool summary_only)
+{
+	struct json_sink *js = calloc(1, sizeof(*js));
+
+	if (!js)
+		return NULL;
+	js->base.ops = &json_ops;
+	js->fd = fd;
+	js->summary_only = summary_only;
+	return &js->base;
+}

@@ -1,0 +1,484 @@
+"""Helpers for blocksnoop's end-to-end tests.
+
+Everything here runs real processes as root against the real kernel:
+  * `bs`      - run blocksnoop (foreground with a timeout, or in the
+                background with its stdout/stderr collected live);
+  * `procs`   - start target processes; every process a test starts (and
+                every child blocksnoop launched for it) is killed by PID
+                in the fixture's teardown, whatever happened;
+  * truth files - what the fixtures (tests/fixtures/) really did, in
+                CLOCK_MONOTONIC ns, to compare with blocksnoop's records.
+
+Paths come from the environment (`make e2e` sets them): BLOCKSNOOP, the
+binary; FIXTURES_BIN, the compiled C fixtures. Nothing is skipped when
+something is missing: the tests fail.
+"""
+import datetime
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BLOCKSNOOP = os.environ.get("BLOCKSNOOP", str(ROOT / "build" / "blocksnoop"))
+FIXTURES_BIN = pathlib.Path(os.environ.get("FIXTURES_BIN", str(ROOT / "build" / "fixtures")))
+FIXTURES_SRC = ROOT / "tests" / "fixtures"
+PY = "/usr/bin/python3"
+SCHEMA = "blocksnoop/v1"
+
+# Kernel-measured durations are compared with the fixtures' own
+# measurements: the spec is +-2 ms.
+TOL_MS = 2.0
+TOL_NS = int(TOL_MS * 1e6)
+# The kernel's gap opens before the fixture reads the clock and closes
+# after it does; allow this much for two different clock reads of the same
+# instant (bpf_ktime_get_ns vs the vDSO).
+CLOCK_SLACK_NS = 50_000
+
+
+def py_fixture(name):
+    path = FIXTURES_SRC / name
+    assert path.is_file(), f"missing fixture {path}"
+    return str(path)
+
+
+def bin_fixture(name):
+    path = FIXTURES_BIN / name
+    assert os.access(path, os.X_OK), (
+        f"missing compiled fixture {path} (run `make fixtures`, or set FIXTURES_BIN)")
+    return str(path)
+
+
+# --------------------------------------------------------------------------
+# JSON lines, truth files
+
+
+def parse_json_lines(text, where="stdout"):
+    """Every non-empty line must be one JSON object."""
+    records = []
+    for i, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            pytest.fail(f"{where} line {i} is empty")
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            pytest.fail(f"{where} line {i} is not JSON: {line!r}")
+        assert isinstance(rec, dict), f"{where} line {i} is not a JSON object: {line!r}"
+        records.append(rec)
+    return records
+
+
+def read_truth(path):
+    """Records of a fixture's truth file (complete lines only)."""
+    try:
+        text = pathlib.Path(path).read_text()
+    except FileNotFoundError:
+        return []
+    return [json.loads(l) for l in text.splitlines() if l.endswith("}")]
+
+
+def truth_blocks(path, **match):
+    return [r for r in read_truth(path) if r["event"] == "block"
+            and all(r.get(k) == v for k, v in match.items())]
+
+
+def wait_for(pred, timeout, what):
+    """Poll pred() until it returns something truthy; fail after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
+
+
+def wait_truth(path, event, timeout=15, **match):
+    def find():
+        for r in read_truth(path):
+            if r["event"] == event and all(r.get(k) == v for k, v in match.items()):
+                return r
+        return None
+    return wait_for(find, timeout, f"{event!r} in {path}")
+
+
+# --------------------------------------------------------------------------
+# process bookkeeping
+
+
+def pid_alive(pid):
+    """True if pid exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def pid_cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def assert_gone(pid, what="process", grace=1.0):
+    """A process blocksnoop should have ended is gone (allowing the kernel
+    a moment to reap a reparented zombie)."""
+    deadline = time.monotonic() + grace
+    while pid_alive(pid):
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} (pid {pid}: {pid_cmdline(pid)!r}) still runs "
+                        f"after blocksnoop exited")
+        time.sleep(0.02)
+
+
+class Proc:
+    """A started process whose stdout and stderr are collected by threads,
+    so a test can wait for a line while the process runs."""
+
+    def __init__(self, argv, *, env=None, stdin=subprocess.DEVNULL, stderr_to=None,
+                 **kw):
+        self.argv = [str(a) for a in argv]
+        self.started = time.monotonic()
+        self.p = subprocess.Popen(
+            self.argv, stdin=stdin, stdout=subprocess.PIPE,
+            stderr=stderr_to if stderr_to is not None else subprocess.PIPE,
+            env=env, **kw)
+        self.pid = self.p.pid
+        self._out = []
+        self._err = []
+        self._cond = threading.Condition()
+        self._threads = [threading.Thread(target=self._pump, args=(self.p.stdout, self._out),
+                                          daemon=True)]
+        if self.p.stderr is not None:
+            self._threads.append(threading.Thread(target=self._pump,
+                                                  args=(self.p.stderr, self._err),
+                                                  daemon=True))
+        for t in self._threads:
+            t.start()
+        self.rc = None
+        self.elapsed = None
+
+    def _pump(self, stream, sink):
+        for raw in iter(stream.readline, b""):
+            with self._cond:
+                sink.append(raw.decode(errors="replace"))
+                self._cond.notify_all()
+        stream.close()
+
+    @property
+    def stdout(self):
+        with self._cond:
+            return "".join(self._out)
+
+    @property
+    def stderr(self):
+        with self._cond:
+            return "".join(self._err)
+
+    def records(self):
+        """stdout parsed as JSON lines (complete lines only)."""
+        with self._cond:
+            lines = [l for l in self._out if l.endswith("\n")]
+        return parse_json_lines("".join(lines))
+
+    def wait_record(self, rtype, timeout=20, pred=lambda r: True):
+        def find():
+            for r in self.records():
+                if r.get("type") == rtype and pred(r):
+                    return r
+            if self.p.poll() is not None:
+                time.sleep(0.2)  # let the pumps finish
+                for r in self.records():
+                    if r.get("type") == rtype and pred(r):
+                        return r
+                pytest.fail(f"blocksnoop exited ({self.p.returncode}) before a "
+                            f"{rtype!r} record\n{self.describe()}")
+            return None
+        return wait_for(find, timeout, f"a {rtype!r} record from {self.argv}\n"
+                        f"{self.describe()}")
+
+    def send(self, sig):
+        os.kill(self.pid, sig)
+
+    def wait(self, timeout):
+        """Wait for exit; on timeout kill it and fail with what it printed."""
+        try:
+            self.rc = self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(f"{self.argv} did not exit within {timeout}s\n{self.describe()}")
+        for t in self._threads:
+            t.join(timeout=5)
+        self.elapsed = time.monotonic() - self.started
+        return self.rc
+
+    def kill(self):
+        if self.p.poll() is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.p.wait()
+
+    def describe(self):
+        return (f"--- argv: {self.argv}\n--- rc: {self.p.poll()}\n"
+                f"--- stdout:\n{self.stdout}\n--- stderr:\n{self.stderr}")
+
+
+class Procs:
+    """Starts processes and kills, by PID, whatever is left at teardown."""
+
+    def __init__(self):
+        self._procs = []
+        self._pids = []  # (pid, cmdline marker) of processes we did not fork
+
+    def start(self, argv, **kw):
+        p = Proc(argv, **kw)
+        self._procs.append(p)
+        return p
+
+    def adopt(self, pid, marker):
+        """Kill pid at teardown if it still runs and its command line still
+        contains marker (so a recycled PID is never hit)."""
+        self._pids.append((pid, marker))
+
+    def cleanup(self):
+        for pid, marker in self._pids:
+            if pid_alive(pid) and marker in pid_cmdline(pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        for p in reversed(self._procs):
+            p.kill()
+
+
+@pytest.fixture
+def procs():
+    ps = Procs()
+    try:
+        yield ps
+    finally:
+        ps.cleanup()
+
+
+# --------------------------------------------------------------------------
+# running blocksnoop
+
+
+class Result:
+    def __init__(self, proc):
+        self.argv = proc.argv
+        self.rc = proc.rc
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.elapsed = proc.elapsed
+        self._desc = proc.describe()
+
+    def __str__(self):
+        return self._desc
+
+    @property
+    def records(self):
+        return parse_json_lines(self.stdout)
+
+    def of_type(self, rtype):
+        return [r for r in self.records if r.get("type") == rtype]
+
+    def one(self, rtype):
+        recs = self.of_type(rtype)
+        assert len(recs) == 1, f"expected one {rtype!r} record, got {len(recs)}\n{self}"
+        return recs[0]
+
+    @property
+    def events(self):
+        return self.of_type("blocking_event")
+
+    @property
+    def stderr_lines(self):
+        return self.stderr.splitlines()
+
+
+class Blocksnoop:
+    def __init__(self, procs):
+        self.procs = procs
+
+    def start(self, *args, **kw):
+        """blocksnoop in the background."""
+        return self.procs.start([BLOCKSNOOP, *args], **kw)
+
+    def run(self, *args, timeout=30, **kw):
+        """blocksnoop in the foreground; fails if it runs past timeout."""
+        p = self.start(*args, **kw)
+        p.wait(timeout)
+        return Result(p)
+
+    def launch(self, *args, command, timeout=30, marker=None, **kw):
+        """Launch mode: `blocksnoop ARGS -- COMMAND...`. The launched
+        child's PID (from session_start, or a truth file's ready record
+        passed as marker=(truthpath, text)) is killed at teardown if it
+        survived, and the test fails if it is still running once blocksnoop
+        has exited."""
+        p = self.start(*args, "--", *command, **kw)
+        p.wait(timeout)
+        res = Result(p)
+        child = None
+        if "--json" in args:
+            starts = [r for r in parse_json_lines(res.stdout) if r.get("type") == "session_start"]
+            if starts:
+                child = starts[0].get("pid")
+        if child is None and marker is not None:
+            ready = [r for r in read_truth(marker[0]) if r["event"] == "ready"]
+            if ready:
+                child = ready[0]["pid"]
+        if child:
+            self.procs.adopt(child, command[-1] if marker is None else marker[1])
+            assert_gone(child, f"launched command {command}")
+        return res
+
+
+@pytest.fixture
+def bs(procs):
+    return Blocksnoop(procs)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _binary_present():
+    assert os.access(BLOCKSNOOP, os.X_OK), f"blocksnoop binary not found at {BLOCKSNOOP}"
+    assert os.geteuid() == 0, "the end-to-end tests run as root"
+
+
+# --------------------------------------------------------------------------
+# checking records
+
+
+def parse_time(value):
+    assert isinstance(value, str) and value.endswith("Z"), f"time not ISO UTC with Z: {value!r}"
+    t = datetime.datetime.fromisoformat(value[:-1] + "+00:00")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    assert abs((now - t).total_seconds()) < 600, f"time {value} is not now ({now})"
+    return t
+
+
+def check_common(records):
+    """Fields every record has; one session_id per stream."""
+    assert records, "no records"
+    sessions = set()
+    for r in records:
+        assert r.get("schema") == SCHEMA, r
+        assert r.get("type") in ("session_start", "blocking_event", "stats",
+                                 "session_summary"), r
+        assert isinstance(r.get("session_id"), str) and r["session_id"], r
+        sessions.add(r["session_id"])
+        parse_time(r.get("time"))
+    assert len(sessions) == 1, f"several session ids: {sessions}"
+    assert records[0]["type"] == "session_start", records[0]
+    assert records[-1]["type"] == "session_summary", records[-1]
+
+
+def check_events(events, *, pid, tid, error_threshold_ms=500.0):
+    """Field types and internal consistency of blocking_event records."""
+    for i, e in enumerate(events, 1):
+        assert e["event_number"] == i, f"event numbers not 1,2,...: {[x['event_number'] for x in events]}"
+        for k in ("start_ns", "end_ns", "pid", "tid"):
+            assert isinstance(e[k], int) and not isinstance(e[k], bool), (k, e)
+        assert isinstance(e["duration_ms"], (int, float)), e
+        assert isinstance(e["timestamp_s"], (int, float)) and e["timestamp_s"] >= 0, e
+        assert e["end_ns"] > e["start_ns"], e
+        assert abs(e["duration_ms"] - (e["end_ns"] - e["start_ns"]) / 1e6) < 0.001, e
+        assert e["pid"] == pid, f"pid {e['pid']} != {pid}: {e}"
+        assert e["tid"] == tid, f"tid {e['tid']} != {tid}: {e}"
+        want = "error" if e["duration_ms"] >= error_threshold_ms else "warning"
+        assert e["level"] == want, e
+        assert "python_stacks" in e and e["python_stacks"] is None, e
+    # timestamp_s is the block start on the session clock: its differences
+    # follow start_ns.
+    for a, b in zip(events, events[1:]):
+        dt_ts = b["timestamp_s"] - a["timestamp_s"]
+        dt_ns = (b["start_ns"] - a["start_ns"]) / 1e9
+        assert abs(dt_ts - dt_ns) < 0.002, (a, b)
+
+
+def match_blocks(events, blocks, *, exact_count=True):
+    """Every truth block is covered by exactly one event whose start/end
+    are within TOL of the block's, and (exact_count) no other event."""
+    used = set()
+    for b in blocks:
+        over = [i for i, e in enumerate(events)
+                if e["start_ns"] < b["end_ns"] and e["end_ns"] > b["start_ns"]]
+        assert len(over) == 1, (
+            f"block {b} is covered by {len(over)} events: {[events[i] for i in over]}\n"
+            f"all events: {events}")
+        e = events[over[0]]
+        used.add(over[0])
+        truth_ms = (b["end_ns"] - b["start_ns"]) / 1e6
+        assert e["start_ns"] <= b["start_ns"] + CLOCK_SLACK_NS, (e, b)
+        assert e["end_ns"] >= b["end_ns"] - CLOCK_SLACK_NS, (e, b)
+        assert b["start_ns"] - e["start_ns"] <= TOL_NS, (
+            f"start_ns {e['start_ns']} is {(b['start_ns'] - e['start_ns']) / 1e6:.3f} ms "
+            f"before the block's start {b['start_ns']}")
+        assert e["end_ns"] - b["end_ns"] <= TOL_NS, (
+            f"end_ns {e['end_ns']} is {(e['end_ns'] - b['end_ns']) / 1e6:.3f} ms "
+            f"after the block's end {b['end_ns']}")
+        assert abs(e["duration_ms"] - truth_ms) <= TOL_MS, (
+            f"duration_ms {e['duration_ms']} vs truth {truth_ms:.3f} ms")
+    if exact_count:
+        extra = [e for i, e in enumerate(events) if i not in used]
+        assert not extra, f"events that match no block: {extra}\nblocks: {blocks}"
+
+
+def check_summary(summary, events):
+    durations = [e["duration_ms"] for e in events]
+    assert summary["event_count"] == len(events), summary
+    assert summary["error_event_count"] == sum(e["level"] == "error" for e in events), summary
+    assert abs(summary["total_blocked_ms"] - sum(durations)) < 0.01 * max(1, len(events)), summary
+    assert abs(summary["max_blocked_ms"] - max(durations, default=0)) < 0.01, summary
+    assert summary["lost_event_count"] == 0, summary
+    assert summary["top_call_sites"] == [], summary
+    assert isinstance(summary["duration_s"], (int, float)) and summary["duration_s"] > 0, summary
+    for k in ("termination_reason", "status"):
+        assert isinstance(summary[k], str) and summary[k], summary
+
+
+def check_error_line(res, rc):
+    """An error: the exit status, nothing on stdout, and exactly one line on
+    stderr that starts with 'blocksnoop: error: '."""
+    assert res.rc == rc, f"exit status {res.rc}, wanted {rc}\n{res}"
+    assert res.stdout == "", f"stdout not empty\n{res}"
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1, f"stderr is not exactly one line\n{res}"
+    assert lines[0].startswith("blocksnoop: error: "), f"bad error line\n{res}"
+    assert len(lines[0]) > len("blocksnoop: error: ") + 5, res
+    return lines[0]
+
+
+def start_ready_target(procs, tmp_path, argv, *, name="target", timeout=20):
+    """Start a fixture that writes a truth file (--truth is appended) and
+    wait for its "ready" record. Returns (proc, truth_path, ready)."""
+    truth = tmp_path / f"{name}.truth"
+    p = procs.start([*argv, "--truth", str(truth)])
+    ready = wait_for(lambda: next((r for r in read_truth(truth) if r["event"] == "ready"), None)
+                     or (p.p.poll() is not None and pytest.fail(f"{name} died\n{p.describe()}")),
+                     timeout, f"{name} ready")
+    assert ready["pid"] == p.pid
+    return p, truth, ready
+
+
+def attach_and_go(bs, target_pid, go, *args, settle=0.3):
+    """Attach blocksnoop --json to a waiting target, wait for its
+    session_start, then let the target start blocking (touch go)."""
+    b = bs.start("--json", *args, str(target_pid))
+    start = b.wait_record("session_start")
+    time.sleep(settle)
+    pathlib.Path(go).touch()
+    return b, start
