@@ -1,0 +1,737 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+
+#include "caps.h"
+#include "doctor.h"
+#include "exit_codes.h"
+#include "log.h"
+#include "procfs.h"
+#include "tracefs.h"
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+#define BTF_PATH "/sys/kernel/btf/vmlinux"
+#define NOT_READY EXIT_RUNTIME /* 1: some check failed */
+
+static const char usage[] =
+"Usage: blocksnoop doctor [PID] [--tid TID]\n"
+"\n"
+"Check, without changing anything, whether blocksnoop can run here: kernel,\n"
+"BTF, tracefs, the epoll tracepoints, capabilities and, given a PID, the\n"
+"target process. One line per check (ok, warn or FAIL), then \"ready\" or\n"
+"\"not ready: N problem(s)\".\n"
+"\n"
+"  PID             also check this target process\n"
+"      --tid TID   also check that TID is a thread of PID\n"
+"  -h, --help      this help\n"
+"\n"
+"Exit status: 0 ready, 1 not ready, 2 usage error, 4 no such process or\n"
+"thread.\n";
+
+/* ---------------------------------------------------------------- parsing */
+
+static int usage_error(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int usage_error(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return EXIT_USAGE;
+}
+
+/* A process or thread id: decimal digits only, 1..INT_MAX. */
+static int parse_id(const char *s, pid_t *id)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < 1 || v > INT_MAX)
+		return -EINVAL;
+	*id = (pid_t)v;
+	return 0;
+}
+
+int doctor_parse_args(int argc, char **argv, struct doctor_args *a,
+		      char *err, size_t errlen)
+{
+	bool options_done = false;
+
+	*a = (struct doctor_args){ 0 };
+	if (errlen)
+		err[0] = '\0';
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		const char *tid_text = NULL;
+
+		if (!options_done && arg[0] == '-' && arg[1]) {
+			if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+				a->help = true;
+				return 0;
+			} else if (!strcmp(arg, "--")) {
+				options_done = true;
+				continue;
+			} else if (!strcmp(arg, "--tid")) {
+				if (i + 1 >= argc)
+					return usage_error(err, errlen,
+						"option '--tid' needs a value (see doctor --help)");
+				tid_text = argv[++i];
+			} else if (!strncmp(arg, "--tid=", 6)) {
+				tid_text = arg + 6;
+			} else {
+				return usage_error(err, errlen,
+					"unknown option '%s' (see doctor --help)", arg);
+			}
+			if (parse_id(tid_text, &a->tid))
+				return usage_error(err, errlen,
+					"invalid --tid '%s': expected a thread id", tid_text);
+			continue;
+		}
+		if (a->pid)
+			return usage_error(err, errlen,
+				"unexpected argument '%s': doctor takes at most one PID", arg);
+		if (parse_id(arg, &a->pid))
+			return usage_error(err, errlen,
+				"invalid PID '%s': expected a process id", arg);
+	}
+	if (a->tid && !a->pid)
+		return usage_error(err, errlen,
+			"--tid needs a PID: blocksnoop doctor PID --tid TID");
+	return 0;
+}
+
+int doctor_parse_release(const char *release, int v[3])
+{
+	const char *p = release;
+
+	for (int i = 0; i < 3; i++) {
+		char *end;
+		long n;
+
+		if (*p < '0' || *p > '9') {
+			/* "5.8" and "5.8-rc1" have no patch level. */
+			if (i == 2) {
+				v[2] = 0;
+				return 0;
+			}
+			return -EINVAL;
+		}
+		n = strtol(p, &end, 10);
+		if (n > INT_MAX)
+			return -EINVAL;
+		v[i] = (int)n;
+		p = end;
+		if (i < 2) {
+			if (*p != '.') {
+				if (i == 1) {
+					v[2] = 0;
+					return 0;
+				}
+				return -EINVAL;
+			}
+			p++;
+		}
+	}
+	return 0;
+}
+
+int doctor_status_field(const char *status, const char *key, long *value)
+{
+	size_t klen = strlen(key);
+	const char *p = status;
+
+	while (p) {
+		if (!strncmp(p, key, klen) && p[klen] == ':') {
+			char *end;
+			long v;
+
+			p += klen + 1;
+			p += strspn(p, " \t");
+			if ((*p < '0' || *p > '9') && *p != '-')
+				return -EINVAL;
+			errno = 0;
+			v = strtol(p, &end, 10);
+			if (errno || end == p)
+				return -EINVAL;
+			*value = v;
+			return 0;
+		}
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return -EINVAL;
+}
+
+/* --------------------------------------------------------------- gathering */
+
+/* A whole small file into buf (NUL-terminated). Returns 0 or a positive
+ * errno. */
+static int read_file(const char *path, char *buf, size_t len)
+{
+	size_t used = 0;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	while (used + 1 < len) {
+		ssize_t n = read(fd, buf + used, len - 1 - used);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		used += (size_t)n;
+	}
+	buf[used] = '\0';
+	close(fd);
+	return err;
+}
+
+/* A file holding one integer (a sysctl), or fallback. */
+static int read_int(const char *path, int fallback)
+{
+	char text[32];
+	char *end;
+	long v;
+
+	if (read_file(path, text, sizeof(text)) != 0)
+		return fallback;
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (errno || end == text || v < INT_MIN || v > INT_MAX)
+		return fallback;
+	return (int)v;
+}
+
+static int access_errno(const char *path, int mode)
+{
+	return access(path, mode) == 0 ? 0 : errno;
+}
+
+static void gather_kernel(struct doctor_facts *f)
+{
+	struct utsname u;
+
+	if (uname(&u) == 0)
+		snprintf(f->release, sizeof(f->release), "%s", u.release);
+	f->kernel_parsed = doctor_parse_release(f->release, f->kernel) == 0;
+	f->btf_errno = access_errno(BTF_PATH, R_OK);
+}
+
+static void gather_tracefs(struct doctor_facts *f)
+{
+	char path[PATH_MAX], event[64];
+
+	/* Only looks: tracefs_ensure() would mount it. */
+	f->tracefs = tracefs_find();
+	if (!f->tracefs)
+		return;
+	snprintf(path, sizeof(path), "%s/events/syscalls", f->tracefs);
+	f->syscalls_errno = access_errno(path, X_OK);
+	for (int v = 0; v < EPOLL_VARIANT_COUNT; v++)
+		for (int exit = 0; exit < 2; exit++) {
+			snprintf(event, sizeof(event), "sys_%s_%s",
+				 exit ? "exit" : "enter", epoll_variant_names[v]);
+			f->tracepoint[v][exit] = tracefs_has_event(f->tracefs, event);
+		}
+}
+
+static void gather_privileges(struct doctor_facts *f)
+{
+	struct rlimit rl;
+	char status[8192];
+	ssize_t n;
+	long mode;
+
+	f->caps_errno = -caps_effective(&f->effective);
+	f->kernel_has_cap_bpf = caps_kernel_has(CAP_BPF);
+	f->root = geteuid() == 0;
+	n = readlink("/proc/self/exe", f->exe, sizeof(f->exe) - 1);
+	f->exe[n > 0 ? n : 0] = '\0';
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0) {
+		f->memlock_unlimited = rl.rlim_cur == RLIM_INFINITY;
+		f->memlock = rl.rlim_cur;
+	} else {
+		f->memlock_unlimited = true; /* unknown: do not warn */
+	}
+	f->yama_ptrace_scope = read_int("/proc/sys/kernel/yama/ptrace_scope", -1);
+	f->perf_event_paranoid = read_int("/proc/sys/kernel/perf_event_paranoid", -100);
+	f->seccomp_mode = -1;
+	if (read_file("/proc/self/status", status, sizeof(status)) == 0 &&
+	    doctor_status_field(status, "Seccomp", &mode) == 0)
+		f->seccomp_mode = (int)mode;
+}
+
+/* Each probe creates one object and closes it at once: nothing stays
+ * loaded, nothing is attached. */
+static int probe_ringbuf(void)
+{
+	int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, NULL, 0, 0,
+				(__u32)getpagesize(), NULL);
+
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return 0;
+}
+
+static int probe_tracepoint_prog(void)
+{
+	/* r0 = 0; exit */
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int fd = bpf_prog_load(BPF_PROG_TYPE_TRACEPOINT, "bs_doctor", "GPL",
+			       insns, sizeof(insns) / sizeof(insns[0]), NULL);
+
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return 0;
+}
+
+static void gather_bpf(struct doctor_facts *f)
+{
+	int err;
+
+	/* Without the capabilities the kernel would refuse the probes with
+	 * EPERM, which says nothing new. Unknown capabilities: just try. */
+	if (!f->caps_errno &&
+	    caps_trace_missing(f->effective, f->kernel_has_cap_bpf))
+		return;
+	err = probe_ringbuf();
+	f->ringbuf = err ? PROBE_FAILED : PROBE_OK;
+	f->ringbuf_errno = err;
+	err = probe_tracepoint_prog();
+	f->tp_prog = err ? PROBE_FAILED : PROBE_OK;
+	f->tp_prog_errno = err;
+	/* Only blocksnoop outside the initial PID namespace calls it. */
+	if (f->tp_prog == PROBE_OK && !f->self_pidns_errno &&
+	    f->self_pidns != PROC_PID_INIT_INO)
+		f->ns_helper = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT,
+						       BPF_FUNC_get_ns_current_pid_tgid,
+						       NULL) == 1
+				       ? PROBE_OK : PROBE_FAILED;
+}
+
+static void gather_self_pidns(struct doctor_facts *f)
+{
+	pid_t ids[PROCFS_MAX_NS_LEVELS];
+	char status[8192];
+	uint64_t dev;
+	int n;
+
+	f->self_pidns_errno = -procfs_ns_id("/proc/self/ns/pid", &dev, &f->self_pidns);
+	/* /proc/self, not getpid(): the numbers count from /proc's namespace. */
+	if (read_file("/proc/self/status", status, sizeof(status)) == 0 &&
+	    (n = procfs_parse_nspid(status, ids)) > 0)
+		f->self_ns_levels = n;
+}
+
+static void gather_target(const struct doctor_args *a, struct doctor_facts *f)
+{
+	pid_t ids[PROCFS_MAX_NS_LEVELS];
+	char path[64], status[8192];
+	uint64_t dev;
+	long tgid;
+	int fd, n;
+
+	f->pid = a->pid;
+	f->tid = a->tid;
+	if (!a->pid)
+		return;
+	f->pid_exists = procfs_pid_exists(a->pid) == 0;
+	if (!f->pid_exists)
+		return;
+	procfs_comm(a->pid, f->comm, sizeof(f->comm));
+	f->python = procfs_is_python(a->pid);
+	if (a->tid)
+		f->tid_is_thread = procfs_thread_of(a->pid, a->tid) == 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", a->pid);
+	if (read_file(path, status, sizeof(status)) == 0) {
+		if (doctor_status_field(status, "Tgid", &tgid) == 0)
+			f->tgid = (pid_t)tgid;
+		n = procfs_parse_nspid(status, ids);
+		if (n > 0) {
+			f->ns_levels = n;
+			f->inner_pid = ids[n - 1];
+		}
+	}
+
+	/* Opening mem makes the same ptrace-attach check that reading it
+	 * with process_vm_readv() does; nothing is read. */
+	snprintf(path, sizeof(path), "/proc/%d/mem", a->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	f->mem_errno = fd < 0 ? errno : 0;
+	if (fd >= 0)
+		close(fd);
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", a->pid);
+	f->pidns_errno = -procfs_ns_id(path, &dev, &f->pidns);
+}
+
+void doctor_gather(const struct doctor_args *a, struct doctor_facts *f)
+{
+	*f = (struct doctor_facts){ 0 };
+	gather_kernel(f);
+	gather_tracefs(f);
+	gather_privileges(f);
+	gather_self_pidns(f);
+	gather_bpf(f);
+	gather_target(a, f);
+}
+
+/* ---------------------------------------------------------------- reporting */
+
+enum status { ST_OK, ST_WARN, ST_FAIL };
+
+struct report {
+	FILE *out;
+	int problems;
+};
+
+static void line(struct report *r, enum status st, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void line(struct report *r, enum status st, const char *fmt, ...)
+{
+	static const char *const word[] = {
+		[ST_OK] = "ok", [ST_WARN] = "warn", [ST_FAIL] = "FAIL",
+	};
+	va_list ap;
+
+	fprintf(r->out, "%-6s", word[st]);
+	va_start(ap, fmt);
+	vfprintf(r->out, fmt, ap);
+	va_end(ap);
+	fputc('\n', r->out);
+	if (st == ST_FAIL)
+		r->problems++;
+}
+
+static bool has(const struct doctor_facts *f, int cap)
+{
+	return !f->caps_errno && (f->effective & CAPS_BIT(cap));
+}
+
+static bool kernel_at_least(const struct doctor_facts *f, int major, int minor)
+{
+	return f->kernel_parsed &&
+	       (f->kernel[0] > major ||
+		(f->kernel[0] == major && f->kernel[1] >= minor));
+}
+
+static void report_kernel(struct report *r, const struct doctor_facts *f)
+{
+	const int *k = f->kernel;
+
+	if (!f->kernel_parsed)
+		line(r, ST_WARN, "kernel '%s': cannot tell its version (>= 5.8 needed for BPF ring buffers)",
+		     f->release);
+	else if (kernel_at_least(f, 5, 8))
+		line(r, ST_OK, "kernel %d.%d.%d (>= 5.8 needed for BPF ring buffers)",
+		     k[0], k[1], k[2]);
+	else if (f->ringbuf == PROBE_OK)
+		/* Distribution kernels backport (RHEL 8's 4.18 has ring
+		 * buffers): the probe outranks the number. */
+		line(r, ST_WARN, "kernel %d.%d.%d is older than 5.8, but it has BPF ring buffers (backported)",
+		     k[0], k[1], k[2]);
+	else
+		line(r, ST_FAIL, "kernel %d.%d.%d is too old: blocksnoop needs >= 5.8 (BPF ring buffers; 5.7 for bpf_get_ns_current_pid_tgid)",
+		     k[0], k[1], k[2]);
+
+	if (!f->btf_errno)
+		line(r, ST_OK, "BTF at " BTF_PATH " (CO-RE relocations)");
+	else if (f->btf_errno == ENOENT)
+		line(r, ST_FAIL, "no BTF at " BTF_PATH ": blocksnoop's CO-RE programs need a kernel built with CONFIG_DEBUG_INFO_BTF=y");
+	else
+		line(r, ST_FAIL, "cannot read " BTF_PATH ": %s", strerror(f->btf_errno));
+}
+
+static void report_tracefs(struct report *r, const struct doctor_facts *f)
+{
+	char missing[256] = "", partial[128] = "";
+	size_t mlen = 0, plen = 0;
+	int complete = 0;
+
+	if (f->tracefs)
+		line(r, ST_OK, "tracefs mounted at %s", f->tracefs);
+	else if (has(f, CAP_SYS_ADMIN) || f->caps_errno)
+		line(r, ST_WARN, "tracefs is not mounted: blocksnoop will mount it on /sys/kernel/tracing (needs CAP_SYS_ADMIN)");
+	else
+		line(r, ST_FAIL, "tracefs is not mounted, and blocksnoop cannot mount it without CAP_SYS_ADMIN: mount it first (mount -t tracefs tracefs /sys/kernel/tracing), or grant CAP_SYS_ADMIN");
+
+	if (!f->tracefs) {
+		line(r, ST_WARN, "epoll tracepoints not checked: that needs tracefs mounted, and doctor mounts nothing");
+		return;
+	}
+	if (f->syscalls_errno == ENOENT) {
+		line(r, ST_FAIL, "no syscall tracepoints in %s/events/syscalls: the kernel needs CONFIG_FTRACE_SYSCALLS=y",
+		     f->tracefs);
+		return;
+	}
+	if (f->syscalls_errno) {
+		line(r, ST_WARN, "epoll tracepoints not checked: cannot read %s/events/syscalls: %s",
+		     f->tracefs, strerror(f->syscalls_errno));
+		return;
+	}
+	for (int v = 0; v < EPOLL_VARIANT_COUNT; v++) {
+		bool both = f->tracepoint[v][0] && f->tracepoint[v][1];
+
+		complete += both;
+		if (!both && plen < sizeof(partial))
+			plen += snprintf(partial + plen, sizeof(partial) - plen, "%s%s",
+					 plen ? ", " : "", epoll_variant_names[v]);
+		for (int exit = 0; exit < 2; exit++)
+			if (!f->tracepoint[v][exit] && mlen < sizeof(missing))
+				mlen += snprintf(missing + mlen, sizeof(missing) - mlen,
+						 "%ssyscalls:sys_%s_%s", mlen ? ", " : "",
+						 exit ? "exit" : "enter", epoll_variant_names[v]);
+	}
+	if (!complete)
+		line(r, ST_FAIL, "no complete enter/exit pair of epoll tracepoints: missing %s",
+		     missing);
+	else if (complete < EPOLL_VARIANT_COUNT)
+		line(r, ST_WARN, "missing tracepoints %s: loops waiting in %s will not be seen",
+		     missing, partial);
+	else
+		line(r, ST_OK, "tracepoints syscalls:sys_{enter,exit}_{epoll_wait,epoll_pwait,epoll_pwait2}");
+}
+
+static void report_caps(struct report *r, const struct doctor_facts *f)
+{
+	char names[128], grant[512], why[384];
+	uint64_t trace, need;
+	size_t w = 0;
+
+	if (f->caps_errno) {
+		line(r, ST_WARN, "capabilities not checked: cannot read them: %s",
+		     strerror(f->caps_errno));
+		return;
+	}
+	trace = caps_trace_missing(f->effective, f->kernel_has_cap_bpf);
+	need = trace | (has(f, CAP_SYS_PTRACE) ? 0 : CAPS_BIT(CAP_SYS_PTRACE));
+
+	/* 1. What running at all needs: one line naming all that is missing,
+	 * so that one grant fixes it. */
+	if (!need) {
+		line(r, ST_OK, "%s (load and attach the BPF programs), CAP_SYS_PTRACE (read Python stacks)",
+		     !f->kernel_has_cap_bpf ? "CAP_SYS_ADMIN" :
+		     has(f, CAP_BPF) && has(f, CAP_PERFMON) ? "CAP_BPF, CAP_PERFMON" :
+		     "CAP_SYS_ADMIN in place of CAP_BPF, CAP_PERFMON");
+	} else {
+		why[0] = '\0';
+		if (trace) {
+			caps_format_names(trace, names, sizeof(names));
+			w += snprintf(why + w, sizeof(why) - w, "%s (load and attach the BPF programs%s)",
+				      names, trace & CAPS_BIT(CAP_SYS_ADMIN) ?
+				      ": this kernel predates CAP_BPF" :
+				      "; CAP_SYS_ADMIN would also do");
+		}
+		if (need & CAPS_BIT(CAP_SYS_PTRACE))
+			snprintf(why + w, sizeof(why) - w, "%sCAP_SYS_PTRACE (read other processes' memory for Python stacks)",
+				 w ? ", " : "");
+		caps_format_grant(need, f->root, f->exe, grant, sizeof(grant));
+		line(r, ST_FAIL, "missing %s: %s", why, grant);
+	}
+
+	/* 2. CAP_SYS_ADMIN for the rest, unless named above already. */
+	if (!(trace & CAPS_BIT(CAP_SYS_ADMIN))) {
+		if (has(f, CAP_SYS_ADMIN)) {
+			line(r, ST_OK, "CAP_SYS_ADMIN (mount tracefs when missing, enter a container's namespaces)");
+		} else {
+			caps_format_grant(CAPS_BIT(CAP_SYS_ADMIN), f->root, f->exe,
+					  grant, sizeof(grant));
+			line(r, ST_WARN, "missing CAP_SYS_ADMIN: blocksnoop cannot mount tracefs%s or enter a container's namespaces; if you need that, %s",
+			     f->tracefs ? " (it is mounted)" : "", grant);
+		}
+	}
+
+	/* 3. CAP_SYS_RESOURCE, informational: libbpf raises RLIMIT_MEMLOCK
+	 * with it, which only kernels before 5.11 charge BPF memory to. */
+	if (!f->kernel_parsed || kernel_at_least(f, 5, 11))
+		line(r, ST_OK, "CAP_SYS_RESOURCE %s: not needed, kernels >= 5.11 charge BPF memory to the memory cgroup",
+		     has(f, CAP_SYS_RESOURCE) ? "present" : "missing");
+	else if (has(f, CAP_SYS_RESOURCE) || f->memlock_unlimited)
+		line(r, ST_OK, "RLIMIT_MEMLOCK can hold the BPF maps (kernel < 5.11 charges them to it)");
+	else
+		line(r, ST_WARN, "missing CAP_SYS_RESOURCE, and RLIMIT_MEMLOCK is %llu KiB: kernels < 5.11 charge BPF maps to it; raise it (ulimit -l unlimited) or grant CAP_SYS_RESOURCE",
+		     (unsigned long long)(f->memlock / 1024));
+
+	if (f->perf_event_paranoid > 2 && !has(f, CAP_SYS_ADMIN))
+		line(r, ST_WARN, "kernel.perf_event_paranoid is %d: some distribution kernels then refuse perf_event_open(), which attaches tracepoints, without CAP_SYS_ADMIN",
+		     f->perf_event_paranoid);
+	if (f->yama_ptrace_scope >= 3)
+		line(r, ST_FAIL, "kernel.yama.ptrace_scope is %d: no process may read another's memory, so no Python stacks (only a reboot lowers it)",
+		     f->yama_ptrace_scope);
+}
+
+static void report_bpf(struct report *r, const struct doctor_facts *f)
+{
+	const char *why = "";
+
+	if (f->ringbuf == PROBE_SKIPPED) {
+		line(r, ST_WARN, "bpf() not probed: it needs the capabilities above");
+		return;
+	}
+	if (f->ringbuf == PROBE_OK && f->tp_prog == PROBE_OK) {
+		line(r, ST_OK, "bpf(): created a ring buffer and loaded a tracepoint program (closed again)");
+		return;
+	}
+	if (f->ringbuf_errno == EPERM || f->tp_prog_errno == EPERM)
+		why = f->seccomp_mode == 2 ?
+		      " (a seccomp filter is active, e.g. a container's default profile, and may refuse bpf())" :
+		      " (an LSM or kernel lockdown may refuse bpf())";
+	if (f->ringbuf == PROBE_FAILED)
+		line(r, ST_FAIL, "bpf() could not create a BPF ring buffer: %s%s",
+		     strerror(f->ringbuf_errno),
+		     f->ringbuf_errno == EINVAL ? " (kernel without ring buffers, < 5.8)" : why);
+	else
+		line(r, ST_FAIL, "bpf() could not load a tracepoint program: %s%s",
+		     strerror(f->tp_prog_errno), why);
+}
+
+static void report_self_pidns(struct report *r, const struct doctor_facts *f)
+{
+	if (f->self_pidns_errno)
+		line(r, ST_WARN, "cannot read /proc/self/ns/pid: %s", strerror(f->self_pidns_errno));
+	else if (f->self_pidns == PROC_PID_INIT_INO)
+		line(r, ST_OK, "blocksnoop runs in the initial PID namespace");
+	else if (f->ns_helper == PROBE_FAILED)
+		line(r, ST_FAIL, "blocksnoop runs in PID namespace pid:[%llu], not the initial one, and the kernel lacks bpf_get_ns_current_pid_tgid (5.7) to number threads as it does",
+		     (unsigned long long)f->self_pidns);
+	else
+		line(r, ST_OK, "blocksnoop runs in PID namespace pid:[%llu], not the initial one: the BPF programs translate thread ids with bpf_get_ns_current_pid_tgid",
+		     (unsigned long long)f->self_pidns);
+}
+
+static void report_target(struct report *r, const struct doctor_facts *f)
+{
+	pid_t pid = f->pid;
+	char ns[40];
+	bool same;
+
+	if (!pid)
+		return;
+	if (!f->pid_exists) {
+		line(r, ST_FAIL, "PID %d does not exist", pid);
+		return;
+	}
+	line(r, ST_OK, "PID %d exists (%s)", pid, f->comm[0] ? f->comm : "?");
+	if (f->tgid && f->tgid != pid)
+		line(r, ST_WARN, "PID %d is a thread of process %d: to watch that thread, use blocksnoop %d --tid %d",
+		     pid, f->tgid, f->tgid, pid);
+	if (f->python)
+		line(r, ST_OK, "PID %d looks like Python", pid);
+	else
+		line(r, ST_WARN, "PID %d does not look like Python: its executable is not python* and no libpython is mapped (or doctor may not read /proc/%d/exe and maps)",
+		     pid, pid);
+	if (f->tid)
+		line(r, f->tid_is_thread ? ST_OK : ST_FAIL, "TID %d is %sa thread of PID %d",
+		     f->tid, f->tid_is_thread ? "" : "not ", pid);
+	if (!f->mem_errno)
+		line(r, ST_OK, "can read the memory of PID %d (Python stacks)", pid);
+	else
+		line(r, ST_FAIL, "cannot read the memory of PID %d: %s (needs CAP_SYS_PTRACE, or the same user and a Yama ptrace_scope of 0)",
+		     pid, strerror(f->mem_errno));
+
+	/* Compare namespace inodes when both are readable (the target's needs
+	 * ptrace access); otherwise the depth of NSpid, which anyone may
+	 * read, tells nested from not. */
+	if (!f->pidns_errno && !f->self_pidns_errno)
+		same = f->pidns == f->self_pidns;
+	else if (f->ns_levels && f->self_ns_levels)
+		same = f->ns_levels == f->self_ns_levels;
+	else {
+		line(r, ST_WARN, "cannot tell the PID namespace of PID %d: %s", pid,
+		     strerror(f->pidns_errno ? f->pidns_errno : EINVAL));
+		return;
+	}
+	if (f->pidns_errno)
+		ns[0] = '\0';
+	else
+		snprintf(ns, sizeof(ns), " pid:[%llu]", (unsigned long long)f->pidns);
+	if (same)
+		line(r, ST_OK, "PID %d is in blocksnoop's PID namespace", pid);
+	else if (f->ns_levels > f->self_ns_levels)
+		line(r, has(f, CAP_SYS_ADMIN) ? ST_OK : ST_WARN,
+		     "PID %d is in a nested PID namespace%s, where it is PID %d%s",
+		     pid, ns, f->inner_pid, has(f, CAP_SYS_ADMIN) ? "" :
+		     "; entering it, to read its files as it sees them, needs CAP_SYS_ADMIN, which is missing");
+	else
+		line(r, ST_WARN, "PID %d is in PID namespace%s, neither blocksnoop's nor one nested in it (is /proc from another namespace?)",
+		     pid, ns);
+}
+
+int doctor_report(FILE *out, const struct doctor_facts *f)
+{
+	struct report r = { out, 0 };
+
+	report_kernel(&r, f);
+	report_tracefs(&r, f);
+	report_caps(&r, f);
+	report_bpf(&r, f);
+	report_self_pidns(&r, f);
+	report_target(&r, f);
+	if (r.problems)
+		fprintf(out, "not ready: %d problem(s)\n", r.problems);
+	else
+		fprintf(out, "ready\n");
+	return r.problems;
+}
+
+int doctor_main(int argc, char **argv)
+{
+	struct doctor_facts f;
+	struct doctor_args a;
+	char err[256];
+	int problems;
+
+	if (doctor_parse_args(argc, argv, &a, err, sizeof(err))) {
+		log_error("doctor: %s", err);
+		return EXIT_USAGE;
+	}
+	if (a.help) {
+		fputs(usage, stdout);
+		return EXIT_OK;
+	}
+	doctor_gather(&a, &f);
+	problems = doctor_report(stdout, &f);
+	fflush(stdout);
+	if (a.pid && (!f.pid_exists || (a.tid && !f.tid_is_thread)))
+		return EXIT_NO_TARGET;
+	return problems ? NOT_READY : EXIT_OK;
+}
