@@ -126,15 +126,25 @@ static void append_name(struct text *t, int cap, enum name_style style)
 	append(t, "%s", p);
 }
 
+/* The order names are listed in: the ones blocksnoop needs, most
+ * important first, then any other by number. */
+static const int listed_first[] = {
+	CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE, CAP_SYS_ADMIN, CAP_SYS_RESOURCE,
+};
+#define N_LISTED_FIRST (sizeof(listed_first) / sizeof(listed_first[0]))
+
 /* Every name in mask, each between pre and post, separated by sep. */
 static void append_names(struct text *t, uint64_t mask, enum name_style style,
 			 const char *pre, const char *post, const char *sep)
 {
 	bool first = true;
 
-	for (int cap = 0; cap < CAPS_MAX; cap++) {
+	for (size_t i = 0; i < N_LISTED_FIRST + CAPS_MAX; i++) {
+		int cap = i < N_LISTED_FIRST ? listed_first[i] : (int)(i - N_LISTED_FIRST);
+
 		if (!(mask & CAPS_BIT(cap)))
 			continue;
+		mask &= ~CAPS_BIT(cap);
 		append(t, "%s%s", first ? "" : sep, pre);
 		append_name(t, cap, style);
 		append(t, "%s", post);
@@ -166,11 +176,11 @@ size_t caps_format_grant(uint64_t mask, bool root, const char *exe,
 	if (root) {
 		/* uid 0 without them: a container runtime, a pod spec or capsh
 		 * took them away, and only whoever starts us can give them
-		 * back. */
-		append(&t, "running as root, but without %s: grant %s: ",
+		 * back; sudo would not help. */
+		append(&t, "grant %s (root, but a container runtime or capsh dropped %s): docker/podman run ",
 		       one ? "it" : "them", one ? "it" : "them");
 		append_names(&t, mask, NAME_BARE, "--cap-add ", "", " ");
-		append(&t, " (docker/podman run), or ");
+		append(&t, ", or ");
 	} else {
 		append(&t, "run as root (sudo), or grant %s: sudo setcap ",
 		       one ? "it" : "them");

@@ -46,8 +46,9 @@ bool caps_kernel_has(int cap);
 uint64_t caps_trace_missing(uint64_t effective, bool kernel_has_cap_bpf);
 
 /*
- * Pure. The names in mask, in increasing capability order, as
- * "CAP_BPF, CAP_PERFMON" ("" for an empty mask). Truncates to fit len (if
+ * Pure. The names in mask as "CAP_BPF, CAP_PERFMON" ("" for an empty
+ * mask): CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE, CAP_SYS_ADMIN and
+ * CAP_SYS_RESOURCE first, in that order, then any other by number. Truncates to fit len (if
  * len > 0, buf is always NUL-terminated). Returns the length of the whole
  * text, like snprintf.
  */
@@ -59,8 +60,10 @@ size_t caps_format_names(uint64_t mask, char *buf, size_t len);
  * CAP_PERFMON as a non-root user:
  *   run as root (sudo), or grant them: sudo setcap cap_bpf,cap_perfmon+ep
  *   EXE, or in a pod's securityContext.capabilities.add: ["BPF", "PERFMON"]
- * root says whether the effective uid is already 0 (then the capabilities
- * were dropped by a container runtime or capsh, and sudo would not help).
+ * root says whether the effective uid is already 0: then the capabilities
+ * were dropped by a container runtime or capsh, sudo would not help, and
+ * the advice is "grant them (...): docker/podman run --cap-add BPF ...,
+ * or in a pod's ..." instead.
  * exe is the path to name in the setcap command. Truncates and returns like
  * caps_format_names().
  */

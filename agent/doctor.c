@@ -575,7 +575,7 @@ static void report_caps(struct report *r, const struct doctor_facts *f)
 		} else {
 			caps_format_grant(CAPS_BIT(CAP_SYS_ADMIN), f->root, f->exe,
 					  grant, sizeof(grant));
-			line(r, ST_WARN, "missing CAP_SYS_ADMIN: blocksnoop cannot mount tracefs%s or enter a container's namespaces; if you need that, %s",
+			line(r, ST_WARN, "missing CAP_SYS_ADMIN: blocksnoop cannot mount tracefs%s or enter a container's namespaces; to allow that, %s",
 			     f->tracefs ? " (it is mounted)" : "", grant);
 		}
 	}
