@@ -51,11 +51,14 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARNINGS) \
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
-AGENT_SRCS := $(wildcard agent/*.c)
+AGENT_SRCS := $(wildcard agent/*.c agent/*/*.c)
 AGENT_OBJS := $(patsubst agent/%.c,$(OUTPUT)/agent/%.o,$(AGENT_SRCS))
 LIB_OBJS := $(filter-out $(OUTPUT)/agent/main.o,$(AGENT_OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
+FUZZ_SECONDS ?= 20
 FIXTURE_SRCS := $(wildcard tests/fixtures/*.c)
 FIXTURE_BINS := $(patsubst tests/fixtures/%.c,$(OUTPUT)/fixtures/%,$(FIXTURE_SRCS))
 
@@ -73,7 +76,7 @@ DEPS_BUILD := make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
 DEPS_TEST := libcmocka-dev python3-pytest python3-uvloop python3-aiohttp \
 	libclang-rt-14-dev libcap2-bin util-linux
 
-.PHONY: all clean install uninstall deps deps-test demo test unit e2e fixtures
+.PHONY: all clean install uninstall deps deps-test demo test unit e2e fixtures fuzz
 all: $(OUTPUT)/blocksnoop
 
 $(OUTPUT) $(OUTPUT)/agent $(OUTPUT)/tests $(OUTPUT)/fixtures:
@@ -91,8 +94,9 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
-$(OUTPUT)/agent/%.o: agent/%.c agent/*.h bpf/*.h $(BPF_SKELS) | $(OUTPUT)/agent
+$(OUTPUT)/agent/%.o: agent/%.c $(wildcard agent/*.h agent/*/*.h) bpf/*.h $(BPF_SKELS) | $(OUTPUT)/agent
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(OUTPUT)/libblocksnoop.a: $(LIB_OBJS)
@@ -107,11 +111,33 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libblocksnoop.a | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(OUTPUT)/libblocksnoop.a $(LDFLAGS) $(LIBS) -lcmocka -o $@
 
+# Fixtures that drive blocksnoop's own modules link its library.
+$(OUTPUT)/fixtures/cpython_%: tests/fixtures/cpython_%.c $(OUTPUT)/libblocksnoop.a | $(OUTPUT)/fixtures
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(OUTPUT)/libblocksnoop.a $(LDFLAGS) $(LIBS) -o $@
+
 $(OUTPUT)/fixtures/%: tests/fixtures/%.c | $(OUTPUT)/fixtures
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(LDFLAGS) -o $@
 
 fixtures: $(FIXTURE_BINS)
+
+# libFuzzer targets for the code that decodes another process's memory.
+# Always built with clang, ASan and UBSan, whatever SANITIZE says; each
+# runs for FUZZ_SECONDS from its seed corpus (tests/fuzz/corpus/<name>/).
+FUZZ_CFLAGS := -g -O1 $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -Iagent -Ibpf \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+build/fuzz/%: tests/fuzz/%.c $(wildcard agent/*/*.c agent/*/*.h) | $(OUTPUT)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(filter-out %.h,$(filter agent/%,$^)) $(LIBS) -o $@
+
+fuzz: $(FUZZ_BINS)
+	$(Q)set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
+		mkdir -p build/fuzz/corpus-$$n; \
+		echo "== $$n ($(FUZZ_SECONDS) s)"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+			build/fuzz/corpus-$$n tests/fuzz/corpus/$$n 2>&1 | tail -3; done
 
 install: $(OUTPUT)/blocksnoop
 	install -D -m 0755 $(OUTPUT)/blocksnoop $(DESTDIR)$(BINDIR)/blocksnoop

@@ -59,7 +59,8 @@ size_t caps_format_names(uint64_t mask, char *buf, size_t len);
  * mask (non-empty), without a trailing newline, e.g. for CAP_BPF and
  * CAP_PERFMON as a non-root user:
  *   run as root (sudo), or grant them: sudo setcap cap_bpf,cap_perfmon+ep
- *   EXE, or in a pod's securityContext.capabilities.add: ["BPF", "PERFMON"]
+ *   EXE, or in a pod's securityContext (runAsUser: 0) capabilities.add:
+ *   ["BPF", "PERFMON"]
  * root says whether the effective uid is already 0: then the capabilities
  * were dropped by a container runtime or capsh, sudo would not help, and
  * the advice is "grant them (...): docker/podman run --cap-add BPF ...,

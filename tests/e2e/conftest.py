@@ -441,7 +441,7 @@ def check_summary(summary, events):
     durations = [e["duration_ms"] for e in events]
     assert summary["event_count"] == len(events), summary
     assert summary["error_event_count"] == sum(e["level"] == "error" for e in events), summary
-    assert abs(summary["total_blocked_ms"] - sum(durations)) < 0.01 * max(1, len(events)), summary
+    assert abs(summary["total_blocked_ms"] - sum(durations)) < 0.06, summary
     assert abs(summary["max_blocked_ms"] - max(durations, default=0)) < 0.01, summary
     assert summary["lost_event_count"] == 0, summary
     assert summary["top_call_sites"] == [], summary

@@ -157,9 +157,11 @@ def check_privilege_line(res):
     assert "perfmon" in low or "sys_admin" in low, line
 
 
-def test_missing_privileges_attach(procs, sleeper):
+def test_missing_privileges_attach(procs, tmp_path):
     from conftest import BLOCKSNOOP, Result
-    p = procs.start([*CAPSH_DROP, BLOCKSNOOP, "--duration", "1", str(sleeper.pid)])
+    target, _, _ = start_ready_target(procs, tmp_path,
+                                      [PY, py_fixture("asyncio_blocks.py"), "--count", "0"])
+    p = procs.start([*CAPSH_DROP, BLOCKSNOOP, "--duration", "1", str(target.pid)])
     p.wait(20)
     check_privilege_line(Result(p))
 

@@ -104,4 +104,17 @@ static inline void uh_rmtree(const char *dir)
 	nftw(dir, uh_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/*
+ * A test that shows a known, reported bug in agent/: it is skipped (and
+ * says why) so that `make unit` stays usable for everyone, unless
+ * BLOCKSNOOP_UNIT_KNOWN_BUGS=1 is set, which runs it and shows the failure.
+ * Delete the KNOWN_BUG() line once the bug is fixed. Needs <cmocka.h>.
+ */
+#define KNOWN_BUG(what) do {                                                \
+		if (!getenv("BLOCKSNOOP_UNIT_KNOWN_BUGS")) {                \
+			print_message("known bug, skipped: %s\n", (what)); \
+			skip();                                             \
+		}                                                           \
+	} while (0)
+
 #endif
