@@ -188,6 +188,30 @@ int doctor_status_field(const char *status, const char *key, long *value)
 	return -EINVAL;
 }
 
+bool doctor_mounts_has(const char *mounts, const char *dir, const char *fstype)
+{
+	size_t dlen = strlen(dir), tlen = strlen(fstype);
+	const char *p = mounts;
+
+	/* "SOURCE DIR FSTYPE OPTIONS 0 0" per line; neither dir nor fstype
+	 * here needs the octal escapes the kernel uses for spaces. */
+	while (p && *p) {
+		const char *d = strchr(p, ' ');
+		const char *nl = strchr(p, '\n');
+
+		if (d && (!nl || d < nl)) {
+			d++;
+			if (!strncmp(d, dir, dlen) && d[dlen] == ' ' &&
+			    !strncmp(d + dlen + 1, fstype, tlen) &&
+			    (d[dlen + 1 + tlen] == ' ' || d[dlen + 1 + tlen] == '\n' ||
+			     !d[dlen + 1 + tlen]))
+				return true;
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	return false;
+}
+
 /* --------------------------------------------------------------- gathering */
 
 /* A whole small file into buf (NUL-terminated). Returns 0 or a positive
@@ -249,14 +273,47 @@ static void gather_kernel(struct doctor_facts *f)
 	f->btf_errno = access_errno(BTF_PATH, R_OK);
 }
 
+/* The mount point of a tracefs at one of the places blocksnoop looks, from
+ * /proc/self/mounts, or NULL. */
+static const char *tracefs_in_mounts(void)
+{
+	static const char *const places[] = {
+		"/sys/kernel/tracing", "/sys/kernel/debug/tracing",
+	};
+	const char *found = NULL;
+	char *text = NULL;
+	size_t cap = 0;
+	FILE *mounts;
+
+	/* Line by line: a Kubernetes node can have thousands of mounts. */
+	mounts = fopen("/proc/self/mounts", "re");
+	if (!mounts)
+		return NULL;
+	while (!found && getline(&text, &cap, mounts) > 0)
+		for (size_t i = 0; i < sizeof(places) / sizeof(places[0]); i++)
+			if (doctor_mounts_has(text, places[i], "tracefs"))
+				found = places[i];
+	free(text);
+	fclose(mounts);
+	return found;
+}
+
 static void gather_tracefs(struct doctor_facts *f)
 {
 	char path[PATH_MAX], event[64];
 
 	/* Only looks: tracefs_ensure() would mount it. */
 	f->tracefs = tracefs_find();
-	if (!f->tracefs)
+	if (!f->tracefs) {
+		/* tracefs is mode 0700: without root, mounted looks absent. */
+		f->tracefs_hidden = tracefs_in_mounts();
+		if (f->tracefs_hidden)
+			f->tracefs_hidden_errno = access_errno(f->tracefs_hidden, X_OK);
+		/* Searchable, yet no events/ in it: say so rather than "0". */
+		if (f->tracefs_hidden && !f->tracefs_hidden_errno)
+			f->tracefs_hidden_errno = ENOENT;
 		return;
+	}
 	snprintf(path, sizeof(path), "%s/events/syscalls", f->tracefs);
 	f->syscalls_errno = access_errno(path, X_OK);
 	for (int v = 0; v < EPOLL_VARIANT_COUNT; v++)
@@ -489,11 +546,18 @@ static void report_tracefs(struct report *r, const struct doctor_facts *f)
 
 	if (f->tracefs)
 		line(r, ST_OK, "tracefs mounted at %s", f->tracefs);
+	else if (f->tracefs_hidden)
+		line(r, ST_WARN, "tracefs is mounted at %s, but cannot be read: %s (blocksnoop needs root)",
+		     f->tracefs_hidden, strerror(f->tracefs_hidden_errno));
 	else if (has(f, CAP_SYS_ADMIN) || f->caps_errno)
 		line(r, ST_WARN, "tracefs is not mounted: blocksnoop will mount it on /sys/kernel/tracing (needs CAP_SYS_ADMIN)");
 	else
 		line(r, ST_FAIL, "tracefs is not mounted, and blocksnoop cannot mount it without CAP_SYS_ADMIN: mount it first (mount -t tracefs tracefs /sys/kernel/tracing), or grant CAP_SYS_ADMIN");
 
+	if (f->tracefs_hidden) {
+		line(r, ST_WARN, "epoll tracepoints not checked: tracefs cannot be read");
+		return;
+	}
 	if (!f->tracefs) {
 		line(r, ST_WARN, "epoll tracepoints not checked: that needs tracefs mounted, and doctor mounts nothing");
 		return;

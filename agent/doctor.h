@@ -63,6 +63,12 @@ int doctor_parse_release(const char *release, int v[3]);
  */
 int doctor_status_field(const char *status, const char *key, long *value);
 
+/*
+ * Pure. Whether a /proc/self/mounts text has a line mounting fstype on dir
+ * (exactly; dir and fstype must not contain spaces).
+ */
+bool doctor_mounts_has(const char *mounts, const char *dir, const char *fstype);
+
 /* How a transient BPF probe went. */
 enum doctor_probe {
 	PROBE_SKIPPED = 0, /* not tried: capabilities missing, or not needed */
@@ -82,7 +88,11 @@ struct doctor_facts {
 
 	int btf_errno;            /* of /sys/kernel/btf/vmlinux */
 
-	const char *tracefs;      /* tracefs_find(); NULL: not mounted */
+	const char *tracefs;      /* tracefs_find(); NULL: not found */
+	/* Mounted (per /proc/self/mounts) where tracefs_find() could not see
+	 * it, and why; NULL if not. */
+	const char *tracefs_hidden;
+	int tracefs_hidden_errno;
 	int syscalls_errno;       /* of <tracefs>/events/syscalls */
 	/* [variant][0 = sys_enter, 1 = sys_exit] exists under tracefs. */
 	bool tracepoint[EPOLL_VARIANT_COUNT][2];

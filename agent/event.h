@@ -26,4 +26,20 @@ struct blocking_event {
 	const struct stack_set *stacks; /* NULL: no stack captured */
 };
 
+/*
+ * A block still in progress, reported once it passes the threshold and every
+ * few seconds after, so that a hung loop never goes unreported. The final
+ * blocking_event follows when (if) the block ends.
+ */
+struct still_blocked {
+	uint64_t start_ns;          /* kernel CLOCK_MONOTONIC, return from epoll */
+	uint64_t now_ns;            /* when this report was made */
+	struct timespec wall_start;
+	double timestamp_s;         /* start, in seconds since the session began */
+	double blocked_ms;          /* so far */
+	pid_t pid, tid;
+	bool is_error;
+	const struct stack_set *stacks; /* the most recent stack; NULL if none */
+};
+
 #endif

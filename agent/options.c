@@ -30,6 +30,13 @@ const char options_usage[] =
 "      --error-threshold MS  blocks of at least MS are level \"error\" (default 500)\n"
 "      --stats               measure the distribution of all gaps instead of\n"
 "                            reporting events (percentiles every second)\n"
+"\n"
+"Stacks:\n"
+"      --sampler builtin|none\n"
+"                            how Python stacks are read: blocksnoop's own\n"
+"                            CPython reader (default), or not at all\n"
+"      --interval MS         sampling interval while a block is in progress\n"
+"                            (default threshold/10, within 0.5..50)\n"
 "      --correlation-padding MS\n"
 "                            time window padding for samplers without\n"
 "                            timestamps (default 200)\n"
@@ -76,6 +83,8 @@ enum long_only {
 	OPT_FAIL_ON,
 	OPT_SUMMARY_ONLY,
 	OPT_VERSION,
+	OPT_SAMPLER,
+	OPT_INTERVAL,
 };
 
 static const struct option long_options[] = {
@@ -94,6 +103,8 @@ static const struct option long_options[] = {
 	{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
 	{ "summary-only", no_argument, NULL, OPT_SUMMARY_ONLY },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "sampler", required_argument, NULL, OPT_SAMPLER },
+	{ "interval", required_argument, NULL, OPT_INTERVAL },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -222,6 +233,21 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 				return usage_error(err, errlen,
 					"invalid --fail-on '%s': expected none, event or error", optarg);
 			break;
+		case OPT_SAMPLER:
+			if (!strcmp(optarg, "builtin"))
+				o->sampler = SAMPLER_BUILTIN;
+			else if (!strcmp(optarg, "none"))
+				o->sampler = SAMPLER_NONE;
+			else
+				return usage_error(err, errlen,
+					"invalid --sampler '%s': expected builtin or none", optarg);
+			break;
+		case OPT_INTERVAL:
+			if (parse_amount(optarg, true, &o->interval_ms))
+				return usage_error(err, errlen,
+					"invalid --interval '%s': expected milliseconds, a number > 0",
+					optarg);
+			break;
 		case OPT_STATS: o->stats = true; break;
 		case OPT_JSON: o->json = true; break;
 		case OPT_LOG_FILE: o->log_file = optarg; break;
@@ -258,6 +284,8 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 			"--fail-on does not apply to --stats, which reports no events");
 	if (o->stats && !threshold_set)
 		o->threshold_ms = 0;
+	if (o->stats)
+		o->sampler = SAMPLER_NONE; /* stats mode reports no events to attach stacks to */
 	if (!o->tid)
 		o->tid = o->pid;
 	return 0;

@@ -22,6 +22,11 @@ enum fail_on {
 	FAIL_ON_ERROR, /* exit 3 if any event reached --error-threshold */
 };
 
+enum sampler_kind {
+	SAMPLER_BUILTIN, /* blocksnoop's own CPython reader (default) */
+	SAMPLER_NONE,    /* no stacks */
+};
+
 struct options {
 	enum command command;
 	pid_t pid;            /* attach target; 0 in launch mode */
@@ -40,6 +45,8 @@ struct options {
 	double duration_s;             /* 0 = until the target ends or a signal */
 	enum fail_on fail_on;
 	bool summary_only;
+	enum sampler_kind sampler;
+	double interval_ms;            /* --interval; 0 = threshold/10 in [0.5, 50] */
 };
 
 /*

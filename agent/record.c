@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "record.h"
+#include "stacks.h"
 #include "timeutil.h"
 
 /* Milliseconds and seconds are reported to the microsecond / millisecond:
@@ -85,6 +86,59 @@ cJSON *record_session_start(const struct session_info *s)
 	return r;
 }
 
+static cJSON *frame_json(const struct frame *f)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return NULL;
+	if (!cJSON_AddStringToObject(o, "function", f->function ? f->function : "") ||
+	    !cJSON_AddStringToObject(o, "file", f->file ? f->file : "") ||
+	    !cJSON_AddNumberToObject(o, "line", f->line) ||
+	    !(f->source ? cJSON_AddStringToObject(o, "source", f->source)
+			: cJSON_AddNullToObject(o, "source"))) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+/*
+ * python_stacks: null, or the distinct stacks most sampled first, each a list
+ * of frames innermost first (the shape the earlier Python blocksnoop used);
+ * stack_samples: how many samples each stack got; samples: the total.
+ */
+static bool add_stacks(cJSON *r, const struct stack_set *set)
+{
+	cJSON *stacks, *counts;
+
+	if (!set || !set->nstacks)
+		return cJSON_AddNullToObject(r, "python_stacks") &&
+		       cJSON_AddArrayToObject(r, "stack_samples") &&
+		       cJSON_AddNumberToObject(r, "samples", set ? set->total_samples : 0);
+	stacks = cJSON_AddArrayToObject(r, "python_stacks");
+	counts = cJSON_AddArrayToObject(r, "stack_samples");
+	if (!stacks || !counts)
+		return false;
+	for (unsigned i = 0; i < set->nstacks; i++) {
+		const struct stack *st = &set->stacks[i].stack;
+		cJSON *frames = cJSON_CreateArray(), *n;
+
+		if (!frames || !cJSON_AddItemToArray(stacks, frames))
+			return cJSON_Delete(frames), false;
+		for (int f = 0; f < st->depth; f++) {
+			cJSON *fj = frame_json(&st->frames[f]);
+
+			if (!fj || !cJSON_AddItemToArray(frames, fj))
+				return cJSON_Delete(fj), false;
+		}
+		n = cJSON_CreateNumber(set->stacks[i].samples);
+		if (!n || !cJSON_AddItemToArray(counts, n))
+			return cJSON_Delete(n), false;
+	}
+	return cJSON_AddNumberToObject(r, "samples", set->total_samples) != NULL;
+}
+
 cJSON *record_blocking_event(const struct session_info *s,
 			     const struct blocking_event *e)
 {
@@ -101,8 +155,29 @@ cJSON *record_blocking_event(const struct session_info *s,
 	     cJSON_AddNumberToObject(r, "pid", e->pid) &&
 	     cJSON_AddNumberToObject(r, "tid", e->tid) &&
 	     cJSON_AddStringToObject(r, "level", e->is_error ? "error" : "warning") &&
-	     /* Filled by the stack samplers; null means none was captured. */
-	     cJSON_AddNullToObject(r, "python_stacks");
+	     add_stacks(r, e->stacks);
+	if (!ok) {
+		cJSON_Delete(r);
+		return NULL;
+	}
+	return r;
+}
+
+cJSON *record_still_blocked(const struct session_info *s, const struct still_blocked *b)
+{
+	cJSON *r = new_record(s, "still_blocked", &b->wall_start);
+	bool ok;
+
+	if (!r)
+		return NULL;
+	ok = cJSON_AddNumberToObject(r, "timestamp_s", round(b->timestamp_s * 1e6) / 1e6) &&
+	     add_u64(r, "start_ns", b->start_ns) &&
+	     add_u64(r, "now_ns", b->now_ns) &&
+	     cJSON_AddNumberToObject(r, "blocked_ms", round3(b->blocked_ms)) &&
+	     cJSON_AddNumberToObject(r, "pid", b->pid) &&
+	     cJSON_AddNumberToObject(r, "tid", b->tid) &&
+	     cJSON_AddStringToObject(r, "level", b->is_error ? "error" : "warning") &&
+	     add_stacks(r, b->stacks);
 	if (!ok) {
 		cJSON_Delete(r);
 		return NULL;
@@ -146,6 +221,31 @@ cJSON *record_stats(const struct session_info *s, const struct stats_snapshot *s
 	return r;
 }
 
+/* The ranked call sites (the caller sorted them: summary_top_call_sites). */
+static bool add_call_sites(cJSON *r, const struct session_summary *sum)
+{
+	cJSON *sites = cJSON_AddArrayToObject(r, "top_call_sites");
+	size_t n = sum->nsites < RECORD_TOP_CALL_SITES ? sum->nsites : RECORD_TOP_CALL_SITES;
+
+	if (!sites)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		const struct call_site *c = &sum->sites[i];
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o || !cJSON_AddItemToArray(sites, o))
+			return cJSON_Delete(o), false;
+		if (!cJSON_AddStringToObject(o, "function", c->frame.function) ||
+		    !cJSON_AddStringToObject(o, "file", c->frame.file) ||
+		    !cJSON_AddNumberToObject(o, "line", c->frame.line) ||
+		    !cJSON_AddNumberToObject(o, "count", (double)c->count) ||
+		    !cJSON_AddNumberToObject(o, "total_blocked_ms", round3(c->total_blocked_ms)) ||
+		    !cJSON_AddNumberToObject(o, "max_blocked_ms", round3(c->max_blocked_ms)))
+			return false;
+	}
+	return true;
+}
+
 cJSON *record_session_summary(const struct session_info *s,
 			      const struct session_summary *sum,
 			      const struct stats_snapshot *stats)
@@ -167,8 +267,7 @@ cJSON *record_session_summary(const struct session_info *s,
 	     cJSON_AddNumberToObject(r, "lost_event_count", (double)sum->lost_event_count) &&
 	     cJSON_AddStringToObject(r, "termination_reason", sum->termination_reason) &&
 	     cJSON_AddStringToObject(r, "status", sum->status) &&
-	     /* Ranked call sites need stacks; empty until a sampler runs. */
-	     cJSON_AddArrayToObject(r, "top_call_sites");
+	     add_call_sites(r, sum);
 	if (ok && stats) {
 		dist = cJSON_AddObjectToObject(r, "stats");
 		ok = dist && add_distribution(dist, stats);
@@ -199,7 +298,10 @@ static void log_message(const cJSON *r, char *buf, size_t len)
 {
 	const char *type = string_field(r, "type");
 
-	if (!strcmp(type, "blocking_event"))
+	if (!strcmp(type, "still_blocked"))
+		snprintf(buf, len, "Event loop still blocked: %.1fms so far on tid=%.0f",
+			 number_field(r, "blocked_ms"), number_field(r, "tid"));
+	else if (!strcmp(type, "blocking_event"))
 		snprintf(buf, len, "Blocking call detected: %.1fms on tid=%.0f",
 			 number_field(r, "duration_ms"), number_field(r, "tid"));
 	else if (!strcmp(type, "session_start"))

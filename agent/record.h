@@ -17,6 +17,8 @@
 #include "summary.h"
 
 #define RECORD_SCHEMA "blocksnoop/v1"
+/* Call sites listed in a session summary. */
+#define RECORD_TOP_CALL_SITES 5
 
 /* type "session_start". */
 cJSON *record_session_start(const struct session_info *s);
@@ -25,10 +27,14 @@ cJSON *record_session_start(const struct session_info *s);
 cJSON *record_blocking_event(const struct session_info *s,
 			     const struct blocking_event *e);
 
+/* type "still_blocked": a block in progress. */
+cJSON *record_still_blocked(const struct session_info *s, const struct still_blocked *b);
+
 /* type "stats": one per second in stats mode. */
 cJSON *record_stats(const struct session_info *s, const struct stats_snapshot *snap);
 
-/* type "session_summary"; stats (may be NULL) adds the final distribution. */
+/* type "session_summary"; stats (may be NULL) adds the final distribution.
+ * The call sites must be sorted already (summary_top_call_sites). */
 cJSON *record_session_summary(const struct session_info *s,
 			      const struct session_summary *sum,
 			      const struct stats_snapshot *stats);

@@ -38,6 +38,15 @@ void reporter_event(struct reporter *r, const struct blocking_event *e)
 	cJSON_Delete(rec);
 }
 
+void reporter_still_blocked(struct reporter *r, const struct still_blocked *b)
+{
+	cJSON *rec = record_still_blocked(r->session, b);
+
+	for (int i = 0; i < r->nsinks; i++)
+		r->sinks[i]->ops->still_blocked(r->sinks[i], r->session, b, rec);
+	cJSON_Delete(rec);
+}
+
 void reporter_stats(struct reporter *r, const struct stats_snapshot *snap)
 {
 	cJSON *rec = record_stats(r->session, snap);
@@ -49,7 +58,10 @@ void reporter_stats(struct reporter *r, const struct stats_snapshot *snap)
 
 void reporter_session_end(struct reporter *r, const struct stats_snapshot *stats)
 {
-	cJSON *rec = record_session_summary(r->session, &r->summary, stats);
+	cJSON *rec;
+
+	summary_top_call_sites(&r->summary, RECORD_TOP_CALL_SITES);
+	rec = record_session_summary(r->session, &r->summary, stats);
 
 	for (int i = 0; i < r->nsinks; i++)
 		r->sinks[i]->ops->summary(r->sinks[i], r->session, &r->summary, stats, rec);
@@ -68,4 +80,5 @@ void reporter_destroy(struct reporter *r)
 	for (int i = 0; i < r->nsinks; i++)
 		r->sinks[i]->ops->destroy(r->sinks[i]);
 	r->nsinks = 0;
+	summary_release(&r->summary);
 }

@@ -33,6 +33,9 @@ void reporter_session_start(struct reporter *r);
 /* Report one event and count it into r->summary. */
 void reporter_event(struct reporter *r, const struct blocking_event *e);
 
+/* Report a block that is still going on. */
+void reporter_still_blocked(struct reporter *r, const struct still_blocked *b);
+
 void reporter_stats(struct reporter *r, const struct stats_snapshot *snap);
 
 /* Emit the closing summary from r->summary (caller fills duration, reason,

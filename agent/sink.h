@@ -26,6 +26,8 @@ struct sink_ops {
 	void (*session_start)(struct sink *, const struct session_info *, const cJSON *rec);
 	void (*event)(struct sink *, const struct session_info *,
 		      const struct blocking_event *, const cJSON *rec);
+	void (*still_blocked)(struct sink *, const struct session_info *,
+			      const struct still_blocked *, const cJSON *rec);
 	void (*stats)(struct sink *, const struct session_info *,
 		      const struct stats_snapshot *, const cJSON *rec);
 	void (*summary)(struct sink *, const struct session_info *,

@@ -14,7 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "record.h"
 #include "sink.h"
+#include "stacks.h"
 
 #define RED_BOLD "\033[1;31m"
 #define YELLOW "\033[33m"
@@ -67,19 +69,111 @@ static void console_start(struct sink *s, const struct session_info *si, const c
 		    si->pid, si->tid, si->threshold_ms);
 }
 
+/* At most this many distinct stacks are printed per event. */
+#define CONSOLE_MAX_STACKS 3
+
+/* Append to buf at *used, never overflowing (output is cut instead). */
+static void append(char *buf, size_t len, size_t *used, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void append(char *buf, size_t len, size_t *used, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*used >= len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *used, len - *used, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*used = *used + n < len ? *used + n : len - 1;
+}
+
+/*
+ * One stack, Python-traceback style (most recent call last), with the event
+ * loop's own frames (asyncio, selectors, threading) left out and counted.
+ */
+static void format_stack(const struct console_sink *cs, char *buf, size_t len,
+			 size_t *used, const struct stack_count *sc, unsigned total)
+{
+	const struct stack *st = &sc->stack;
+	int hidden = 0;
+
+	append(buf, len, used, "    Python stack (most recent call last), %u of %u samples:\n",
+	       sc->samples, total);
+	for (int i = st->depth - 1; i >= 0; i--) {
+		const struct frame *f = &st->frames[i];
+
+		if (frame_is_loop_machinery(f)) {
+			hidden++;
+			continue;
+		}
+		append(buf, len, used, "      %s:%d in %s%s%s\n", f->file, f->line,
+		       c(cs, "\033[1m"), f->function, c(cs, RESET));
+		if (f->source)
+			append(buf, len, used, "        %s%s%s\n", c(cs, DIM), f->source,
+			       c(cs, RESET));
+	}
+	if (st->truncated)
+		append(buf, len, used, "      ... (outer frames beyond the depth limit)\n");
+	if (hidden)
+		append(buf, len, used, "      %s(%d asyncio/selectors/threading frame%s hidden; --json has them)%s\n",
+		       c(cs, DIM), hidden, hidden == 1 ? "" : "s", c(cs, RESET));
+}
+
+static void format_stacks(const struct console_sink *cs, char *buf, size_t len,
+			  size_t *used, const struct stack_set *set)
+{
+	unsigned shown;
+
+	if (!set || !set->nstacks) {
+		append(buf, len, used, "    %sno Python stack captured%s\n", c(cs, DIM), c(cs, RESET));
+		return;
+	}
+	shown = set->nstacks < CONSOLE_MAX_STACKS ? set->nstacks : CONSOLE_MAX_STACKS;
+	for (unsigned i = 0; i < shown; i++) {
+		if (i)
+			append(buf, len, used, "    ---\n");
+		format_stack(cs, buf, len, used, &set->stacks[i], set->total_samples);
+	}
+	if (set->nstacks > shown)
+		append(buf, len, used, "    (%u more stack%s; --json has them)\n",
+		       set->nstacks - shown, set->nstacks - shown == 1 ? "" : "s");
+}
+
 static void console_event(struct sink *s, const struct session_info *si,
 			  const struct blocking_event *e, const cJSON *rec)
 {
 	struct console_sink *cs = (struct console_sink *)s;
+	char buf[16384];
+	size_t used = 0;
 
 	(void)si; (void)rec;
 	if (cs->summary_only)
 		return;
-	say(cs, "[%7.2fs] #%llu  %sBLOCKED%s  %.1fms  tid=%d\n"
-		"    %sno Python stack captured%s\n",
-	    e->timestamp_s, (unsigned long long)e->number,
-	    c(cs, e->is_error ? RED_BOLD : YELLOW), c(cs, RESET),
-	    e->duration_ms, e->tid, c(cs, DIM), c(cs, RESET));
+	append(buf, sizeof(buf), &used, "[%7.2fs] #%llu  %sBLOCKED%s  %.1fms  tid=%d\n",
+	       e->timestamp_s, (unsigned long long)e->number,
+	       c(cs, e->is_error ? RED_BOLD : YELLOW), c(cs, RESET),
+	       e->duration_ms, e->tid);
+	format_stacks(cs, buf, sizeof(buf), &used, e->stacks);
+	sink_write_all(cs->fd, buf, used);
+}
+
+static void console_still_blocked(struct sink *s, const struct session_info *si,
+				  const struct still_blocked *b, const cJSON *rec)
+{
+	struct console_sink *cs = (struct console_sink *)s;
+	char buf[16384];
+	size_t used = 0;
+
+	(void)si; (void)rec;
+	if (cs->summary_only)
+		return;
+	append(buf, sizeof(buf), &used, "[%7.2fs]     %sSTILL BLOCKED%s  %.1fms so far  tid=%d\n",
+	       b->timestamp_s, c(cs, b->is_error ? RED_BOLD : YELLOW), c(cs, RESET),
+	       b->blocked_ms, b->tid);
+	format_stacks(cs, buf, sizeof(buf), &used, b->stacks);
+	sink_write_all(cs->fd, buf, used);
 }
 
 static int format_distribution(char *buf, size_t len, const struct stats_snapshot *snap)
@@ -144,17 +238,32 @@ static void console_summary(struct sink *s, const struct session_info *si,
 		    (unsigned long long)snap->count, snap->rate, dist);
 		return;
 	}
-	say(cs, "\n%s--- blocksnoop session ---%s\n"
-		"Duration:        %.1fs\n"
-		"Blocking events: %llu (%llu at error level)\n"
-		"Blocked time:    total %.1f ms, longest %.1f ms\n"
-		"Lost events:     %llu%s\n",
-	    c(cs, "\033[1m"), c(cs, RESET), sum->duration_s,
-	    (unsigned long long)sum->event_count,
-	    (unsigned long long)sum->error_event_count,
-	    sum->total_blocked_ms, sum->max_blocked_ms,
-	    (unsigned long long)sum->lost_event_count,
-	    sum->lost_event_count ? " (the ring buffer was full: raise -t)" : "");
+	char buf[8192];
+	size_t used = 0, sites;
+
+	append(buf, sizeof(buf), &used, "\n%s--- blocksnoop session ---%s\n"
+	       "Duration:        %.1fs\n"
+	       "Blocking events: %llu (%llu at error level)\n"
+	       "Blocked time:    total %.1f ms, longest %.1f ms\n"
+	       "Lost events:     %llu%s\n",
+	       c(cs, "\033[1m"), c(cs, RESET), sum->duration_s,
+	       (unsigned long long)sum->event_count,
+	       (unsigned long long)sum->error_event_count,
+	       sum->total_blocked_ms, sum->max_blocked_ms,
+	       (unsigned long long)sum->lost_event_count,
+	       sum->lost_event_count ? " (the ring buffer was full: raise -t)" : "");
+	/* The caller sorted the call sites. */
+	sites = sum->nsites < RECORD_TOP_CALL_SITES ? sum->nsites : RECORD_TOP_CALL_SITES;
+	if (sites)
+		append(buf, sizeof(buf), &used, "Top blocking call sites:\n");
+	for (size_t i = 0; i < sites; i++) {
+		const struct call_site *site = &sum->sites[i];
+
+		append(buf, sizeof(buf), &used, "  %8.1f ms  %4llux  %s:%d in %s\n",
+		       site->total_blocked_ms, (unsigned long long)site->count,
+		       site->frame.file, site->frame.line, site->frame.function);
+	}
+	sink_write_all(cs->fd, buf, used);
 }
 
 static void console_destroy(struct sink *s)
@@ -165,6 +274,7 @@ static void console_destroy(struct sink *s)
 static const struct sink_ops console_ops = {
 	.session_start = console_start,
 	.event = console_event,
+	.still_blocked = console_still_blocked,
 	.stats = console_stats,
 	.summary = console_summary,
 	.destroy = console_destroy,

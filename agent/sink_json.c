@@ -68,6 +68,16 @@ static void json_event(struct sink *s, const struct session_info *si,
 		emit(js, rec);
 }
 
+static void json_still_blocked(struct sink *s, const struct session_info *si,
+			       const struct still_blocked *b, const cJSON *rec)
+{
+	struct json_sink *js = (struct json_sink *)s;
+
+	(void)si; (void)b;
+	if (!js->summary_only)
+		emit(js, rec);
+}
+
 static void json_stats(struct sink *s, const struct session_info *si,
 		       const struct stats_snapshot *snap, const cJSON *rec)
 {
@@ -94,6 +104,7 @@ static void json_destroy(struct sink *s)
 static const struct sink_ops json_ops = {
 	.session_start = json_start,
 	.event = json_event,
+	.still_blocked = json_still_blocked,
 	.stats = json_stats,
 	.summary = json_summary,
 	.destroy = json_destroy,

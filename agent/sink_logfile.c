@@ -64,6 +64,13 @@ static void lf_event(struct sink *s, const struct session_info *si,
 	emit((struct logfile_sink *)s, si, rec);
 }
 
+static void lf_still_blocked(struct sink *s, const struct session_info *si,
+			     const struct still_blocked *b, const cJSON *rec)
+{
+	(void)b;
+	emit((struct logfile_sink *)s, si, rec);
+}
+
 static void lf_stats(struct sink *s, const struct session_info *si,
 		     const struct stats_snapshot *snap, const cJSON *rec)
 {
@@ -108,6 +115,7 @@ static void lf_destroy(struct sink *s)
 static const struct sink_ops logfile_ops = {
 	.session_start = lf_start,
 	.event = lf_event,
+	.still_blocked = lf_still_blocked,
 	.stats = lf_stats,
 	.summary = lf_summary,
 	.reopen = lf_reopen,

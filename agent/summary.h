@@ -9,6 +9,16 @@
 #include <stdint.h>
 
 #include "event.h"
+#include "stacks.h"
+
+/* Where blocks happened: the innermost application frame of the stack
+ * most sampled during each event. */
+struct call_site {
+	struct frame frame;   /* interned strings */
+	uint64_t count;
+	double total_blocked_ms;
+	double max_blocked_ms;
+};
 
 struct session_summary {
 	double duration_s;
@@ -22,9 +32,20 @@ struct session_summary {
 	 * "failed". Static strings. */
 	const char *termination_reason;
 	const char *status;
+	/* Every call site seen; summary_top_call_sites() ranks them. */
+	struct call_site *sites;
+	size_t nsites, sites_cap;
 };
 
-/* Count one event into s. Cannot fail. */
+/* Count one event into s (and its call site, if it has stacks). Out of
+ * memory only loses the call site. */
 void summary_add_event(struct session_summary *s, const struct blocking_event *e);
+
+/* Sort s's call sites by total blocked time (then count), descending, and
+ * return how many there are, at most max. */
+size_t summary_top_call_sites(struct session_summary *s, size_t max);
+
+/* Free the call sites. */
+void summary_release(struct session_summary *s);
 
 #endif

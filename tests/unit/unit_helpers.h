@@ -104,6 +104,13 @@ static inline void uh_rmtree(const char *dir)
 	nftw(dir, uh_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* |a - b| <= eps for doubles (cmocka 1.1 only compares floats). */
+#define assert_near(a, b, eps) do {                                        \
+		double a_ = (a), b_ = (b), e_ = (eps);                      \
+		if (!(__builtin_fabs(a_ - b_) <= e_))                       \
+			fail_msg("%s = %.17g, want %.17g (+-%g)", #a, a_, b_, e_); \
+	} while (0)
+
 /*
  * A test that shows a known, reported bug in agent/: it is skipped (and
  * says why) so that `make unit` stays usable for everyone, unless

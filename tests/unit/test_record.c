@@ -1,0 +1,596 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * test_record.c - the blocksnoop/v1 records (agent/record.h,
+ * docs/output-schema.md): field names and JSON types, exact 64-bit
+ * timestamps, rounding, null fields, the --log-file additions and the
+ * one-line serialisation.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "record.h"
+#include "unit_helpers.h"
+
+/* ---- fixtures and helpers ------------------------------------------------- */
+
+static char *const launch_cmd[] = { "python3", "app.py", "--port", "8080", NULL };
+
+static struct session_info launch_session(void)
+{
+	struct session_info s = {
+		.id = "7d5435d7-3d01-4305-813a-a8d4c11fe379",
+		.mode = "launch",
+		.command = launch_cmd,
+		.pid = 5968,
+		.tid = 5969,
+		.threshold_ms = 100,
+		.error_threshold_ms = 500,
+		.stats = false,
+		.service = "checkout",
+		.env = "prod",
+		.start_mono_ns = 593783000000ULL,
+		/* 2023-11-14T22:13:20.123456789Z */
+		.start_wall = { .tv_sec = 1700000000, .tv_nsec = 123456789 },
+	};
+	return s;
+}
+
+static struct session_info attach_session(void)
+{
+	struct session_info s = launch_session();
+
+	s.mode = "attach";
+	s.command = NULL;
+	s.threshold_ms = 12.34567;
+	s.stats = true;
+	return s;
+}
+
+static struct blocking_event sample_event(void)
+{
+	struct blocking_event e = {
+		.number = 3,
+		.start_ns = 9007199254740993ULL,  /* 2^53 + 1: not a double */
+		.end_ns = 18446744073709551615ULL, /* UINT64_MAX */
+		.wall_start = { .tv_sec = 1700000001, .tv_nsec = 5000 },
+		.timestamp_s = 1.23456789,
+		.duration_ms = 302.1236,
+		.pid = 5968,
+		.tid = 5969,
+		.is_error = false,
+		.stacks = NULL,
+	};
+	return e;
+}
+
+static const cJSON *field(const cJSON *r, const char *name)
+{
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(r, name);
+
+	if (!f)
+		fail_msg("record has no field '%s'", name);
+	return f;
+}
+
+static void want_string(const cJSON *r, const char *name, const char *want)
+{
+	const cJSON *f = field(r, name);
+
+	if (!cJSON_IsString(f))
+		fail_msg("field '%s' is not a string", name);
+	assert_string_equal(f->valuestring, want);
+}
+
+static void want_number(const cJSON *r, const char *name, double want)
+{
+	const cJSON *f = field(r, name);
+
+	if (!cJSON_IsNumber(f))
+		fail_msg("field '%s' is not a number", name);
+	assert_near(f->valuedouble, want, fabs(want) * 1e-12);
+}
+
+static void want_null(const cJSON *r, const char *name)
+{
+	if (!cJSON_IsNull(field(r, name)))
+		fail_msg("field '%s' is not null", name);
+}
+
+static void want_absent(const cJSON *r, const char *name)
+{
+	if (cJSON_GetObjectItemCaseSensitive(r, name))
+		fail_msg("record should have no field '%s'", name);
+}
+
+/* The field names of r, in order, must be exactly `names`. */
+static void want_fields(const cJSON *r, const char *const *names)
+{
+	const cJSON *f = r->child;
+	size_t i = 0;
+
+	for (; f && names[i]; f = f->next, i++)
+		if (strcmp(f->string, names[i]))
+			fail_msg("field %zu is '%s', want '%s'", i, f->string, names[i]);
+	if (f)
+		fail_msg("unexpected extra field '%s'", f->string);
+	if (names[i])
+		fail_msg("missing field '%s'", names[i]);
+}
+
+/* "2023-11-14T22:13:20.123456Z": ISO 8601 UTC with microseconds. */
+static void want_iso_time(const char *text)
+{
+	regex_t re;
+
+	assert_int_equal(regcomp(&re, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:"
+				 "[0-9]{2}\\.[0-9]{6}Z$", REG_EXTENDED | REG_NOSUB), 0);
+	if (regexec(&re, text, 0, NULL, 0))
+		fail_msg("'%s' is not ISO 8601 UTC with microseconds", text);
+	regfree(&re);
+}
+
+/* The serialised line, checked for the one-line form. */
+static char *line_of(const cJSON *r)
+{
+	char *line = record_to_line(r);
+	size_t len;
+
+	assert_non_null(line);
+	len = strlen(line);
+	assert_true(len > 2);
+	assert_int_equal(line[len - 1], '\n');
+	if (memchr(line, '\n', len - 1))
+		fail_msg("record line has an inner newline: %s", line);
+	assert_int_equal(line[0], '{');
+	assert_int_equal(line[len - 2], '}');
+	return line;
+}
+
+static void want_common(const cJSON *r, const char *type)
+{
+	want_string(r, "schema", "blocksnoop/v1");
+	want_string(r, "type", type);
+	want_string(r, "session_id", "7d5435d7-3d01-4305-813a-a8d4c11fe379");
+	want_iso_time(field(r, "time")->valuestring);
+}
+
+/* ---- session_start -------------------------------------------------------- */
+
+static void test_session_start_launch(void **state)
+{
+	struct session_info s = launch_session();
+	cJSON *r = record_session_start(&s);
+	const cJSON *cmd;
+	static const char *const names[] = {
+		"schema", "type", "session_id", "time", "version", "mode", "pid", "tid",
+		"threshold_ms", "error_threshold_ms", "stats", "command", NULL,
+	};
+
+	(void)state;
+	assert_non_null(r);
+	want_fields(r, names);
+	want_common(r, "session_start");
+	/* time is the session's wall-clock start, truncated to microseconds. */
+	want_string(r, "time", "2023-11-14T22:13:20.123456Z");
+	want_string(r, "version", BLOCKSNOOP_VERSION);
+	want_string(r, "mode", "launch");
+	want_number(r, "pid", 5968);
+	want_number(r, "tid", 5969);
+	want_number(r, "threshold_ms", 100);
+	want_number(r, "error_threshold_ms", 500);
+	assert_true(cJSON_IsFalse(field(r, "stats")));
+	cmd = field(r, "command");
+	assert_true(cJSON_IsArray(cmd));
+	assert_int_equal(cJSON_GetArraySize(cmd), 4);
+	for (int i = 0; i < 4; i++) {
+		assert_true(cJSON_IsString(cJSON_GetArrayItem(cmd, i)));
+		assert_string_equal(cJSON_GetArrayItem(cmd, i)->valuestring, launch_cmd[i]);
+	}
+	cJSON_Delete(r);
+}
+
+static void test_session_start_attach(void **state)
+{
+	struct session_info s = attach_session();
+	cJSON *r = record_session_start(&s);
+	char *line;
+
+	(void)state;
+	assert_non_null(r);
+	want_common(r, "session_start");
+	want_string(r, "mode", "attach");
+	want_absent(r, "command");          /* launch mode only */
+	want_number(r, "threshold_ms", 12.346); /* 3 decimals */
+	assert_true(cJSON_IsTrue(field(r, "stats")));
+	line = line_of(r);
+	assert_non_null(strstr(line, "\"threshold_ms\":12.346,"));
+	assert_non_null(strstr(line, "\"stats\":true"));
+	free(line);
+	cJSON_Delete(r);
+}
+
+/* ---- blocking_event -------------------------------------------------------- */
+
+static void test_blocking_event(void **state)
+{
+	struct session_info s = launch_session();
+	struct blocking_event e = sample_event();
+	cJSON *r = record_blocking_event(&s, &e);
+	char *line;
+	static const char *const names[] = {
+		"schema", "type", "session_id", "time", "event_number", "timestamp_s",
+		"start_ns", "end_ns", "duration_ms", "pid", "tid", "level",
+		"python_stacks", NULL,
+	};
+
+	(void)state;
+	assert_non_null(r);
+	want_fields(r, names);
+	want_common(r, "blocking_event");
+	/* time is when the block began (wall_start), not the session start. */
+	want_string(r, "time", "2023-11-14T22:13:21.000005Z");
+	want_number(r, "event_number", 3);
+	want_number(r, "timestamp_s", 1.234568); /* 6 decimals */
+	want_number(r, "duration_ms", 302.124);  /* 3 decimals */
+	want_number(r, "pid", 5968);
+	want_number(r, "tid", 5969);
+	want_string(r, "level", "warning");
+	want_null(r, "python_stacks");
+
+	/* start_ns/end_ns: exact integer digits, beyond what a double holds. */
+	line = line_of(r);
+	if (!strstr(line, "\"start_ns\":9007199254740993,") ||
+	    !strstr(line, "\"end_ns\":18446744073709551615,"))
+		fail_msg("64-bit timestamps not exact: %s", line);
+	assert_non_null(strstr(line, "\"duration_ms\":302.124,"));
+	assert_non_null(strstr(line, "\"event_number\":3,"));
+	assert_non_null(strstr(line, "\"python_stacks\":null}"));
+	free(line);
+	cJSON_Delete(r);
+}
+
+/* The serialised line parses back, and the timestamps are JSON integers. */
+static void test_blocking_event_parses_back(void **state)
+{
+	struct session_info s = launch_session();
+	struct blocking_event e = sample_event();
+	cJSON *r, *back;
+	char *line;
+
+	(void)state;
+	e.start_ns = 593928295773ULL;
+	e.end_ns = 594229492615ULL;
+	r = record_blocking_event(&s, &e);
+	line = line_of(r);
+	back = cJSON_Parse(line);
+	assert_non_null(back);
+	want_number(back, "start_ns", 593928295773.0);
+	want_number(back, "end_ns", 594229492615.0);
+	assert_non_null(strstr(line, "\"start_ns\":593928295773,\"end_ns\":594229492615,"));
+	cJSON_Delete(back);
+	free(line);
+	cJSON_Delete(r);
+}
+
+static void test_blocking_event_level_and_rounding(void **state)
+{
+	struct session_info s = launch_session();
+	struct blocking_event e = sample_event();
+	cJSON *r;
+
+	(void)state;
+	e.is_error = true;
+	e.duration_ms = 750.0004;  /* rounds down */
+	e.timestamp_s = 0;
+	e.start_ns = 0;
+	r = record_blocking_event(&s, &e);
+	want_string(r, "level", "error");
+	want_number(r, "duration_ms", 750.0);
+	want_number(r, "timestamp_s", 0);
+	cJSON_Delete(r);
+
+	e.is_error = false;
+	e.duration_ms = 0.0006;     /* rounds up to the microsecond */
+	r = record_blocking_event(&s, &e);
+	want_string(r, "level", "warning");
+	want_number(r, "duration_ms", 0.001);
+	cJSON_Delete(r);
+}
+
+/* ---- stats ------------------------------------------------------------------ */
+
+static const char *const stats_names[] = {
+	"schema", "type", "session_id", "time", "pid", "tid", "elapsed_s", "count",
+	"rate", "min_ms", "avg_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms",
+	NULL,
+};
+
+static void test_stats_empty(void **state)
+{
+	struct session_info s = attach_session();
+	struct stats_snapshot snap = { .elapsed_s = 1.0004, .count = 0, .rate = 0 };
+	cJSON *r = record_stats(&s, &snap);
+	char *line;
+
+	(void)state;
+	assert_non_null(r);
+	want_fields(r, stats_names);
+	want_common(r, "stats");
+	want_number(r, "pid", 5968);
+	want_number(r, "tid", 5969);
+	want_number(r, "elapsed_s", 1.0);
+	want_number(r, "count", 0);
+	want_number(r, "rate", 0);
+	for (int i = 9; stats_names[i]; i++) /* min_ms .. max_ms */
+		want_null(r, stats_names[i]);
+	line = line_of(r);
+	assert_non_null(strstr(line, "\"min_ms\":null,"));
+	assert_non_null(strstr(line, "\"max_ms\":null}"));
+	free(line);
+	cJSON_Delete(r);
+}
+
+static void test_stats_values(void **state)
+{
+	struct session_info s = attach_session();
+	struct stats_snapshot snap = {
+		.elapsed_s = 3.00049, .count = 12345, .rate = 4114.43333,
+		.min_ms = 0.0123456, .avg_ms = 1.23456, .p50_ms = 0.9876,
+		.p90_ms = 2.5, .p95_ms = 3.14159, .p99_ms = 10.0006, .max_ms = 250.1234,
+	};
+	cJSON *r = record_stats(&s, &snap);
+
+	(void)state;
+	assert_non_null(r);
+	want_fields(r, stats_names);
+	want_number(r, "elapsed_s", 3.0);
+	want_number(r, "count", 12345);
+	want_number(r, "rate", 4114.433);
+	want_number(r, "min_ms", 0.012);
+	want_number(r, "avg_ms", 1.235);
+	want_number(r, "p50_ms", 0.988);
+	want_number(r, "p90_ms", 2.5);
+	want_number(r, "p95_ms", 3.142);
+	want_number(r, "p99_ms", 10.001);
+	want_number(r, "max_ms", 250.123);
+	cJSON_Delete(r);
+}
+
+/* ---- session_summary ---------------------------------------------------------- */
+
+static struct session_summary sample_summary(void)
+{
+	struct session_summary sum = {
+		.duration_s = 1.6734,
+		.event_count = 3,
+		.error_event_count = 1,
+		.total_blocked_ms = 903.3604,
+		.max_blocked_ms = 301.1971,
+		.lost_event_count = 2,
+		.termination_reason = "target_exit",
+		.status = "completed",
+	};
+	return sum;
+}
+
+static void test_summary(void **state)
+{
+	struct session_info s = launch_session();
+	struct session_summary sum = sample_summary();
+	cJSON *r = record_session_summary(&s, &sum, NULL);
+	static const char *const names[] = {
+		"schema", "type", "session_id", "time", "pid", "tid", "duration_s",
+		"event_count", "error_event_count", "total_blocked_ms", "max_blocked_ms",
+		"lost_event_count", "termination_reason", "status", "top_call_sites", NULL,
+	};
+
+	(void)state;
+	assert_non_null(r);
+	want_fields(r, names); /* no "stats" without a distribution */
+	want_common(r, "session_summary");
+	want_number(r, "pid", 5968);
+	want_number(r, "tid", 5969);
+	want_number(r, "duration_s", 1.673);
+	want_number(r, "event_count", 3);
+	want_number(r, "error_event_count", 1);
+	want_number(r, "total_blocked_ms", 903.36);
+	want_number(r, "max_blocked_ms", 301.197);
+	want_number(r, "lost_event_count", 2);
+	want_string(r, "termination_reason", "target_exit");
+	want_string(r, "status", "completed");
+	assert_true(cJSON_IsArray(field(r, "top_call_sites")));
+	assert_int_equal(cJSON_GetArraySize(field(r, "top_call_sites")), 0);
+	cJSON_Delete(r);
+}
+
+static void test_summary_with_stats(void **state)
+{
+	struct session_info s = attach_session();
+	struct session_summary sum = sample_summary();
+	struct stats_snapshot snap = { .elapsed_s = 5, .count = 0 };
+	const cJSON *dist;
+	cJSON *r;
+
+	(void)state;
+	sum.termination_reason = "signal";
+	sum.status = "interrupted";
+	r = record_session_summary(&s, &sum, &snap);
+	assert_non_null(r);
+	want_string(r, "termination_reason", "signal");
+	want_string(r, "status", "interrupted");
+	dist = field(r, "stats");
+	assert_true(cJSON_IsObject(dist));
+	/* The distribution fields of a stats record (no header fields). */
+	want_fields(dist, &stats_names[6]);
+	want_number(dist, "elapsed_s", 5);
+	want_number(dist, "count", 0);
+	want_null(dist, "p99_ms");
+	cJSON_Delete(r);
+
+	snap = (struct stats_snapshot){ .elapsed_s = 5, .count = 10, .rate = 2,
+					.min_ms = 1, .avg_ms = 2, .p50_ms = 2,
+					.p90_ms = 3, .p95_ms = 3, .p99_ms = 3, .max_ms = 4.00049 };
+	r = record_session_summary(&s, &sum, &snap);
+	dist = field(r, "stats");
+	want_number(dist, "count", 10);
+	want_number(dist, "max_ms", 4.0);
+	want_number(dist, "p50_ms", 2);
+	cJSON_Delete(r);
+}
+
+/* ---- record_for_log ---------------------------------------------------------- */
+
+static void want_log_fields(const cJSON *log, const cJSON *rec, const char *level)
+{
+	const cJSON *dd;
+
+	want_string(log, "timestamp", field(rec, "time")->valuestring);
+	want_string(log, "level", level);
+	assert_true(cJSON_IsString(field(log, "message")));
+	assert_true(strlen(field(log, "message")->valuestring) > 0);
+	assert_null(strchr(field(log, "message")->valuestring, '\n'));
+	want_string(log, "service", "checkout");
+	want_string(log, "env", "prod");
+	want_string(log, "source", "blocksnoop");
+	dd = field(log, "dd");
+	assert_true(cJSON_IsObject(dd));
+	want_fields(dd, (const char *const[]){ "service", "env", NULL });
+	want_string(dd, "service", "checkout");
+	want_string(dd, "env", "prod");
+	/* Every field of the record is kept unchanged. */
+	for (const cJSON *f = rec->child; f; f = f->next)
+		if (!cJSON_Compare(f, cJSON_GetObjectItemCaseSensitive(log, f->string), true))
+			fail_msg("field '%s' changed in the log record", f->string);
+}
+
+static void test_for_log_event(void **state)
+{
+	struct session_info s = launch_session();
+	struct blocking_event e = sample_event();
+	cJSON *rec, *log;
+	char *line;
+
+	(void)state;
+	e.is_error = true;
+	e.duration_ms = 301.2;
+	rec = record_blocking_event(&s, &e);
+	log = record_for_log(&s, rec);
+	assert_non_null(log);
+	want_log_fields(log, rec, "error"); /* the event's level is kept */
+	want_string(log, "message", "Blocking call detected: 301.2ms on tid=5969");
+	/* Only one "level", and the original record is left alone. */
+	line = line_of(log);
+	assert_null(strstr(strstr(line, "\"level\"") + 1, "\"level\""));
+	assert_non_null(strstr(line, "\"start_ns\":9007199254740993,"));
+	want_absent(rec, "timestamp");
+	want_absent(rec, "dd");
+	free(line);
+	cJSON_Delete(log);
+	cJSON_Delete(rec);
+}
+
+static void test_for_log_start_and_summary(void **state)
+{
+	struct session_info s = launch_session();
+	struct session_summary sum = sample_summary();
+	cJSON *rec, *log;
+
+	(void)state;
+	rec = record_session_start(&s);
+	log = record_for_log(&s, rec);
+	assert_non_null(log);
+	want_log_fields(log, rec, "info"); /* no level of its own: info */
+	want_string(log, "timestamp", "2023-11-14T22:13:20.123456Z");
+	assert_non_null(strstr(field(log, "message")->valuestring, "pid=5968"));
+	cJSON_Delete(log);
+	cJSON_Delete(rec);
+
+	rec = record_session_summary(&s, &sum, NULL);
+	log = record_for_log(&s, rec);
+	assert_non_null(log);
+	want_log_fields(log, rec, "info");
+	assert_non_null(strstr(field(log, "message")->valuestring, "3 blocking events"));
+	cJSON_Delete(log);
+	cJSON_Delete(rec);
+}
+
+/* Default --service/--env: "blocksnoop" and "" are still written. */
+static void test_for_log_defaults(void **state)
+{
+	struct session_info s = attach_session();
+	struct stats_snapshot snap = { .elapsed_s = 1, .count = 0 };
+	cJSON *rec, *log;
+
+	(void)state;
+	s.service = "blocksnoop";
+	s.env = "";
+	rec = record_stats(&s, &snap);
+	log = record_for_log(&s, rec);
+	assert_non_null(log);
+	want_string(log, "service", "blocksnoop");
+	want_string(log, "env", "");
+	want_string(field(log, "dd"), "env", "");
+	want_string(log, "level", "info");
+	cJSON_Delete(log);
+	cJSON_Delete(rec);
+}
+
+/* ---- record_to_line ------------------------------------------------------------ */
+
+/* Strings with newlines, quotes and control characters stay on one line. */
+static void test_line_escapes(void **state)
+{
+	static char *const nasty[] = { "sh", "-c", "echo \"a\nb\"\r\t\\", NULL };
+	struct session_info s = launch_session();
+	cJSON *r, *back;
+	char *line;
+
+	(void)state;
+	s.command = nasty;
+	r = record_session_start(&s);
+	line = line_of(r);
+	back = cJSON_Parse(line);
+	assert_non_null(back);
+	assert_string_equal(cJSON_GetArrayItem(field(back, "command"), 2)->valuestring,
+			    nasty[2]);
+	assert_true(cJSON_Compare(r, back, true));
+	cJSON_Delete(back);
+	free(line);
+	cJSON_Delete(r);
+
+	/* A record that is an empty object is still one line. */
+	r = cJSON_CreateObject();
+	line = record_to_line(r);
+	assert_string_equal(line, "{}\n");
+	free(line);
+	cJSON_Delete(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_session_start_launch),
+		cmocka_unit_test(test_session_start_attach),
+		cmocka_unit_test(test_blocking_event),
+		cmocka_unit_test(test_blocking_event_parses_back),
+		cmocka_unit_test(test_blocking_event_level_and_rounding),
+		cmocka_unit_test(test_stats_empty),
+		cmocka_unit_test(test_stats_values),
+		cmocka_unit_test(test_summary),
+		cmocka_unit_test(test_summary_with_stats),
+		cmocka_unit_test(test_for_log_event),
+		cmocka_unit_test(test_for_log_start_and_summary),
+		cmocka_unit_test(test_for_log_defaults),
+		cmocka_unit_test(test_line_escapes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
