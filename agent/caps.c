@@ -129,7 +129,8 @@ static void append_name(struct text *t, int cap, enum name_style style)
 /* The order names are listed in: the ones blocksnoop needs, most
  * important first, then any other by number. */
 static const int listed_first[] = {
-	CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE, CAP_SYS_ADMIN, CAP_SYS_RESOURCE,
+	CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_SYS_ADMIN,
+	CAP_SYS_RESOURCE,
 };
 #define N_LISTED_FIRST (sizeof(listed_first) / sizeof(listed_first[0]))
 
@@ -167,30 +168,34 @@ size_t caps_format_names(uint64_t mask, char *buf, size_t len)
 	return finish(&t);
 }
 
-size_t caps_format_grant(uint64_t mask, bool root, const char *exe,
-			 char *buf, size_t len)
+size_t caps_format_grant(uint64_t missing, uint64_t keep, bool root,
+			 const char *exe, char *buf, size_t len)
 {
 	struct text t = { buf, len, 0 };
-	bool one = (mask & (mask - 1)) == 0;
+	const char *them = (missing & (missing - 1)) == 0 ? "it" : "them";
+	uint64_t listed = missing;
 
 	if (root) {
 		/* uid 0 without them: a container runtime, a pod spec or capsh
 		 * took them away, and only whoever starts us can give them
-		 * back; sudo would not help. */
+		 * back; sudo would not help. Both --cap-add and
+		 * capabilities.add add to what the runtime grants anyway. */
 		append(&t, "grant %s (root, but a container runtime or capsh dropped %s): docker/podman run ",
-		       one ? "it" : "them", one ? "it" : "them");
-		append_names(&t, mask, NAME_BARE, "--cap-add ", "", " ");
+		       them, them);
+		append_names(&t, missing, NAME_BARE, "--cap-add ", "", " ");
 		append(&t, ", or ");
 	} else {
-		append(&t, "run as root (sudo), or grant %s: sudo setcap ",
-		       one ? "it" : "them");
-		append_names(&t, mask, NAME_LOWER, "", "", ",");
-		append(&t, "+ep %s, or ", exe && *exe ? exe : "blocksnoop");
+		/* setcap replaces the file's whole set: list what is kept. */
+		listed |= keep;
+		append(&t, "run as root (sudo), or grant %s: sudo setcap ", them);
+		append_names(&t, listed, NAME_LOWER, "", "", ",");
+		append(&t, "+ep %s%s, or ", exe && *exe ? exe : "blocksnoop",
+		       listed != missing ? " (setcap replaces the file's set)" : "");
 	}
 	/* Kubernetes has no ambient capabilities: added ones reach the
 	 * effective set only for uid 0 (kubernetes#56374). */
 	append(&t, "in a pod's securityContext (runAsUser: 0) capabilities.add: [");
-	append_names(&t, mask, NAME_BARE, "\"", "\"", ", ");
+	append_names(&t, listed, NAME_BARE, "\"", "\"", ", ");
 	append(&t, "]");
 	return finish(&t);
 }

@@ -47,8 +47,9 @@ uint64_t caps_trace_missing(uint64_t effective, bool kernel_has_cap_bpf);
 
 /*
  * Pure. The names in mask as "CAP_BPF, CAP_PERFMON" ("" for an empty
- * mask): CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE, CAP_SYS_ADMIN and
- * CAP_SYS_RESOURCE first, in that order, then any other by number. Truncates to fit len (if
+ * mask): CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH,
+ * CAP_SYS_ADMIN and CAP_SYS_RESOURCE first, in that order, then any other
+ * by number. Truncates to fit len (if
  * len > 0, buf is always NUL-terminated). Returns the length of the whole
  * text, like snprintf.
  */
@@ -56,19 +57,23 @@ size_t caps_format_names(uint64_t mask, char *buf, size_t len);
 
 /*
  * Pure. One line's worth of advice on how to obtain the capabilities in
- * mask (non-empty), without a trailing newline, e.g. for CAP_BPF and
+ * missing (non-empty), without a trailing newline, e.g. for CAP_BPF and
  * CAP_PERFMON as a non-root user:
  *   run as root (sudo), or grant them: sudo setcap cap_bpf,cap_perfmon+ep
  *   EXE, or in a pod's securityContext (runAsUser: 0) capabilities.add:
  *   ["BPF", "PERFMON"]
+ * keep: capabilities blocksnoop holds and still needs. setcap replaces a
+ * file's whole set, so for a non-root user (root false) the setcap command
+ * and the pod list name keep too. exe is the path to name in the setcap
+ * command ("blocksnoop" if NULL or empty).
  * root says whether the effective uid is already 0: then the capabilities
  * were dropped by a container runtime or capsh, sudo would not help, and
  * the advice is "grant them (...): docker/podman run --cap-add BPF ...,
- * or in a pod's ..." instead.
- * exe is the path to name in the setcap command. Truncates and returns like
- * caps_format_names().
+ * or in a pod's ..." for missing alone (both add to the runtime's
+ * defaults).
+ * Truncates and returns like caps_format_names().
  */
-size_t caps_format_grant(uint64_t mask, bool root, const char *exe,
-			 char *buf, size_t len);
+size_t caps_format_grant(uint64_t missing, uint64_t keep, bool root,
+			 const char *exe, char *buf, size_t len);
 
 #endif

@@ -29,6 +29,11 @@
 #endif
 
 #define BTF_PATH "/sys/kernel/btf/vmlinux"
+
+/* What blocksnoop may use; kept when advising a new setcap set. */
+#define RELEVANT_CAPS (CAPS_BIT(CAP_BPF) | CAPS_BIT(CAP_PERFMON) |             \
+		       CAPS_BIT(CAP_SYS_PTRACE) | CAPS_BIT(CAP_DAC_READ_SEARCH) | \
+		       CAPS_BIT(CAP_SYS_ADMIN))
 #define NOT_READY EXIT_RUNTIME /* 1: some check failed */
 
 static const char usage[] =
@@ -258,9 +263,12 @@ static int read_int(const char *path, int fallback)
 	return (int)v;
 }
 
+/* With the effective ids and capabilities, as open() will be: plain
+ * access() uses the real uid and, for a non-root user, no capabilities,
+ * which misjudges a setcap'd blocksnoop. */
 static int access_errno(const char *path, int mode)
 {
-	return access(path, mode) == 0 ? 0 : errno;
+	return faccessat(AT_FDCWD, path, mode, AT_EACCESS) == 0 ? 0 : errno;
 }
 
 static void gather_kernel(struct doctor_facts *f)
@@ -305,14 +313,21 @@ static void gather_tracefs(struct doctor_facts *f)
 	/* Only looks: tracefs_ensure() would mount it. */
 	f->tracefs = tracefs_find();
 	if (!f->tracefs) {
-		/* tracefs is mode 0700: without root, mounted looks absent. */
-		f->tracefs_hidden = tracefs_in_mounts();
-		if (f->tracefs_hidden)
-			f->tracefs_hidden_errno = access_errno(f->tracefs_hidden, X_OK);
-		/* Searchable, yet no events/ in it: say so rather than "0". */
-		if (f->tracefs_hidden && !f->tracefs_hidden_errno)
-			f->tracefs_hidden_errno = ENOENT;
-		return;
+		/* tracefs is root's alone (mode 0700): to anyone else, mounted
+		 * looks like absent. */
+		const char *place = tracefs_in_mounts();
+
+		if (!place)
+			return;
+		snprintf(path, sizeof(path), "%s/events", place);
+		f->tracefs_hidden_errno = access_errno(path, X_OK);
+		if (f->tracefs_hidden_errno) {
+			f->tracefs_hidden = place;
+			return;
+		}
+		/* Readable after all (tracefs_find() judged with other
+		 * credentials): check it like any other. */
+		f->tracefs = place;
 	}
 	snprintf(path, sizeof(path), "%s/events/syscalls", f->tracefs);
 	f->syscalls_errno = access_errno(path, X_OK);
@@ -511,6 +526,15 @@ static bool kernel_at_least(const struct doctor_facts *f, int major, int minor)
 		(f->kernel[0] == major && f->kernel[1] >= minor));
 }
 
+/* Whether tracefs is unreadable for want of CAP_DAC_READ_SEARCH: it is
+ * root's alone, and a non-root blocksnoop (setcap) lacks the capability. */
+static bool tracefs_wants_dac(const struct doctor_facts *f)
+{
+	return f->tracefs_hidden && f->tracefs_hidden_errno == EACCES &&
+	       !f->root && !f->caps_errno && !has(f, CAP_DAC_READ_SEARCH) &&
+	       !has(f, CAP_DAC_OVERRIDE);
+}
+
 static void report_kernel(struct report *r, const struct doctor_facts *f)
 {
 	const int *k = f->kernel;
@@ -547,7 +571,9 @@ static void report_tracefs(struct report *r, const struct doctor_facts *f)
 	if (f->tracefs)
 		line(r, ST_OK, "tracefs mounted at %s", f->tracefs);
 	else if (f->tracefs_hidden)
-		line(r, ST_WARN, "tracefs is mounted at %s, but cannot be read: %s (blocksnoop needs root)",
+		/* A problem, unless the capabilities line already counts it. */
+		line(r, tracefs_wants_dac(f) ? ST_WARN : ST_FAIL,
+		     "tracefs is mounted at %s, but blocksnoop cannot read it: %s (needs root or CAP_DAC_READ_SEARCH)",
 		     f->tracefs_hidden, strerror(f->tracefs_hidden_errno));
 	else if (has(f, CAP_SYS_ADMIN) || f->caps_errno)
 		line(r, ST_WARN, "tracefs is not mounted: blocksnoop will mount it on /sys/kernel/tracing (needs CAP_SYS_ADMIN)");
@@ -607,7 +633,8 @@ static void report_caps(struct report *r, const struct doctor_facts *f)
 		return;
 	}
 	trace = caps_trace_missing(f->effective, f->kernel_has_cap_bpf);
-	need = trace | (has(f, CAP_SYS_PTRACE) ? 0 : CAPS_BIT(CAP_SYS_PTRACE));
+	need = trace | (has(f, CAP_SYS_PTRACE) ? 0 : CAPS_BIT(CAP_SYS_PTRACE)) |
+	       (tracefs_wants_dac(f) ? CAPS_BIT(CAP_DAC_READ_SEARCH) : 0);
 
 	/* 1. What running at all needs: one line naming all that is missing,
 	 * so that one grant fixes it. */
@@ -625,10 +652,14 @@ static void report_caps(struct report *r, const struct doctor_facts *f)
 				      ": this kernel predates CAP_BPF" :
 				      "; CAP_SYS_ADMIN would also do");
 		}
-		if (need & CAPS_BIT(CAP_SYS_PTRACE))
-			snprintf(why + w, sizeof(why) - w, "%sCAP_SYS_PTRACE (read other processes' memory for Python stacks)",
+		if ((need & CAPS_BIT(CAP_SYS_PTRACE)) && w < sizeof(why))
+			w += snprintf(why + w, sizeof(why) - w, "%sCAP_SYS_PTRACE (read other processes' memory for Python stacks)",
+				      w ? ", " : "");
+		if ((need & CAPS_BIT(CAP_DAC_READ_SEARCH)) && w < sizeof(why))
+			snprintf(why + w, sizeof(why) - w, "%sCAP_DAC_READ_SEARCH (read tracefs, which is root's alone)",
 				 w ? ", " : "");
-		caps_format_grant(need, f->root, f->exe, grant, sizeof(grant));
+		caps_format_grant(need, f->effective & RELEVANT_CAPS, f->root,
+				  f->exe, grant, sizeof(grant));
 		line(r, ST_FAIL, "missing %s: %s", why, grant);
 	}
 
@@ -637,8 +668,9 @@ static void report_caps(struct report *r, const struct doctor_facts *f)
 		if (has(f, CAP_SYS_ADMIN)) {
 			line(r, ST_OK, "CAP_SYS_ADMIN (mount tracefs when missing, enter a container's namespaces)");
 		} else {
-			caps_format_grant(CAPS_BIT(CAP_SYS_ADMIN), f->root, f->exe,
-					  grant, sizeof(grant));
+			caps_format_grant(CAPS_BIT(CAP_SYS_ADMIN),
+					  f->effective & RELEVANT_CAPS, f->root,
+					  f->exe, grant, sizeof(grant));
 			line(r, ST_WARN, "missing CAP_SYS_ADMIN: blocksnoop cannot mount tracefs%s or enter a container's namespaces; to allow that, %s",
 			     f->tracefs ? " (it is mounted)" : "", grant);
 		}

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <sys/mount.h>
@@ -26,7 +27,9 @@ static bool is_tracefs_root(const char *root)
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s/events", root);
-	return access(path, F_OK) == 0;
+	/* AT_EACCESS: judge by the effective ids and capabilities, so that a
+	 * non-root user running a setcap'd blocksnoop is answered truthfully. */
+	return faccessat(AT_FDCWD, path, F_OK, AT_EACCESS) == 0;
 }
 
 const char *tracefs_find(void)
@@ -59,7 +62,7 @@ bool tracefs_has_event(const char *root, const char *event)
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s/events/syscalls/%s/id", root, event);
-	return access(path, R_OK) == 0;
+	return faccessat(AT_FDCWD, path, R_OK, AT_EACCESS) == 0;
 }
 
 bool tracefs_has_syscall_pair(const char *root, const char *name)

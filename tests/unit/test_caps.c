@@ -52,10 +52,10 @@ static void format_names_lists_needed_ones_first(void **state)
 	assert_int_equal(n, strlen(buf));
 
 	caps_format_names(B(CAP_SYS_RESOURCE) | B(CAP_SYS_ADMIN) | B(CAP_SYS_PTRACE) |
-			  B(CAP_PERFMON) | B(CAP_BPF) | B(CAP_CHOWN) | B(CAP_NET_RAW),
-			  buf, sizeof(buf));
-	assert_string_equal(buf, "CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE, CAP_SYS_ADMIN, "
-				 "CAP_SYS_RESOURCE, CAP_CHOWN, CAP_NET_RAW");
+			  B(CAP_PERFMON) | B(CAP_BPF) | B(CAP_CHOWN) | B(CAP_NET_RAW) |
+			  B(CAP_DAC_READ_SEARCH), buf, sizeof(buf));
+	assert_string_equal(buf, "CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, "
+				 "CAP_SYS_ADMIN, CAP_SYS_RESOURCE, CAP_CHOWN, CAP_NET_RAW");
 }
 
 static void format_names_empty_and_truncated(void **state)
@@ -81,7 +81,7 @@ static void grant_non_root_suggests_sudo_setcap_and_pod(void **state)
 	char buf[512];
 
 	(void)state;
-	caps_format_grant(B(CAP_BPF) | B(CAP_PERFMON) | B(CAP_SYS_PTRACE), false,
+	caps_format_grant(B(CAP_BPF) | B(CAP_PERFMON) | B(CAP_SYS_PTRACE), 0, false,
 			  "/usr/local/bin/blocksnoop", buf, sizeof(buf));
 	assert_string_equal(buf,
 		"run as root (sudo), or grant them: sudo setcap "
@@ -95,16 +95,31 @@ static void grant_root_suggests_cap_add(void **state)
 	char buf[512];
 
 	(void)state;
-	caps_format_grant(B(CAP_SYS_ADMIN), true, "/x", buf, sizeof(buf));
+	caps_format_grant(B(CAP_SYS_ADMIN), B(CAP_BPF), true, "/x", buf, sizeof(buf));
 	assert_string_equal(buf,
 		"grant it (root, but a container runtime or capsh dropped it): "
 		"docker/podman run --cap-add SYS_ADMIN, "
 		"or in a pod's securityContext (runAsUser: 0) capabilities.add: "
 		"[\"SYS_ADMIN\"]");
 	/* No sudo advice for root: it would not help. */
-	caps_format_grant(B(CAP_BPF) | B(CAP_PERFMON), true, "/x", buf, sizeof(buf));
+	caps_format_grant(B(CAP_BPF) | B(CAP_PERFMON), 0, true, "/x", buf, sizeof(buf));
 	assert_null(strstr(buf, "sudo"));
 	assert_non_null(strstr(buf, "--cap-add BPF --cap-add PERFMON"));
+}
+
+/* setcap replaces the file's set: the command keeps what is held. */
+static void grant_non_root_keeps_held_capabilities(void **state)
+{
+	char buf[512];
+
+	(void)state;
+	caps_format_grant(B(CAP_DAC_READ_SEARCH), B(CAP_BPF) | B(CAP_PERFMON), false,
+			  "/b", buf, sizeof(buf));
+	assert_string_equal(buf,
+		"run as root (sudo), or grant it: sudo setcap "
+		"cap_bpf,cap_perfmon,cap_dac_read_search+ep /b (setcap replaces the file's set), "
+		"or in a pod's securityContext (runAsUser: 0) capabilities.add: "
+		"[\"BPF\", \"PERFMON\", \"DAC_READ_SEARCH\"]");
 }
 
 static void grant_without_exe_names_blocksnoop(void **state)
@@ -112,7 +127,7 @@ static void grant_without_exe_names_blocksnoop(void **state)
 	char buf[512];
 
 	(void)state;
-	caps_format_grant(B(CAP_BPF), false, "", buf, sizeof(buf));
+	caps_format_grant(B(CAP_BPF), 0, false, "", buf, sizeof(buf));
 	assert_non_null(strstr(buf, "sudo setcap cap_bpf+ep blocksnoop, "));
 	assert_non_null(strstr(buf, "grant it:"));
 }
@@ -123,7 +138,7 @@ static void grant_truncates_safely(void **state)
 	size_t n;
 
 	(void)state;
-	n = caps_format_grant(B(CAP_BPF), false, "/b", buf, sizeof(buf));
+	n = caps_format_grant(B(CAP_BPF), 0, false, "/b", buf, sizeof(buf));
 	assert_int_equal(strlen(buf), sizeof(buf) - 1);
 	assert_true(n > sizeof(buf));
 }
@@ -152,6 +167,7 @@ int main(void)
 		cmocka_unit_test(format_names_empty_and_truncated),
 		cmocka_unit_test(grant_non_root_suggests_sudo_setcap_and_pod),
 		cmocka_unit_test(grant_root_suggests_cap_add),
+		cmocka_unit_test(grant_non_root_keeps_held_capabilities),
 		cmocka_unit_test(grant_without_exe_names_blocksnoop),
 		cmocka_unit_test(grant_truncates_safely),
 		cmocka_unit_test(can_trace_matches_effective_set),

@@ -450,15 +450,55 @@ static void report_tracefs_unmounted(void **state)
 	assert_int_equal(problems, 1);
 	free(text);
 
-	/* Mounted but unreadable (not root) is not "not mounted". */
+	/* Mounted but unreadable is not "not mounted". As root (an LSM?)
+	 * it is a problem of its own. */
 	healthy(&f);
 	f.tracefs = NULL;
 	f.tracefs_hidden = "/sys/kernel/tracing";
 	f.tracefs_hidden_errno = EACCES;
 	text = report(&f, &problems);
-	assert_line(text, "tracefs is mounted at /sys/kernel/tracing, but cannot be read: Permission denied",
+	assert_line(text, "tracefs is mounted at /sys/kernel/tracing, but blocksnoop cannot read it: Permission denied",
+		    "FAIL  ");
+	assert_int_equal(problems, 1);
+	free(text);
+}
+
+/* A non-root user with CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE (setcap)
+ * still cannot read tracefs: CAP_DAC_READ_SEARCH joins the one
+ * capabilities line, and the tracefs line points to it. */
+static void report_setcap_user_needs_dac_read_search(void **state)
+{
+	struct doctor_facts f;
+	char *text, *l;
+	int problems;
+
+	(void)state;
+	healthy(&f);
+	f.root = false;
+	f.effective = CAPS_BIT(CAP_BPF) | CAPS_BIT(CAP_PERFMON) | CAPS_BIT(CAP_SYS_PTRACE);
+	f.tracefs = NULL;
+	f.tracefs_hidden = "/sys/kernel/tracing";
+	f.tracefs_hidden_errno = EACCES;
+	text = report(&f, &problems);
+	assert_line(text, "tracefs is mounted at /sys/kernel/tracing, but blocksnoop cannot read it",
 		    "warn  ");
-	assert_int_equal(problems, 0);
+	l = line_with(text, "missing CAP_DAC_READ_SEARCH");
+	assert_non_null(l);
+	assert_memory_equal(l, "FAIL  ", 6);
+	assert_non_null(strstr(l, "sudo setcap cap_bpf,cap_perfmon,cap_sys_ptrace,cap_dac_read_search+ep "
+				  "/usr/bin/blocksnoop"));
+	free(l);
+	assert_int_equal(problems, 1);
+	free(text);
+
+	/* With it, nothing is said about it. */
+	f.effective |= CAPS_BIT(CAP_DAC_READ_SEARCH);
+	f.tracefs = "/sys/kernel/tracing";
+	f.tracefs_hidden = NULL;
+	f.tracefs_hidden_errno = 0;
+	text = report(&f, &problems);
+	assert_null(strstr(text, "missing CAP_DAC_READ_SEARCH"));
+	assert_line(text, "CAP_BPF, CAP_PERFMON (load", "ok    ");
 	free(text);
 }
 
@@ -648,6 +688,7 @@ int main(void)
 		cmocka_unit_test(report_old_kernel),
 		cmocka_unit_test(report_old_kernel_wants_sys_admin),
 		cmocka_unit_test(report_tracefs_unmounted),
+		cmocka_unit_test(report_setcap_user_needs_dac_read_search),
 		cmocka_unit_test(report_tracepoints),
 		cmocka_unit_test(report_bpf_refused),
 		cmocka_unit_test(report_target_missing_and_tid),

@@ -321,9 +321,11 @@ static void test_percentile_empty(void **state)
  * one: 1 ns wide below 64, 2 ns wide ([2k, 2k+2), midpoint 2k+1) above. */
 static void test_percentile_rank_exact(void **state)
 {
-	struct gap_stats *st = new_stats();
+	static struct gap_stats stats; /* static: KNOWN_BUG's skip() must not leak it */
+	struct gap_stats *st = &stats;
 
 	(void)state;
+	memset(st, 0, sizeof(*st));
 	for (uint64_t v = 1; v <= 100; v++)
 		count_gap(st, v);
 	/* The percentiles blocksnoop reports. */
@@ -344,7 +346,6 @@ static void test_percentile_rank_exact(void **state)
 			fail_msg("p%u of 1..100: got %llu, want %llu", p,
 				 (unsigned long long)got, (unsigned long long)want);
 	}
-	free(st);
 }
 
 /* ---- accumulate and snapshot --------------------------------------------- */

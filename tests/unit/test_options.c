@@ -22,15 +22,25 @@
 
 static char err[256];
 
-/* Parse, expecting success; err must stay empty. */
-#define PARSE_OK(o, ...) do {                                              \
-		char **argv_ = ARGV(__VA_ARGS__);                          \
-		int rc_ = options_parse(ARGC(ARGV(__VA_ARGS__)), argv_, (o), \
-					err, sizeof(err));                 \
-		if (rc_ != 0)                                              \
-			fail_msg("expected success, got %d: %s", rc_, err); \
-		assert_string_equal(err, "");                              \
-	} while (0)
+/*
+ * Parse, expecting success; err must stay empty. The argv pointers are
+ * copied to static storage first, so that o->launch_argv (which points
+ * into argv) stays valid after the macro's block ends.
+ */
+static void parse_ok(struct options *o, int argc, char **argv)
+{
+	static char *store[64];
+	int rc;
+
+	assert_true(argc + 1 <= 64);
+	memcpy(store, argv, sizeof(store[0]) * (argc + 1));
+	rc = options_parse(argc, store, o, err, sizeof(err));
+	if (rc != 0)
+		fail_msg("expected success, got %d: %s", rc, err);
+	assert_string_equal(err, "");
+}
+
+#define PARSE_OK(o, ...) parse_ok((o), ARGC(ARGV(__VA_ARGS__)), ARGV(__VA_ARGS__))
 
 /*
  * Parse, expecting a usage error: EXIT_USAGE and a non-empty one-line
@@ -82,6 +92,8 @@ static void test_defaults_attach(void **state)
 	assert_false(o.verbose);
 	assert_false(o.summary_only);
 	assert_int_equal(o.fail_on, FAIL_ON_NONE);
+	assert_int_equal(o.sampler, SAMPLER_BUILTIN);
+	assert_true(o.interval_ms == 0); /* derived from the threshold later */
 }
 
 static void test_stats_threshold_default(void **state)
@@ -101,6 +113,28 @@ static void test_stats_threshold_default(void **state)
 	/* An explicit -t 100 is kept too (not mistaken for "unset"). */
 	PARSE_OK(&o, "--stats", "--threshold", "100", "1234");
 	assert_true(o.threshold_ms == 100);
+}
+
+/* --sampler and --interval; --stats has no events, hence no sampler. */
+static void test_sampler_options(void **state)
+{
+	struct options o;
+
+	(void)state;
+	PARSE_OK(&o, "--sampler", "none", "1234");
+	assert_int_equal(o.sampler, SAMPLER_NONE);
+	PARSE_OK(&o, "--sampler", "none", "--sampler", "builtin", "--interval", "2.5", "1234");
+	assert_int_equal(o.sampler, SAMPLER_BUILTIN);
+	assert_true(o.interval_ms == 2.5);
+	PARSE_OK(&o, "--stats", "1234");
+	assert_int_equal(o.sampler, SAMPLER_NONE);
+	PARSE_OK(&o, "--sampler", "builtin", "--stats", "1234");
+	assert_int_equal(o.sampler, SAMPLER_NONE);
+	USAGE("py-spy", "--sampler", "py-spy", "1234");
+	USAGE("--interval", "--interval", "0", "1234");
+	USAGE("--interval", "--interval", "-1", "1234");
+	USAGE("--interval", "--interval", "fast", "1234");
+	USAGE("--interval", "1234", "--interval");
 }
 
 /* ---- every option ---------------------------------------------------- */
@@ -380,8 +414,16 @@ static void test_repeated_calls(void **state)
 		PARSE_OK(&o, "-t", "50", "1234");
 		assert_int_equal(o.pid, 1234);
 		assert_true(o.threshold_ms == 50);
-		/* A previous error in mid-cluster must not leak into this call. */
-		USAGE(NULL, "-vx", "1234");
+		/* A call that stopped in mid-cluster ("v" pending) must not
+		 * leak the rest of that cluster into the next call. */
+		USAGE(NULL, "-xv", "1234");
+		PARSE_OK(&o, "-t", "50", "1234");
+		assert_false(o.verbose);
+		PARSE_OK(&o, "-hv");
+		assert_int_equal(o.command, CMD_HELP);
+		PARSE_OK(&o, "1234");
+		assert_int_equal(o.command, CMD_RUN);
+		assert_false(o.verbose);
 		PARSE_OK(&o, "-v", "99");
 		assert_int_equal(o.pid, 99);
 		assert_true(o.verbose);
@@ -411,6 +453,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults_attach),
 		cmocka_unit_test(test_stats_threshold_default),
+		cmocka_unit_test(test_sampler_options),
 		cmocka_unit_test(test_all_options),
 		cmocka_unit_test(test_long_and_attached_forms),
 		cmocka_unit_test(test_fail_on_values),

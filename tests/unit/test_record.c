@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "record.h"
+#include "stacks.h"
 #include "unit_helpers.h"
 
 /* ---- fixtures and helpers ------------------------------------------------- */
@@ -228,7 +229,7 @@ static void test_blocking_event(void **state)
 	static const char *const names[] = {
 		"schema", "type", "session_id", "time", "event_number", "timestamp_s",
 		"start_ns", "end_ns", "duration_ms", "pid", "tid", "level",
-		"python_stacks", NULL,
+		"python_stacks", "stack_samples", "samples", NULL,
 	};
 
 	(void)state;
@@ -243,7 +244,11 @@ static void test_blocking_event(void **state)
 	want_number(r, "pid", 5968);
 	want_number(r, "tid", 5969);
 	want_string(r, "level", "warning");
+	/* No stack captured: null, no per-stack counts, no samples. */
 	want_null(r, "python_stacks");
+	assert_true(cJSON_IsArray(field(r, "stack_samples")));
+	assert_int_equal(cJSON_GetArraySize(field(r, "stack_samples")), 0);
+	want_number(r, "samples", 0);
 
 	/* start_ns/end_ns: exact integer digits, beyond what a double holds. */
 	line = line_of(r);
@@ -252,7 +257,7 @@ static void test_blocking_event(void **state)
 		fail_msg("64-bit timestamps not exact: %s", line);
 	assert_non_null(strstr(line, "\"duration_ms\":302.124,"));
 	assert_non_null(strstr(line, "\"event_number\":3,"));
-	assert_non_null(strstr(line, "\"python_stacks\":null}"));
+	assert_non_null(strstr(line, "\"python_stacks\":null,"));
 	free(line);
 	cJSON_Delete(r);
 }
@@ -543,6 +548,201 @@ static void test_for_log_defaults(void **state)
 	cJSON_Delete(rec);
 }
 
+/* ---- Python stacks in records ------------------------------------------------------ */
+
+static struct frame inner_frames[] = {
+	{ .function = "time.sleep", .file = "<built-in>", .line = 0, .source = NULL },
+	{ .function = "handler", .file = "/srv/app.py", .line = 42,
+	  .source = "time.sleep(0.3)" },
+	{ .function = "BaseEventLoop._run_once",
+	  .file = "/usr/lib/python3.11/asyncio/base_events.py", .line = 1922,
+	  .source = "handle._run()" },
+};
+static struct frame other_frames[] = {
+	{ .function = "json.loads", .file = "/usr/lib/python3.11/json/__init__.py",
+	  .line = 346, .source = "return _default_decoder.decode(s)" },
+};
+static struct stack_count two_stacks[] = {
+	{ .stack = { .depth = 3, .frames = inner_frames }, .samples = 7 },
+	{ .stack = { .depth = 1, .frames = other_frames }, .samples = 2 },
+};
+static const struct stack_set sample_stacks = {
+	.total_samples = 9, .nstacks = 2, .stacks = two_stacks,
+};
+
+static void want_frame(const cJSON *fr, const struct frame *f)
+{
+	assert_true(cJSON_IsObject(fr));
+	want_fields(fr, (const char *const[]){ "function", "file", "line", "source", NULL });
+	want_string(fr, "function", f->function);
+	want_string(fr, "file", f->file);
+	want_number(fr, "line", f->line);
+	if (f->source)
+		want_string(fr, "source", f->source);
+	else
+		want_null(fr, "source");
+}
+
+/* python_stacks: the distinct stacks, most sampled first, each a list of
+ * frames innermost first; stack_samples: samples per stack; samples: total. */
+static void test_blocking_event_with_stacks(void **state)
+{
+	struct session_info s = launch_session();
+	struct blocking_event e = sample_event();
+	const cJSON *stacks, *counts;
+	cJSON *r, *back;
+	char *line;
+
+	(void)state;
+	e.stacks = &sample_stacks;
+	r = record_blocking_event(&s, &e);
+	assert_non_null(r);
+	stacks = field(r, "python_stacks");
+	assert_true(cJSON_IsArray(stacks));
+	assert_int_equal(cJSON_GetArraySize(stacks), 2);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetArrayItem(stacks, 0)), 3);
+	for (int i = 0; i < 3; i++)
+		want_frame(cJSON_GetArrayItem(cJSON_GetArrayItem(stacks, 0), i), &inner_frames[i]);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetArrayItem(stacks, 1)), 1);
+	want_frame(cJSON_GetArrayItem(cJSON_GetArrayItem(stacks, 1), 0), &other_frames[0]);
+	counts = field(r, "stack_samples");
+	assert_int_equal(cJSON_GetArraySize(counts), 2);
+	assert_int_equal(cJSON_GetArrayItem(counts, 0)->valueint, 7);
+	assert_int_equal(cJSON_GetArrayItem(counts, 1)->valueint, 2);
+	want_number(r, "samples", 9);
+
+	/* Still one line, and it parses back to the same stacks. */
+	line = line_of(r);
+	back = cJSON_Parse(line);
+	assert_non_null(back);
+	assert_true(cJSON_Compare(field(back, "python_stacks"), stacks, true));
+	cJSON_Delete(back);
+	free(line);
+	cJSON_Delete(r);
+}
+
+/* Samples were taken but none gave a stack: null stacks, the count kept. */
+static void test_blocking_event_empty_stack_set(void **state)
+{
+	static const struct stack_set none = { .total_samples = 4, .nstacks = 0 };
+	struct session_info s = launch_session();
+	struct blocking_event e = sample_event();
+	cJSON *r;
+
+	(void)state;
+	e.stacks = &none;
+	r = record_blocking_event(&s, &e);
+	assert_non_null(r);
+	want_null(r, "python_stacks");
+	assert_int_equal(cJSON_GetArraySize(field(r, "stack_samples")), 0);
+	want_number(r, "samples", 4);
+	cJSON_Delete(r);
+}
+
+/* ---- still_blocked ----------------------------------------------------------------- */
+
+static void test_still_blocked(void **state)
+{
+	struct session_info s = launch_session();
+	struct still_blocked b = {
+		.start_ns = 9007199254740995ULL, /* 2^53 + 3 */
+		.now_ns = 9007202254740995ULL,
+		.wall_start = { .tv_sec = 1700000002, .tv_nsec = 999999999 },
+		.timestamp_s = 2.0000004,
+		.blocked_ms = 3000.00049,
+		.pid = 5968,
+		.tid = 5970,
+		.is_error = true,
+		.stacks = NULL,
+	};
+	static const char *const names[] = {
+		"schema", "type", "session_id", "time", "timestamp_s", "start_ns", "now_ns",
+		"blocked_ms", "pid", "tid", "level", "python_stacks", "stack_samples",
+		"samples", NULL,
+	};
+	cJSON *r, *log;
+	char *line;
+
+	(void)state;
+	r = record_still_blocked(&s, &b);
+	assert_non_null(r);
+	want_fields(r, names);
+	want_common(r, "still_blocked");
+	want_string(r, "time", "2023-11-14T22:13:22.999999Z"); /* truncated, not rounded */
+	want_number(r, "timestamp_s", 2.0);
+	want_number(r, "blocked_ms", 3000.0);
+	want_number(r, "tid", 5970);
+	want_string(r, "level", "error");
+	want_null(r, "python_stacks");
+	line = line_of(r);
+	if (!strstr(line, "\"start_ns\":9007199254740995,\"now_ns\":9007202254740995,"))
+		fail_msg("64-bit timestamps not exact: %s", line);
+	free(line);
+
+	log = record_for_log(&s, r);
+	assert_non_null(log);
+	want_log_fields(log, r, "error");
+	want_string(log, "message", "Event loop still blocked: 3000.0ms so far on tid=5970");
+	cJSON_Delete(log);
+	cJSON_Delete(r);
+
+	b.is_error = false;
+	b.stacks = &sample_stacks;
+	r = record_still_blocked(&s, &b);
+	want_string(r, "level", "warning");
+	assert_int_equal(cJSON_GetArraySize(field(r, "python_stacks")), 2);
+	want_number(r, "samples", 9);
+	cJSON_Delete(r);
+}
+
+/* ---- top call sites ------------------------------------------------------------------ */
+
+/* The summary lists the first RECORD_TOP_CALL_SITES sites, in the order
+ * given (the caller sorts), with their fields. */
+static void test_summary_call_sites(void **state)
+{
+	struct session_info s = launch_session();
+	struct session_summary sum = sample_summary();
+	struct call_site sites[RECORD_TOP_CALL_SITES + 2];
+	char names[RECORD_TOP_CALL_SITES + 2][16];
+	const cJSON *list, *c;
+	cJSON *r;
+
+	(void)state;
+	for (int i = 0; i < RECORD_TOP_CALL_SITES + 2; i++) {
+		snprintf(names[i], sizeof(names[i]), "f%d", i);
+		sites[i] = (struct call_site){
+			.frame = { .function = names[i], .file = "/srv/app.py", .line = 10 + i },
+			.count = 10 - i, .total_blocked_ms = 1000.00049 - i,
+			.max_blocked_ms = 200.1234,
+		};
+	}
+	sum.sites = sites;
+	sum.nsites = RECORD_TOP_CALL_SITES + 2;
+	r = record_session_summary(&s, &sum, NULL);
+	assert_non_null(r);
+	list = field(r, "top_call_sites");
+	assert_int_equal(cJSON_GetArraySize(list), RECORD_TOP_CALL_SITES);
+	for (int i = 0; i < RECORD_TOP_CALL_SITES; i++) {
+		c = cJSON_GetArrayItem(list, i);
+		want_fields(c, (const char *const[]){ "function", "file", "line", "count",
+						       "total_blocked_ms", "max_blocked_ms", NULL });
+		want_string(c, "function", names[i]);
+		want_string(c, "file", "/srv/app.py");
+		want_number(c, "line", 10 + i);
+		want_number(c, "count", 10 - i);
+		want_number(c, "total_blocked_ms", 1000.0 - i);
+		want_number(c, "max_blocked_ms", 200.123);
+	}
+	cJSON_Delete(r);
+
+	/* Fewer than the limit: all of them. */
+	sum.nsites = 2;
+	r = record_session_summary(&s, &sum, NULL);
+	assert_int_equal(cJSON_GetArraySize(field(r, "top_call_sites")), 2);
+	cJSON_Delete(r);
+}
+
 /* ---- record_to_line ------------------------------------------------------------ */
 
 /* Strings with newlines, quotes and control characters stay on one line. */
@@ -589,6 +789,10 @@ int main(void)
 		cmocka_unit_test(test_for_log_event),
 		cmocka_unit_test(test_for_log_start_and_summary),
 		cmocka_unit_test(test_for_log_defaults),
+		cmocka_unit_test(test_blocking_event_with_stacks),
+		cmocka_unit_test(test_blocking_event_empty_stack_set),
+		cmocka_unit_test(test_still_blocked),
+		cmocka_unit_test(test_summary_call_sites),
 		cmocka_unit_test(test_line_escapes),
 	};
 

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "procmaps.h"
+#include "target_fs.h"
+
+/* Hex number; advances *p. -1 if there are no digits or too many. */
+static int hex(const char **p, uint64_t *out)
+{
+	uint64_t v = 0;
+	int n = 0;
+
+	for (;; n++) {
+		char c = (*p)[0];
+		int d;
+
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			d = c - 'A' + 10;
+		else
+			break;
+		if (n >= 16)
+			return -1;
+		v = v << 4 | d;
+		(*p)++;
+	}
+	*out = v;
+	return n ? 0 : -1;
+}
+
+static int dec(const char **p, uint64_t *out)
+{
+	uint64_t v = 0;
+	int n = 0;
+
+	for (; (*p)[0] >= '0' && (*p)[0] <= '9'; n++, (*p)++) {
+		if (n >= 19)
+			return -1;
+		v = v * 10 + ((*p)[0] - '0');
+	}
+	*out = v;
+	return n ? 0 : -1;
+}
+
+static int expect(const char **p, char c)
+{
+	if ((*p)[0] != c)
+		return -1;
+	(*p)++;
+	return 0;
+}
+
+int pmap_parse_line(const char *line, struct pmap *out)
+{
+	const char *p = line;
+	uint64_t major, minor;
+	int i;
+
+	if (hex(&p, &out->start) || expect(&p, '-') || hex(&p, &out->end) ||
+	    expect(&p, ' '))
+		return -1;
+	for (i = 0; i < 4; i++) {
+		if (!p[0] || p[0] == ' ')
+			return -1;
+		out->perms[i] = *p++;
+	}
+	out->perms[4] = '\0';
+	if (expect(&p, ' ') || hex(&p, &out->offset) || expect(&p, ' ') ||
+	    hex(&p, &major) || expect(&p, ':') || hex(&p, &minor) || expect(&p, ' ') ||
+	    dec(&p, &out->inode))
+		return -1;
+	if (out->end < out->start || major > UINT32_MAX || minor > UINT32_MAX)
+		return -1;
+	out->dev_major = major;
+	out->dev_minor = minor;
+	while (*p == ' ')
+		p++;
+	out->path = p;
+	return 0;
+}
+
+void pmap_free(struct pmap_list *l)
+{
+	free(l->text);
+	free(l->maps);
+	l->text = NULL;
+	l->maps = NULL;
+	l->n = 0;
+}
+
+int pmap_read(pid_t pid, struct pmap_list *out)
+{
+	char path[64], *line, *nl;
+	size_t len, cap = 0;
+	int fd, err;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : errno == EACCES ? -EPERM : -errno;
+	err = tfs_read_all(fd, 64 << 20, &out->text, &len);
+	close(fd);
+	if (err)
+		return err == -EACCES ? -EPERM : err;
+	for (line = out->text; *line; line = nl + 1) {
+		struct pmap m;
+
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		if (pmap_parse_line(line, &m) == 0) {
+			if (out->n == cap) {
+				size_t ncap = cap ? cap * 2 : 256;
+				struct pmap *bigger = realloc(out->maps, ncap * sizeof(*bigger));
+
+				if (!bigger) {
+					pmap_free(out);
+					return -ENOMEM;
+				}
+				out->maps = bigger;
+				cap = ncap;
+			}
+			out->maps[out->n++] = m;
+		}
+		if (!nl)
+			break;
+	}
+	if (out->n == 0) {
+		/* A kernel thread or a process that is exiting. */
+		pmap_free(out);
+		return -ESRCH;
+	}
+	return 0;
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * pyelf.h - what the reader needs from a Python ELF file, read with libelf
+ * (internal to agent/cpython). The file is only read, never loaded or run.
+ */
+#ifndef BLOCKSNOOP_CPYTHON_PYELF_H
+#define BLOCKSNOOP_CPYTHON_PYELF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PYELF_MAX_LOADS 16
+
+struct pyelf_load {
+	uint64_t vaddr, offset, filesz, memsz;
+};
+
+struct pyelf {
+	/* _PyRuntime: the symbol (.dynsym, else .symtab), else the .PyRuntime section */
+	bool has_runtime;
+	bool runtime_from_section;
+	uint64_t runtime; /* link-time address */
+	/* Py_Version (3.11+): const unsigned long */
+	bool has_py_version;
+	uint64_t py_version;
+	int nloads;
+	struct pyelf_load loads[PYELF_MAX_LOADS];
+};
+
+/*
+ * Inspect the 64-bit ELF file open on fd. 0 (has_runtime may be false), or
+ * -ENOEXEC (not a 64-bit ELF; err says why), other -errno.
+ */
+int pyelf_inspect(int fd, struct pyelf *out, char *err, size_t errlen);
+
+/*
+ * The load bias of the file given one of its mappings (start address and
+ * file offset, as in /proc/<pid>/maps): the difference between run-time and
+ * link-time addresses. 0 and *bias, or -1 if no PT_LOAD segment maps at
+ * that offset.
+ */
+int pyelf_bias(const struct pyelf *e, uint64_t map_start, uint64_t map_offset,
+	       uint64_t page_size, uint64_t *bias);
+
+#endif

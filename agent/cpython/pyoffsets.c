@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * pyoffsets.c - per-version CPython layouts (see pyoffsets.h).
+ *
+ * 3.8-3.12 were measured with offsetof() against each version's own headers
+ * (pyenv 3.8.18 ... 3.12.1, Py_BUILD_CORE) and match
+ * /work/shared/notes/cpython-internals.md §2; 3.13/3.14 are read from the
+ * target (Include/internal/pycore_debug_offsets.h of each branch, positions
+ * below).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "pyoffsets.h"
+
+#define MAX2(a, b) ((a) > (b) ? (a) : (b))
+
+/* Field reach: offset + size, 0 for a missing field. */
+static uint32_t reach(uint32_t off, uint32_t size)
+{
+	return off == PYOFF_NONE ? 0 : off + size;
+}
+
+/* Compute the read sizes from the fields. */
+static void finish(struct py_offsets *o)
+{
+	uint32_t n;
+
+	n = MAX2(reach(o->ts_next, 8), reach(o->ts_interp, 8));
+	n = MAX2(n, reach(o->ts_frame, 8));
+	n = MAX2(n, reach(o->ts_thread_id, 8));
+	o->ts_read = MAX2(n, reach(o->ts_native_tid, 8));
+
+	n = MAX2(reach(o->frame_back, 8), reach(o->frame_code, 8));
+	n = MAX2(n, reach(o->frame_lasti, o->frames == PY_FRAMES_OBJECT ? 4 : 8));
+	o->frame_read = MAX2(n, reach(o->frame_owner, 1));
+
+	n = MAX2(reach(o->ob_type, 8), reach(o->code_filename, 8));
+	n = MAX2(n, reach(o->code_name, 8));
+	n = MAX2(n, reach(o->code_qualname, 8));
+	n = MAX2(n, reach(o->code_linetable, 8));
+	o->code_read = MAX2(n, reach(o->code_firstlineno, 4));
+}
+
+/* What 3.8-3.10 share. */
+#define PY_OBJECT_FRAMES                                                    \
+	.major = 3, .frames = PY_FRAMES_OBJECT, .tids = PY_TID_PTHREAD,     \
+	.runtime_interp_head = 32, .interp_next = 0, .interp_threads_head = 8, \
+	.ts_next = 8, .ts_interp = 16, .ts_frame = 24, .ts_thread_id = 176, \
+	.ts_native_tid = PYOFF_NONE, .cframe_current_frame = PYOFF_NONE,    \
+	.frame_back = 24, .frame_code = 32, .frame_owner = PYOFF_NONE,      \
+	.code_ptr_mask = ~(uint64_t)0, .owner_shim = 256,                   \
+	.code_filename = 104, .code_name = 112, .code_qualname = PYOFF_NONE, \
+	.code_linetable = 120, .code_firstlineno = 40, .code_adaptive = PYOFF_NONE, \
+	.ob_type = 8, .type_tp_name = 24, .bytes_size = 16, .bytes_sval = 32, \
+	.str_length = 16, .str_state = 32, .str_ascii_data = 48, .str_compact_data = 72
+
+static const struct py_offsets builtin[] = {
+	{ PY_OBJECT_FRAMES, .minor = 8, .lines = PY_LINES_LNOTAB,
+	  .frame_lasti = 104, .lasti_scale = 1 },
+	{ PY_OBJECT_FRAMES, .minor = 9, .lines = PY_LINES_LNOTAB,
+	  .frame_lasti = 104, .lasti_scale = 1 },
+	/* 3.10 counts f_lasti in code units. */
+	{ PY_OBJECT_FRAMES, .minor = 10, .lines = PY_LINES_310,
+	  .frame_lasti = 96, .lasti_scale = 2 },
+	{
+		.major = 3, .minor = 11, .frames = PY_FRAMES_CFRAME,
+		.lines = PY_LINES_LOCATIONS, .tids = PY_TID_NATIVE,
+		.runtime_interp_head = 40, .interp_next = 0, .interp_threads_head = 16,
+		.ts_next = 8, .ts_interp = 16, .ts_frame = 56, .ts_thread_id = 152,
+		.ts_native_tid = 160, .cframe_current_frame = 8,
+		.frame_back = 48, .frame_code = 32, .frame_lasti = 56, .frame_owner = 69,
+		.lasti_scale = 1, .code_ptr_mask = ~(uint64_t)0,
+		.owner_shim = 256, /* 3.11 has no shim frames */
+		.code_filename = 112, .code_name = 120, .code_qualname = 128,
+		.code_linetable = 136, .code_firstlineno = 72, .code_adaptive = 184,
+		.ob_type = 8, .type_tp_name = 24, .bytes_size = 16, .bytes_sval = 32,
+		.str_length = 16, .str_state = 32, .str_ascii_data = 48, .str_compact_data = 72,
+	},
+	{
+		.major = 3, .minor = 12, .frames = PY_FRAMES_CFRAME,
+		.lines = PY_LINES_LOCATIONS, .tids = PY_TID_NATIVE,
+		.runtime_interp_head = 40, .interp_next = 0, .interp_threads_head = 72,
+		.ts_next = 8, .ts_interp = 16, .ts_frame = 56, .ts_thread_id = 136,
+		.ts_native_tid = 144, .cframe_current_frame = 0,
+		.frame_back = 8, .frame_code = 0, .frame_lasti = 56, .frame_owner = 70,
+		.lasti_scale = 1, .code_ptr_mask = ~(uint64_t)0,
+		.owner_shim = 3, /* FRAME_OWNED_BY_CSTACK */
+		.code_filename = 112, .code_name = 120, .code_qualname = 128,
+		.code_linetable = 136, .code_firstlineno = 68, .code_adaptive = 192,
+		/* 3.12 dropped wstr: smaller str headers */
+		.ob_type = 8, .type_tp_name = 24, .bytes_size = 16, .bytes_sval = 32,
+		.str_length = 16, .str_state = 32, .str_ascii_data = 40, .str_compact_data = 56,
+	},
+};
+
+int pyoffsets_builtin(int minor, struct py_offsets *out)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++) {
+		if (builtin[i].minor == minor) {
+			*out = builtin[i];
+			finish(out);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * Where each field the reader uses sits inside _Py_DebugOffsets (all
+ * uint64_t). 3.14 inserted interpreter_state.threads_main,
+ * code_object_generation and tlbc_generation, interpreter_frame.stackpointer
+ * and tlbc_index, code_object.co_tlbc and set_object, and appended
+ * gen_object, llist_node and debugger_support.
+ */
+struct debug_layout {
+	int minor;
+	uint32_t total;
+	uint32_t free_threaded, interp_head, interp_next, threads_head;
+	uint32_t ts_size, ts_next, ts_interp, ts_frame, ts_thread_id, ts_native_tid;
+	uint32_t frame_size, frame_back, frame_code, frame_lasti, frame_owner;
+	uint32_t code_size, code_filename, code_name, code_qualname, code_linetable;
+	uint32_t code_firstlineno, code_adaptive;
+	uint32_t ob_type, tp_name, bytes_size, bytes_sval;
+	uint32_t str_state, str_length, str_ascii_size;
+	uint64_t code_ptr_mask;
+	uint32_t owner_shim;
+};
+
+static const struct debug_layout layouts[] = {
+	{
+		.minor = 13, .total = 584, .free_threaded = 16, .interp_head = 40,
+		.interp_next = 64, .threads_head = 72,
+		.ts_size = 152, .ts_next = 168, .ts_interp = 176, .ts_frame = 184,
+		.ts_thread_id = 192, .ts_native_tid = 200,
+		.frame_size = 224, .frame_back = 232, .frame_code = 240,
+		.frame_lasti = 248, .frame_owner = 264,
+		.code_size = 272, .code_filename = 280, .code_name = 288,
+		.code_qualname = 296, .code_linetable = 304, .code_firstlineno = 312,
+		.code_adaptive = 344,
+		.ob_type = 360, .tp_name = 376, .bytes_size = 520, .bytes_sval = 528,
+		.str_state = 544, .str_length = 552, .str_ascii_size = 560,
+		.code_ptr_mask = ~(uint64_t)0,
+		.owner_shim = 3, /* FRAME_OWNED_BY_CSTACK */
+	},
+	{
+		.minor = 14, .total = 760, .free_threaded = 16, .interp_head = 40,
+		.interp_next = 64, .threads_head = 72,
+		.ts_size = 176, .ts_next = 192, .ts_interp = 200, .ts_frame = 208,
+		.ts_thread_id = 216, .ts_native_tid = 224,
+		.frame_size = 248, .frame_back = 256, .frame_code = 264,
+		.frame_lasti = 272, .frame_owner = 288,
+		.code_size = 312, .code_filename = 320, .code_name = 328,
+		.code_qualname = 336, .code_linetable = 344, .code_firstlineno = 352,
+		.code_adaptive = 384,
+		.ob_type = 408, .tp_name = 424, .bytes_size = 600, .bytes_sval = 608,
+		.str_state = 624, .str_length = 632, .str_ascii_size = 640,
+		/* f_executable is a _PyStackRef: low bits are tags (Py_TAG_BITS) */
+		.code_ptr_mask = ~(uint64_t)3,
+		/* FRAME_OWNED_BY_INTERPRETER = 3, FRAME_OWNED_BY_CSTACK = 4 */
+		.owner_shim = 3,
+	},
+};
+
+bool pyoffsets_has_cookie(const uint8_t *buf, size_t len)
+{
+	return len >= 8 && memcmp(buf, PY_DEBUG_COOKIE, 8) == 0;
+}
+
+static uint64_t get_u64(const uint8_t *buf, uint32_t pos)
+{
+	uint64_t v;
+
+	memcpy(&v, buf + pos, sizeof(v));
+	return v;
+}
+
+/* Read one offset field; it must lie below limit. */
+static int field(const uint8_t *buf, uint32_t pos, uint64_t limit, uint32_t *out,
+		 const char *name, char *err, size_t errlen)
+{
+	uint64_t v = get_u64(buf, pos);
+
+	if (v >= limit) {
+		snprintf(err, errlen, "implausible _Py_DebugOffsets field %s = %llu",
+			 name, (unsigned long long)v);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* Object sizes and offsets inside them stay below this. */
+#define MAX_STRUCT (1u << 16)
+/* _PyRuntimeState and PyInterpreterState are large. */
+#define MAX_BIG_STRUCT (1u << 22)
+
+int pyoffsets_from_debug(const uint8_t *buf, size_t len, struct py_offsets *out,
+			 uint32_t *hexversion, char *err, size_t errlen)
+{
+	const struct debug_layout *l = NULL;
+	uint32_t ts_size, frame_size, code_size, ascii_size;
+	uint64_t version;
+	int major, minor;
+	size_t i;
+
+	if (!pyoffsets_has_cookie(buf, len) || len < 16) {
+		snprintf(err, errlen, "no _Py_DebugOffsets cookie");
+		return -1;
+	}
+	version = get_u64(buf, 8);
+	*hexversion = (uint32_t)version;
+	major = (version >> 24) & 0xff;
+	minor = (version >> 16) & 0xff;
+	for (i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++)
+		if (major == 3 && layouts[i].minor == minor)
+			l = &layouts[i];
+	if (!l) {
+		snprintf(err, errlen, "Python %d.%d is not supported (3.8 to 3.14 are)",
+			 major, minor);
+		return -1;
+	}
+	if (len < l->total) {
+		snprintf(err, errlen, "_Py_DebugOffsets cut short (%zu of %u bytes)",
+			 len, (unsigned)l->total);
+		return -1;
+	}
+	if (get_u64(buf, l->free_threaded) != 0) {
+		snprintf(err, errlen, "free-threaded Python %d.%d is not supported", major, minor);
+		return -1;
+	}
+
+	memset(out, 0, sizeof(*out));
+	out->major = major;
+	out->minor = minor;
+	out->frames = PY_FRAMES_DIRECT;
+	out->lines = PY_LINES_LOCATIONS;
+	out->tids = PY_TID_NATIVE;
+	out->cframe_current_frame = PYOFF_NONE;
+	out->lasti_scale = 1;
+	out->code_ptr_mask = l->code_ptr_mask;
+	out->owner_shim = l->owner_shim;
+
+#define F(pos, limit, dst) do {                                                 \
+		if (field(buf, (pos), (limit), &(dst), #dst, err, errlen) < 0)  \
+			return -1;                                              \
+	} while (0)
+	F(l->ts_size, MAX_STRUCT, ts_size);
+	F(l->frame_size, MAX_STRUCT, frame_size);
+	F(l->code_size, MAX_STRUCT, code_size);
+	if (ts_size < 8 || frame_size < 8 || code_size < 8) {
+		snprintf(err, errlen, "implausible _Py_DebugOffsets struct sizes");
+		return -1;
+	}
+	F(l->interp_head, MAX_BIG_STRUCT - 8, out->runtime_interp_head);
+	F(l->interp_next, MAX_BIG_STRUCT - 8, out->interp_next);
+	F(l->threads_head, MAX_BIG_STRUCT - 8, out->interp_threads_head);
+	F(l->ts_next, ts_size - 7, out->ts_next);
+	F(l->ts_interp, ts_size - 7, out->ts_interp);
+	F(l->ts_frame, ts_size - 7, out->ts_frame);
+	F(l->ts_thread_id, ts_size - 7, out->ts_thread_id);
+	F(l->ts_native_tid, ts_size - 7, out->ts_native_tid);
+	F(l->frame_back, frame_size - 7, out->frame_back);
+	F(l->frame_code, frame_size - 7, out->frame_code);
+	F(l->frame_lasti, frame_size - 7, out->frame_lasti);
+	F(l->frame_owner, frame_size, out->frame_owner);
+	F(l->code_filename, code_size - 7, out->code_filename);
+	F(l->code_name, code_size - 7, out->code_name);
+	F(l->code_qualname, code_size - 7, out->code_qualname);
+	F(l->code_linetable, code_size - 7, out->code_linetable);
+	F(l->code_firstlineno, code_size - 3, out->code_firstlineno);
+	F(l->code_adaptive, code_size + 1, out->code_adaptive);
+	F(l->ob_type, 64, out->ob_type);
+	F(l->tp_name, 1024, out->type_tp_name);
+	F(l->bytes_size, 64, out->bytes_size);
+	F(l->bytes_sval, 64, out->bytes_sval);
+	F(l->str_state, 64, out->str_state);
+	F(l->str_length, 64, out->str_length);
+	F(l->str_ascii_size, 128, ascii_size);
+#undef F
+	/* PyCompactUnicodeObject = PyASCIIObject + utf8_length + utf8 (3.12+) */
+	out->str_ascii_data = ascii_size;
+	out->str_compact_data = ascii_size + 16;
+	finish(out);
+	return 0;
+}

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * pyoffsets.h - the one home of CPython version drift (internal to
+ * agent/cpython). Everything the reader needs to know about a version is a
+ * `struct py_offsets` value: a static table per minor version for 3.8-3.12
+ * (x86_64/LP64 release GIL builds, measured with offsetof() on the real
+ * headers), and for 3.13+ a table filled from the target's own
+ * _Py_DebugOffsets. The walker branches only on the style fields.
+ */
+#ifndef BLOCKSNOOP_CPYTHON_PYOFFSETS_H
+#define BLOCKSNOOP_CPYTHON_PYOFFSETS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* How a thread's frames are linked. */
+enum py_frame_style {
+	PY_FRAMES_OBJECT,  /* 3.8-3.10: ts->frame, PyFrameObject.f_back, int f_lasti */
+	PY_FRAMES_CFRAME,  /* 3.11-3.12: ts->cframe->current_frame, _PyInterpreterFrame */
+	PY_FRAMES_DIRECT,  /* 3.13+: ts->current_frame, _PyInterpreterFrame */
+};
+
+/* Which line table co_lnotab / co_linetable holds. */
+enum py_line_style {
+	PY_LINES_LNOTAB,    /* 3.8-3.9 */
+	PY_LINES_310,       /* 3.10 */
+	PY_LINES_LOCATIONS, /* 3.11+ */
+};
+
+/* How a thread state gives its OS thread id. */
+enum py_tid_style {
+	PY_TID_PTHREAD, /* 3.8-3.10: only thread_id (pthread_t); TID inside struct pthread */
+	PY_TID_NATIVE,  /* 3.11+: native_thread_id */
+};
+
+#define PYOFF_NONE UINT32_MAX /* the field does not exist in this version */
+
+struct py_offsets {
+	int major, minor;
+	enum py_frame_style frames;
+	enum py_line_style lines;
+	enum py_tid_style tids;
+
+	/* _PyRuntimeState */
+	uint32_t runtime_interp_head;
+	/* PyInterpreterState */
+	uint32_t interp_next, interp_threads_head;
+	/* PyThreadState: ts_frame is frame (OBJECT), cframe (CFRAME) or current_frame */
+	uint32_t ts_next, ts_interp, ts_frame, ts_thread_id, ts_native_tid;
+	/* _PyCFrame (CFRAME style only) */
+	uint32_t cframe_current_frame;
+
+	/*
+	 * Frames. OBJECT: frame_back = f_back, frame_code = f_code, frame_lasti
+	 * = int f_lasti times lasti_scale gives a byte offset. Interpreter
+	 * frames: frame_back = previous, frame_code = f_code/f_executable (a
+	 * pointer, `& code_ptr_mask` for 3.14's tagged _PyStackRef),
+	 * frame_lasti = prev_instr/instr_ptr, frame_owner = owner (char).
+	 * Frames with owner >= owner_shim are C-stack/interpreter shims to skip.
+	 */
+	uint32_t frame_back, frame_code, frame_lasti, frame_owner;
+	uint32_t lasti_scale;
+	uint64_t code_ptr_mask;
+	uint32_t owner_shim;
+
+	/* PyCodeObject (code_qualname PYOFF_NONE before 3.11) */
+	uint32_t code_filename, code_name, code_qualname, code_linetable, code_firstlineno;
+	uint32_t code_adaptive; /* co_code_adaptive (3.11+) */
+
+	/* PyObject / PyTypeObject */
+	uint32_t ob_type, type_tp_name;
+	/* PyBytesObject */
+	uint32_t bytes_size, bytes_sval;
+	/*
+	 * PyUnicodeObject: characters of a compact ASCII string at
+	 * str_ascii_data, of another compact string at str_compact_data; a
+	 * non-compact string keeps a pointer to them at str_compact_data.
+	 */
+	uint32_t str_length, str_state, str_ascii_data, str_compact_data;
+
+	/* Bytes to read for one struct: last field used + its size. */
+	uint32_t ts_read, frame_read, code_read;
+};
+
+/*
+ * Copy the built-in table for 3.<minor> (8..12) into *out: 0, or -1 if
+ * there is none (3.13+ come only from the target's _Py_DebugOffsets).
+ */
+int pyoffsets_builtin(int minor, struct py_offsets *out);
+
+/* Size of _Py_DebugOffsets the reader needs for 3.13 and 3.14. */
+#define PY_DEBUG_OFFSETS_MAX 760
+#define PY_DEBUG_COOKIE "xdebugpy"
+
+/*
+ * Fill *out from a copy of the start of _PyRuntime (len bytes, at least
+ * PY_DEBUG_OFFSETS_MAX when the target has that much). Checks the cookie,
+ * that the version is 3.13 or 3.14 (the layouts known here), that the build
+ * is not free-threaded, and that every offset and size is plausible.
+ * Returns 0, or -1 with a reason in err. Pure; fuzzed.
+ * *hexversion gets PY_VERSION_HEX whenever the cookie matched.
+ */
+int pyoffsets_from_debug(const uint8_t *buf, size_t len, struct py_offsets *out,
+			 uint32_t *hexversion, char *err, size_t errlen);
+
+/* Whether buf starts with the _Py_DebugOffsets cookie. */
+bool pyoffsets_has_cookie(const uint8_t *buf, size_t len);
+
+#endif

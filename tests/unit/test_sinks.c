@@ -1,0 +1,629 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * test_sinks.c - the three sinks (agent/sink.h): JSON lines on a fd, the
+ * append-only --log-file with reopen, and the human console report.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <pty.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "record.h"
+#include "sink.h"
+#include "stacks.h"
+#include "unit_helpers.h"
+
+/* ---- a scripted session ------------------------------------------------------ */
+
+/*
+ * One session's worth of calls, as the reporter makes them: start, an
+ * event (warning), a still-blocked report, an event (error), one stats
+ * tick, the summary. Each record is built with the real builders and handed
+ * to the sink.
+ */
+struct script {
+	struct session_info si;
+	struct blocking_event ev[2];
+	struct still_blocked still;
+	struct stats_snapshot snap;
+	struct session_summary sum;
+	cJSON *start, *event[2], *still_rec, *stats, *summary;
+};
+
+/* What each sink receives from the script, as record types. */
+#define ALL_TYPES "session_start blocking_event still_blocked blocking_event stats session_summary"
+
+static void script_init(struct script *sc, bool stats_mode)
+{
+	memset(sc, 0, sizeof(*sc));
+	snprintf(sc->si.id, sizeof(sc->si.id), "00000000-0000-4000-8000-000000000001");
+	sc->si.mode = "attach";
+	sc->si.pid = 1234;
+	sc->si.tid = 1234;
+	sc->si.threshold_ms = stats_mode ? 0 : 100;
+	sc->si.error_threshold_ms = 500;
+	sc->si.stats = stats_mode;
+	sc->si.service = "svc";
+	sc->si.env = "staging";
+	sc->si.start_wall.tv_sec = 1700000000;
+
+	sc->ev[0] = (struct blocking_event){ .number = 1, .start_ns = 1000, .end_ns = 302101000,
+		.wall_start = { 1700000001, 0 }, .timestamp_s = 1.23, .duration_ms = 302.1,
+		.pid = 1234, .tid = 1234 };
+	sc->ev[1] = (struct blocking_event){ .number = 2, .start_ns = 9000000000,
+		.end_ns = 9750000000, .wall_start = { 1700000009, 0 }, .timestamp_s = 9,
+		.duration_ms = 750, .pid = 1234, .tid = 1234, .is_error = true };
+	sc->still = (struct still_blocked){ .start_ns = 9000000000, .now_ns = 9600000000,
+		.wall_start = { 1700000009, 0 }, .timestamp_s = 9, .blocked_ms = 600,
+		.pid = 1234, .tid = 1234, .is_error = true };
+	sc->snap = (struct stats_snapshot){ .elapsed_s = 1, .count = 4, .rate = 4,
+		.min_ms = 0.5, .avg_ms = 1, .p50_ms = 1, .p90_ms = 1.5, .p95_ms = 1.5,
+		.p99_ms = 1.5, .max_ms = 1.5 };
+	sc->sum = (struct session_summary){ .duration_s = 10, .event_count = 2,
+		.error_event_count = 1, .total_blocked_ms = 1052.1, .max_blocked_ms = 750,
+		.termination_reason = "signal", .status = "interrupted" };
+
+	sc->start = record_session_start(&sc->si);
+	for (int i = 0; i < 2; i++)
+		sc->event[i] = record_blocking_event(&sc->si, &sc->ev[i]);
+	sc->still_rec = record_still_blocked(&sc->si, &sc->still);
+	sc->stats = record_stats(&sc->si, &sc->snap);
+	sc->summary = record_session_summary(&sc->si, &sc->sum,
+					     stats_mode ? &sc->snap : NULL);
+	assert_non_null(sc->start);
+	assert_non_null(sc->event[0]);
+	assert_non_null(sc->event[1]);
+	assert_non_null(sc->still_rec);
+	assert_non_null(sc->stats);
+	assert_non_null(sc->summary);
+}
+
+static void script_run(struct script *sc, struct sink *s)
+{
+	s->ops->session_start(s, &sc->si, sc->start);
+	s->ops->event(s, &sc->si, &sc->ev[0], sc->event[0]);
+	s->ops->still_blocked(s, &sc->si, &sc->still, sc->still_rec);
+	s->ops->event(s, &sc->si, &sc->ev[1], sc->event[1]);
+	s->ops->stats(s, &sc->si, &sc->snap, sc->stats);
+	s->ops->summary(s, &sc->si, &sc->sum, sc->si.stats ? &sc->snap : NULL, sc->summary);
+}
+
+static void script_free(struct script *sc)
+{
+	cJSON_Delete(sc->start);
+	cJSON_Delete(sc->event[0]);
+	cJSON_Delete(sc->event[1]);
+	cJSON_Delete(sc->still_rec);
+	cJSON_Delete(sc->stats);
+	cJSON_Delete(sc->summary);
+}
+
+/* An unlinked temporary file to write into and read back. */
+static int temp_fd(void)
+{
+	int fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	assert_true(fd >= 0);
+	return fd;
+}
+
+/* The "type" of each JSON line of text, space-separated ("start event"),
+ * checking that every line is one complete JSON object. */
+static void line_types(const char *text, char *out, size_t len)
+{
+	const char *p = text;
+
+	out[0] = '\0';
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		char *line;
+		cJSON *r;
+
+		assert_non_null(nl); /* every line ends in '\n' */
+		line = strndup(p, nl - p);
+		r = cJSON_Parse(line);
+		if (!r)
+			fail_msg("not one JSON object per line: '%s'", line);
+		assert_true(cJSON_IsString(cJSON_GetObjectItem(r, "type")));
+		if (out[0])
+			strncat(out, " ", len - strlen(out) - 1);
+		strncat(out, cJSON_GetObjectItem(r, "type")->valuestring, len - strlen(out) - 1);
+		cJSON_Delete(r);
+		free(line);
+		p = nl + 1;
+	}
+}
+
+static void want_prefix(const char *text, const char *prefix)
+{
+	if (strncmp(text, prefix, strlen(prefix)))
+		fail_msg("output does not start with '%s':\n%s", prefix, text);
+}
+
+/* ---- sink_json ----------------------------------------------------------------- */
+
+/* Every record, exactly as record_to_line() serialises it, one per line. */
+static void test_json_all_records(void **state)
+{
+	struct script sc;
+	struct sink *s;
+	char *text, *want, types[256];
+	int fd = temp_fd();
+
+	(void)state;
+	script_init(&sc, false);
+	s = sink_json_new(fd, false);
+	assert_non_null(s);
+	script_run(&sc, s);
+	s->ops->destroy(s);
+
+	text = uh_read_fd_file(fd);
+	assert_non_null(text);
+	line_types(text, types, sizeof(types));
+	assert_string_equal(types, ALL_TYPES);
+	/* Byte for byte what record_to_line() gives (no log-file fields). */
+	want = record_to_line(sc.event[1]);
+	assert_non_null(strstr(text, want));
+	assert_null(strstr(text, "\"dd\""));
+	free(want);
+	free(text);
+	script_free(&sc);
+	close(fd);
+}
+
+static void test_json_summary_only(void **state)
+{
+	struct script sc;
+	struct sink *s;
+	char *text, types[256];
+	int fd = temp_fd();
+
+	(void)state;
+	script_init(&sc, true);
+	s = sink_json_new(fd, true);
+	assert_non_null(s);
+	script_run(&sc, s);
+	s->ops->destroy(s);
+
+	text = uh_read_fd_file(fd);
+	line_types(text, types, sizeof(types));
+	assert_string_equal(types, "session_start session_summary");
+	free(text);
+	script_free(&sc);
+	close(fd);
+}
+
+/* On a pipe, as stdout usually is. */
+static void test_json_pipe(void **state)
+{
+	struct script sc;
+	struct sink *s;
+	char buf[16384], types[256];
+	ssize_t n;
+	int p[2];
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	script_init(&sc, false);
+	s = sink_json_new(p[1], false);
+	script_run(&sc, s);
+	s->ops->destroy(s);
+	close(p[1]); /* the sink does not own the fd: closing it is ours */
+	n = read(p[0], buf, sizeof(buf) - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	line_types(buf, types, sizeof(types));
+	assert_string_equal(types, ALL_TYPES);
+	assert_int_equal(uh_count_lines(buf), 6);
+	close(p[0]);
+	script_free(&sc);
+}
+
+/* A NULL record (out of memory upstream) is skipped, not a crash. */
+static void test_json_null_record(void **state)
+{
+	struct script sc;
+	struct sink *s;
+	char *text;
+	int fd = temp_fd();
+
+	(void)state;
+	script_init(&sc, false);
+	s = sink_json_new(fd, false);
+	s->ops->event(s, &sc.si, &sc.ev[0], NULL);
+	s->ops->session_start(s, &sc.si, sc.start);
+	s->ops->destroy(s);
+	text = uh_read_fd_file(fd);
+	assert_int_equal(uh_count_lines(text), 1);
+	free(text);
+	script_free(&sc);
+	close(fd);
+}
+
+/* ---- sink_logfile ---------------------------------------------------------------- */
+
+/* Appends record_for_log() lines after what the file held; no stats lines. */
+static void test_logfile_appends(void **state)
+{
+	struct script sc;
+	struct sink *s;
+	char dir[64], path[128], err[256] = "", types[256], *text;
+	struct stat st;
+	mode_t old_umask = umask(022);
+
+	(void)state;
+	assert_int_equal(uh_mkdtemp(dir, sizeof(dir)), 0);
+	snprintf(path, sizeof(path), "%s/blocksnoop.json", dir);
+
+	/* Created 0640 when missing. */
+	script_init(&sc, false);
+	s = sink_logfile_new(path, err, sizeof(err));
+	assert_non_null(s);
+	assert_string_equal(err, "");
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);
+	s->ops->destroy(s);
+
+	/* Appends to an existing file. */
+	assert_int_equal(uh_write_file(path, "{\"type\":\"earlier\"}\n"), 0);
+	s = sink_logfile_new(path, err, sizeof(err));
+	assert_non_null(s);
+	script_run(&sc, s);
+	s->ops->destroy(s);
+
+	text = uh_read_file(path);
+	assert_non_null(text);
+	assert_true(strncmp(text, "{\"type\":\"earlier\"}\n", 19) == 0);
+	line_types(text, types, sizeof(types));
+	/* Everything but the per-second stats. */
+	assert_string_equal(types, "earlier session_start blocking_event still_blocked "
+			    "blocking_event session_summary");
+	/* The log form of the record, with service, env, dd... */
+	{
+		cJSON *logged = record_for_log(&sc.si, sc.event[1]);
+		char *want = record_to_line(logged);
+
+		assert_non_null(strstr(text, want));
+		free(want);
+		cJSON_Delete(logged);
+	}
+	assert_non_null(strstr(text, "\"service\":\"svc\""));
+	assert_non_null(strstr(text, "\"level\":\"error\""));
+	free(text);
+	script_free(&sc);
+	uh_rmtree(dir);
+	umask(old_umask);
+}
+
+static void test_logfile_bad_path(void **state)
+{
+	char err[256] = "";
+	struct sink *s;
+
+	(void)state;
+	s = sink_logfile_new("/nonexistent-blocksnoop-dir/x/log.json", err, sizeof(err));
+	assert_null(s);
+	assert_true(strlen(err) > 0);
+	assert_null(strchr(err, '\n'));
+	assert_non_null(strstr(err, "/nonexistent-blocksnoop-dir/x/log.json"));
+	assert_non_null(strstr(err, "No such file or directory"));
+
+	/* A directory is not a log file either. */
+	err[0] = '\0';
+	assert_null(sink_logfile_new("/tmp", err, sizeof(err)));
+	assert_true(strlen(err) > 0);
+}
+
+/* logrotate's "create" mode: rename the file, SIGHUP (reopen), and the
+ * next lines go to a new file at the path. */
+static void test_logfile_reopen(void **state)
+{
+	struct script sc;
+	struct sink *s;
+	char dir[64], path[128], rotated[140], err[256], types[256], *text;
+
+	(void)state;
+	assert_int_equal(uh_mkdtemp(dir, sizeof(dir)), 0);
+	snprintf(path, sizeof(path), "%s/bs.json", dir);
+	snprintf(rotated, sizeof(rotated), "%s.1", path);
+	script_init(&sc, false);
+	s = sink_logfile_new(path, err, sizeof(err));
+	assert_non_null(s);
+	assert_non_null(s->ops->reopen);
+
+	s->ops->session_start(s, &sc.si, sc.start);
+	assert_int_equal(rename(path, rotated), 0);
+	s->ops->event(s, &sc.si, &sc.ev[0], sc.event[0]); /* still the old file */
+	s->ops->reopen(s);
+	s->ops->event(s, &sc.si, &sc.ev[1], sc.event[1]);
+	s->ops->summary(s, &sc.si, &sc.sum, NULL, sc.summary);
+	s->ops->destroy(s);
+
+	text = uh_read_file(rotated);
+	line_types(text, types, sizeof(types));
+	assert_string_equal(types, "session_start blocking_event");
+	free(text);
+	text = uh_read_file(path);
+	assert_non_null(text);
+	line_types(text, types, sizeof(types));
+	assert_string_equal(types, "blocking_event session_summary");
+	assert_non_null(strstr(text, "\"event_number\":2,"));
+	free(text);
+	script_free(&sc);
+	uh_rmtree(dir);
+}
+
+/* A reopen that fails keeps writing to the file already open. */
+static void test_logfile_reopen_fails(void **state)
+{
+	struct script sc;
+	struct sink *s;
+	char dir[64], moved[80], path[128], now[160], err[256], types[256], *text;
+	int saved_stderr, devnull;
+
+	(void)state;
+	assert_int_equal(uh_mkdtemp(dir, sizeof(dir)), 0);
+	snprintf(path, sizeof(path), "%s/bs.json", dir);
+	snprintf(moved, sizeof(moved), "%s-moved", dir);
+	snprintf(now, sizeof(now), "%s/bs.json", moved);
+	script_init(&sc, false);
+	s = sink_logfile_new(path, err, sizeof(err));
+	assert_non_null(s);
+	s->ops->session_start(s, &sc.si, sc.start);
+	/* The directory goes away: the path cannot be opened any more. */
+	assert_int_equal(rename(dir, moved), 0);
+	saved_stderr = dup(STDERR_FILENO); /* keep the expected error quiet */
+	devnull = open("/dev/null", O_WRONLY);
+	dup2(devnull, STDERR_FILENO);
+	s->ops->reopen(s);
+	dup2(saved_stderr, STDERR_FILENO);
+	close(saved_stderr);
+	close(devnull);
+	s->ops->event(s, &sc.si, &sc.ev[0], sc.event[0]);
+	s->ops->destroy(s);
+
+	text = uh_read_file(now);
+	assert_non_null(text);
+	line_types(text, types, sizeof(types));
+	assert_string_equal(types, "session_start blocking_event");
+	free(text);
+	script_free(&sc);
+	uh_rmtree(moved);
+}
+
+/* ---- sink_console ---------------------------------------------------------------- */
+
+static char *console_output(bool color, bool summary_only, bool stats_mode)
+{
+	struct script sc;
+	struct sink *s;
+	char *text;
+	int fd = temp_fd();
+
+	script_init(&sc, stats_mode);
+	s = sink_console_new(fd, color, summary_only);
+	assert_non_null(s);
+	script_run(&sc, s);
+	s->ops->destroy(s);
+	text = uh_read_fd_file(fd);
+	assert_non_null(text);
+	script_free(&sc);
+	close(fd);
+	return text;
+}
+
+static void test_console_plain(void **state)
+{
+	char *text = console_output(false, false, false);
+
+	(void)state;
+	if (!strstr(text, "\n[   1.23s] #1  BLOCKED  302.1ms  tid=1234\n"
+			  "    no Python stack captured\n"
+			  "[   9.00s]     STILL BLOCKED  600.0ms so far  tid=1234\n"
+			  "    no Python stack captured\n"
+			  "[   9.00s] #2  BLOCKED  750.0ms  tid=1234\n"
+			  "    no Python stack captured\n"))
+		fail_msg("event lines not as documented:\n%s", text);
+	want_prefix(text, "blocksnoop: watching PID 1234 thread 1234 for blocks "
+		    ">= 100.0 ms... Ctrl-C to stop\n");
+	/* A non-terminal gets one plain line per stats tick. */
+	assert_non_null(strstr(text, "blocksnoop stats: pid=1234 elapsed=1.0s count=4 "
+			   "rate=4/s min=0.500 avg=1.000 p50=1.000 p90=1.500 p95=1.500 "
+			   "p99=1.500 max=1.500 ms\n"));
+	assert_non_null(strstr(text, "--- blocksnoop session ---\n"
+			   "Duration:        10.0s\n"
+			   "Blocking events: 2 (1 at error level)\n"
+			   "Blocked time:    total 1052.1 ms, longest 750.0 ms\n"
+			   "Lost events:     0\n"));
+	assert_null(strchr(text, '\033'));
+	free(text);
+}
+
+static void test_console_color(void **state)
+{
+	char *text = console_output(true, false, false);
+
+	(void)state;
+	/* Warning-level events in yellow, error-level in bold red. */
+	assert_non_null(strstr(text, "#1  \033[33mBLOCKED\033[0m  302.1ms"));
+	assert_non_null(strstr(text, "#2  \033[1;31mBLOCKED\033[0m  750.0ms"));
+	assert_non_null(strstr(text, "]     \033[1;31mSTILL BLOCKED\033[0m  600.0ms"));
+	assert_non_null(strstr(text, "    \033[2mno Python stack captured\033[0m\n"));
+	assert_non_null(strstr(text, "\033[1m--- blocksnoop session ---\033[0m"));
+	free(text);
+}
+
+static void test_console_summary_only(void **state)
+{
+	char *text = console_output(false, true, false);
+
+	(void)state;
+	assert_null(strstr(text, "BLOCKED")); /* nor STILL BLOCKED */
+	assert_null(strstr(text, "blocksnoop stats:"));
+	assert_non_null(strstr(text, "blocksnoop: watching PID 1234"));
+	assert_non_null(strstr(text, "Blocking events: 2 (1 at error level)"));
+	free(text);
+}
+
+static void test_console_stats_mode(void **state)
+{
+	char *text = console_output(false, false, true);
+
+	(void)state;
+	want_prefix(text, "blocksnoop: measuring epoll gaps of PID 1234 thread 1234"
+		    "... Ctrl-C to stop\n");
+	assert_non_null(strstr(text, "Gaps measured: 4 (4/s)\n"));
+	assert_non_null(strstr(text, "(ms)\n"));
+	assert_null(strchr(text, '\033'));
+	free(text);
+}
+
+/* Python stacks on the console: traceback order (outermost first), the
+ * loop's own frames hidden and counted, at most 3 stacks per event. */
+static void test_console_stacks(void **state)
+{
+	struct frame f_main[] = {
+		{ "time.sleep", "<built-in>", 0, NULL },
+		{ "handler", "/srv/app.py", 42, "time.sleep(0.3)" },
+		{ "Handle._run", "/usr/lib/python3.11/asyncio/events.py", 80, "self._context.run()" },
+		{ "BaseEventLoop._run_once", "/usr/lib/python3.11/asyncio/base_events.py", 1922, NULL },
+	};
+	struct frame f_other[] = { { "parse", "/srv/app.py", 7, NULL } };
+	struct stack_count stacks[] = {
+		{ { 4, false, f_main }, 6 },
+		{ { 1, true, f_other }, 1 },
+		{ { 1, false, f_other }, 1 },
+		{ { 1, false, f_other }, 1 },
+		{ { 1, false, f_other }, 1 },
+	};
+	struct stack_set set = { .total_samples = 10, .nstacks = 5, .stacks = stacks };
+	struct script sc;
+	struct sink *s;
+	char *text;
+	int fd = temp_fd();
+
+	(void)state;
+	script_init(&sc, false);
+	sc.ev[0].stacks = &set;
+	s = sink_console_new(fd, false, false);
+	s->ops->event(s, &sc.si, &sc.ev[0], sc.event[0]);
+	s->ops->destroy(s);
+	text = uh_read_fd_file(fd);
+	if (!strstr(text, "[   1.23s] #1  BLOCKED  302.1ms  tid=1234\n"
+			  "    Python stack (most recent call last), 6 of 10 samples:\n"
+			  "      /srv/app.py:42 in handler\n"
+			  "        time.sleep(0.3)\n"
+			  "      <built-in>:0 in time.sleep\n"
+			  "      (2 asyncio/selectors/threading frames hidden; --json has them)\n"
+			  "    ---\n"
+			  "    Python stack (most recent call last), 1 of 10 samples:\n"
+			  "      /srv/app.py:7 in parse\n"
+			  "      ... (outer frames beyond the depth limit)\n"
+			  "    ---\n"
+			  "    Python stack (most recent call last), 1 of 10 samples:\n"
+			  "      /srv/app.py:7 in parse\n"
+			  "    (2 more stacks; --json has them)\n"))
+		fail_msg("stacks not as expected:\n%s", text);
+	assert_null(strstr(text, "base_events"));
+	assert_null(strstr(text, "no Python stack captured"));
+	free(text);
+	script_free(&sc);
+	close(fd);
+}
+
+/* The summary lists the top call sites (already sorted by the caller). */
+static void test_console_call_sites(void **state)
+{
+	struct call_site sites[] = {
+		{ { "handler", "/srv/app.py", 42, NULL }, 3, 903.36, 301.2 },
+		{ { "parse", "/srv/app.py", 7, NULL }, 12, 150.04, 20 },
+	};
+	struct script sc;
+	struct sink *s;
+	char *text;
+	int fd = temp_fd();
+
+	(void)state;
+	script_init(&sc, false);
+	sc.sum.sites = sites;
+	sc.sum.nsites = 2;
+	s = sink_console_new(fd, false, true); /* summary-only still shows them */
+	s->ops->summary(s, &sc.si, &sc.sum, NULL, sc.summary);
+	s->ops->destroy(s);
+	text = uh_read_fd_file(fd);
+	if (!strstr(text, "Lost events:     0\n"
+			  "Top blocking call sites:\n"
+			  "     903.4 ms     3x  /srv/app.py:42 in handler\n"
+			  "     150.0 ms    12x  /srv/app.py:7 in parse\n"))
+		fail_msg("call sites not as expected:\n%s", text);
+	free(text);
+	script_free(&sc);
+	close(fd);
+}
+
+/* On a terminal the stats frame is redrawn in place: the second frame
+ * moves the cursor up over the first (3 lines) and clears it. */
+static void test_console_stats_tty(void **state)
+{
+	struct script sc;
+	struct sink *s;
+	char buf[8192];
+	ssize_t n, got = 0;
+	int master, slave;
+
+	(void)state;
+	if (openpty(&master, &slave, NULL, NULL, NULL) != 0) {
+		print_message("no pty: in-place redraw not checked\n");
+		return;
+	}
+	script_init(&sc, true);
+	s = sink_console_new(slave, false, false);
+	s->ops->stats(s, &sc.si, &sc.snap, sc.stats);
+	s->ops->stats(s, &sc.si, &sc.snap, sc.stats);
+	s->ops->destroy(s);
+	close(slave);
+	while ((n = read(master, buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += n;
+	buf[got] = '\0';
+	close(master);
+	script_free(&sc);
+	assert_non_null(strstr(buf, "blocksnoop stats — PID 1234"));
+	/* Drawn twice, the second time after "up 3, clear". */
+	assert_non_null(strstr(buf, "\033[3A\033[J"));
+	assert_null(strstr(strstr(buf, "\033[3A\033[J") + 1, "\033[3A"));
+	/* color=false: no colour codes even on a terminal. */
+	assert_null(strstr(buf, "\033[1m"));
+	assert_null(strstr(buf, "\033[33m"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_json_all_records),
+		cmocka_unit_test(test_json_summary_only),
+		cmocka_unit_test(test_json_pipe),
+		cmocka_unit_test(test_json_null_record),
+		cmocka_unit_test(test_logfile_appends),
+		cmocka_unit_test(test_logfile_bad_path),
+		cmocka_unit_test(test_logfile_reopen),
+		cmocka_unit_test(test_logfile_reopen_fails),
+		cmocka_unit_test(test_console_plain),
+		cmocka_unit_test(test_console_color),
+		cmocka_unit_test(test_console_summary_only),
+		cmocka_unit_test(test_console_stats_mode),
+		cmocka_unit_test(test_console_stacks),
+		cmocka_unit_test(test_console_call_sites),
+		cmocka_unit_test(test_console_stats_tty),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
