@@ -25,7 +25,7 @@ uint64_t hist_percentile_ns(const struct gap_stats *st, double p)
 	if (!st->count)
 		return 0;
 	/* Nearest rank: the smallest value with at least p% at or below it. */
-	rank = (uint64_t)ceil(p / 100.0 * (double)st->count);
+	rank = (uint64_t)ceil(p * (double)st->count / 100.0);
 	if (rank < 1)
 		rank = 1;
 	if (rank > st->count)

@@ -150,6 +150,21 @@ static int parse_id(const char *text, pid_t *out)
 	return 0;
 }
 
+/* The option getopt just complained about: for a short option inside a
+ * cluster (-xv) that is optopt, not the whole argument. */
+static const char *option_text(char **argv, int ind)
+{
+	static char short_opt[3];
+	const char *arg = argv[ind - 1];
+
+	if (optopt > ' ' && optopt < 127 && strncmp(arg, "--", 2) != 0) {
+		short_opt[0] = '-';
+		short_opt[1] = (char)optopt;
+		return short_opt;
+	}
+	return arg;
+}
+
 static bool looks_like_id(const char *text)
 {
 	return *text && strspn(text, "0123456789") == strlen(text);
@@ -179,10 +194,14 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 	optind = 0;
 	opterr = 0;
 	for (;;) {
+		int before = optind;
+
 		c = getopt_long(argc, argv, "+:t:vh", long_options, NULL);
 		if (c == -1) {
-			if (optind < argc && !o->pid && looks_like_id(argv[optind]) &&
-			    strcmp(argv[optind - 1], "--") != 0) {
+			/* Did getopt stop at a "--" of its own (not an option's value)? */
+			bool dashdash = optind > before && !strcmp(argv[optind - 1], "--");
+
+			if (optind < argc && !o->pid && looks_like_id(argv[optind]) && !dashdash) {
 				if (parse_id(argv[optind], &o->pid))
 					return usage_error(err, errlen,
 						"invalid PID '%s': expected a process id", argv[optind]);
@@ -260,10 +279,10 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 		case OPT_VERSION: o->command = CMD_VERSION; return 0;
 		case ':':
 			return usage_error(err, errlen, "option '%s' needs a value (see --help)",
-					   argv[optind - 1]);
+					   option_text(argv, optind));
 		default:
 			return usage_error(err, errlen, "unknown option '%s' (see --help)",
-					   argv[optind - 1]);
+					   option_text(argv, optind));
 		}
 	}
 

@@ -395,8 +395,6 @@ static void test_unknown_in_cluster(void **state)
 {
 	(void)state;
 	USAGE("x", "-vx", "1234");
-	KNOWN_BUG("options.c names argv[optind - 1] for an unknown letter that is "
-		  "not last in its cluster (\"-xv\" -> \"unknown option 'blocksnoop'\")");
 	USAGE("x", "-xv", "1234");
 	USAGE("x", "1234", "-xv");
 }

@@ -111,17 +111,4 @@ static inline void uh_rmtree(const char *dir)
 			fail_msg("%s = %.17g, want %.17g (+-%g)", #a, a_, b_, e_); \
 	} while (0)
 
-/*
- * A test that shows a known, reported bug in agent/: it is skipped (and
- * says why) so that `make unit` stays usable for everyone, unless
- * BLOCKSNOOP_UNIT_KNOWN_BUGS=1 is set, which runs it and shows the failure.
- * Delete the KNOWN_BUG() line once the bug is fixed. Needs <cmocka.h>.
- */
-#define KNOWN_BUG(what) do {                                                \
-		if (!getenv("BLOCKSNOOP_UNIT_KNOWN_BUGS")) {                \
-			print_message("known bug, skipped: %s\n", (what)); \
-			skip();                                             \
-		}                                                           \
-	} while (0)
-
 #endif
