@@ -7,7 +7,7 @@
 
 #include "pyelf.h"
 
-/* Look for the two symbols in one symbol table; true if _PyRuntime was found. */
+/* Look for _PyRuntime and Py_Version in one symbol table. */
 static void scan_symbols(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct pyelf *out)
 {
 	Elf_Data *data = elf_getdata(scn, NULL);

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,16 +28,16 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "cpython/linetable.h"
-#include "cpython/procmaps.h"
-#include "cpython/pyelf.h"
-#include "cpython/pyoffsets.h"
-#include "cpython/pyreader.h"
-#include "cpython/pystr.h"
-#include "cpython/pytid.h"
-#include "cpython/remote.h"
-#include "cpython/strpool.h"
-#include "cpython/target_fs.h"
+#include "linetable.h"
+#include "procmaps.h"
+#include "pyelf.h"
+#include "pyoffsets.h"
+#include "pyreader.h"
+#include "pystr.h"
+#include "pytid.h"
+#include "remote.h"
+#include "strpool.h"
+#include "target_fs.h"
 #include "procfs.h"
 
 #ifndef SYS_pidfd_open
@@ -514,6 +515,9 @@ static int resolve_codes(struct py_process *p, const struct raw_frame *raw, int 
 		if (j == nuniq)
 			addrs[nuniq++] = raw[i].code;
 	}
+	/* Make room first: the cache must not be emptied half-way through. */
+	if ((p->codes_used + nuniq + 1) * 2 > CODE_CACHE_MAX)
+		code_cache_flush(p);
 	for (j = 0; j < nuniq; j++) {
 		if (!remote_ptr_ok(addrs[j]))
 			return -EFAULT;
@@ -1005,7 +1009,9 @@ static int sample(struct py_process *p, pid_t tid, struct py_stack *out)
 	for (i = 0; i < n; i++) {
 		struct py_frame *f;
 
-		if (!ents[i] || !ents[i]->valid) {
+		if (!ents[i])
+			return -EAGAIN;
+		if (!ents[i]->valid) {
 			/* 3.13+: f_executable need not be code (shims): skip */
 			if (o->frames == PY_FRAMES_DIRECT)
 				continue;
@@ -1139,17 +1145,16 @@ static int find_runtime(pid_t pid, struct runtime_loc *loc, char *err, size_t er
 	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
 	n = readlink(link, exe, sizeof(exe) - 1);
 	if (n < 0) {
-		if (errno == EACCES || errno == EPERM)
+		int e = errno;
+
+		if (e == EACCES || e == EPERM)
 			return -EPERM;
-		/* ENOENT: gone, or a kernel thread (no executable) */
-		if (errno == ENOENT && access(link, F_OK) != 0 && errno == ENOENT) {
-			snprintf(link, sizeof(link), "/proc/%d", pid);
-			if (access(link, F_OK) != 0)
-				return -ESRCH;
-			seterr(err, errlen, "process %d has no executable (a kernel thread?)", pid);
-			return -ENOEXEC;
-		}
-		return errno == ENOENT ? -ESRCH : -errno;
+		snprintf(link, sizeof(link), "/proc/%d", pid);
+		if (access(link, F_OK) != 0)
+			return -ESRCH;
+		/* A kernel thread or a zombie has no executable. */
+		seterr(err, errlen, "process %d has no executable: %s", pid, strerror(e));
+		return -ENOEXEC;
 	}
 	exe[n] = '\0';
 	rootfd = tfs_root_open(pid);
@@ -1182,10 +1187,12 @@ static int find_runtime(pid_t pid, struct runtime_loc *loc, char *err, size_t er
 	pmap_free(&maps);
 	close(rootfd);
 	if (rc == -ENOENT) {
-		seterr(err, errlen, "process %d is not Python: no _PyRuntime in %s or a libpython%s%s",
-		       pid, exe, why[0] ? " (" : "", why[0] ? why : "");
 		if (why[0])
-			strncat(err, ")", errlen - strlen(err) - 1);
+			seterr(err, errlen, "process %d is not Python: no _PyRuntime in %s or a libpython (%s)",
+			       pid, exe, why);
+		else
+			seterr(err, errlen, "process %d is not Python: no _PyRuntime in %s or a libpython",
+			       pid, exe);
 		return -ENOEXEC;
 	}
 	return rc;
@@ -1310,12 +1317,14 @@ int py_process_open(pid_t pid, struct py_process **out, char *err, size_t errlen
 	p = calloc(1, sizeof(*p));
 	loc = calloc(1, sizeof(*loc));
 	if (!p || !loc) {
-		rc = -ENOMEM;
-		goto fail;
+		free(p);
+		free(loc);
+		return -ENOMEM;
 	}
 	p->pid = pid;
 	p->r.pid = pid;
 	p->memfd = -1;
+	p->pidfd = -1;
 	p->pidfd = syscall(SYS_pidfd_open, pid, 0);
 	if (p->pidfd < 0) {
 		rc = errno == ESRCH ? -ESRCH : -errno;
