@@ -8,14 +8,6 @@
 
 #include "caps.h"
 
-/* Headers older than Linux 5.8 lack these; the numbers are ABI. */
-#ifndef CAP_PERFMON
-#define CAP_PERFMON 38
-#endif
-#ifndef CAP_BPF
-#define CAP_BPF 39
-#endif
-
 /* Capabilities are numbered 0..63 here; see CAPS_BIT. */
 #define CAPS_MAX 64
 

@@ -14,6 +14,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/capability.h>
+
+/* Headers older than Linux 5.8 lack these; the numbers are ABI. */
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
 #include <stdint.h>
 
 #define CAPS_BIT(cap) (UINT64_C(1) << (cap))

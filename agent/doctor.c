@@ -21,13 +21,6 @@
 #include "procfs.h"
 #include "tracefs.h"
 
-#ifndef CAP_PERFMON
-#define CAP_PERFMON 38
-#endif
-#ifndef CAP_BPF
-#define CAP_BPF 39
-#endif
-
 #define BTF_PATH "/sys/kernel/btf/vmlinux"
 
 /* What blocksnoop may use; kept when advising a new setcap set. */
