@@ -38,7 +38,7 @@ VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \
 	-e 's/ppc64le/powerpc/' -e 's/s390x/s390/' -e 's/riscv64/riscv/')
 
-LIBS := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz) \
+LIBS := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz \
 	-lcjson -lcap -lm
 
 WARNINGS := -Wall -Wextra -Werror
@@ -125,19 +125,31 @@ fixtures: $(FIXTURE_BINS)
 # libFuzzer targets for the code that decodes another process's memory.
 # Always built with clang, ASan and UBSan, whatever SANITIZE says; each
 # runs for FUZZ_SECONDS from its seed corpus (tests/fuzz/corpus/<name>/).
+# A target links only the module it fuzzes, named after it:
+# tests/fuzz/fuzz_<dir>_<module>.c is built with agent/<dir>/<module>.c
+# (fuzz_cpython_linetable -> agent/cpython/linetable.c).
 FUZZ_CFLAGS := -g -O1 $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -Iagent -Ibpf \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-build/fuzz/%: tests/fuzz/%.c $(wildcard agent/*/*.c agent/*/*.h) | $(OUTPUT)
-	$(call msg,FUZZ,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(filter-out %.h,$(filter agent/%,$^)) $(LIBS) -o $@
+FUZZ_DIRS := $(patsubst agent/%/,%,$(sort $(dir $(wildcard agent/*/*.c))))
+define fuzz_rule
+build/fuzz/fuzz_$(1)_%: tests/fuzz/fuzz_$(1)_%.c agent/$(1)/%.c $$(wildcard agent/$(1)/*.h) | $(OUTPUT)
+	$$(call msg,FUZZ,$$@)
+	$(Q)mkdir -p $$(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $$< agent/$(1)/$$*.c $(LIBS) -o $$@
+endef
+$(foreach d,$(FUZZ_DIRS),$(eval $(call fuzz_rule,$(d))))
 
+# A crash fails the goal (the exit status is not lost in a pipe); its input
+# is kept as build/fuzz/<name>-crash-*, the whole log as build/fuzz/<name>.log.
 fuzz: $(FUZZ_BINS)
 	$(Q)set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
 		mkdir -p build/fuzz/corpus-$$n; \
 		echo "== $$n ($(FUZZ_SECONDS) s)"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
-			build/fuzz/corpus-$$n tests/fuzz/corpus/$$n 2>&1 | tail -3; done
+		if ! $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+			-artifact_prefix=build/fuzz/$$n- \
+			build/fuzz/corpus-$$n tests/fuzz/corpus/$$n > build/fuzz/$$n.log 2>&1; then \
+			tail -40 build/fuzz/$$n.log; echo "$$n FAILED: see build/fuzz/$$n.log"; exit 1; fi; \
+		tail -3 build/fuzz/$$n.log; done
 
 install: $(OUTPUT)/blocksnoop
 	install -D -m 0755 $(OUTPUT)/blocksnoop $(DESTDIR)$(BINDIR)/blocksnoop

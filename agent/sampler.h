@@ -51,10 +51,11 @@ void sampler_unwatch(struct sampler *s, int slot);
 int sampler_fd(const struct sampler *s);
 
 /*
- * Called with the stacks sampled so far when a thread has been blocked for
- * longer than its threshold, and every STILL_BLOCKED_EVERY_S seconds after
- * that, while the block goes on. `current` holds the most recent stack.
+ * Called while a block goes on: once it has lasted its threshold and at
+ * least STILL_BLOCKED_AFTER_MIN_S, then every STILL_BLOCKED_EVERY_S seconds.
+ * `current` holds the most recent stack.
  */
+#define STILL_BLOCKED_AFTER_MIN_S 1
 #define STILL_BLOCKED_EVERY_S 5
 typedef void (*still_blocked_fn)(void *ctx, int slot, uint64_t gap_start_ns,
 				 uint64_t now_ns, const struct stack_set *current);

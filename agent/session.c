@@ -28,6 +28,7 @@
 #include "log.h"
 #include "procfs.h"
 #include "reporter.h"
+#include "sampler.h"
 #include "session.h"
 #include "timeutil.h"
 
@@ -40,6 +41,7 @@ struct session {
 	struct reporter reporter;
 	bool reporter_started;
 	struct detector *det;
+	struct sampler *sampler; /* NULL with --sampler none and in stats mode */
 	int slot;
 	struct launched child;   /* launch mode; child.pid == 0 once reaped */
 	int child_status;        /* wait status once reaped */
@@ -53,7 +55,7 @@ struct session {
 	int exit_code;           /* set when done through an error */
 };
 
-enum wake_source { WAKE_EVENTS = 1, WAKE_SIGNAL, WAKE_TARGET, WAKE_TIMER };
+enum wake_source { WAKE_EVENTS = 1, WAKE_SIGNAL, WAKE_TARGET, WAKE_TIMER, WAKE_SAMPLER };
 
 static int pidfd_open(pid_t pid)
 {
@@ -148,6 +150,7 @@ static int epoll_add(int epfd, int fd, enum wake_source what)
 static void on_gap(void *ctx, const struct gap_event *g)
 {
 	struct session *s = ctx;
+	struct stack_set *stacks;
 	struct blocking_event e = {
 		.number = s->reporter.summary.event_count + 1,
 		.start_ns = g->start_ns,
@@ -161,7 +164,30 @@ static void on_gap(void *ctx, const struct gap_event *g)
 	e.timestamp_s = g->start_ns > s->info.start_mono_ns
 				? (double)(g->start_ns - s->info.start_mono_ns) / 1e9 : 0;
 	e.is_error = e.duration_ms >= s->o->error_threshold_ms;
+	stacks = s->sampler ? sampler_take(s->sampler, g->slot, g->start_ns) : NULL;
+	e.stacks = stacks;
 	reporter_event(&s->reporter, &e);
+	stack_set_free(stacks);
+}
+
+static void on_still_blocked(void *ctx, int slot, uint64_t gap_start_ns,
+			     uint64_t now_ns, const struct stack_set *current)
+{
+	struct session *s = ctx;
+	struct still_blocked b = {
+		.start_ns = gap_start_ns,
+		.now_ns = now_ns,
+		.blocked_ms = (double)(now_ns - gap_start_ns) / 1e6,
+		.pid = detector_slot_pid(s->det, slot),
+		.tid = detector_slot_tid(s->det, slot),
+		.stacks = current,
+	};
+
+	b.wall_start = mono_to_wall(gap_start_ns);
+	b.timestamp_s = gap_start_ns > s->info.start_mono_ns
+				? (double)(gap_start_ns - s->info.start_mono_ns) / 1e9 : 0;
+	b.is_error = b.blocked_ms >= s->o->error_threshold_ms;
+	reporter_still_blocked(&s->reporter, &b);
 }
 
 static void drain_events(struct session *s)
@@ -332,6 +358,7 @@ static void run_loop(struct session *s)
 			case WAKE_SIGNAL: on_signal(s); break;
 			case WAKE_TARGET: on_target_exit(s); break;
 			case WAKE_TIMER: on_tick(s); break;
+			case WAKE_SAMPLER: sampler_tick(s->sampler, on_still_blocked, s); break;
 			default: break;
 			}
 		}
@@ -354,6 +381,8 @@ static int setup_wakeups(struct session *s)
 		err = epoll_add(s->epfd, s->sigfd, WAKE_SIGNAL);
 	if (!err)
 		err = epoll_add(s->epfd, s->timerfd, WAKE_TIMER);
+	if (!err && s->sampler)
+		err = epoll_add(s->epfd, sampler_fd(s->sampler), WAKE_SAMPLER);
 	if (err)
 		return err;
 	s->pidfd = pidfd_open(s->info.pid);
@@ -457,6 +486,21 @@ int session_run(const struct options *o)
 		code = EXIT_RUNTIME;
 		goto out;
 	}
+	if (o->sampler == SAMPLER_BUILTIN && !o->stats) {
+		uint64_t threshold_ns = (uint64_t)(o->threshold_ms * 1e6);
+		uint64_t interval_ns = o->interval_ms > 0 ? (uint64_t)(o->interval_ms * 1e6)
+							  : sampler_default_interval_ns(threshold_ns);
+
+		s.sampler = sampler_new(s.det, interval_ns);
+		ret = s.sampler ? sampler_watch(s.sampler, s.slot, s.info.pid, s.info.tid,
+						threshold_ns) : -errno;
+		if (ret) {
+			log_error("cannot start the stack sampler: %s", strerror(-ret));
+			code = EXIT_RUNTIME;
+			goto out;
+		}
+		log_info("sampling Python stacks every %.2f ms during blocks", interval_ns / 1e6);
+	}
 	ret = setup_wakeups(&s);
 	if (ret) {
 		log_error("cannot set up the event loop: %s", strerror(-ret));
@@ -500,6 +544,7 @@ out:
 	if (s.child.pid && !s.child_reaped)
 		launch_abort(&s.child);
 	reporter_destroy(&s.reporter);
+	sampler_free(s.sampler);
 	detector_free(s.det);
 	if (s.epfd >= 0)
 		close(s.epfd);

@@ -21,6 +21,7 @@ import glob
 import os
 import platform
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -149,6 +150,30 @@ def wrk(port, seconds, conns):
     return rps
 
 
+def foreign_probes():
+    """PIDs other than ours holding BPF programs on syscall tracepoints (say,
+    someone's blocksnoop test): they slow every syscall on the host, the
+    "nothing attached" baseline included."""
+    try:
+        out = subprocess.run(["bpftool", "perf", "list"], capture_output=True,
+                             text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return set()
+    pids = {int(m.group(1)) for m in re.finditer(r"pid (\d+) .*tracepoint\s+sys_", out)}
+    return pids - {p.pid for p in started}
+
+
+def wait_quiet(a):
+    """Wait up to --wait-quiet s for foreign probes to go; False if they stay."""
+    deadline = time.monotonic() + a.wait_quiet
+    while (pids := foreign_probes()):
+        if time.monotonic() > deadline:
+            log(f"  other processes hold syscall tracepoint programs: {sorted(pids)}")
+            return False
+        time.sleep(1)
+    return True
+
+
 # ---- part 1 + 3: throughput, and blocksnoop's own cost ---------------------
 
 def throughput_run(variant, a, res):
@@ -167,7 +192,7 @@ def throughput_run(variant, a, res):
             bs = start([a.blocksnoop, "-t", "10", "--json", str(server.pid)],
                        "blocksnoop", stdout=events)
             wait_attached(bs)
-        wrk(port, a.warmup, a.connections)  # JIT-free, but warms sockets and caches
+        wrk(port, a.warmup, a.connections)  # unmeasured warm-up: allocator, caches
         if bs:
             c0, t0 = cpu_ns(bs.pid), time.monotonic()
         rps = wrk(port, a.duration, a.connections)
@@ -182,7 +207,7 @@ def throughput_run(variant, a, res):
             with open(events.name) as f:
                 res.setdefault(("bs_events", None), []).append(
                     sum('"blocking_event"' in line for line in f))
-            if bs.returncode not in (0, None):
+            if bs.returncode != 0 or "blocksnoop: " in tail(bs.errlog):
                 log(f"blocksnoop exited {bs.returncode}: {tail(bs.errlog)}")
         log(f"  throughput {variant:<10} {rps:10,.0f} req/s")
     finally:
@@ -234,6 +259,13 @@ def spread(res, key, spec=",.0f"):
     return f" ({min(v):{spec}}–{max(v):{spec}})" if v and len(v) > 1 else ""
 
 
+def paired_delta(res, call, v, ref):
+    """Median over rounds of (v - ref) within the same round: the variants of
+    one round ran seconds apart, so slow drift of the host cancels out."""
+    x, y = res.get((call, v)), res.get((call, ref))
+    return statistics.median(a - b for a, b in zip(x, y)) if x and y else None
+
+
 def percall_table(res, sfx, title):
     L = ["", title, "",
          "| attached | `epoll_wait(…, 0)` | Δ vs nothing | Δ vs empty programs "
@@ -244,18 +276,24 @@ def percall_table(res, sfx, title):
                      ("blocksnoop", "blocksnoop (watching another process)")):
         row = f"| {label} "
         for call in ("epoll_wait" + sfx, "getppid" + sfx):
-            x, n, e = (med(res, (call, k)) for k in (v, "nothing", "empty"))
-
             def d(ref):
-                return fmt(x - ref if None not in (x, ref) else None, "+,.0f", "–")
-            row += f"| {fmt(x)}{spread(res, (call, v))} | {d(n)} | {d(e)} "
+                return fmt(paired_delta(res, call, v, ref), "+,.0f", "–")
+            row += (f"| {fmt(med(res, (call, v)))}{spread(res, (call, v))} "
+                    f"| {d('nothing')} | {d('empty')} ")
         L.append(row + "|")
     return L
 
 
 def report(a, res, meta):
-    L = [f"Measured {meta['date']} on {meta['host']}.",
-         f"{a.rounds} interleaved rounds; medians, (min–max) across rounds.", ""]
+    L = [f"Measured {meta['date']} on {meta['host']}; load average "
+         f"{meta['load0']} before, {meta['load1']} after (the benchmark itself adds ~2).",
+         f"{a.rounds} interleaved rounds; medians, (min–max) across rounds; "
+         "ratios and Δ are medians of same-round pairs."]
+    bad = res.get(("disturbed", None), [])
+    if any(bad):
+        L.append(f"**{sum(bad)} of {len(bad)} runs overlapped another process's BPF programs "
+                 "on syscall tracepoints**, which slow every syscall on the host.")
+    L.append("")
 
     L += [f"### 1. Throughput: aiohttp hello, `wrk -t1 -c{a.connections} -d{a.duration}s`", "",
           "| setup | requests/s | vs alone |", "|---|---|---|"]
@@ -297,10 +335,10 @@ def report(a, res, meta):
           goal("< 1% of a core", fmt(cpu, ".2f") if cpu is not None else None, "%",
                cpu is not None and cpu < 1)]
     for sfx, what in (("", "mean"), ("_min", "fastest block")):
-        b, e = (med(res, ("epoll_wait" + sfx, k)) for k in ("blocksnoop", "empty"))
-        ok = None not in (b, e)
+        d = paired_delta(res, "epoll_wait" + sfx, "blocksnoop", "empty")
         L.append(goal(f"≤ 20 ns per epoll call over the empty-program floor ({what})",
-                      fmt(b - e, "+,.0f") if ok else None, " ns", ok and b - e <= 20))
+                      fmt(d, "+,.0f") if d is not None else None, " ns",
+                      d is not None and d <= 20))
     return "\n".join(L) + "\n"
 
 
@@ -323,6 +361,9 @@ def main():
     ap.add_argument("--cpu", type=int, default=os.cpu_count() - 1,
                     help="pin syscall_loop to this CPU (-1: do not pin)")
     ap.add_argument("--only", choices=("throughput", "percall"))
+    ap.add_argument("--wait-quiet", type=int, default=15, metavar="S",
+                    help="before each run, wait up to S s for other processes' "
+                    "syscall tracepoint programs to go (default 15)")
     ap.add_argument("--output", help="also write the markdown table here")
     ap.add_argument("--keep-logs", action="store_true")
     a = ap.parse_args()
@@ -345,10 +386,13 @@ def main():
     if not have_bs:
         log(f"{a.blocksnoop} missing: its variants are skipped (run `make` first)")
 
-    # SIGTERM/SIGHUP unwind like Ctrl-C, so the finally below stops children.
-    for s in (signal.SIGTERM, signal.SIGHUP):
+    # Signals unwind through the finally below, which stops the children.
+    # SIGINT too: a shell starts background jobs with it ignored.
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(s, lambda sig, _: sys.exit(128 + sig))
     logdir = tempfile.mkdtemp(prefix="blocksnoop-bench.")
+    meta = {"date": datetime.date.today().isoformat(), "host": machine(),
+            "load0": "%.2f" % os.getloadavg()[0]}
     res = {}
     parts = [(throughput_run, ["alone", "blocksnoop", "debug"]),
              (loop_run, ["nothing", "empty", "blocksnoop"])]
@@ -362,15 +406,20 @@ def main():
                 # Rotate the order each round (A,B,C / B,C,A / ...) so no
                 # variant always runs first after a quiet period.
                 for v in variants[r % len(variants):] + variants[:r % len(variants)]:
+                    quiet = wait_quiet(a)
                     fn(v, a, res)
+                    res.setdefault(("disturbed", None), []).append(
+                        not quiet or bool(foreign_probes()))
     finally:
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(s, signal.SIG_IGN)  # a second Ctrl-C must not skip cleanup
         cleanup()
         if not a.keep_logs:
-            subprocess.run(["rm", "-rf", logdir])
+            shutil.rmtree(logdir, ignore_errors=True)
         else:
             log(f"logs in {logdir}")
 
-    meta = {"date": datetime.date.today().isoformat(), "host": machine()}
+    meta["load1"] = "%.2f" % os.getloadavg()[0]
     table = report(a, res, meta)
     print(table)
     if a.output:

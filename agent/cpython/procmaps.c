@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "procmaps.h"
-#include "target_fs.h"
 
 /* Hex number; advances *p. -1 if there are no digits or too many. */
 static int hex(const char **p, uint64_t *out)
@@ -97,21 +96,63 @@ void pmap_free(struct pmap_list *l)
 	l->n = 0;
 }
 
-int pmap_read(pid_t pid, struct pmap_list *out)
+/* The whole of /proc/<pid>/maps, NUL-terminated (malloc'd). */
+static int read_maps(pid_t pid, char **out)
 {
-	char path[64], *line, *nl;
-	size_t len, cap = 0;
-	int fd, err;
+	size_t used = 0, cap = 1 << 16;
+	char path[64], *buf;
+	ssize_t n;
+	int fd, err = 0;
 
-	memset(out, 0, sizeof(*out));
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? -ESRCH : errno == EACCES ? -EPERM : -errno;
-	err = tfs_read_all(fd, 64 << 20, &out->text, &len);
+	buf = malloc(cap + 1);
+	while (buf) {
+		if (used == cap) {
+			char *bigger = cap < (64u << 20) ? realloc(buf, cap * 2 + 1) : NULL;
+
+			if (!bigger) {
+				err = -ENOMEM;
+				break;
+			}
+			buf = bigger;
+			cap *= 2;
+		}
+		n = read(fd, buf + used, cap - used);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = errno == EACCES ? -EPERM : errno == ESRCH ? -ESRCH : -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		used += n;
+	}
 	close(fd);
+	if (!buf)
+		return -ENOMEM;
+	if (err) {
+		free(buf);
+		return err;
+	}
+	buf[used] = '\0';
+	*out = buf;
+	return 0;
+}
+
+int pmap_read(pid_t pid, struct pmap_list *out)
+{
+	char *line, *nl;
+	size_t cap = 0;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = read_maps(pid, &out->text);
 	if (err)
-		return err == -EACCES ? -EPERM : err;
+		return err;
 	for (line = out->text; *line; line = nl + 1) {
 		struct pmap m;
 

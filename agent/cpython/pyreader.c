@@ -55,6 +55,9 @@
 /* Longest UTF-8 of a PYSTR_MAX_CHARS string. */
 #define STR_BUF (PYSTR_MAX_CHARS * 4 + 1)
 #define MAX_TYPES 32
+/* Pages kept by the per-sample page cache. */
+#define PC_PAGES 32
+#define PC_PAGE 4096u
 
 enum obkind { KIND_OTHER, KIND_CODE, KIND_STR, KIND_BYTES };
 
@@ -79,6 +82,11 @@ struct pythread {
 /* Host TID -> TID in the target's PID namespace. */
 struct tidmap {
 	pid_t host, ns;
+};
+
+/* A small set of frame addresses, to catch cycles. */
+struct seen {
+	uint64_t slot[2 * MAX_WALK];
 };
 
 /* A frame as walked, before its code object is resolved. */
@@ -117,6 +125,16 @@ struct py_process {
 
 	uint8_t *scratch; /* code headers for the batched check */
 	char *strbuf;     /* STR_BUF */
+
+	/*
+	 * Per-sample page cache for thread states and frames: 3.11+ frames
+	 * sit next to each other in the thread's data stack, so one read of a
+	 * page usually brings several. Emptied at the start of every sample.
+	 */
+	int pc_n;
+	uint64_t pc_addr[PC_PAGES];
+	uint8_t (*pc_data)[PC_PAGE];
+	struct seen *seen;
 };
 
 /* ------------------------------------------------------------------ */
@@ -196,6 +214,74 @@ static int read_failure(const struct py_process *p, int err)
 	if (alive)
 		return alive;
 	return err == -ESRCH ? -ESRCH : -EAGAIN;
+}
+
+/* ------------------------------------------------------------------ */
+/* the per-sample page cache                                            */
+
+static int pc_find(const struct py_process *p, uint64_t page)
+{
+	int i;
+
+	for (i = 0; i < p->pc_n; i++)
+		if (p->pc_addr[i] == page)
+			return i;
+	return -1;
+}
+
+/*
+ * Read len (<= PC_PAGE) bytes at addr through the page cache: the pages
+ * holding them are read whole, in one call, if not cached yet.
+ */
+static int pc_read(struct py_process *p, uint64_t addr, void *buf, size_t len)
+{
+	uint64_t first = addr & ~(uint64_t)(PC_PAGE - 1), page;
+	struct remote_iov iov[2];
+	int slot[2], npages, i, nmiss = 0, err;
+	size_t done = 0;
+
+	if (len == 0 || len > PC_PAGE || addr + len < addr)
+		return -EFAULT;
+	npages = ((addr + len - 1) & ~(uint64_t)(PC_PAGE - 1)) == first ? 1 : 2;
+	for (i = 0; i < npages; i++) {
+		page = first + (uint64_t)i * PC_PAGE;
+		slot[i] = pc_find(p, page);
+		if (slot[i] >= 0)
+			continue;
+		if (p->pc_n + 2 > PC_PAGES) {
+			/* Full: start over (keeping a page this read needs). */
+			if (i == 1 && slot[0] >= 0) {
+				p->pc_addr[0] = p->pc_addr[slot[0]];
+				memcpy(p->pc_data[0], p->pc_data[slot[0]], PC_PAGE);
+				slot[0] = 0;
+				p->pc_n = 1;
+			} else {
+				p->pc_n = 0;
+			}
+		}
+		slot[i] = p->pc_n;
+		iov[nmiss++] = (struct remote_iov){ .addr = page, .buf = p->pc_data[p->pc_n],
+						    .len = PC_PAGE };
+		p->pc_addr[p->pc_n++] = page;
+	}
+	if (nmiss) {
+		err = remote_readv(&p->r, iov, nmiss);
+		if (err) {
+			/* Forget the pages that were not read. */
+			p->pc_n -= nmiss;
+			return err;
+		}
+	}
+	for (i = 0; i < npages; i++) {
+		size_t from = i == 0 ? addr - first : 0;
+		size_t n = PC_PAGE - from;
+
+		if (n > len - done)
+			n = len - done;
+		memcpy((uint8_t *)buf + done, p->pc_data[slot[i]] + from, n);
+		done += n;
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -829,7 +915,7 @@ static int thread_check(struct py_process *p, const struct pythread *t, pid_t ns
 	int32_t tid;
 	int err;
 
-	err = remote_read(&p->r, t->tstate, tsbuf, o->ts_read);
+	err = pc_read(p, t->tstate, tsbuf, o->ts_read);
 	if (err)
 		return err == -EFAULT ? -ENOENT : err;
 	if (get_u64(tsbuf, o->ts_interp) != t->interp)
@@ -842,7 +928,7 @@ static int thread_check(struct py_process *p, const struct pythread *t, pid_t ns
 
 		if (pthread != t->pthread || !remote_ptr_ok(pthread))
 			return -ENOENT;
-		err = remote_i32(&p->r, pthread + p->tid_off, &tid);
+		err = pc_read(p, pthread + p->tid_off, &tid, sizeof(tid));
 		if (err)
 			return err == -EFAULT ? -ENOENT : err;
 		if (tid != ns_tid)
@@ -855,10 +941,6 @@ static int thread_check(struct py_process *p, const struct pythread *t, pid_t ns
 /* ------------------------------------------------------------------ */
 /* frames                                                               */
 
-/* A small set of frame addresses, to catch cycles. */
-struct seen {
-	uint64_t slot[2 * MAX_WALK];
-};
 
 static bool seen_add(struct seen *s, uint64_t addr)
 {
@@ -880,7 +962,7 @@ static int walk(struct py_process *p, uint64_t frame, struct raw_frame *raw, int
 		bool *more)
 {
 	const struct py_offsets *o = &p->off;
-	struct seen *seen;
+	struct seen *seen = p->seen;
 	uint8_t fbuf[512];
 	int steps, err = 0;
 
@@ -888,9 +970,7 @@ static int walk(struct py_process *p, uint64_t frame, struct raw_frame *raw, int
 	*more = false;
 	if (o->frame_read > sizeof(fbuf))
 		return -EINVAL;
-	seen = calloc(1, sizeof(*seen));
-	if (!seen)
-		return -ENOMEM;
+	memset(seen, 0, sizeof(*seen));
 	for (steps = 0; frame; steps++) {
 		uint64_t code;
 
@@ -902,7 +982,7 @@ static int walk(struct py_process *p, uint64_t frame, struct raw_frame *raw, int
 			err = -EFAULT; /* garbage or a cycle: a torn read */
 			break;
 		}
-		err = remote_read(&p->r, frame, fbuf, o->frame_read);
+		err = pc_read(p, frame, fbuf, o->frame_read);
 		if (err)
 			break;
 		code = get_u64(fbuf, o->frame_code) & o->code_ptr_mask;
@@ -917,7 +997,6 @@ static int walk(struct py_process *p, uint64_t frame, struct raw_frame *raw, int
 		}
 		frame = get_u64(fbuf, o->frame_back);
 	}
-	free(seen);
 	return err;
 }
 
@@ -965,6 +1044,7 @@ static int sample(struct py_process *p, pid_t tid, struct py_stack *out)
 	bool more;
 	int n, i, err;
 
+	p->pc_n = 0; /* the target has moved on since the last sample */
 	err = ns_tid_of(p, tid, &ns);
 	if (err)
 		return err == -ENOENT && process_exited(p) ? -ESRCH : err;
@@ -975,6 +1055,7 @@ static int sample(struct py_process *p, pid_t tid, struct py_stack *out)
 		err = scan_threads(p);
 		if (err)
 			return read_failure(p, err);
+		p->pc_n = 0;
 		t = thread_find(p, ns);
 		if (!t) {
 			/* Maybe a recycled host TID: translate afresh next time. */
@@ -995,7 +1076,7 @@ static int sample(struct py_process *p, pid_t tid, struct py_stack *out)
 		root = 0;
 		if (!remote_ptr_ok(cframe))
 			return -EAGAIN;
-		err = remote_u64(&p->r, cframe + o->cframe_current_frame, &root);
+		err = pc_read(p, cframe + o->cframe_current_frame, &root, sizeof(root));
 		if (err)
 			return read_failure(p, err);
 	}
@@ -1359,7 +1440,9 @@ int py_process_open(pid_t pid, struct py_process **out, char *err, size_t errlen
 		goto fail;
 	p->scratch = malloc((size_t)(PY_MAX_DEPTH + 1) * p->off.code_read);
 	p->strbuf = malloc(STR_BUF);
-	if (!p->scratch || !p->strbuf) {
+	p->pc_data = malloc(sizeof(*p->pc_data) * PC_PAGES);
+	p->seen = malloc(sizeof(*p->seen));
+	if (!p->scratch || !p->strbuf || !p->pc_data || !p->seen) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -1395,6 +1478,8 @@ void py_process_close(struct py_process *p)
 	free(p->tids);
 	free(p->scratch);
 	free(p->strbuf);
+	free(p->pc_data);
+	free(p->seen);
 	if (p->memfd >= 0)
 		close(p->memfd);
 	if (p->pidfd >= 0)

@@ -376,8 +376,8 @@ def check_common(records):
     sessions = set()
     for r in records:
         assert r.get("schema") == SCHEMA, r
-        assert r.get("type") in ("session_start", "blocking_event", "stats",
-                                 "session_summary"), r
+        assert r.get("type") in ("session_start", "blocking_event", "still_blocked",
+                                 "stats", "session_summary"), r
         assert isinstance(r.get("session_id"), str) and r["session_id"], r
         sessions.add(r["session_id"])
         parse_time(r.get("time"))
@@ -400,7 +400,10 @@ def check_events(events, *, pid, tid, error_threshold_ms=500.0):
         assert e["tid"] == tid, f"tid {e['tid']} != {tid}: {e}"
         want = "error" if e["duration_ms"] >= error_threshold_ms else "warning"
         assert e["level"] == want, e
-        assert "python_stacks" in e and e["python_stacks"] is None, e
+        # Stacks are not what these tests are about: null (none captured)
+        # or a list of stacks.
+        assert "python_stacks" in e, e
+        assert e["python_stacks"] is None or isinstance(e["python_stacks"], list), e
     # timestamp_s is the block start on the session clock: its differences
     # follow start_ns.
     for a, b in zip(events, events[1:]):
@@ -462,7 +465,10 @@ def check_summary(summary, events):
     assert abs(summary["total_blocked_ms"] - sum(durations)) < 0.06, summary
     assert abs(summary["max_blocked_ms"] - max(durations, default=0)) < 0.01, summary
     assert summary["lost_event_count"] == 0, summary
-    assert summary["top_call_sites"] == [], summary
+    assert isinstance(summary["top_call_sites"], list), summary
+    assert len(summary["top_call_sites"]) <= 5, summary
+    if all(e.get("python_stacks") is None for e in events):
+        assert summary["top_call_sites"] == [], summary
     assert isinstance(summary["duration_s"], (int, float)) and summary["duration_s"] > 0, summary
     for k in ("termination_reason", "status"):
         assert isinstance(summary[k], str) and summary[k], summary

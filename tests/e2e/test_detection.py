@@ -3,7 +3,7 @@ duration within 2 ms of what the blocking code itself measured."""
 import pytest
 
 from conftest import (PY, attach_and_go, bin_fixture, check_common, check_events,
-                      check_summary, match_blocks, py_fixture, read_truth,
+                      check_summary, match_blocks, parse_time, py_fixture, read_truth,
                       start_ready_target, truth_blocks, wait_truth)
 
 
@@ -37,6 +37,12 @@ def test_sleep_loop_every_block_reported(bs, tmp_path):
     summary = res.one("session_summary")
     check_summary(summary, res.events)
     assert all(0 <= e["timestamp_s"] <= summary["duration_s"] for e in res.events), res
+    # An event's `time` is when the block began (docs/output-schema.md):
+    # session_start's time + timestamp_s.
+    t0 = parse_time(start["time"])
+    for e in res.events:
+        since = (parse_time(e["time"]) - t0).total_seconds()
+        assert abs(since - e["timestamp_s"]) < 0.005, (start["time"], e)
 
 
 def test_threshold_above_blocks_reports_none(bs, tmp_path):

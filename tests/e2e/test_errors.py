@@ -69,6 +69,7 @@ def test_tid_nonexistent(bs, procs, tmp_path):
     ["--fail-on", "bogus"],
     ["--fail-on"],
     ["--tid", "abc"],
+    ["--correlation-padding", "abc"],
     ["--no-such-option"],
 ], ids=lambda a: " ".join(a) or "empty")
 def test_bad_option_values(bs, sleeper, args):
@@ -85,6 +86,14 @@ def test_bad_option_launch_mode_runs_nothing(bs, tmp_path, args):
     res = bs.run(*args, "--", "touch", str(marker), timeout=20)
     check_error_line(res, 2)
     assert not marker.exists(), "the command was run despite a usage error"
+
+
+def test_tid_in_launch_mode(bs, tmp_path):
+    """--tid is for attach mode only."""
+    marker = tmp_path / "ran"
+    res = bs.run("--tid", str(os.getpid()), "--", "touch", str(marker), timeout=20)
+    check_error_line(res, 2)
+    assert not marker.exists()
 
 
 def test_pid_and_command(bs, sleeper, tmp_path):

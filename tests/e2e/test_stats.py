@@ -2,7 +2,7 @@
 gaps the fixture really made (tests/fixtures/gap_distribution.c)."""
 import math
 
-from conftest import bin_fixture, check_common, read_truth
+from conftest import bin_fixture, check_common, parse_json_lines, read_truth
 
 # 1000 gaps: p50 falls among the 3 ms gaps, p90 and p95 among the 8 ms,
 # p99 among the 20 ms ones - each well inside its group, never on a
@@ -107,7 +107,8 @@ def test_stats_percentiles(bs, tmp_path):
 
 
 def test_stats_threshold_drops_short_gaps(bs, tmp_path):
-    res, inner, outer = run_distribution(bs, tmp_path, "-t", "2")
+    log = tmp_path / "bs.log"
+    res, inner, outer = run_distribution(bs, tmp_path, "-t", "2", "--log-file", str(log))
     start = res.one("session_start")
     assert start["threshold_ms"] == 2, start
     final = res.one("session_summary")["stats"]
@@ -129,3 +130,9 @@ def test_stats_threshold_drops_short_gaps(bs, tmp_path):
     # (That summary.stats has every field of a stats record, pid too, is
     # test_stats_percentiles' last check.)
     check_stats_record(final, start["pid"], check_pid=False)
+
+    # The log file gets no per-second stats lines; its summary has the
+    # final distribution.
+    logged = parse_json_lines(log.read_text(), where=str(log))
+    assert [r["type"] for r in logged] == ["session_start", "session_summary"], logged
+    assert logged[-1]["stats"] == final

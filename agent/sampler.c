@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "cpython/pyreader.h"
+#include "log.h"
+#include "sampler.h"
+#include "timeutil.h"
+
+/* Distinct stacks kept per gap; further ones are counted, not kept. */
+#define GAP_MAX_STACKS 16
+/* Gaps kept per thread until their event claims them: the event of a gap
+ * arrives after the gap closes, possibly after the next one has begun. */
+#define GAPS_KEPT 4
+/* Retry opening a target's interpreter after 100 ms, doubling up to 2 s. */
+#define OPEN_RETRY_MIN_NS 100000000ULL
+#define OPEN_RETRY_MAX_NS 2000000000ULL
+/* Say that stacks cannot be read only once this has been failing this long
+ * (a launched interpreter needs a moment to start). */
+#define OPEN_COMPLAIN_AFTER_NS 3000000000ULL
+
+struct gap_samples {
+	uint64_t gap_start_ns;          /* 0: unused */
+	unsigned total;
+	unsigned nstacks;
+	struct stack_count stacks[GAP_MAX_STACKS];
+	int last;                        /* index of the most recent stack */
+	uint64_t last_report_ns;         /* still-blocked report; 0 = none yet */
+};
+
+struct target {
+	pid_t pid, tid;
+	uint64_t threshold_ns;
+	struct py_process *proc;
+	bool gone;                       /* the process has exited */
+	uint64_t first_open_attempt_ns;
+	uint64_t next_open_ns;
+	uint64_t open_backoff_ns;
+	bool complained;
+	struct gap_samples gaps[GAPS_KEPT];
+};
+
+struct sampler {
+	struct detector *det;
+	int timerfd;
+	/* Indexed by detector slot; allocated while watched. */
+	struct target *targets[MAX_WATCHED_THREADS];
+	int nslots; /* one past the highest slot ever watched */
+	struct py_stack scratch;         /* large: kept off the stack */
+};
+
+uint64_t sampler_default_interval_ns(uint64_t threshold_ns)
+{
+	uint64_t ns = threshold_ns / 10;
+
+	if (ns < 500000)
+		ns = 500000;
+	if (ns > 50000000)
+		ns = 50000000;
+	return ns;
+}
+
+struct sampler *sampler_new(struct detector *det, uint64_t interval_ns)
+{
+	struct itimerspec its = {
+		.it_interval = { interval_ns / 1000000000ULL, interval_ns % 1000000000ULL },
+		.it_value = { interval_ns / 1000000000ULL, interval_ns % 1000000000ULL },
+	};
+	struct sampler *s = calloc(1, sizeof(*s));
+	int err;
+
+	if (!s)
+		return NULL;
+	s->det = det;
+	s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (s->timerfd < 0 || timerfd_settime(s->timerfd, 0, &its, NULL)) {
+		err = errno;
+		sampler_free(s);
+		errno = err;
+		return NULL;
+	}
+	return s;
+}
+
+static void gap_clear(struct gap_samples *g)
+{
+	for (unsigned i = 0; i < g->nstacks; i++)
+		stack_free(&g->stacks[i].stack);
+	memset(g, 0, sizeof(*g));
+}
+
+static void target_free(struct target *t)
+{
+	if (!t)
+		return;
+	py_process_close(t->proc);
+	for (int i = 0; i < GAPS_KEPT; i++)
+		gap_clear(&t->gaps[i]);
+	free(t);
+}
+
+void sampler_free(struct sampler *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < s->nslots; i++)
+		target_free(s->targets[i]);
+	if (s->timerfd >= 0)
+		close(s->timerfd);
+	free(s);
+}
+
+int sampler_watch(struct sampler *s, int slot, pid_t pid, pid_t tid,
+		  uint64_t threshold_ns)
+{
+	struct target *t;
+
+	if (slot < 0 || slot >= MAX_WATCHED_THREADS)
+		return -EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	target_free(s->targets[slot]);
+	s->targets[slot] = t;
+	if (slot >= s->nslots)
+		s->nslots = slot + 1;
+	t->pid = pid;
+	t->tid = tid;
+	t->threshold_ns = threshold_ns;
+	t->open_backoff_ns = OPEN_RETRY_MIN_NS;
+	return 0;
+}
+
+void sampler_unwatch(struct sampler *s, int slot)
+{
+	if (slot >= 0 && slot < MAX_WATCHED_THREADS) {
+		target_free(s->targets[slot]);
+		s->targets[slot] = NULL;
+	}
+}
+
+int sampler_fd(const struct sampler *s)
+{
+	return s->timerfd;
+}
+
+/* Open the target's interpreter if it is not open yet; false if not ready. */
+static bool ensure_open(struct target *t, uint64_t now)
+{
+	char err[256] = "";
+	int ret;
+
+	if (t->proc)
+		return true;
+	if (t->gone || now < t->next_open_ns)
+		return false;
+	if (!t->first_open_attempt_ns)
+		t->first_open_attempt_ns = now;
+	ret = py_process_open(t->pid, &t->proc, err, sizeof(err));
+	if (!ret) {
+		log_info("reading Python %s stacks of PID %d", py_process_version(t->proc),
+			 t->pid);
+		t->open_backoff_ns = OPEN_RETRY_MIN_NS;
+		return true;
+	}
+	t->proc = NULL;
+	if (ret == -ESRCH) {
+		t->gone = true;
+		return false;
+	}
+	t->next_open_ns = now + t->open_backoff_ns;
+	if (t->open_backoff_ns < OPEN_RETRY_MAX_NS)
+		t->open_backoff_ns *= 2;
+	if (!t->complained && now - t->first_open_attempt_ns >= OPEN_COMPLAIN_AFTER_NS) {
+		t->complained = true;
+		log_warn("cannot read Python stacks of PID %d: %s; events will carry no stack",
+			 t->pid, err[0] ? err : strerror(-ret));
+	}
+	return false;
+}
+
+/* The samples of the gap that began at gap_start_ns, made if need be by
+ * recycling the oldest kept gap. */
+static struct gap_samples *gap_for(struct target *t, uint64_t gap_start_ns)
+{
+	struct gap_samples *oldest = &t->gaps[0];
+
+	for (int i = 0; i < GAPS_KEPT; i++) {
+		if (t->gaps[i].gap_start_ns == gap_start_ns)
+			return &t->gaps[i];
+		if (t->gaps[i].gap_start_ns < oldest->gap_start_ns)
+			oldest = &t->gaps[i];
+	}
+	gap_clear(oldest);
+	oldest->gap_start_ns = gap_start_ns;
+	return oldest;
+}
+
+/* Convert a reader stack into ours (interned strings) and count it. */
+static void count_sample(struct gap_samples *g, const struct py_stack *ps)
+{
+	struct frame frames[PY_MAX_DEPTH];
+	struct stack st = { .depth = ps->depth, .truncated = ps->truncated, .frames = frames };
+
+	for (int i = 0; i < ps->depth; i++)
+		frames[i] = (struct frame){
+			.function = intern(ps->frames[i].function ? ps->frames[i].function : "?"),
+			.file = intern(ps->frames[i].file ? ps->frames[i].file : "?"),
+			.line = ps->frames[i].line,
+		};
+	g->total++;
+	for (unsigned i = 0; i < g->nstacks; i++) {
+		if (stack_equal(&g->stacks[i].stack, &st)) {
+			g->stacks[i].samples++;
+			g->last = i;
+			return;
+		}
+	}
+	if (g->nstacks == GAP_MAX_STACKS)
+		return; /* counted in total, shown as "other" */
+	if (stack_copy(&g->stacks[g->nstacks].stack, &st))
+		return;
+	g->stacks[g->nstacks].samples = 1;
+	g->last = g->nstacks++;
+}
+
+/* A stack_set of the given stacks of g, with source lines. */
+static struct stack_set *make_set(const struct target *t, const struct gap_samples *g,
+				  int only)
+{
+	struct stack_set *set = calloc(1, sizeof(*set));
+	unsigned n = only >= 0 ? 1 : g->nstacks;
+	char line[512];
+
+	if (!set)
+		return NULL;
+	set->stacks = calloc(n ? n : 1, sizeof(*set->stacks));
+	if (!set->stacks) {
+		free(set);
+		return NULL;
+	}
+	set->total_samples = g->total;
+	for (unsigned i = 0; i < n; i++) {
+		const struct stack_count *src = &g->stacks[only >= 0 ? (unsigned)only : i];
+		struct stack_count *dst = &set->stacks[set->nstacks];
+
+		if (stack_copy(&dst->stack, &src->stack))
+			break;
+		dst->samples = src->samples;
+		for (int f = 0; f < dst->stack.depth; f++) {
+			struct frame *fr = &dst->stack.frames[f];
+
+			if (fr->line > 0 &&
+			    !py_source_line(t->pid, fr->file, fr->line, line, sizeof(line)))
+				fr->source = intern(line);
+		}
+		set->nstacks++;
+	}
+	/* Most sampled first; ties keep the order they were first seen. */
+	for (unsigned i = 1; i < set->nstacks; i++) {
+		struct stack_count key = set->stacks[i];
+		unsigned j = i;
+
+		for (; j > 0 && set->stacks[j - 1].samples < key.samples; j--)
+			set->stacks[j] = set->stacks[j - 1];
+		set->stacks[j] = key;
+	}
+	return set;
+}
+
+/* A block is reported while in progress once it has lasted its threshold
+ * and at least STILL_BLOCKED_AFTER_MIN_S: the ordinary sub-second block is
+ * reported once, when it ends, and a hung loop within threshold + 1 s. */
+static uint64_t still_blocked_after(uint64_t threshold_ns)
+{
+	const uint64_t floor_ns = STILL_BLOCKED_AFTER_MIN_S * 1000000000ULL;
+
+	return threshold_ns > floor_ns ? threshold_ns : floor_ns;
+}
+
+static void sample_target(struct sampler *s, int slot, uint64_t now,
+			  still_blocked_fn fn, void *ctx)
+{
+	struct target *t = s->targets[slot];
+	struct gap_samples *g;
+	uint64_t before, after;
+	int ret;
+
+	before = detector_gap_open_since(s->det, slot);
+	if (!before || now < before || now - before < t->threshold_ns / 4)
+		return;
+	if (!ensure_open(t, now))
+		return;
+
+	ret = py_process_sample(t->proc, t->tid, &s->scratch);
+	after = detector_gap_open_since(s->det, slot);
+	if (ret == -ESRCH || ret == -ESTALE) {
+		/* Exited, or exec'ed into something else: reopen later (an exec
+		 * may well start a new interpreter). */
+		py_process_close(t->proc);
+		t->proc = NULL;
+		t->gone = ret == -ESRCH;
+		t->next_open_ns = now + OPEN_RETRY_MIN_NS;
+		t->first_open_attempt_ns = now;
+		return;
+	}
+	/* The thread went back to epoll during the read: the sample may
+	 * straddle two gaps, so it belongs to neither. */
+	if (ret || before != after)
+		return;
+
+	g = gap_for(t, before);
+	count_sample(g, &s->scratch);
+
+	if (fn && now - before >= still_blocked_after(t->threshold_ns) && g->nstacks &&
+	    (!g->last_report_ns ||
+	     now - g->last_report_ns >= STILL_BLOCKED_EVERY_S * 1000000000ULL)) {
+		struct stack_set *current = make_set(t, g, g->last);
+
+		g->last_report_ns = now;
+		fn(ctx, slot, before, now, current);
+		stack_set_free(current);
+	}
+}
+
+void sampler_tick(struct sampler *s, still_blocked_fn fn, void *ctx)
+{
+	uint64_t expirations, now;
+
+	while (read(s->timerfd, &expirations, sizeof(expirations)) < 0 && errno == EINTR)
+		;
+	now = mono_now_ns();
+	for (int slot = 0; slot < s->nslots; slot++) {
+		struct target *t = s->targets[slot];
+
+		if (!t)
+			continue;
+		/* Open eagerly, so that the first block is not spent parsing ELF. */
+		if (!t->proc)
+			ensure_open(t, now);
+		sample_target(s, slot, now, fn, ctx);
+	}
+}
+
+struct stack_set *sampler_take(struct sampler *s, int slot, uint64_t start_ns)
+{
+	struct target *t;
+	struct stack_set *set = NULL;
+
+	if (slot < 0 || slot >= MAX_WATCHED_THREADS || !s->targets[slot])
+		return NULL;
+	t = s->targets[slot];
+	for (int i = 0; i < GAPS_KEPT; i++) {
+		struct gap_samples *g = &t->gaps[i];
+
+		if (g->gap_start_ns != start_ns)
+			continue;
+		if (g->total)
+			set = make_set(t, g, -1);
+		gap_clear(g);
+		break;
+	}
+	return set;
+}

@@ -1,0 +1,508 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * test_cpython_decoders.c - the pure parts of the CPython reader
+ * (agent/cpython): str decoding (pystr.h), the per-version layouts and
+ * _Py_DebugOffsets parsing (pyoffsets.h) with real 3.13 blobs, the
+ * struct pthread TID inference (pytid.h), /proc/<pid>/maps lines
+ * (procmaps.h) and the string pool (strpool.h).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cpython/procmaps.h"
+#include "cpython/pyoffsets.h"
+#include "cpython/pystr.h"
+#include "cpython/pytid.h"
+#include "cpython/strpool.h"
+
+/* ------------------------------------------------------------------ */
+/* pystr                                                                */
+
+#define ST_KIND(k) ((uint32_t)(k) << 2)
+#define ST_COMPACT (1u << 5)
+#define ST_ASCII (1u << 6)
+
+static const char *utf8(uint32_t state, const void *data, size_t datalen, uint64_t n,
+			size_t outlen)
+{
+	static char out[8192];
+	struct pystr_shape sh;
+
+	assert_int_equal(pystr_shape(state, &sh), 0);
+	assert_true(outlen <= sizeof(out));
+	pystr_to_utf8(&sh, data, datalen, n, out, outlen);
+	return out;
+}
+
+static void test_pystr_kinds(void **state)
+{
+	static const uint8_t latin1[] = { 'c', 'a', 'f', 0xe9 };
+	static const uint16_t ucs2[] = { 0x3a9, 'x', 0xd800, 0x20ac };
+	static const uint32_t ucs4[] = { 0x1f600, 'y', 0x110000, 0xdfff, 0x10ffff };
+	uint8_t hi[] = { 'o', 0x80 };
+
+	(void)state;
+	/* interned bits (0-1) and the 3.12+ statically_allocated bit do not matter */
+	assert_string_equal(utf8(ST_KIND(1) | ST_COMPACT | ST_ASCII | 3 | (1u << 7), "hello", 5, 5, 64),
+			    "hello");
+	assert_string_equal(utf8(ST_KIND(1) | ST_COMPACT, latin1, 4, 4, 64), "caf\xc3\xa9");
+	assert_string_equal(utf8(ST_KIND(2) | ST_COMPACT, ucs2, sizeof(ucs2), 4, 64),
+			    "\xce\xa9x\xef\xbf\xbd\xe2\x82\xac");
+	assert_string_equal(utf8(ST_KIND(4) | ST_COMPACT, ucs4, sizeof(ucs4), 5, 64),
+			    "\xf0\x9f\x98\x80y\xef\xbf\xbd\xef\xbf\xbd\xf4\x8f\xbf\xbf");
+	/* legacy (non-compact) strings decode the same */
+	assert_string_equal(utf8(ST_KIND(2), ucs2, sizeof(ucs2), 2, 64), "\xce\xa9x");
+	/* a non-ASCII byte in an "ASCII" string is replaced */
+	assert_string_equal(utf8(ST_KIND(1) | ST_COMPACT | ST_ASCII, hi, 2, 2, 64), "o\xef\xbf\xbd");
+}
+
+static void test_pystr_limits(void **state)
+{
+	static const uint16_t ucs2[] = { 0x3a9, 0x3a9, 0x3a9 };
+	static char big[4 * PYSTR_MAX_CHARS];
+
+	(void)state;
+	/* out of room: stop at a character boundary */
+	assert_string_equal(utf8(ST_KIND(2) | ST_COMPACT, ucs2, sizeof(ucs2), 3, 4), "\xce\xa9");
+	assert_string_equal(utf8(ST_KIND(2) | ST_COMPACT, ucs2, sizeof(ucs2), 3, 1), "");
+	/* fewer characters than claimed: only what is there */
+	assert_string_equal(utf8(ST_KIND(1) | ST_COMPACT | ST_ASCII, "abc", 3, 1000, 64), "abc");
+	assert_string_equal(utf8(ST_KIND(4) | ST_COMPACT, "abcdefg", 7, 9, 64), "\xef\xbf\xbd");
+	/* at most PYSTR_MAX_CHARS */
+	memset(big, 'a', sizeof(big));
+	assert_int_equal(strlen(utf8(ST_KIND(1) | ST_COMPACT | ST_ASCII, big, sizeof(big),
+				     sizeof(big), 8192)), PYSTR_MAX_CHARS);
+}
+
+static void test_pystr_bad_states(void **state)
+{
+	struct pystr_shape sh;
+
+	(void)state;
+	assert_int_equal(pystr_shape(0, &sh), -1);                          /* kind 0: not ready */
+	assert_int_equal(pystr_shape(ST_KIND(3) | ST_COMPACT, &sh), -1);    /* no kind 3 */
+	assert_int_equal(pystr_shape(ST_KIND(2) | ST_COMPACT | ST_ASCII, &sh), -1);
+	assert_int_equal(pystr_shape(ST_KIND(1) | ST_ASCII, &sh), -1);      /* ascii, not compact */
+	assert_int_equal(pystr_shape(ST_KIND(4), &sh), 0);
+	assert_int_equal(sh.kind, 4);
+	assert_false(sh.compact);
+}
+
+/* ------------------------------------------------------------------ */
+/* pyoffsets                                                            */
+
+/* _Py_DebugOffsets of pyenv 3.13.0 and Debian 13's 3.13.5, read live. */
+static const uint64_t dbg_3130[73] = {
+	0x7970677562656478, 0x30d00f0, 0, 283320, 608, 632, 194968, 7272, 7264, 7344, 7400, 7656,
+	7640, 7648, 16, 7752, 0, 7768, 7760, 304, 0, 8, 16, 72, 152, 160, 232, 32, 80, 8, 0, 56,
+	72, 70, 208, 112, 120, 128, 136, 68, 52, 96, 104, 200, 16, 8, 416, 24, 88, 168, 32, 24,
+	16, 40, 24, 16, 48, 32, 40, 24, 16, 32, 16, 24, 40, 16, 32, 64, 32, 16, 40, 240, 200,
+};
+static const uint64_t dbg_3135[73] = {
+	0x7970677562656478, 0x30d05f0, 0, 283376, 608, 632, 194976, 7272, 7264, 7344, 7400, 7656,
+	7640, 7648, 16, 7752, 0, 7768, 7760, 304, 0, 8, 16, 72, 152, 160, 232, 32, 80, 8, 0, 56,
+	72, 70, 208, 112, 120, 128, 136, 68, 52, 96, 104, 200, 16, 8, 416, 24, 88, 168, 32, 24,
+	16, 40, 24, 16, 48, 32, 40, 24, 16, 32, 16, 24, 40, 16, 32, 64, 32, 16, 40, 240, 200,
+};
+
+/* Byte positions of fields in the 3.13 and 3.14 _Py_DebugOffsets. */
+struct pos {
+	const char *name;
+	uint32_t p313, p314;
+};
+static const struct pos positions[] = {
+	{ "free_threaded", 16, 16 },      { "interpreters_head", 40, 40 },
+	{ "interp.next", 64, 64 },        { "interp.threads_head", 72, 72 },
+	{ "ts.size", 152, 176 },          { "ts.next", 168, 192 },
+	{ "ts.interp", 176, 200 },        { "ts.current_frame", 184, 208 },
+	{ "ts.thread_id", 192, 216 },     { "ts.native_thread_id", 200, 224 },
+	{ "frame.size", 224, 248 },       { "frame.previous", 232, 256 },
+	{ "frame.executable", 240, 264 }, { "frame.instr_ptr", 248, 272 },
+	{ "frame.owner", 264, 288 },      { "code.size", 272, 312 },
+	{ "code.filename", 280, 320 },    { "code.name", 288, 328 },
+	{ "code.qualname", 296, 336 },    { "code.linetable", 304, 344 },
+	{ "code.firstlineno", 312, 352 }, { "code.co_code_adaptive", 344, 384 },
+	{ "pyobject.ob_type", 360, 408 }, { "type.tp_name", 376, 424 },
+	{ "bytes.ob_size", 520, 600 },    { "bytes.ob_sval", 528, 608 },
+	{ "unicode.state", 544, 624 },    { "unicode.length", 552, 632 },
+	{ "unicode.asciiobject_size", 560, 640 },
+};
+
+static void test_builtin_tables(void **state)
+{
+	struct py_offsets o;
+	int m;
+
+	(void)state;
+	for (m = 8; m <= 12; m++) {
+		assert_int_equal(pyoffsets_builtin(m, &o), 0);
+		assert_int_equal(o.major, 3);
+		assert_int_equal(o.minor, m);
+		assert_true(o.ts_read >= 24 && o.ts_read <= 512);
+		assert_true(o.frame_read >= 16 && o.frame_read <= 512);
+		assert_true(o.code_read >= 64 && o.code_read <= 512);
+	}
+	assert_int_equal(pyoffsets_builtin(7, &o), -1);
+	assert_int_equal(pyoffsets_builtin(13, &o), -1);
+
+	/* Spot checks against /work/shared/notes/cpython-internals.md §2. */
+	pyoffsets_builtin(8, &o);
+	assert_int_equal(o.frames, PY_FRAMES_OBJECT);
+	assert_int_equal(o.lines, PY_LINES_LNOTAB);
+	assert_int_equal(o.tids, PY_TID_PTHREAD);
+	assert_int_equal(o.ts_thread_id, 176);
+	assert_int_equal(o.frame_lasti, 104);
+	assert_int_equal(o.code_qualname, PYOFF_NONE);
+	pyoffsets_builtin(10, &o);
+	assert_int_equal(o.lines, PY_LINES_310);
+	assert_int_equal(o.frame_lasti, 96);
+	assert_int_equal(o.lasti_scale, 2);
+	pyoffsets_builtin(11, &o);
+	assert_int_equal(o.frames, PY_FRAMES_CFRAME);
+	assert_int_equal(o.tids, PY_TID_NATIVE);
+	assert_int_equal(o.interp_threads_head, 16);
+	assert_int_equal(o.cframe_current_frame, 8);
+	assert_int_equal(o.frame_code, 32);
+	assert_int_equal(o.frame_owner, 69);
+	assert_int_equal(o.code_adaptive, 184);
+	assert_int_equal(o.str_ascii_data, 48);
+	pyoffsets_builtin(12, &o);
+	assert_int_equal(o.interp_threads_head, 72);
+	assert_int_equal(o.ts_native_tid, 144);
+	assert_int_equal(o.owner_shim, 3);
+	assert_int_equal(o.code_firstlineno, 68);
+	assert_int_equal(o.str_ascii_data, 40);
+	assert_int_equal(o.str_compact_data, 56);
+}
+
+static void check_313(const struct py_offsets *o)
+{
+	assert_int_equal(o->frames, PY_FRAMES_DIRECT);
+	assert_int_equal(o->lines, PY_LINES_LOCATIONS);
+	assert_int_equal(o->tids, PY_TID_NATIVE);
+	assert_int_equal(o->runtime_interp_head, 632);
+	assert_int_equal(o->interp_next, 7264);
+	assert_int_equal(o->interp_threads_head, 7344);
+	assert_int_equal(o->ts_next, 8);
+	assert_int_equal(o->ts_interp, 16);
+	assert_int_equal(o->ts_frame, 72);
+	assert_int_equal(o->ts_thread_id, 152);
+	assert_int_equal(o->ts_native_tid, 160);
+	assert_int_equal(o->frame_back, 8);
+	assert_int_equal(o->frame_code, 0);
+	assert_int_equal(o->frame_lasti, 56);
+	assert_int_equal(o->frame_owner, 70);
+	assert_int_equal(o->code_filename, 112);
+	assert_int_equal(o->code_name, 120);
+	assert_int_equal(o->code_qualname, 128);
+	assert_int_equal(o->code_linetable, 136);
+	assert_int_equal(o->code_firstlineno, 68);
+	assert_int_equal(o->code_adaptive, 200);
+	assert_int_equal(o->ob_type, 8);
+	assert_int_equal(o->type_tp_name, 24);
+	assert_int_equal(o->bytes_size, 16);
+	assert_int_equal(o->bytes_sval, 32);
+	assert_int_equal(o->str_length, 16);
+	assert_int_equal(o->str_state, 32);
+	assert_int_equal(o->str_ascii_data, 40);
+	assert_int_equal(o->str_compact_data, 56);
+	assert_int_equal(o->owner_shim, 3);
+	assert_int_equal(o->ts_read, 168);
+	assert_int_equal(o->frame_read, 71);
+	assert_int_equal(o->code_read, 144);
+}
+
+static void test_debug_offsets_313(void **state)
+{
+	struct py_offsets o;
+	uint32_t hex;
+	char err[128];
+
+	(void)state;
+	assert_true(pyoffsets_has_cookie((const uint8_t *)dbg_3130, sizeof(dbg_3130)));
+	assert_int_equal(pyoffsets_from_debug((const uint8_t *)dbg_3130, sizeof(dbg_3130), &o,
+					      &hex, err, sizeof(err)), 0);
+	assert_int_equal(hex, 0x030d00f0);
+	assert_int_equal(o.minor, 13);
+	check_313(&o);
+	assert_true(o.code_ptr_mask == ~(uint64_t)0);
+
+	assert_int_equal(pyoffsets_from_debug((const uint8_t *)dbg_3135, sizeof(dbg_3135), &o,
+					      &hex, err, sizeof(err)), 0);
+	assert_int_equal(hex, 0x030d05f0);
+	check_313(&o);
+}
+
+/*
+ * The 3.14 code path, fed the live 3.13 values moved to their 3.14
+ * positions: the same table must come out, with 3.14's _PyStackRef tag mask.
+ */
+static void test_debug_offsets_314_from_313(void **state)
+{
+	uint64_t blob[PY_DEBUG_OFFSETS_MAX / 8];
+	const uint8_t *src = (const uint8_t *)dbg_3130;
+	struct py_offsets o13, o14;
+	uint32_t hex;
+	char err[128];
+	size_t i;
+
+	(void)state;
+	memset(blob, 0, sizeof(blob));
+	memcpy(blob, dbg_3130, 8); /* cookie */
+	blob[1] = 0x030e00f0;
+	for (i = 0; i < sizeof(positions) / sizeof(positions[0]); i++)
+		memcpy((uint8_t *)blob + positions[i].p314, src + positions[i].p313, 8);
+	assert_int_equal(pyoffsets_from_debug((const uint8_t *)dbg_3130, sizeof(dbg_3130), &o13,
+					      &hex, err, sizeof(err)), 0);
+	if (pyoffsets_from_debug((const uint8_t *)blob, sizeof(blob), &o14, &hex, err, sizeof(err)))
+		fail_msg("3.14 layout refused: %s", err);
+	assert_int_equal(o14.minor, 14);
+	assert_true(o14.code_ptr_mask == ~(uint64_t)3);
+	o14.minor = 13;
+	o14.code_ptr_mask = o13.code_ptr_mask;
+	assert_memory_equal(&o13, &o14, sizeof(o13));
+	/* A 3.13 blob is too short for the 3.14 layout. */
+	blob[1] = 0x030e00f0;
+	assert_int_equal(pyoffsets_from_debug((const uint8_t *)blob, 584, &o14, &hex, err,
+					      sizeof(err)), -1);
+	assert_non_null(strstr(err, "cut short"));
+}
+
+/* 3.14 with its own (source-derived) values. */
+static void test_debug_offsets_314(void **state)
+{
+	static const struct {
+		uint32_t pos;
+		uint64_t v;
+	} f[] = {
+		{ 40, 808 }, { 64, 7272 }, { 72, 7344 }, { 176, 824 }, { 192, 8 }, { 200, 16 },
+		{ 208, 72 }, { 216, 152 }, { 224, 160 }, { 248, 88 }, { 256, 8 }, { 264, 0 },
+		{ 272, 56 }, { 288, 74 }, { 312, 224 }, { 320, 112 }, { 328, 120 }, { 336, 128 },
+		{ 344, 136 }, { 352, 68 }, { 384, 208 }, { 408, 8 }, { 424, 24 }, { 600, 16 },
+		{ 608, 32 }, { 624, 32 }, { 632, 16 }, { 640, 40 },
+	};
+	uint64_t blob[PY_DEBUG_OFFSETS_MAX / 8];
+	struct py_offsets o;
+	uint32_t hex;
+	char err[128];
+	size_t i;
+
+	(void)state;
+	memset(blob, 0, sizeof(blob));
+	memcpy(blob, PY_DEBUG_COOKIE, 8);
+	blob[1] = 0x030e01f0;
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		blob[f[i].pos / 8] = f[i].v;
+	if (pyoffsets_from_debug((const uint8_t *)blob, sizeof(blob), &o, &hex, err, sizeof(err)))
+		fail_msg("refused: %s", err);
+	assert_int_equal(hex, 0x030e01f0);
+	assert_int_equal(o.runtime_interp_head, 808);
+	assert_int_equal(o.frame_owner, 74);
+	assert_int_equal(o.code_adaptive, 208);
+	assert_int_equal(o.owner_shim, 3); /* INTERPRETER (3) and CSTACK (4) are shims */
+	assert_int_equal(o.frame_read, 75);
+
+	/* free-threaded 3.14t: refused */
+	blob[2] = 1;
+	assert_int_equal(pyoffsets_from_debug((const uint8_t *)blob, sizeof(blob), &o, &hex, err,
+					      sizeof(err)), -1);
+	assert_non_null(strstr(err, "free-threaded"));
+}
+
+static void test_debug_offsets_refused(void **state)
+{
+	uint64_t blob[73];
+	struct py_offsets o;
+	uint32_t hex;
+	char err[128];
+
+	(void)state;
+	memcpy(blob, dbg_3130, sizeof(blob));
+	blob[0] ^= 1;
+	assert_false(pyoffsets_has_cookie((const uint8_t *)blob, sizeof(blob)));
+	assert_int_equal(pyoffsets_from_debug((const uint8_t *)blob, sizeof(blob), &o, &hex, err,
+					      sizeof(err)), -1);
+
+	memcpy(blob, dbg_3130, sizeof(blob));
+	blob[1] = 0x030f00a1; /* 3.15: layout unknown here */
+	assert_int_equal(pyoffsets_from_debug((const uint8_t *)blob, sizeof(blob), &o, &hex, err,
+					      sizeof(err)), -1);
+	assert_non_null(strstr(err, "3.15 is not supported"));
+
+	memcpy(blob, dbg_3130, sizeof(blob));
+	blob[19] = 0; /* thread_state.size 0: every offset in it would be implausible */
+	assert_int_equal(pyoffsets_from_debug((const uint8_t *)blob, sizeof(blob), &o, &hex, err,
+					      sizeof(err)), -1);
+
+	memcpy(blob, dbg_3130, sizeof(blob));
+	blob[33] = 1u << 20; /* interpreter_frame.owner far outside the frame */
+	assert_int_equal(pyoffsets_from_debug((const uint8_t *)blob, sizeof(blob), &o, &hex, err,
+					      sizeof(err)), -1);
+	assert_non_null(strstr(err, "implausible"));
+
+	assert_int_equal(pyoffsets_from_debug((const uint8_t *)dbg_3130, 100, &o, &hex, err,
+					      sizeof(err)), -1);
+}
+
+/* ------------------------------------------------------------------ */
+/* pytid                                                                */
+
+static void put32(uint8_t *w, size_t off, int32_t v)
+{
+	memcpy(w + off, &v, 4);
+}
+
+static void test_pytid(void **state)
+{
+	static uint8_t w1[1024], w2[1024], w3[600];
+	const uint8_t *wins[] = { w1, w2, w3 };
+	size_t lens[] = { sizeof(w1), sizeof(w2), sizeof(w3) };
+	pid_t valid[] = { 4242, 4250, 4251, 1, 2 };
+	uint32_t off = 0;
+
+	(void)state;
+	memset(w1, 0, sizeof(w1));
+	memset(w2, 0, sizeof(w2));
+	memset(w3, 0, sizeof(w3));
+	put32(w1, 0x2d0, 4242); /* main thread: TID = PID */
+	put32(w2, 0x2d0, 4250);
+	assert_int_equal(pytid_infer_offset(wins, lens, 2, valid, 5, 4242, 0x2d0, &off), 1);
+	assert_int_equal(off, 0x2d0);
+	/* Same TID at another offset in one window only: not a candidate. */
+	put32(w1, 0x100, 4242);
+	assert_int_equal(pytid_infer_offset(wins, lens, 2, valid, 5, 4242, 0, &off), 1);
+	assert_int_equal(off, 0x2d0);
+	/* A window too short for the offset rules it out. */
+	put32(w3, 0x100, 4251);
+	assert_int_equal(pytid_infer_offset(wins, lens, 3, valid, 5, 4242, 0x2d0, &off), 0);
+	/* No main thread among them: nothing. */
+	assert_int_equal(pytid_infer_offset(wins + 1, lens + 1, 1, valid, 5, 4242, 0, &off), 0);
+
+	/*
+	 * PID 1 in a container, main thread only: 1 is everywhere (flags,
+	 * counts); the known offset wins, else the lowest.
+	 */
+	memset(w1, 0, sizeof(w1));
+	put32(w1, 0x40, 1);
+	put32(w1, 0x2d0, 1);
+	put32(w1, 0x300, 1);
+	assert_int_equal(pytid_infer_offset(wins, lens, 1, valid, 5, 1, 0x2d0, &off), 3);
+	assert_int_equal(off, 0x2d0);
+	assert_int_equal(pytid_infer_offset(wins, lens, 1, valid, 5, 1, 0, &off), 3);
+	assert_int_equal(off, 0x40);
+	/* A second thread (TID 2) settles it: the values must differ. */
+	memset(w2, 0, sizeof(w2));
+	put32(w2, 0x40, 1);
+	put32(w2, 0x300, 2);
+	put32(w2, 0x2d0, 1);
+	assert_int_equal(pytid_infer_offset(wins, lens, 2, valid, 5, 1, 0x2d0, &off), 1);
+	assert_int_equal(off, 0x300);
+}
+
+/* ------------------------------------------------------------------ */
+/* procmaps                                                             */
+
+static void test_pmap_lines(void **state)
+{
+	struct pmap m;
+
+	(void)state;
+	assert_int_equal(pmap_parse_line("7f1c2a000000-7f1c2a021000 r-xp 00002000 fe:01 1312345"
+					 "                    /usr/lib/libpython3.11.so.1.0", &m), 0);
+	assert_true(m.start == 0x7f1c2a000000ULL && m.end == 0x7f1c2a021000ULL);
+	assert_string_equal(m.perms, "r-xp");
+	assert_true(m.offset == 0x2000);
+	assert_int_equal(m.dev_major, 0xfe);
+	assert_int_equal(m.dev_minor, 1);
+	assert_true(m.inode == 1312345);
+	assert_string_equal(m.path, "/usr/lib/libpython3.11.so.1.0");
+
+	assert_int_equal(pmap_parse_line("00400000-00420000 r--p 00000000 00:00 0 ", &m), 0);
+	assert_string_equal(m.path, "");
+	assert_int_equal(pmap_parse_line("7ffd1000-7ffd2000 rw-p 00000000 00:00 0     [stack]", &m), 0);
+	assert_string_equal(m.path, "[stack]");
+	assert_int_equal(pmap_parse_line("1000-2000 r--p 00000000 08:02 77 /a dir/py (deleted)", &m), 0);
+	assert_string_equal(m.path, "/a dir/py (deleted)");
+
+	assert_int_equal(pmap_parse_line("", &m), -1);
+	assert_int_equal(pmap_parse_line("2000-1000 r--p 00000000 00:00 0", &m), -1);
+	assert_int_equal(pmap_parse_line("1000-2000 r-p 00000000 00:00 0", &m), -1);
+	assert_int_equal(pmap_parse_line("1000-2000 r--p 0 00:00", &m), -1);
+	assert_int_equal(pmap_parse_line("11112222333344445-2000 r--p 0 00:00 0", &m), -1);
+	assert_int_equal(pmap_parse_line("zz-2000 r--p 0 00:00 0", &m), -1);
+}
+
+static void test_pmap_read_self(void **state)
+{
+	struct pmap_list l;
+	size_t i;
+	bool stack = false;
+
+	(void)state;
+	assert_int_equal(pmap_read(getpid(), &l), 0);
+	assert_true(l.n > 5);
+	for (i = 0; i < l.n; i++)
+		stack |= strcmp(l.maps[i].path, "[stack]") == 0;
+	assert_true(stack);
+	pmap_free(&l);
+	assert_int_equal(pmap_read(0x3fffffff, &l), -ESRCH);
+}
+
+/* ------------------------------------------------------------------ */
+/* strpool                                                              */
+
+static void test_strpool(void **state)
+{
+	struct strpool sp = { 0 };
+	const char *a, *b, *first[1000];
+	char buf[32];
+	int i;
+
+	(void)state;
+	a = strpool_intern(&sp, "handler");
+	b = strpool_intern(&sp, "handler");
+	assert_ptr_equal(a, b);
+	assert_string_equal(a, "handler");
+	/* Growing keeps every earlier pointer valid. */
+	for (i = 0; i < 1000; i++) {
+		snprintf(buf, sizeof(buf), "f%d", i);
+		first[i] = strpool_intern(&sp, buf);
+	}
+	for (i = 0; i < 1000; i++) {
+		snprintf(buf, sizeof(buf), "f%d", i);
+		assert_ptr_equal(strpool_intern(&sp, buf), first[i]);
+	}
+	assert_ptr_equal(strpool_intern(&sp, "handler"), a);
+	strpool_free(&sp);
+	strpool_free(&sp);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pystr_kinds),
+		cmocka_unit_test(test_pystr_limits),
+		cmocka_unit_test(test_pystr_bad_states),
+		cmocka_unit_test(test_builtin_tables),
+		cmocka_unit_test(test_debug_offsets_313),
+		cmocka_unit_test(test_debug_offsets_314_from_313),
+		cmocka_unit_test(test_debug_offsets_314),
+		cmocka_unit_test(test_debug_offsets_refused),
+		cmocka_unit_test(test_pytid),
+		cmocka_unit_test(test_pmap_lines),
+		cmocka_unit_test(test_pmap_read_self),
+		cmocka_unit_test(test_strpool),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
