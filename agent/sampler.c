@@ -15,9 +15,11 @@
 /* Gaps kept per thread until their event claims them: the event of a gap
  * arrives after the gap closes, possibly after the next one has begun. */
 #define GAPS_KEPT 4
-/* Retry opening a target's interpreter after 100 ms, doubling up to 2 s. */
-#define OPEN_RETRY_MIN_NS 100000000ULL
-#define OPEN_RETRY_MAX_NS 2000000000ULL
+/* Retry opening a target's interpreter after 20 ms, doubling up to 1 s: a
+ * launched interpreter becomes readable within milliseconds of starting,
+ * and its first block may come right after. */
+#define OPEN_RETRY_MIN_NS 20000000ULL
+#define OPEN_RETRY_MAX_NS 1000000000ULL
 /* Say that stacks cannot be read only once this has been failing this long
  * (a launched interpreter needs a moment to start). */
 #define OPEN_COMPLAIN_AFTER_NS 3000000000ULL
