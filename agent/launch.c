@@ -4,7 +4,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,6 +48,55 @@ fail:
 	while (write(exec_wr, &err, sizeof(err)) < 0 && errno == EINTR)
 		;
 	_exit(err == ENOENT ? EXIT_NOT_FOUND : 126);
+}
+
+/* An executable regular file? 0, or the errno execve would give. */
+static int executable(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return errno;
+	if (S_ISDIR(st.st_mode))
+		return EACCES;
+	return faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) ? errno : 0;
+}
+
+int launch_check(const char *command, char *err, size_t errlen)
+{
+	const char *path = getenv("PATH");
+	char candidate[PATH_MAX];
+	int found_err = ENOENT, e;
+
+	if (strchr(command, '/')) {
+		found_err = executable(command);
+	} else {
+		/* execvp's default search path when PATH is unset. */
+		if (!path)
+			path = "/bin:/usr/bin";
+		while (found_err && *path) {
+			size_t n = strcspn(path, ":");
+
+			/* An empty PATH entry means the current directory. */
+			snprintf(candidate, sizeof(candidate), "%.*s/%s", n ? (int)n : 1,
+				 n ? path : ".", command);
+			e = executable(candidate);
+			if (!e)
+				found_err = 0;
+			else if (e == EACCES)
+				found_err = EACCES; /* keep looking, as execvp does */
+			path += n + (path[n] == ':');
+		}
+	}
+	if (!found_err)
+		return 0;
+	if (found_err == ENOENT || found_err == ENOTDIR) {
+		snprintf(err, errlen, "cannot run '%s': command not found%s", command,
+			 strchr(command, '/') ? "" : " in PATH");
+		return EXIT_NOT_FOUND;
+	}
+	snprintf(err, errlen, "cannot run '%s': %s", command, strerror(found_err));
+	return 126;
 }
 
 int launch_prepare(char *const argv[], bool stdout_to_stderr, struct launched *l)

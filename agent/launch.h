@@ -22,6 +22,14 @@ struct launched {
 };
 
 /*
+ * Check, before anything starts, that the command can be executed: a name
+ * with a '/' must be an executable file, any other name must be found as
+ * one in PATH. Returns 0, or EXIT_NOT_FOUND (127) / 126 (found but not
+ * executable) with a one-line reason in err.
+ */
+int launch_check(const char *command, char *err, size_t errlen);
+
+/*
  * Fork the child for argv (looked up in PATH). The child restores the
  * default signal mask and dispositions, dies with blocksnoop
  * (PR_SET_PDEATHSIG), and, with stdout_to_stderr, writes its stdout to

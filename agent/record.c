@@ -269,8 +269,11 @@ cJSON *record_session_summary(const struct session_info *s,
 	     cJSON_AddStringToObject(r, "status", sum->status) &&
 	     add_call_sites(r, sum);
 	if (ok && stats) {
+		/* The fields of a stats record, so one parser reads both. */
 		dist = cJSON_AddObjectToObject(r, "stats");
-		ok = dist && add_distribution(dist, stats);
+		ok = dist && cJSON_AddNumberToObject(dist, "pid", s->pid) &&
+		     cJSON_AddNumberToObject(dist, "tid", s->tid) &&
+		     add_distribution(dist, stats);
 	}
 	if (!ok) {
 		cJSON_Delete(r);

@@ -427,6 +427,12 @@ int session_run(const struct options *o)
 		code = check_target(o);
 		if (code)
 			goto out;
+	} else {
+		code = launch_check(o->launch_argv[0], err, sizeof(err));
+		if (code) {
+			log_error("%s", err);
+			goto out;
+		}
 	}
 	if (!caps_can_trace(missing, sizeof(missing))) {
 		log_error("missing capabilities %s: run as root (sudo blocksnoop ...), or see 'blocksnoop doctor'",

@@ -1044,6 +1044,8 @@ static int sample(struct py_process *p, pid_t tid, struct py_stack *out)
 	bool more;
 	int n, i, err;
 
+	out->depth = 0;
+	out->truncated = false;
 	p->pc_n = 0; /* the target has moved on since the last sample */
 	err = ns_tid_of(p, tid, &ns);
 	if (err)
@@ -1114,7 +1116,7 @@ static int sample(struct py_process *p, pid_t tid, struct py_stack *out)
 
 int py_process_sample(struct py_process *p, pid_t tid, struct py_stack *out)
 {
-	int err;
+	int err, attempt;
 
 	if (!out)
 		return -EINVAL;
@@ -1122,7 +1124,15 @@ int py_process_sample(struct py_process *p, pid_t tid, struct py_stack *out)
 	out->truncated = false;
 	if (!p || tid <= 0)
 		return -EINVAL;
-	err = sample(p, tid, out);
+	/*
+	 * A torn read (the target moved under the walk) is retried once at
+	 * once: a fresh walk usually lands between two of its calls.
+	 */
+	for (attempt = 0; attempt < 2; attempt++) {
+		err = sample(p, tid, out);
+		if (err != -EAGAIN)
+			break;
+	}
 	if (err) {
 		out->depth = 0;
 		out->truncated = false;

@@ -26,7 +26,8 @@ int pystr_shape(uint32_t state, struct pystr_shape *out)
 /* The UTF-8 of one code point (replaced if it has none); its length. */
 static size_t encode(uint32_t cp, uint8_t buf[4])
 {
-	if ((cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+	/* NUL would end the C string early: replaced like the unencodable. */
+	if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
 		cp = 0xFFFD;
 	if (cp < 0x80) {
 		buf[0] = cp;

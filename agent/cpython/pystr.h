@@ -31,7 +31,8 @@ int pystr_shape(uint32_t state, struct pystr_shape *out);
  * Write the first nchars characters of data (kind bytes each, native byte
  * order; datalen bytes are available) as NUL-terminated UTF-8 into out
  * (outlen >= 1). Characters that cannot be encoded (lone surrogates, values
- * above U+10FFFF, non-ASCII bytes in an ASCII string) become U+FFFD; the
+ * above U+10FFFF, non-ASCII bytes in an ASCII string) and NULs become
+ * U+FFFD, so the result is one well-formed C string; the
  * output stops at a character boundary when out, data or PYSTR_MAX_CHARS
  * runs out. Returns the number of bytes written before the NUL.
  */

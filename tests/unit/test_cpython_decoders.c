@@ -62,6 +62,8 @@ static void test_pystr_kinds(void **state)
 			    "\xf0\x9f\x98\x80y\xef\xbf\xbd\xef\xbf\xbd\xf4\x8f\xbf\xbf");
 	/* legacy (non-compact) strings decode the same */
 	assert_string_equal(utf8(ST_KIND(2), ucs2, sizeof(ucs2), 2, 64), "\xce\xa9x");
+	/* an embedded NUL is replaced: the result stays one C string */
+	assert_string_equal(utf8(ST_KIND(1) | ST_COMPACT | ST_ASCII, "a\0b", 3, 3, 64), "a\xef\xbf\xbd" "b");
 	/* a non-ASCII byte in an "ASCII" string is replaced */
 	assert_string_equal(utf8(ST_KIND(1) | ST_COMPACT | ST_ASCII, hi, 2, 2, 64), "o\xef\xbf\xbd");
 }
