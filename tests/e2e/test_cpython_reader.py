@@ -1,0 +1,348 @@
+"""The built-in CPython stack reader (agent/cpython/pyreader.h), end to end.
+
+blocksnoop has no command of its own for the reader, so these tests drive it
+through the fixture program cpython_dump (tests/fixtures/cpython_dump.c,
+linked with build/libblocksnoop.a), which prints JSON stacks, against real
+interpreters running tests/fixtures/cpython_target.py:
+
+  * every pyenv CPython 3.8-3.13 (shared libpython) and Debian's static
+    /usr/bin/python3.11: the main thread's innermost application frames
+    (qualname, file, line, source line) and a second thread found by its TID;
+  * a Debian 13 (Python 3.13) root file system run in its own PID and mount
+    namespace, attached by host PID: TIDs translated, files read through the
+    target's root (a different file at the same host path is not read, and
+    symlinks pointing at host-only paths resolve inside the root);
+  * deep stacks (PY_MAX_DEPTH), frames churning under the reader, exec, exit,
+    non-Python processes, unknown TIDs and missing permission.
+
+The Debian 13 root file system is built once with mmdebstrap into
+build/rootfs-trixie (about a minute; needs the network) and then reused.
+"""
+import errno
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from conftest import FIXTURES_SRC, ROOT, bin_fixture, pid_alive, wait_for
+
+PYENV = pathlib.Path("/root/.pyenv/versions")
+PYTHONS = [(str(PYENV / v / "bin" / "python3"), v)
+           for v in ("3.8.18", "3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0")]
+PYTHONS.append(("/usr/bin/python3.11", "3.11.2"))  # static, non-PIE
+ROOTFS = ROOT / "build" / "rootfs-trixie"
+TARGET = "cpython_target.py"
+BLOCKER_SOURCE = "time.sleep(3600)  # BLOCKER-LINE"
+
+
+def minor(version):
+    return int(version.split(".")[1])
+
+
+def dump(*args, timeout=60, user=None):
+    """Run cpython_dump; (exit status, [JSON records])."""
+    argv = [bin_fixture("cpython_dump"), *map(str, args)]
+    if user is not None:
+        argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *argv]
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    assert res.returncode in (0, 1), f"cpython_dump {args}: exit {res.returncode}\n{res.stderr}"
+    recs = [json.loads(line) for line in res.stdout.splitlines() if line.strip()]
+    return res.returncode, recs
+
+
+def read_info(proc, timeout=30):
+    """The target's JSON announcement (first stdout line)."""
+    def line():
+        if proc.p.poll() is not None:
+            pytest.fail(f"target died\n{proc.describe()}")
+        out = proc.stdout
+        return out.split("\n", 1)[0] if "\n" in out else None
+    return json.loads(wait_for(line, timeout, "the target's announcement"))
+
+
+def start_target(procs, python, *extra):
+    """cpython_target.py started as `python cpython_target.py` from its own
+    directory, so 3.8 (which keeps the path as given) has a relative
+    co_filename that py_source_line must take from the target's cwd."""
+    proc = procs.start([python, TARGET, *extra], cwd=str(FIXTURES_SRC))
+    return proc, read_info(proc)
+
+
+def frame(function, file, line, **kw):
+    return {"function": function, "file": file, "line": line, **kw}
+
+
+@pytest.mark.parametrize("python,version", PYTHONS, ids=[
+    ("static-" if p.startswith("/usr/bin") else "") + v for p, v in PYTHONS])
+def test_stacks_of_main_and_worker(procs, python, version):
+    proc, info = start_target(procs, python)
+    assert info["version"] == version
+    rc, recs = dump("--retry", 5, "--source", info["pid"], info["main_tid"], info["worker_tid"])
+    assert rc == 0, recs
+    main, worker = recs
+    assert main["rc"] == 0 and worker["rc"] == 0, recs
+    # 3.11+ tell the patch level (Py_Version / _Py_DebugOffsets); 3.8-3.10 only X.Y
+    want_version = version if minor(version) >= 11 else version.rsplit(".", 1)[0]
+    assert main["version"] == want_version
+
+    f = info["file"]
+    if minor(version) == 8:
+        assert f == TARGET  # relative: the source comes from the target's cwd
+    else:
+        assert f == str(FIXTURES_SRC / TARGET)
+    dispatch = "App.dispatch" if minor(version) >= 11 else "dispatch"
+    frames = main["frames"]
+    assert frames[:3] == [
+        frame("blocker", f, info["blocker_line"], source=BLOCKER_SOURCE),
+        frame(dispatch, f, info["dispatch_line"], source="return blocker()  # DISPATCH-LINE"),
+        frame("handler", f, info["handler_line"],
+              source="App().dispatch(depth)  # HANDLER-LINE"),
+    ], json.dumps(frames, indent=1)
+    # ... called by the event loop, called by the script.
+    names = [x["function"].rsplit(".", 1)[-1] for x in frames]
+    assert "_run_once" in names and "run_until_complete" in names, names
+    assert frames[-1]["function"] == "<module>" and frames[-1]["file"] == f, frames[-1]
+    assert main["truncated"] is False and main["depth"] == len(frames)
+    for x in frames:
+        assert x["line"] > 0 and x["source"], x  # stdlib sources too
+
+    wframes = worker["frames"]
+    assert wframes[0] == frame("worker_wait", f, info["worker_line"],
+                               source="time.sleep(3600)  # WORKER-LINE"), wframes
+    boot = "Thread._bootstrap" if minor(version) >= 11 else "_bootstrap"
+    assert wframes[-1]["function"] == boot, wframes
+
+
+def test_deep_stack_is_truncated(procs):
+    python = str(PYENV / "3.12.1" / "bin" / "python3")
+    proc, info = start_target(procs, python, "--deep", 300)
+    rc, recs = dump("--retry", 5, info["pid"], info["main_tid"])
+    st = recs[0]
+    assert st["rc"] == 0, st
+    assert st["depth"] == 128 and st["truncated"] is True, st
+    f = info["file"]
+    assert st["frames"][0] == frame("blocker", f, info["blocker_line"])
+    assert st["frames"][1] == frame("deep", f, info["deep_line"] + 2)  # `return blocker()`
+    assert all(x == frame("deep", f, info["deep_line"]) for x in st["frames"][2:]), st["frames"]
+
+
+@pytest.mark.parametrize("version", ["3.8.18", "3.11.7", "3.13.0"])
+def test_frames_churning_under_the_reader(procs, version):
+    """The main thread calls functions at random depths as fast as it can:
+    samples may be refused (-EAGAIN) but every stack returned is whole."""
+    python = str(PYENV / version / "bin" / "python3")
+    proc, info = start_target(procs, python, "--churn")
+    f = info["file"]
+    rc, recs = dump("--repeat", 600, info["pid"], info["main_tid"])
+    assert rc == 0
+    codes = [r["rc"] for r in recs]
+    assert set(codes) <= {0, -errno.EAGAIN}, set(codes)
+    ok = [r for r in recs if r["rc"] == 0]
+    assert len(ok) >= 0.8 * len(recs), f"only {len(ok)} of {len(recs)} samples"
+    ours = {"churn", "level", "churn_loop", "handler", "main", "<module>"}
+    lines = len((FIXTURES_SRC / TARGET).read_text().splitlines())
+    for r in ok:
+        fr = r["frames"]
+        assert fr and fr[-1]["function"] == "<module>" and fr[-1]["file"] == f, fr
+        assert r["truncated"] is False
+        for x in fr:
+            if x["file"] == f:
+                assert x["function"] in ours, fr
+                assert 0 < x["line"] <= lines, fr
+    # the readings follow the target: both shallow and deep stacks were seen
+    depths = {r["depth"] for r in ok}
+    assert max(depths) - min(depths) >= 15, sorted(depths)
+
+
+def test_sample_speed(procs):
+    proc, info = start_target(procs, str(PYENV / "3.13.0" / "bin" / "python3"))
+    rc, recs = dump("--bench", 2000, info["pid"], info["main_tid"])
+    b = recs[0]
+    assert b["ok"] == 2000 and b["depth"] >= 10, b
+    # about 25 us here; generous for a loaded CI machine
+    assert b["us_per_sample"] < 1000, b
+
+
+# --------------------------------------------------------------------------
+# errors
+
+
+def test_not_python_and_gone(procs):
+    sleeper = procs.start(["sleep", "600"])
+    rc, recs = dump(sleeper.pid, sleeper.pid)
+    assert rc == 1 and recs[0]["rc"] == -errno.ENOEXEC, recs
+    assert "not Python" in recs[0]["error"], recs
+
+    done = subprocess.run(["true"])
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    assert done.returncode == 0 and not pid_alive(gone.pid)
+    rc, recs = dump(gone.pid, gone.pid)
+    assert rc == 1 and recs[0]["rc"] == -errno.ESRCH, recs
+
+
+def test_unknown_thread(procs):
+    proc, info = start_target(procs, str(PYENV / "3.11.7" / "bin" / "python3"))
+    # PID 1 is no thread of the target; a thread Python does not know either
+    rc, recs = dump(info["pid"], 1)
+    assert recs[0]["rc"] == -errno.ENOENT, recs
+
+
+def test_target_exits(procs):
+    proc, info = start_target(procs, str(PYENV / "3.10.13" / "bin" / "python3"))
+    d = procs.start([bin_fixture("cpython_dump"), "--repeat", 40, "--interval", 50,
+                     info["pid"], info["main_tid"]])
+    wait_for(lambda: d.stdout.count("\n") >= 3, 10, "three samples")
+    proc.send(signal.SIGKILL)
+    d.wait(30)
+    recs = [json.loads(x) for x in d.stdout.splitlines()]
+    codes = [r["rc"] for r in recs]
+    assert codes[0] == 0 and codes[-1] == -errno.ESRCH, codes
+    first_bad = next(i for i, c in enumerate(codes) if c != 0)
+    assert set(codes[first_bad:]) == {-errno.ESRCH}, codes
+
+
+def test_target_execs(procs, tmp_path):
+    go = tmp_path / "exec-now"
+    proc, info = start_target(procs, str(PYENV / "3.12.1" / "bin" / "python3"),
+                              "--exec-on", go)
+    d = procs.start([bin_fixture("cpython_dump"), "--repeat", 40, "--interval", 50,
+                     info["pid"], info["main_tid"]])
+    wait_for(lambda: d.stdout.count("\n") >= 3, 10, "three samples")
+    go.touch()
+    wait_for(lambda: "sleep" in pathlib.Path(f"/proc/{proc.pid}/comm").read_text(), 10,
+             "the exec")
+    d.wait(30)
+    codes = [json.loads(x)["rc"] for x in d.stdout.splitlines()]
+    assert codes[0] == 0 and codes[-1] == -errno.ESTALE, codes
+    # reopening tells what the process now is
+    rc, recs = dump(proc.pid, proc.pid)
+    assert rc == 1 and recs[0]["rc"] == -errno.ENOEXEC, recs
+
+
+def test_no_permission(procs):
+    proc, info = start_target(procs, str(PYENV / "3.11.7" / "bin" / "python3"))
+    driver = pathlib.Path(bin_fixture("cpython_dump"))
+    # the unprivileged user must be able to run the driver at all
+    for parent in [driver, *driver.parents]:
+        assert os.stat(parent).st_mode & 0o001, f"{parent} is not world-accessible"
+    rc, recs = dump(info["pid"], info["main_tid"], user=65534)
+    assert rc == 1 and recs[0]["rc"] == -errno.EPERM, recs
+    assert "permission" in recs[0]["error"], recs
+
+
+# --------------------------------------------------------------------------
+# containers: Debian 13 in its own PID and mount namespace
+
+
+@pytest.fixture(scope="module")
+def trixie_rootfs():
+    """A Debian 13 root file system with python3 (cached in build/)."""
+    if not (ROOTFS / "usr" / "bin" / "python3").exists():
+        assert shutil.which("mmdebstrap"), "mmdebstrap is needed (apt-get install mmdebstrap)"
+        tmp = ROOTFS.with_name(ROOTFS.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        # Check-Valid-Until: a mirror snapshot may serve expired Release files
+        subprocess.run(["mmdebstrap", "--variant=apt", "--include=python3",
+                        "--aptopt=Acquire::Check-Valid-Until \"false\"", "stable", str(tmp)],
+                       check=True, capture_output=True, timeout=900)
+        tmp.rename(ROOTFS)
+    return ROOTFS
+
+
+def ns_children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def host_tid_of(host_pid, ns_tid):
+    """The host TID of the target's thread ns_tid (NSpid: host ... own)."""
+    for t in os.listdir(f"/proc/{host_pid}/task"):
+        with open(f"/proc/{host_pid}/task/{t}/status") as f:
+            ids = next(l.split()[1:] for l in f if l.startswith("NSpid:"))
+        if int(ids[-1]) == ns_tid:
+            return int(ids[0])
+    pytest.fail(f"no thread with namespace TID {ns_tid} in {host_pid}")
+
+
+def test_container_namespaces(procs, trixie_rootfs):
+    tag = uuid.uuid4().hex[:12]
+    appdir = f"/tmp/bs-cpython-{tag}"       # the same path inside the root and on the host
+    inside = trixie_rootfs / appdir.lstrip("/")
+    host = pathlib.Path(appdir)
+    secret = pathlib.Path(f"/tmp/bs-cpython-{tag}-hostonly.py")
+    host_pid = None
+    try:
+        inside.mkdir(parents=True)
+        shutil.copy(FIXTURES_SRC / TARGET, inside / "app.py")
+        # A different file at the same path on the host: never what is read.
+        host.mkdir()
+        (host / "app.py").write_text("HOST FILE, NOT THE TARGET'S\n" * 300)
+        # A host-only file, and links to it planted in the container.
+        secret.write_text("HOST SECRET\n")
+        (inside / "abs.py").symlink_to(secret)
+        (inside / "up.py").symlink_to("../../../../../../../.." + str(secret))
+        (inside / "magic.py").symlink_to(f"/proc/1/root{appdir}/app.py")
+
+        unshare = procs.start(["unshare", "--mount", "--pid", "--fork", "--mount-proc",
+                               f"--root={trixie_rootfs}", "python3", f"{appdir}/app.py"])
+        kids = wait_for(lambda: ns_children(unshare.pid), 10, "unshare's child")
+        host_pid = kids[0]
+        procs.adopt(host_pid, "app.py")
+        info = read_info(unshare)
+        assert info["pid"] == 1 and info["main_tid"] == 1, info
+        assert info["version"].startswith("3.13."), info
+        assert host_pid != 1
+        main_tid = host_tid_of(host_pid, info["main_tid"])
+        worker_tid = host_tid_of(host_pid, info["worker_tid"])
+        assert main_tid == host_pid and worker_tid != info["worker_tid"]
+
+        rc, recs = dump("--retry", 5, "--source", host_pid, main_tid, worker_tid)
+        assert rc == 0, recs
+        main, worker = recs
+        assert main["rc"] == 0 and worker["rc"] == 0, recs
+        assert main["version"] == info["version"]
+        f = f"{appdir}/app.py"
+        assert main["frames"][:3] == [
+            frame("blocker", f, info["blocker_line"], source=BLOCKER_SOURCE),
+            frame("App.dispatch", f, info["dispatch_line"],
+                  source="return blocker()  # DISPATCH-LINE"),
+            frame("handler", f, info["handler_line"],
+                  source="App().dispatch(depth)  # HANDLER-LINE"),
+        ], main["frames"]
+        # the stdlib is the container's (/usr/lib/python3.13), read through its root
+        stdlib = [x for x in main["frames"] if x["file"].startswith("/usr/lib/python3.13/")]
+        assert stdlib and all(x.get("source") for x in stdlib), main["frames"]
+        assert not (pathlib.Path("/usr/lib/python3.13")).exists()
+        assert worker["frames"][0] == frame("worker_wait", f, info["worker_line"],
+                                            source="time.sleep(3600)  # WORKER-LINE")
+
+        # py_source_line: the target's file, not the host's at the same path
+        _, recs = dump("--source-line", host_pid, f, info["blocker_line"])
+        assert recs[0] == {"rc": 0, "text": BLOCKER_SOURCE}, recs
+        assert host.joinpath("app.py").read_text().splitlines()[info["blocker_line"] - 1] \
+            == "HOST FILE, NOT THE TARGET'S"
+        # links to host-only paths resolve inside the root (where nothing is)
+        assert secret.read_text() == "HOST SECRET\n"
+        for name in ("abs.py", "up.py"):
+            _, recs = dump("--source-line", host_pid, f"{appdir}/{name}", 1)
+            assert recs[0]["rc"] == -errno.ENOENT, (name, recs)
+        # /proc magic links are refused
+        _, recs = dump("--source-line", host_pid, f"{appdir}/magic.py", 1)
+        assert recs[0]["rc"] in (-errno.ELOOP, -errno.EXDEV), recs
+    finally:
+        if host_pid and pid_alive(host_pid):
+            os.kill(host_pid, signal.SIGKILL)
+            wait_for(lambda: not pid_alive(host_pid), 10, "the namespace's init to die")
+        shutil.rmtree(inside, ignore_errors=True)
+        shutil.rmtree(host, ignore_errors=True)
+        secret.unlink(missing_ok=True)
