@@ -54,7 +54,7 @@ int pyline_linetable310(const uint8_t *tab, size_t len, int firstlineno, int64_t
 			return cur;
 		start = end;
 	}
-	return PYLINE_NONE;
+	return PYLINE_OUTSIDE;
 }
 
 /* Location-table entry kinds (the 4 bits after the entry's top bit). */
@@ -121,5 +121,5 @@ int pyline_locations(const uint8_t *tab, size_t len, int firstlineno, int64_t ad
 		start = end;
 		i = next;
 	}
-	return PYLINE_NONE;
+	return PYLINE_OUTSIDE;
 }

@@ -1000,12 +1000,18 @@ static int walk(struct py_process *p, uint64_t frame, struct raw_frame *raw, int
 	return err;
 }
 
+/*
+ * The line of a frame (0 if its instruction has none), or -1 if its code
+ * object and instruction pointer cannot belong together: a torn read.
+ */
 static int frame_line(const struct py_process *p, const struct code_entry *e,
 		      const struct raw_frame *rf)
 {
 	const struct py_offsets *o = &p->off;
 	int line = PYLINE_NONE;
 
+	if (!e->table)
+		return 0; /* no (or an oversized) table */
 	switch (o->lines) {
 	case PY_LINES_LNOTAB:
 		line = pyline_lnotab(e->table, e->tablen, e->firstlineno, rf->where);
@@ -1015,18 +1021,22 @@ static int frame_line(const struct py_process *p, const struct code_entry *e,
 		break;
 	case PY_LINES_LOCATIONS: {
 		uint64_t base = e->addr + o->code_adaptive, ip = (uint64_t)rf->where;
-		int64_t units;
 
-		if (ip < base)
-			units = -1; /* not started: the first line */
-		else if (ip - base > (1ULL << 40))
-			units = INT64_MAX; /* garbage: no line */
-		else
-			units = (int64_t)((ip - base) / 2);
-		line = pyline_locations(e->table, e->tablen, e->firstlineno, units);
+		/*
+		 * 3.11/3.12 start a frame at prev_instr = first instruction - 1;
+		 * anything else before the code, or far after it, is another
+		 * frame's pointer.
+		 */
+		if (ip == base - 2)
+			return e->firstlineno;
+		if (ip < base || ip - base > (1ULL << 32))
+			return -1;
+		line = pyline_locations(e->table, e->tablen, e->firstlineno, (int64_t)((ip - base) / 2));
 		break;
 	}
 	}
+	if (line == PYLINE_OUTSIDE)
+		return -1;
 	return line == PYLINE_NONE || line < 0 ? 0 : line;
 }
 
@@ -1108,6 +1118,8 @@ static int sample(struct py_process *p, pid_t tid, struct py_stack *out)
 		f->function = ents[i]->function;
 		f->file = ents[i]->file;
 		f->line = frame_line(p, ents[i], &raw[i]);
+		if (f->line < 0)
+			return -EAGAIN;
 	}
 	out->truncated = more;
 	/* Everything above came from the image we opened, not an exec'ed one. */

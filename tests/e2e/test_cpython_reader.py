@@ -128,7 +128,7 @@ def test_deep_stack_is_truncated(procs):
     assert st["depth"] == 128 and st["truncated"] is True, st
     f = info["file"]
     assert st["frames"][0] == frame("blocker", f, info["blocker_line"])
-    assert st["frames"][1] == frame("deep", f, info["deep_line"] + 2)  # `return blocker()`
+    assert st["frames"][1] == frame("deep", f, info["deep_line"] + 1)  # `return blocker()`
     assert all(x == frame("deep", f, info["deep_line"]) for x in st["frames"][2:]), st["frames"]
 
 

@@ -19,6 +19,7 @@
 #include "cpython/linetable.h"
 
 #define NOLINE PYLINE_NONE
+#define OUTSIDE PYLINE_OUTSIDE
 
 /* Code units [first, end) all have line `line` (NOLINE: none). */
 struct line_range {
@@ -930,9 +931,12 @@ static void test_captured_tables(void **state)
 		assert_int_equal(decode(c->minor, tab, c->len, c->firstlineno, c->minor < 10 ? -1 : -1),
 				 c->firstlineno);
 		/* Past the end: 3.10+ tables cover exactly the code. */
-		if (c->minor >= 10)
+		if (c->minor >= 10) {
+			assert_int_equal(decode(c->minor, tab, c->len, c->firstlineno, last_unit),
+					 OUTSIDE);
 			assert_int_equal(decode(c->minor, tab, c->len, c->firstlineno, last_unit + 100),
-					 NOLINE);
+					 OUTSIDE);
+		}
 		free(tab);
 	}
 	/* Every version is represented. */
@@ -979,8 +983,8 @@ static void test_linetable310_by_hand(void **state)
 	assert_int_equal(pyline_linetable310(tab, sizeof(t), 20, 10), 22);
 	assert_int_equal(pyline_linetable310(tab, sizeof(t), 20, 17), 22);
 	assert_int_equal(pyline_linetable310(tab, sizeof(t), 20, 19), 22);
-	assert_int_equal(pyline_linetable310(tab, sizeof(t), 20, 20), NOLINE);
-	assert_int_equal(pyline_linetable310(tab, 1, 20, 0), NOLINE);
+	assert_int_equal(pyline_linetable310(tab, sizeof(t), 20, 20), OUTSIDE);
+	assert_int_equal(pyline_linetable310(tab, 1, 20, 0), OUTSIDE);
 	free(tab);
 }
 
@@ -1007,7 +1011,7 @@ static void test_locations_by_hand(void **state)
 			fail_msg("unit %zu: %d, want %d", u, pyline_locations(tab, sizeof(t), 10, u),
 				 want[u]);
 	assert_int_equal(pyline_locations(tab, sizeof(t), 10, -1), 10);
-	assert_int_equal(pyline_locations(tab, sizeof(t), 10, 19), NOLINE);
+	assert_int_equal(pyline_locations(tab, sizeof(t), 10, 19), OUTSIDE);
 	free(tab);
 }
 
