@@ -101,6 +101,7 @@ $(OUTPUT)/agent/%.o: agent/%.c $(wildcard agent/*.h agent/*/*.h) bpf/*.h $(BPF_S
 
 $(OUTPUT)/libblocksnoop.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
+	$(Q)rm -f $@ # no stale members of renamed sources
 	$(Q)$(AR) rcs $@ $^
 
 $(OUTPUT)/blocksnoop: $(OUTPUT)/agent/main.o $(OUTPUT)/libblocksnoop.a

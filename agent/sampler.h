@@ -1,17 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * sampler.h - the built-in Python stack sampler.
- *
- * It samples only watched threads, and only while they are blocked: on each
- * tick it reads every watched thread's "out of epoll since" time from the
- * detector (a memory read, no syscall) and samples the threads whose current
- * gap has lasted at least a quarter of their threshold. An idle loop, or
- * one whose callbacks are all short, costs one timer wake-up per interval.
- *
- * Samples are attributed to gaps exactly: a sample counts for the gap whose
- * start time the detector showed both before and after the read, and an
- * event collects the samples of the gap with its own start_ns. No time
- * windows, no guessing.
+ * sampler.h - Python stack samplers: what they share and how the session
+ * drives them. A sampler watches the same threads as the detector (by
+ * detector slot) and hands each blocking event the stacks seen during it.
  */
 #ifndef BLOCKSNOOP_SAMPLER_H
 #define BLOCKSNOOP_SAMPLER_H
@@ -21,34 +12,6 @@
 
 #include "detector.h"
 #include "stacks.h"
-
-struct sampler;
-
-/* The default interval for a threshold: threshold/10, within [0.5, 50] ms. */
-uint64_t sampler_default_interval_ns(uint64_t threshold_ns);
-
-/*
- * A sampler ticking every interval_ns, reading gap state from det (which
- * must outlive it). NULL with errno set on failure.
- */
-struct sampler *sampler_new(struct detector *det, uint64_t interval_ns);
-
-/* Stop and free everything. Accepts NULL. */
-void sampler_free(struct sampler *s);
-
-/*
- * Sample thread tid of pid, watched in detector slot `slot`, during its gaps
- * of at least threshold_ns / 4. The Python process is opened lazily (so a
- * launched command can first start its interpreter). 0 or -errno.
- */
-int sampler_watch(struct sampler *s, int slot, pid_t pid, pid_t tid,
-		  uint64_t threshold_ns);
-
-/* Stop sampling a slot and drop its samples. Idempotent. */
-void sampler_unwatch(struct sampler *s, int slot);
-
-/* The timer fd to wait on; call sampler_tick() when it is readable. */
-int sampler_fd(const struct sampler *s);
 
 /*
  * Called while a block goes on: once it has lasted its threshold and at
@@ -60,15 +23,80 @@ int sampler_fd(const struct sampler *s);
 typedef void (*still_blocked_fn)(void *ctx, int slot, uint64_t gap_start_ns,
 				 uint64_t now_ns, const struct stack_set *current);
 
-/* Take the samples that are due. Never fails; problems reading a target
- * are reported once (on stderr) and the target is retried with backoff. */
-void sampler_tick(struct sampler *s, still_blocked_fn fn, void *ctx);
+struct sampler;
+
+/* What every stack sampler does; the session knows only this. */
+struct sampler_ops {
+	/* Sample thread tid of pid, watched in detector slot `slot`, whose
+	 * blocks of threshold_ns matter. 0 or -errno. */
+	int (*watch)(struct sampler *s, int slot, pid_t pid, pid_t tid,
+		     uint64_t threshold_ns);
+	/* Stop sampling a slot and drop its samples. Idempotent. */
+	void (*unwatch)(struct sampler *s, int slot);
+	/* One fd, fixed for the sampler's life, to wait on for readability. */
+	int (*fd)(const struct sampler *s);
+	/* The fd is readable: do the work that is due. Never fails; problems
+	 * are reported once on stderr and retried. */
+	void (*ready)(struct sampler *s, still_blocked_fn fn, void *ctx);
+	/* The stacks of the block of `slot` from start_ns to end_ns (kernel
+	 * CLOCK_MONOTONIC), most sampled first, with source lines; owned by
+	 * the caller (stack_set_free). NULL if none were seen. */
+	struct stack_set *(*take)(struct sampler *s, int slot, uint64_t start_ns,
+				  uint64_t end_ns);
+	void (*destroy)(struct sampler *s);
+};
+
+/* Every sampler struct starts with this. */
+struct sampler {
+	const struct sampler_ops *ops;
+};
+
+static inline int sampler_watch(struct sampler *s, int slot, pid_t pid, pid_t tid,
+				uint64_t threshold_ns)
+{
+	return s->ops->watch(s, slot, pid, tid, threshold_ns);
+}
+
+static inline void sampler_unwatch(struct sampler *s, int slot)
+{
+	s->ops->unwatch(s, slot);
+}
+
+static inline int sampler_fd(const struct sampler *s)
+{
+	return s->ops->fd(s);
+}
+
+static inline void sampler_ready(struct sampler *s, still_blocked_fn fn, void *ctx)
+{
+	s->ops->ready(s, fn, ctx);
+}
+
+static inline struct stack_set *sampler_take(struct sampler *s, int slot,
+					     uint64_t start_ns, uint64_t end_ns)
+{
+	return s->ops->take(s, slot, start_ns, end_ns);
+}
+
+/* Stop and free a sampler. Accepts NULL. */
+static inline void sampler_free(struct sampler *s)
+{
+	if (s)
+		s->ops->destroy(s);
+}
+
+/* The default interval for a threshold: threshold/10, within [0.5, 50] ms. */
+uint64_t sampler_default_interval_ns(uint64_t threshold_ns);
 
 /*
- * The stacks sampled during the gap of `slot` that began at start_ns (the
- * event's start_ns), with their source lines, most sampled first; the caller
- * owns the result (stack_set_free). NULL if no sample was taken in it.
+ * The built-in sampler (sampler_builtin.c): blocksnoop's own CPython reader,
+ * ticking every interval_ns, reading gap state from det (which must outlive
+ * it). It samples a watched thread only while its current gap has lasted a
+ * quarter of its threshold, and attributes a sample to a gap only if the
+ * detector showed that same gap before and after the read; the process is
+ * opened lazily, so a launched command can first start its interpreter.
+ * NULL with errno set on failure.
  */
-struct stack_set *sampler_take(struct sampler *s, int slot, uint64_t start_ns);
+struct sampler *sampler_builtin_new(struct detector *det, uint64_t interval_ns);
 
 #endif

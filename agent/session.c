@@ -164,7 +164,7 @@ static void on_gap(void *ctx, const struct gap_event *g)
 	e.timestamp_s = g->start_ns > s->info.start_mono_ns
 				? (double)(g->start_ns - s->info.start_mono_ns) / 1e9 : 0;
 	e.is_error = e.duration_ms >= s->o->error_threshold_ms;
-	stacks = s->sampler ? sampler_take(s->sampler, g->slot, g->start_ns) : NULL;
+	stacks = s->sampler ? sampler_take(s->sampler, g->slot, g->start_ns, g->end_ns) : NULL;
 	e.stacks = stacks;
 	reporter_event(&s->reporter, &e);
 	stack_set_free(stacks);
@@ -358,7 +358,7 @@ static void run_loop(struct session *s)
 			case WAKE_SIGNAL: on_signal(s); break;
 			case WAKE_TARGET: on_target_exit(s); break;
 			case WAKE_TIMER: on_tick(s); break;
-			case WAKE_SAMPLER: sampler_tick(s->sampler, on_still_blocked, s); break;
+			case WAKE_SAMPLER: sampler_ready(s->sampler, on_still_blocked, s); break;
 			default: break;
 			}
 		}
@@ -497,7 +497,7 @@ int session_run(const struct options *o)
 		uint64_t interval_ns = o->interval_ms > 0 ? (uint64_t)(o->interval_ms * 1e6)
 							  : sampler_default_interval_ns(threshold_ns);
 
-		s.sampler = sampler_new(s.det, interval_ns);
+		s.sampler = sampler_builtin_new(s.det, interval_ns);
 		ret = s.sampler ? sampler_watch(s.sampler, s.slot, s.info.pid, s.info.tid,
 						threshold_ns) : -errno;
 		if (ret) {

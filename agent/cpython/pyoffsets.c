@@ -33,6 +33,8 @@ static void finish(struct py_offsets *o)
 
 	n = MAX2(reach(o->frame_back, 8), reach(o->frame_code, 8));
 	n = MAX2(n, reach(o->frame_lasti, o->frames == PY_FRAMES_OBJECT ? 4 : 8));
+	n = MAX2(n, reach(o->frame_state, 1));
+	n = MAX2(n, reach(o->frame_is_entry, 1));
 	o->frame_read = MAX2(n, reach(o->frame_owner, 1));
 
 	n = MAX2(reach(o->ob_type, 8), reach(o->code_filename, 8));
@@ -49,6 +51,7 @@ static void finish(struct py_offsets *o)
 	.ts_next = 8, .ts_interp = 16, .ts_frame = 24, .ts_thread_id = 176, \
 	.ts_native_tid = PYOFF_NONE, .cframe_current_frame = PYOFF_NONE,    \
 	.frame_back = 24, .frame_code = 32, .frame_owner = PYOFF_NONE,      \
+	.frame_is_entry = PYOFF_NONE,                                       \
 	.code_ptr_mask = ~(uint64_t)0, .owner_shim = 256,                   \
 	.code_filename = 104, .code_name = 112, .code_qualname = PYOFF_NONE, \
 	.code_linetable = 120, .code_firstlineno = 40, .code_adaptive = PYOFF_NONE, \
@@ -56,13 +59,18 @@ static void finish(struct py_offsets *o)
 	.str_length = 16, .str_state = 32, .str_ascii_data = 48, .str_compact_data = 72
 
 static const struct py_offsets builtin[] = {
+	/* char f_executing == 1 */
 	{ PY_OBJECT_FRAMES, .minor = 8, .lines = PY_LINES_LNOTAB,
-	  .frame_lasti = 104, .lasti_scale = 1 },
+	  .frame_lasti = 104, .lasti_scale = 1, .frame_state = 116, .frame_state_live = 1 << 1 },
 	{ PY_OBJECT_FRAMES, .minor = 9, .lines = PY_LINES_LNOTAB,
-	  .frame_lasti = 104, .lasti_scale = 1 },
-	/* 3.10 counts f_lasti in code units. */
+	  .frame_lasti = 104, .lasti_scale = 1, .frame_state = 116, .frame_state_live = 1 << 1 },
+	/*
+	 * 3.10 counts f_lasti in code units; f_state is FRAME_EXECUTING (0),
+	 * or FRAME_UNWINDING (2) while an exception passes through.
+	 */
 	{ PY_OBJECT_FRAMES, .minor = 10, .lines = PY_LINES_310,
-	  .frame_lasti = 96, .lasti_scale = 2 },
+	  .frame_lasti = 96, .lasti_scale = 2, .frame_state = 108,
+	  .frame_state_live = 1 << 0 | 1 << 2 },
 	{
 		.major = 3, .minor = 11, .frames = PY_FRAMES_CFRAME,
 		.lines = PY_LINES_LOCATIONS, .tids = PY_TID_NATIVE,
@@ -72,6 +80,7 @@ static const struct py_offsets builtin[] = {
 		.frame_back = 48, .frame_code = 32, .frame_lasti = 56, .frame_owner = 69,
 		.lasti_scale = 1, .code_ptr_mask = ~(uint64_t)0,
 		.owner_shim = 256, /* 3.11 has no shim frames */
+		.frame_state = PYOFF_NONE, .frame_is_entry = 68,
 		.code_filename = 112, .code_name = 120, .code_qualname = 128,
 		.code_linetable = 136, .code_firstlineno = 72, .code_adaptive = 184,
 		.ob_type = 8, .type_tp_name = 24, .bytes_size = 16, .bytes_sval = 32,
@@ -86,6 +95,7 @@ static const struct py_offsets builtin[] = {
 		.frame_back = 8, .frame_code = 0, .frame_lasti = 56, .frame_owner = 70,
 		.lasti_scale = 1, .code_ptr_mask = ~(uint64_t)0,
 		.owner_shim = 3, /* FRAME_OWNED_BY_CSTACK */
+		.frame_state = PYOFF_NONE, .frame_is_entry = PYOFF_NONE, .bottom_is_shim = true,
 		.code_filename = 112, .code_name = 120, .code_qualname = 128,
 		.code_linetable = 136, .code_firstlineno = 68, .code_adaptive = 192,
 		/* 3.12 dropped wstr: smaller str headers */
@@ -242,6 +252,9 @@ int pyoffsets_from_debug(const uint8_t *buf, size_t len, struct py_offsets *out,
 	out->lasti_scale = 1;
 	out->code_ptr_mask = l->code_ptr_mask;
 	out->owner_shim = l->owner_shim;
+	out->frame_state = PYOFF_NONE;
+	out->frame_is_entry = PYOFF_NONE;
+	out->bottom_is_shim = true;
 
 #define F(pos, limit, dst) do {                                                 \
 		if (field(buf, (pos), (limit), &(dst), #dst, err, errlen) < 0)  \

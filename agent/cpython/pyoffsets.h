@@ -64,6 +64,23 @@ struct py_offsets {
 	uint64_t code_ptr_mask;
 	uint32_t owner_shim;
 
+	/*
+	 * Telling a whole stack from a torn read (a frame caught while it is
+	 * set up or torn down looks like the end of the stack):
+	 * - PyFrameObject: the outermost frame must be running: the byte at
+	 *   frame_state (f_executing 3.8/3.9, f_state 3.10) must be a value
+	 *   v < 8 with bit v set in frame_state_live (a freed frame waiting for
+	 *   reuse has no f_back and is not running);
+	 * - 3.11: the outermost frame must be an entry frame (bool at
+	 *   frame_is_entry);
+	 * - 3.12+: the outermost frame must be a shim (bottom_is_shim): every
+	 *   entry into the eval loop pushes one, the first at the thread's base.
+	 */
+	uint32_t frame_state;
+	uint8_t frame_state_live;
+	uint32_t frame_is_entry;
+	bool bottom_is_shim;
+
 	/* PyCodeObject (code_qualname PYOFF_NONE before 3.11) */
 	uint32_t code_filename, code_name, code_qualname, code_linetable, code_firstlineno;
 	uint32_t code_adaptive; /* co_code_adaptive (3.11+) */

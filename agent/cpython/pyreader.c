@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "linetable.h"
@@ -55,6 +56,8 @@
 /* Longest UTF-8 of a PYSTR_MAX_CHARS string. */
 #define STR_BUF (PYSTR_MAX_CHARS * 4 + 1)
 #define MAX_TYPES 32
+/* A failed struct pthread inference is retried at most this often. */
+#define INFER_RETRY_NS 1000000000ULL
 /* Pages kept by the per-sample page cache. */
 #define PC_PAGES 32
 #define PC_PAGE 4096u
@@ -112,6 +115,7 @@ struct py_process {
 	size_t ntids, tids_cap;
 	bool tid_off_known;
 	uint32_t tid_off;
+	uint64_t infer_after_ns; /* no new inference before (it reads /proc) */
 
 	struct {
 		uint64_t type;
@@ -139,6 +143,14 @@ struct py_process {
 
 /* ------------------------------------------------------------------ */
 /* little helpers                                                       */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
 
 static uint64_t get_u64(const uint8_t *buf, uint32_t off)
 {
@@ -676,6 +688,8 @@ static int tidmap_add(struct py_process *p, pid_t host, pid_t ns)
 			return 0;
 		}
 	}
+	if (p->ntids >= MAX_THREADS)
+		p->ntids = 0; /* threads come and go: forget the old ones */
 	if (p->ntids == p->tids_cap) {
 		size_t ncap = p->tids_cap ? p->tids_cap * 2 : 16;
 		struct tidmap *n = realloc(p->tids, ncap * sizeof(*n));
@@ -876,11 +890,16 @@ static int scan_threads(struct py_process *p)
 	if (o->tids != PY_TID_PTHREAD)
 		return 0;
 	if (!p->tid_off_known) {
+		if (now_ns() < p->infer_after_ns)
+			return 0;
 		err = infer_tid_offset(p);
 		if (err)
 			return err;
-		if (!p->tid_off_known)
-			return 0; /* TIDs unknown for now: samples say -ENOENT */
+		if (!p->tid_off_known) {
+			/* TIDs unknown for now (samples say -ENOENT): try again later. */
+			p->infer_after_ns = now_ns() + INFER_RETRY_NS;
+			return 0;
+		}
 	}
 	for (i = 0; i < p->nthreads; i++) {
 		int32_t tid;
@@ -963,6 +982,7 @@ static int walk(struct py_process *p, uint64_t frame, struct raw_frame *raw, int
 {
 	const struct py_offsets *o = &p->off;
 	struct seen *seen = p->seen;
+	bool shim = false, entry = false, running = false;
 	uint8_t fbuf[512];
 	int steps, err = 0;
 
@@ -987,16 +1007,31 @@ static int walk(struct py_process *p, uint64_t frame, struct raw_frame *raw, int
 			break;
 		code = get_u64(fbuf, o->frame_code) & o->code_ptr_mask;
 		if (o->frames == PY_FRAMES_OBJECT) {
+			uint8_t state = fbuf[o->frame_state];
+
 			raw[*n].code = code;
 			raw[*n].where = (int64_t)get_i32(fbuf, o->frame_lasti) * o->lasti_scale;
 			(*n)++;
-		} else if (fbuf[o->frame_owner] < o->owner_shim) {
-			raw[*n].code = code;
-			raw[*n].where = (int64_t)get_u64(fbuf, o->frame_lasti);
-			(*n)++;
+			running = state < 8 && (o->frame_state_live & (1u << state));
+		} else {
+			shim = fbuf[o->frame_owner] >= o->owner_shim;
+			if (!shim) {
+				raw[*n].code = code;
+				raw[*n].where = (int64_t)get_u64(fbuf, o->frame_lasti);
+				(*n)++;
+			}
+			entry = o->frame_is_entry != PYOFF_NONE && fbuf[o->frame_is_entry];
 		}
 		frame = get_u64(fbuf, o->frame_back);
 	}
+	/*
+	 * A stack that ends at a frame that cannot be a thread's first was
+	 * caught half-way through a call or a return (see pyoffsets.h).
+	 */
+	if (!err && !*more && steps > 0 &&
+	    ((o->bottom_is_shim && !shim) || (o->frame_is_entry != PYOFF_NONE && !entry) ||
+	     (o->frame_state != PYOFF_NONE && !running)))
+		err = -EFAULT;
 	return err;
 }
 
@@ -1185,6 +1220,7 @@ static bool is_libpython(const char *path)
 struct runtime_loc {
 	uint64_t runtime, py_version; /* run-time addresses; py_version 0 = none */
 	char path[4096];              /* the file, as the target sees it */
+	bool replaced;                /* the file on disk may not be the one mapped */
 };
 
 /*
@@ -1209,12 +1245,19 @@ static int find_runtime_in(pid_t pid, int rootfd, const struct pmap_list *maps,
 		       strerror(-fd));
 		return fd == -EACCES ? -EPERM : -ENOENT;
 	}
-	if (fstat(fd, &st) < 0 || st.st_ino != m->inode) {
-		/* Replaced on disk since it was mapped (an upgrade): not that file. */
-		seterr(err, errlen, "%s changed since the target mapped it", loc->path);
+	/*
+	 * Not the mapped file if it was replaced on disk since (an upgrade:
+	 * maps says "(deleted)", or the inode differs). Overlay file systems
+	 * may show other inode numbers for the same file, so a different
+	 * inode alone does not refuse it: the layout checks that follow
+	 * catch a file that does not match the memory.
+	 */
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
 		close(fd);
-		return -ENOENT;
+		return rc;
 	}
+	loc->replaced = st.st_ino != m->inode || strstr(m->path, " (deleted)");
 	rc = pyelf_inspect(fd, &elf, err, errlen);
 	close(fd);
 	if (rc)
@@ -1313,7 +1356,8 @@ static int choose_layout(struct py_process *p, const struct runtime_loc *loc, ch
 	if (rc == -EFAULT)
 		rc = remote_read(&p->r, p->runtime, dbg, 16);
 	if (rc == -EFAULT) {
-		seterr(err, errlen, "cannot read _PyRuntime at 0x%llx", (unsigned long long)p->runtime);
+		seterr(err, errlen, "cannot read _PyRuntime at 0x%llx%s", (unsigned long long)p->runtime,
+		       loc->replaced ? " (its file was replaced since it was loaded)" : "");
 		return -ENOEXEC;
 	}
 	if (rc)
@@ -1372,7 +1416,7 @@ static bool same_pid_namespace(pid_t pid)
  * If the interpreter is up, check that the layout fits: the first thread
  * state must point back at its interpreter.
  */
-static int check_layout(struct py_process *p, char *err, size_t errlen)
+static int check_layout(struct py_process *p, bool replaced, char *err, size_t errlen)
 {
 	const struct py_offsets *o = &p->off;
 	uint64_t interp, ts, back;
@@ -1394,8 +1438,8 @@ static int check_layout(struct py_process *p, char *err, size_t errlen)
 		}
 	}
 	if (rc == -EFAULT) {
-		seterr(err, errlen, "the interpreter state does not match the Python %s layout",
-		       p->version);
+		seterr(err, errlen, "the interpreter state does not match the Python %s layout%s",
+		       p->version, replaced ? " (its file was replaced since it was loaded)" : "");
 		return -ENOEXEC;
 	}
 	return rc;
@@ -1457,7 +1501,7 @@ int py_process_open(pid_t pid, struct py_process **out, char *err, size_t errlen
 			goto fail;
 		}
 	}
-	rc = check_layout(p, err, errlen);
+	rc = check_layout(p, loc->replaced, err, errlen);
 	if (rc)
 		goto fail;
 	p->scratch = malloc((size_t)(PY_MAX_DEPTH + 1) * p->off.code_read);

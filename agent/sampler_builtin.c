@@ -8,6 +8,20 @@
 #include "cpython/pyreader.h"
 #include "log.h"
 #include "sampler.h"
+
+/*
+ * The built-in sampler. It samples only watched threads, and only while
+ * they are blocked: on each tick it reads every watched thread's "out of
+ * epoll since" time from the detector (a memory read, no syscall) and
+ * samples the threads whose current gap has lasted at least a quarter of
+ * their threshold. An idle loop, or one whose callbacks are all short,
+ * costs one timer wake-up per interval.
+ *
+ * Samples are attributed to gaps exactly: a sample counts for the gap whose
+ * start time the detector showed both before and after the read, and an
+ * event collects the samples of the gap with its own start_ns. No time
+ * windows, no guessing.
+ */
 #include "timeutil.h"
 
 /* Distinct stacks kept per gap; further ones are counted, not kept. */
@@ -45,7 +59,8 @@ struct target {
 	struct gap_samples gaps[GAPS_KEPT];
 };
 
-struct sampler {
+struct builtin_sampler {
+	struct sampler base;
 	struct detector *det;
 	int timerfd;
 	/* Indexed by detector slot; allocated while watched. */
@@ -65,27 +80,6 @@ uint64_t sampler_default_interval_ns(uint64_t threshold_ns)
 	return ns;
 }
 
-struct sampler *sampler_new(struct detector *det, uint64_t interval_ns)
-{
-	struct itimerspec its = {
-		.it_interval = { interval_ns / 1000000000ULL, interval_ns % 1000000000ULL },
-		.it_value = { interval_ns / 1000000000ULL, interval_ns % 1000000000ULL },
-	};
-	struct sampler *s = calloc(1, sizeof(*s));
-	int err;
-
-	if (!s)
-		return NULL;
-	s->det = det;
-	s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (s->timerfd < 0 || timerfd_settime(s->timerfd, 0, &its, NULL)) {
-		err = errno;
-		sampler_free(s);
-		errno = err;
-		return NULL;
-	}
-	return s;
-}
 
 static void gap_clear(struct gap_samples *g)
 {
@@ -104,10 +98,10 @@ static void target_free(struct target *t)
 	free(t);
 }
 
-void sampler_free(struct sampler *s)
+static void builtin_destroy(struct sampler *base)
 {
-	if (!s)
-		return;
+	struct builtin_sampler *s = (struct builtin_sampler *)base;
+
 	for (int i = 0; i < s->nslots; i++)
 		target_free(s->targets[i]);
 	if (s->timerfd >= 0)
@@ -115,9 +109,10 @@ void sampler_free(struct sampler *s)
 	free(s);
 }
 
-int sampler_watch(struct sampler *s, int slot, pid_t pid, pid_t tid,
-		  uint64_t threshold_ns)
+static int builtin_watch(struct sampler *base, int slot, pid_t pid, pid_t tid,
+			 uint64_t threshold_ns)
 {
+	struct builtin_sampler *s = (struct builtin_sampler *)base;
 	struct target *t;
 
 	if (slot < 0 || slot >= MAX_WATCHED_THREADS)
@@ -136,16 +131,20 @@ int sampler_watch(struct sampler *s, int slot, pid_t pid, pid_t tid,
 	return 0;
 }
 
-void sampler_unwatch(struct sampler *s, int slot)
+static void builtin_unwatch(struct sampler *base, int slot)
 {
+	struct builtin_sampler *s = (struct builtin_sampler *)base;
+
 	if (slot >= 0 && slot < MAX_WATCHED_THREADS) {
 		target_free(s->targets[slot]);
 		s->targets[slot] = NULL;
 	}
 }
 
-int sampler_fd(const struct sampler *s)
+static int builtin_fd(const struct sampler *base)
 {
+	const struct builtin_sampler *s = (const struct builtin_sampler *)base;
+
 	return s->timerfd;
 }
 
@@ -283,7 +282,7 @@ static uint64_t still_blocked_after(uint64_t threshold_ns)
 	return threshold_ns > floor_ns ? threshold_ns : floor_ns;
 }
 
-static void sample_target(struct sampler *s, int slot, uint64_t now,
+static void sample_target(struct builtin_sampler *s, int slot, uint64_t now,
 			  still_blocked_fn fn, void *ctx)
 {
 	struct target *t = s->targets[slot];
@@ -328,8 +327,9 @@ static void sample_target(struct sampler *s, int slot, uint64_t now,
 	}
 }
 
-void sampler_tick(struct sampler *s, still_blocked_fn fn, void *ctx)
+static void builtin_ready(struct sampler *base, still_blocked_fn fn, void *ctx)
 {
+	struct builtin_sampler *s = (struct builtin_sampler *)base;
 	uint64_t expirations, now;
 
 	while (read(s->timerfd, &expirations, sizeof(expirations)) < 0 && errno == EINTR)
@@ -347,11 +347,15 @@ void sampler_tick(struct sampler *s, still_blocked_fn fn, void *ctx)
 	}
 }
 
-struct stack_set *sampler_take(struct sampler *s, int slot, uint64_t start_ns)
+static struct stack_set *builtin_take(struct sampler *base, int slot, uint64_t start_ns,
+				      uint64_t end_ns)
 {
+	struct builtin_sampler *s = (struct builtin_sampler *)base;
 	struct target *t;
 	struct stack_set *set = NULL;
 
+	/* Gaps are identified by their exact start: the end adds nothing. */
+	(void)end_ns;
 	if (slot < 0 || slot >= MAX_WATCHED_THREADS || !s->targets[slot])
 		return NULL;
 	t = s->targets[slot];
@@ -366,4 +370,36 @@ struct stack_set *sampler_take(struct sampler *s, int slot, uint64_t start_ns)
 		break;
 	}
 	return set;
+}
+
+static const struct sampler_ops builtin_ops = {
+	.watch = builtin_watch,
+	.unwatch = builtin_unwatch,
+	.fd = builtin_fd,
+	.ready = builtin_ready,
+	.take = builtin_take,
+	.destroy = builtin_destroy,
+};
+
+struct sampler *sampler_builtin_new(struct detector *det, uint64_t interval_ns)
+{
+	struct itimerspec its = {
+		.it_interval = { interval_ns / 1000000000ULL, interval_ns % 1000000000ULL },
+		.it_value = { interval_ns / 1000000000ULL, interval_ns % 1000000000ULL },
+	};
+	struct builtin_sampler *s = calloc(1, sizeof(*s));
+	int err;
+
+	if (!s)
+		return NULL;
+	s->base.ops = &builtin_ops;
+	s->det = det;
+	s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (s->timerfd < 0 || timerfd_settime(s->timerfd, 0, &its, NULL)) {
+		err = errno;
+		builtin_destroy(&s->base);
+		errno = err;
+		return NULL;
+	}
+	return &s->base;
 }

@@ -1,0 +1,668 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""Sampler cost benchmark: blocksnoop's built-in stack sampler vs Austin 3.7.0.
+
+    sudo bench/sampler_bench.py [--quick] [--rounds N] [--window S]
+                                [--blocksnoop PATH] [--rootfs DIR] [--no-austin]
+                                [--output FILE] [--json FILE]
+
+Three asyncio targets (bench/sampler_workload.py, under /usr/bin/python3,
+Debian's CPython 3.11):
+  idle  `await asyncio.sleep(0.05)` forever
+  busy  10 tasks looping `await asyncio.sleep(0)` + a little arithmetic
+  half  blocking_call() = time.sleep(50 ms) on the loop, then 50 ms of awaits
+each measured with nothing attached (baseline), blocksnoop -t 100 (built-in
+sampler), blocksnoop -t 10, blocksnoop --sampler none -t 100 (detector only),
+Austin 3.7.0 -P at its default 100 us and at 33 ms (threshold/3).
+
+Rounds are interleaved: every round starts a fresh target per workload and
+measures every variant against it, in an order rotated from round to round;
+the report gives medians over rounds (and the min-max range). Per measurement:
+attach the tool, wait until it is running (blocksnoop's session_start record,
+Austin's first sample) plus 0.3 s, then a window of --window seconds between
+two progress marks taken from the target (SIGUSR1). Tool CPU = utime+stime
+(+ children) from /proc/<pid>/stat over the window, as % of one core; also
+the sum of /proc/<pid>/task/*/schedstat run time (ns resolution) as a
+cross-check. Target throughput = its own counter's rate over the window, as
+a ratio to the baseline of the same round (same target process).
+
+Stack accuracy (half only): blocksnoop -- share of events whose first stack's
+innermost frame from the workload file is blocking_call (and events vs blocks
+that ended in the window); Austin -- share of non-idle samples (innermost
+frame not the selector's select) whose innermost workload frame is
+blocking_call, and blocks with at least one such sample vs blocks expected
+over Austin's reported duration.
+
+Austin comes from a Debian 13 root file system (bench/sampler_rootfs.sh reuses
+build/rootfs-trixie if it holds austin, else builds build/bench-rootfs-trixie
+with mmdebstrap, ~1.5 min the first time) and runs through that root's own
+loader, since it needs glibc >= 2.38. Its output goes to a file on tmpfs (the
+equivalent of `> /dev/null` plus a copy), parsed afterwards.
+
+Every process started is stopped by PID (SIGINT, then SIGKILL), also on
+failure and on SIGINT/SIGTERM/SIGHUP to this script. Needs root. Loopback
+only; no network (except mmdebstrap the first time).
+Default ~5 minutes (3 rounds x 4 s windows); --quick ~1.5 minutes.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import select
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+WORKLOAD = os.path.join(HERE, "sampler_workload.py")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+BLOCK_FUNC = "blocking_call"
+
+WORKLOADS = [
+    ("idle", "idle loop (`await asyncio.sleep(0.05)`)"),
+    ("busy", "busy loop, 10 tasks of `await asyncio.sleep(0)` + arithmetic"),
+    ("half", "blocked half the time (`time.sleep(0.05)` + 50 ms of awaits)"),
+]
+# name, label, kind, args
+VARIANTS = [
+    ("baseline", "alone (baseline)", None, None),
+    ("bs100", "blocksnoop -t 100 (builtin sampler)", "blocksnoop", ["-t", "100"]),
+    ("bs10", "blocksnoop -t 10 (builtin sampler)", "blocksnoop", ["-t", "10"]),
+    ("bsnone", "blocksnoop --sampler none -t 100", "blocksnoop",
+     ["--sampler", "none", "-t", "100"]),
+    ("au100us", "Austin 3.7.0 -i 100us (default)", "austin", ["-i", "100us"]),
+    ("au33ms", "Austin 3.7.0 -i 33ms", "austin", ["-i", "33ms"]),
+]
+
+started = []  # every Popen we start, so cleanup finds it by PID
+tmpdir = None
+
+
+def log(msg):
+    print(f"[sampler-bench] {msg}", file=sys.stderr, flush=True)
+
+
+class Stop(Exception):
+    pass
+
+
+def on_signal(signum, frame):
+    raise Stop(f"signal {signum}")
+
+
+def start(argv, name, stdout=None, stdin=subprocess.DEVNULL):
+    err = open(os.path.join(tmpdir, f"{name}.{len(started)}.err"), "w")
+    p = subprocess.Popen(argv, stdin=stdin, stdout=stdout or subprocess.DEVNULL,
+                         stderr=err, start_new_session=True)
+    err.close()
+    p.errlog = err.name
+    started.append(p)
+    return p
+
+
+def stop(p, sig=signal.SIGINT, timeout=5):
+    """Stop one child by its PID: sig, then SIGKILL if it lingers."""
+    try:
+        if p.poll() is None:
+            p.send_signal(sig)
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+    finally:
+        if p in started:
+            started.remove(p)
+        if p.stdout:
+            p.stdout.close()
+
+
+def cleanup():
+    for p in reversed(list(started)):
+        try:
+            stop(p, timeout=2)
+        except Exception as e:  # keep stopping the others
+            log(f"cleanup of PID {p.pid}: {e}")
+
+
+def tail(path, n=5):
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-n:]).strip()
+    except OSError:
+        return ""
+
+
+# --- /proc ---------------------------------------------------------------
+
+def stat_cpu_s(pid):
+    """utime+stime+cutime+cstime of a process, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        s = f.read()
+    fields = s[s.rindex(")") + 2:].split()
+    return sum(int(x) for x in fields[11:15]) / CLK_TCK
+
+
+def sched_cpu_s(pid):
+    """Run time of the process's live threads from schedstat (ns resolution)."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total / 1e9
+
+
+def cpu_now(pid):
+    return stat_cpu_s(pid), sched_cpu_s(pid)
+
+
+# --- target --------------------------------------------------------------
+
+class Target:
+    def __init__(self, python, kind, block_ms):
+        argv = [python, WORKLOAD, kind, "--block-ms", str(block_ms)]
+        self.kind = kind
+        self.p = start(argv, f"target-{kind}", stdout=subprocess.PIPE)
+        self.buf = b""
+        line = self.readline(15)
+        if not line.startswith("ready "):
+            raise RuntimeError(f"target {kind}: {line!r} {tail(self.p.errlog)}")
+        self.pid = self.p.pid
+
+    def readline(self, timeout):
+        fd = self.p.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or self.p.poll() is not None and not select.select([fd], [], [], 0)[0]:
+                raise RuntimeError(f"target {self.kind}: no output "
+                                   f"(rc={self.p.poll()}) {tail(self.p.errlog)}")
+            if select.select([fd], [], [], left)[0]:
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    raise RuntimeError(f"target {self.kind} closed stdout: {tail(self.p.errlog)}")
+                self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode()
+
+    def mark(self):
+        os.kill(self.pid, signal.SIGUSR1)
+        line = self.readline(5)
+        f = line.split()
+        if f[0] != "mark":
+            raise RuntimeError(f"target {self.kind}: unexpected {line!r}")
+        return {"now": int(f[1]), "count": int(f[2]), "last": int(f[3]), "blocks": int(f[4])}
+
+    def rate(self, m1, m2):
+        dc = m2["count"] - m1["count"]
+        if self.kind == "half" and dc > 0 and m2["last"] > m1["last"]:
+            # whole cycles between the last completions before each mark
+            return dc / ((m2["last"] - m1["last"]) / 1e9)
+        return dc / ((m2["now"] - m1["now"]) / 1e9)
+
+
+# --- tools ---------------------------------------------------------------
+
+def wait_for(path, pattern, proc, timeout=10):
+    """Wait until the file at path contains pattern (bytes regex)."""
+    rx = re.compile(pattern, re.M)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"exited with {proc.returncode}: {tail(proc.errlog)}")
+        try:
+            with open(path, "rb") as f:
+                if rx.search(f.read(65536)):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.02)
+    raise RuntimeError(f"not ready after {timeout}s: {tail(proc.errlog)}")
+
+
+def start_tool(cfg, kind, args, pid, name):
+    out = os.path.join(tmpdir, f"{name}.out")
+    with open(out, "wb") as f:
+        if kind == "blocksnoop":
+            p = start([cfg.blocksnoop, "--json", *args, str(pid)], name, stdout=f)
+            ready = rb'"type":"session_start"'
+        else:
+            r = cfg.rootfs
+            p = start([f"{r}/lib64/ld-linux-x86-64.so.2", "--library-path",
+                       f"{r}/lib/x86_64-linux-gnu", f"{r}/usr/bin/austin",
+                       "-P", *args, "-p", str(pid)], name, stdout=f)
+            ready = rb"^P\d+;"
+    p.outfile = out
+    try:
+        wait_for(out, ready, p)
+    except Exception:
+        stop(p)
+        raise
+    return p
+
+
+def app_frame(frames_innermost_first, path):
+    for fn, file in frames_innermost_first:
+        if file == path:
+            return fn
+    return None
+
+
+def parse_blocksnoop(path, m1, m2):
+    events = []
+    with open(path, errors="replace") as f:
+        for line in f:
+            try:
+                r = json.loads(line)
+            except ValueError:
+                continue
+            if r.get("type") == "blocking_event":
+                events.append(r)
+    right = 0
+    for e in events:
+        stacks = e.get("python_stacks") or []
+        if stacks:
+            fn = app_frame([(fr.get("function"), fr.get("file")) for fr in stacks[0]], WORKLOAD)
+            right += fn == BLOCK_FUNC
+    in_window = sum(1 for e in events if m1["now"] <= e["end_ns"] <= m2["now"])
+    return {"events": len(events), "events_right": right,
+            "events_in_window": in_window,
+            "blocks_in_window": m2["blocks"] - m1["blocks"],
+            "samples": sum(e.get("samples", 0) for e in events)}
+
+
+def parse_austin(path, half, block_rate):
+    samples = nonidle = right = runs = 0
+    duration_us = None
+    errors = None
+    prev_right = False
+    size = os.path.getsize(path)
+    with open(path, errors="replace") as f:
+        for line in f:
+            if line.startswith("P"):
+                samples += 1
+                if not half:
+                    continue
+                stack = line.rsplit(" ", 1)[0]
+                parts = stack.split(";")[2:]
+                frames = []
+                for fr in reversed(parts):
+                    bits = fr.rsplit(":", 2)
+                    if len(bits) == 3:
+                        frames.append((bits[1], bits[0]))
+                is_right = False
+                if not frames or not frames[0][0].endswith("Selector.select"):
+                    nonidle += 1
+                    is_right = app_frame(frames, WORKLOAD) == BLOCK_FUNC
+                    right += is_right
+                runs += is_right and not prev_right
+                prev_right = is_right
+            elif line.startswith("# duration:"):
+                duration_us = int(line.split(":")[1].strip().replace(",", ""))
+            elif line.startswith("# errors:"):
+                errors = line.split(":", 1)[1].strip()
+    res = {"samples": samples, "bytes": size, "duration_s": (duration_us or 0) / 1e6,
+           "errors": errors}
+    if half:
+        res.update(nonidle=nonidle, right=right, runs=runs,
+                   blocks_expected=block_rate * (duration_us or 0) / 1e6)
+    return res
+
+
+def measure(cfg, target, variant, rnd):
+    name, _, kind, args = variant
+    tag = f"{target.kind}-{name}-r{rnd}"
+    tool = None
+    res = {"workload": target.kind, "variant": name, "round": rnd}
+    try:
+        if kind:
+            t0 = time.monotonic()
+            tool = start_tool(cfg, kind, args, target.pid, tag)
+            res["attach_s"] = time.monotonic() - t0
+        time.sleep(0.3)
+        if tool:
+            c1 = cpu_now(tool.pid)
+            res["attach_cpu_s"] = c1[0]
+        t1 = cpu_now(target.pid)
+        m1 = target.mark()
+        time.sleep(cfg.window)
+        m2 = target.mark()
+        t2 = cpu_now(target.pid)
+        wall = (m2["now"] - m1["now"]) / 1e9
+        if tool:
+            c2 = cpu_now(tool.pid)
+            res["cpu_pct"] = 100 * (c2[0] - c1[0]) / wall
+            res["cpu_sched_pct"] = 100 * (c2[1] - c1[1]) / wall
+            if tool.poll() is not None:
+                raise RuntimeError(f"{tag}: tool exited early: {tail(tool.errlog)}")
+        res["target_cpu_pct"] = 100 * (t2[0] - t1[0]) / wall
+        res["rate"] = target.rate(m1, m2)
+        if tool:
+            stop(tool)
+            if kind == "blocksnoop" and target.kind == "half":
+                res.update(parse_blocksnoop(tool.outfile, m1, m2))
+            elif kind == "austin":
+                block_rate = (m2["blocks"] - m1["blocks"]) / wall
+                res.update(parse_austin(tool.outfile, target.kind == "half", block_rate))
+    except Stop:
+        raise
+    except Exception as e:
+        log(f"{tag}: FAILED: {e}")
+        res["error"] = str(e)
+    finally:
+        if tool:
+            stop(tool)
+            if not cfg.keep:
+                try:
+                    os.unlink(tool.outfile)
+                except OSError:
+                    pass
+    return res
+
+
+# --- report --------------------------------------------------------------
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def fmt(xs, digits=2, rng=True):
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return "—"
+    m = f"{statistics.median(xs):.{digits}f}"
+    if rng and len(xs) > 1:
+        m += f" ({min(xs):.{digits}f}–{max(xs):.{digits}f})"
+    return m
+
+
+def pct(a, b):
+    return f"{100 * a / b:.1f}%" if b else "—"
+
+
+def summarize(results, cfg):
+    by = {}
+    for r in results:
+        by.setdefault((r["workload"], r["variant"]), []).append(r)
+    base = {}
+    for r in results:
+        if r["variant"] == "baseline" and "rate" in r:
+            base[(r["workload"], r["round"])] = r["rate"]
+    for r in results:
+        b = base.get((r["workload"], r["round"]))
+        r["ratio"] = r["rate"] / b if b and "rate" in r else None
+    return by
+
+
+def acc_cell(rows, name):
+    if name.startswith("bs"):
+        ev = sum(r.get("events", 0) for r in rows)
+        ok = sum(r.get("events_right", 0) for r in rows)
+        win = sum(r.get("events_in_window", 0) for r in rows)
+        blk = sum(r.get("blocks_in_window", 0) for r in rows)
+        if not any("events" in r for r in rows):
+            return "—", "—"
+        if ev == 0:
+            return "n/a (0 events)", f"{win}/{blk} blocks reported"
+        return f"{pct(ok, ev)} of {ev} events", f"{win}/{blk} blocks reported"
+    if name.startswith("au"):
+        if not any("nonidle" in r for r in rows):
+            return "—", "—"
+        ni = sum(r["nonidle"] for r in rows if "nonidle" in r)
+        ok = sum(r["right"] for r in rows if "right" in r)
+        runs = sum(r["runs"] for r in rows if "runs" in r)
+        exp = sum(r["blocks_expected"] for r in rows if "blocks_expected" in r)
+        return (f"{pct(ok, ni)} of {ni} busy samples",
+                f"{runs}/{exp:.0f} blocks named (≈)")
+    return "—", "—"
+
+
+def report(results, cfg, meta):
+    by = summarize(results, cfg)
+    lines = []
+    w = lines.append
+    w("# Sampler cost: blocksnoop's built-in sampler vs Austin 3.7.0")
+    w("")
+    w(f"Measured {meta['date']} on {meta['machine']}.")
+    w(f"Target: `{cfg.python}` ({meta['python']}); blocksnoop {meta['blocksnoop']}; "
+      f"{meta['austin']} (Debian 13, run through its own loader from `{os.path.relpath(cfg.rootfs, ROOT)}`).")
+    w(f"{cfg.rounds} interleaved rounds × {cfg.window:g} s windows; median over rounds, "
+      f"(min–max) in brackets. Generated by `bench/sampler_bench.py{' --quick' if cfg.quick else ''}`.")
+    w("")
+    w("Tool CPU = utime+stime (+children) of the tool from `/proc/<pid>/stat` over the window, % of one core "
+      f"(clock ticks of 1/{CLK_TCK} s: ±{100 / CLK_TCK / cfg.window:.2f} points per window); "
+      "`schedstat` = the same from the threads' scheduler run time (ns resolution). "
+      "Throughput = the target's own progress counter over the window, ratio to the baseline "
+      "measured in the same round on the same target process. Attach = CPU the tool spent from "
+      "start until it was running (+0.3 s).")
+    w("")
+    for wk, wlabel in WORKLOADS:
+        if wk not in cfg.workloads:
+            continue
+        unit = {"idle": "wake-ups/s", "busy": "iterations/s", "half": "cycles/s"}[wk]
+        w(f"## ({'abc'['idle busy half'.split().index(wk)]}) {wlabel}")
+        w("")
+        hdr = "| setup | tool CPU % of a core | (schedstat) | attach CPU ms | target throughput vs alone | target CPU % |"
+        sep = "|---|---|---|---|---|---|"
+        if wk == "half":
+            hdr += " stack accuracy | blocks covered |"
+            sep += "---|---|"
+        elif cfg.austin:
+            hdr += " Austin samples/s |"
+            sep += "---|"
+        w(hdr)
+        w(sep)
+        for name, label, kind, _ in VARIANTS:
+            if kind == "austin" and not cfg.austin:
+                continue
+            rows = [r for r in by.get((wk, name), []) if "error" not in r]
+            nfail = len(by.get((wk, name), [])) - len(rows)
+            if name == "baseline":
+                thr = fmt([r.get("rate") for r in rows], 1 if wk != "busy" else 0) + f" {unit}"
+            else:
+                thr = fmt([r.get("ratio") for r in rows], 3)
+            cells = [label + (f" ({nfail} failed)" if nfail else ""),
+                     fmt([r.get("cpu_pct") for r in rows]),
+                     fmt([r.get("cpu_sched_pct") for r in rows], 2, rng=False),
+                     fmt([1000 * r["attach_cpu_s"] if "attach_cpu_s" in r else None for r in rows], 0, rng=False),
+                     thr,
+                     fmt([r.get("target_cpu_pct") for r in rows], 1, rng=False)]
+            if wk == "half":
+                cells += list(acc_cell(rows, name))
+            elif cfg.austin:
+                cells.append(fmt([r["samples"] / r["duration_s"] if r.get("duration_s") else None
+                                  for r in rows], 0, rng=False) if kind == "austin" else "—")
+            w("| " + " | ".join(cells) + " |")
+        w("")
+    w("Stack accuracy, (c): blocksnoop — share of reported events whose first (most sampled) stack has "
+      f"`{BLOCK_FUNC}` as its innermost frame from the workload file; blocks covered = events / blocks that "
+      "ended inside the window. Austin — share of its non-idle samples (innermost frame not "
+      f"`EpollSelector.select`) whose innermost workload frame is `{BLOCK_FUNC}`; blocks covered = runs of "
+      f"consecutive `{BLOCK_FUNC}` samples / blocks expected over Austin's own `# duration` (approximate).")
+    w("")
+    w(goals(by, cfg))
+    return "\n".join(lines) + "\n"
+
+
+def goals(by, cfg):
+    def m(wk, name, key="cpu_sched_pct"):
+        return med([r.get(key) for r in by.get((wk, name), []) if "error" not in r])
+
+    def m2(wk, name):
+        return m(wk, name, "cpu_pct"), m(wk, name)
+
+    out = ["## Goals", ""]
+    for name, label in (("bs100", "-t 100"), ("bs10", "-t 10"), ("bsnone", "--sampler none -t 100")):
+        parts = []
+        ok = True
+        for wk in ("idle", "busy"):
+            if wk not in cfg.workloads:
+                continue
+            st, sc = m2(wk, name)
+            if st is None:
+                ok = None
+                parts.append(f"{wk}: no data")
+                continue
+            ok = ok and max(st, sc) < 1.0
+            parts.append(f"{wk} {st:.2f}% (schedstat {sc:.2f}%)")
+        verdict = "no data" if ok is None else ("met" if ok else "NOT met")
+        out.append(f"- blocksnoop {label} < 1% of a core on (a) and (b): **{verdict}** — " + "; ".join(parts))
+    if cfg.austin:
+        for wk in cfg.workloads:
+            a = m(wk, "au100us")
+            parts = []
+            for name, label in (("bs100", "-t 100"), ("bs10", "-t 10")):
+                b = m(wk, name)
+                if a is None or b is None:
+                    parts.append(f"{label}: no data")
+                elif b <= 0:
+                    parts.append(f"{label}: blocksnoop {b:.3f}% vs Austin {a:.1f}% (blocksnoop below resolution)")
+                else:
+                    parts.append(f"{label}: Austin {a:.1f}% / blocksnoop {b:.2f}% = **{a / b:.0f}×**"
+                                 f" ({'≥ 10×' if a / b >= 10 else '< 10×'})")
+            out.append(f"- ({'abc'['idle busy half'.split().index(wk)]}) {wk}: CPU vs Austin at 100 µs "
+                       "(schedstat medians): " + "; ".join(parts))
+        out.append("")
+        out.append("Same stack accuracy: compare the (c) rows — blocksnoop -t 10 reports every 50 ms block "
+                   "with a stack; at -t 100 those blocks are below the threshold, so there are no events "
+                   "(it still samples them from threshold/4 = 25 ms on, and drops them).")
+    return "\n".join(out) + "\n"
+
+
+# --- main ----------------------------------------------------------------
+
+def version_of(argv):
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout.strip()
+    except Exception as e:
+        return f"? ({e})"
+
+
+def machine():
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    osname = "?"
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    osname = line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return f"{osname}, kernel {platform.release()}, {os.cpu_count()} × {cpu} (`{platform.node()}`)"
+
+
+def main():
+    global tmpdir
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="2 rounds x 2 s windows (~1.5 min)")
+    ap.add_argument("--rounds", type=int)
+    ap.add_argument("--window", type=float, help="seconds per measurement window")
+    ap.add_argument("--blocksnoop", default=os.path.join(ROOT, "build", "blocksnoop"))
+    ap.add_argument("--python", default="/usr/bin/python3")
+    ap.add_argument("--rootfs", help="Debian 13 root with austin (default: bench/sampler_rootfs.sh)")
+    ap.add_argument("--no-austin", dest="austin", action="store_false")
+    ap.add_argument("--workloads", default="idle,busy,half")
+    ap.add_argument("--block-ms", type=float, default=50)
+    ap.add_argument("--output", default=os.path.join(HERE, "sampler_results.md"),
+                    help="markdown report ('-' = stdout only)")
+    ap.add_argument("--json", help="also write every raw measurement here")
+    ap.add_argument("--keep", action="store_true", help="keep tool outputs and logs")
+    cfg = ap.parse_args()
+    cfg.rounds = cfg.rounds or (2 if cfg.quick else 3)
+    cfg.window = cfg.window or (2.0 if cfg.quick else 4.0)
+    cfg.workloads = [w for w in cfg.workloads.split(",") if w]
+    if any(w not in dict(WORKLOADS) for w in cfg.workloads):
+        ap.error("--workloads: idle,busy,half")
+    if os.geteuid() != 0:
+        sys.exit("sampler_bench: needs root (BPF)")
+    if not os.access(cfg.blocksnoop, os.X_OK):
+        sys.exit(f"sampler_bench: {cfg.blocksnoop} missing: run make")
+    if cfg.austin:
+        if not cfg.rootfs:
+            r = subprocess.run([os.path.join(HERE, "sampler_rootfs.sh")], stdout=subprocess.PIPE, text=True)
+            if r.returncode:
+                sys.exit("sampler_bench: no Austin root file system (or use --no-austin)")
+            cfg.rootfs = r.stdout.strip().splitlines()[-1]
+        cfg.rootfs = os.path.abspath(cfg.rootfs)
+    for s in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, on_signal)
+    tmpdir = tempfile.mkdtemp(prefix="sampler-bench.", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    results = []
+    try:
+        head = version_of(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
+        dirty = version_of(["git", "-C", ROOT, "status", "--porcelain", "--", "agent", "bpf"])
+        meta = {
+            "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+            "machine": machine(),
+            "python": version_of([cfg.python, "-c", "import sys; print(sys.version.split()[0])"]),
+            "blocksnoop": (version_of([cfg.blocksnoop, "--version"]).splitlines() or ["?"])[0]
+            + f" (commit {head}" + (", agent/bpf modified" if dirty else "") + ")",
+            "austin": "no Austin",
+        }
+        if cfg.austin:
+            r = cfg.rootfs
+            meta["austin"] = version_of([f"{r}/lib64/ld-linux-x86-64.so.2", "--library-path",
+                                         f"{r}/lib/x86_64-linux-gnu", f"{r}/usr/bin/austin", "-V"])
+            if not meta["austin"].startswith("austin 3."):
+                sys.exit(f"sampler_bench: austin in {r} does not start: {meta['austin']}")
+        variants = [v for v in VARIANTS if v[2] != "austin" or cfg.austin]
+        t_start = time.monotonic()
+        for rnd in range(cfg.rounds):
+            wls = cfg.workloads[rnd % len(cfg.workloads):] + cfg.workloads[:rnd % len(cfg.workloads)]
+            for wk in wls:
+                vs = variants[rnd % len(variants):] + variants[:rnd % len(variants)]
+                target = Target(cfg.python, wk, cfg.block_ms)
+                try:
+                    time.sleep(0.5)
+                    for v in vs:
+                        r = measure(cfg, target, v, rnd)
+                        results.append(r)
+                        log(f"round {rnd + 1}/{cfg.rounds} {wk:4} {v[0]:8} "
+                            + " ".join(f"{k}={r[k]:.3g}" if isinstance(r[k], float) else f"{k}={r[k]}"
+                                       for k in ("cpu_pct", "cpu_sched_pct", "rate", "target_cpu_pct",
+                                                 "events", "events_right", "samples", "error") if k in r))
+                finally:
+                    stop(target.p, signal.SIGTERM)
+        log(f"done in {time.monotonic() - t_start:.0f} s")
+        text = report(results, cfg, meta)
+        print(text)
+        if cfg.output != "-":
+            with open(cfg.output, "w") as f:
+                f.write(text)
+            log(f"wrote {cfg.output}")
+        if cfg.json:
+            with open(cfg.json, "w") as f:
+                json.dump({"meta": meta, "results": results}, f, indent=1)
+    except (Stop, KeyboardInterrupt) as e:
+        log(f"interrupted ({e or 'SIGINT'}); stopping everything started")
+        return 130
+    finally:
+        cleanup()
+        if cfg.keep:
+            log(f"logs kept in {tmpdir}")
+        else:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
