@@ -6,6 +6,7 @@
  *
  *   sampler_timer_floor INTERVAL_US      runs until killed
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +40,7 @@ int main(int argc, char **argv)
 	for (;;) {
 		if (epoll_wait(ep, out, 8, -1) > 0)
 			while (read(tfd, &expirations, sizeof(expirations)) < 0 &&
-			       errno_is_eintr())
+			       errno == EINTR)
 				;
 	}
 }
