@@ -30,17 +30,20 @@ const char options_usage[] =
 "      --error-threshold MS  blocks of at least MS are level \"error\" (default 500)\n"
 "      --stats               measure the distribution of all gaps instead of\n"
 "                            reporting events (percentiles every second)\n"
+"      --duration SECONDS    stop after SECONDS (launch mode: end the command)\n"
 "\n"
 "Stacks:\n"
-"      --sampler builtin|none\n"
+"      --sampler builtin|austin|none\n"
 "                            how Python stacks are read: blocksnoop's own\n"
-"                            CPython reader (default), or not at all\n"
+"                            CPython reader (default), Austin, or not at all\n"
+"      --austin PATH         the Austin binary (default: austin on PATH)\n"
+"      --austin-root DIR     the root file system Austin, its loader and its\n"
+"                            libraries come from (default /)\n"
 "      --interval MS         sampling interval while a block is in progress\n"
 "                            (default threshold/10, within 0.5..50)\n"
 "      --correlation-padding MS\n"
 "                            time window padding for samplers without\n"
 "                            timestamps (default 200)\n"
-"      --duration SECONDS    stop after SECONDS (launch mode: end the command)\n"
 "\n"
 "Output:\n"
 "      --json                JSON lines on stdout instead of the console report\n"
@@ -85,6 +88,8 @@ enum long_only {
 	OPT_VERSION,
 	OPT_SAMPLER,
 	OPT_INTERVAL,
+	OPT_AUSTIN,
+	OPT_AUSTIN_ROOT,
 };
 
 static const struct option long_options[] = {
@@ -105,6 +110,8 @@ static const struct option long_options[] = {
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "sampler", required_argument, NULL, OPT_SAMPLER },
 	{ "interval", required_argument, NULL, OPT_INTERVAL },
+	{ "austin", required_argument, NULL, OPT_AUSTIN },
+	{ "austin-root", required_argument, NULL, OPT_AUSTIN_ROOT },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -183,6 +190,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 		.threshold_ms = 100,
 		.error_threshold_ms = 500,
 		.correlation_padding_ms = 200,
+		.austin_root = "/",
 	};
 	err[0] = '\0';
 
@@ -255,11 +263,20 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 		case OPT_SAMPLER:
 			if (!strcmp(optarg, "builtin"))
 				o->sampler = SAMPLER_BUILTIN;
+			else if (!strcmp(optarg, "austin"))
+				o->sampler = SAMPLER_AUSTIN;
 			else if (!strcmp(optarg, "none"))
 				o->sampler = SAMPLER_NONE;
 			else
 				return usage_error(err, errlen,
-					"invalid --sampler '%s': expected builtin or none", optarg);
+					"invalid --sampler '%s': expected builtin, austin or none", optarg);
+			break;
+		case OPT_AUSTIN: o->austin = optarg; break;
+		case OPT_AUSTIN_ROOT:
+			if (optarg[0] != '/')
+				return usage_error(err, errlen,
+					"invalid --austin-root '%s': expected an absolute directory", optarg);
+			o->austin_root = optarg;
 			break;
 		case OPT_INTERVAL:
 			if (parse_amount(optarg, true, &o->interval_ms))

@@ -24,6 +24,7 @@ enum fail_on {
 
 enum sampler_kind {
 	SAMPLER_BUILTIN, /* blocksnoop's own CPython reader (default) */
+	SAMPLER_AUSTIN,  /* the real Austin, as a long-lived subprocess */
 	SAMPLER_NONE,    /* no stacks */
 };
 
@@ -47,6 +48,8 @@ struct options {
 	bool summary_only;
 	enum sampler_kind sampler;
 	double interval_ms;            /* --interval; 0 = threshold/10 in [0.5, 50] */
+	const char *austin;            /* --austin; NULL = "austin" on PATH (or in --austin-root) */
+	const char *austin_root;       /* --austin-root: where Austin, its loader and libraries live; "/" */
 };
 
 /*

@@ -65,11 +65,6 @@ WORKLOAD = os.path.join(HERE, "sampler_workload.py")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 BLOCK_FUNC = "blocking_call"
 
-WORKLOADS = [
-    ("idle", "idle loop (`await asyncio.sleep(0.05)`)"),
-    ("busy", "busy loop, 10 tasks of `await asyncio.sleep(0)` + arithmetic"),
-    ("half", "blocked half the time (`time.sleep(0.05)` + 50 ms of awaits)"),
-]
 # name, label, kind, args
 VARIANTS = [
     ("baseline", "alone (baseline)", None, None),
@@ -79,7 +74,27 @@ VARIANTS = [
      ["--sampler", "none", "-t", "100"]),
     ("au100us", "Austin 3.7.0 -i 100us (default)", "austin", ["-i", "100us"]),
     ("au33ms", "Austin 3.7.0 -i 33ms", "austin", ["-i", "33ms"]),
+    # calibration, not attached to anything: a bare timerfd loop ticking as
+    # often as blocksnoop's sampler does at -t 100 (10 ms) and -t 10 (1 ms)
+    ("floor10ms", "calibration: bare 10 ms timerfd loop", "floor", ["10000"]),
+    ("floor1ms", "calibration: bare 1 ms timerfd loop", "floor", ["1000"]),
 ]
+ALL = [v[0] for v in VARIANTS]
+# key, title, workload arguments, variants measured
+WORKLOADS = [
+    ("idle", "(a) idle loop (`await asyncio.sleep(0.05)` forever)", ["idle"], ALL),
+    ("busy", "(b) busy loop, 10 tasks looping `await asyncio.sleep(0)` + arithmetic", ["busy"],
+     ALL[:6]),
+    ("half", "(c) blocked half the time: `time.sleep(0.05)` in blocking_call(), then 50 ms of awaits",
+     ["half", "--block-ms", "50"], ALL[:6]),
+    ("half150", "(c′) the same with 150 ms blocks (≥ the 100 ms threshold) and 150 ms of awaits",
+     ["half", "--block-ms", "150"], ["baseline", "bs100", "bs10", "au100us", "au33ms"]),
+]
+WL = {w[0]: w for w in WORKLOADS}
+UNITS = {"idle": "wake-ups/s", "busy": "iterations/s", "half": "cycles/s", "half150": "cycles/s"}
+# Austin: a run of non-idle samples at least this long (summed wall-time
+# metric) is a block as Austin sees it.
+AUSTIN_BLOCK_MIN_US = 10000
 
 started = []  # every Popen we start, so cleanup finds it by PID
 tmpdir = None
@@ -169,9 +184,10 @@ def cpu_now(pid):
 # --- target --------------------------------------------------------------
 
 class Target:
-    def __init__(self, python, kind, block_ms):
-        argv = [python, WORKLOAD, kind, "--block-ms", str(block_ms)]
+    def __init__(self, python, kind):
+        argv = [python, WORKLOAD, *WL[kind][2]]
         self.kind = kind
+        self.half = WL[kind][2][0] == "half"
         self.p = start(argv, f"target-{kind}", stdout=subprocess.PIPE)
         self.buf = b""
         line = self.readline(15)
@@ -205,7 +221,7 @@ class Target:
 
     def rate(self, m1, m2):
         dc = m2["count"] - m1["count"]
-        if self.kind == "half" and dc > 0 and m2["last"] > m1["last"]:
+        if self.half and dc > 0 and m2["last"] > m1["last"]:
             # whole cycles between the last completions before each mark
             return dc / ((m2["last"] - m1["last"]) / 1e9)
         return dc / ((m2["now"] - m1["now"]) / 1e9)
@@ -236,6 +252,9 @@ def start_tool(cfg, kind, args, pid, name):
         if kind == "blocksnoop":
             p = start([cfg.blocksnoop, "--json", *args, str(pid)], name, stdout=f)
             ready = rb'"type":"session_start"'
+        elif kind == "floor":
+            p = start([cfg.floor, *args], name, stdout=f)
+            ready = rb"^ready"
         else:
             r = cfg.rootfs
             p = start([f"{r}/lib64/ld-linux-x86-64.so.2", "--library-path",
@@ -282,10 +301,14 @@ def parse_blocksnoop(path, m1, m2):
 
 
 def parse_austin(path, half, block_rate):
-    samples = nonidle = right = runs = 0
+    """Samples/s; for the half workloads, Austin's own view of the blocks:
+    maximal runs of non-idle samples (innermost frame not the selector's
+    select) lasting >= AUSTIN_BLOCK_MIN_US by Austin's wall-time metric."""
+    samples = 0
     duration_us = None
     errors = None
-    prev_right = False
+    runs = []  # [total_us, samples, right_samples]
+    cur = None
     size = os.path.getsize(path)
     with open(path, errors="replace") as f:
         for line in f:
@@ -293,20 +316,21 @@ def parse_austin(path, half, block_rate):
                 samples += 1
                 if not half:
                     continue
-                stack = line.rsplit(" ", 1)[0]
-                parts = stack.split(";")[2:]
+                stack, _, metric = line.rstrip("\n").rpartition(" ")
                 frames = []
-                for fr in reversed(parts):
+                for fr in reversed(stack.split(";")[2:]):
                     bits = fr.rsplit(":", 2)
                     if len(bits) == 3:
                         frames.append((bits[1], bits[0]))
-                is_right = False
-                if not frames or not frames[0][0].endswith("Selector.select"):
-                    nonidle += 1
-                    is_right = app_frame(frames, WORKLOAD) == BLOCK_FUNC
-                    right += is_right
-                runs += is_right and not prev_right
-                prev_right = is_right
+                if frames and frames[0][0].endswith("Selector.select"):
+                    cur = None
+                    continue
+                if cur is None:
+                    cur = [0, 0, 0]
+                    runs.append(cur)
+                cur[0] += int(metric) if metric.isdigit() else 0
+                cur[1] += 1
+                cur[2] += app_frame(frames, WORKLOAD) == BLOCK_FUNC
             elif line.startswith("# duration:"):
                 duration_us = int(line.split(":")[1].strip().replace(",", ""))
             elif line.startswith("# errors:"):
@@ -314,8 +338,14 @@ def parse_austin(path, half, block_rate):
     res = {"samples": samples, "bytes": size, "duration_s": (duration_us or 0) / 1e6,
            "errors": errors}
     if half:
-        res.update(nonidle=nonidle, right=right, runs=runs,
-                   blocks_expected=block_rate * (duration_us or 0) / 1e6)
+        blocks = [r for r in runs if r[0] >= AUSTIN_BLOCK_MIN_US]
+        res.update(block_samples=sum(r[1] for r in blocks),
+                   block_right=sum(r[2] for r in blocks),
+                   austin_blocks=len(blocks),
+                   austin_blocks_named=sum(1 for r in blocks if 2 * r[2] > r[1]),
+                   # blocks of a periodic pattern that overlap a window of D
+                   # seconds: D * rate + (share of the time blocked, 1/2)
+                   blocks_expected=block_rate * (duration_us or 0) / 1e6 + 0.5)
     return res
 
 
@@ -349,11 +379,11 @@ def measure(cfg, target, variant, rnd):
         res["rate"] = target.rate(m1, m2)
         if tool:
             stop(tool)
-            if kind == "blocksnoop" and target.kind == "half":
+            if kind == "blocksnoop" and target.half:
                 res.update(parse_blocksnoop(tool.outfile, m1, m2))
             elif kind == "austin":
                 block_rate = (m2["blocks"] - m1["blocks"]) / wall
-                res.update(parse_austin(tool.outfile, target.kind == "half", block_rate))
+                res.update(parse_austin(tool.outfile, target.half, block_rate))
     except Stop:
         raise
     except Exception as e:
@@ -407,24 +437,24 @@ def summarize(results, cfg):
 
 def acc_cell(rows, name):
     if name.startswith("bs"):
+        if not any("events" in r for r in rows):
+            return "—", "—"
         ev = sum(r.get("events", 0) for r in rows)
         ok = sum(r.get("events_right", 0) for r in rows)
         win = sum(r.get("events_in_window", 0) for r in rows)
         blk = sum(r.get("blocks_in_window", 0) for r in rows)
-        if not any("events" in r for r in rows):
-            return "—", "—"
         if ev == 0:
-            return "n/a (0 events)", f"{win}/{blk} blocks reported"
-        return f"{pct(ok, ev)} of {ev} events", f"{win}/{blk} blocks reported"
+            return "no events", f"0/{blk} reported"
+        return f"{pct(ok, ev)} of {ev} events", f"{win}/{blk} reported"
     if name.startswith("au"):
-        if not any("nonidle" in r for r in rows):
+        if not any("block_samples" in r for r in rows):
             return "—", "—"
-        ni = sum(r["nonidle"] for r in rows if "nonidle" in r)
-        ok = sum(r["right"] for r in rows if "right" in r)
-        runs = sum(r["runs"] for r in rows if "runs" in r)
-        exp = sum(r["blocks_expected"] for r in rows if "blocks_expected" in r)
-        return (f"{pct(ok, ni)} of {ni} busy samples",
-                f"{runs}/{exp:.0f} blocks named (≈)")
+        ns = sum(r["block_samples"] for r in rows)
+        ok = sum(r["block_right"] for r in rows)
+        named = sum(r["austin_blocks_named"] for r in rows)
+        exp = sum(r["blocks_expected"] for r in rows)
+        return (f"{pct(ok, ns)} of {ns} in-block samples",
+                f"{named}/≈{exp:.0f} named")
     return "—", "—"
 
 
@@ -435,72 +465,76 @@ def report(results, cfg, meta):
     w("# Sampler cost: blocksnoop's built-in sampler vs Austin 3.7.0")
     w("")
     w(f"Measured {meta['date']} on {meta['machine']}.")
-    w(f"Target: `{cfg.python}` ({meta['python']}); blocksnoop {meta['blocksnoop']}; "
-      f"{meta['austin']} (Debian 13, run through its own loader from `{os.path.relpath(cfg.rootfs, ROOT)}`).")
-    w(f"{cfg.rounds} interleaved rounds × {cfg.window:g} s windows; median over rounds, "
-      f"(min–max) in brackets. Generated by `bench/sampler_bench.py{' --quick' if cfg.quick else ''}`.")
+    w(f"Target: `{cfg.python}` (CPython {meta['python']}, Debian 12); blocksnoop: {meta['blocksnoop']}; "
+      + (f"{meta['austin']} (Debian 13's package, run through that root's own loader from "
+         f"`{os.path.relpath(cfg.rootfs, ROOT)}`, stdout to a tmpfs file)." if cfg.austin else "no Austin."))
+    w(f"{cfg.rounds} interleaved rounds × {cfg.window:g} s windows, {meta['elapsed']:.0f} s in all; "
+      "cells are the median over rounds, (min–max) in brackets. "
+      f"Generated by `sudo bench/sampler_bench.py{' --quick' if cfg.quick else ''}`.")
     w("")
-    w("Tool CPU = utime+stime (+children) of the tool from `/proc/<pid>/stat` over the window, % of one core "
-      f"(clock ticks of 1/{CLK_TCK} s: ±{100 / CLK_TCK / cfg.window:.2f} points per window); "
-      "`schedstat` = the same from the threads' scheduler run time (ns resolution). "
-      "Throughput = the target's own progress counter over the window, ratio to the baseline "
-      "measured in the same round on the same target process. Attach = CPU the tool spent from "
-      "start until it was running (+0.3 s).")
+    w("- **tool CPU**: utime+stime+cutime+cstime of the tool's process from `/proc/<pid>/stat` over the "
+      f"window, as % of one core (clock ticks of 1/{CLK_TCK} s, so ±{100 / CLK_TCK / cfg.window:.2f} points "
+      "per window); **schedstat**: the same from its threads' scheduler run time (ns resolution).")
+    w("- **attach**: CPU the tool spent from its start until it was running, plus 0.3 s.")
+    w("- **throughput**: the target's own progress counter over the window, as a ratio to the baseline "
+      "measured in the same round on the same target process.")
+    w("- **stack accuracy** ((c), (c′)): blocksnoop — share of reported events whose first (most sampled) "
+      f"stack has `{BLOCK_FUNC}` as its innermost frame from the workload file; *blocks* = events that ended "
+      "in the window / blocks that ended in the window. Austin — Austin's own view of a block is a run of "
+      "non-idle samples (innermost frame not `EpollSelector.select`) lasting ≥ "
+      f"{AUSTIN_BLOCK_MIN_US / 1000:g} ms by its wall-time metric: share of the samples in such runs whose "
+      f"innermost workload frame is `{BLOCK_FUNC}`; *blocks* = runs where most samples name it / blocks "
+      "expected in Austin's own `# duration` (≈, edges included).")
     w("")
-    for wk, wlabel in WORKLOADS:
+    for wk, title, _, names in WORKLOADS:
         if wk not in cfg.workloads:
             continue
-        unit = {"idle": "wake-ups/s", "busy": "iterations/s", "half": "cycles/s"}[wk]
-        w(f"## ({'abc'['idle busy half'.split().index(wk)]}) {wlabel}")
+        half = WL[wk][2][0] == "half"
+        w(f"## {title}")
         w("")
-        hdr = "| setup | tool CPU % of a core | (schedstat) | attach CPU ms | target throughput vs alone | target CPU % |"
+        hdr = "| setup | tool CPU % of a core | schedstat % | attach CPU ms | target throughput vs alone | target CPU % |"
         sep = "|---|---|---|---|---|---|"
-        if wk == "half":
-            hdr += " stack accuracy | blocks covered |"
+        if half:
+            hdr += " stack accuracy | blocks |"
             sep += "---|---|"
-        elif cfg.austin:
+        if cfg.austin:
             hdr += " Austin samples/s |"
             sep += "---|"
         w(hdr)
         w(sep)
         for name, label, kind, _ in VARIANTS:
-            if kind == "austin" and not cfg.austin:
+            if name not in names or kind == "austin" and not cfg.austin:
+                continue
+            if kind == "floor" and not cfg.floor:
                 continue
             rows = [r for r in by.get((wk, name), []) if "error" not in r]
             nfail = len(by.get((wk, name), [])) - len(rows)
             if name == "baseline":
-                thr = fmt([r.get("rate") for r in rows], 1 if wk != "busy" else 0) + f" {unit}"
+                thr = fmt([r.get("rate") for r in rows], 0 if wk == "busy" else 2) + f" {UNITS[wk]}"
+            elif kind == "floor":
+                thr = "—"
             else:
                 thr = fmt([r.get("ratio") for r in rows], 3)
             cells = [label + (f" ({nfail} failed)" if nfail else ""),
                      fmt([r.get("cpu_pct") for r in rows]),
-                     fmt([r.get("cpu_sched_pct") for r in rows], 2, rng=False),
+                     fmt([r.get("cpu_sched_pct") for r in rows], 2),
                      fmt([1000 * r["attach_cpu_s"] if "attach_cpu_s" in r else None for r in rows], 0, rng=False),
                      thr,
                      fmt([r.get("target_cpu_pct") for r in rows], 1, rng=False)]
-            if wk == "half":
+            if half:
                 cells += list(acc_cell(rows, name))
-            elif cfg.austin:
+            if cfg.austin:
                 cells.append(fmt([r["samples"] / r["duration_s"] if r.get("duration_s") else None
                                   for r in rows], 0, rng=False) if kind == "austin" else "—")
             w("| " + " | ".join(cells) + " |")
         w("")
-    w("Stack accuracy, (c): blocksnoop — share of reported events whose first (most sampled) stack has "
-      f"`{BLOCK_FUNC}` as its innermost frame from the workload file; blocks covered = events / blocks that "
-      "ended inside the window. Austin — share of its non-idle samples (innermost frame not "
-      f"`EpollSelector.select`) whose innermost workload frame is `{BLOCK_FUNC}`; blocks covered = runs of "
-      f"consecutive `{BLOCK_FUNC}` samples / blocks expected over Austin's own `# duration` (approximate).")
-    w("")
     w(goals(by, cfg))
     return "\n".join(lines) + "\n"
 
 
 def goals(by, cfg):
-    def m(wk, name, key="cpu_sched_pct"):
+    def m(wk, name, key):
         return med([r.get(key) for r in by.get((wk, name), []) if "error" not in r])
-
-    def m2(wk, name):
-        return m(wk, name, "cpu_pct"), m(wk, name)
 
     out = ["## Goals", ""]
     for name, label in (("bs100", "-t 100"), ("bs10", "-t 10"), ("bsnone", "--sampler none -t 100")):
@@ -509,34 +543,35 @@ def goals(by, cfg):
         for wk in ("idle", "busy"):
             if wk not in cfg.workloads:
                 continue
-            st, sc = m2(wk, name)
+            st, sc = m(wk, name, "cpu_pct"), m(wk, name, "cpu_sched_pct")
             if st is None:
                 ok = None
                 parts.append(f"{wk}: no data")
                 continue
-            ok = ok and max(st, sc) < 1.0
-            parts.append(f"{wk} {st:.2f}% (schedstat {sc:.2f}%)")
+            ok = ok and st < 1.0 and sc < 1.0
+            parts.append(f"{WL[wk][1][:3]} {st:.2f}% (schedstat {sc:.2f}%)")
         verdict = "no data" if ok is None else ("met" if ok else "NOT met")
-        out.append(f"- blocksnoop {label} < 1% of a core on (a) and (b): **{verdict}** — " + "; ".join(parts))
+        out.append(f"- blocksnoop {label} below 1% of a core on (a) and (b): **{verdict}** — " + "; ".join(parts))
     if cfg.austin:
-        for wk in cfg.workloads:
-            a = m(wk, "au100us")
+        out.append("- CPU of Austin at 100 µs ÷ CPU of blocksnoop (medians; /proc/stat, schedstat in brackets; "
+                   "goal ≥ 10×):")
+        for wk, title, _, names in WORKLOADS:
+            if wk not in cfg.workloads:
+                continue
+            a, asc = m(wk, "au100us", "cpu_pct"), m(wk, "au100us", "cpu_sched_pct")
             parts = []
             for name, label in (("bs100", "-t 100"), ("bs10", "-t 10")):
-                b = m(wk, name)
+                if name not in names:
+                    continue
+                b, bsc = m(wk, name, "cpu_pct"), m(wk, name, "cpu_sched_pct")
                 if a is None or b is None:
                     parts.append(f"{label}: no data")
-                elif b <= 0:
-                    parts.append(f"{label}: blocksnoop {b:.3f}% vs Austin {a:.1f}% (blocksnoop below resolution)")
-                else:
-                    parts.append(f"{label}: Austin {a:.1f}% / blocksnoop {b:.2f}% = **{a / b:.0f}×**"
-                                 f" ({'≥ 10×' if a / b >= 10 else '< 10×'})")
-            out.append(f"- ({'abc'['idle busy half'.split().index(wk)]}) {wk}: CPU vs Austin at 100 µs "
-                       "(schedstat medians): " + "; ".join(parts))
-        out.append("")
-        out.append("Same stack accuracy: compare the (c) rows — blocksnoop -t 10 reports every 50 ms block "
-                   "with a stack; at -t 100 those blocks are below the threshold, so there are no events "
-                   "(it still samples them from threshold/4 = 25 ms on, and drops them).")
+                    continue
+                r1 = f"{a / b:.0f}×" if b > 0 else "∞ (0 ticks)"
+                r2 = f"{asc / bsc:.0f}×" if bsc and bsc > 0 else "∞"
+                good = (b <= 0 or a / b >= 10) and (not bsc or asc / bsc >= 10)
+                parts.append(f"{label} **{r1}** ({r2}){'' if good else ' — below 10×'}")
+            out.append(f"  - {title.split(' ', 1)[0]} {wk}: Austin {a:.1f}% ({asc:.1f}%) vs " + "; ".join(parts))
     return "\n".join(out) + "\n"
 
 
@@ -573,25 +608,27 @@ def machine():
 def main():
     global tmpdir
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="2 rounds x 2 s windows (~1.5 min)")
+    ap.add_argument("--quick", action="store_true", help="2 rounds x 1.5 s windows (~2 min)")
     ap.add_argument("--rounds", type=int)
     ap.add_argument("--window", type=float, help="seconds per measurement window")
     ap.add_argument("--blocksnoop", default=os.path.join(ROOT, "build", "blocksnoop"))
     ap.add_argument("--python", default="/usr/bin/python3")
     ap.add_argument("--rootfs", help="Debian 13 root with austin (default: bench/sampler_rootfs.sh)")
     ap.add_argument("--no-austin", dest="austin", action="store_false")
-    ap.add_argument("--workloads", default="idle,busy,half")
-    ap.add_argument("--block-ms", type=float, default=50)
+    ap.add_argument("--workloads", default=",".join(w[0] for w in WORKLOADS),
+                    help="comma-separated subset of " + ",".join(w[0] for w in WORKLOADS))
+    ap.add_argument("--no-floor", dest="floor", action="store_false",
+                    help="skip the bare-timer calibration rows (they need cc)")
     ap.add_argument("--output", default=os.path.join(HERE, "sampler_results.md"),
                     help="markdown report ('-' = stdout only)")
     ap.add_argument("--json", help="also write every raw measurement here")
     ap.add_argument("--keep", action="store_true", help="keep tool outputs and logs")
     cfg = ap.parse_args()
     cfg.rounds = cfg.rounds or (2 if cfg.quick else 3)
-    cfg.window = cfg.window or (2.0 if cfg.quick else 4.0)
+    cfg.window = cfg.window or (1.5 if cfg.quick else 3.5)
     cfg.workloads = [w for w in cfg.workloads.split(",") if w]
-    if any(w not in dict(WORKLOADS) for w in cfg.workloads):
-        ap.error("--workloads: idle,busy,half")
+    if any(w not in WL for w in cfg.workloads):
+        ap.error("--workloads: a subset of " + ",".join(w[0] for w in WORKLOADS))
     if os.geteuid() != 0:
         sys.exit("sampler_bench: needs root (BPF)")
     if not os.access(cfg.blocksnoop, os.X_OK):
@@ -608,6 +645,13 @@ def main():
     tmpdir = tempfile.mkdtemp(prefix="sampler-bench.", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
     results = []
     try:
+        if cfg.floor:
+            cfg.floor = os.path.join(tmpdir, "sampler_timer_floor")
+            r = subprocess.run(["cc", "-O2", "-std=gnu11", "-o", cfg.floor,
+                                os.path.join(HERE, "sampler_timer_floor.c")])
+            if r.returncode:
+                log("cannot build sampler_timer_floor.c: no calibration rows")
+                cfg.floor = None
         head = version_of(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
         dirty = version_of(["git", "-C", ROOT, "status", "--porcelain", "--", "agent", "bpf"])
         meta = {
@@ -624,13 +668,14 @@ def main():
                                          f"{r}/lib/x86_64-linux-gnu", f"{r}/usr/bin/austin", "-V"])
             if not meta["austin"].startswith("austin 3."):
                 sys.exit(f"sampler_bench: austin in {r} does not start: {meta['austin']}")
-        variants = [v for v in VARIANTS if v[2] != "austin" or cfg.austin]
         t_start = time.monotonic()
         for rnd in range(cfg.rounds):
             wls = cfg.workloads[rnd % len(cfg.workloads):] + cfg.workloads[:rnd % len(cfg.workloads)]
             for wk in wls:
+                variants = [v for v in VARIANTS if v[0] in WL[wk][3]
+                            and (v[2] != "austin" or cfg.austin) and (v[2] != "floor" or cfg.floor)]
                 vs = variants[rnd % len(variants):] + variants[:rnd % len(variants)]
-                target = Target(cfg.python, wk, cfg.block_ms)
+                target = Target(cfg.python, wk)
                 try:
                     time.sleep(0.5)
                     for v in vs:
@@ -642,7 +687,8 @@ def main():
                                                  "events", "events_right", "samples", "error") if k in r))
                 finally:
                     stop(target.p, signal.SIGTERM)
-        log(f"done in {time.monotonic() - t_start:.0f} s")
+        meta["elapsed"] = time.monotonic() - t_start
+        log(f"done in {meta['elapsed']:.0f} s")
         text = report(results, cfg, meta)
         print(text)
         if cfg.output != "-":

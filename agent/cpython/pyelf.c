@@ -117,20 +117,25 @@ out:
 int pyelf_bias(const struct pyelf *e, uint64_t map_start, uint64_t map_offset,
 	       uint64_t page_size, uint64_t *bias)
 {
+	const struct pyelf_load *first = NULL;
+	uint64_t pgoff;
 	int i;
 
 	/*
-	 * The kernel maps a PT_LOAD at PAGE_DOWN(bias + p_vaddr) from file
-	 * offset p_offset - PAGE_OFF(p_vaddr).
+	 * The kernel (or ld.so) maps the segment with the lowest p_vaddr at
+	 * PAGE_DOWN(bias + p_vaddr), from file offset p_offset -
+	 * PAGE_OFF(p_vaddr), below every other segment of the file. Other
+	 * mappings are ambiguous: two segments can start in the same file
+	 * page, and RELRO's mprotect splits the data segment.
 	 */
-	for (i = 0; i < e->nloads; i++) {
-		const struct pyelf_load *l = &e->loads[i];
-		uint64_t pgoff = l->vaddr & (page_size - 1);
-
-		if (l->offset < pgoff || l->offset - pgoff != map_offset)
-			continue;
-		*bias = map_start - (l->vaddr - pgoff);
-		return 0;
-	}
-	return -1;
+	for (i = 0; i < e->nloads; i++)
+		if (!first || e->loads[i].vaddr < first->vaddr)
+			first = &e->loads[i];
+	if (!first)
+		return -1;
+	pgoff = first->vaddr & (page_size - 1);
+	if (first->offset < pgoff || first->offset - pgoff != map_offset)
+		return -1;
+	*bias = map_start - (first->vaddr - pgoff);
+	return 0;
 }

@@ -35,10 +35,10 @@ struct pyelf {
 int pyelf_inspect(int fd, struct pyelf *out, char *err, size_t errlen);
 
 /*
- * The load bias of the file given one of its mappings (start address and
- * file offset, as in /proc/<pid>/maps): the difference between run-time and
- * link-time addresses. 0 and *bias, or -1 if no PT_LOAD segment maps at
- * that offset.
+ * The load bias of the file (run-time minus link-time addresses), given its
+ * lowest mapping (start address and file offset, as in /proc/<pid>/maps):
+ * that is where its lowest PT_LOAD segment was mapped. 0 and *bias, or -1 if
+ * that mapping cannot be the lowest segment's.
  */
 int pyelf_bias(const struct pyelf *e, uint64_t map_start, uint64_t map_offset,
 	       uint64_t page_size, uint64_t *bias);

@@ -1264,18 +1264,19 @@ static int find_runtime_in(pid_t pid, int rootfd, const struct pmap_list *maps,
 		return rc == -ENOEXEC ? -ENOENT : rc;
 	if (!elf.has_runtime)
 		return -ENOENT;
+	/* maps is sorted by address: the file's first mapping is its lowest. */
 	for (i = 0; i < maps->n; i++) {
 		const struct pmap *o = &maps->maps[i];
 
 		if (o->inode != m->inode || strcmp(o->path, m->path) != 0)
 			continue;
-		if (pyelf_bias(&elf, o->start, o->offset, page, &bias) == 0) {
-			loc->runtime = elf.runtime + bias;
-			loc->py_version = elf.has_py_version ? elf.py_version + bias : 0;
-			return 0;
-		}
+		if (pyelf_bias(&elf, o->start, o->offset, page, &bias) < 0)
+			break;
+		loc->runtime = elf.runtime + bias;
+		loc->py_version = elf.has_py_version ? elf.py_version + bias : 0;
+		return 0;
 	}
-	seterr(err, errlen, "%s: no mapping matches its PT_LOAD segments", loc->path);
+	seterr(err, errlen, "%s: its mappings do not match its PT_LOAD segments", loc->path);
 	return -ENOENT;
 }
 
