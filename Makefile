@@ -44,7 +44,7 @@ LIBS := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz
 WARNINGS := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
 override CFLAGS += $(WARNINGS) -std=gnu11 -D_GNU_SOURCE $(SAN_FLAGS) \
-	-DBLOCKSNOOP_VERSION='"$(VERSION)"' -I$(OUTPUT) -Ibpf -Iagent
+	-DBLOCKSNOOP_VERSION='"$(VERSION)"' -I$(OUTPUT) -Ibpf -Iagent -Insexec
 override LDFLAGS += $(SAN_FLAGS)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARNINGS) \
 	-I$(OUTPUT) -Ibpf
@@ -53,7 +53,9 @@ BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 AGENT_SRCS := $(wildcard agent/*.c agent/*/*.c)
 AGENT_OBJS := $(patsubst agent/%.c,$(OUTPUT)/agent/%.o,$(AGENT_SRCS))
-LIB_OBJS := $(filter-out $(OUTPUT)/agent/main.o,$(AGENT_OBJS))
+NSEXEC_SRCS := $(wildcard nsexec/*.c)
+NSEXEC_OBJS := $(patsubst nsexec/%.c,$(OUTPUT)/nsexec/%.o,$(NSEXEC_SRCS))
+LIB_OBJS := $(filter-out $(OUTPUT)/agent/main.o,$(AGENT_OBJS)) $(NSEXEC_OBJS)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
@@ -95,6 +97,11 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
 $(OUTPUT)/agent/%.o: agent/%.c $(wildcard agent/*.h agent/*/*.h) bpf/*.h $(BPF_SKELS) | $(OUTPUT)/agent
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/nsexec/%.o: nsexec/%.c nsexec/*.h | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
