@@ -14,6 +14,17 @@
 
 struct stack_set; /* Python stacks seen during the event; see the samplers */
 
+/* Where a watched process runs, in Kubernetes agent mode. */
+struct k8s_meta {
+	const char *node, *namespace, *pod, *pod_uid, *container, *container_id;
+};
+
+/* Per-target tags; NULL fields fall back to the session's. */
+struct target_meta {
+	const char *service;         /* overrides --service for this target */
+	const struct k8s_meta *k8s;  /* NULL outside Kubernetes */
+};
+
 struct blocking_event {
 	uint64_t number;          /* 1, 2, ... within the session */
 	uint64_t start_ns;        /* kernel CLOCK_MONOTONIC, return from epoll */
@@ -24,6 +35,7 @@ struct blocking_event {
 	pid_t pid, tid;           /* in blocksnoop's PID namespace */
 	bool is_error;            /* duration_ms >= --error-threshold */
 	const struct stack_set *stacks; /* NULL: no stack captured */
+	const struct target_meta *meta; /* NULL: the session's own target */
 };
 
 /*
@@ -40,6 +52,7 @@ struct still_blocked {
 	pid_t pid, tid;
 	bool is_error;
 	const struct stack_set *stacks; /* the most recent stack; NULL if none */
+	const struct target_meta *meta; /* NULL: the session's own target */
 };
 
 #endif

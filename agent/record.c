@@ -139,6 +139,29 @@ static bool add_stacks(cJSON *r, const struct stack_set *set)
 	return cJSON_AddNumberToObject(r, "samples", set->total_samples) != NULL;
 }
 
+/* The target's own tags: its service and, in Kubernetes, where it runs. */
+static bool add_meta(cJSON *r, const struct target_meta *m)
+{
+	const struct k8s_meta *k;
+	cJSON *o;
+
+	if (!m)
+		return true;
+	if (m->service && !cJSON_AddStringToObject(r, "service", m->service))
+		return false;
+	k = m->k8s;
+	if (!k)
+		return true;
+	o = cJSON_AddObjectToObject(r, "k8s");
+	return o &&
+	       cJSON_AddStringToObject(o, "node", k->node ? k->node : "") &&
+	       cJSON_AddStringToObject(o, "namespace", k->namespace ? k->namespace : "") &&
+	       cJSON_AddStringToObject(o, "pod", k->pod ? k->pod : "") &&
+	       cJSON_AddStringToObject(o, "pod_uid", k->pod_uid ? k->pod_uid : "") &&
+	       cJSON_AddStringToObject(o, "container", k->container ? k->container : "") &&
+	       cJSON_AddStringToObject(o, "container_id", k->container_id ? k->container_id : "");
+}
+
 cJSON *record_blocking_event(const struct session_info *s,
 			     const struct blocking_event *e)
 {
@@ -155,7 +178,8 @@ cJSON *record_blocking_event(const struct session_info *s,
 	     cJSON_AddNumberToObject(r, "pid", e->pid) &&
 	     cJSON_AddNumberToObject(r, "tid", e->tid) &&
 	     cJSON_AddStringToObject(r, "level", e->is_error ? "error" : "warning") &&
-	     add_stacks(r, e->stacks);
+	     add_stacks(r, e->stacks) &&
+	     add_meta(r, e->meta);
 	if (!ok) {
 		cJSON_Delete(r);
 		return NULL;
@@ -177,7 +201,8 @@ cJSON *record_still_blocked(const struct session_info *s, const struct still_blo
 	     cJSON_AddNumberToObject(r, "pid", b->pid) &&
 	     cJSON_AddNumberToObject(r, "tid", b->tid) &&
 	     cJSON_AddStringToObject(r, "level", b->is_error ? "error" : "warning") &&
-	     add_stacks(r, b->stacks);
+	     add_stacks(r, b->stacks) &&
+	     add_meta(r, b->meta);
 	if (!ok) {
 		cJSON_Delete(r);
 		return NULL;
@@ -320,6 +345,9 @@ static void log_message(const cJSON *r, char *buf, size_t len)
 cJSON *record_for_log(const struct session_info *s, const cJSON *record)
 {
 	cJSON *r = cJSON_Duplicate(record, true), *dd;
+	/* A target's own service (agent mode) wins over --service. */
+	const char *service = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(record, "service"))
+				      ? string_field(record, "service") : s->service;
 	char message[160];
 	bool ok;
 
@@ -330,11 +358,12 @@ cJSON *record_for_log(const struct session_info *s, const cJSON *record)
 	     (cJSON_GetObjectItemCaseSensitive(r, "level") ||
 	      cJSON_AddStringToObject(r, "level", "info")) &&
 	     cJSON_AddStringToObject(r, "message", message) &&
-	     cJSON_AddStringToObject(r, "service", s->service) &&
+	     (cJSON_GetObjectItemCaseSensitive(r, "service") ||
+	      cJSON_AddStringToObject(r, "service", service)) &&
 	     cJSON_AddStringToObject(r, "env", s->env) &&
 	     cJSON_AddStringToObject(r, "source", "blocksnoop") &&
 	     (dd = cJSON_AddObjectToObject(r, "dd")) &&
-	     cJSON_AddStringToObject(dd, "service", s->service) &&
+	     cJSON_AddStringToObject(dd, "service", service) &&
 	     cJSON_AddStringToObject(dd, "env", s->env);
 	if (!ok) {
 		cJSON_Delete(r);

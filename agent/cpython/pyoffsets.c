@@ -55,7 +55,8 @@ static void finish(struct py_offsets *o)
 	.code_ptr_mask = ~(uint64_t)0, .owner_shim = 256,                   \
 	.code_filename = 104, .code_name = 112, .code_qualname = PYOFF_NONE, \
 	.code_linetable = 120, .code_firstlineno = 40, .code_adaptive = PYOFF_NONE, \
-	.ob_type = 8, .type_tp_name = 24, .bytes_size = 16, .bytes_sval = 32, \
+	.ob_type = 8, .type_tp_name = 24, .type_tp_flags = 168,             \
+	.bytes_size = 16, .bytes_sval = 32,                                 \
 	.str_length = 16, .str_state = 32, .str_ascii_data = 48, .str_compact_data = 72
 
 static const struct py_offsets builtin[] = {
@@ -83,7 +84,8 @@ static const struct py_offsets builtin[] = {
 		.frame_state = PYOFF_NONE, .frame_is_entry = 68,
 		.code_filename = 112, .code_name = 120, .code_qualname = 128,
 		.code_linetable = 136, .code_firstlineno = 72, .code_adaptive = 184,
-		.ob_type = 8, .type_tp_name = 24, .bytes_size = 16, .bytes_sval = 32,
+		.ob_type = 8, .type_tp_name = 24, .type_tp_flags = 168,
+		.bytes_size = 16, .bytes_sval = 32,
 		.str_length = 16, .str_state = 32, .str_ascii_data = 48, .str_compact_data = 72,
 	},
 	{
@@ -99,7 +101,8 @@ static const struct py_offsets builtin[] = {
 		.code_filename = 112, .code_name = 120, .code_qualname = 128,
 		.code_linetable = 136, .code_firstlineno = 68, .code_adaptive = 192,
 		/* 3.12 dropped wstr: smaller str headers */
-		.ob_type = 8, .type_tp_name = 24, .bytes_size = 16, .bytes_sval = 32,
+		.ob_type = 8, .type_tp_name = 24, .type_tp_flags = 168,
+		.bytes_size = 16, .bytes_sval = 32,
 		.str_length = 16, .str_state = 32, .str_ascii_data = 40, .str_compact_data = 56,
 	},
 };
@@ -133,7 +136,7 @@ struct debug_layout {
 	uint32_t frame_size, frame_back, frame_code, frame_lasti, frame_owner;
 	uint32_t code_size, code_filename, code_name, code_qualname, code_linetable;
 	uint32_t code_firstlineno, code_adaptive;
-	uint32_t ob_type, tp_name, bytes_size, bytes_sval;
+	uint32_t ob_type, tp_name, tp_flags, bytes_size, bytes_sval;
 	uint32_t str_state, str_length, str_ascii_size;
 	uint64_t code_ptr_mask;
 	uint32_t owner_shim;
@@ -150,7 +153,7 @@ static const struct debug_layout layouts[] = {
 		.code_size = 272, .code_filename = 280, .code_name = 288,
 		.code_qualname = 296, .code_linetable = 304, .code_firstlineno = 312,
 		.code_adaptive = 344,
-		.ob_type = 360, .tp_name = 376, .bytes_size = 520, .bytes_sval = 528,
+		.ob_type = 360, .tp_name = 376, .tp_flags = 392, .bytes_size = 520, .bytes_sval = 528,
 		.str_state = 544, .str_length = 552, .str_ascii_size = 560,
 		.code_ptr_mask = ~(uint64_t)0,
 		.owner_shim = 3, /* FRAME_OWNED_BY_CSTACK */
@@ -165,7 +168,7 @@ static const struct debug_layout layouts[] = {
 		.code_size = 312, .code_filename = 320, .code_name = 328,
 		.code_qualname = 336, .code_linetable = 344, .code_firstlineno = 352,
 		.code_adaptive = 384,
-		.ob_type = 408, .tp_name = 424, .bytes_size = 600, .bytes_sval = 608,
+		.ob_type = 408, .tp_name = 424, .tp_flags = 440, .bytes_size = 600, .bytes_sval = 608,
 		.str_state = 624, .str_length = 632, .str_ascii_size = 640,
 		/* f_executable is a _PyStackRef: low bits are tags (Py_TAG_BITS) */
 		.code_ptr_mask = ~(uint64_t)3,
@@ -287,6 +290,7 @@ int pyoffsets_from_debug(const uint8_t *buf, size_t len, struct py_offsets *out,
 	F(l->code_adaptive, code_size + 1, out->code_adaptive);
 	F(l->ob_type, 64, out->ob_type);
 	F(l->tp_name, 1024, out->type_tp_name);
+	F(l->tp_flags, 1024, out->type_tp_flags);
 	F(l->bytes_size, 64, out->bytes_size);
 	F(l->bytes_sval, 64, out->bytes_sval);
 	F(l->str_state, 64, out->str_state);

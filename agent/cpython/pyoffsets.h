@@ -86,7 +86,7 @@ struct py_offsets {
 	uint32_t code_adaptive; /* co_code_adaptive (3.11+) */
 
 	/* PyObject / PyTypeObject */
-	uint32_t ob_type, type_tp_name;
+	uint32_t ob_type, type_tp_name, type_tp_flags;
 	/* PyBytesObject */
 	uint32_t bytes_size, bytes_sval;
 	/*

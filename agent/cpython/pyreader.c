@@ -12,9 +12,15 @@
  * Hot path of py_process_sample():
  *   host TID -> namespace TID (identity, or NSpid: cached)
  *   -> thread state (cached; re-checked against the thread state's own TID)
- *   -> frames (one read each) -> code objects (cached by address; all the
- *   hits re-checked in one batched read) -> lines from the cached tables
- *   -> one read of /proc/<pid>/mem to prove the process did not exec.
+ *   -> frames, read a page at a time (3.11+ frames are contiguous in the
+ *   thread's data stack, so a page brings several) -> code objects (cached
+ *   by address; all the hits re-checked in one batched read) -> lines from
+ *   the cached tables -> one read of /proc/<pid>/mem to prove the process
+ *   did not exec.
+ * The target is never stopped, so a walk can be torn by the target
+ * changing its stack under it: cycles, frames that cannot start a stack,
+ * instruction pointers outside their code and objects of the wrong type
+ * are all taken as signs of that (-EAGAIN, retried once).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -299,29 +305,42 @@ static int pc_read(struct py_process *p, uint64_t addr, void *buf, size_t len)
 /* ------------------------------------------------------------------ */
 /* objects: kinds, strings, bytes                                       */
 
-/* What kind of object has type `type` (by the type's tp_name; cached). */
+/* Py_TPFLAGS_HEAPTYPE: a class made at run time, never a builtin type. */
+#define TPFLAGS_HEAPTYPE (1UL << 9)
+
+/*
+ * What kind of object has type `type` (cached by address). The builtin
+ * types are static objects named "code", "str" and "bytes"; a class of the
+ * same name is a heap type, and each kind has one type only.
+ */
 static int type_kind(struct py_process *p, uint64_t type, enum obkind *kind)
 {
 	static const struct {
 		const char *name;
 		enum obkind kind;
 	} known[] = { { "code", KIND_CODE }, { "str", KIND_STR }, { "bytes", KIND_BYTES } };
-	uint64_t name_ptr;
+	const struct py_offsets *o = &p->off;
+	uint8_t hdr[2048];
+	uint64_t name_ptr, flags;
+	uint32_t hlen;
 	char name[8];
 	size_t i, n;
-	int err;
+	int err, k;
 
-	for (i = 0; i < (size_t)p->ntypes; i++) {
-		if (p->types[i].type == type) {
-			*kind = p->types[i].kind;
+	for (k = 0; k < p->ntypes; k++) {
+		if (p->types[k].type == type) {
+			*kind = p->types[k].kind;
 			return 0;
 		}
 	}
-	if (!remote_ptr_ok(type))
+	hlen = (o->type_tp_name > o->type_tp_flags ? o->type_tp_name : o->type_tp_flags) + 8;
+	if (!remote_ptr_ok(type) || hlen > sizeof(hdr))
 		return -EFAULT;
-	err = remote_u64(&p->r, type + p->off.type_tp_name, &name_ptr);
+	err = remote_read(&p->r, type, hdr, hlen);
 	if (err)
 		return err;
+	name_ptr = get_u64(hdr, o->type_tp_name);
+	flags = get_u64(hdr, o->type_tp_flags);
 	if (name_ptr == 0 || name_ptr >= (1ULL << 57))
 		return -EFAULT;
 	/* Up to 8 bytes, not past the end of the name's page. */
@@ -332,11 +351,14 @@ static int type_kind(struct py_process *p, uint64_t type, enum obkind *kind)
 	if (err)
 		return err;
 	*kind = KIND_OTHER;
-	if (memchr(name, '\0', n)) {
+	if (memchr(name, '\0', n) && !(flags & TPFLAGS_HEAPTYPE)) {
 		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 			if (strcmp(name, known[i].name) == 0)
 				*kind = known[i].kind;
 	}
+	for (k = 0; k < p->ntypes && *kind != KIND_OTHER; k++)
+		if (p->types[k].kind == *kind)
+			*kind = KIND_OTHER; /* the real one is known already */
 	if (p->ntypes < MAX_TYPES) {
 		p->types[p->ntypes].type = type;
 		p->types[p->ntypes].kind = *kind;
@@ -641,11 +663,8 @@ static int resolve_codes(struct py_process *p, const struct raw_frame *raw, int 
 			if (err)
 				return err;
 		}
-		for (i = 0; i < n; i++)
-			if (raw[i].code == addrs[j])
-				ents[i] = e;
 	}
-	/* Loading may have grown (moved) the table: look the entries up again. */
+	/* Loading may have grown (moved) the table: look the entries up last. */
 	for (i = 0; i < n; i++)
 		ents[i] = code_find(p, raw[i].code);
 	return 0;
@@ -840,9 +859,9 @@ out:
 static int scan_threads(struct py_process *p)
 {
 	const struct py_offsets *o = &p->off;
-	uint64_t interp, ts;
+	uint64_t interp, ts, tortoise;
 	uint8_t tsbuf[1024];
-	int ni, nt, err;
+	int ni, nt, err, power, lam;
 	size_t i;
 
 	p->nthreads = 0;
@@ -857,11 +876,20 @@ static int scan_threads(struct py_process *p)
 		err = remote_u64(&p->r, interp + o->interp_threads_head, &ts);
 		if (err)
 			return err;
+		/* Brent's cycle detection: a torn list must not spin to MAX_THREADS. */
+		tortoise = 0;
+		power = 1;
+		lam = 0;
 		for (nt = 0; ts; nt++) {
 			struct pythread *t;
 
-			if (nt == MAX_THREADS || !remote_ptr_ok(ts))
+			if (nt == MAX_THREADS || !remote_ptr_ok(ts) || ts == tortoise)
 				return -EFAULT;
+			if (++lam == power) {
+				tortoise = ts;
+				power *= 2;
+				lam = 0;
+			}
 			err = remote_read(&p->r, ts, tsbuf, o->ts_read);
 			if (err)
 				return err;

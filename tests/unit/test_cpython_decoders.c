@@ -135,6 +135,7 @@ static const struct pos positions[] = {
 	{ "code.qualname", 296, 336 },    { "code.linetable", 304, 344 },
 	{ "code.firstlineno", 312, 352 }, { "code.co_code_adaptive", 344, 384 },
 	{ "pyobject.ob_type", 360, 408 }, { "type.tp_name", 376, 424 },
+	{ "type.tp_flags", 392, 440 },
 	{ "bytes.ob_size", 520, 600 },    { "bytes.ob_sval", 528, 608 },
 	{ "unicode.state", 544, 624 },    { "unicode.length", 552, 632 },
 	{ "unicode.asciiobject_size", 560, 640 },
@@ -158,6 +159,12 @@ static void test_builtin_tables(void **state)
 	assert_int_equal(pyoffsets_builtin(13, &o), -1);
 
 	/* Spot checks against /work/shared/notes/cpython-internals.md §2. */
+	for (m = 8; m <= 12; m++) {
+		pyoffsets_builtin(m, &o);
+		assert_int_equal(o.ob_type, 8);
+		assert_int_equal(o.type_tp_name, 24);
+		assert_int_equal(o.type_tp_flags, 168);
+	}
 	pyoffsets_builtin(8, &o);
 	assert_int_equal(o.frames, PY_FRAMES_OBJECT);
 	assert_int_equal(o.lines, PY_LINES_LNOTAB);
@@ -212,6 +219,7 @@ static void check_313(const struct py_offsets *o)
 	assert_int_equal(o->code_adaptive, 200);
 	assert_int_equal(o->ob_type, 8);
 	assert_int_equal(o->type_tp_name, 24);
+	assert_int_equal(o->type_tp_flags, 168);
 	assert_int_equal(o->bytes_size, 16);
 	assert_int_equal(o->bytes_sval, 32);
 	assert_int_equal(o->str_length, 16);
@@ -290,7 +298,7 @@ static void test_debug_offsets_314(void **state)
 		{ 40, 808 }, { 64, 7272 }, { 72, 7344 }, { 176, 824 }, { 192, 8 }, { 200, 16 },
 		{ 208, 72 }, { 216, 152 }, { 224, 160 }, { 248, 88 }, { 256, 8 }, { 264, 0 },
 		{ 272, 56 }, { 288, 74 }, { 312, 224 }, { 320, 112 }, { 328, 120 }, { 336, 128 },
-		{ 344, 136 }, { 352, 68 }, { 384, 208 }, { 408, 8 }, { 424, 24 }, { 600, 16 },
+		{ 344, 136 }, { 352, 68 }, { 384, 208 }, { 408, 8 }, { 424, 24 }, { 440, 168 }, { 600, 16 },
 		{ 608, 32 }, { 624, 32 }, { 632, 16 }, { 640, 40 },
 	};
 	uint64_t blob[PY_DEBUG_OFFSETS_MAX / 8];
