@@ -39,7 +39,7 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \
 	-e 's/ppc64le/powerpc/' -e 's/s390x/s390/' -e 's/riscv64/riscv/')
 
 LIBS := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz \
-	-lcjson -lcap -lm
+	-lcjson -lcap -lm -lcurl -lmicrohttpd
 
 WARNINGS := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
@@ -74,9 +74,9 @@ endif
 
 # Debian packages each goal needs (installed by `make deps`).
 DEPS_BUILD := make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
-	libcjson-dev libcap-dev pkg-config python3
+	libcjson-dev libcap-dev pkg-config python3 libcurl4-openssl-dev libmicrohttpd-dev
 DEPS_TEST := libcmocka-dev python3-pytest python3-uvloop python3-aiohttp \
-	libclang-rt-14-dev libcap2-bin util-linux
+	libclang-rt-14-dev libcap2-bin util-linux openssl mmdebstrap
 
 .PHONY: all clean install uninstall deps deps-test demo test unit e2e fixtures fuzz
 all: $(OUTPUT)/blocksnoop

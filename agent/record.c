@@ -335,6 +335,9 @@ static void log_message(const cJSON *r, char *buf, size_t len)
 	else if (!strcmp(type, "session_start"))
 		snprintf(buf, len, "blocksnoop session started: watching pid=%.0f tid=%.0f",
 			 number_field(r, "pid"), number_field(r, "tid"));
+	else if (!strcmp(type, "config_error"))
+		snprintf(buf, len, "blocksnoop configuration error: %s: %s",
+			 string_field(r, "annotation"), string_field(r, "error"));
 	else if (!strcmp(type, "session_summary"))
 		snprintf(buf, len, "blocksnoop session ended: %.0f blocking events in %.1fs",
 			 number_field(r, "event_count"), number_field(r, "duration_s"));

@@ -56,6 +56,13 @@ void reporter_stats(struct reporter *r, const struct stats_snapshot *snap)
 	cJSON_Delete(rec);
 }
 
+void reporter_record(struct reporter *r, const cJSON *rec)
+{
+	for (int i = 0; i < r->nsinks; i++)
+		if (r->sinks[i]->ops->record)
+			r->sinks[i]->ops->record(r->sinks[i], r->session, rec);
+}
+
 void reporter_session_end(struct reporter *r, const struct stats_snapshot *stats)
 {
 	cJSON *rec;

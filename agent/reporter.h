@@ -38,6 +38,10 @@ void reporter_still_blocked(struct reporter *r, const struct still_blocked *b);
 
 void reporter_stats(struct reporter *r, const struct stats_snapshot *snap);
 
+/* Hand any other record (e.g. the agent's config_error) to the sinks that
+ * take such records (sink_ops.record). rec stays the caller's. */
+void reporter_record(struct reporter *r, const cJSON *rec);
+
 /* Emit the closing summary from r->summary (caller fills duration, reason,
  * status, lost events); stats may be NULL outside stats mode. */
 void reporter_session_end(struct reporter *r, const struct stats_snapshot *stats);

@@ -99,4 +99,19 @@ uint64_t sampler_default_interval_ns(uint64_t threshold_ns);
  */
 struct sampler *sampler_builtin_new(struct detector *det, uint64_t interval_ns);
 
+/*
+ * The Austin sampler (austin/sampler_austin.c): one long-lived Austin per
+ * target process in pipe mode, started through the namespace shim when the
+ * target is in other namespaces or austin_root is not "/". austin is
+ * --austin (NULL: "austin" on PATH, or in austin_root's bin directories);
+ * interval_ns 0 samples every threshold/3 (clamped to [1 ms, 1 s]);
+ * padding_ns is --correlation-padding. Samples are attributed to the gap
+ * that is open when they arrive; Austin's failures are reported and it is
+ * restarted, never failing the session. det must outlive it. NULL with
+ * errno set on failure.
+ */
+struct sampler *sampler_austin_new(struct detector *det, const char *austin,
+				   const char *austin_root, uint64_t interval_ns,
+				   uint64_t padding_ns);
+
 #endif

@@ -492,12 +492,17 @@ int session_run(const struct options *o)
 		code = EXIT_RUNTIME;
 		goto out;
 	}
-	if (o->sampler == SAMPLER_BUILTIN && !o->stats) {
+	if (o->sampler != SAMPLER_NONE && !o->stats) {
 		uint64_t threshold_ns = (uint64_t)(o->threshold_ms * 1e6);
 		uint64_t interval_ns = o->interval_ms > 0 ? (uint64_t)(o->interval_ms * 1e6)
 							  : sampler_default_interval_ns(threshold_ns);
 
-		s.sampler = sampler_builtin_new(s.det, interval_ns);
+		if (o->sampler == SAMPLER_AUSTIN)
+			s.sampler = sampler_austin_new(s.det, o->austin, o->austin_root,
+						       o->interval_ms > 0 ? interval_ns : 0,
+						       (uint64_t)(o->correlation_padding_ms * 1e6));
+		else
+			s.sampler = sampler_builtin_new(s.det, interval_ns);
 		ret = s.sampler ? sampler_watch(s.sampler, s.slot, s.info.pid, s.info.tid,
 						threshold_ns) : -errno;
 		if (ret) {
@@ -505,7 +510,9 @@ int session_run(const struct options *o)
 			code = EXIT_RUNTIME;
 			goto out;
 		}
-		log_info("sampling Python stacks every %.2f ms during blocks", interval_ns / 1e6);
+		if (o->sampler == SAMPLER_BUILTIN)
+			log_info("sampling Python stacks every %.2f ms during blocks",
+				 interval_ns / 1e6);
 	}
 	ret = setup_wakeups(&s);
 	if (ret) {

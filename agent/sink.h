@@ -33,6 +33,9 @@ struct sink_ops {
 	void (*summary)(struct sink *, const struct session_info *,
 			const struct session_summary *, const struct stats_snapshot *,
 			const cJSON *rec);
+	/* Any other record, built by its producer (the Kubernetes agent's
+	 * config_error). Optional: sinks without it skip such records. */
+	void (*record)(struct sink *, const struct session_info *, const cJSON *rec);
 	/* Reopen output files (SIGHUP). Optional. */
 	void (*reopen)(struct sink *);
 	void (*destroy)(struct sink *);

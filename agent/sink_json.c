@@ -96,6 +96,15 @@ static void json_summary(struct sink *s, const struct session_info *si,
 	emit((struct json_sink *)s, rec);
 }
 
+static void json_record(struct sink *s, const struct session_info *si, const cJSON *rec)
+{
+	struct json_sink *js = (struct json_sink *)s;
+
+	(void)si;
+	if (!js->summary_only)
+		emit(js, rec);
+}
+
 static void json_destroy(struct sink *s)
 {
 	free(s);
@@ -107,6 +116,7 @@ static const struct sink_ops json_ops = {
 	.still_blocked = json_still_blocked,
 	.stats = json_stats,
 	.summary = json_summary,
+	.record = json_record,
 	.destroy = json_destroy,
 };
 

@@ -86,6 +86,11 @@ static void lf_summary(struct sink *s, const struct session_info *si,
 	emit((struct logfile_sink *)s, si, rec);
 }
 
+static void lf_record(struct sink *s, const struct session_info *si, const cJSON *rec)
+{
+	emit((struct logfile_sink *)s, si, rec);
+}
+
 static void lf_reopen(struct sink *s)
 {
 	struct logfile_sink *ls = (struct logfile_sink *)s;
@@ -118,6 +123,7 @@ static const struct sink_ops logfile_ops = {
 	.still_blocked = lf_still_blocked,
 	.stats = lf_stats,
 	.summary = lf_summary,
+	.record = lf_record,
 	.reopen = lf_reopen,
 	.destroy = lf_destroy,
 };

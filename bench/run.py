@@ -211,6 +211,10 @@ def throughput_run(variant, a):
                    "server", env=env, stdout=subprocess.PIPE)
     try:
         port = int(read_line(server, "hello_server.py").split()[1])
+        # Every variant starts loading the server the same time after it is
+        # up (blocksnoop attaches within that), so interpreter start-up and
+        # the previous run's teardown weigh on all of them alike.
+        settle_until = time.monotonic() + a.settle
         bs = None
         if variant == "blocksnoop":
             events = open(os.path.join(logdir, f"events.{len(started)}"), "w")
@@ -219,6 +223,7 @@ def throughput_run(variant, a):
             bs = start([a.blocksnoop, "-t", "10", "--json", *a.bs_args, str(server.pid)],
                        "blocksnoop", stdout=events)
             wait_attached(bs)
+        time.sleep(max(0, settle_until - time.monotonic()))
         wrk(port, a.warmup, a.connections)  # unmeasured warm-up: allocator, caches
         if bs:
             c0, t0 = cpu_ns(bs.pid), time.monotonic()
@@ -341,7 +346,7 @@ def report(a, res, meta):
                  f"| {ratio}{spread(res, ('ratio', v), '.2f') if v != 'alone' else ''} |")
 
     for sfx, what in (("", "mean of all calls"),
-                      ("_min", f"fastest of 20 blocks of {a.calls // 20:,} calls")):
+                      ("_min", f"fastest of 200 blocks of {a.calls // 200:,} calls")):
         L += percall_table(res, sfx, f"### 2{'ab'[bool(sfx)]}. Per-call cost in an "
                            f"unrelated process, ns/call, {what}"
                            + (f" (loop on CPU {a.cpu}, probes' user space on CPU {a.other_cpus})"
@@ -408,7 +413,7 @@ def main():
     a.rounds = a.rounds or (3 if a.quick else 7)
     a.duration = a.duration or (2 if a.quick else 3)
     a.calls = a.calls or (1_000_000 if a.quick else 2_000_000)
-    a.warmup = 1
+    a.warmup, a.settle = 1, 2
     a.cpu = None if a.cpu < 0 else a.cpu
     a.other_cpus = ",".join(str(c) for c in range(os.cpu_count()) if c != a.cpu)
     a.bs_args = shlex.split(a.blocksnoop_args)

@@ -3,46 +3,53 @@
 """Sampler cost benchmark: blocksnoop's built-in stack sampler vs Austin 3.7.0.
 
     sudo bench/sampler_bench.py [--quick] [--rounds N] [--window S]
+                                [--workloads idle,busy,half,half150]
                                 [--blocksnoop PATH] [--rootfs DIR] [--no-austin]
-                                [--output FILE] [--json FILE]
+                                [--no-floor] [--output FILE] [--json FILE] [--keep]
 
-Three asyncio targets (bench/sampler_workload.py, under /usr/bin/python3,
-Debian's CPython 3.11):
-  idle  `await asyncio.sleep(0.05)` forever
-  busy  10 tasks looping `await asyncio.sleep(0)` + a little arithmetic
-  half  blocking_call() = time.sleep(50 ms) on the loop, then 50 ms of awaits
-each measured with nothing attached (baseline), blocksnoop -t 100 (built-in
-sampler), blocksnoop -t 10, blocksnoop --sampler none -t 100 (detector only),
-Austin 3.7.0 -P at its default 100 us and at 33 ms (threshold/3).
+Targets (bench/sampler_workload.py under /usr/bin/python3, Debian 12's
+CPython 3.11.2 -- Austin samples it by host PID, no namespaces involved):
+  idle     (a) `await asyncio.sleep(0.05)` forever
+  busy     (b) 10 tasks looping `await asyncio.sleep(0)` + a little arithmetic
+  half     (c) blocking_call() = time.sleep(50 ms) on the loop, then 50 ms of awaits
+  half150  (c') the same with 150 ms, so that -t 100 reports every block
+Variants: nothing attached (baseline); blocksnoop -t 100 (built-in sampler);
+-t 10; --sampler none -t 100 (detector only); Austin 3.7.0 -P at its default
+100 us and at 33 ms (threshold/3); and, on (a) only, two calibration rows: a
+bare C timerfd loop (bench/sampler_timer_floor.c) ticking every 10 ms / 1 ms,
+as often as the built-in sampler's timer at -t 100 / -t 10.
 
 Rounds are interleaved: every round starts a fresh target per workload and
 measures every variant against it, in an order rotated from round to round;
 the report gives medians over rounds (and the min-max range). Per measurement:
-attach the tool, wait until it is running (blocksnoop's session_start record,
+attach the tool, wait until it runs (blocksnoop's session_start record,
 Austin's first sample) plus 0.3 s, then a window of --window seconds between
 two progress marks taken from the target (SIGUSR1). Tool CPU = utime+stime
-(+ children) from /proc/<pid>/stat over the window, as % of one core; also
-the sum of /proc/<pid>/task/*/schedstat run time (ns resolution) as a
-cross-check. Target throughput = its own counter's rate over the window, as
-a ratio to the baseline of the same round (same target process).
+(+ children) from /proc/<pid>/stat over the window, as % of one core; also the
+sum of /proc/<pid>/task/*/schedstat run time (ns resolution). Target
+throughput = its own counter's rate over the window, as a ratio to the
+baseline of the same round (same target process); for (b) also per
+CPU-second of the target. Everything else's CPU over the window is recorded
+too: the machines are shared, and a busy machine makes throughput noisy.
 
-Stack accuracy (half only): blocksnoop -- share of events whose first stack's
-innermost frame from the workload file is blocking_call (and events vs blocks
-that ended in the window); Austin -- share of non-idle samples (innermost
-frame not the selector's select) whose innermost workload frame is
-blocking_call, and blocks with at least one such sample vs blocks expected
-over Austin's reported duration.
+Stack accuracy ((c), (c')): blocksnoop -- share of events whose first stack's
+innermost frame from the workload file is blocking_call, and events vs blocks
+that ended in the window. Austin -- a run of non-idle samples (innermost frame
+not the selector's select) lasting >= 10 ms of its wall-time metric is a block
+as Austin sees it: share of samples in such runs naming blocking_call as the
+innermost workload frame, and runs mostly naming it vs blocks expected over
+Austin's own `# duration`.
 
 Austin comes from a Debian 13 root file system (bench/sampler_rootfs.sh reuses
 build/rootfs-trixie if it holds austin, else builds build/bench-rootfs-trixie
-with mmdebstrap, ~1.5 min the first time) and runs through that root's own
-loader, since it needs glibc >= 2.38. Its output goes to a file on tmpfs (the
-equivalent of `> /dev/null` plus a copy), parsed afterwards.
+with mmdebstrap, ~1.5 min the first time, under an flock) and runs through
+that root's own loader, since it needs glibc >= 2.38. Its stdout goes to a
+file on tmpfs (like `> /dev/null` plus a copy), parsed afterwards.
 
-Every process started is stopped by PID (SIGINT, then SIGKILL), also on
-failure and on SIGINT/SIGTERM/SIGHUP to this script. Needs root. Loopback
-only; no network (except mmdebstrap the first time).
-Default ~5 minutes (3 rounds x 4 s windows); --quick ~1.5 minutes.
+Every process started is stopped by its PID (SIGINT, SIGKILL after 5 s), also
+on failure and on SIGINT/SIGTERM/SIGHUP to this script. Needs root and cc.
+Loopback only; no network (except mmdebstrap the first time).
+Default 3 rounds x 3.5 s windows, ~5.5 minutes; --quick 2 x 1.5 s, ~2 minutes.
 """
 import argparse
 import datetime
@@ -177,6 +184,14 @@ def sched_cpu_s(pid):
     return total / 1e9
 
 
+def machine_busy_s():
+    """CPU time all processes and interrupts used so far, all CPUs, seconds."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal ...
+    return (v[0] + v[1] + v[2] + v[5] + v[6]) / CLK_TCK
+
+
 def cpu_now(pid):
     return stat_cpu_s(pid), sched_cpu_s(pid)
 
@@ -212,12 +227,37 @@ class Target:
         return line.decode()
 
     def mark(self):
-        os.kill(self.pid, signal.SIGUSR1)
-        line = self.readline(5)
-        f = line.split()
-        if f[0] != "mark":
-            raise RuntimeError(f"target {self.kind}: unexpected {line!r}")
-        return {"now": int(f[1]), "count": int(f[2]), "last": int(f[3]), "blocks": int(f[4])}
+        """Ask the target for a progress mark (SIGUSR1). Lines stamped before
+        the request (a late answer to an earlier retry) are skipped; a lost
+        request is repeated."""
+        sent = time.monotonic_ns()
+        for attempt in range(4):
+            os.kill(self.pid, signal.SIGUSR1)
+            deadline = time.monotonic() + 2
+            while True:
+                try:
+                    line = self.readline(max(0.0, deadline - time.monotonic()))
+                except RuntimeError:
+                    if self.p.poll() is not None:
+                        raise
+                    break  # no answer: ask again
+                f = line.split()
+                if len(f) != 5 or f[0] != "mark":
+                    raise RuntimeError(f"target {self.kind}: unexpected {line!r}")
+                if int(f[1]) >= sent:
+                    if attempt:
+                        log(f"target {self.kind}: mark answered after {attempt} repeat(s)")
+                    return {"now": int(f[1]), "count": int(f[2]), "last": int(f[3]),
+                            "blocks": int(f[4])}
+        state = "?"
+        try:
+            with open(f"/proc/{self.pid}/stat") as fh:
+                state = fh.read().rsplit(")", 1)[1].split()[0]
+            with open(f"/proc/{self.pid}/wchan") as fh:
+                state += " wchan=" + fh.read()
+        except OSError:
+            pass
+        raise RuntimeError(f"target {self.kind}: no mark after 4 requests (state {state})")
 
     def rate(self, m1, m2):
         dc = m2["count"] - m1["count"]
@@ -288,16 +328,24 @@ def parse_blocksnoop(path, m1, m2):
             if r.get("type") == "blocking_event":
                 events.append(r)
     right = 0
+    wrong = []  # for the --json file: what the other events showed
     for e in events:
         stacks = e.get("python_stacks") or []
+        fn = None
         if stacks:
             fn = app_frame([(fr.get("function"), fr.get("file")) for fr in stacks[0]], WORKLOAD)
-            right += fn == BLOCK_FUNC
+        if fn == BLOCK_FUNC:
+            right += 1
+        else:
+            wrong.append({"duration_ms": e.get("duration_ms"), "samples": e.get("samples"),
+                          "stack_samples": e.get("stack_samples"),
+                          "first_stack": [f"{fr.get('function')}:{fr.get('line')}"
+                                          for fr in (stacks[0] if stacks else [])][:6]})
     in_window = sum(1 for e in events if m1["now"] <= e["end_ns"] <= m2["now"])
     return {"events": len(events), "events_right": right,
             "events_in_window": in_window,
             "blocks_in_window": m2["blocks"] - m1["blocks"],
-            "samples": sum(e.get("samples", 0) for e in events)}
+            "samples": sum(e.get("samples", 0) for e in events), "wrong": wrong}
 
 
 def parse_austin(path, half, block_rate):
@@ -364,19 +412,26 @@ def measure(cfg, target, variant, rnd):
             c1 = cpu_now(tool.pid)
             res["attach_cpu_s"] = c1[0]
         t1 = cpu_now(target.pid)
+        b1 = machine_busy_s()
         m1 = target.mark()
         time.sleep(cfg.window)
         m2 = target.mark()
+        b2 = machine_busy_s()
         t2 = cpu_now(target.pid)
         wall = (m2["now"] - m1["now"]) / 1e9
+        others = b2 - b1 - (t2[0] - t1[0])
         if tool:
             c2 = cpu_now(tool.pid)
             res["cpu_pct"] = 100 * (c2[0] - c1[0]) / wall
             res["cpu_sched_pct"] = 100 * (c2[1] - c1[1]) / wall
+            others -= c2[0] - c1[0]
             if tool.poll() is not None:
                 raise RuntimeError(f"{tag}: tool exited early: {tail(tool.errlog)}")
         res["target_cpu_pct"] = 100 * (t2[0] - t1[0]) / wall
+        res["others_pct"] = 100 * max(0.0, others) / wall
         res["rate"] = target.rate(m1, m2)
+        if t2[1] > t1[1]:
+            res["rate_per_cpu"] = (m2["count"] - m1["count"]) / (t2[1] - t1[1])
         if tool:
             stop(tool)
             if kind == "blocksnoop" and target.half:
@@ -429,9 +484,13 @@ def summarize(results, cfg):
     for r in results:
         if r["variant"] == "baseline" and "rate" in r:
             base[(r["workload"], r["round"])] = r["rate"]
+    base_cpu = {(r["workload"], r["round"]): r["rate_per_cpu"] for r in results
+                if r["variant"] == "baseline" and "rate_per_cpu" in r}
     for r in results:
         b = base.get((r["workload"], r["round"]))
         r["ratio"] = r["rate"] / b if b and "rate" in r else None
+        b = base_cpu.get((r["workload"], r["round"]))
+        r["ratio_per_cpu"] = r["rate_per_cpu"] / b if b and "rate_per_cpu" in r else None
     return by
 
 
@@ -477,7 +536,12 @@ def report(results, cfg, meta):
       "per window); **schedstat**: the same from its threads' scheduler run time (ns resolution).")
     w("- **attach**: CPU the tool spent from its start until it was running, plus 0.3 s.")
     w("- **throughput**: the target's own progress counter over the window, as a ratio to the baseline "
-      "measured in the same round on the same target process.")
+      "measured in the same round on the same target process. **target CPU**: the target's CPU, "
+      "% of a core; **others CPU**: everything else on the machine (other users' jobs, the kernel's "
+      f"interrupts, this script) over the window, % of one core out of {os.cpu_count() * 100} — "
+      "a high value means the machine was busy and throughput ratios are noisy. (b) also gives "
+      "iterations per CPU-second of the target (schedstat), which is what the tool adds to the "
+      "target's own work, without the scheduling noise.")
     w("- **stack accuracy** ((c), (c′)): blocksnoop — share of reported events whose first (most sampled) "
       f"stack has `{BLOCK_FUNC}` as its innermost frame from the workload file; *blocks* = events that ended "
       "in the window / blocks that ended in the window. Austin — Austin's own view of a block is a run of "
@@ -492,8 +556,12 @@ def report(results, cfg, meta):
         half = WL[wk][2][0] == "half"
         w(f"## {title}")
         w("")
-        hdr = "| setup | tool CPU % of a core | schedstat % | attach CPU ms | target throughput vs alone | target CPU % |"
-        sep = "|---|---|---|---|---|---|"
+        hdr = ("| setup | tool CPU % of a core | schedstat % | attach CPU ms | target throughput vs alone "
+               "| target CPU % | others CPU % |")
+        sep = "|---|---|---|---|---|---|---|"
+        if wk == "busy":
+            hdr += " per target CPU-s vs alone |"
+            sep += "---|"
         if half:
             hdr += " stack accuracy | blocks |"
             sep += "---|---|"
@@ -520,7 +588,10 @@ def report(results, cfg, meta):
                      fmt([r.get("cpu_sched_pct") for r in rows], 2),
                      fmt([1000 * r["attach_cpu_s"] if "attach_cpu_s" in r else None for r in rows], 0, rng=False),
                      thr,
-                     fmt([r.get("target_cpu_pct") for r in rows], 1, rng=False)]
+                     fmt([r.get("target_cpu_pct") for r in rows], 1, rng=False),
+                     fmt([r.get("others_pct") for r in rows], 0, rng=False)]
+            if wk == "busy":
+                cells.append("—" if name == "baseline" else fmt([r.get("ratio_per_cpu") for r in rows], 3))
             if half:
                 cells += list(acc_cell(rows, name))
             if cfg.austin:
@@ -699,9 +770,11 @@ def main():
             with open(cfg.json, "w") as f:
                 json.dump({"meta": meta, "results": results}, f, indent=1)
     except (Stop, KeyboardInterrupt) as e:
-        log(f"interrupted ({e or 'SIGINT'}); stopping everything started")
+        log(f"interrupted ({str(e) or 'SIGINT'}); stopping everything started")
         return 130
     finally:
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(s, signal.SIG_IGN)  # a second Ctrl-C must not cut cleanup short
         cleanup()
         if cfg.keep:
             log(f"logs kept in {tmpdir}")

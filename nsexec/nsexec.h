@@ -40,8 +40,40 @@ bool nsexec_needed(pid_t target);
  * dies with blocksnoop (PR_SET_PDEATHSIG), signals sent to that PID reach the
  * program, and its exit status is that PID's. On failure returns -errno with
  * a one-line reason in err, and nothing is left running.
+ *
+ * Details of this implementation:
+ * - The PID is the shim's ("bs-nsexec"), a small parent that stays in
+ *   blocksnoop's namespaces: it forwards SIGTERM, SIGINT, SIGHUP and SIGQUIT
+ *   to the program and exits with the program's status (its exit code, or
+ *   128+N if signal N ended it). SIGKILL of the shim kills the program.
+ *   NSEXEC_EXIT_FAILED if the shim itself failed after this returned.
+ * - It is in a process group of its own: a terminal's Ctrl-C reaches
+ *   blocksnoop only, which decides when the program ends.
+ * - Works whether or not target's namespaces differ from blocksnoop's: the
+ *   shim enters only those that differ, so it is also the way to run a
+ *   program from a root other than "/" next to a target that shares
+ *   blocksnoop's file system.
+ * - PR_SET_PDEATHSIG follows the *thread* that calls this: call it from a
+ *   thread that lives as long as the program should (e.g. the main thread).
+ * - The program's stdin is /dev/null, its environment is empty, argv[0] is
+ *   "/proc/self/fd/N", and it keeps req->keep_caps (those of them blocksnoop
+ *   has) and nothing else, with no_new_privs set.
+ * - Waits (at most a few seconds) until the program has been exec'ed or the
+ *   shim has failed. Thread-safe; never forks the calling process (it
+ *   posix_spawn()s /proc/self/exe).
  */
 int nsexec_spawn(const struct nsexec_request *req, pid_t *pid, char *err, size_t errlen);
+
+/* Exit status of the shim when it failed before or while starting the program. */
+#define NSEXEC_EXIT_FAILED 125
+
+/*
+ * The PID of target (a PID in blocksnoop's namespace) as the program sees
+ * it: in target's own PID namespace, which the shim enters (the last value
+ * of "NSpid:" in /proc/<target>/status). Pass it to Austin's -p. Returns 0
+ * or -errno (-ESRCH: no such process).
+ */
+int nsexec_target_pid(pid_t target, pid_t *nspid);
 
 /*
  * The shim's own entry point, for `blocksnoop nsexec ...` (internal: only

@@ -235,6 +235,15 @@ int pyoffsets_from_debug(const uint8_t *buf, size_t len, struct py_offsets *out,
 			 major, minor);
 		return -1;
 	}
+	/*
+	 * Internal layouts may change until the release candidates: an alpha
+	 * or beta is not the layout known here.
+	 */
+	if ((version & 0xf0) != 0xf0 && (version & 0xf0) != 0xc0) {
+		snprintf(err, errlen, "pre-release Python %d.%d (%s) is not supported", major, minor,
+			 (version & 0xf0) == 0xa0 ? "alpha" : "beta");
+		return -1;
+	}
 	if (len < l->total) {
 		snprintf(err, errlen, "_Py_DebugOffsets cut short (%zu of %u bytes)",
 			 len, (unsigned)l->total);

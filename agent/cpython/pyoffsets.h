@@ -113,8 +113,9 @@ int pyoffsets_builtin(int minor, struct py_offsets *out);
 /*
  * Fill *out from a copy of the start of _PyRuntime (len bytes, at least
  * PY_DEBUG_OFFSETS_MAX when the target has that much). Checks the cookie,
- * that the version is 3.13 or 3.14 (the layouts known here), that the build
- * is not free-threaded, and that every offset and size is plausible.
+ * that the version is 3.13 or 3.14 (the layouts known here; a release
+ * candidate or final release, not an alpha or beta), that the build is not
+ * free-threaded, and that every offset and size is plausible.
  * Returns 0, or -1 with a reason in err. Pure; fuzzed.
  * *hexversion gets PY_VERSION_HEX whenever the cookie matched.
  */

@@ -22,13 +22,13 @@ fixtures (tests/fixtures/stacks_*.py), never hard-coded.
   * a target that exits, or execs another Python, while it is sampled;
   * --sampler none, and top_call_sites.
 """
+import ast
 import fcntl
 import functools
 import os
 import pathlib
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -36,7 +36,7 @@ import uuid
 
 import pytest
 
-from conftest import (FIXTURES_SRC, PY, ROOT, Result, check_common, check_events,
+from conftest import (PY, ROOT, Result, check_common, check_events,
                       check_summary, pid_alive, pid_cmdline, py_fixture, read_truth,
                       start_ready_target, wait_for, wait_truth)
 
@@ -44,6 +44,11 @@ PYENV = pathlib.Path("/root/.pyenv/versions")
 PYTHONS = [str(PYENV / v / "bin" / "python3")
            for v in ("3.8.18", "3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0")]
 PYTHONS.append("/usr/bin/python3.11")  # Debian's, statically linked
+
+
+def python_id(path):
+    parts = pathlib.Path(path).parts
+    return f"pyenv-{parts[-3]}" if "pyenv" in path else f"debian-{parts[-1]}"
 ROOTFS = ROOT / "build" / "rootfs-trixie"
 ROOTFS_LOCK = ROOT / "build" / "rootfs-trixie.lock"
 
@@ -178,7 +183,9 @@ def check_target_events(events, truth, python, kind, count=3):
     line, text = marker(TARGET, tag)
     blocks = blocks_of(truth)
     assert [b["index"] for b in blocks] == list(range(count)), blocks
-    assert len(events) == count, f"expected {count} events: {events}\ntruth: {blocks}"
+    # (one event per block is checked by event_of; the exact count of
+    # events is the detector suites' business)
+    assert len(events) >= count, f"expected {count} events: {events}\ntruth: {blocks}"
     for b in blocks:
         assert_frame(event_of(events, b), function=qualname(python, "Worker", name),
                      file=TARGET, line=line, source=text,
@@ -186,7 +193,7 @@ def check_target_events(events, truth, python, kind, count=3):
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
-@pytest.mark.parametrize("python", PYTHONS)
+@pytest.mark.parametrize("python", PYTHONS, ids=python_id)
 def test_first_block_launch(bs, tmp_path, python, kind):
     """Launch mode, the loop's very first callback blocks at once: every
     event, the first included, names the blocking line."""
@@ -203,7 +210,7 @@ def test_first_block_launch(bs, tmp_path, python, kind):
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
-@pytest.mark.parametrize("python", PYTHONS)
+@pytest.mark.parametrize("python", PYTHONS, ids=python_id)
 def test_attach(bs, procs, tmp_path, python, kind):
     need_python(python)
     go = tmp_path / "go"
@@ -239,7 +246,7 @@ def test_alternating_functions(bs, tmp_path):
     check_common(res.records)
     blocks = blocks_of(truth)
     assert [b["func"] for b in blocks] == ["a", "b"] * 3, blocks
-    assert len(res.events) == 6, res
+    assert len(res.events) >= 6, res
     for b in blocks:
         line, text = marker(fixture, f"{b['func'].upper()}-LINE")
         assert_frame(event_of(res.events, b), function=b["func"], file=fixture,
@@ -265,6 +272,8 @@ def rootfs():
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not have_rootfs():
                 if not shutil.which("mmdebstrap"):
+                    subprocess.run(["apt-get", "update"], check=True, timeout=600,
+                                   stdout=subprocess.DEVNULL)
                     subprocess.run(["apt-get", "install", "-y", "mmdebstrap"], check=True,
                                    timeout=600, stdout=subprocess.DEVNULL)
                 tmp = tempfile.mkdtemp(prefix=".rootfs-trixie.", dir=ROOTFS.parent)
@@ -301,7 +310,10 @@ def host_app_dir():
                 os.unlink(f)
             except FileNotFoundError:
                 pass
-        os.rmdir(path)
+        try:
+            os.rmdir(path)
+        except OSError:
+            pass  # someone else put something there meanwhile: theirs to remove
 
 
 @pytest.fixture
@@ -322,10 +334,12 @@ class Container:
     /usr/bin/python3 in its own PID and mount namespace. The root is an
     overlay (lower: the shared rootfs, never written; upper: app_dir's files)
     mounted in a private mount namespace, so nothing is mounted on the host
-    and everything goes away with the processes. The truth and go files are
-    in a host directory bind-mounted at COMM."""
+    and everything goes away with the processes (the inner unshare has
+    --kill-child: killing the unshare process, as the procs fixture does,
+    kills the Python too). The truth and go files are in a host directory
+    bind-mounted at COMM."""
 
-    def __init__(self, procs, tmp_path, rootfs, app_dir, app_args, links=()):
+    def __init__(self, procs, tmp_path, rootfs, app_dir, app_args, links=(), files=None):
         self.tmp = tmp_path / "ct"
         upper = self.tmp / "upper"
         self.comm = self.tmp / "comm"
@@ -337,9 +351,11 @@ class Container:
         shutil.copyfile(py_fixture("stacks_container.py"), app_in_upper / "x.py")
         for name, target in links:
             os.symlink(target, app_in_upper / name)
+        for name, text in (files or {}).items():
+            (app_in_upper / name).write_text(text)
         script = ('mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$3" "$4" '
                   '&& mount --bind "$5" "$4$6" && shift 6 '
-                  '&& exec unshare --pid --fork --mount-proc --root="$0" "$@"')
+                  '&& exec unshare --pid --fork --kill-child --mount-proc --root="$0" "$@"')
         merged = str(self.tmp / "merged")
         self.proc = procs.start(
             ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, merged,
@@ -350,8 +366,10 @@ class Container:
         def python_child():
             if self.proc.p.poll() is not None:
                 pytest.fail(f"unshare exited\n{self.proc.describe()}")
-            return next((k for k in children(self.proc.pid) if self.app in pid_cmdline(k)),
-                        None)
+            # (a forked sh or unshare has the app in its command line too,
+            # until it execs)
+            return next((k for k in children(self.proc.pid)
+                         if pid_cmdline(k).startswith(f"/usr/bin/python3 {self.app} ")), None)
         self.pid = wait_for(python_child, 20, "the Python in the namespace")
         procs.adopt(self.pid, self.app)
         self.truth = self.comm / "truth"
@@ -396,7 +414,7 @@ def test_container_attach_by_host_pid(bs, procs, tmp_path, rootfs, host_app_dir)
     assert "THE HOST FILE" not in res.stdout, f"a source line came from the host's file\n{res}"
     line, text = marker(py_fixture("stacks_container.py"), "X-LINE")
     blocks = blocks_of(ct.truth)
-    assert len(blocks) == 3 and len(res.events) == 3, (blocks, res)
+    assert len(blocks) == 3 and len(res.events) >= 3, (blocks, res)
     for blk in blocks:
         e = event_of(res.events, blk)
         assert_frame(e, function="x_block", file=ct.app, line=line, source=text,
@@ -404,33 +422,51 @@ def test_container_attach_by_host_pid(bs, procs, tmp_path, rootfs, host_app_dir)
         check_root_frames(e, rootfs)
 
 
+def container_constant(name):
+    """A constant of stacks_container.py (LINKED_SOURCE, LINKED_LINE)."""
+    tree = ast.parse(pathlib.Path(py_fixture("stacks_container.py")).read_text())
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+                and node.targets[0].id == name):
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"no {name} in stacks_container.py")
+
+
 def test_container_symlink_to_host_file_is_not_read(bs, procs, tmp_path, rootfs,
                                                      host_app_dir, hostonly_dir):
     """/app/link.py (absolute) and /app/rel.py (../../.. climbing out) are
     symlinks inside the root to a file that exists only on the host: its
-    text must never show up; inside the root they lead nowhere, so the
-    frames have no source."""
+    text must never show up; inside the root they lead nowhere, so those
+    frames have no source. y.py, a real file in the root named by a path
+    relative to the target's working directory (/app), is the control: its
+    source is the root's."""
     app_dir, _ = host_app_dir
     secret = hostonly_dir / "secret.py"
     tag = f"HOSTSECRET-{uuid.uuid4().hex[:8]}"
     secret.write_text("".join(f"{tag} = {n}  # host only\n" for n in range(1, 100)))
+    source = container_constant("LINKED_SOURCE")
+    line = container_constant("LINKED_LINE")
+    text = source.splitlines()[line - 1].strip()
     links = [("link.py", str(secret)),
              ("rel.py", "../" * 24 + str(secret).lstrip("/"))]
-    names = [f"{app_dir}/{n}" for n, _ in links]
+    names = [f"{app_dir}/{n}" for n, _ in links] + ["y.py"]
     ct = Container(procs, tmp_path, rootfs, app_dir,
-                   ["--mode", "link", "--count", "2", "--links", ",".join(names)], links=links)
+                   ["--mode", "link", "--count", "2", "--links", ",".join(names),
+                    "--chdir", str(app_dir)],
+                   links=links, files={"y.py": source})
     b, _ = attach_and_go(bs, ct.pid, ct.comm / "go", "-t", "100")
     assert b.wait(30) == 0, b.describe()
     res = Result(b)
     check_common(res.records)
+    check_events(res.events, pid=ct.pid, tid=ct.pid)
     assert tag not in res.stdout, f"the host-only file was read through a symlink\n{res}"
     blocks = blocks_of(ct.truth)
     assert [blk["file"] for blk in blocks] == names * 2, blocks
-    assert len(res.events) == 4, res
+    assert len(res.events) >= len(blocks), res
     for blk in blocks:
-        # LINKED_LINE of stacks_container.py's LINKED_SOURCE
         assert_frame(event_of(res.events, blk), function="linked_block", file=blk["file"],
-                     line=5, source=None, what=f"block {blk}")
+                     line=line, source=text if blk["file"] == "y.py" else None,
+                     what=f"block {blk}")
 
 
 # --------------------------------------------------------------------------
@@ -458,7 +494,7 @@ def test_two_thread_loops_by_tid(bs, procs, tmp_path):
         other = next(f for f in tids if f != func)
         line, text = marker(fixture, "MAIN-LINE" if func == "main_block" else "WORKER-LINE")
         blocks = blocks_of(truth, func=func)
-        assert len(blocks) == 3 and len(res.events) == 3, (blocks, res)
+        assert len(blocks) == 3 and len(res.events) >= 3, (blocks, res)
         for blk in blocks:
             assert_frame(event_of(res.events, blk), function=func, file=fixture, line=line,
                          source=text, what=f"--tid {tid}, block {blk}")
@@ -524,9 +560,10 @@ def test_stuck_loop_reported_while_stuck(bs, procs, tmp_path):
     check_common(res.records)
     line, text = marker(fixture, "STUCK-LINE")
     stills = res.of_type("still_blocked")
-    events = res.events
-    assert len(events) == 1, res
-    event = events[0]
+    assert stills, res
+    finals = [e for e in res.events if e["start_ns"] == stills[0]["start_ns"]]
+    assert len(finals) == 1, f"no blocking_event for the stuck block\n{res}"
+    event = finals[0]
     limit_ns = (threshold_ms / 1000 + 1.0) * 1e9
     late = stills[0]["now_ns"] - stuck_at
     assert late <= limit_ns, (
@@ -637,7 +674,10 @@ def test_sampler_none_and_top_call_sites(bs, tmp_path):
                                  "--truth", str(truth)], timeout=40)
         assert res.rc == 0, res
         check_common(res.records)
-        assert len(res.events) == 3, res
+        blocks = blocks_of(truth)
+        assert len(blocks) == 3, blocks
+        for blk in blocks:
+            event_of(res.events, blk)
         check_summary(res.one("session_summary"), res.events)
         results[sampler] = res
 
@@ -649,16 +689,19 @@ def test_sampler_none_and_top_call_sites(bs, tmp_path):
     assert not res.of_type("still_blocked"), res
 
     res = results["builtin"]
-    line, _ = marker(TARGET, "SLEEP-LINE")
+    line, text = marker(TARGET, "SLEEP-LINE")
     function = qualname(PY, "Worker", "block")
-    for e in res.events:
-        assert_frame(e, function=function, file=TARGET, line=line,
-                     source=marker(TARGET, "SLEEP-LINE")[1])
+    ours = [event_of(res.events, blk) for blk in blocks_of(tmp_path / "truth-builtin")]
+    for e in ours:
+        assert_frame(e, function=function, file=TARGET, line=line, source=text)
     sites = res.one("session_summary")["top_call_sites"]
     assert sites, res
     top = sites[0]
     assert (top["function"], top["file"], top["line"]) == (function, TARGET, line), sites
-    assert top["count"] == 3, sites
-    durations = [e["duration_ms"] for e in res.events]
+    # (on a busy machine another gap could be an event of its own)
+    at_site = [e for e in res.events if culprit(e) is not None
+               and (culprit(e)["file"], culprit(e)["line"]) == (TARGET, line)]
+    assert len(at_site) >= 3 and top["count"] == len(at_site), sites
+    durations = [e["duration_ms"] for e in at_site]
     assert abs(top["total_blocked_ms"] - sum(durations)) < 0.06, sites
     assert abs(top["max_blocked_ms"] - max(durations)) < 0.01, sites

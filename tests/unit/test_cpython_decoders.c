@@ -350,6 +350,15 @@ static void test_debug_offsets_refused(void **state)
 	assert_non_null(strstr(err, "3.15 is not supported"));
 
 	memcpy(blob, dbg_3130, sizeof(blob));
+	blob[1] = 0x030d00b3; /* 3.13.0b3: layouts still moved in betas */
+	assert_int_equal(pyoffsets_from_debug((const uint8_t *)blob, sizeof(blob), &o, &hex, err,
+					      sizeof(err)), -1);
+	assert_non_null(strstr(err, "beta"));
+	blob[1] = 0x030d00c1; /* 3.13.0rc1: accepted */
+	assert_int_equal(pyoffsets_from_debug((const uint8_t *)blob, sizeof(blob), &o, &hex, err,
+					      sizeof(err)), 0);
+
+	memcpy(blob, dbg_3130, sizeof(blob));
 	blob[19] = 0; /* thread_state.size 0: every offset in it would be implausible */
 	assert_int_equal(pyoffsets_from_debug((const uint8_t *)blob, sizeof(blob), &o, &hex, err,
 					      sizeof(err)), -1);

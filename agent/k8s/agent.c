@@ -1,0 +1,1161 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * agent.c - `blocksnoop agent`: every Python process of every opted-in pod
+ * on this node, watched by one detector and one sampler.
+ *
+ * The life of the agent, like session.c's, is one epoll loop on one thread:
+ *   - the detector's ring buffer (events are always drained first),
+ *   - a signalfd (SIGINT/SIGTERM end, SIGHUP reopens the log file),
+ *   - a one-second timerfd (lost events, --duration, rescans of /proc),
+ *   - a timerfd for the next kubelet poll, and the kubelet client's fd,
+ *   - the sampler's fd, the metrics server's epoll fd,
+ *   - a pidfd per watched process, readable when it exits.
+ *
+ * Model. The kubelet's pod list says which containers to watch: for every
+ * opted-in pod, each selected container that has a runtime ID becomes a
+ * `target` (pod UID + container name + ID; a restart brings a new ID and so
+ * a new target). A scan of /proc finds each target's processes through
+ * their cgroup; every Python one gets its main thread watched (`watched`,
+ * indexed by detector slot). A new pod list reconciles the targets: gone
+ * ones are detached, new ones created, and /proc is scanned again. While
+ * the kubelet cannot be reached, the last list stays in force and /proc is
+ * still scanned every poll interval, so known pods stay watched and their
+ * new worker processes are picked up.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "caps.h"
+#include "detector.h"
+#include "exit_codes.h"
+#include "k8s/agent.h"
+#include "k8s/agent_options.h"
+#include "k8s/kubelet.h"
+#include "k8s/metrics.h"
+#include "k8s/metrics_http.h"
+#include "k8s/podlist.h"
+#include "k8s/privs.h"
+#include "k8s/procscan.h"
+#include "log.h"
+#include "procfs.h"
+#include "reporter.h"
+#include "sampler.h"
+#include "timeutil.h"
+
+/* A thread id no kernel hands out (pid_max is at most 2^22): used once to
+ * probe whether map updates still work with fewer capabilities. */
+#define PROBE_TID 0x3ffffff0
+
+enum wake {
+	WAKE_EVENTS = 1,
+	WAKE_SIGNAL,
+	WAKE_TICK,
+	WAKE_POLL_TIMER,
+	WAKE_KUBELET,
+	WAKE_SAMPLER,
+	WAKE_HTTP,
+	WAKE_PROC,          /* a watched process's pidfd; its slot in the high half */
+};
+
+/* One container instance to watch: a selected container of an opted-in
+ * pod, with the runtime ID it has now. */
+struct target {
+	struct target *next;
+	char *pod_uid, *namespace, *pod, *container, *container_id, *service;
+	double threshold_ms, error_threshold_ms;
+	struct k8s_meta k8s;            /* points into the strings above */
+	struct target_meta meta;
+	struct metrics_series *series;
+	int nprocs;
+	bool live;                      /* still in the latest pod list */
+};
+
+/* One watched process (its main thread). */
+struct watched {
+	struct target *t;
+	pid_t pid;                      /* in the agent's PID namespace */
+	pid_t nspid;                    /* in its own (the last NSpid value) */
+	int slot;
+	int pidfd;
+};
+
+/* The config errors already reported for an opted-in pod, so that each is
+ * said once (and again only if it goes away and comes back). */
+struct pod_state {
+	struct pod_state *next;
+	char *uid;
+	char **keys;                    /* "annotation\x1fvalue" */
+	size_t nkeys;
+	bool live;
+};
+
+struct agent {
+	const struct agent_options *o;
+	struct session_info info;
+	struct reporter reporter;
+	bool reporter_started;
+	struct detector *det;
+	struct sampler *sampler;
+	struct kubelet *kubelet;
+	struct metrics *metrics;
+	struct metrics_http *http;
+	int epfd, sigfd, tickfd, pollfd;
+	uint64_t interval_ns;
+	uint64_t deadline_ns;
+
+	struct target *targets;
+	struct watched *by_slot[MAX_WATCHED_THREADS];
+	int slot_hi;                    /* one past the highest slot in use */
+	struct pod_state *pod_states;
+	struct k8s_podlist *pods;       /* the kubelet's last list; NULL before one */
+	unsigned watched_pods;
+
+	unsigned failures;              /* consecutive failed polls */
+	uint64_t failing_since_ns;
+	bool ever_ok;
+	double last_ok_unix;
+	char last_error[1536];
+	uint64_t last_scan_ns;
+	uint64_t lost_reported;
+	bool warned_full;
+
+	bool done;
+	const char *reason, *status;
+	int exit_code;
+};
+
+static const char *node_name(const struct agent *a)
+{
+	return a->o->node_name;
+}
+
+static void finish(struct agent *a, const char *reason, const char *status)
+{
+	if (a->done)
+		return;
+	a->done = true;
+	a->reason = reason;
+	a->status = status;
+}
+
+static double unix_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double random01(void)
+{
+	uint32_t r;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+		r = (uint32_t)mono_now_ns();
+	return (double)r / 4294967296.0;
+}
+
+static int epoll_add(int epfd, int fd, enum wake what, uint32_t arg)
+{
+	struct epoll_event ev = { .events = EPOLLIN,
+				  .data.u64 = (uint64_t)what | ((uint64_t)arg << 32) };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+static void arm_once(int fd, uint64_t delay_ns)
+{
+	struct itimerspec its = { 0 };
+
+	if (!delay_ns)
+		delay_ns = 1;
+	its.it_value.tv_sec = (time_t)(delay_ns / 1000000000ULL);
+	its.it_value.tv_nsec = (long)(delay_ns % 1000000000ULL);
+	timerfd_settime(fd, 0, &its, NULL);
+}
+
+/* ---- watched processes ---------------------------------------------------- */
+
+static void detach(struct agent *a, struct watched *w, const char *why)
+{
+	struct target *t = w->t;
+
+	log_info("stopped watching PID %d (%s/%s container %s): %s", w->pid, t->namespace,
+		 t->pod, t->container, why);
+	if (a->sampler)
+		sampler_unwatch(a->sampler, w->slot);
+	detector_unwatch(a->det, w->slot);
+	if (w->pidfd >= 0) {
+		epoll_ctl(a->epfd, EPOLL_CTL_DEL, w->pidfd, NULL);
+		close(w->pidfd);
+	}
+	a->by_slot[w->slot] = NULL;
+	t->nprocs--;
+	if (t->series)
+		t->series->watched--;
+	free(w);
+}
+
+static bool is_watched(const struct agent *a, pid_t pid)
+{
+	for (int i = 0; i < a->slot_hi; i++)
+		if (a->by_slot[i] && a->by_slot[i]->pid == pid)
+			return true;
+	return false;
+}
+
+static struct target *target_of(const struct agent *a, const struct k8s_cgroup_ids *ids)
+{
+	for (struct target *t = a->targets; t; t = t->next)
+		if (!strcmp(t->container_id, ids->container_id) &&
+		    (!ids->pod_uid[0] || !strcmp(t->pod_uid, ids->pod_uid)))
+			return t;
+	return NULL;
+}
+
+static void attach(struct agent *a, struct target *t, pid_t pid)
+{
+	struct k8s_cgroup_ids again;
+	pid_t ids[PROCFS_MAX_NS_LEVELS];
+	uint64_t threshold_ns = (uint64_t)(t->threshold_ms * 1e6);
+	struct watched *w;
+	int pidfd, n, slot, ret;
+
+	/* Pin the process, then check it is still the one we looked at (a
+	 * PID can be recycled between reading its cgroup and opening it). */
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return;
+	if (procscan_cgroup("/proc", pid, &again) || strcmp(again.container_id, t->container_id) ||
+	    !procfs_is_python(pid)) {
+		close(pidfd);
+		return;
+	}
+	n = procfs_nspid(pid, ids);
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		close(pidfd);
+		return;
+	}
+	slot = detector_watch(a->det, pid, pid, threshold_ns, 0);
+	if (slot < 0) {
+		if (slot != -ENOSPC || !a->warned_full)
+			log_warn("cannot watch PID %d of %s/%s container %s: %s", pid, t->namespace,
+				 t->pod, t->container, strerror(-slot));
+		a->warned_full |= slot == -ENOSPC;
+		free(w);
+		close(pidfd);
+		return;
+	}
+	w->t = t;
+	w->pid = pid;
+	w->nspid = n > 0 ? ids[n - 1] : pid;
+	w->slot = slot;
+	w->pidfd = pidfd;
+	a->by_slot[slot] = w;
+	if (slot >= a->slot_hi)
+		a->slot_hi = slot + 1;
+	t->nprocs++;
+	if (t->series)
+		t->series->watched++;
+	ret = a->sampler ? sampler_watch(a->sampler, slot, pid, pid, threshold_ns) : 0;
+	if (ret)
+		log_warn("cannot sample the stacks of PID %d: %s", pid, strerror(-ret));
+	ret = epoll_add(a->epfd, pidfd, WAKE_PROC, (uint32_t)slot);
+	if (ret) {
+		log_warn("cannot follow PID %d: %s", pid, strerror(-ret));
+		close(pidfd);
+		w->pidfd = -1;
+		detach(a, w, "cannot follow it");
+		return;
+	}
+	log_info("watching PID %d (PID %d in its namespace) of %s/%s container %s for blocks >= %.1f ms",
+		 pid, w->nspid, t->namespace, t->pod, t->container, t->threshold_ms);
+}
+
+static void on_process(void *ctx, pid_t pid, const struct k8s_cgroup_ids *ids)
+{
+	struct agent *a = ctx;
+	struct target *t;
+
+	if (pid == getpid() || is_watched(a, pid))
+		return;
+	t = target_of(a, ids);
+	if (t)
+		attach(a, t, pid);
+}
+
+/* Find the processes of every target that are not watched yet. */
+static void scan(struct agent *a)
+{
+	int n;
+
+	a->last_scan_ns = mono_now_ns();
+	if (!a->targets)
+		return;
+	n = procscan_containers("/proc", on_process, a);
+	if (n < 0)
+		log_warn("cannot list processes in /proc: %s", strerror(-n));
+}
+
+/* ---- targets ------------------------------------------------------------------ */
+
+static void target_free(struct target *t)
+{
+	free(t->pod_uid);
+	free(t->namespace);
+	free(t->pod);
+	free(t->container);
+	free(t->container_id);
+	free(t->service);
+	free(t);
+}
+
+static bool same_str(const char *x, const char *y)
+{
+	return (!x && !y) || (x && y && !strcmp(x, y));
+}
+
+static struct target *find_target(struct agent *a, const struct k8s_pod *p,
+				  const struct k8s_container *c)
+{
+	for (struct target *t = a->targets; t; t = t->next)
+		if (!strcmp(t->pod_uid, p->uid) && !strcmp(t->container, c->name) &&
+		    !strcmp(t->container_id, c->id) && !strcmp(t->namespace, p->namespace) &&
+		    !strcmp(t->pod, p->name) && same_str(t->service, p->service) &&
+		    t->threshold_ms == p->threshold_ms &&
+		    t->error_threshold_ms == p->error_threshold_ms)
+			return t;
+	return NULL;
+}
+
+static struct target *new_target(struct agent *a, const struct k8s_pod *p,
+				 const struct k8s_container *c)
+{
+	struct target *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->pod_uid = strdup(p->uid);
+	t->namespace = strdup(p->namespace);
+	t->pod = strdup(p->name);
+	t->container = strdup(c->name);
+	t->container_id = strdup(c->id);
+	t->service = p->service ? strdup(p->service) : NULL;
+	if (!t->pod_uid || !t->namespace || !t->pod || !t->container || !t->container_id ||
+	    (p->service && !t->service)) {
+		target_free(t);
+		return NULL;
+	}
+	t->threshold_ms = p->threshold_ms;
+	t->error_threshold_ms = p->error_threshold_ms;
+	t->k8s = (struct k8s_meta){
+		.node = node_name(a), .namespace = t->namespace, .pod = t->pod,
+		.pod_uid = t->pod_uid, .container = t->container, .container_id = t->container_id,
+	};
+	t->meta = (struct target_meta){ .service = t->service, .k8s = &t->k8s };
+	t->next = a->targets;
+	a->targets = t;
+	log_info("pod %s/%s container %s (%s): looking for its Python processes", t->namespace,
+		 t->pod, t->container, t->container_id);
+	return t;
+}
+
+/* Detach and free every target not marked live. */
+static void drop_dead_targets(struct agent *a)
+{
+	struct target **link = &a->targets;
+
+	while (*link) {
+		struct target *t = *link;
+
+		if (t->live) {
+			link = &t->next;
+			continue;
+		}
+		for (int i = 0; i < a->slot_hi && t->nprocs > 0; i++)
+			if (a->by_slot[i] && a->by_slot[i]->t == t)
+				detach(a, a->by_slot[i], "its container is gone from the pod list");
+		log_info("pod %s/%s container %s (%s): no longer watched", t->namespace, t->pod,
+			 t->container, t->container_id);
+		*link = t->next;
+		target_free(t);
+	}
+}
+
+/* ---- config errors ------------------------------------------------------------ */
+
+static struct pod_state *pod_state(struct agent *a, const char *uid)
+{
+	struct pod_state *ps;
+
+	for (ps = a->pod_states; ps; ps = ps->next)
+		if (!strcmp(ps->uid, uid))
+			return ps;
+	ps = calloc(1, sizeof(*ps));
+	if (!ps || !(ps->uid = strdup(uid))) {
+		free(ps);
+		return NULL;
+	}
+	ps->next = a->pod_states;
+	a->pod_states = ps;
+	return ps;
+}
+
+static void pod_state_clear(struct pod_state *ps)
+{
+	for (size_t i = 0; i < ps->nkeys; i++)
+		free(ps->keys[i]);
+	free(ps->keys);
+	ps->keys = NULL;
+	ps->nkeys = 0;
+}
+
+static void drop_dead_pod_states(struct agent *a)
+{
+	struct pod_state **link = &a->pod_states;
+
+	while (*link) {
+		struct pod_state *ps = *link;
+
+		if (ps->live) {
+			link = &ps->next;
+			continue;
+		}
+		*link = ps->next;
+		pod_state_clear(ps);
+		free(ps->uid);
+		free(ps);
+	}
+}
+
+/* Report the pod's config errors that were not reported already. */
+static void report_config_errors(struct agent *a, const struct k8s_pod *p)
+{
+	struct pod_state *ps = pod_state(a, p->uid);
+	char **keys;
+
+	if (!ps)
+		return;
+	ps->live = true;
+	keys = calloc(p->nerrors ? p->nerrors : 1, sizeof(*keys));
+	if (!keys)
+		return;
+	for (size_t i = 0; i < p->nerrors; i++) {
+		const struct k8s_config_error *e = &p->errors[i];
+		struct k8s_meta k8s = {
+			.node = node_name(a), .namespace = p->namespace, .pod = p->name,
+			.pod_uid = p->uid, .container = "", .container_id = "",
+		};
+		struct target_meta meta = { .service = p->service, .k8s = &k8s };
+		bool seen = false;
+		cJSON *rec;
+
+		if (!e->annotation || !e->value || !e->message)
+			continue;
+		if (asprintf(&keys[i], "%s\x1f%s", e->annotation, e->value) < 0) {
+			keys[i] = NULL;
+			continue;
+		}
+		for (size_t j = 0; j < ps->nkeys; j++)
+			seen = seen || (ps->keys[j] && !strcmp(ps->keys[j], keys[i]));
+		if (seen)
+			continue;
+		log_warn("pod %s/%s: annotation %s: %s", p->namespace, p->name, e->annotation,
+			 e->message);
+		metrics_config_error(a->metrics);
+		rec = agent_record_config_error(&a->info, &meta, e->annotation, e->value, e->message);
+		if (rec)
+			reporter_record(&a->reporter, rec);
+		cJSON_Delete(rec);
+	}
+	pod_state_clear(ps);
+	ps->keys = keys;
+	ps->nkeys = p->nerrors;
+}
+
+/* ---- the kubelet's pod list --------------------------------------------------- */
+
+static bool is_own_pod(const struct agent *a, const struct k8s_pod *p)
+{
+	return a->o->own_pod_uid && !strcmp(a->o->own_pod_uid, p->uid);
+}
+
+static bool pod_running_or_starting(const struct k8s_pod *p)
+{
+	return !p->phase || (strcmp(p->phase, "Succeeded") && strcmp(p->phase, "Failed"));
+}
+
+/* Make the targets what the pod list says. */
+static void reconcile(struct agent *a)
+{
+	const struct k8s_podlist *list = a->pods;
+	unsigned pods = 0;
+
+	for (struct target *t = a->targets; t; t = t->next)
+		t->live = false;
+	for (struct pod_state *ps = a->pod_states; ps; ps = ps->next)
+		ps->live = false;
+	metrics_sweep_begin(a->metrics);
+
+	for (size_t i = 0; i < list->npods; i++) {
+		const struct k8s_pod *p = &list->pods[i];
+
+		if (is_own_pod(a, p))
+			continue;
+		if (p->nerrors)
+			report_config_errors(a, p);
+		if (!p->enabled || !pod_running_or_starting(p))
+			continue;
+		pods++;
+		for (size_t c = 0; c < p->ncontainers; c++) {
+			const struct k8s_container *ct = &p->containers[c];
+			struct metrics_series *series;
+			struct target *t;
+
+			if (!ct->selected)
+				continue;
+			series = metrics_series(a->metrics, p->namespace, p->name, ct->name);
+			if (!ct->id)
+				continue; /* not started yet */
+			t = find_target(a, p, ct);
+			if (!t)
+				t = new_target(a, p, ct);
+			if (!t)
+				continue;
+			t->live = true;
+			t->series = series;
+		}
+	}
+	drop_dead_targets(a);
+	drop_dead_pod_states(a);
+	metrics_sweep_end(a->metrics);
+	if (pods != a->watched_pods)
+		log_info("%u opted-in pod%s on node %s", pods, pods == 1 ? "" : "s", node_name(a));
+	a->watched_pods = pods;
+	metrics_set_pods(a->metrics, pods);
+}
+
+static void schedule_poll(struct agent *a)
+{
+	long ms = kubelet_next_delay_ms((long)(a->o->poll_interval_s * 1000), a->failures,
+					random01());
+
+	arm_once(a->pollfd, (uint64_t)ms * 1000000ULL);
+}
+
+static void poll_failed(struct agent *a, enum kubelet_error_reason reason, const char *message)
+{
+	if (!a->failures)
+		a->failing_since_ns = mono_now_ns();
+	a->failures++;
+	metrics_kubelet_poll(a->metrics, false, reason, 0);
+	/* Say each new problem once, not every poll. */
+	if (strcmp(a->last_error, message)) {
+		log_error("%s%s", message,
+			  a->pods ? " (still watching the pods known so far)" : "");
+		snprintf(a->last_error, sizeof(a->last_error), "%s", message);
+	} else {
+		log_info("kubelet poll failed again (%u in a row)", a->failures);
+	}
+}
+
+static void on_poll_done(void *ctx, const struct kubelet_result *r)
+{
+	struct agent *a = ctx;
+	struct k8s_pod_defaults defaults = {
+		.threshold_ms = a->o->threshold_ms,
+		.error_threshold_ms = a->o->error_threshold_ms,
+	};
+	struct k8s_podlist *list = NULL;
+	char err[256], message[1024];
+	int ret;
+
+	if (!r->ok) {
+		poll_failed(a, r->reason, r->message);
+		goto next;
+	}
+	ret = k8s_podlist_parse(r->body, r->len, &defaults, &list, err, sizeof(err));
+	if (ret) {
+		snprintf(message, sizeof(message), "the kubelet's answer to GET %s/pods is not a pod list: %s",
+			 a->o->kubelet_url, err);
+		poll_failed(a, ret == -ENOMEM ? KUBELET_ERR_OTHER : KUBELET_ERR_PARSE, message);
+		goto next;
+	}
+	if (a->failures)
+		log_warn("the kubelet at %s answers again, after %u failed poll%s over %.0f s",
+			 a->o->kubelet_url, a->failures, a->failures == 1 ? "" : "s",
+			 (double)(mono_now_ns() - a->failing_since_ns) / 1e9);
+	else if (!a->ever_ok)
+		log_info("the kubelet at %s lists %zu pods (%.3f s)", a->o->kubelet_url, list->npods,
+			 r->seconds);
+	a->failures = 0;
+	a->last_error[0] = '\0';
+	a->ever_ok = true;
+	a->last_ok_unix = unix_now();
+	metrics_kubelet_poll(a->metrics, true, KUBELET_ERR_OTHER, a->last_ok_unix);
+	k8s_podlist_free(a->pods);
+	a->pods = list;
+	reconcile(a);
+next:
+	/* Also after a failure: known containers may have new processes. */
+	scan(a);
+	schedule_poll(a);
+}
+
+static void start_poll(struct agent *a)
+{
+	int ret = kubelet_poll(a->kubelet);
+	char message[256];
+
+	if (ret == -EBUSY)
+		return;
+	if (ret) {
+		snprintf(message, sizeof(message), "cannot start a kubelet poll: %s", strerror(-ret));
+		poll_failed(a, KUBELET_ERR_OTHER, message);
+		schedule_poll(a);
+	}
+}
+
+/* ---- events ------------------------------------------------------------------- */
+
+static void on_gap(void *ctx, const struct gap_event *g)
+{
+	struct agent *a = ctx;
+	struct watched *w = g->slot < MAX_WATCHED_THREADS ? a->by_slot[g->slot] : NULL;
+	struct stack_set *stacks;
+	struct blocking_event e = {
+		.number = a->reporter.summary.event_count + 1,
+		.start_ns = g->start_ns,
+		.end_ns = g->end_ns,
+		.duration_ms = (double)(g->end_ns - g->start_ns) / 1e6,
+	};
+
+	if (!w)
+		return;
+	/* The process's own numbering: the main thread's TID is its PID. */
+	e.pid = e.tid = w->nspid;
+	e.wall_start = mono_to_wall(g->start_ns);
+	e.timestamp_s = g->start_ns > a->info.start_mono_ns
+				? (double)(g->start_ns - a->info.start_mono_ns) / 1e9 : 0;
+	e.is_error = e.duration_ms >= w->t->error_threshold_ms;
+	e.meta = &w->t->meta;
+	stacks = a->sampler ? sampler_take(a->sampler, g->slot, g->start_ns, g->end_ns) : NULL;
+	e.stacks = stacks;
+	reporter_event(&a->reporter, &e);
+	metrics_event(w->t->series, e.duration_ms, e.is_error);
+	stack_set_free(stacks);
+}
+
+static void on_still_blocked(void *ctx, int slot, uint64_t gap_start_ns, uint64_t now_ns,
+			     const struct stack_set *current)
+{
+	struct agent *a = ctx;
+	struct watched *w = slot >= 0 && slot < MAX_WATCHED_THREADS ? a->by_slot[slot] : NULL;
+	struct still_blocked b = {
+		.start_ns = gap_start_ns,
+		.now_ns = now_ns,
+		.blocked_ms = (double)(now_ns - gap_start_ns) / 1e6,
+		.stacks = current,
+	};
+
+	if (!w)
+		return;
+	b.pid = b.tid = w->nspid;
+	b.wall_start = mono_to_wall(gap_start_ns);
+	b.timestamp_s = gap_start_ns > a->info.start_mono_ns
+				? (double)(gap_start_ns - a->info.start_mono_ns) / 1e9 : 0;
+	b.is_error = b.blocked_ms >= w->t->error_threshold_ms;
+	b.meta = &w->t->meta;
+	reporter_still_blocked(&a->reporter, &b);
+	metrics_still_blocked(w->t->series);
+}
+
+static void drain_events(struct agent *a)
+{
+	int n = detector_consume(a->det, on_gap, a);
+
+	if (n < 0 && n != -EINTR) {
+		log_error("reading events from the kernel failed: %s", strerror(-n));
+		a->exit_code = EXIT_RUNTIME;
+		finish(a, "runtime_error", "failed");
+	}
+}
+
+static void on_signal(struct agent *a)
+{
+	struct signalfd_siginfo si;
+
+	while (read(a->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			reporter_reopen(&a->reporter);
+		} else {
+			log_info("stopping on %s", strsignal((int)si.ssi_signo));
+			finish(a, "signal", "interrupted");
+		}
+	}
+}
+
+static void on_tick(struct agent *a)
+{
+	uint64_t expirations, lost, now = mono_now_ns();
+
+	while (read(a->tickfd, &expirations, sizeof(expirations)) < 0 && errno == EINTR)
+		;
+	lost = detector_lost_events(a->det);
+	if (lost > a->lost_reported) {
+		log_warn("%" PRIu64 " events lost: the ring buffer was full (raise -t to report fewer)",
+			 lost - a->lost_reported);
+		a->lost_reported = lost;
+	}
+	metrics_set_lost_events(a->metrics, lost);
+	/* While polls fail (and back off), keep finding new processes of the
+	 * containers already known. */
+	if (a->pods && now - a->last_scan_ns >= a->interval_ns)
+		scan(a);
+}
+
+static void on_proc_exit(struct agent *a, int slot)
+{
+	struct watched *w = slot >= 0 && slot < MAX_WATCHED_THREADS ? a->by_slot[slot] : NULL;
+
+	if (w)
+		detach(a, w, "it exited");
+}
+
+/* ---- /metrics and /healthz ---------------------------------------------------- */
+
+static char *render_metrics(void *ctx, size_t *len)
+{
+	struct agent *a = ctx;
+
+	metrics_set_lost_events(a->metrics, detector_lost_events(a->det));
+	return metrics_render(a->metrics, BLOCKSNOOP_VERSION, len);
+}
+
+static int render_health(void *ctx, char *buf, size_t len)
+{
+	struct agent *a = ctx;
+	int procs = 0;
+
+	for (int i = 0; i < a->slot_hi; i++)
+		procs += a->by_slot[i] != NULL;
+	if (!a->ever_ok)
+		snprintf(buf, len, "ok\nkubelet: no answer yet%s\nwatched processes: %d\n",
+			 a->failures ? " (polls failing)" : "", procs);
+	else
+		snprintf(buf, len, "ok\nkubelet: %s, last answer %.0f s ago\nwatched pods: %u\nwatched processes: %d\n",
+			 a->failures ? "failing" : "up", unix_now() - a->last_ok_unix,
+			 a->watched_pods, procs);
+	return 200;
+}
+
+/* ---- set-up and the loop ------------------------------------------------------ */
+
+static int make_sinks(struct agent *a)
+{
+	const struct agent_options *o = a->o;
+	struct sink *sink;
+	char err[512], line[1024];
+
+	if (o->json) {
+		sink = sink_json_new(STDOUT_FILENO, false);
+	} else {
+		snprintf(line, sizeof(line),
+			 "blocksnoop: agent on node %s: watching pods annotated blocksnoop.io/enabled=\"true\" "
+			 "(kubelet %s, every %gs), blocks >= %.1f ms unless a pod says otherwise... Ctrl-C to stop\n",
+			 o->node_name, o->kubelet_url, o->poll_interval_s, o->threshold_ms);
+		sink = agent_console_new(STDERR_FILENO, !o->no_color && isatty(STDERR_FILENO), line);
+	}
+	if (!sink || reporter_add_sink(&a->reporter, sink)) {
+		log_error("out of memory");
+		return EXIT_RUNTIME;
+	}
+	if (o->log_file) {
+		sink = sink_logfile_new(o->log_file, err, sizeof(err));
+		if (!sink) {
+			log_error("%s", err);
+			return EXIT_USAGE;
+		}
+		reporter_add_sink(&a->reporter, sink);
+	}
+	return 0;
+}
+
+static int setup_signals(struct agent *a)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	a->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return a->sigfd < 0 ? -errno : 0;
+}
+
+/* Which credential files to use; an explicitly given one must be readable. */
+static int check_files(struct agent_options *o)
+{
+	if (o->ca_file && access(o->ca_file, R_OK)) {
+		if (o->ca_file_given) {
+			log_error("cannot read --kubelet-ca-file %s: %m", o->ca_file);
+			return EXIT_USAGE;
+		}
+		log_info("no service-account CA at %s: verifying the kubelet with the system's CAs",
+			 o->ca_file);
+		o->ca_file = NULL;
+	}
+	if (o->token_file && access(o->token_file, R_OK)) {
+		if (o->token_file_given) {
+			log_error("cannot read --kubelet-token-file %s: %m", o->token_file);
+			return EXIT_USAGE;
+		}
+		log_warn("no service-account token at %s: asking the kubelet without one (see --kubelet-token-file)",
+			 o->token_file);
+		o->token_file = NULL;
+	}
+	if (o->insecure_skip_verify)
+		log_warn("TLS VERIFICATION OF THE KUBELET IS OFF (--kubelet-insecure-skip-tls-verify): "
+			 "whoever can intercept traffic to %s can impersonate it, feed the agent pod metadata%s",
+			 o->kubelet_url, o->token_file ? " and read its service-account token" : "");
+	return 0;
+}
+
+static int start_metrics(struct agent *a)
+{
+	struct metrics_http_handlers h = {
+		.metrics = render_metrics, .health = render_health, .ctx = a,
+	};
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char err[256];
+	int ret;
+
+	if (!a->o->metrics_addr || !a->o->metrics_addr[0])
+		return 0;
+	if (agent_parse_listen_addr(a->o->metrics_addr, &ss, &len)) {
+		log_error("invalid --metrics-addr '%s'", a->o->metrics_addr);
+		return EXIT_USAGE;
+	}
+	ret = metrics_http_start((struct sockaddr *)&ss, len, &h, &a->http, err, sizeof(err));
+	if (ret) {
+		log_error("cannot serve /metrics on %s: %s (choose another --metrics-addr, or \"\" to serve none)",
+			  a->o->metrics_addr, err);
+		return EXIT_RUNTIME;
+	}
+	log_info("serving /metrics and /healthz on %s (port %d)", a->o->metrics_addr,
+		 metrics_http_port(a->http));
+	return 0;
+}
+
+/*
+ * Give up what only set-up needed (privs.h). Map updates need CAP_BPF (or
+ * CAP_SYS_ADMIN) on kernels before 6.5: try one with the reduced set and
+ * keep it only if that fails.
+ */
+static void drop_privileges(struct agent *a)
+{
+	uint64_t keep = AGENT_CAPS_KEEP, permitted;
+	bool bounding;
+	char names[256];
+	int slot, ret;
+
+	if (privs_permitted(&permitted))
+		return;
+	if (!privs_set_effective(keep & permitted)) {
+		slot = detector_watch(a->det, PROBE_TID, PROBE_TID, UINT64_MAX, 0);
+		if (slot >= 0) {
+			detector_unwatch(a->det, slot);
+		} else {
+			keep |= caps_kernel_has(CAP_BPF) ? CAPS_BIT(CAP_BPF) : CAPS_BIT(CAP_SYS_ADMIN);
+			log_info("this kernel checks capabilities on BPF map updates: keeping %s",
+				 caps_kernel_has(CAP_BPF) ? "CAP_BPF" : "CAP_SYS_ADMIN");
+		}
+	}
+	ret = privs_drop_to(keep, &bounding);
+	if (ret) {
+		privs_set_effective(permitted);
+		log_warn("cannot drop capabilities: %s (running with those it started with)",
+			 strerror(-ret));
+		return;
+	}
+	caps_format_names(keep & permitted, names, sizeof(names));
+	log_info("set-up done: keeping only %s%s", names[0] ? names : "no capabilities",
+		 bounding ? "" : " (the bounding set is unchanged: no CAP_SETPCAP)");
+}
+
+static int setup_loop(struct agent *a)
+{
+	struct itimerspec second = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
+	int err;
+
+	a->epfd = epoll_create1(EPOLL_CLOEXEC);
+	a->tickfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	a->pollfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (a->epfd < 0 || a->tickfd < 0 || a->pollfd < 0 ||
+	    timerfd_settime(a->tickfd, 0, &second, NULL))
+		return -errno;
+	err = epoll_add(a->epfd, detector_events_fd(a->det), WAKE_EVENTS, 0);
+	if (!err)
+		err = epoll_add(a->epfd, a->sigfd, WAKE_SIGNAL, 0);
+	if (!err)
+		err = epoll_add(a->epfd, a->tickfd, WAKE_TICK, 0);
+	if (!err)
+		err = epoll_add(a->epfd, a->pollfd, WAKE_POLL_TIMER, 0);
+	if (!err)
+		err = epoll_add(a->epfd, kubelet_fd(a->kubelet), WAKE_KUBELET, 0);
+	if (!err && a->sampler)
+		err = epoll_add(a->epfd, sampler_fd(a->sampler), WAKE_SAMPLER, 0);
+	if (!err && a->http)
+		err = epoll_add(a->epfd, metrics_http_fd(a->http), WAKE_HTTP, 0);
+	return err;
+}
+
+static void run_loop(struct agent *a)
+{
+	struct epoll_event ev[32];
+	uint64_t expirations;
+	int timeout, n;
+
+	while (!a->done) {
+		timeout = -1;
+		if (a->deadline_ns) {
+			uint64_t now = mono_now_ns();
+
+			if (now >= a->deadline_ns) {
+				finish(a, "duration", "completed");
+				break;
+			}
+			timeout = (int)((a->deadline_ns - now + 999999) / 1000000);
+		}
+		if (a->http) {
+			long t = metrics_http_timeout_ms(a->http);
+
+			if (t >= 0 && (timeout < 0 || t < timeout))
+				timeout = (int)t;
+		}
+		n = epoll_wait(a->epfd, ev, 32, timeout);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("epoll_wait: %m");
+			a->exit_code = EXIT_RUNTIME;
+			finish(a, "runtime_error", "failed");
+			break;
+		}
+		/* Events first: a process that ends right after blocking must
+		 * still have that block reported before it is detached. */
+		drain_events(a);
+		for (int i = 0; i < n; i++) {
+			uint32_t what = (uint32_t)ev[i].data.u64, arg = (uint32_t)(ev[i].data.u64 >> 32);
+
+			switch (what) {
+			case WAKE_SIGNAL: on_signal(a); break;
+			case WAKE_TICK: on_tick(a); break;
+			case WAKE_POLL_TIMER:
+				while (read(a->pollfd, &expirations, sizeof(expirations)) < 0 &&
+				       errno == EINTR)
+					;
+				start_poll(a);
+				break;
+			case WAKE_KUBELET: kubelet_ready(a->kubelet, on_poll_done, a); break;
+			case WAKE_SAMPLER: sampler_ready(a->sampler, on_still_blocked, a); break;
+			case WAKE_PROC: on_proc_exit(a, (int)arg); break;
+			default: break;
+			}
+		}
+		if (a->http)
+			metrics_http_run(a->http);
+	}
+}
+
+static void cleanup(struct agent *a)
+{
+	for (int i = 0; i < a->slot_hi; i++)
+		if (a->by_slot[i])
+			detach(a, a->by_slot[i], "the agent is stopping");
+	while (a->targets) {
+		struct target *t = a->targets;
+
+		a->targets = t->next;
+		target_free(t);
+	}
+	for (struct pod_state *ps = a->pod_states; ps;) {
+		struct pod_state *next = ps->next;
+
+		pod_state_clear(ps);
+		free(ps->uid);
+		free(ps);
+		ps = next;
+	}
+	k8s_podlist_free(a->pods);
+	metrics_http_stop(a->http);
+	kubelet_free(a->kubelet);
+	reporter_destroy(&a->reporter);
+	sampler_free(a->sampler);
+	detector_free(a->det);
+	metrics_free(a->metrics);
+	if (a->epfd >= 0)
+		close(a->epfd);
+	if (a->tickfd >= 0)
+		close(a->tickfd);
+	if (a->pollfd >= 0)
+		close(a->pollfd);
+	if (a->sigfd >= 0)
+		close(a->sigfd);
+}
+
+static const char *env_get(const char *name)
+{
+	return getenv(name);
+}
+
+int agent_main(int argc, char **argv)
+{
+	static struct agent_options opts;
+	static struct agent agent; /* large (by_slot): not on the stack */
+	struct agent *a = &agent;
+	struct kubelet_config kc;
+	char err[512], missing[256], ua[64];
+	int code, ret;
+
+	code = agent_options_parse(argc, argv, env_get, &opts, err, sizeof(err));
+	if (code) {
+		log_error("%s", err);
+		return code;
+	}
+	if (opts.command == AGENT_HELP) {
+		fputs(agent_usage, stdout);
+		return EXIT_OK;
+	}
+	log_set_verbose(opts.verbose);
+
+	memset(a, 0, sizeof(*a));
+	a->o = &opts;
+	a->epfd = a->sigfd = a->tickfd = a->pollfd = -1;
+	reporter_init(&a->reporter, &a->info);
+
+	/* Check what can be checked before loading anything. */
+	code = check_files(&opts);
+	if (code)
+		goto out;
+	if (!caps_can_trace(missing, sizeof(missing))) {
+		log_error("missing capabilities %s: run as root (in a pod: runAsUser 0 with the capabilities of docs/kubernetes.md), or see 'blocksnoop doctor'",
+			  missing);
+		code = EXIT_PRIVILEGE;
+		goto out;
+	}
+	a->metrics = metrics_new();
+	if (!a->metrics) {
+		log_error("out of memory");
+		code = EXIT_RUNTIME;
+		goto out;
+	}
+	code = make_sinks(a);
+	if (code)
+		goto out;
+	ret = setup_signals(a);
+	if (ret) {
+		log_error("cannot set up signal handling: %s", strerror(-ret));
+		code = EXIT_RUNTIME;
+		goto out;
+	}
+	/* Bind the port while privileged (a port below 1024 needs it). */
+	code = start_metrics(a);
+	if (code)
+		goto out;
+
+	/* Load and attach the detector; start the sampler. */
+	code = detector_open(&a->det, err, sizeof(err));
+	if (code) {
+		log_error("%s", err);
+		goto out;
+	}
+	if (opts.sampler == SAMPLER_BUILTIN) {
+		uint64_t interval_ns = opts.interval_ms > 0
+			? (uint64_t)(opts.interval_ms * 1e6)
+			: sampler_default_interval_ns((uint64_t)(opts.threshold_ms * 1e6));
+
+		a->sampler = sampler_builtin_new(a->det, interval_ns);
+		if (!a->sampler) {
+			log_error("cannot start the stack sampler: %m");
+			code = EXIT_RUNTIME;
+			goto out;
+		}
+	}
+
+	snprintf(ua, sizeof(ua), "blocksnoop/%s", BLOCKSNOOP_VERSION);
+	kc = (struct kubelet_config){
+		.url = opts.kubelet_url,
+		.host_ip = opts.kubelet_host_ip,
+		.token_file = opts.token_file,
+		.ca_file = opts.ca_file,
+		.insecure = opts.insecure_skip_verify,
+		/* A poll must end before the next is due, within 2..30 s. */
+		.timeout_ms = opts.poll_interval_s < 2 ? 2000
+			      : opts.poll_interval_s > 30 ? 30000 : (long)(opts.poll_interval_s * 1000),
+		.user_agent = ua,
+	};
+	ret = kubelet_new(&kc, &a->kubelet, err, sizeof(err));
+	if (ret) {
+		log_error("%s", err);
+		code = EXIT_RUNTIME;
+		goto out;
+	}
+
+	/* Everything privileged is done: from here on, only what watching
+	 * new processes needs. No other thread exists yet. */
+	drop_privileges(a);
+
+	ret = setup_loop(a);
+	if (ret) {
+		log_error("cannot set up the event loop: %s", strerror(-ret));
+		code = EXIT_RUNTIME;
+		goto out;
+	}
+	uuid4(a->info.id, sizeof(a->info.id));
+	a->info.mode = "agent";
+	a->info.threshold_ms = opts.threshold_ms;
+	a->info.error_threshold_ms = opts.error_threshold_ms;
+	a->info.service = opts.service;
+	a->info.env = opts.env;
+	a->info.start_mono_ns = mono_now_ns();
+	clock_gettime(CLOCK_REALTIME, &a->info.start_wall);
+	a->interval_ns = (uint64_t)(opts.poll_interval_s * 1e9);
+	if (opts.duration_s > 0)
+		a->deadline_ns = a->info.start_mono_ns + (uint64_t)(opts.duration_s * 1e9);
+	reporter_session_start(&a->reporter);
+	a->reporter_started = true;
+
+	arm_once(a->pollfd, 0); /* the first poll at once */
+	run_loop(a);
+	drain_events(a);
+	code = a->exit_code;
+
+out:
+	if (a->reporter_started) {
+		a->reporter.summary.duration_s =
+			(double)(mono_now_ns() - a->info.start_mono_ns) / 1e9;
+		a->reporter.summary.lost_event_count = a->det ? detector_lost_events(a->det) : 0;
+		a->reporter.summary.termination_reason = a->reason ? a->reason : "runtime_error";
+		a->reporter.summary.status = a->status ? a->status : "failed";
+		reporter_session_end(&a->reporter, NULL);
+	}
+	cleanup(a);
+	return code;
+}

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * agent_console.c - the console report in agent mode: the ordinary console
+ * sink (sink_console.c), with the agent's own start line and each event
+ * introduced by the pod and container it happened in:
+ *
+ *   == shop/checkout-7d9c6b5f4-x2x8q  container app  service checkout
+ *   [  1.23s] #1  BLOCKED  302.1ms  tid=7
+ *       Python stack (most recent call last), ...
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "k8s/agent.h"
+#include "sink.h"
+
+struct agent_console {
+	struct sink base;
+	struct sink *inner;   /* the ordinary console sink */
+	int fd;
+	bool color;
+	char *start_line;
+};
+
+static void where(struct agent_console *ac, const struct target_meta *m)
+{
+	char buf[1024];
+	const struct k8s_meta *k = m ? m->k8s : NULL;
+	int n;
+
+	if (!k)
+		return;
+	n = snprintf(buf, sizeof(buf), "%s== %s/%s  container %s  service %s%s\n",
+		     ac->color ? "\033[1m" : "", k->namespace ? k->namespace : "?",
+		     k->pod ? k->pod : "?", k->container ? k->container : "?",
+		     m->service ? m->service : "-", ac->color ? "\033[0m" : "");
+	if (n > 0)
+		sink_write_all(ac->fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+}
+
+static void ac_start(struct sink *s, const struct session_info *si, const cJSON *rec)
+{
+	struct agent_console *ac = (struct agent_console *)s;
+
+	(void)si; (void)rec;
+	sink_write_all(ac->fd, ac->start_line, strlen(ac->start_line));
+}
+
+static void ac_event(struct sink *s, const struct session_info *si,
+		     const struct blocking_event *e, const cJSON *rec)
+{
+	struct agent_console *ac = (struct agent_console *)s;
+
+	where(ac, e->meta);
+	ac->inner->ops->event(ac->inner, si, e, rec);
+}
+
+static void ac_still_blocked(struct sink *s, const struct session_info *si,
+			     const struct still_blocked *b, const cJSON *rec)
+{
+	struct agent_console *ac = (struct agent_console *)s;
+
+	where(ac, b->meta);
+	ac->inner->ops->still_blocked(ac->inner, si, b, rec);
+}
+
+static void ac_stats(struct sink *s, const struct session_info *si,
+		     const struct stats_snapshot *snap, const cJSON *rec)
+{
+	(void)s; (void)si; (void)snap; (void)rec; /* no stats mode in the agent */
+}
+
+static void ac_summary(struct sink *s, const struct session_info *si,
+		       const struct session_summary *sum, const struct stats_snapshot *snap,
+		       const cJSON *rec)
+{
+	struct agent_console *ac = (struct agent_console *)s;
+
+	ac->inner->ops->summary(ac->inner, si, sum, snap, rec);
+}
+
+static void ac_destroy(struct sink *s)
+{
+	struct agent_console *ac = (struct agent_console *)s;
+
+	ac->inner->ops->destroy(ac->inner);
+	free(ac->start_line);
+	free(ac);
+}
+
+static const struct sink_ops agent_console_ops = {
+	.session_start = ac_start,
+	.event = ac_event,
+	.still_blocked = ac_still_blocked,
+	.stats = ac_stats,
+	.summary = ac_summary,
+	.destroy = ac_destroy,
+};
+
+struct sink *agent_console_new(int fd, bool color, const char *start_line)
+{
+	struct agent_console *ac = calloc(1, sizeof(*ac));
+
+	if (!ac)
+		return NULL;
+	ac->inner = sink_console_new(fd, color, false);
+	ac->start_line = strdup(start_line);
+	if (!ac->inner || !ac->start_line) {
+		if (ac->inner)
+			ac->inner->ops->destroy(ac->inner);
+		free(ac->start_line);
+		free(ac);
+		return NULL;
+	}
+	ac->base.ops = &agent_console_ops;
+	ac->fd = fd;
+	ac->color = color;
+	return &ac->base;
+}

@@ -1,0 +1,468 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "exit_codes.h"
+#include "k8s/agent_options.h"
+
+const char agent_usage[] =
+"Usage: blocksnoop agent [OPTIONS]\n"
+"\n"
+"Kubernetes node agent: watch the asyncio loops of every Python process in\n"
+"the pods of this node annotated blocksnoop.io/enabled: \"true\". Pods are\n"
+"learnt from the kubelet's /pods; records carry the pod's metadata.\n"
+"Every option can also be set through the environment variable in brackets\n"
+"(a flag wins).\n"
+"\n"
+"Kubelet:\n"
+"      --node-name NAME      this node's name [NODE_NAME] (required)\n"
+"      --kubelet-url URL     the kubelet [BLOCKSNOOP_KUBELET_URL]\n"
+"                            (default https://NODE_NAME:10250)\n"
+"      --kubelet-host-ip IP  dial IP while verifying the certificate for the\n"
+"                            URL's host name [HOST_IP]\n"
+"      --kubelet-token-file PATH\n"
+"                            bearer token, re-read before each poll\n"
+"                            [BLOCKSNOOP_KUBELET_TOKEN_FILE] (default the\n"
+"                            service account's token; \"\" for none)\n"
+"      --kubelet-ca-file PATH\n"
+"                            CA that signed the kubelet's certificate\n"
+"                            [BLOCKSNOOP_KUBELET_CA_FILE] (default the\n"
+"                            service account's ca.crt; \"\" for the system's)\n"
+"      --kubelet-insecure-skip-tls-verify\n"
+"                            do not verify the kubelet's certificate\n"
+"                            [BLOCKSNOOP_KUBELET_INSECURE_SKIP_TLS_VERIFY]\n"
+"      --poll-interval DURATION\n"
+"                            how often to ask the kubelet: 10s, 500ms, 2m\n"
+"                            [BLOCKSNOOP_POLL_INTERVAL] (default 10s)\n"
+"      --metrics-addr [HOST]:PORT\n"
+"                            serve /metrics and /healthz there\n"
+"                            [BLOCKSNOOP_METRICS_ADDR] (default :9090; \"\" for none)\n"
+"\n"
+"Detection (defaults for pods without blocksnoop.io/ annotations):\n"
+"  -t, --threshold MS        report blocks of at least MS milliseconds\n"
+"                            [BLOCKSNOOP_THRESHOLD] (default 100)\n"
+"      --error-threshold MS  blocks of at least MS are level \"error\"\n"
+"                            [BLOCKSNOOP_ERROR_THRESHOLD] (default 500)\n"
+"      --sampler builtin|none\n"
+"                            read Python stacks or not [BLOCKSNOOP_SAMPLER]\n"
+"      --interval MS         stack sampling interval during blocks\n"
+"                            [BLOCKSNOOP_INTERVAL] (default threshold/10)\n"
+"      --duration DURATION   stop after DURATION [BLOCKSNOOP_DURATION]\n"
+"\n"
+"Output:\n"
+"      --json                JSON lines on stdout [BLOCKSNOOP_JSON]\n"
+"      --log-file PATH       also append JSON lines to PATH, reopened on\n"
+"                            SIGHUP [BLOCKSNOOP_LOG_FILE]\n"
+"      --service NAME        service of records whose pod names none\n"
+"                            [BLOCKSNOOP_SERVICE] (default blocksnoop)\n"
+"      --env ENV             env field of log records [BLOCKSNOOP_ENV]\n"
+"      --no-color            no colours on the console [BLOCKSNOOP_NO_COLOR]\n"
+"  -v, --verbose             explain what the agent does [BLOCKSNOOP_VERBOSE]\n"
+"  -h, --help                this help\n"
+"\n"
+"Pod annotations:\n"
+"  blocksnoop.io/enabled: \"true\"           watch this pod\n"
+"  blocksnoop.io/containers: \"app,worker\"  only these containers\n"
+"  blocksnoop.io/threshold-ms: \"250\"       -t for this pod\n"
+"  blocksnoop.io/error-threshold-ms: \"1000\" --error-threshold for this pod\n"
+"  blocksnoop.io/service: \"checkout\"       service of its records (default:\n"
+"                                          label app.kubernetes.io/name, app,\n"
+"                                          or the owner's name)\n"
+"The agent skips its own pod (POD_UID). See docs/kubernetes.md.\n";
+
+enum agent_opt {
+	OPT_NODE_NAME = 256,
+	OPT_KUBELET_URL,
+	OPT_HOST_IP,
+	OPT_TOKEN_FILE,
+	OPT_CA_FILE,
+	OPT_INSECURE,
+	OPT_POLL_INTERVAL,
+	OPT_METRICS_ADDR,
+	OPT_JSON,
+	OPT_LOG_FILE,
+	OPT_SERVICE,
+	OPT_ENV,
+	OPT_THRESHOLD,
+	OPT_ERROR_THRESHOLD,
+	OPT_SAMPLER,
+	OPT_INTERVAL,
+	OPT_DURATION,
+	OPT_NO_COLOR,
+	OPT_VERBOSE,
+	OPT_HELP,
+};
+
+struct opt_def {
+	const char *name;   /* long option */
+	int has_arg;
+	int id;
+	const char *env;    /* environment variable */
+};
+
+static const struct opt_def defs[] = {
+	{ "node-name", required_argument, OPT_NODE_NAME, "NODE_NAME" },
+	{ "kubelet-url", required_argument, OPT_KUBELET_URL, "BLOCKSNOOP_KUBELET_URL" },
+	{ "kubelet-host-ip", required_argument, OPT_HOST_IP, "HOST_IP" },
+	{ "kubelet-token-file", required_argument, OPT_TOKEN_FILE, "BLOCKSNOOP_KUBELET_TOKEN_FILE" },
+	{ "kubelet-ca-file", required_argument, OPT_CA_FILE, "BLOCKSNOOP_KUBELET_CA_FILE" },
+	{ "kubelet-insecure-skip-tls-verify", no_argument, OPT_INSECURE,
+	  "BLOCKSNOOP_KUBELET_INSECURE_SKIP_TLS_VERIFY" },
+	{ "poll-interval", required_argument, OPT_POLL_INTERVAL, "BLOCKSNOOP_POLL_INTERVAL" },
+	{ "metrics-addr", required_argument, OPT_METRICS_ADDR, "BLOCKSNOOP_METRICS_ADDR" },
+	{ "json", no_argument, OPT_JSON, "BLOCKSNOOP_JSON" },
+	{ "log-file", required_argument, OPT_LOG_FILE, "BLOCKSNOOP_LOG_FILE" },
+	{ "service", required_argument, OPT_SERVICE, "BLOCKSNOOP_SERVICE" },
+	{ "env", required_argument, OPT_ENV, "BLOCKSNOOP_ENV" },
+	{ "threshold", required_argument, OPT_THRESHOLD, "BLOCKSNOOP_THRESHOLD" },
+	{ "error-threshold", required_argument, OPT_ERROR_THRESHOLD, "BLOCKSNOOP_ERROR_THRESHOLD" },
+	{ "sampler", required_argument, OPT_SAMPLER, "BLOCKSNOOP_SAMPLER" },
+	{ "interval", required_argument, OPT_INTERVAL, "BLOCKSNOOP_INTERVAL" },
+	{ "duration", required_argument, OPT_DURATION, "BLOCKSNOOP_DURATION" },
+	{ "no-color", no_argument, OPT_NO_COLOR, "BLOCKSNOOP_NO_COLOR" },
+	{ "verbose", no_argument, OPT_VERBOSE, "BLOCKSNOOP_VERBOSE" },
+	{ "help", no_argument, OPT_HELP, NULL },
+};
+#define NDEFS (sizeof(defs) / sizeof(defs[0]))
+
+static int usage_error(char *err, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int usage_error(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return EXIT_USAGE;
+}
+
+/* A finite number >= 0 (> 0 if positive), as in the main CLI. */
+static int parse_amount(const char *text, bool positive, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(text, &end);
+	if (errno || end == text || *end || !isfinite(v) || v < 0 || (positive && v == 0))
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int agent_parse_duration(const char *text, double *seconds)
+{
+	static const struct { const char *suffix; double scale; } units[] = {
+		{ "ms", 1e-3 }, { "s", 1 }, { "m", 60 }, { "h", 3600 },
+	};
+	char buf[64], *end;
+	size_t len = strlen(text);
+	double v, scale = 1;
+
+	if (!len || len >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, text, len + 1);
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		size_t sl = strlen(units[i].suffix);
+
+		if (len > sl && !strcmp(buf + len - sl, units[i].suffix) &&
+		    buf[len - sl - 1] >= '0' && buf[len - sl - 1] <= '9') {
+			buf[len - sl] = '\0';
+			scale = units[i].scale;
+			break;
+		}
+	}
+	if (buf[0] < '0' || buf[0] > '9')
+		return -EINVAL; /* no sign, space, inf or nan */
+	errno = 0;
+	v = strtod(buf, &end);
+	if (errno || *end || !isfinite(v) || v <= 0)
+		return -EINVAL;
+	*seconds = v * scale;
+	return 0;
+}
+
+int agent_parse_listen_addr(const char *text, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[64], *end;
+	const char *colon;
+	long port;
+
+	memset(ss, 0, sizeof(*ss));
+	if (text[0] == '[') {
+		const char *close = strchr(text, ']');
+
+		if (!close || close[1] != ':' || (size_t)(close - text - 1) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, text + 1, (size_t)(close - text - 1));
+		host[close - text - 1] = '\0';
+		colon = close + 1;
+	} else {
+		colon = strrchr(text, ':');
+		if (!colon || (size_t)(colon - text) >= sizeof(host) ||
+		    memchr(text, ':', (size_t)(colon - text)))
+			return -EINVAL;
+		memcpy(host, text, (size_t)(colon - text));
+		host[colon - text] = '\0';
+	}
+	if (!colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1))
+		return -EINVAL;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno || *end || port < 0 || port > 65535)
+		return -EINVAL;
+	if (text[0] == '[' || !host[0]) {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		a6->sin6_addr = in6addr_any;
+		if (host[0] && inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
+			return -EINVAL;
+		*len = sizeof(*a6);
+		return 0;
+	}
+	{
+		struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
+			return -EINVAL;
+		*len = sizeof(*a4);
+	}
+	return 0;
+}
+
+/* A boolean environment variable: 1/true/yes/on or 0/false/no/off/"". */
+static int parse_bool(const char *text, bool *out)
+{
+	static const char *const yes[] = { "1", "true", "yes", "on" };
+	static const char *const no[] = { "", "0", "false", "no", "off" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		if (!strcasecmp(text, yes[i]))
+			return *out = true, 0;
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (!strcasecmp(text, no[i]))
+			return *out = false, 0;
+	return -EINVAL;
+}
+
+/*
+ * One option, from a flag or a variable. value is NULL for a flag without
+ * argument; from the environment every option has a value (booleans as
+ * text). what names the source in messages ("--poll-interval" or
+ * "BLOCKSNOOP_POLL_INTERVAL").
+ */
+static int apply(struct agent_options *o, const struct opt_def *d, const char *value,
+		 bool from_env, char *err, size_t errlen)
+{
+	char what[64];
+	bool *flag = NULL;
+
+	if (from_env)
+		snprintf(what, sizeof(what), "%s", d->env);
+	else
+		snprintf(what, sizeof(what), "--%s", d->name);
+	switch (d->id) {
+	case OPT_NODE_NAME:
+		if (!*value)
+			return usage_error(err, errlen, "%s is empty: give this node's name", what);
+		o->node_name = value;
+		return 0;
+	case OPT_KUBELET_URL:
+		if (strncmp(value, "https://", 8) && strncmp(value, "http://", 7))
+			return usage_error(err, errlen,
+				"invalid %s '%s': expected https://HOST:PORT (or http:// for a read-only port)",
+				what, value);
+		if (strlen(value) >= sizeof(o->kubelet_url) - 8)
+			return usage_error(err, errlen, "%s is too long", what);
+		snprintf(o->kubelet_url, sizeof(o->kubelet_url), "%s", value);
+		return 0;
+	case OPT_HOST_IP: {
+		unsigned char buf[sizeof(struct in6_addr)];
+
+		if (!*value) {
+			o->kubelet_host_ip = NULL;
+			return 0;
+		}
+		if (inet_pton(AF_INET, value, buf) != 1 && inet_pton(AF_INET6, value, buf) != 1)
+			return usage_error(err, errlen,
+				"invalid %s '%s': expected an IPv4 or IPv6 address", what, value);
+		o->kubelet_host_ip = value;
+		return 0;
+	}
+	case OPT_TOKEN_FILE:
+		o->token_file = *value ? value : NULL;
+		o->token_file_given = true;
+		return 0;
+	case OPT_CA_FILE:
+		o->ca_file = *value ? value : NULL;
+		o->ca_file_given = true;
+		return 0;
+	case OPT_POLL_INTERVAL:
+		if (agent_parse_duration(value, &o->poll_interval_s) || o->poll_interval_s < 0.1)
+			return usage_error(err, errlen,
+				"invalid %s '%s': expected a duration of at least 100ms (e.g. 10s)",
+				what, value);
+		return 0;
+	case OPT_METRICS_ADDR: {
+		struct sockaddr_storage ss;
+		socklen_t len;
+
+		if (*value && agent_parse_listen_addr(value, &ss, &len))
+			return usage_error(err, errlen,
+				"invalid %s '%s': expected :PORT, IPV4:PORT or [IPV6]:PORT (\"\" to disable)",
+				what, value);
+		o->metrics_addr = value;
+		return 0;
+	}
+	case OPT_LOG_FILE:
+		o->log_file = *value ? value : NULL;
+		return 0;
+	case OPT_SERVICE:
+		if (!*value)
+			return usage_error(err, errlen, "%s is empty", what);
+		o->service = value;
+		return 0;
+	case OPT_ENV:
+		o->env = value;
+		return 0;
+	case OPT_THRESHOLD:
+		if (parse_amount(value, false, &o->threshold_ms))
+			return usage_error(err, errlen,
+				"invalid %s '%s': expected milliseconds, a number >= 0", what, value);
+		return 0;
+	case OPT_ERROR_THRESHOLD:
+		if (parse_amount(value, false, &o->error_threshold_ms))
+			return usage_error(err, errlen,
+				"invalid %s '%s': expected milliseconds, a number >= 0", what, value);
+		return 0;
+	case OPT_SAMPLER:
+		if (!strcmp(value, "builtin"))
+			o->sampler = SAMPLER_BUILTIN;
+		else if (!strcmp(value, "none"))
+			o->sampler = SAMPLER_NONE;
+		else
+			return usage_error(err, errlen,
+				"invalid %s '%s': expected builtin or none", what, value);
+		return 0;
+	case OPT_INTERVAL:
+		if (parse_amount(value, true, &o->interval_ms))
+			return usage_error(err, errlen,
+				"invalid %s '%s': expected milliseconds, a number > 0", what, value);
+		return 0;
+	case OPT_DURATION:
+		if (agent_parse_duration(value, &o->duration_s))
+			return usage_error(err, errlen,
+				"invalid %s '%s': expected a duration (e.g. 30s)", what, value);
+		return 0;
+	case OPT_INSECURE: flag = &o->insecure_skip_verify; break;
+	case OPT_JSON: flag = &o->json; break;
+	case OPT_NO_COLOR: flag = &o->no_color; break;
+	case OPT_VERBOSE: flag = &o->verbose; break;
+	case OPT_HELP:
+		o->command = AGENT_HELP;
+		return 0;
+	}
+	if (!flag)
+		return 0;
+	if (!from_env) {
+		*flag = true;
+		return 0;
+	}
+	if (parse_bool(value, flag))
+		return usage_error(err, errlen, "invalid %s '%s': expected true or false", what, value);
+	return 0;
+}
+
+int agent_options_parse(int argc, char **argv, agent_getenv_fn env, struct agent_options *o,
+			char *err, size_t errlen)
+{
+	struct option longopts[NDEFS + 1];
+	int code, c, index;
+	const char *v;
+
+	*o = (struct agent_options){
+		.command = AGENT_RUN,
+		.token_file = AGENT_DEFAULT_TOKEN_FILE,
+		.ca_file = AGENT_DEFAULT_CA_FILE,
+		.poll_interval_s = AGENT_DEFAULT_POLL_S,
+		.metrics_addr = AGENT_DEFAULT_METRICS_ADDR,
+		.service = "blocksnoop",
+		.env = "",
+		.threshold_ms = 100,
+		.error_threshold_ms = 500,
+		.sampler = SAMPLER_BUILTIN,
+	};
+	err[0] = '\0';
+
+	/* The environment first, so that flags win. */
+	for (size_t i = 0; i < NDEFS; i++) {
+		if (!defs[i].env || !(v = env(defs[i].env)))
+			continue;
+		code = apply(o, &defs[i], v, true, err, errlen);
+		if (code)
+			return code;
+	}
+	v = env("POD_UID");
+	o->own_pod_uid = v && *v ? v : NULL;
+
+	memset(longopts, 0, sizeof(longopts));
+	for (size_t i = 0; i < NDEFS; i++)
+		longopts[i] = (struct option){ defs[i].name, defs[i].has_arg, NULL, defs[i].id };
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":t:vh", longopts, &index)) != -1) {
+		const struct opt_def *d = NULL;
+
+		switch (c) {
+		case 't': c = OPT_THRESHOLD; break;
+		case 'v': c = OPT_VERBOSE; break;
+		case 'h': c = OPT_HELP; break;
+		case ':':
+			return usage_error(err, errlen, "option '%s' needs a value (see blocksnoop agent --help)",
+					   argv[optind - 1]);
+		case '?':
+			return usage_error(err, errlen, "unknown option '%s' (see blocksnoop agent --help)",
+					   argv[optind - 1]);
+		}
+		for (size_t i = 0; i < NDEFS; i++)
+			if (defs[i].id == c)
+				d = &defs[i];
+		if (!d)
+			return usage_error(err, errlen, "unknown option (see blocksnoop agent --help)");
+		code = apply(o, d, optarg, false, err, errlen);
+		if (code)
+			return code;
+		if (o->command == AGENT_HELP)
+			return 0;
+	}
+	if (optind < argc)
+		return usage_error(err, errlen,
+			"unexpected argument '%s': the agent takes options only (see blocksnoop agent --help)",
+			argv[optind]);
+
+	if (!o->node_name)
+		return usage_error(err, errlen,
+			"no node name: give --node-name or set NODE_NAME (in a pod, from the downward API: fieldRef spec.nodeName)");
+	if (!o->kubelet_url[0]) {
+		bool v6 = strchr(o->node_name, ':') != NULL;
+
+		if (strlen(o->node_name) > 253)
+			return usage_error(err, errlen, "the node name is too long");
+		snprintf(o->kubelet_url, sizeof(o->kubelet_url), "https://%s%s%s:%d", v6 ? "[" : "",
+			 o->node_name, v6 ? "]" : "", AGENT_DEFAULT_KUBELET_PORT);
+	}
+	return 0;
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * k8s/agent_options.h - the command line of `blocksnoop agent`, each option
+ * also taken from an environment variable (a flag wins over its variable).
+ * Pure: reads argv and the environment through a function it is given, so
+ * it is unit-tested directly (tests/unit/test_k8s_options.c).
+ */
+#ifndef BLOCKSNOOP_K8S_AGENT_OPTIONS_H
+#define BLOCKSNOOP_K8S_AGENT_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "options.h"
+
+#define AGENT_DEFAULT_TOKEN_FILE "/var/run/secrets/kubernetes.io/serviceaccount/token"
+#define AGENT_DEFAULT_CA_FILE "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+#define AGENT_DEFAULT_KUBELET_PORT 10250
+#define AGENT_DEFAULT_POLL_S 10.0
+#define AGENT_DEFAULT_METRICS_ADDR ":9090"
+
+enum agent_command {
+	AGENT_RUN,
+	AGENT_HELP,
+};
+
+struct agent_options {
+	enum agent_command command;
+	const char *node_name;        /* --node-name / NODE_NAME (required) */
+	char kubelet_url[512];        /* --kubelet-url; default https://NODE:10250 */
+	const char *kubelet_host_ip;  /* --kubelet-host-ip / HOST_IP; NULL: dial the URL's host */
+	const char *token_file;       /* --kubelet-token-file; NULL: send no token */
+	bool token_file_given;        /* set explicitly (not the default) */
+	const char *ca_file;          /* --kubelet-ca-file; NULL: the system's CAs */
+	bool ca_file_given;
+	bool insecure_skip_verify;    /* --kubelet-insecure-skip-tls-verify */
+	double poll_interval_s;       /* --poll-interval, > 0 */
+	const char *metrics_addr;     /* --metrics-addr; "" = no HTTP server */
+	const char *own_pod_uid;      /* POD_UID: this agent's own pod, skipped */
+	/* The output options of the CLI: */
+	bool json;
+	const char *log_file;
+	const char *service;
+	const char *env;
+	double threshold_ms;          /* -t: the pods' default */
+	double error_threshold_ms;    /* --error-threshold: the pods' default */
+	enum sampler_kind sampler;    /* builtin or none */
+	double interval_ms;           /* --interval; 0 = from -t */
+	double duration_s;            /* --duration; 0 = until a signal */
+	bool no_color;
+	bool verbose;
+};
+
+/* How the agent reads its environment: getenv, or a table in tests. */
+typedef const char *(*agent_getenv_fn)(const char *name);
+
+/*
+ * Parse `agent [OPTIONS]` (argv[0] is "agent") and the environment (through
+ * env) into *o. On success returns 0 with defaults applied; o points into
+ * argv and the strings env returned, which must outlive it. On a usage
+ * error returns EXIT_USAGE with a one-line message (no "blocksnoop:"
+ * prefix) in err. Does not check that files exist.
+ */
+int agent_options_parse(int argc, char **argv, agent_getenv_fn env, struct agent_options *o,
+			char *err, size_t errlen);
+
+/*
+ * Pure. A listen address: ":PORT" (every address, IPv6 and IPv4),
+ * "HOST:PORT" with a numeric IPv4 HOST, or "[IPV6]:PORT"; PORT 0..65535.
+ * Returns 0 and fills *ss and *len, or -EINVAL.
+ */
+int agent_parse_listen_addr(const char *text, struct sockaddr_storage *ss, socklen_t *len);
+
+/*
+ * Pure. A duration: seconds as a plain number ("10", "0.5") or with a unit
+ * ("500ms", "10s", "2m"). Returns 0 and *seconds (> 0), or -EINVAL.
+ */
+int agent_parse_duration(const char *text, double *seconds);
+
+/* The `blocksnoop agent --help` text. */
+extern const char agent_usage[];
+
+#endif

@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * files.c - which files the shim opens for a program: its ELF interpreter
+ * and library directories (read with libelf), resolved inside a root.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "nsexec_internal.h"
+
+#ifndef SYS_openat2
+#define SYS_openat2 437 /* the same number on every architecture */
+#endif
+
+int nsexec_open_in_root(int rootfd, const char *path, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC),
+		/* Resolve as if rootfd were "/": an absolute symlink such as
+		 * lib64/ld-linux-x86-64.so.2 -> /lib/... in an --austin-root
+		 * must land in that root, not in blocksnoop's. */
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+
+	return fd < 0 ? -errno : (int)fd;
+}
+
+/* Copy the string at file offset off (at most len bytes, NUL within). */
+static int read_string(int fd, uint64_t off, uint64_t len, char *out, size_t outlen)
+{
+	ssize_t n;
+
+	if (len == 0 || len > outlen)
+		return -ENAMETOOLONG;
+	n = pread(fd, out, len, (off_t)off);
+	if (n < 0)
+		return -errno;
+	if ((uint64_t)n != len || !memchr(out, '\0', len))
+		return -ENOEXEC;
+	return 0;
+}
+
+/* DT_RUNPATH (preferred, as ld.so does) or DT_RPATH of the .dynamic section. */
+static int read_runpath(Elf *e, char *out, size_t outlen)
+{
+	Elf_Scn *scn = NULL;
+	const char *rpath = NULL, *runpath = NULL, *s;
+
+	while ((scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *data;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNAMIC || !sh.sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		for (size_t i = 0; data && i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Dyn d;
+
+			if (!gelf_getdyn(data, (int)i, &d) || d.d_tag == DT_NULL)
+				break;
+			if (d.d_tag != DT_RUNPATH && d.d_tag != DT_RPATH)
+				continue;
+			s = elf_strptr(e, sh.sh_link, d.d_un.d_val);
+			if (!s)
+				return -ENOEXEC;
+			if (d.d_tag == DT_RUNPATH)
+				runpath = s;
+			else
+				rpath = s;
+		}
+		break;
+	}
+	s = runpath ? runpath : rpath ? rpath : "";
+	if (strlen(s) >= outlen)
+		return -ENAMETOOLONG;
+	strcpy(out, s);
+	return 0;
+}
+
+int nsexec_read_elf(int fd, struct nsexec_elf *elf, char *err, size_t errlen)
+{
+	GElf_Ehdr eh;
+	size_t nph;
+	Elf *e;
+	int ret = 0;
+
+	memset(elf, 0, sizeof(*elf));
+	if (elf_version(EV_CURRENT) == EV_NONE) {
+		snprintf(err, errlen, "libelf: %s", elf_errmsg(-1));
+		return -EIO;
+	}
+	e = elf_begin(fd, ELF_C_READ, NULL);
+	if (!e || elf_kind(e) != ELF_K_ELF || !gelf_getehdr(e, &eh) ||
+	    (eh.e_type != ET_EXEC && eh.e_type != ET_DYN) || elf_getphdrnum(e, &nph)) {
+		snprintf(err, errlen, "not an ELF executable");
+		ret = -ENOEXEC;
+		goto out;
+	}
+	elf->machine = eh.e_machine;
+	elf->elf64 = gelf_getclass(e) == ELFCLASS64;
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(e, (int)i, &ph) || ph.p_type != PT_INTERP)
+			continue;
+		ret = read_string(fd, ph.p_offset, ph.p_filesz, elf->interp, sizeof(elf->interp));
+		if (!ret && elf->interp[0] != '/')
+			ret = -ENOEXEC;
+		if (ret) {
+			snprintf(err, errlen, "bad PT_INTERP");
+			goto out;
+		}
+		elf->dynamic = true;
+		break;
+	}
+	ret = read_runpath(e, elf->runpath, sizeof(elf->runpath));
+	if (ret)
+		snprintf(err, errlen, "bad DT_RUNPATH/DT_RPATH");
+out:
+	if (e)
+		elf_end(e);
+	return ret;
+}
+
+/* Debian's multiarch triplet for an ELF machine, NULL if we know none. */
+static const char *triplet(unsigned machine, bool elf64)
+{
+	switch (machine) {
+	case EM_X86_64:
+		return elf64 ? "x86_64-linux-gnu" : "x86_64-linux-gnux32";
+	case EM_AARCH64:
+		return "aarch64-linux-gnu";
+	case EM_386:
+		return "i386-linux-gnu";
+	case EM_ARM:
+		return "arm-linux-gnueabihf";
+	case EM_PPC64:
+		return "powerpc64le-linux-gnu";
+	case EM_S390:
+		return "s390x-linux-gnu";
+	case EM_RISCV:
+		return "riscv64-linux-gnu";
+	default:
+		return NULL;
+	}
+}
+
+static void add_dir(struct nsexec_dirs *d, const char *s, size_t len)
+{
+	/* Drop trailing slashes so that "/lib/" and "/lib" are one entry. */
+	while (len > 1 && s[len - 1] == '/')
+		len--;
+	if (d->n >= NSEXEC_MAX_LIBDIRS || len == 0 || len >= NSEXEC_PATH_MAX || s[0] != '/')
+		return;
+	for (unsigned i = 0; i < d->n; i++)
+		if (strlen(d->path[i]) == len && !memcmp(d->path[i], s, len))
+			return;
+	memcpy(d->path[d->n], s, len);
+	d->path[d->n][len] = '\0';
+	d->n++;
+}
+
+/* One RUNPATH entry with $ORIGIN replaced; skipped if it cannot be made absolute. */
+static void add_runpath_entry(struct nsexec_dirs *d, const char *origin, size_t olen,
+			      const char *s, size_t len)
+{
+	char buf[NSEXEC_PATH_MAX];
+	size_t used = 0;
+
+	for (size_t i = 0; i < len;) {
+		size_t skip = 0;
+
+		if (s[i] == '$') {
+			if (len - i >= 7 && !memcmp(s + i, "$ORIGIN", 7))
+				skip = 7;
+			else if (len - i >= 9 && !memcmp(s + i, "${ORIGIN}", 9))
+				skip = 9;
+			else
+				return; /* $LIB, $PLATFORM: distribution-specific, not guessed */
+			if (used + olen >= sizeof(buf))
+				return;
+			memcpy(buf + used, origin, olen);
+			used += olen;
+			i += skip;
+			continue;
+		}
+		if (used + 1 >= sizeof(buf))
+			return;
+		buf[used++] = s[i++];
+	}
+	add_dir(d, buf, used); /* relative entries are refused there */
+}
+
+void nsexec_lib_dirs(const char *program, const char *runpath, unsigned machine, bool elf64,
+		     struct nsexec_dirs *dirs)
+{
+	const char *slash = strrchr(program, '/');
+	size_t olen = slash ? (size_t)(slash - program) : 0;
+	const char *t = triplet(machine, elf64);
+	char buf[64];
+
+	dirs->n = 0;
+	if (olen == 0)
+		olen = 1; /* the program is in "/" */
+	for (const char *p = runpath; p && *p;) {
+		size_t len = strcspn(p, ":");
+
+		add_runpath_entry(dirs, program, olen, p, len);
+		p += len + (p[len] == ':');
+	}
+	if (t) {
+		snprintf(buf, sizeof(buf), "/lib/%s", t);
+		add_dir(dirs, buf, strlen(buf));
+		snprintf(buf, sizeof(buf), "/usr/lib/%s", t);
+		add_dir(dirs, buf, strlen(buf));
+	}
+	if (elf64) {
+		add_dir(dirs, "/lib64", 6);
+		add_dir(dirs, "/usr/lib64", 10);
+	}
+	add_dir(dirs, "/lib", 4);
+	add_dir(dirs, "/usr/lib", 8);
+}

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * nsexec_internal.h - what the spawning side (spawn.c), the shim (shim.c)
+ * and the unit tests share: the shim's argument form, the status-pipe
+ * protocol, and the pure helpers that decide which files the shim opens.
+ * Not for the rest of blocksnoop: use nsexec.h.
+ *
+ * The shim's command line (built only by nsexec_format_args()):
+ *
+ *   blocksnoop nsexec --status-fd N --target PID --root DIR
+ *                     --keep-caps 0xHEX [--parent PID] -- PROGRAM [ARG...]
+ *
+ * Every option appears at most once; --target, --root and --keep-caps are
+ * required; numbers are plain decimal (hex for --keep-caps) without sign,
+ * blanks or leading zeros; DIR and PROGRAM are absolute paths. Anything
+ * else is rejected. --status-fd comes first so that even an error in the
+ * rest of the line reaches the status pipe.
+ *
+ * Status pipe: the write end is --status-fd, close-on-exec. On a failure
+ * before the program runs the shim writes one line "<errno> <message>\n"
+ * and exits NSEXEC_EXIT_FAILED; when the program is exec'ed the last copy
+ * closes, so the reader sees EOF with nothing read.
+ */
+#ifndef BLOCKSNOOP_NSEXEC_INTERNAL_H
+#define BLOCKSNOOP_NSEXEC_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "nsexec.h"
+
+#define NSEXEC_MAX_ARGS 256     /* program arguments, argv[0] excluded */
+#define NSEXEC_MAX_LIBDIRS 12   /* candidate library directories */
+#define NSEXEC_PATH_MAX 1024    /* a path inside the root (program, loader, library dir) */
+#define NSEXEC_STATUS_MAX 512   /* one status line, newline included */
+
+struct nsexec_args {
+	int status_fd;          /* -1 if not given */
+	pid_t target;
+	const char *root;
+	uint64_t keep_caps;
+	pid_t parent;           /* 0 if not given: no check that it still lives */
+	char **program;         /* PROGRAM [ARG...], NULL-terminated (points into argv) */
+};
+
+/*
+ * Pure. Parse the shim's arguments (argv[0] is "nsexec"). Returns 0, or
+ * -EINVAL with a one-line reason in err. a->status_fd is set as soon as
+ * --status-fd has been read, even when a later argument is rejected.
+ */
+int nsexec_parse_args(int argc, char **argv, struct nsexec_args *a, char *err, size_t errlen);
+
+/*
+ * Pure. The shim's argv for req (argv[0] "blocksnoop", argv[1] "nsexec"),
+ * written into argv (room for max entries, NULL-terminated) with the numbers
+ * formatted into nums (room for numlen bytes). parent and status_fd as in
+ * struct nsexec_args. Returns the number of entries, or -EINVAL (bad
+ * request, reason in err) / -E2BIG (too many arguments).
+ */
+int nsexec_format_args(const struct nsexec_request *req, pid_t parent, int status_fd,
+		       char **argv, size_t max, char *nums, size_t numlen,
+		       char *err, size_t errlen);
+
+/*
+ * Pure. Parse one status line (n bytes, not NUL-terminated). Returns the
+ * positive errno it carries and copies the message into msg; or -EPROTO if
+ * the line is malformed.
+ */
+int nsexec_parse_status(const char *buf, size_t n, char *msg, size_t msglen);
+
+/* Pure. 0..255 for an exit, 128+N for death by signal N (the shell's rule). */
+int nsexec_exit_code(int wstatus);
+
+/* What the shim needs from the program's ELF headers. */
+struct nsexec_elf {
+	bool dynamic;                   /* has PT_INTERP */
+	char interp[NSEXEC_PATH_MAX];   /* PT_INTERP, e.g. "/lib64/ld-linux-x86-64.so.2" */
+	char runpath[NSEXEC_PATH_MAX];  /* DT_RUNPATH, else DT_RPATH; "" if neither */
+	unsigned machine;               /* e_machine */
+	bool elf64;
+};
+
+/*
+ * Read fd's ELF headers with libelf. Returns 0, or -ENOEXEC (not an ELF
+ * executable, or a bad PT_INTERP) / -ENAMETOOLONG / -EIO with the reason in
+ * err.
+ */
+int nsexec_read_elf(int fd, struct nsexec_elf *elf, char *err, size_t errlen);
+
+struct nsexec_dirs {
+	unsigned n;
+	char path[NSEXEC_MAX_LIBDIRS][NSEXEC_PATH_MAX];
+};
+
+/*
+ * Pure. The directories, inside the root, where the program's libraries
+ * may be, in search order: the entries of runpath (colon-separated; $ORIGIN
+ * and ${ORIGIN} become program's directory; relative entries and other
+ * $TOKENS are skipped), then /lib/<triplet> and /usr/lib/<triplet> for
+ * machine's Debian multiarch triplet, /lib64 and /usr/lib64 for 64-bit
+ * machines, /lib and /usr/lib. Duplicates are dropped; entries beyond
+ * NSEXEC_MAX_LIBDIRS or NSEXEC_PATH_MAX are dropped too.
+ */
+void nsexec_lib_dirs(const char *program, const char *runpath, unsigned machine, bool elf64,
+		     struct nsexec_dirs *dirs);
+
+/*
+ * Open path (absolute or not) as if rootfd were "/": symlinks and ".." never
+ * leave it (openat2 RESOLVE_IN_ROOT, Linux 5.6) and magic links are not
+ * followed. flags as for openat (O_CLOEXEC is added). Returns the fd or
+ * -errno.
+ */
+int nsexec_open_in_root(int rootfd, const char *path, int flags);
+
+#endif

@@ -1,0 +1,338 @@
+"""The container image (Dockerfile), built and run for real with podman.
+
+No Docker engine is needed: podman builds the Dockerfile unchanged
+(`--isolation=chroot`) and runs it with runc, as root. The base image
+(debian:trixie-slim) is made locally from Debian's archive with mmdebstrap
+and imported under a test tag, so nothing is pulled from a registry.
+
+Caching, because a build takes minutes: the built image is saved to
+build/image/blocksnoop-test-<hash>.tar, where <hash> covers the Dockerfile,
+.dockerignore and every file of the build context. A later run with the same
+hash loads that archive instead of building. The base tar is kept in
+build/image/ too. In podman's storage the tests leave nothing behind: their
+containers, the test image and the test base image are removed at teardown
+(`make clean` removes the archives).
+
+Set BLOCKSNOOP_IMAGE_TESTS=0 to skip this module (e.g. offline). Otherwise a
+missing tool (podman, runc, mmdebstrap: `make deps-test`) fails the tests.
+"""
+import hashlib
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from conftest import (PY, ROOT, check_common, check_events, match_blocks, py_fixture,
+                      read_truth, truth_blocks, wait_for)
+
+pytestmark = pytest.mark.skipif(os.environ.get("BLOCKSNOOP_IMAGE_TESTS") == "0",
+                                reason="BLOCKSNOOP_IMAGE_TESTS=0")
+
+CACHE = ROOT / "build" / "image"
+BASE_TAR = CACHE / "debian-trixie-minbase.tar"
+MIRROR = "http://deb.debian.org/debian"
+REPO = "localhost/blocksnoop-test"
+BASE_REPO = "localhost/blocksnoop-test-base"
+# runc, not crun; rlimits may not be raised here; host network (no CNI set-up).
+RUN = ["podman", "--runtime", "runc", "run", "--rm", "--ulimit", "nofile=1024:1024",
+       "--ulimit", "nproc=1000:1000", "--network=host"]
+PRIV = ["--privileged", "--pid=host"]
+
+
+def sh(argv, timeout, check=True, **kw):
+    r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       timeout=timeout, **kw)
+    if check and r.returncode != 0:
+        pytest.fail(f"{argv} exited {r.returncode}\n--- stdout:\n{r.stdout[-4000:]}\n"
+                    f"--- stderr:\n{r.stderr[-4000:]}")
+    return r
+
+
+# --------------------------------------------------------------------------
+# the build context and its hash
+
+
+def dockerignore_patterns():
+    """.dockerignore as regexes. Only the subset we use is supported (plain
+    names, `*`, `?`, a leading `**/`); anything else fails the test rather
+    than giving a wrong hash."""
+    pats = []
+    for line in (ROOT / ".dockerignore").read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        assert not line.startswith("!") and "[" not in line and "\\" not in line, (
+            f".dockerignore pattern {line!r} is not supported by {__file__}")
+        line = line.strip("/")
+        anydepth = line.startswith("**/")
+        if anydepth:
+            line = line[3:]
+        assert "**" not in line, f".dockerignore pattern {line!r} is not supported"
+        rx = "".join("[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c)
+                     for c in line)
+        # A match also excludes everything below it.
+        pats.append(re.compile(("(?:.*/)?" if anydepth else "") + rx + "(?:/.*)?"))
+    return pats
+
+
+def context_files():
+    """Relative paths of the files podman sends as the build context."""
+    pats = dockerignore_patterns()
+
+    def ignored(rel):
+        return any(p.fullmatch(rel) for p in pats)
+
+    files = []
+    for dirpath, dirnames, filenames in os.walk(ROOT):
+        base = pathlib.Path(dirpath).relative_to(ROOT)
+        dirnames[:] = sorted(d for d in dirnames if not ignored((base / d).as_posix()))
+        files += [(base / f).as_posix() for f in sorted(filenames)
+                  if not ignored((base / f).as_posix())]
+    return files
+
+
+def context_hash():
+    h = hashlib.sha256()
+    for rel in ["Dockerfile", ".dockerignore", *context_files()]:
+        path = ROOT / rel
+        h.update(rel.encode() + b"\0")
+        if path.is_symlink():
+            h.update(b"link:" + os.readlink(path).encode())
+        else:
+            h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()[:16]
+
+
+def test_context_is_what_make_needs():
+    """The context holds the sources `make` builds from and none of the
+    big or irrelevant trees (build/, .git, tests)."""
+    files = context_files()
+    for needed in ("Makefile", "LICENSE", "bpf/gap_detector.bpf.c", "agent/main.c"):
+        assert needed in files, f"{needed} is not in the build context"
+    for rel in files:
+        top = rel.split("/")[0]
+        assert top not in ("build", ".git", "tests", "docs", "bench", "manifests"), rel
+
+
+# --------------------------------------------------------------------------
+# building (or loading) the image once per session
+
+
+def image_exists(ref):
+    return sh(["podman", "image", "exists", ref], 30, check=False).returncode == 0
+
+
+def ensure_base_tar():
+    if BASE_TAR.exists():
+        return
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = BASE_TAR.with_suffix(f".tmp{os.getpid()}")
+    try:
+        # `stable` is Debian 13 (trixie), as the Dockerfile's base.
+        sh(["mmdebstrap", "--variant=minbase", "stable", str(tmp), MIRROR], 900)
+        tmp.rename(BASE_TAR)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def image():
+    for tool in ("podman", "runc", "mmdebstrap"):
+        assert shutil.which(tool), f"{tool} is not installed (sudo make deps-test)"
+    tag = context_hash()
+    ref = f"{REPO}:{tag}"
+    base_ref = f"{BASE_REPO}:{tag}"
+    archive = CACHE / f"blocksnoop-test-{tag}.tar"
+    made = []
+    try:
+        if archive.exists():
+            sh(["podman", "load", "-q", "-i", str(archive)], 300)
+            made.append(ref)
+            assert image_exists(ref), f"{archive} did not hold {ref}"
+        else:
+            ensure_base_tar()
+            sh(["podman", "import", "-q", str(BASE_TAR), base_ref], 300)
+            made.append(base_ref)
+            t0 = time.monotonic()
+            # --layers=false: no intermediate images are left behind.
+            r = sh(["podman", "build", "--pull=never", "--isolation=chroot", "--layers=false",
+                    "--build-arg", f"DEBIAN_IMAGE={base_ref}", "-t", ref, str(ROOT)],
+                   1800, check=False)
+            if image_exists(ref):
+                made.append(ref)
+            assert r.returncode == 0, (
+                f"podman build failed ({r.returncode})\n--- output (tail):\n"
+                f"{(r.stdout + r.stderr)[-6000:]}")
+            print(f"\nbuilt {ref} in {time.monotonic() - t0:.0f}s")
+            tmp = archive.with_suffix(f".tmp{os.getpid()}")
+            try:
+                sh(["podman", "save", "-q", "-o", str(tmp), ref], 300)
+                tmp.rename(archive)
+            finally:
+                tmp.unlink(missing_ok=True)
+            for old in CACHE.glob("blocksnoop-test-*.tar"):
+                if old != archive:
+                    old.unlink(missing_ok=True)
+        yield ref
+    finally:
+        for r in reversed(made):
+            sh(["podman", "rmi", "-f", r], 120, check=False)
+
+
+@pytest.fixture
+def containers():
+    """Names for `podman run --name`; whatever still exists at teardown is
+    removed (a killed `podman run` leaves its container running)."""
+    names = []
+
+    def new():
+        names.append(f"blocksnoop-test-{uuid.uuid4().hex[:12]}")
+        return names[-1]
+    yield new
+    for n in names:
+        sh(["podman", "rm", "-f", "-i", n], 120, check=False)
+
+
+def run_image(image, containers, *args, entrypoint=None, priv=False, timeout=120):
+    argv = [*RUN, "--name", containers(), *(PRIV if priv else [])]
+    if entrypoint:
+        argv += ["--entrypoint", entrypoint]
+    return sh([*argv, image, *args], timeout, check=False)
+
+
+# --------------------------------------------------------------------------
+# what is in the image
+
+
+def test_image_config(image):
+    r = sh(["podman", "image", "inspect", "--format",
+            "{{json .Config.Entrypoint}} user={{.Config.User}}", image], 30)
+    entrypoint, user = r.stdout.strip().split(" user=")
+    assert entrypoint == '["blocksnoop"]', r.stdout
+    assert user in ("", "root", "0"), f"the image must run as root: {r.stdout}"
+
+
+def test_runtime_is_trixie_without_compiler_or_headers(image, containers):
+    script = r"""
+        . /etc/os-release; echo "codename=$VERSION_CODENAME"
+        for c in cc gcc c89 c99 clang tcc cpp ld as bpftool; do
+            command -v "$c" >/dev/null && echo "tool=$c"
+        done
+        ls /usr/bin | grep -E '^(gcc|g\+\+|clang|x86_64-linux-gnu-gcc)' | sed 's/^/tool=/'
+        for d in /usr/include/linux /usr/include/asm-generic /usr/src/linux-headers-* /lib/modules/*/build; do
+            [ -e "$d" ] && echo "headers=$d"
+        done
+        dpkg-query -W -f '${Package}\n' | grep -E '^(gcc|g\+\+|cpp|clang|llvm|libc6-dev|linux-libc-dev|linux-headers|libbpf-dev|binutils)' \
+            | grep -vE '^gcc-[0-9]+-base$' | sed 's/^/pkg=/'  # gcc-N-base: libgcc's docs
+        true
+    """
+    r = run_image(image, containers, "-c", script, entrypoint="sh")
+    assert r.returncode == 0, r
+    lines = r.stdout.split()
+    assert "codename=trixie" in lines, r.stdout
+    bad = [l for l in lines if not l.startswith("codename=")]
+    assert not bad, f"compilers or kernel headers in the runtime image: {bad}"
+
+
+def test_blocksnoop_runs_and_links(image, containers):
+    version = re.search(r"^VERSION := (\S+)", (ROOT / "Makefile").read_text(), re.M).group(1)
+    r = run_image(image, containers, "--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"blocksnoop {version}", r
+    r = run_image(image, containers, "-c", "ldd /usr/local/bin/blocksnoop", entrypoint="sh")
+    assert r.returncode == 0 and "not found" not in r.stdout, r.stdout
+
+
+def test_austin_3_7_0(image, containers):
+    r = run_image(image, containers, "-V", entrypoint="austin")
+    assert r.returncode == 0, r
+    assert re.search(r"\baustin 3\.7\.0\b", r.stdout + r.stderr), r
+
+
+# --------------------------------------------------------------------------
+# watching a host process from the container, as the README says:
+#   docker run --rm --privileged --pid=host <image> <PID>
+
+
+def start_blocking_target(procs, tmp_path):
+    """asyncio_blocks.py under the host's /usr/bin/python3: 300 ms blocks in
+    truthlog.block_sleep (time.sleep), 200 ms apart, once `go` exists."""
+    truth, go = tmp_path / "truth", tmp_path / "go"
+    p = procs.start([PY, py_fixture("asyncio_blocks.py"), "--count", "0", "--block", "0.3",
+                     "--pause", "0.2", "--truth", str(truth), "--go", str(go)])
+    ready = wait_for(lambda: next((r for r in read_truth(truth) if r["event"] == "ready"), None)
+                     or (p.p.poll() is not None and pytest.fail(f"target died\n{p.describe()}")),
+                     20, "the target to be ready")
+    assert ready["pid"] == p.pid
+    return p, truth, go
+
+
+def innermost(stack):
+    return stack[0]
+
+
+def test_attach_to_host_process_json(image, containers, procs, tmp_path):
+    target, truth, go = start_blocking_target(procs, tmp_path)
+    name = containers()
+    b = procs.start([*RUN, "--name", name, *PRIV, image,
+                     "--json", "-t", "100", "--duration", "4", str(target.pid)])
+    b.wait_record("session_start", timeout=60)
+    go.touch()
+    rc = b.wait(60)
+    assert rc == 0, b.describe()
+    records = b.records()
+    check_common(records)
+    start = records[0]
+    assert start["mode"] == "attach" and start["pid"] == target.pid, start
+    events = [r for r in records if r["type"] == "blocking_event"]
+    assert len(events) >= 4, f"expected ~7 blocks in 4 s\n{b.describe()}"
+    check_events(events, pid=target.pid, tid=target.pid)
+    # Kernel-exact: each event is one of the target's real blocks.
+    first, last = events[0]["start_ns"], events[-1]["end_ns"]
+    match_blocks(events, [x for x in truth_blocks(truth)
+                          if x["start_ns"] >= first - 2_000_000 and x["end_ns"] <= last + 2_000_000])
+    # The stack is read from the host process, across the container boundary.
+    truthlog = str(ROOT / "tests" / "fixtures" / "truthlog.py")
+    with_stacks = [e for e in events if e["python_stacks"]]
+    assert len(with_stacks) >= len(events) - 1, f"events without stacks\n{b.describe()}"
+    for e in with_stacks:
+        top = innermost(e["python_stacks"][0])
+        assert top["function"] == "block_sleep" and top["file"] == truthlog, (top, e)
+        assert top["source"] == "time.sleep(seconds)", top
+        assert any(f["function"].endswith("rounds") for f in e["python_stacks"][0]), e
+    summary = records[-1]
+    assert summary["event_count"] == len(events), summary
+
+
+def test_attach_to_host_process_console(image, containers, procs, tmp_path):
+    """The README's command line, console output."""
+    target, truth, go = start_blocking_target(procs, tmp_path)
+    go.touch()
+    r = run_image(image, containers, "-t", "100", "--duration", "2", str(target.pid),
+                  priv=True, timeout=60)
+    assert r.returncode == 0, r
+    out = r.stdout + r.stderr
+    assert re.search(r"#1\s+BLOCKED\s+3\d\d\.\dms", out), out
+    assert re.search(r"truthlog\.py:\d+ in block_sleep", out), out
+    assert "time.sleep(seconds)" in out, out
+
+
+def test_doctor_in_container(image, containers, procs, tmp_path):
+    """`doctor` finds everything it needs inside a privileged container
+    (it mounts nothing: tracefs may be missing, blocksnoop mounts it)."""
+    target, _, _ = start_blocking_target(procs, tmp_path)
+    r = run_image(image, containers, "doctor", str(target.pid), priv=True, timeout=60)
+    assert r.returncode == 0, r
+
+
+def test_unprivileged_container_is_refused(image, containers, procs, tmp_path):
+    """Without privileges the image says so and exits 5, not a crash."""
+    target, _, _ = start_blocking_target(procs, tmp_path)
+    r = sh([*RUN, "--name", containers(), "--pid=host", "--cap-drop=all", image,
+            "--duration", "1", str(target.pid)], 60, check=False)
+    assert r.returncode == 5, r
+    assert "blocksnoop: error:" in r.stderr, r
