@@ -2,7 +2,7 @@
 #
 #   make                 build build/blocksnoop
 #   sudo make demo       install build dependencies with apt, build, run the demo
-#   sudo make test       install dependencies, build, run unit and end-to-end tests
+#   sudo make test       install dependencies, build, run unit, end-to-end and fuzz tests
 #   sudo make test SANITIZE=1   the same, everything built with ASan + UBSan
 #   make install PREFIX=/usr DESTDIR=...
 #   make V=1             show the commands
@@ -60,7 +60,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 10
 FIXTURE_SRCS := $(wildcard tests/fixtures/*.c)
 FIXTURE_BINS := $(patsubst tests/fixtures/%.c,$(OUTPUT)/fixtures/%,$(FIXTURE_SRCS))
 
@@ -197,6 +197,7 @@ e2e: $(OUTPUT)/blocksnoop fixtures
 test: deps-test
 	$(MAKE) unit
 	$(MAKE) e2e
+	$(MAKE) fuzz
 
 clean:
 	rm -rf build
