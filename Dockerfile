@@ -42,14 +42,18 @@ RUN if [ ! -r "$VMLINUX_BTF" ]; then \
  && make install PREFIX=/usr/local DESTDIR=/out \
  && /out/usr/local/bin/blocksnoop --version
 
-# The Debian packages that own the shared libraries the binary links: the
-# runtime stage installs exactly these (libbpf1, libelf1t64, zlib1g,
-# libcjson1, libcap2, and libcurl4t64 + libmicrohttpd12t64 once linked), so
-# a library added to the Makefile needs no change here.
-RUN ldd /out/usr/local/bin/blocksnoop | awk '/=> \//{print $3}' \
-      | xargs -r realpath | xargs -r dpkg -S | cut -d: -f1 | sort -u \
-      | grep -vx -e libc6 > /out/runtime-packages \
- && cat /out/runtime-packages
+# The Debian packages that own the shared libraries the binary itself links
+# (its NEEDED entries, not their dependencies): the runtime stage installs
+# exactly these, so a library added to the Makefile needs no change here.
+# Today: libbpf1 libcap2 libcjson1 libcurl4t64 libelf1t64 libmicrohttpd12t64
+# zlib1g (libc6 is in every image).
+RUN set -e; bin=/out/usr/local/bin/blocksnoop; \
+    for lib in $(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do \
+        path=$(ldd "$bin" | awk -v l="$lib" '$1 == l { print $3 }'); \
+        dpkg -S "$(realpath "$path")" | cut -d: -f1; \
+    done | sort -u | grep -vx libc6 > /out/runtime-packages; \
+    grep -qx libbpf1 /out/runtime-packages; \
+    cat /out/runtime-packages
 
 # --------------------------------------------------------------------------
 FROM ${DEBIAN_IMAGE}

@@ -190,8 +190,25 @@ demo: deps
 unit: $(UNIT_BINS)
 	$(Q)set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-e2e: $(OUTPUT)/blocksnoop fixtures
+# A Debian 13 root file system (Python 3.13, Austin 3.7.0) for the tests that
+# put a target in its own mount and PID namespace, built once and shared.
+# The mirror's Release files can outlive their Valid-Until date on hosts with
+# an old snapshot; tests do not care.
+ROOTFS := build/rootfs-trixie
+$(ROOTFS)/usr/bin/austin:
+	$(call msg,ROOTFS,$(ROOTFS))
+	$(Q)mkdir -p build
+	$(Q)flock build/rootfs-trixie.lock sh -c '\
+		test -x $@ && exit 0; \
+		rm -rf $(ROOTFS).tmp && \
+		mmdebstrap --quiet --variant=apt --include=python3,austin \
+			--aptopt="Acquire::Check-Valid-Until \"false\"" stable $(ROOTFS).tmp && \
+		rm -rf $(ROOTFS) && mv $(ROOTFS).tmp $(ROOTFS)'
+
+e2e: $(OUTPUT)/blocksnoop fixtures $(OUTPUT)/tests/test_nsexec $(ROOTFS)/usr/bin/austin
 	BLOCKSNOOP=$(abspath $(OUTPUT)/blocksnoop) FIXTURES_BIN=$(abspath $(OUTPUT)/fixtures) \
+	NSEXEC_DRIVER=$(abspath $(OUTPUT)/tests/test_nsexec) \
+	BLOCKSNOOP_ROOTFS=$(abspath $(ROOTFS)) \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
 test: deps-test

@@ -14,6 +14,8 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
+#include "austin/austin_diag.h"
+#include "austin/austin_spawn.h"
 #include "caps.h"
 #include "doctor.h"
 #include "exit_codes.h"
@@ -30,16 +32,20 @@
 #define NOT_READY EXIT_RUNTIME /* 1: some check failed */
 
 static const char usage[] =
-"Usage: blocksnoop doctor [PID] [--tid TID]\n"
+"Usage: blocksnoop doctor [PID] [--tid TID] [--austin PATH] [--austin-root DIR]\n"
 "\n"
 "Check, without changing anything, whether blocksnoop can run here: kernel,\n"
-"BTF, tracefs, the epoll tracepoints, capabilities and, given a PID, the\n"
-"target process. One line per check (ok, warn or FAIL), then \"ready\" or\n"
-"\"not ready: N problem(s)\".\n"
+"BTF, tracefs, the epoll tracepoints, capabilities, Austin (for --sampler\n"
+"austin) and, given a PID, the target process. One line per check (ok, warn\n"
+"or FAIL), then \"ready\" or \"not ready: N problem(s)\".\n"
 "\n"
-"  PID             also check this target process\n"
-"      --tid TID   also check that TID is a thread of PID\n"
-"  -h, --help      this help\n"
+"  PID                 also check this target process\n"
+"      --tid TID       also check that TID is a thread of PID\n"
+"      --austin PATH   the Austin to check (default: austin on PATH)\n"
+"      --austin-root DIR  where Austin, its loader and libraries live\n"
+"                      (default /); either option makes a missing or\n"
+"                      unusable Austin a problem, not a warning\n"
+"  -h, --help          this help\n"
 "\n"
 "Exit status: 0 ready, 1 not ready, 2 usage error, 4 no such process or\n"
 "thread.\n";
@@ -80,7 +86,7 @@ int doctor_parse_args(int argc, char **argv, struct doctor_args *a,
 {
 	bool options_done = false;
 
-	*a = (struct doctor_args){ 0 };
+	*a = (struct doctor_args){ .austin_root = "/" };
 	if (errlen)
 		err[0] = '\0';
 	for (int i = 1; i < argc; i++) {
@@ -88,6 +94,37 @@ int doctor_parse_args(int argc, char **argv, struct doctor_args *a,
 		const char *tid_text = NULL;
 
 		if (!options_done && arg[0] == '-' && arg[1]) {
+			const char *value = NULL;
+			bool root = false;
+
+			if (!strcmp(arg, "--austin") || !strcmp(arg, "--austin-root")) {
+				root = arg[8] == '-';
+				if (i + 1 >= argc)
+					return usage_error(err, errlen,
+						"option '%s' needs a value (see doctor --help)", arg);
+				value = argv[++i];
+			} else if (!strncmp(arg, "--austin=", 9)) {
+				value = arg + 9;
+			} else if (!strncmp(arg, "--austin-root=", 14)) {
+				value = arg + 14;
+				root = true;
+			}
+			if (value) {
+				if (!*value)
+					return usage_error(err, errlen,
+						"option '--austin%s' needs a value (see doctor --help)",
+						root ? "-root" : "");
+				if (root && value[0] != '/')
+					return usage_error(err, errlen,
+						"invalid --austin-root '%s': expected an absolute directory",
+						value);
+				if (root)
+					a->austin_root = value;
+				else
+					a->austin = value;
+				a->austin_given = true;
+				continue;
+			}
 			if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
 				a->help = true;
 				return 0;
@@ -468,6 +505,29 @@ static void gather_target(const struct doctor_args *a, struct doctor_facts *f)
 	f->pidns_errno = -procfs_ns_id(path, &dev, &f->pidns);
 }
 
+/* Austin: where it is, `austin -V` (through its own loader when it comes
+ * from another root), and whether a target needs the namespace shim. */
+static void gather_austin(const struct doctor_args *a, struct doctor_facts *f)
+{
+	const char *root = a->austin_root ? a->austin_root : "/";
+
+	f->austin_wanted = a->austin_given;
+	snprintf(f->austin_root, sizeof(f->austin_root), "%s", root);
+	f->austin_found = austin_locate(root, a->austin, f->austin_path, sizeof(f->austin_path),
+					f->austin_error, sizeof(f->austin_error)) == 0;
+	if (f->austin_found &&
+	    austin_run_version(root, f->austin_path, f->austin_version,
+			       sizeof(f->austin_version), f->austin_error,
+			       sizeof(f->austin_error)) == 0)
+		f->austin_version_parsed = austin_parse_version(f->austin_version, f->austin_v) == 0;
+	if (strcmp(root, "/")) {
+		f->austin_shim = f->austin_shim_known = true;
+	} else if (f->pid && f->pid_exists) {
+		f->austin_shim = austin_needs_shim(f->pid, root);
+		f->austin_shim_known = true;
+	}
+}
+
 void doctor_gather(const struct doctor_args *a, struct doctor_facts *f)
 {
 	*f = (struct doctor_facts){ 0 };
@@ -477,6 +537,7 @@ void doctor_gather(const struct doctor_args *a, struct doctor_facts *f)
 	gather_self_pidns(f);
 	gather_bpf(f);
 	gather_target(a, f);
+	gather_austin(a, f);
 }
 
 /* ---------------------------------------------------------------- reporting */
@@ -785,6 +846,49 @@ static void report_target(struct report *r, const struct doctor_facts *f)
 		     pid, ns);
 }
 
+/* Austin is optional (--sampler austin): only when asked for with --austin
+ * or --austin-root is a missing or unusable one a problem. */
+static void report_austin(struct report *r, const struct doctor_facts *f)
+{
+	enum status bad = f->austin_wanted ? ST_FAIL : ST_WARN;
+	const char *in = strcmp(f->austin_root, "/") ? " in " : "";
+	const char *root = strcmp(f->austin_root, "/") ? f->austin_root : "";
+
+	if (!f->austin_found) {
+		line(r, bad, "Austin (--sampler austin) not found: %s", f->austin_error);
+		return;
+	}
+	if (!f->austin_version[0])
+		line(r, bad, "Austin at %s%s%s does not run: %s", f->austin_path, in, root,
+		     f->austin_error);
+	else if (!f->austin_version_parsed)
+		line(r, bad, "%s%s%s is not Austin: '%s -V' printed '%s'", f->austin_path, in,
+		     root, f->austin_path, f->austin_version);
+	else if (f->austin_v[0] < 3)
+		line(r, bad, "Austin %d.%d.%d at %s%s%s is too old: --sampler austin needs Austin 3 or later (pipe mode); Debian 12 ships 1.0.1, Debian 13 3.7.0",
+		     f->austin_v[0], f->austin_v[1], f->austin_v[2], f->austin_path, in, root);
+	else
+		line(r, ST_OK, "Austin %d.%d.%d at %s%s%s (--sampler austin): %s output in pipe mode",
+		     f->austin_v[0], f->austin_v[1], f->austin_v[2], f->austin_path, in, root,
+		     f->austin_v[0] >= 4 ? "MOJO (binary)" : "text");
+	if (!f->austin_shim_known)
+		return;
+	if (!f->pid)
+		line(r, ST_OK, "Austin from %s runs through blocksnoop's namespace shim (its own loader and libraries)",
+		     f->austin_root);
+	else if (f->austin_shim)
+		line(r, has(f, CAP_SYS_ADMIN) || f->caps_errno ? ST_OK : ST_WARN,
+		     "Austin for PID %d runs through blocksnoop's namespace shim (%s), with -p %d%s",
+		     f->pid, strcmp(f->austin_root, "/") ? "Austin comes from --austin-root" :
+		     "the target's mount namespace or root differs from blocksnoop's",
+		     f->inner_pid ? f->inner_pid : f->pid,
+		     has(f, CAP_SYS_ADMIN) || f->caps_errno ? "" :
+		     "; entering its namespaces needs CAP_SYS_ADMIN, which is missing");
+	else
+		line(r, ST_OK, "Austin for PID %d runs directly: the target shares blocksnoop's mount namespace and root",
+		     f->pid);
+}
+
 int doctor_report(FILE *out, const struct doctor_facts *f)
 {
 	struct report r = { out, 0 };
@@ -795,6 +899,7 @@ int doctor_report(FILE *out, const struct doctor_facts *f)
 	report_bpf(&r, f);
 	report_self_pidns(&r, f);
 	report_target(&r, f);
+	report_austin(&r, f);
 	if (r.problems)
 		fprintf(out, "not ready: %d problem(s)\n", r.problems);
 	else

@@ -3,8 +3,10 @@
  * doctor.h - `blocksnoop doctor [PID] [--tid TID]`: a read-only preflight.
  *
  * Says, one line per check, whether blocksnoop can run here: kernel, BTF,
- * tracefs, the epoll tracepoints, capabilities, a transient BPF probe and,
- * given a PID, the target (exists, Python, thread, PID namespace). Lines
+ * tracefs, the epoll tracepoints, capabilities, a transient BPF probe,
+ * Austin for --sampler austin (found, version, output format) and, given a
+ * PID, the target (exists, Python, thread, PID namespace, whether Austin
+ * must be started in its namespaces). Lines
  * start with "ok", "warn" or "FAIL"; only FAIL lines are problems. The last
  * line is "ready" or "not ready: N problem(s)".
  *
@@ -39,6 +41,9 @@ struct doctor_args {
 	pid_t pid;  /* 0 = no target given */
 	pid_t tid;  /* 0 = no --tid */
 	bool help;
+	const char *austin;      /* --austin PATH; NULL = "austin" */
+	const char *austin_root; /* --austin-root DIR; "/" */
+	bool austin_given;       /* either was given: Austin is wanted */
 };
 
 /*
@@ -134,6 +139,19 @@ struct doctor_facts {
 	uint64_t pidns;               /* inode of /proc/<pid>/ns/pid */
 	int ns_levels;                /* NSpid entries; 0 if unknown */
 	pid_t inner_pid;              /* last NSpid value */
+
+	/* Austin (--sampler austin). */
+	bool austin_wanted;           /* --austin or --austin-root given */
+	char austin_root[256];        /* where it was looked for; "/" */
+	bool austin_found;
+	char austin_path[256];        /* inside austin_root */
+	char austin_error[256];       /* why not found, or why -V failed */
+	char austin_version[64];      /* first line of `austin -V`; "" if it failed */
+	int austin_v[3];              /* its version, if it parsed */
+	bool austin_version_parsed;
+	bool austin_shim;             /* started through the namespace shim for pid
+				       * (or for any target, with --austin-root) */
+	bool austin_shim_known;
 };
 
 /* Read the system (and the target of a, if any) into *f. Cannot fail: what

@@ -215,6 +215,38 @@ int nsexec_format_args(const struct nsexec_request *req, pid_t parent, int statu
 	return (int)n;
 }
 
+int nsexec_check_env(char *const *env, char *err, size_t errlen)
+{
+	size_t n = 0;
+
+	for (; env && env[n]; n++) {
+		const char *e = env[n], *eq = strchr(e, '=');
+		size_t len = strnlen(e, NSEXEC_ENV_MAX);
+
+		if (n >= NSEXEC_MAX_ENV) {
+			snprintf(err, errlen, "more than %d environment entries", NSEXEC_MAX_ENV);
+			return -EINVAL;
+		}
+		if (len >= NSEXEC_ENV_MAX || !eq || eq == e || (*e >= '0' && *e <= '9')) {
+			snprintf(err, errlen, "bad environment entry '%.32s'", e);
+			return -EINVAL;
+		}
+		for (const char *p = e; p < eq; p++) {
+			if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			      (*p >= '0' && *p <= '9') || *p == '_')) {
+				snprintf(err, errlen, "bad environment entry '%.32s'", e);
+				return -EINVAL;
+			}
+		}
+		if (!strncmp(e, "LD_", 3) || !strncmp(e, "GLIBC_TUNABLES=", 15)) {
+			snprintf(err, errlen, "environment entry '%.*s' would configure the loader",
+				 (int)(eq - e), e);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int nsexec_parse_status(const char *buf, size_t n, char *msg, size_t msglen)
 {
 	size_t i = 0, start;

@@ -197,6 +197,8 @@ static void add_runpath_entry(struct nsexec_dirs *d, const char *origin, size_t 
 			return;
 		buf[used++] = s[i++];
 	}
+	if (used == 0 && len > 0)
+		buf[used++] = '/'; /* "$ORIGIN" of a program in "/" */
 	add_dir(d, buf, used); /* relative entries are refused there */
 }
 
@@ -208,9 +210,8 @@ void nsexec_lib_dirs(const char *program, const char *runpath, unsigned machine,
 	const char *t = triplet(machine, elf64);
 	char buf[64];
 
+	/* A program in "/" has origin "": "$ORIGIN/lib" is then "/lib". */
 	dirs->n = 0;
-	if (olen == 0)
-		olen = 1; /* the program is in "/" */
 	for (const char *p = runpath; p && *p;) {
 		size_t len = strcspn(p, ":");
 

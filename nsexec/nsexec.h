@@ -26,6 +26,11 @@ struct nsexec_request {
 	int stdout_fd;          /* becomes the program's stdout */
 	int stderr_fd;          /* becomes the program's stderr */
 	uint64_t keep_caps;     /* capabilities the program keeps (bit N = capability N) */
+	/* The program's whole environment ("NAME=VALUE", NULL-terminated; NULL:
+	 * empty). Names starting with LD_ and GLIBC_TUNABLES are refused: the
+	 * shim chooses and configures the loader. For Austin pass
+	 * "AUSTIN_NO_LOGGING=1", or it writes to the target's /dev/log. */
+	char *const *env;
 };
 
 /*
@@ -43,7 +48,9 @@ bool nsexec_needed(pid_t target);
  *
  * Details of this implementation:
  * - The PID is the shim's ("bs-nsexec"), a small parent that stays in
- *   blocksnoop's namespaces: it forwards SIGTERM, SIGINT, SIGHUP and SIGQUIT
+ *   blocksnoop's PID namespace (it joins the target's mount namespace and
+ *   root; the program also its PID namespace): it forwards SIGTERM, SIGINT,
+ *   SIGHUP and SIGQUIT
  *   to the program and exits with the program's status (its exit code, or
  *   128+N if signal N ended it). SIGKILL of the shim kills the program.
  *   NSEXEC_EXIT_FAILED if the shim itself failed after this returned.
@@ -55,10 +62,10 @@ bool nsexec_needed(pid_t target);
  *   blocksnoop's file system.
  * - PR_SET_PDEATHSIG follows the *thread* that calls this: call it from a
  *   thread that lives as long as the program should (e.g. the main thread).
- * - The program's stdin is /dev/null, its environment is empty, argv[0] is
- *   "/proc/self/fd/N", and it keeps req->keep_caps (those of them blocksnoop
- *   has) and nothing else, with no_new_privs set.
- * - Waits (at most a few seconds) until the program has been exec'ed or the
+ * - The program's stdin is /dev/null, its environment is req->env, argv[0]
+ *   is "/proc/self/fd/N", and it keeps req->keep_caps (those of them
+ *   blocksnoop has) and nothing else, with no_new_privs set.
+ * - Waits (at most 10 s) until the program has been exec'ed or the
  *   shim has failed. Thread-safe; never forks the calling process (it
  *   posix_spawn()s /proc/self/exe).
  */

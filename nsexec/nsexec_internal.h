@@ -16,6 +16,9 @@
  * else is rejected. --status-fd comes first so that even an error in the
  * rest of the line reaches the status pipe.
  *
+ * The shim's environment is the program's (nsexec_spawn() sets it from
+ * req->env): checked by nsexec_check_env() on both sides.
+ *
  * Status pipe: the write end is --status-fd, close-on-exec. On a failure
  * before the program runs the shim writes one line "<errno> <message>\n"
  * and exits NSEXEC_EXIT_FAILED; when the program is exec'ed the last copy
@@ -35,6 +38,8 @@
 #define NSEXEC_MAX_LIBDIRS 12   /* candidate library directories */
 #define NSEXEC_PATH_MAX 1024    /* a path inside the root (program, loader, library dir) */
 #define NSEXEC_STATUS_MAX 512   /* one status line, newline included */
+#define NSEXEC_MAX_ENV 64       /* environment entries of the program */
+#define NSEXEC_ENV_MAX 4096     /* bytes in one environment entry */
 
 struct nsexec_args {
 	int status_fd;          /* -1 if not given */
@@ -69,6 +74,16 @@ int nsexec_format_args(const struct nsexec_request *req, pid_t parent, int statu
  * the line is malformed.
  */
 int nsexec_parse_status(const char *buf, size_t n, char *msg, size_t msglen);
+
+/*
+ * Pure. Whether env (NULL: empty) is fit to be the program's environment:
+ * at most NSEXEC_MAX_ENV entries of "NAME=VALUE", NAME non-empty and made of
+ * letters, digits and '_', not starting with a digit, not LD_* nor
+ * GLIBC_TUNABLES (they would configure the loader, which is the shim's job);
+ * each entry shorter than NSEXEC_ENV_MAX. Returns 0 or -EINVAL with the
+ * reason in err.
+ */
+int nsexec_check_env(char *const *env, char *err, size_t errlen);
 
 /* Pure. 0..255 for an exit, 128+N for death by signal N (the shell's rule). */
 int nsexec_exit_code(int wstatus);

@@ -16,7 +16,8 @@
  *   bs-nsexec:child  in the target's PID namespace: drops capabilities and
  *                    execs the program's ELF interpreter from a file
  *                    descriptor, handing it the program and its library
- *                    directories as /proc/self/fd/N paths.
+ *                    directories as /proc/self/fd/N paths and the shim's
+ *                    own environment (nsexec_spawn() set it to req->env).
  *
  * Any failure before the program runs ends the shim at once with one line
  * on the status pipe (or stderr) naming what failed, and exit status
@@ -40,6 +41,8 @@
 #include <unistd.h>
 
 #include "nsexec_internal.h"
+
+extern char **environ;
 
 #ifndef SYS_close_range
 #define SYS_close_range 436 /* the same number on every architecture */
@@ -269,7 +272,8 @@ static void close_all_except(int *keep, unsigned n)
 {
 	unsigned lo = 3;
 
-	qsort(keep, n, sizeof(*keep), cmp_int);
+	if (n)
+		qsort(keep, n, sizeof(*keep), cmp_int);
 	for (unsigned i = 0; i <= n; i++) {
 		unsigned hi = i < n ? (unsigned)keep[i] : ~0U;
 
@@ -293,13 +297,17 @@ static void close_all_except(int *keep, unsigned n)
 /*
  * Keep exactly keep (those of them we have) for the program, through exec:
  * as bounding, permitted, effective, inheritable and ambient set. The
- * bounding set matters when we are root (exec gives root its whole bounding
- * set), the ambient set when we are not (the program has no file caps).
+ * ambient set carries them over exec when we are not root (the program has
+ * no file caps). When we are root, exec would grant the whole bounding set;
+ * no_new_privs (set next) already caps what exec may grant at what we hold,
+ * so dropping the bounding set is defence in depth and is skipped without
+ * CAP_SETPCAP rather than fail.
  */
 static void drop_caps(uint64_t keep)
 {
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct d[2];
+	bool can_drop = true;
 	uint64_t give;
 	int last = -1;
 
@@ -314,8 +322,11 @@ static void drop_caps(uint64_t keep)
 		if (r < 0)
 			bail("prctl(PR_CAPBSET_READ, %d)", c);
 		last = c;
-		if (r == 1 && !(give >> c & 1) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0))
-			bail("drop capability %d from the bounding set (needs CAP_SETPCAP)", c);
+		if (r == 1 && !(give >> c & 1) && can_drop && prctl(PR_CAPBSET_DROP, c, 0, 0, 0)) {
+			if (errno != EPERM)
+				bail("drop capability %d from the bounding set", c);
+			can_drop = false; /* no CAP_SETPCAP */
+		}
 	}
 	if (last < 63 && keep >> (last + 1))
 		bailx(EINVAL, "--keep-caps names capabilities above %d, this kernel's last", last);
@@ -338,7 +349,6 @@ static void child(const struct nsexec_args *a, const struct program *p, int setu
 	static char fdpaths[NSEXEC_MAX_LIBDIRS + 1][32];
 	static char libpath[(NSEXEC_MAX_LIBDIRS + 1) * 32];
 	static char *argv[NSEXEC_MAX_ARGS + 8];
-	char *envp[] = { NULL };
 	int keep[NSEXEC_MAX_LIBDIRS + 3], nkeep = 0, argc = 0;
 	struct pollfd pfd = { .fd = report_fd, .events = POLLOUT };
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
@@ -371,14 +381,15 @@ static void child(const struct nsexec_args *a, const struct program *p, int setu
 		if (fcntl(p->dirfd[i], F_SETFD, 0))
 			bail("fcntl(F_SETFD)");
 	}
-	if (fcntl(p->progfd, F_SETFD, 0))
+	/* (a static program is exec'ed by its fd: that one may close) */
+	if (p->loaderfd >= 0 && fcntl(p->progfd, F_SETFD, 0))
 		bail("fcntl(F_SETFD)");
 	close_all_except(keep, (unsigned)nkeep);
 
 	/* /proc/self/fd/N must resolve in the target's root: a container has
 	 * /proc (the program, Austin, reads /proc/<pid>/maps there anyway). */
 	snprintf(fdpaths[0], sizeof(fdpaths[0]), "/proc/self/fd/%d", p->progfd);
-	if (access(fdpaths[0], R_OK))
+	if (p->loaderfd >= 0 && access(fdpaths[0], F_OK))
 		bail("%s does not resolve in the target's root (is /proc mounted there?)", fdpaths[0]);
 	for (unsigned i = 0; i < p->ndirs; i++) {
 		snprintf(fdpaths[i + 1], sizeof(fdpaths[i + 1]), "/proc/self/fd/%d", p->dirfd[i]);
@@ -407,7 +418,7 @@ static void child(const struct nsexec_args *a, const struct program *p, int setu
 
 	/* Exec the loader (or a static program) by fd: its path is in
 	 * blocksnoop's file system, which we no longer see. */
-	syscall(SYS_execveat, p->loaderfd >= 0 ? p->loaderfd : p->progfd, "", argv, envp,
+	syscall(SYS_execveat, p->loaderfd >= 0 ? p->loaderfd : p->progfd, "", argv, environ,
 		AT_EMPTY_PATH);
 	bail("execveat %s", p->loaderfd >= 0 ? elf.interp : a->program[0]);
 }
@@ -463,6 +474,8 @@ static pid_t start_child(const struct nsexec_args *a, const struct program *p)
 		close(status_fd);
 	}
 	report_fd = -1;
+	/* The shim needs none of its files any more (nor the ns fds). */
+	close_all_except(NULL, 0);
 	return pid;
 }
 
@@ -513,6 +526,10 @@ int nsexec_main(int argc, char **argv)
 		report_fd = a.status_fd;
 	else if (a.status_fd >= 0)
 		bail("--status-fd %d", a.status_fd);
+	if (ret)
+		bailx(EINVAL, "%s", err);
+	/* Our environment becomes the program's: the same rules as for req->env. */
+	ret = nsexec_check_env(environ, err, sizeof(err));
 	if (ret)
 		bailx(EINVAL, "%s", err);
 

@@ -139,7 +139,7 @@ static int read_status(int fd, char *err, size_t errlen)
 int nsexec_spawn(const struct nsexec_request *req, pid_t *pid, char *err, size_t errlen)
 {
 	char *argv[NSEXEC_MAX_ARGS + 24], nums[96];
-	char *envp[] = { NULL };
+	char *empty[] = { NULL };
 	int status[2] = { -1, -1 }, fds[3] = { -1, -1, -1 }, ret;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -154,6 +154,9 @@ int nsexec_spawn(const struct nsexec_request *req, pid_t *pid, char *err, size_t
 		snprintf(err, errlen, "nsexec_spawn: stdout_fd or stderr_fd is not open");
 		return -EBADF;
 	}
+	ret = nsexec_check_env(req->env, err, errlen);
+	if (ret < 0)
+		return ret;
 	ret = nsexec_format_args(req, getpid(), SHIM_STATUS_FD, argv,
 				 sizeof(argv) / sizeof(argv[0]), nums, sizeof(nums), err, errlen);
 	if (ret < 0)
@@ -186,8 +189,10 @@ int nsexec_spawn(const struct nsexec_request *req, pid_t *pid, char *err, size_t
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawnattr_setpgroup(&attr, 0);
-	/* /proc/self/exe: this very binary, even if its file was replaced. */
-	ret = posix_spawn(&child, "/proc/self/exe", &fa, &attr, argv, envp);
+	/* /proc/self/exe: this very binary, even if its file was replaced. Its
+	 * environment is the program's (nothing in it configures a loader). */
+	ret = posix_spawn(&child, "/proc/self/exe", &fa, &attr, argv,
+			  req->env ? (char **)req->env : empty);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	if (ret) {

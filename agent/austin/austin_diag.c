@@ -35,7 +35,7 @@ void austin_describe_exit(int wstatus, bool via_shim, pid_t target, char *out, s
 		} else {
 			switch (code) {
 			case 0:
-				snprintf(out, len, "stopped sampling PID %d (exit status 0)", target);
+				snprintf(out, len, "stopped while PID %d runs (exit status 0)", target);
 				return;
 			case AUSTIN_EXIT_NOVERSION:
 				snprintf(out, len, "cannot tell the Python version of PID %d (exit status %d)",

@@ -15,13 +15,6 @@
 #include "nsexec.h"
 #include "procfs.h"
 
-/*
- * The shim may not be linked into every build yet (it lands separately):
- * weak references make its absence a run-time "cannot", not a link error.
- */
-#pragma weak nsexec_needed
-#pragma weak nsexec_spawn
-
 extern char **environ;
 
 /* What Austin keeps when started through the shim: reading another
@@ -32,7 +25,7 @@ bool austin_needs_shim(pid_t target, const char *root)
 {
 	if (strcmp(root, "/"))
 		return true;
-	return nsexec_needed && nsexec_needed(target);
+	return nsexec_needed(target);
 }
 
 int austin_target_pid(pid_t target, bool via_shim, pid_t *out)
@@ -149,19 +142,17 @@ failed:
 int austin_spawn(pid_t target, const char *root, const char *program, char *const args[],
 		 int out_fd, int err_fd, struct austin_child *child, char *err, size_t errlen)
 {
+	/* The shim gives the program this environment and no other. */
+	static char *const shim_env[] = { "AUSTIN_NO_LOGGING=1", NULL };
 	struct nsexec_request req = {
 		.target = target, .root = root, .program = program, .args = args,
 		.stdout_fd = out_fd, .stderr_fd = err_fd, .keep_caps = AUSTIN_CAPS,
+		.env = shim_env,
 	};
 	int devnull = -1, ret;
 
 	if (!austin_needs_shim(target, root))
 		return spawn_direct(program, args, out_fd, err_fd, child, err, errlen);
-	if (!nsexec_spawn) {
-		snprintf(err, errlen, "cannot start Austin %s: this blocksnoop has no namespace shim (nsexec)",
-			 strcmp(root, "/") ? "from --austin-root" : "in the target's namespaces");
-		return -ENOSYS;
-	}
 	if (err_fd < 0) {
 		devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
 		if (devnull < 0)

@@ -29,10 +29,11 @@ int austin_target_pid(pid_t target, bool via_shim, pid_t *out);
 /*
  * Start program (a path inside root) with args (argv[1...], NULL-terminated)
  * for target, stdout on out_fd and stderr on err_fd (-1: /dev/null), stdin
- * /dev/null. Started directly it has blocksnoop's environment plus
- * AUSTIN_NO_LOGGING=1 (no syslog), its own process group, no blocked
- * signals, and dies with blocksnoop. 0, or -errno with a one-line reason
- * in err; nothing is left running on failure.
+ * /dev/null, AUSTIN_NO_LOGGING=1 in its environment (no syslog). Started
+ * directly it also has blocksnoop's environment, its own process group, no
+ * blocked signals, and dies with blocksnoop; through the shim, the shim sees
+ * to the same (and the environment is that one variable). 0, or -errno with
+ * a one-line reason in err; nothing is left running on failure.
  */
 int austin_spawn(pid_t target, const char *root, const char *program, char *const args[],
 		 int out_fd, int err_fd, struct austin_child *child, char *err, size_t errlen);

@@ -349,6 +349,8 @@ static int list_prepend_copy(struct austin_mojo *p, struct frame_list *dst,
 {
 	size_t old = dst->n;
 
+	if (!n)
+		return OK;
 	if (old + n > MAX_STACK)
 		return fail(p, "a stack deeper than %d frames", MAX_STACK);
 	for (size_t i = 0; i < n; i++)

@@ -23,7 +23,8 @@ struct agent_console {
 	char *start_line;
 };
 
-static void where(struct agent_console *ac, const struct target_meta *m)
+static void where(struct agent_console *ac, const struct session_info *si,
+		  const struct target_meta *m)
 {
 	char buf[1024];
 	const struct k8s_meta *k = m ? m->k8s : NULL;
@@ -34,7 +35,7 @@ static void where(struct agent_console *ac, const struct target_meta *m)
 	n = snprintf(buf, sizeof(buf), "%s== %s/%s  container %s  service %s%s\n",
 		     ac->color ? "\033[1m" : "", k->namespace ? k->namespace : "?",
 		     k->pod ? k->pod : "?", k->container ? k->container : "?",
-		     m->service ? m->service : "-", ac->color ? "\033[0m" : "");
+		     m->service ? m->service : si->service, ac->color ? "\033[0m" : "");
 	if (n > 0)
 		sink_write_all(ac->fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
@@ -52,7 +53,7 @@ static void ac_event(struct sink *s, const struct session_info *si,
 {
 	struct agent_console *ac = (struct agent_console *)s;
 
-	where(ac, e->meta);
+	where(ac, si, e->meta);
 	ac->inner->ops->event(ac->inner, si, e, rec);
 }
 
@@ -61,7 +62,7 @@ static void ac_still_blocked(struct sink *s, const struct session_info *si,
 {
 	struct agent_console *ac = (struct agent_console *)s;
 
-	where(ac, b->meta);
+	where(ac, si, b->meta);
 	ac->inner->ops->still_blocked(ac->inner, si, b, rec);
 }
 

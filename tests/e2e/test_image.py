@@ -21,14 +21,18 @@ import os
 import pathlib
 import re
 import shutil
+import socket
 import subprocess
 import time
+import urllib.request
 import uuid
+import warnings
 
 import pytest
+import yaml
 
-from conftest import (PY, ROOT, check_common, check_events, match_blocks, py_fixture,
-                      read_truth, truth_blocks, wait_for)
+from conftest import (PY, ROOT, check_common, check_events, match_blocks, parse_json_lines,
+                      py_fixture, read_truth, truth_blocks, wait_for)
 
 pytestmark = pytest.mark.skipif(os.environ.get("BLOCKSNOOP_IMAGE_TESTS") == "0",
                                 reason="BLOCKSNOOP_IMAGE_TESTS=0")
@@ -181,7 +185,16 @@ def image():
         yield ref
     finally:
         for r in reversed(made):
-            sh(["podman", "rmi", "-f", r], 120, check=False)
+            remove_image(r)
+
+
+def remove_image(ref):
+    for _ in range(3):
+        r = sh(["podman", "rmi", "-f", ref], 120, check=False)
+        if not image_exists(ref):
+            return
+        time.sleep(1)
+    warnings.warn(f"could not remove the test image {ref}: {r.stderr.strip()}")
 
 
 @pytest.fixture
@@ -336,3 +349,61 @@ def test_unprivileged_container_is_refused(image, containers, procs, tmp_path):
             "--duration", "1", str(target.pid)], 60, check=False)
     assert r.returncode == 5, r
     assert "blocksnoop: error:" in r.stderr, r
+
+
+# --------------------------------------------------------------------------
+# the one-off attach to a pod, as examples/k8s/README.md shows it:
+#   kubectl debug -it <pod> --profile=sysadmin --target=<container> \
+#       --image=<image> -- blocksnoop 1
+# i.e. a privileged container sharing the target container's PID namespace,
+# where the target is PID 1.
+
+
+def demo_files(tmp_path):
+    docs = yaml.safe_load_all((ROOT / "examples" / "k8s" / "demo.yaml").read_text())
+    cm = next(d for d in docs if d and d["kind"] == "ConfigMap")
+    demo = tmp_path / "demo"
+    demo.mkdir()
+    for name, text in cm["data"].items():
+        (demo / name).write_text(text)
+    return demo
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_kubectl_debug_style_attach_to_pid_1(image, containers, procs, tmp_path):
+    demo, port = demo_files(tmp_path), free_port()
+    app = containers()
+    # The "pod": the demo app as PID 1 of its own container (the image's own
+    # python3 stands in for python:3.12-slim), non-root as in demo.yaml.
+    sh([*RUN, "-d", "--name", app, "--user", "10001", "-v", f"{demo}:/demo:ro",
+        "-e", f"PORT={port}", "--entrypoint", "python3", image, "-u", "/demo/app.py"], 60)
+
+    def up():
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+                return r.read() == b"ok\n"
+        except OSError:
+            return False
+    wait_for(up, 30, "the demo app in its container")
+    procs.start([PY, "-u", str(demo / "load.py")],
+                env={**os.environ, "TARGET": f"http://127.0.0.1:{port}"})
+    r = sh([*RUN, "--name", containers(), "--privileged", f"--pid=container:{app}",
+            "--entrypoint", "blocksnoop", image, "--json", "-t", "50", "--duration", "5", "1"],
+           60, check=False)
+    assert r.returncode == 0, r
+    records = parse_json_lines(r.stdout)
+    check_common(records)
+    assert records[0]["pid"] == 1, records[0]
+    events = [x for x in records if x["type"] == "blocking_event"]
+    inner = set()
+    for e in events:
+        assert e["pid"] == 1, e
+        frames = [f for f in (e["python_stacks"] or [[]])[0] if f["file"] == "/demo/app.py"]
+        assert frames, f"no frame of the app, as the container sees it, in {e}"
+        inner.add(frames[0]["function"])
+    assert inner == {"slow_sync_client", "hash_password"}, (inner, r.stdout[-3000:])

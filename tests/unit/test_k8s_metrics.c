@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * test_k8s_metrics.c - agent/k8s/metrics.h: the Prometheus text, label
+ * escaping, series lifetimes; and the config_error record.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "k8s/agent.h"
+#include "k8s/metrics.h"
+#include "record.h"
+#include "unit_helpers.h"
+
+static char *render(struct metrics *m)
+{
+	size_t len = 0;
+	char *text = metrics_render(m, "1.2.3", &len);
+
+	assert_non_null(text);
+	assert_int_equal(strlen(text), len);
+	return text;
+}
+
+static void has_line(const char *text, const char *line)
+{
+	const char *p = text;
+	size_t n = strlen(line);
+
+	while ((p = strstr(p, line))) {
+		if ((p == text || p[-1] == '\n') && (p[n] == '\n' || p[n] == '\0'))
+			return;
+		p++;
+	}
+	fail_msg("no line '%s' in:\n%s", line, text);
+}
+
+static void test_empty_registry(void **state)
+{
+	struct metrics *m = metrics_new();
+	char *text;
+
+	(void)state;
+	assert_non_null(m);
+	text = render(m);
+	has_line(text, "# TYPE blocksnoop_blocking_events_total counter");
+	has_line(text, "# TYPE blocksnoop_watched_processes gauge");
+	has_line(text, "blocksnoop_watched_processes_all 0");
+	has_line(text, "blocksnoop_lost_events_total 0");
+	has_line(text, "blocksnoop_kubelet_up 0");
+	has_line(text, "blocksnoop_kubelet_errors_total{reason=\"tls\"} 0");
+	has_line(text, "blocksnoop_build_info{version=\"1.2.3\"} 1");
+	/* Every line is a comment or "name{labels} value" / "name value". */
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+		assert_true(line[0] == '#' || strchr(line, ' '));
+	free(text);
+	metrics_free(m);
+}
+
+static void test_series_counts(void **state)
+{
+	struct metrics *m = metrics_new();
+	struct metrics_series *s, *t;
+	char *text;
+
+	(void)state;
+	s = metrics_series(m, "shop", "checkout-1", "app");
+	assert_non_null(s);
+	assert_ptr_equal(metrics_series(m, "shop", "checkout-1", "app"), s);
+	t = metrics_series(m, "shop", "checkout-1", "envoy");
+	assert_ptr_not_equal(s, t);
+	metrics_event(s, 250, false);
+	metrics_event(s, 750.5, true);
+	metrics_event(NULL, 1, true); /* ignored */
+	metrics_still_blocked(s);
+	s->watched = 2;
+	metrics_kubelet_poll(m, false, KUBELET_ERR_TLS, 0);
+	metrics_kubelet_poll(m, false, KUBELET_ERR_TLS, 0);
+	metrics_kubelet_poll(m, true, KUBELET_ERR_OTHER, 1700000000.25);
+	metrics_config_error(m);
+	metrics_set_lost_events(m, 7);
+	metrics_set_pods(m, 3);
+	text = render(m);
+	has_line(text, "blocksnoop_blocking_events_total{namespace=\"shop\",pod=\"checkout-1\",container=\"app\"} 2");
+	has_line(text, "blocksnoop_blocking_events_total{namespace=\"shop\",pod=\"checkout-1\",container=\"envoy\"} 0");
+	has_line(text, "blocksnoop_blocking_error_events_total{namespace=\"shop\",pod=\"checkout-1\",container=\"app\"} 1");
+	has_line(text, "blocksnoop_blocked_seconds_total{namespace=\"shop\",pod=\"checkout-1\",container=\"app\"} 1.000500");
+	has_line(text, "blocksnoop_still_blocked_total{namespace=\"shop\",pod=\"checkout-1\",container=\"app\"} 1");
+	has_line(text, "blocksnoop_watched_processes{namespace=\"shop\",pod=\"checkout-1\",container=\"app\"} 2");
+	has_line(text, "blocksnoop_watched_processes_all 2");
+	has_line(text, "blocksnoop_watched_pods 3");
+	has_line(text, "blocksnoop_lost_events_total 7");
+	has_line(text, "blocksnoop_config_errors_total 1");
+	has_line(text, "blocksnoop_kubelet_polls_total 3");
+	has_line(text, "blocksnoop_kubelet_errors_total{reason=\"tls\"} 2");
+	has_line(text, "blocksnoop_kubelet_up 1");
+	has_line(text, "blocksnoop_kubelet_last_success_timestamp_seconds 1700000000.250");
+	free(text);
+	metrics_free(m);
+}
+
+static void test_label_escaping(void **state)
+{
+	struct metrics *m = metrics_new();
+	char *text;
+
+	(void)state;
+	assert_non_null(metrics_series(m, "a\"b", "c\\d", "e\nf"));
+	text = render(m);
+	has_line(text, "blocksnoop_blocking_events_total{namespace=\"a\\\"b\",pod=\"c\\\\d\",container=\"e\\nf\"} 0");
+	free(text);
+	metrics_free(m);
+}
+
+static void test_sweep(void **state)
+{
+	struct metrics *m = metrics_new();
+	struct metrics_series *a, *b, *c;
+	char *text;
+
+	(void)state;
+	a = metrics_series(m, "n", "p1", "c");
+	b = metrics_series(m, "n", "p2", "c");
+	c = metrics_series(m, "n", "p3", "c");
+	metrics_event(a, 1, false);
+	c->watched = 1; /* still watching a process: kept until detached */
+	metrics_sweep_begin(m);
+	assert_ptr_equal(metrics_series(m, "n", "p1", "c"), a); /* still listed */
+	metrics_sweep_end(m);
+	(void)b;
+	text = render(m);
+	assert_non_null(strstr(text, "pod=\"p1\""));
+	assert_null(strstr(text, "pod=\"p2\""));
+	assert_non_null(strstr(text, "pod=\"p3\""));
+	has_line(text, "blocksnoop_blocking_events_total{namespace=\"n\",pod=\"p1\",container=\"c\"} 1");
+	free(text);
+	c->watched = 0;
+	metrics_sweep_begin(m);
+	metrics_sweep_end(m);
+	text = render(m);
+	assert_null(strstr(text, "pod=\""));
+	free(text);
+	metrics_free(m);
+	metrics_free(NULL);
+}
+
+static void test_reason_names(void **state)
+{
+	(void)state;
+	assert_string_equal(kubelet_error_reason_name(KUBELET_ERR_CONNECT), "connect");
+	assert_string_equal(kubelet_error_reason_name(KUBELET_ERR_UNAUTHORIZED), "unauthorized");
+	assert_string_equal(kubelet_error_reason_name(KUBELET_ERR_COUNT), "other");
+}
+
+static void test_config_error_record(void **state)
+{
+	struct session_info si = { .id = "0ca0be1f-06a3-4bed-bc4c-7967f32cdd20", .service = "bs",
+				   .env = "prod" };
+	struct k8s_meta k = { .node = "n1", .namespace = "shop", .pod = "web-1", .pod_uid = "u-1",
+			      .container = "", .container_id = "" };
+	struct target_meta meta = { .service = "web", .k8s = &k };
+	cJSON *r = agent_record_config_error(&si, &meta, "blocksnoop.io/threshold-ms", "abc",
+					     "'abc' is not a number; using 100"), *log, *o;
+	char *line;
+
+	(void)state;
+	assert_non_null(r);
+	line = record_to_line(r);
+	assert_non_null(strstr(line, "\"schema\":\"blocksnoop/v1\",\"type\":\"config_error\""));
+	assert_non_null(strstr(line, "\"annotation\":\"blocksnoop.io/threshold-ms\",\"value\":\"abc\""));
+	assert_non_null(strstr(line, "\"service\":\"web\""));
+	assert_non_null(strstr(line, "\"k8s\":{\"node\":\"n1\",\"namespace\":\"shop\",\"pod\":\"web-1\","
+				     "\"pod_uid\":\"u-1\",\"container\":\"\",\"container_id\":\"\"}"));
+	free(line);
+	/* The log file's form: the pod's service, the message. */
+	log = record_for_log(&si, r);
+	assert_non_null(log);
+	o = cJSON_GetObjectItemCaseSensitive(log, "service");
+	assert_string_equal(o->valuestring, "web");
+	o = cJSON_GetObjectItemCaseSensitive(log, "message");
+	assert_non_null(strstr(o->valuestring, "blocksnoop.io/threshold-ms"));
+	o = cJSON_GetObjectItemCaseSensitive(log, "level");
+	assert_string_equal(o->valuestring, "warning");
+	cJSON_Delete(log);
+	cJSON_Delete(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_empty_registry),
+		cmocka_unit_test(test_series_counts),
+		cmocka_unit_test(test_label_escaping),
+		cmocka_unit_test(test_sweep),
+		cmocka_unit_test(test_reason_names),
+		cmocka_unit_test(test_config_error_record),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
