@@ -46,7 +46,7 @@ RUN if [ ! -r "$VMLINUX_BTF" ]; then \
 # (its NEEDED entries, not their dependencies): the runtime stage installs
 # exactly these, so a library added to the Makefile needs no change here.
 # Today: libbpf1 libcap2 libcjson1 libcurl4t64 libelf1t64 libmicrohttpd12t64
-# zlib1g (libc6 is in every image).
+# (libc6 and zlib1g are in every Debian image).
 RUN set -e; bin=/out/usr/local/bin/blocksnoop; \
     for lib in $(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do \
         path=$(ldd "$bin" | awk -v l="$lib" '$1 == l { print $3 }'); \

@@ -86,6 +86,48 @@ cJSON *record_session_start(const struct session_info *s)
 	return r;
 }
 
+/* The target's own tags: its service and, in Kubernetes, where it runs. */
+static bool add_meta(cJSON *r, const struct target_meta *m)
+{
+	const struct k8s_meta *k;
+	cJSON *o;
+
+	if (!m)
+		return true;
+	if (m->service && !cJSON_AddStringToObject(r, "service", m->service))
+		return false;
+	k = m->k8s;
+	if (!k)
+		return true;
+	o = cJSON_AddObjectToObject(r, "k8s");
+	return o &&
+	       cJSON_AddStringToObject(o, "node", k->node ? k->node : "") &&
+	       cJSON_AddStringToObject(o, "namespace", k->namespace ? k->namespace : "") &&
+	       cJSON_AddStringToObject(o, "pod", k->pod ? k->pod : "") &&
+	       cJSON_AddStringToObject(o, "pod_uid", k->pod_uid ? k->pod_uid : "") &&
+	       cJSON_AddStringToObject(o, "container", k->container ? k->container : "") &&
+	       cJSON_AddStringToObject(o, "container_id", k->container_id ? k->container_id : "");
+}
+
+cJSON *record_config_error(const struct session_info *s, const struct target_meta *meta,
+			   const char *annotation, const char *value, const char *message)
+{
+	struct timespec now = wall_now();
+	cJSON *r = new_record(s, "config_error", &now);
+
+	if (!r)
+		return NULL;
+	if (!cJSON_AddStringToObject(r, "level", "warning") ||
+	    !cJSON_AddStringToObject(r, "annotation", annotation) ||
+	    !cJSON_AddStringToObject(r, "value", value) ||
+	    !cJSON_AddStringToObject(r, "error", message) ||
+	    !add_meta(r, meta)) {
+		cJSON_Delete(r);
+		return NULL;
+	}
+	return r;
+}
+
 static cJSON *frame_json(const struct frame *f)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -137,29 +179,6 @@ static bool add_stacks(cJSON *r, const struct stack_set *set)
 			return cJSON_Delete(n), false;
 	}
 	return cJSON_AddNumberToObject(r, "samples", set->total_samples) != NULL;
-}
-
-/* The target's own tags: its service and, in Kubernetes, where it runs. */
-static bool add_meta(cJSON *r, const struct target_meta *m)
-{
-	const struct k8s_meta *k;
-	cJSON *o;
-
-	if (!m)
-		return true;
-	if (m->service && !cJSON_AddStringToObject(r, "service", m->service))
-		return false;
-	k = m->k8s;
-	if (!k)
-		return true;
-	o = cJSON_AddObjectToObject(r, "k8s");
-	return o &&
-	       cJSON_AddStringToObject(o, "node", k->node ? k->node : "") &&
-	       cJSON_AddStringToObject(o, "namespace", k->namespace ? k->namespace : "") &&
-	       cJSON_AddStringToObject(o, "pod", k->pod ? k->pod : "") &&
-	       cJSON_AddStringToObject(o, "pod_uid", k->pod_uid ? k->pod_uid : "") &&
-	       cJSON_AddStringToObject(o, "container", k->container ? k->container : "") &&
-	       cJSON_AddStringToObject(o, "container_id", k->container_id ? k->container_id : "");
 }
 
 cJSON *record_blocking_event(const struct session_info *s,

@@ -30,6 +30,13 @@ cJSON *record_blocking_event(const struct session_info *s,
 /* type "still_blocked": a block in progress. */
 cJSON *record_still_blocked(const struct session_info *s, const struct still_blocked *b);
 
+/*
+ * type "config_error" (agent mode): a pod annotation whose value cannot be
+ * used (annotation, value, error), with the pod's service and k8s tags.
+ */
+cJSON *record_config_error(const struct session_info *s, const struct target_meta *meta,
+			   const char *annotation, const char *value, const char *message);
+
 /* type "stats": one per second in stats mode. */
 cJSON *record_stats(const struct session_info *s, const struct stats_snapshot *snap);
 

@@ -49,6 +49,7 @@
 #include "k8s/procscan.h"
 #include "log.h"
 #include "procfs.h"
+#include "record.h"
 #include "reporter.h"
 #include "sampler.h"
 #include "timeutil.h"
@@ -475,7 +476,7 @@ static void report_config_errors(struct agent *a, const struct k8s_pod *p)
 		log_warn("pod %s/%s: annotation %s: %s", p->namespace, p->name, e->annotation,
 			 e->message);
 		metrics_config_error(a->metrics);
-		rec = agent_record_config_error(&a->info, &meta, e->annotation, e->value, e->message);
+		rec = record_config_error(&a->info, &meta, e->annotation, e->value, e->message);
 		if (rec)
 			reporter_record(&a->reporter, rec);
 		cJSON_Delete(rec);
@@ -1054,6 +1055,12 @@ int agent_main(int argc, char **argv)
 	code = check_files(&opts);
 	if (code)
 		goto out;
+	{
+		uint64_t dev, ino;
+
+		if (!procfs_ns_id("/proc/self/ns/pid", &dev, &ino) && ino != PROC_PID_INIT_INO)
+			log_warn("not in the host's PID namespace: only the processes of this pod are visible (a DaemonSet needs hostPID: true)");
+	}
 	if (!caps_can_trace(missing, sizeof(missing))) {
 		log_error("missing capabilities %s: run as root (in a pod: runAsUser 0 with the capabilities of docs/kubernetes.md), or see 'blocksnoop doctor'",
 			  missing);

@@ -32,12 +32,5 @@ int agent_main(int argc, char **argv);
  */
 struct sink *agent_console_new(int fd, bool color, const char *start_line);
 
-/*
- * A "config_error" record: a pod annotation whose value cannot be used.
- * meta gives the pod's service and k8s metadata. Returns a new object
- * owned by the caller (cJSON_Delete), or NULL when out of memory.
- */
-cJSON *agent_record_config_error(const struct session_info *s, const struct target_meta *meta,
-				 const char *annotation, const char *value, const char *message);
 
 #endif

@@ -43,8 +43,9 @@ from conftest import (BLOCKSNOOP, PY, ROOT, parse_json_lines, pid_alive, pid_cmd
 
 NODE = "node-a.test"
 CGROUP2 = pathlib.Path("/sys/fs/cgroup/unified")
-ROOTFS = ROOT / "build" / "rootfs-trixie"
-ROOTFS_LOCK = ROOT / "build" / "rootfs-trixie.lock"
+# `make e2e` says where the shared Debian 13 root is (and builds it).
+ROOTFS = pathlib.Path(os.environ.get("BLOCKSNOOP_ROOTFS", ROOT / "build" / "rootfs-trixie"))
+ROOTFS_LOCK = ROOTFS.parent / "rootfs-trixie.lock"
 APP = py_fixture("k8s_app.py")
 POLL = "0.5s"
 

@@ -164,7 +164,7 @@ static void test_config_error_record(void **state)
 	struct k8s_meta k = { .node = "n1", .namespace = "shop", .pod = "web-1", .pod_uid = "u-1",
 			      .container = "", .container_id = "" };
 	struct target_meta meta = { .service = "web", .k8s = &k };
-	cJSON *r = agent_record_config_error(&si, &meta, "blocksnoop.io/threshold-ms", "abc",
+	cJSON *r = record_config_error(&si, &meta, "blocksnoop.io/threshold-ms", "abc",
 					     "'abc' is not a number; using 100"), *log, *o;
 	char *line;
 
