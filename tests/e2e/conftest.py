@@ -506,3 +506,23 @@ def attach_and_go(bs, target_pid, go, *args, settle=0.3):
     time.sleep(settle)
     pathlib.Path(go).touch()
     return b, start
+
+
+# --------------------------------------------------------------------------
+# The Debian 13 root file system (Python 3.13, Austin 3.7.0) that tests use
+# to put a target in its own mount and PID namespace. `make e2e` builds it
+# once (the Makefile's $(ROOTFS) rule) and passes its path; tests only read
+# it (targets run on an overlay of it).
+
+TRIXIE_ROOTFS = pathlib.Path(os.environ.get("BLOCKSNOOP_ROOTFS",
+                                            pathlib.Path(__file__).resolve().parents[2]
+                                            / "build" / "rootfs-trixie"))
+
+
+@pytest.fixture(scope="session")
+def trixie_rootfs():
+    """The Debian 13 root, checked: python3.13 and austin must be there."""
+    for tool in ("usr/bin/python3.13", "usr/bin/austin"):
+        assert (TRIXIE_ROOTFS / tool).exists(), (
+            f"{TRIXIE_ROOTFS} lacks {tool}: build it with `make {TRIXIE_ROOTFS.relative_to(TRIXIE_ROOTFS.parents[1])}/usr/bin/austin`")
+    return TRIXIE_ROOTFS

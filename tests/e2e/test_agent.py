@@ -20,7 +20,6 @@ Every process is killed by PID (the ones in our own cgroups included),
 every cgroup directory made here is removed deepest first once empty, and
 only loopback addresses are used.
 """
-import fcntl
 import json
 import os
 import pathlib
@@ -30,7 +29,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -38,14 +36,12 @@ import uuid
 
 import pytest
 
-from conftest import (BLOCKSNOOP, PY, ROOT, parse_json_lines, pid_alive, pid_cmdline,
+from conftest import (BLOCKSNOOP, PY, parse_json_lines, pid_alive, pid_cmdline,
                       py_fixture, read_truth, wait_for)
 
 NODE = "node-a.test"
 CGROUP2 = pathlib.Path("/sys/fs/cgroup/unified")
 # `make e2e` says where the shared Debian 13 root is (and builds it).
-ROOTFS = pathlib.Path(os.environ.get("BLOCKSNOOP_ROOTFS", ROOT / "build" / "rootfs-trixie"))
-ROOTFS_LOCK = ROOTFS.parent / "rootfs-trixie.lock"
 APP = py_fixture("k8s_app.py")
 POLL = "0.5s"
 
@@ -816,34 +812,9 @@ def test_unverifiable_certificate_is_a_clear_error(procs, cgroups, tmp_path, cer
 # 5. a container in its own PID and mount namespace (Debian 13 root)
 
 
-def have_rootfs():
-    return (ROOTFS / "usr" / "bin" / "python3").exists()
-
-
 @pytest.fixture(scope="module")
-def rootfs():
-    """build/rootfs-trixie, shared with other tests: reused if present,
-    built once under its lock into a temporary directory moved into place
-    if not; never deleted."""
-    if not have_rootfs():
-        ROOTFS_LOCK.parent.mkdir(parents=True, exist_ok=True)
-        with open(ROOTFS_LOCK, "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if not have_rootfs():
-                assert shutil.which("mmdebstrap"), "mmdebstrap is needed (apt-get install mmdebstrap)"
-                tmp = tempfile.mkdtemp(prefix=".rootfs-trixie.", dir=ROOTFS.parent)
-                try:
-                    subprocess.run(["mmdebstrap", "--variant=apt", "--include=python3,austin",
-                                    "stable", tmp], check=True, timeout=1800,
-                                   stdout=subprocess.DEVNULL)
-                    os.chmod(tmp, 0o755)
-                    os.rename(tmp, ROOTFS)
-                except BaseException:
-                    shutil.rmtree(tmp, ignore_errors=True)
-                    raise
-    assert (ROOTFS / "usr" / "bin" / "python3.13").exists(), f"no python3.13 in {ROOTFS}"
-    return ROOTFS
-
+def rootfs(trixie_rootfs):
+    return trixie_rootfs
 
 COMM = "/blocksnoop-comm"
 

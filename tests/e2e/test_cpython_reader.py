@@ -15,8 +15,8 @@ interpreters running tests/fixtures/cpython_target.py:
   * deep stacks (PY_MAX_DEPTH), frames churning under the reader, exec, exit,
     non-Python processes, unknown TIDs and missing permission.
 
-The Debian 13 root file system is built once with mmdebstrap into
-build/rootfs-trixie (about a minute; needs the network) and then reused.
+The Debian 13 root file system is the shared one `make e2e` builds
+(the trixie_rootfs fixture of conftest.py).
 """
 import errno
 import json
@@ -25,18 +25,16 @@ import pathlib
 import shutil
 import signal
 import subprocess
-import time
 import uuid
 
 import pytest
 
-from conftest import FIXTURES_SRC, ROOT, bin_fixture, pid_alive, wait_for
+from conftest import FIXTURES_SRC, bin_fixture, pid_alive, wait_for
 
 PYENV = pathlib.Path("/root/.pyenv/versions")
 PYTHONS = [(str(PYENV / v / "bin" / "python3"), v)
            for v in ("3.8.18", "3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0")]
 PYTHONS.append(("/usr/bin/python3.11", "3.11.2"))  # static, non-PIE
-ROOTFS = ROOT / "build" / "rootfs-trixie"
 TARGET = "cpython_target.py"
 BLOCKER_SOURCE = "time.sleep(3600)  # BLOCKER-LINE"
 
@@ -251,21 +249,6 @@ def test_no_permission(procs):
 
 # --------------------------------------------------------------------------
 # containers: Debian 13 in its own PID and mount namespace
-
-
-@pytest.fixture(scope="module")
-def trixie_rootfs():
-    """A Debian 13 root file system with python3 (cached in build/)."""
-    if not (ROOTFS / "usr" / "bin" / "python3").exists():
-        assert shutil.which("mmdebstrap"), "mmdebstrap is needed (apt-get install mmdebstrap)"
-        tmp = ROOTFS.with_name(ROOTFS.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        # Check-Valid-Until: a mirror snapshot may serve expired Release files
-        subprocess.run(["mmdebstrap", "--variant=apt", "--include=python3",
-                        "--aptopt=Acquire::Check-Valid-Until \"false\"", "stable", str(tmp)],
-                       check=True, capture_output=True, timeout=900)
-        tmp.rename(ROOTFS)
-    return ROOTFS
 
 
 def ns_children(pid):

@@ -14,15 +14,13 @@ argument form) and nsexec_spawn() through the driver mode of the unit-test
 binary build/tests/test_nsexec (`make unit` builds it; NSEXEC_DRIVER
 overrides the path). Nothing is skipped when something is missing.
 
-The Debian 13 root with Austin is the shared build/rootfs-trixie if it has
-austin, else another root with austin already under build/ (read only),
-else one is built (mmdebstrap, under a lock, never deleted). Each target's
+The Debian 13 root with Austin is the shared one `make e2e` builds (the
+trixie_rootfs fixture of conftest.py), only ever read. Each target's
 root is an overlay in a private mount namespace, so nothing is mounted on
 the host and nothing is written to the shared roots; every process is
 killed by PID.
 """
 import errno
-import fcntl
 import os
 import pathlib
 import shutil
@@ -30,7 +28,6 @@ import signal
 import socket
 import stat
 import subprocess
-import tempfile
 import time
 
 import pytest
@@ -39,8 +36,6 @@ from conftest import BLOCKSNOOP, ROOT, pid_alive, pid_cmdline, wait_for
 
 DRIVER = os.environ.get("NSEXEC_DRIVER", str(ROOT / "build" / "tests" / "test_nsexec"))
 TARGET_SRC = ROOT / "tests" / "fixtures" / "nsexec_target.py"
-SHARED_ROOTFS = ROOT / "build" / "rootfs-trixie"
-OWN_ROOTFS = ROOT / "build" / "nsexec-rootfs-trixie"
 CAP_SYS_PTRACE = "0x80000"
 NSEXEC_EXIT_FAILED = 125
 AUSTIN = "/usr/bin/austin"
@@ -67,52 +62,16 @@ def austin_in(root):
     return r.returncode == 0 and r.stdout.startswith("austin 3.")
 
 
-def build_rootfs(dest):
-    """mmdebstrap a Debian 13 root with python3 and austin into dest, under
-    dest.lock, via a temporary directory moved into place."""
-    lock_path = dest.with_name(dest.name + ".lock")
-    with open(lock_path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if dest.exists():
-            return
-        if not shutil.which("mmdebstrap"):
-            subprocess.run(["apt-get", "install", "-y", "mmdebstrap"], check=True, timeout=600,
-                           stdout=subprocess.DEVNULL)
-        tmp = tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent)
-        try:
-            subprocess.run(["mmdebstrap", "--variant=apt", "--include=python3,austin", "stable",
-                            tmp], check=True, timeout=1800, stdout=subprocess.DEVNULL)
-            os.chmod(tmp, 0o755)
-            os.rename(tmp, dest)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-
-
 @pytest.fixture(scope="session")
-def austin_root():
+def austin_root(trixie_rootfs):
     """A Debian 13 root with Austin 3.x and Python 3.13 (read only here)."""
-    def find():
-        for c in [SHARED_ROOTFS, *sorted(ROOT.glob("build/*rootfs-trixie"))]:
-            if austin_in(c):
-                return c
-        return None
-    root = find()
-    if root is None:
-        # The shared root may exist without austin (built for other tests):
-        # then build our own next to it rather than touch it.
-        build_rootfs(OWN_ROOTFS if SHARED_ROOTFS.exists() else SHARED_ROOTFS)
-        root = find()
-    assert root is not None, "no Debian 13 root with a working Austin 3.x"
-    return root
+    assert austin_in(trixie_rootfs), f"no working Austin 3.x in {trixie_rootfs}"
+    return trixie_rootfs
 
 
 @pytest.fixture(scope="session")
 def target_lower(austin_root):
-    """The lower layer of the targets' roots: the shared root if it has
-    Python 3.13 (with or without austin), else the Austin root."""
-    if (SHARED_ROOTFS / "usr/bin/python3.13").exists():
-        return SHARED_ROOTFS
+    """The lower layer of the targets' roots (an overlay keeps it unchanged)."""
     return austin_root
 
 

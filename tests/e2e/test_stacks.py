@@ -23,20 +23,18 @@ fixtures (tests/fixtures/stacks_*.py), never hard-coded.
   * --sampler none, and top_call_sites.
 """
 import ast
-import fcntl
 import functools
 import os
 import pathlib
 import re
 import shutil
 import subprocess
-import tempfile
 import time
 import uuid
 
 import pytest
 
-from conftest import (PY, ROOT, Result, check_common, check_events,
+from conftest import (PY, Result, check_common, check_events,
                       check_summary, pid_alive, pid_cmdline, py_fixture, read_truth,
                       start_ready_target, wait_for, wait_truth)
 
@@ -49,8 +47,6 @@ PYTHONS.append("/usr/bin/python3.11")  # Debian's, statically linked
 def python_id(path):
     parts = pathlib.Path(path).parts
     return f"pyenv-{parts[-3]}" if "pyenv" in path else f"debian-{parts[-1]}"
-ROOTFS = ROOT / "build" / "rootfs-trixie"
-ROOTFS_LOCK = ROOT / "build" / "rootfs-trixie.lock"
 
 # What blocksnoop (and these tests) call loop machinery, not application code.
 LOOP_MACHINERY = re.compile(r"/lib/python[0-9.]+/(asyncio/[^/]+|selectors\.py|threading\.py)$")
@@ -257,38 +253,9 @@ def test_alternating_functions(bs, tmp_path):
 # 3, 4. a Debian 13 root file system in its own PID and mount namespace
 
 
-def have_rootfs():
-    return (ROOTFS / "usr" / "bin" / "python3").exists()
-
-
 @pytest.fixture(scope="session")
-def rootfs():
-    """build/rootfs-trixie (Debian 13 with python3), built once if missing
-    (into a temporary directory moved into place under the lock, so that
-    concurrent builders never race). Never deleted."""
-    if not have_rootfs():
-        ROOTFS_LOCK.parent.mkdir(parents=True, exist_ok=True)
-        with open(ROOTFS_LOCK, "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if not have_rootfs():
-                if not shutil.which("mmdebstrap"):
-                    subprocess.run(["apt-get", "update"], check=True, timeout=600,
-                                   stdout=subprocess.DEVNULL)
-                    subprocess.run(["apt-get", "install", "-y", "mmdebstrap"], check=True,
-                                   timeout=600, stdout=subprocess.DEVNULL)
-                tmp = tempfile.mkdtemp(prefix=".rootfs-trixie.", dir=ROOTFS.parent)
-                try:
-                    subprocess.run(["mmdebstrap", "--variant=apt", "--include=python3,austin",
-                                    "stable", tmp], check=True, timeout=1800,
-                                   stdout=subprocess.DEVNULL)
-                    os.chmod(tmp, 0o755)
-                    os.rename(tmp, ROOTFS)
-                except BaseException:
-                    shutil.rmtree(tmp, ignore_errors=True)
-                    raise
-    assert (ROOTFS / "usr" / "bin" / "python3.13").exists(), f"no python3.13 in {ROOTFS}"
-    return ROOTFS
-
+def rootfs(trixie_rootfs):
+    return trixie_rootfs
 
 @pytest.fixture
 def host_app_dir():
