@@ -76,7 +76,8 @@ endif
 DEPS_BUILD := make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libcjson-dev libcap-dev pkg-config python3 libcurl4-openssl-dev libmicrohttpd-dev
 DEPS_TEST := libcmocka-dev python3-pytest python3-uvloop python3-aiohttp \
-	libclang-rt-14-dev libcap2-bin util-linux openssl mmdebstrap
+	libclang-rt-14-dev libcap2-bin util-linux openssl mmdebstrap \
+	podman runc python3-yaml
 
 .PHONY: all clean install uninstall deps deps-test demo test unit e2e fixtures fuzz
 all: $(OUTPUT)/blocksnoop

@@ -11,7 +11,8 @@
 #   sudo examples/reproduce-cross-ns.sh --rootfs  only make sure the Debian 13
 #                                                 root exists; print its path
 #
-# Environment: BLOCKSNOOP (default: build/blocksnoop of this checkout).
+# Environment: BLOCKSNOOP (default: build/blocksnoop of this checkout),
+# BLOCKSNOOP_ROOTFS (the shared root; default build/rootfs-trixie).
 # Needs: root, mmdebstrap and Debian's mirror the first time, util-linux.
 #
 # 1. A Debian 13 root file system with Python 3.13 and Austin 3.7.0, made
@@ -33,7 +34,7 @@ set -eu
 
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 BUILD="$HERE/build"
-SHARED="$BUILD/rootfs-trixie"
+SHARED=${BLOCKSNOOP_ROOTFS:-$BUILD/rootfs-trixie}
 OWN="$BUILD/rootfs-trixie-austin"
 BLOCKSNOOP=${BLOCKSNOOP:-$BUILD/blocksnoop}
 

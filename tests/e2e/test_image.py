@@ -152,7 +152,7 @@ def image():
     ref = f"{REPO}:{tag}"
     base_ref = f"{BASE_REPO}:{tag}"
     archive = CACHE / f"blocksnoop-test-{tag}.tar"
-    made = []
+    made = []  # what to remove at the end
     try:
         if archive.exists():
             sh(["podman", "load", "-q", "-i", str(archive)], 300)
@@ -161,12 +161,14 @@ def image():
         else:
             ensure_base_tar()
             sh(["podman", "import", "-q", str(BASE_TAR), base_ref], 300)
-            made.append(base_ref)
             t0 = time.monotonic()
-            # --layers=false: no intermediate images are left behind.
-            r = sh(["podman", "build", "--pull=never", "--isolation=chroot", "--layers=false",
-                    "--build-arg", f"DEBIAN_IMAGE={base_ref}", "-t", ref, str(ROOT)],
-                   1800, check=False)
+            try:
+                # --layers=false: no intermediate images are left behind.
+                r = sh(["podman", "build", "--pull=never", "--isolation=chroot",
+                        "--layers=false", "--build-arg", f"DEBIAN_IMAGE={base_ref}",
+                        "-t", ref, str(ROOT)], 1800, check=False)
+            finally:
+                remove_image(base_ref)
             if image_exists(ref):
                 made.append(ref)
             assert r.returncode == 0, (
