@@ -97,7 +97,7 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
-$(OUTPUT)/agent/%.o: agent/%.c $(wildcard agent/*.h agent/*/*.h) bpf/*.h $(BPF_SKELS) | $(OUTPUT)/agent
+$(OUTPUT)/agent/%.o: agent/%.c $(wildcard agent/*.h agent/*/*.h nsexec/*.h) bpf/*.h $(BPF_SKELS) | $(OUTPUT)/agent
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@

@@ -32,7 +32,8 @@
 #define NOT_READY EXIT_RUNTIME /* 1: some check failed */
 
 static const char usage[] =
-"Usage: blocksnoop doctor [PID] [--tid TID] [--austin PATH] [--austin-root DIR]\n"
+"Usage: blocksnoop doctor [PID] [--tid TID]\n"
+"       blocksnoop doctor [PID] [--tid TID] [--austin PATH] [--austin-root DIR]\n"
 "\n"
 "Check, without changing anything, whether blocksnoop can run here: kernel,\n"
 "BTF, tracefs, the epoll tracepoints, capabilities, Austin (for --sampler\n"
@@ -854,6 +855,13 @@ static void report_austin(struct report *r, const struct doctor_facts *f)
 	const char *in = strcmp(f->austin_root, "/") ? " in " : "";
 	const char *root = strcmp(f->austin_root, "/") ? f->austin_root : "";
 
+	if (!f->austin_root[0])
+		return; /* not checked */
+	if (!f->austin_found && !f->austin_wanted) {
+		line(r, ST_OK, "Austin not found, which only --sampler austin needs: %s",
+		     f->austin_error);
+		return;
+	}
 	if (!f->austin_found) {
 		line(r, bad, "Austin (--sampler austin) not found: %s", f->austin_error);
 		return;

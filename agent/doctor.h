@@ -142,7 +142,7 @@ struct doctor_facts {
 
 	/* Austin (--sampler austin). */
 	bool austin_wanted;           /* --austin or --austin-root given */
-	char austin_root[256];        /* where it was looked for; "/" */
+	char austin_root[256];        /* where it was looked for; "/"; "" = not checked */
 	bool austin_found;
 	char austin_path[256];        /* inside austin_root */
 	char austin_error[256];       /* why not found, or why -V failed */

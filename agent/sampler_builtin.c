@@ -62,6 +62,7 @@ struct target {
 struct builtin_sampler {
 	struct sampler base;
 	struct detector *det;
+	uint64_t interval_ns;
 	int timerfd;
 	/* Indexed by detector slot; allocated while watched. */
 	struct target *targets[MAX_WATCHED_THREADS];
@@ -327,6 +328,40 @@ static void sample_target(struct builtin_sampler *s, int slot, uint64_t now,
 	}
 }
 
+/*
+ * Wake up only when there may be work: every interval while some watched
+ * thread is in a gap old enough to sample, else when the youngest open gap
+ * becomes old enough, else after a quarter of the smallest threshold (a gap
+ * that opens meanwhile is then first sampled between a quarter and half of
+ * its threshold). An idle loop thus costs 4/threshold wake-ups a second
+ * rather than 1/interval. A target not yet opened is retried on its own
+ * schedule.
+ */
+static void arm_timer(struct builtin_sampler *s, uint64_t now)
+{
+	uint64_t next = now + 1000000000ULL, soonest = now + s->interval_ns;
+	struct itimerspec its = { 0 };
+
+	for (int slot = 0; slot < s->nslots; slot++) {
+		const struct target *t = s->targets[slot];
+		uint64_t gap, due;
+
+		if (!t)
+			continue;
+		gap = detector_gap_open_since(s->det, slot);
+		due = gap ? gap + t->threshold_ns / 4 : now + t->threshold_ns / 4;
+		if (!t->proc && !t->gone && t->next_open_ns < due)
+			due = t->next_open_ns;
+		if (due < next)
+			next = due;
+	}
+	if (next < soonest)
+		next = soonest;
+	its.it_value.tv_sec = next / 1000000000ULL;
+	its.it_value.tv_nsec = next % 1000000000ULL;
+	timerfd_settime(s->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
 static void builtin_ready(struct sampler *base, still_blocked_fn fn, void *ctx)
 {
 	struct builtin_sampler *s = (struct builtin_sampler *)base;
@@ -345,6 +380,7 @@ static void builtin_ready(struct sampler *base, still_blocked_fn fn, void *ctx)
 			ensure_open(t, now);
 		sample_target(s, slot, now, fn, ctx);
 	}
+	arm_timer(s, mono_now_ns());
 }
 
 static struct stack_set *builtin_take(struct sampler *base, int slot, uint64_t start_ns,
@@ -384,7 +420,6 @@ static const struct sampler_ops builtin_ops = {
 struct sampler *sampler_builtin_new(struct detector *det, uint64_t interval_ns)
 {
 	struct itimerspec its = {
-		.it_interval = { interval_ns / 1000000000ULL, interval_ns % 1000000000ULL },
 		.it_value = { interval_ns / 1000000000ULL, interval_ns % 1000000000ULL },
 	};
 	struct builtin_sampler *s = calloc(1, sizeof(*s));
@@ -394,6 +429,7 @@ struct sampler *sampler_builtin_new(struct detector *det, uint64_t interval_ns)
 		return NULL;
 	s->base.ops = &builtin_ops;
 	s->det = det;
+	s->interval_ns = interval_ns;
 	s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (s->timerfd < 0 || timerfd_settime(s->timerfd, 0, &its, NULL)) {
 		err = errno;

@@ -44,12 +44,23 @@ def log(msg):
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
 
+def set_autogroup_nice(n):
+    """With sched_autogroup, nice ranks tasks only within their session; the
+    session's own weight is its autogroup's nice."""
+    try:
+        with open("/proc/self/autogroup", "w") as f:
+            f.write(str(n))
+    except OSError:
+        pass  # no autogroups: the plain nice value already applies
+
+
 def start(argv, name, env=None, stdout=None):
     """Start a child in its own session (a terminal Ctrl-C reaches only us,
     and we stop children in an order we choose), stderr to a log file."""
     err = open(os.path.join(logdir, f"{name}.{len(started)}.err"), "w")
     p = subprocess.Popen(argv, stdout=stdout or subprocess.DEVNULL, stderr=err,
-                         env=env, start_new_session=True)
+                         env=env, start_new_session=True,
+                         preexec_fn=lambda: set_autogroup_nice(os.nice(0)))
     p.errlog = err.name
     started.append(p)
     return p
@@ -405,6 +416,9 @@ def main():
                     "syscall tracepoint programs to go (default 15)")
     ap.add_argument("--retries", type=int, default=2,
                     help="rerun a run disturbed by such programs up to this often")
+    ap.add_argument("--nice", type=int, default=0,
+                    help="run everything at this nice value, e.g. -10 on a machine "
+                    "busy with other jobs (they then get less CPU)")
     ap.add_argument("--output", help="also write the markdown table here")
     ap.add_argument("--keep-logs", action="store_true")
     a = ap.parse_args()
@@ -422,6 +436,9 @@ def main():
     if os.geteuid() != 0:
         sys.exit("bench/run.py: needs root (BPF programs)")
     subprocess.run(["make", "-s", "-C", HERE], check=True)
+    if a.nice:  # children inherit it; start() carries it into their sessions
+        os.setpriority(os.PRIO_PROCESS, 0, a.nice)
+        set_autogroup_nice(a.nice)
     # libbpf attaches tracepoints through tracefs; fresh machines lack it.
     if not os.path.isdir("/sys/kernel/tracing/events"):
         subprocess.run(["mount", "-t", "tracefs", "tracefs", "/sys/kernel/tracing"], check=True)

@@ -2,38 +2,47 @@
 """Target workloads for bench/sampler_bench.py: one asyncio loop that runs
 until killed and counts its own progress.
 
-    python3 bench/sampler_workload.py idle|busy|half [--block-ms MS] [--tasks N]
+    python3 bench/sampler_workload.py idle|busy|half --stats FILE [--block-ms MS] [--tasks N]
 
   idle  one task: `await asyncio.sleep(0.05)` forever; counts wake-ups.
   busy  N tasks (default 10), each looping `await asyncio.sleep(0)` plus a
         little arithmetic; counts iterations. No callback is long.
   half  one task: blocking_call() (time.sleep(MS), default 50 ms) on the loop
-        thread, then MS of `await asyncio.sleep` work (MS/5 ms sleeps); counts
-        completed cycles. The loop is blocked half of the time.
+        thread, then MS of `await asyncio.sleep` work (five sleeps of MS/5);
+        counts completed cycles. The loop is blocked half of the time.
 
-Prints `ready <pid>` once the loop runs. On SIGUSR1 it prints one line
-`mark <now_ns> <count> <last_ns> <blocks>`: CLOCK_MONOTONIC now, the progress
-counter, the CLOCK_MONOTONIC time of its last increment, and (half) the number
-of completed blocking_call()s. The benchmark takes two marks around its
-window; rate = dcount / dtime.
+Progress goes to FILE (created, 32 bytes, mmap'ed): four little-endian u64
+  count, count_ns, blocks, seq
+rewritten together at every wake-up (idle), every 256 iterations (busy) or
+every cycle and block (half): count = progress so far, count_ns = the
+CLOCK_MONOTONIC time it last changed, blocks = completed blocking_call()s. The benchmark
+reads it twice until both reads agree; rate = dcount / dlast_ns. No signals
+and no pipes, so nothing the tools do to signal delivery or scheduling can
+stall the measurement itself. Prints `ready <pid>` once the loop runs.
 """
 import argparse
 import asyncio
+import mmap
 import os
 import signal
-import sys
+import struct
 import time
 
+LAYOUT = struct.Struct("<QQQQ")
+stats = None
 count = 0
-last_ns = 0
+count_ns = 0
 blocks = 0
+seq = 0
 
 
-def on_mark(signum, frame):
-    # Runs in the main thread between bytecodes, also while time.sleep or
-    # epoll_wait is interrupted (both resume after the handler).
-    sys.stdout.write(f"mark {time.monotonic_ns()} {count} {last_ns} {blocks}\n")
-    sys.stdout.flush()
+def publish(counted=True):
+    """counted: count just changed, so stamp it now."""
+    global seq, count_ns
+    seq += 1
+    if counted:
+        count_ns = time.monotonic_ns()
+    LAYOUT.pack_into(stats, 0, count, count_ns, blocks, seq)
 
 
 def blocking_call(seconds):
@@ -41,11 +50,11 @@ def blocking_call(seconds):
 
 
 async def idle():
-    global count, last_ns
+    global count
     while True:
         await asyncio.sleep(0.05)
         count += 1
-        last_ns = time.monotonic_ns()
+        publish()
 
 
 async def busy_task(seed):
@@ -55,6 +64,8 @@ async def busy_task(seed):
         await asyncio.sleep(0)
         x = (x * 1103515245 + 12345) & 0xFFFFFFFF
         count += 1
+        if not count & 255:
+            publish()
 
 
 async def busy(ntasks):
@@ -62,15 +73,16 @@ async def busy(ntasks):
 
 
 async def half(block_s):
-    global count, last_ns, blocks
+    global count, blocks
     step = block_s / 5
     while True:
         blocking_call(block_s)
         blocks += 1
+        publish(counted=False)
         for _ in range(5):
             await asyncio.sleep(step)
         count += 1
-        last_ns = time.monotonic_ns()
+        publish()
 
 
 async def main(args):
@@ -88,7 +100,12 @@ if __name__ == "__main__":
     ap.add_argument("kind", choices=("idle", "busy", "half"))
     ap.add_argument("--block-ms", type=float, default=50)
     ap.add_argument("--tasks", type=int, default=10)
+    ap.add_argument("--stats", required=True)
     a = ap.parse_args()
-    signal.signal(signal.SIGUSR1, on_mark)
+    fd = os.open(a.stats, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.ftruncate(fd, LAYOUT.size)
+    stats = mmap.mmap(fd, LAYOUT.size)
+    os.close(fd)
+    publish()
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     asyncio.run(main(a))

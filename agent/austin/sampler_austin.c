@@ -95,7 +95,6 @@ enum ev_kind { EV_TIMER = 1, EV_OUT, EV_ERR, EV_EXIT };
 
 struct gap_samples {
 	uint64_t gap_start_ns;          /* 0: unused */
-	uint64_t first_ns, last_ns;     /* arrival of the first and last sample */
 	unsigned total;
 	unsigned nstacks;
 	struct stack_count stacks[GAP_MAX_STACKS];
@@ -201,7 +200,7 @@ static struct gap_samples *gap_for(struct watch *w, uint64_t gap_start_ns)
 	return oldest;
 }
 
-static void count_sample(struct gap_samples *g, const struct austin_sample *as, uint64_t now)
+static void count_sample(struct gap_samples *g, const struct austin_sample *as)
 {
 	struct frame frames[AUSTIN_MAX_FRAMES];
 	struct stack st = { .depth = as->depth, .truncated = as->truncated, .frames = frames };
@@ -212,9 +211,6 @@ static void count_sample(struct gap_samples *g, const struct austin_sample *as, 
 			.file = intern(as->frames[i].file),
 			.line = as->frames[i].line,
 		};
-	if (!g->total)
-		g->first_ns = now;
-	g->last_ns = now;
 	g->total++;
 	for (unsigned i = 0; i < g->nstacks; i++) {
 		if (stack_equal(&g->stacks[i].stack, &st)) {
@@ -359,7 +355,7 @@ static void on_sample(void *ctx, const struct austin_sample *as)
 			continue;
 		}
 		g = gap_for(w, gap);
-		count_sample(g, as, now);
+		count_sample(g, as);
 		if (w->warned && !w->recovered) {
 			w->recovered = true;
 			log_warn("Python stacks from Austin for thread %d of PID %d now arrive",

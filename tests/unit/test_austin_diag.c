@@ -3,7 +3,8 @@
  * test_austin_diag.c - agent/austin/austin_diag.h: Austin's exit statuses
  * and stderr put into words (with the real message Austin 3.7.0 printed
  * for a process that is not Python: tests/fixtures/austin_stderr_*), the
- * version line, and finding Austin on PATH or in a root file system.
+ * version line, finding Austin on PATH or in a root file system, and what
+ * `blocksnoop doctor` says about it (doctor_report() on given facts).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <cmocka.h>
 
 #include <limits.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #include "austin/austin_diag.h"
+#include "doctor.h"
 #include "unit_helpers.h"
 
 /* A wait status as waitpid() gives it. */
@@ -178,6 +181,99 @@ static void test_locate(void **state)
 	uh_rmtree(root);
 }
 
+/* doctor_report() on facts, and the line about Austin that starts with `start`. */
+static char *doctor_line(const struct doctor_facts *f, const char *start)
+{
+	char *text = NULL, *found, *end;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	assert_non_null(out);
+	doctor_report(out, f);
+	fclose(out);
+	found = strstr(text, start);
+	if (!found)
+		fail_msg("no line starting '%s' in:\n%s", start, text);
+	end = strchr(found, '\n');
+	found = strndup(found, end ? (size_t)(end - found) : strlen(found));
+	free(text);
+	return found;
+}
+
+static void test_doctor_report(void **state)
+{
+	struct doctor_facts f = { 0 };
+	char *l;
+
+	(void)state;
+	/* Not checked: no line. */
+	l = NULL;
+	{
+		char *text = NULL;
+		size_t len = 0;
+		FILE *out = open_memstream(&text, &len);
+
+		doctor_report(out, &f);
+		fclose(out);
+		assert_null(strstr(text, "Austin"));
+		free(text);
+	}
+	strcpy(f.austin_root, "/");
+	strcpy(f.austin_error, "'austin' is not on PATH: install Austin 3 or later");
+	l = doctor_line(&f, "ok    Austin");
+	assert_string_equal(l, "ok    Austin not found, which only --sampler austin needs: 'austin' is not on PATH: install Austin 3 or later");
+	free(l);
+	f.austin_wanted = true;
+	l = doctor_line(&f, "FAIL  Austin");
+	assert_string_equal(l, "FAIL  Austin (--sampler austin) not found: 'austin' is not on PATH: install Austin 3 or later");
+	free(l);
+
+	f.austin_found = true;
+	strcpy(f.austin_path, "/usr/bin/austin");
+	strcpy(f.austin_root, "/rootfs");
+	strcpy(f.austin_version, "austin 3.7.0");
+	f.austin_version_parsed = true;
+	f.austin_v[0] = 3, f.austin_v[1] = 7;
+	l = doctor_line(&f, "ok    Austin 3");
+	assert_string_equal(l, "ok    Austin 3.7.0 at /usr/bin/austin in /rootfs (--sampler austin): text output in pipe mode");
+	free(l);
+	f.austin_v[0] = 4, f.austin_v[1] = 1;
+	l = doctor_line(&f, "ok    Austin 4");
+	assert_non_null(strstr(l, ": MOJO (binary) output in pipe mode"));
+	free(l);
+	f.austin_v[0] = 1, f.austin_v[1] = 0, f.austin_v[2] = 1;
+	l = doctor_line(&f, "FAIL  Austin 1.0.1");
+	assert_non_null(strstr(l, "too old: --sampler austin needs Austin 3 or later"));
+	free(l);
+	f.austin_wanted = false;
+	l = doctor_line(&f, "warn  Austin 1.0.1");
+	free(l);
+	f.austin_version_parsed = false;
+	strcpy(f.austin_version, "Python 3.11.2");
+	l = doctor_line(&f, "warn  /usr/bin/austin in /rootfs is not Austin");
+	free(l);
+
+	/* The shim, for a PID. */
+	f.austin_version_parsed = true;
+	f.austin_v[0] = 3;
+	f.pid = 42;
+	f.pid_exists = true;
+	f.inner_pid = 1;
+	f.austin_shim = f.austin_shim_known = true;
+	f.effective = 1ULL << CAP_SYS_ADMIN;
+	l = doctor_line(&f, "ok    Austin for PID 42");
+	assert_string_equal(l, "ok    Austin for PID 42 runs through blocksnoop's namespace shim (Austin comes from --austin-root), with -p 1");
+	free(l);
+	strcpy(f.austin_root, "/");
+	f.effective = 0;
+	l = doctor_line(&f, "warn  Austin for PID 42");
+	assert_non_null(strstr(l, "the target's mount namespace or root differs from blocksnoop's), with -p 1; entering its namespaces needs CAP_SYS_ADMIN"));
+	free(l);
+	f.austin_shim = false;
+	l = doctor_line(&f, "ok    Austin for PID 42 runs directly");
+	free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -186,6 +282,7 @@ int main(void)
 		cmocka_unit_test(test_one_line),
 		cmocka_unit_test(test_version),
 		cmocka_unit_test(test_locate),
+		cmocka_unit_test(test_doctor_report),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
