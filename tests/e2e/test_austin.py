@@ -22,7 +22,6 @@ built once with mmdebstrap (about a minute, needs the network), then reused.
 Every process is killed by PID at the end; mounts live in private mount
 namespaces and go away with them.
 """
-import json
 import os
 import pathlib
 import re
@@ -35,7 +34,7 @@ import time
 
 import pytest
 
-from conftest import (BLOCKSNOOP, ROOT, Result, check_common, check_events, match_blocks,
+from conftest import (BLOCKSNOOP, Result, check_common, check_events, match_blocks,
                       pid_alive, pid_cmdline, py_fixture, read_truth, start_ready_target,
                       wait_for)
 
