@@ -20,6 +20,17 @@
  */
 #define STILL_BLOCKED_AFTER_MIN_S 1
 #define STILL_BLOCKED_EVERY_S 5
+/* When a block of a thread with this threshold is first reported while in
+ * progress: once it has lasted its threshold and at least
+ * STILL_BLOCKED_AFTER_MIN_S, so that the ordinary sub-second block is
+ * reported once, when it ends, and a hung loop within threshold + 1 s. */
+static inline uint64_t still_blocked_after_ns(uint64_t threshold_ns)
+{
+	const uint64_t floor_ns = STILL_BLOCKED_AFTER_MIN_S * 1000000000ULL;
+
+	return threshold_ns > floor_ns ? threshold_ns : floor_ns;
+}
+
 typedef void (*still_blocked_fn)(void *ctx, int slot, uint64_t gap_start_ns,
 				 uint64_t now_ns, const struct stack_set *current);
 

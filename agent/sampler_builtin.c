@@ -1,4 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
+/*
+ * sampler_builtin.c - the built-in sampler. It samples only watched
+ * threads, and only while they are blocked: on each tick it reads every
+ * watched thread's "out of epoll since" time from the detector (a memory
+ * read, no syscall) and samples the threads whose current gap has lasted at
+ * least a quarter of their threshold. An idle loop, or one whose callbacks
+ * are all short, costs a few timer wake-ups per threshold (arm_timer()).
+ *
+ * Samples are attributed to gaps exactly: a sample counts for the gap whose
+ * start time the detector showed both before and after the read, and an
+ * event collects the samples of the gap with its own start_ns. No time
+ * windows, no guessing.
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,29 +19,12 @@
 #include <unistd.h>
 
 #include "cpython/pyreader.h"
+#include "gap_samples.h"
 #include "log.h"
 #include "sampler.h"
 
-/*
- * The built-in sampler. It samples only watched threads, and only while
- * they are blocked: on each tick it reads every watched thread's "out of
- * epoll since" time from the detector (a memory read, no syscall) and
- * samples the threads whose current gap has lasted at least a quarter of
- * their threshold. An idle loop, or one whose callbacks are all short,
- * costs one timer wake-up per interval.
- *
- * Samples are attributed to gaps exactly: a sample counts for the gap whose
- * start time the detector showed both before and after the read, and an
- * event collects the samples of the gap with its own start_ns. No time
- * windows, no guessing.
- */
 #include "timeutil.h"
 
-/* Distinct stacks kept per gap; further ones are counted, not kept. */
-#define GAP_MAX_STACKS 16
-/* Gaps kept per thread until their event claims them: the event of a gap
- * arrives after the gap closes, possibly after the next one has begun. */
-#define GAPS_KEPT 4
 /* Retry opening a target's interpreter after 20 ms, doubling up to 1 s: a
  * launched interpreter becomes readable within milliseconds of starting,
  * and its first block may come right after. */
@@ -37,15 +33,6 @@
 /* Say that stacks cannot be read only once this has been failing this long
  * (a launched interpreter needs a moment to start). */
 #define OPEN_COMPLAIN_AFTER_NS 3000000000ULL
-
-struct gap_samples {
-	uint64_t gap_start_ns;          /* 0: unused */
-	unsigned total;
-	unsigned nstacks;
-	struct stack_count stacks[GAP_MAX_STACKS];
-	int last;                        /* index of the most recent stack */
-	uint64_t last_report_ns;         /* still-blocked report; 0 = none yet */
-};
 
 struct target {
 	pid_t pid, tid;
@@ -82,20 +69,13 @@ uint64_t sampler_default_interval_ns(uint64_t threshold_ns)
 }
 
 
-static void gap_clear(struct gap_samples *g)
-{
-	for (unsigned i = 0; i < g->nstacks; i++)
-		stack_free(&g->stacks[i].stack);
-	memset(g, 0, sizeof(*g));
-}
-
 static void target_free(struct target *t)
 {
 	if (!t)
 		return;
 	py_process_close(t->proc);
 	for (int i = 0; i < GAPS_KEPT; i++)
-		gap_clear(&t->gaps[i]);
+		gap_samples_clear(&t->gaps[i]);
 	free(t);
 }
 
@@ -108,6 +88,40 @@ static void builtin_destroy(struct sampler *base)
 	if (s->timerfd >= 0)
 		close(s->timerfd);
 	free(s);
+}
+
+/*
+ * Wake up only when there may be work: every interval while some watched
+ * thread is in a gap old enough to sample, else when the youngest open gap
+ * becomes old enough, else after a quarter of the smallest threshold (a gap
+ * that opens meanwhile is then first sampled between a quarter and half of
+ * its threshold). An idle loop thus costs 4/threshold wake-ups a second
+ * rather than 1/interval. A target not yet opened is retried on its own
+ * schedule.
+ */
+static void arm_timer(struct builtin_sampler *s, uint64_t now)
+{
+	uint64_t next = now + 1000000000ULL, soonest = now + s->interval_ns;
+	struct itimerspec its = { 0 };
+
+	for (int slot = 0; slot < s->nslots; slot++) {
+		const struct target *t = s->targets[slot];
+		uint64_t gap, due;
+
+		if (!t)
+			continue;
+		gap = detector_gap_open_since(s->det, slot);
+		due = gap ? gap + t->threshold_ns / 4 : now + t->threshold_ns / 4;
+		if (!t->proc && !t->gone && t->next_open_ns < due)
+			due = t->next_open_ns;
+		if (due < next)
+			next = due;
+	}
+	if (next < soonest)
+		next = soonest;
+	its.it_value.tv_sec = next / 1000000000ULL;
+	its.it_value.tv_nsec = next % 1000000000ULL;
+	timerfd_settime(s->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
 static int builtin_watch(struct sampler *base, int slot, pid_t pid, pid_t tid,
@@ -129,6 +143,9 @@ static int builtin_watch(struct sampler *base, int slot, pid_t pid, pid_t tid,
 	t->tid = tid;
 	t->threshold_ns = threshold_ns;
 	t->open_backoff_ns = OPEN_RETRY_MIN_NS;
+	/* The timer may be set for an idle second: bring it forward so the
+	 * new thread's interpreter is opened and its blocks sampled at once. */
+	arm_timer(s, mono_now_ns());
 	return 0;
 }
 
@@ -184,23 +201,6 @@ static bool ensure_open(struct target *t, uint64_t now)
 	return false;
 }
 
-/* The samples of the gap that began at gap_start_ns, made if need be by
- * recycling the oldest kept gap. */
-static struct gap_samples *gap_for(struct target *t, uint64_t gap_start_ns)
-{
-	struct gap_samples *oldest = &t->gaps[0];
-
-	for (int i = 0; i < GAPS_KEPT; i++) {
-		if (t->gaps[i].gap_start_ns == gap_start_ns)
-			return &t->gaps[i];
-		if (t->gaps[i].gap_start_ns < oldest->gap_start_ns)
-			oldest = &t->gaps[i];
-	}
-	gap_clear(oldest);
-	oldest->gap_start_ns = gap_start_ns;
-	return oldest;
-}
-
 /* Convert a reader stack into ours (interned strings) and count it. */
 static void count_sample(struct gap_samples *g, const struct py_stack *ps)
 {
@@ -213,74 +213,7 @@ static void count_sample(struct gap_samples *g, const struct py_stack *ps)
 			.file = intern(ps->frames[i].file ? ps->frames[i].file : "?"),
 			.line = ps->frames[i].line,
 		};
-	g->total++;
-	for (unsigned i = 0; i < g->nstacks; i++) {
-		if (stack_equal(&g->stacks[i].stack, &st)) {
-			g->stacks[i].samples++;
-			g->last = i;
-			return;
-		}
-	}
-	if (g->nstacks == GAP_MAX_STACKS)
-		return; /* counted in total, shown as "other" */
-	if (stack_copy(&g->stacks[g->nstacks].stack, &st))
-		return;
-	g->stacks[g->nstacks].samples = 1;
-	g->last = g->nstacks++;
-}
-
-/* A stack_set of the given stacks of g, with source lines. */
-static struct stack_set *make_set(const struct target *t, const struct gap_samples *g,
-				  int only)
-{
-	struct stack_set *set = calloc(1, sizeof(*set));
-	unsigned n = only >= 0 ? 1 : g->nstacks;
-	char line[512];
-
-	if (!set)
-		return NULL;
-	set->stacks = calloc(n ? n : 1, sizeof(*set->stacks));
-	if (!set->stacks) {
-		free(set);
-		return NULL;
-	}
-	set->total_samples = g->total;
-	for (unsigned i = 0; i < n; i++) {
-		const struct stack_count *src = &g->stacks[only >= 0 ? (unsigned)only : i];
-		struct stack_count *dst = &set->stacks[set->nstacks];
-
-		if (stack_copy(&dst->stack, &src->stack))
-			break;
-		dst->samples = src->samples;
-		for (int f = 0; f < dst->stack.depth; f++) {
-			struct frame *fr = &dst->stack.frames[f];
-
-			if (fr->line > 0 &&
-			    !py_source_line(t->pid, fr->file, fr->line, line, sizeof(line)))
-				fr->source = intern(line);
-		}
-		set->nstacks++;
-	}
-	/* Most sampled first; ties keep the order they were first seen. */
-	for (unsigned i = 1; i < set->nstacks; i++) {
-		struct stack_count key = set->stacks[i];
-		unsigned j = i;
-
-		for (; j > 0 && set->stacks[j - 1].samples < key.samples; j--)
-			set->stacks[j] = set->stacks[j - 1];
-		set->stacks[j] = key;
-	}
-	return set;
-}
-
-/* A block is reported while in progress once it has lasted its threshold
- * and at least STILL_BLOCKED_AFTER_MIN_S: the ordinary sub-second block is
- * reported once, when it ends, and a hung loop within threshold + 1 s. */
-static uint64_t still_blocked_after(uint64_t threshold_ns)
-{
-	const uint64_t floor_ns = STILL_BLOCKED_AFTER_MIN_S * 1000000000ULL;
-
-	return threshold_ns > floor_ns ? threshold_ns : floor_ns;
+	gap_samples_add(g, &st);
 }
 
 static void sample_target(struct builtin_sampler *s, int slot, uint64_t now,
@@ -314,13 +247,13 @@ static void sample_target(struct builtin_sampler *s, int slot, uint64_t now,
 	if (ret || before != after)
 		return;
 
-	g = gap_for(t, before);
+	g = gap_samples_for(t->gaps, before);
 	count_sample(g, &s->scratch);
 
-	if (fn && now - before >= still_blocked_after(t->threshold_ns) && g->nstacks &&
+	if (fn && now - before >= still_blocked_after_ns(t->threshold_ns) && g->nstacks &&
 	    (!g->last_report_ns ||
 	     now - g->last_report_ns >= STILL_BLOCKED_EVERY_S * 1000000000ULL)) {
-		struct stack_set *current = make_set(t, g, g->last);
+		struct stack_set *current = gap_samples_to_set(g, g->last, t->pid);
 
 		g->last_report_ns = now;
 		fn(ctx, slot, before, now, current);
@@ -328,39 +261,6 @@ static void sample_target(struct builtin_sampler *s, int slot, uint64_t now,
 	}
 }
 
-/*
- * Wake up only when there may be work: every interval while some watched
- * thread is in a gap old enough to sample, else when the youngest open gap
- * becomes old enough, else after a quarter of the smallest threshold (a gap
- * that opens meanwhile is then first sampled between a quarter and half of
- * its threshold). An idle loop thus costs 4/threshold wake-ups a second
- * rather than 1/interval. A target not yet opened is retried on its own
- * schedule.
- */
-static void arm_timer(struct builtin_sampler *s, uint64_t now)
-{
-	uint64_t next = now + 1000000000ULL, soonest = now + s->interval_ns;
-	struct itimerspec its = { 0 };
-
-	for (int slot = 0; slot < s->nslots; slot++) {
-		const struct target *t = s->targets[slot];
-		uint64_t gap, due;
-
-		if (!t)
-			continue;
-		gap = detector_gap_open_since(s->det, slot);
-		due = gap ? gap + t->threshold_ns / 4 : now + t->threshold_ns / 4;
-		if (!t->proc && !t->gone && t->next_open_ns < due)
-			due = t->next_open_ns;
-		if (due < next)
-			next = due;
-	}
-	if (next < soonest)
-		next = soonest;
-	its.it_value.tv_sec = next / 1000000000ULL;
-	its.it_value.tv_nsec = next % 1000000000ULL;
-	timerfd_settime(s->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
-}
 
 static void builtin_ready(struct sampler *base, still_blocked_fn fn, void *ctx)
 {
@@ -401,8 +301,8 @@ static struct stack_set *builtin_take(struct sampler *base, int slot, uint64_t s
 		if (g->gap_start_ns != start_ns)
 			continue;
 		if (g->total)
-			set = make_set(t, g, -1);
-		gap_clear(g);
+			set = gap_samples_to_set(g, -1, t->pid);
+		gap_samples_clear(g);
 		break;
 	}
 	return set;

@@ -65,16 +65,13 @@
 #include "cpython/pyreader.h"
 #include "log.h"
 #include "procfs.h"
+#include "gap_samples.h"
 #include "sampler.h"
 #include "timeutil.h"
 
 #define NS_PER_MS 1000000ULL
 #define NS_PER_S 1000000000ULL
 
-/* Distinct stacks kept per gap; further ones are counted, not kept. */
-#define GAP_MAX_STACKS 16
-/* Gaps kept per thread until their event claims them. */
-#define GAPS_KEPT 4
 #define RESTART_MIN_NS (500 * NS_PER_MS)
 #define RESTART_MAX_NS (30 * NS_PER_S)
 /* A run this long (or one that sampled) resets the backoff. */
@@ -92,15 +89,6 @@
 #define READ_CHUNK 65536
 
 enum ev_kind { EV_TIMER = 1, EV_OUT, EV_ERR, EV_EXIT };
-
-struct gap_samples {
-	uint64_t gap_start_ns;          /* 0: unused */
-	unsigned total;
-	unsigned nstacks;
-	struct stack_count stacks[GAP_MAX_STACKS];
-	int last;                       /* index of the most recent stack */
-	uint64_t last_report_ns;        /* still-blocked report; 0 = none yet */
-};
 
 struct runner;
 
@@ -178,28 +166,6 @@ static uint64_t ev_data(enum ev_kind kind, int index)
 
 /* ---- the gaps' samples ------------------------------------------------------ */
 
-static void gap_clear(struct gap_samples *g)
-{
-	for (unsigned i = 0; i < g->nstacks; i++)
-		stack_free(&g->stacks[i].stack);
-	memset(g, 0, sizeof(*g));
-}
-
-static struct gap_samples *gap_for(struct watch *w, uint64_t gap_start_ns)
-{
-	struct gap_samples *oldest = &w->gaps[0];
-
-	for (int i = 0; i < GAPS_KEPT; i++) {
-		if (w->gaps[i].gap_start_ns == gap_start_ns)
-			return &w->gaps[i];
-		if (w->gaps[i].gap_start_ns < oldest->gap_start_ns)
-			oldest = &w->gaps[i];
-	}
-	gap_clear(oldest);
-	oldest->gap_start_ns = gap_start_ns;
-	return oldest;
-}
-
 static void count_sample(struct gap_samples *g, const struct austin_sample *as)
 {
 	struct frame frames[AUSTIN_MAX_FRAMES];
@@ -211,70 +177,7 @@ static void count_sample(struct gap_samples *g, const struct austin_sample *as)
 			.file = intern(as->frames[i].file),
 			.line = as->frames[i].line,
 		};
-	g->total++;
-	for (unsigned i = 0; i < g->nstacks; i++) {
-		if (stack_equal(&g->stacks[i].stack, &st)) {
-			g->stacks[i].samples++;
-			g->last = (int)i;
-			return;
-		}
-	}
-	if (g->nstacks == GAP_MAX_STACKS)
-		return; /* counted in total */
-	if (stack_copy(&g->stacks[g->nstacks].stack, &st))
-		return;
-	g->stacks[g->nstacks].samples = 1;
-	g->last = (int)g->nstacks++;
-}
-
-/* The stacks of g (or only its stack `only`), with source lines, most
- * sampled first. */
-static struct stack_set *make_set(const struct watch *w, const struct gap_samples *g, int only)
-{
-	struct stack_set *set = calloc(1, sizeof(*set));
-	unsigned n = only >= 0 ? 1 : g->nstacks;
-	char line[512];
-
-	if (!set)
-		return NULL;
-	set->stacks = calloc(n ? n : 1, sizeof(*set->stacks));
-	if (!set->stacks) {
-		free(set);
-		return NULL;
-	}
-	set->total_samples = only >= 0 ? g->stacks[only].samples : g->total;
-	for (unsigned i = 0; i < n; i++) {
-		const struct stack_count *src = &g->stacks[only >= 0 ? (unsigned)only : i];
-		struct stack_count *dst = &set->stacks[set->nstacks];
-
-		if (stack_copy(&dst->stack, &src->stack))
-			break;
-		dst->samples = src->samples;
-		for (int f = 0; f < dst->stack.depth; f++) {
-			struct frame *fr = &dst->stack.frames[f];
-
-			if (fr->line > 0 &&
-			    !py_source_line(w->pid, fr->file, fr->line, line, sizeof(line)))
-				fr->source = intern(line);
-		}
-		set->nstacks++;
-	}
-	for (unsigned i = 1; i < set->nstacks; i++) {
-		struct stack_count key = set->stacks[i];
-		unsigned j = i;
-
-		for (; j > 0 && set->stacks[j - 1].samples < key.samples; j--)
-			set->stacks[j] = set->stacks[j - 1];
-		set->stacks[j] = key;
-	}
-	return set;
-}
-
-static uint64_t still_blocked_after(uint64_t threshold_ns)
-{
-	const uint64_t floor_ns = STILL_BLOCKED_AFTER_MIN_S * NS_PER_S;
-
-	return threshold_ns > floor_ns ? threshold_ns : floor_ns;
+	gap_samples_add(g, &st);
 }
 
 /* ---- samples as they arrive ------------------------------------------------- */
@@ -354,17 +257,17 @@ static void on_sample(void *ctx, const struct austin_sample *as)
 			w->early++; /* may have been taken just before the gap */
 			continue;
 		}
-		g = gap_for(w, gap);
+		g = gap_samples_for(w->gaps, gap);
 		count_sample(g, as);
 		if (w->warned && !w->recovered) {
 			w->recovered = true;
 			log_warn("Python stacks from Austin for thread %d of PID %d now arrive",
 				 w->tid, w->pid);
 		}
-		if (s->fn && g->nstacks && now - gap >= still_blocked_after(w->threshold_ns) &&
+		if (s->fn && g->nstacks && now - gap >= still_blocked_after_ns(w->threshold_ns) &&
 		    (!g->last_report_ns ||
 		     now - g->last_report_ns >= STILL_BLOCKED_EVERY_S * NS_PER_S)) {
-			struct stack_set *current = make_set(w, g, g->last);
+			struct stack_set *current = gap_samples_to_set(g, g->last, w->pid);
 
 			g->last_report_ns = now;
 			s->fn(s->fn_ctx, slot, gap, now, current);
@@ -840,7 +743,7 @@ static void watch_free(struct austin_sampler *s, struct watch *w)
 	if (!w)
 		return;
 	for (int i = 0; i < GAPS_KEPT; i++)
-		gap_clear(&w->gaps[i]);
+		gap_samples_clear(&w->gaps[i]);
 	if (w->run && --w->run->nwatch == 0)
 		runner_free(s, w->run);
 	free(w);
@@ -1038,8 +941,8 @@ static struct stack_set *austin_take(struct sampler *base, int slot, uint64_t st
 		if (g->gap_start_ns != start_ns)
 			continue;
 		if (g->total)
-			set = make_set(w, g, -1);
-		gap_clear(g);
+			set = gap_samples_to_set(g, -1, w->pid);
+		gap_samples_clear(g);
 		break;
 	}
 	w->blocks++;

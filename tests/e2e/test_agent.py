@@ -352,7 +352,7 @@ def series(ns, pod_name, container):
 class Agent:
     def __init__(self, procs, kubelet, tmp_path, *extra, token="token-1", ca=None, env=None,
                  json_out=True, insecure=False):
-        self.token_file = tmp_path / f"token-{secrets.token_hex(3)}"
+        self.token_file = tmp_path / f"bearer-{secrets.token_hex(3)}"
         self.token_file.write_text(token + "\n")
         self.metrics_port = free_port()
         args = ["agent", "--node-name", NODE, "--kubelet-url", kubelet.url,

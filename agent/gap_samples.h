@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * gap_samples.h - what the samplers keep per watched thread: the distinct
+ * stacks seen during each recent block (gap), with sample counts, until the
+ * block's event claims them. Shared by every sampler, so both attribute and
+ * aggregate samples the same way.
+ */
+#ifndef BLOCKSNOOP_GAP_SAMPLES_H
+#define BLOCKSNOOP_GAP_SAMPLES_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "stacks.h"
+
+/* Distinct stacks kept per gap; further ones are counted, not kept. */
+#define GAP_MAX_STACKS 16
+/* Gaps kept per thread until their event claims them: the event of a gap
+ * arrives after the gap closes, possibly after the next one has begun. */
+#define GAPS_KEPT 4
+
+struct gap_samples {
+	uint64_t gap_start_ns;           /* the detector's gap start; 0 = unused */
+	unsigned total;                  /* samples counted */
+	unsigned nstacks;
+	struct stack_count stacks[GAP_MAX_STACKS];
+	int last;                        /* index of the most recent stack */
+	uint64_t last_report_ns;         /* still-blocked report; 0 = none yet */
+};
+
+/* Free g's stacks and mark it unused. */
+void gap_samples_clear(struct gap_samples *g);
+
+/* The entry of gaps[GAPS_KEPT] for the gap that began at gap_start_ns,
+ * recycling the oldest entry if there is none yet. Cannot fail. */
+struct gap_samples *gap_samples_for(struct gap_samples gaps[GAPS_KEPT],
+				    uint64_t gap_start_ns);
+
+/* Count one sample (frames with interned strings, innermost first). Out of
+ * memory only loses the stack, not the count. */
+void gap_samples_add(struct gap_samples *g, const struct stack *st);
+
+/*
+ * The stacks of g (or only its stack number `only`, if >= 0), with source
+ * lines read from process pid's files, most sampled first. Owned by the
+ * caller (stack_set_free); NULL when out of memory.
+ */
+struct stack_set *gap_samples_to_set(const struct gap_samples *g, int only, pid_t pid);
+
+#endif
