@@ -135,10 +135,12 @@ def ensure_base_tar():
     if BASE_TAR.exists():
         return
     CACHE.mkdir(parents=True, exist_ok=True)
-    tmp = BASE_TAR.with_suffix(f".tmp{os.getpid()}")
+    # mmdebstrap picks its output format from the name: keep ".tar" last.
+    tmp = BASE_TAR.with_name(f"{BASE_TAR.stem}.tmp{os.getpid()}.tar")
     try:
         # `stable` is Debian 13 (trixie), as the Dockerfile's base.
-        sh(["mmdebstrap", "--variant=minbase", "stable", str(tmp), MIRROR], 900)
+        sh(["mmdebstrap", "--variant=minbase",
+            '--aptopt=Acquire::Check-Valid-Until "false"', "stable", str(tmp), MIRROR], 900)
         tmp.rename(BASE_TAR)
     finally:
         tmp.unlink(missing_ok=True)
