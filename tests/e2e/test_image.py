@@ -39,7 +39,6 @@ pytestmark = pytest.mark.skipif(os.environ.get("BLOCKSNOOP_IMAGE_TESTS") == "0",
 
 CACHE = ROOT / "build" / "image"
 BASE_TAR = CACHE / "debian-trixie-minbase.tar"
-MIRROR = "http://deb.debian.org/debian"
 REPO = "localhost/blocksnoop-test"
 BASE_REPO = "localhost/blocksnoop-test-base"
 # runc, not crun; rlimits may not be raised here; host network (no CNI set-up).
@@ -140,7 +139,7 @@ def ensure_base_tar():
     try:
         # `stable` is Debian 13 (trixie), as the Dockerfile's base.
         sh(["mmdebstrap", "--variant=minbase",
-            '--aptopt=Acquire::Check-Valid-Until "false"', "stable", str(tmp), MIRROR], 900)
+            '--aptopt=Acquire::Check-Valid-Until "false"', "stable", str(tmp)], 900)
         tmp.rename(BASE_TAR)
     finally:
         tmp.unlink(missing_ok=True)
