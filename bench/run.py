@@ -330,8 +330,16 @@ def percall_table(res, sfx, title):
     return L
 
 
+def ratios(res, v):
+    """v's req/s over the same round's "alone" run, for every round: slow
+    drift of the shared host cancels out of each ratio."""
+    x, y = res.get(("rps", v)), res.get(("rps", "alone"))
+    return [p / q for p, q in zip(x, y)] if x and y else None
+
+
 def report(a, res, meta):
-    L = [f"Measured {meta['date']} on {meta['host']}; load average "
+    L = [f"{meta['blocksnoop']}.",
+         f"Measured {meta['date']} on {meta['host']}; load average "
          f"{meta['load0']} before, {meta['load1']} after (the benchmark itself adds ~2).",
          f"{a.rounds} interleaved rounds; medians, (min–max) across rounds; "
          "ratios and Δ are medians of same-round pairs."]
@@ -340,54 +348,78 @@ def report(a, res, meta):
         L.append(f"**{sum(bad)} of {len(bad)} runs overlapped another process's BPF programs "
                  f"on syscall tracepoints** even after {a.retries} reruns; such programs "
                  "slow every syscall on the host.")
-    L.append("")
+    if a.only != "percall":
+        L += throughput_table(a, res)
+    if a.only != "throughput":
+        pin = (f" (loop on CPU {a.cpu}, probes' user space on CPU {a.other_cpus})"
+               if a.cpu is not None else "")
+        L += percall_table(res, "", "### 2a. Per-call cost in an unrelated process, "
+                           f"ns/call, mean of all calls{pin}")
+        L += percall_table(res, "_min", "### 2b. The same, fastest of 200 blocks of "
+                           f"{a.calls // 200:,} calls")
+    if a.only != "percall":
+        L += own_cost_table(res)
+    return "\n".join(L + goals(a, res)) + "\n"
 
-    L += [f"### 1. Throughput: aiohttp hello, `wrk -t1 -c{a.connections} -d{a.duration}s`", "",
-          "| setup | requests/s | vs alone |", "|---|---|---|"]
-    # "vs alone" pairs each run with the same round's "alone" run and takes
-    # the median of those ratios: slow drift of the shared host cancels out.
-    alone = res.get(("rps", "alone"), [])
+
+def throughput_table(a, res):
+    L = ["", f"### 1. Throughput: aiohttp hello, `wrk -t1 -c{a.connections} -d{a.duration}s`",
+         "", "| setup | requests/s | vs alone |", "|---|---|---|"]
+    bs_cmd = " ".join(["blocksnoop -t 10", *a.bs_args, "PID"])
     for v, label in (("alone", "alone"),
-                     ("blocksnoop", f"`{' '.join(['blocksnoop -t 10', *a.bs_args, 'PID'])}` attached"),
+                     ("blocksnoop", f"`{bs_cmd}` attached"),
                      ("debug", "asyncio debug mode (`PYTHONASYNCIODEBUG=1`)")):
-        if alone and res.get(("rps", v)):
-            res[("ratio", v)] = [x / y for x, y in zip(res[("rps", v)], alone)]
+        res[("ratio", v)] = ratios(res, v)
         ratio = fmt(med(res, ("ratio", v)), ".3f", "–")
         L.append(f"| {label} | {fmt(med(res, ('rps', v)))}{spread(res, ('rps', v))} "
                  f"| {ratio}{spread(res, ('ratio', v), '.2f') if v != 'alone' else ''} |")
+    return L
 
-    for sfx, what in (("", "mean of all calls"),
-                      ("_min", f"fastest of 200 blocks of {a.calls // 200:,} calls")):
-        L += percall_table(res, sfx, f"### 2{'ab'[bool(sfx)]}. Per-call cost in an "
-                           f"unrelated process, ns/call, {what}"
-                           + (f" (loop on CPU {a.cpu}, probes' user space on CPU {a.other_cpus})"
-                              if a.cpu is not None else ""))
 
+def own_cost_table(res):
     cpu, hwm = med(res, ("bs_cpu_pct", None)), med(res, ("bs_hwm_kib", None))
-    L += ["", "### 3. blocksnoop's own cost (during the blocksnoop throughput runs)", "",
-          "| metric | value |", "|---|---|",
-          f"| CPU while wrk runs, % of one core | {fmt(cpu, '.2f')}"
-          f"{spread(res, ('bs_cpu_pct', None), '.2f')} |",
-          f"| CPU since start incl. BPF load, ms | {fmt(med(res, ('bs_cpu_total_ms', None)))} |",
-          f"| peak RSS (VmHWM), MiB | {fmt(hwm / 1024 if hwm else None, '.1f')} |",
-          f"| blocking events reported (≥ 10 ms) per run | {fmt(med(res, ('bs_events', None)))} |"]
+    return ["", "### 3. blocksnoop's own cost (during the blocksnoop throughput runs)", "",
+            "| metric | value |", "|---|---|",
+            f"| CPU while wrk runs, % of one core | {fmt(cpu, '.2f')}"
+            f"{spread(res, ('bs_cpu_pct', None), '.2f')} |",
+            f"| CPU since start incl. BPF load, ms | {fmt(med(res, ('bs_cpu_total_ms', None)))} |",
+            f"| peak RSS (VmHWM), MiB | {fmt(hwm / 1024 if hwm else None, '.1f')} |",
+            "| blocking events reported (≥ 10 ms) per run "
+            f"| {fmt(med(res, ('bs_events', None)))} |"]
 
+
+def goals(a, res):
     def goal(text, value, unit, ok):
         if value is None:
             return f"| {text} | not run | |"
         return f"| {text} | {value}{unit} | {'met' if ok else '**missed**'} |"
-    rb = med(res, ("ratio", "blocksnoop"))
-    L += ["", "### Goals", "", "| goal | measured | |", "|---|---|---|",
-          goal("≥ 99% of baseline req/s", fmt(rb * 100, ".1f") if rb else None,
-               "%", rb and rb >= 0.99),
-          goal("< 1% of a core", fmt(cpu, ".2f") if cpu is not None else None, "%",
-               cpu is not None and cpu < 1)]
-    for sfx, what in (("", "mean"), ("_min", "fastest block")):
-        d = paired_delta(res, "epoll_wait" + sfx, "blocksnoop", "empty")
-        L.append(goal(f"≤ 20 ns per epoll call over the empty-program floor ({what})",
-                      fmt(d, "+,.0f") if d is not None else None, " ns",
-                      d is not None and d <= 20))
-    return "\n".join(L) + "\n"
+    L = ["", "### Goals", "", "| goal | measured | |", "|---|---|---|"]
+    if a.only != "percall":
+        r = ratios(res, "blocksnoop")
+        rb = statistics.median(r) if r else None
+        cpu = med(res, ("bs_cpu_pct", None))
+        L += [goal("≥ 99% of baseline req/s", fmt(rb * 100, ".1f") if rb else None,
+                   "%", rb and rb >= 0.99),
+              goal("< 1% of a core", fmt(cpu, ".2f") if cpu is not None else None, "%",
+                   cpu is not None and cpu < 1)]
+    if a.only != "throughput":
+        for sfx, what in (("", "mean"), ("_min", "fastest block")):
+            d = paired_delta(res, "epoll_wait" + sfx, "blocksnoop", "empty")
+            L.append(goal(f"≤ 20 ns per epoll call over the empty-program floor ({what})",
+                          fmt(d, "+,.0f") if d is not None else None, " ns",
+                          d is not None and d <= 20))
+    return L
+
+
+def describe(a, have_bs):
+    """Which blocksnoop was measured: its version and the tree it came from."""
+    if not have_bs:
+        return f"blocksnoop: {a.blocksnoop} not found, its rows were not run"
+    ver = subprocess.run([a.blocksnoop, "--version"], capture_output=True,
+                         text=True).stdout.strip()
+    rev = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
+                         capture_output=True, text=True).stdout.strip()
+    return f"{ver or a.blocksnoop}" + (f", tree {rev}" if rev else "")
 
 
 def machine():
@@ -403,7 +435,7 @@ def main():
         "BLOCKSNOOP", os.path.join(ROOT, "build/blocksnoop")))
     ap.add_argument("--blocksnoop-args", default="", metavar="ARGS",
                     help='extra blocksnoop options, e.g. "--sampler none"')
-    ap.add_argument("--quick", action="store_true", help="~1 minute instead of ~4")
+    ap.add_argument("--quick", action="store_true", help="~1.5 minutes instead of ~5")
     ap.add_argument("--rounds", type=int, help="rounds (default 7, quick 3)")
     ap.add_argument("--duration", type=int, help="wrk seconds (default 3, quick 2)")
     ap.add_argument("--calls", type=int, help="syscall_loop N (default 2000000)")
@@ -411,10 +443,10 @@ def main():
     ap.add_argument("--cpu", type=int, default=os.cpu_count() - 1,
                     help="pin syscall_loop to this CPU (-1: do not pin)")
     ap.add_argument("--only", choices=("throughput", "percall"))
-    ap.add_argument("--wait-quiet", type=int, default=15, metavar="S",
+    ap.add_argument("--wait-quiet", type=int, default=10, metavar="S",
                     help="before each run, wait up to S s for other processes' "
-                    "syscall tracepoint programs to go (default 15)")
-    ap.add_argument("--retries", type=int, default=2,
+                    "syscall tracepoint programs to go (default 10)")
+    ap.add_argument("--retries", type=int, default=1,
                     help="rerun a run disturbed by such programs up to this often")
     ap.add_argument("--nice", type=int, default=0,
                     help="run everything at this nice value, e.g. -10 on a machine "
@@ -452,7 +484,7 @@ def main():
         signal.signal(s, lambda sig, _: sys.exit(128 + sig))
     logdir = tempfile.mkdtemp(prefix="blocksnoop-bench.")
     meta = {"date": datetime.date.today().isoformat(), "host": machine(),
-            "load0": "%.2f" % os.getloadavg()[0]}
+            "load0": "%.2f" % os.getloadavg()[0], "blocksnoop": describe(a, have_bs)}
     res = {}
     parts = [(throughput_run, ["alone", "blocksnoop", "debug"]),
              (loop_run, ["nothing", "empty", "blocksnoop"])]
