@@ -3,8 +3,8 @@
  * pyoffsets.c - per-version CPython layouts (see pyoffsets.h).
  *
  * 3.8-3.12 were measured with offsetof() against each version's own headers
- * (pyenv 3.8.18 ... 3.12.1, Py_BUILD_CORE) and match
- * /work/shared/notes/cpython-internals.md §2; 3.13/3.14 are read from the
+ * (3.8.18 ... 3.12.1 built with Py_BUILD_CORE) and checked against live
+ * interpreters; 3.13/3.14 are read from the
  * target (Include/internal/pycore_debug_offsets.h of each branch, positions
  * below).
  */

@@ -158,7 +158,7 @@ static void test_builtin_tables(void **state)
 	assert_int_equal(pyoffsets_builtin(7, &o), -1);
 	assert_int_equal(pyoffsets_builtin(13, &o), -1);
 
-	/* Spot checks against /work/shared/notes/cpython-internals.md §2. */
+	/* Spot checks against offsets measured with offsetof() on each version's headers. */
 	for (m = 8; m <= 12; m++) {
 		pyoffsets_builtin(m, &o);
 		assert_int_equal(o.ob_type, 8);
