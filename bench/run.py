@@ -3,6 +3,7 @@
 """blocksnoop overhead benchmark.
 
     sudo bench/run.py [--quick] [--rounds N] [--blocksnoop PATH] [--output FILE]
+                      [--only throughput|percall] [--blocksnoop-args ARGS] ...
 
 Measures, interleaved round by round so machine noise hits every variant alike,
 and reports medians:
@@ -415,10 +416,14 @@ def describe(a, have_bs):
     """Which blocksnoop was measured: its version and the tree it came from."""
     if not have_bs:
         return f"blocksnoop: {a.blocksnoop} not found, its rows were not run"
-    ver = subprocess.run([a.blocksnoop, "--version"], capture_output=True,
-                         text=True).stdout.strip()
-    rev = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
-                         capture_output=True, text=True).stdout.strip()
+    def first_line(argv):
+        try:
+            return subprocess.run(argv, capture_output=True, text=True,
+                                  timeout=5).stdout.strip()
+        except subprocess.TimeoutExpired:  # not blocksnoop after all
+            return ""
+    ver = first_line([a.blocksnoop, "--version"])
+    rev = first_line(["git", "-C", ROOT, "describe", "--always", "--dirty"])
     return f"{ver or a.blocksnoop}" + (f", tree {rev}" if rev else "")
 
 
@@ -452,7 +457,8 @@ def main():
                     help="run everything at this nice value, e.g. -10 on a machine "
                     "busy with other jobs (they then get less CPU)")
     ap.add_argument("--output", help="also write the markdown table here")
-    ap.add_argument("--keep-logs", action="store_true")
+    ap.add_argument("--keep-logs", action="store_true",
+                    help="keep the children's stderr and blocksnoop's records")
     a = ap.parse_args()
     # Many short rounds beat few long ones here: the noise is co-tenants
     # coming and going, and a median needs samples.
@@ -486,15 +492,15 @@ def main():
     meta = {"date": datetime.date.today().isoformat(), "host": machine(),
             "load0": "%.2f" % os.getloadavg()[0], "blocksnoop": describe(a, have_bs)}
     res = {}
-    parts = [(throughput_run, ["alone", "blocksnoop", "debug"]),
-             (loop_run, ["nothing", "empty", "blocksnoop"])]
+    parts = [("throughput", throughput_run, ["alone", "blocksnoop", "debug"]),
+             ("per-call", loop_run, ["nothing", "empty", "blocksnoop"])]
     if a.only:
         parts = [parts[a.only == "percall"]]
     try:
-        for fn, variants in parts:
+        for part, fn, variants in parts:
             variants = [v for v in variants if have_bs or v != "blocksnoop"]
             for r in range(a.rounds):
-                log(f"round {r + 1}/{a.rounds}")
+                log(f"{part} round {r + 1}/{a.rounds}")
                 # Rotate the order each round (A,B,C / B,C,A / ...) so no
                 # variant always runs first after a quiet period.
                 for v in variants[r % len(variants):] + variants[:r % len(variants)]:
@@ -525,3 +531,5 @@ if __name__ == "__main__":
     except KeyboardInterrupt:
         cleanup()
         sys.exit(130)
+    except (RuntimeError, subprocess.CalledProcessError) as e:
+        sys.exit(f"bench/run.py: {e}")
