@@ -6,6 +6,7 @@
 #   sudo make test SANITIZE=1   the same, everything built with ASan + UBSan
 #   make install PREFIX=/usr DESTDIR=...
 #   make V=1             show the commands
+#   make e2e E2E_ARGS="tests/e2e/test_x.py -k name"   a part of the end-to-end suite
 #
 # Build pipeline (libbpf CO-RE, as in libbpf-tools):
 #   vmlinux.h (from the build host's BTF) -> bpf/*.bpf.c -> .bpf.o (clang -target bpf)
@@ -210,7 +211,7 @@ e2e: $(OUTPUT)/blocksnoop fixtures $(OUTPUT)/tests/test_nsexec $(ROOTFS)/usr/bin
 	BLOCKSNOOP=$(abspath $(OUTPUT)/blocksnoop) FIXTURES_BIN=$(abspath $(OUTPUT)/fixtures) \
 	NSEXEC_DRIVER=$(abspath $(OUTPUT)/tests/test_nsexec) \
 	BLOCKSNOOP_ROOTFS=$(abspath $(ROOTFS)) \
-		$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+		$(PYTHON) -m pytest -q -p no:cacheprovider $(or $(E2E_ARGS),tests/e2e)
 
 test: deps-test
 	$(MAKE) unit
