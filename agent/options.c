@@ -2,10 +2,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "exit_codes.h"
@@ -28,9 +26,11 @@ const char options_usage[] =
 "  -t, --threshold MS        report blocks of at least MS milliseconds\n"
 "                            (default 100; 0 with --stats)\n"
 "      --error-threshold MS  blocks of at least MS are level \"error\" (default 500)\n"
+"                            (MS: a decimal number from 0 to 3600000, one hour)\n"
 "      --stats               measure the distribution of all gaps instead of\n"
 "                            reporting events (percentiles every second)\n"
-"      --duration SECONDS    stop after SECONDS (launch mode: end the command)\n"
+"      --duration SECONDS    stop after SECONDS, at most 31536000 (365 days);\n"
+"                            launch mode: end the command\n"
 "\n"
 "Stacks:\n"
 "      --sampler builtin|austin|none\n"
@@ -39,8 +39,8 @@ const char options_usage[] =
 "      --austin PATH         the Austin binary (default: austin on PATH)\n"
 "      --austin-root DIR     the root file system Austin, its loader and its\n"
 "                            libraries come from (default /)\n"
-"      --interval MS         sampling interval while a block is in progress\n"
-"                            (default threshold/10, within 0.5..50)\n"
+"      --interval MS         sampling interval while a block is in progress,\n"
+"                            0.5 to 50 (default threshold/10, within those)\n"
 "      --correlation-padding MS\n"
 "                            accepted for compatibility; both samplers match\n"
 "                            samples to blocks by the detector's gap state,\n"
@@ -117,42 +117,44 @@ static const struct option long_options[] = {
 	{ 0 },
 };
 
-static int usage_error(char *err, size_t len, const char *fmt, ...)
+const struct num_range options_ms_range = {
+	.min = 0, .max = OPTIONS_MAX_MS, .unit = "milliseconds",
+};
+const struct num_range options_interval_range = {
+	.min = OPTIONS_MIN_INTERVAL_MS, .max = OPTIONS_MAX_INTERVAL_MS, .unit = "milliseconds",
+};
+const struct num_range options_duration_range = {
+	.min = 0, .min_excluded = true, .max = OPTIONS_MAX_DURATION_S, .unit = "seconds",
+};
+
+int options_usage_error(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
+	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	return EXIT_USAGE;
 }
 
-/* A finite number of milliseconds/seconds >= 0 (> 0 if positive). */
-static int parse_amount(const char *text, bool positive, double *out)
+int options_parse_number(const char *what, const char *text, const struct num_range *r,
+			 double *out, char *err, size_t errlen)
 {
-	char *end;
-	double v;
+	char range[128];
 
-	errno = 0;
-	v = strtod(text, &end);
-	if (errno || end == text || *end || !isfinite(v) || v < 0 ||
-	    (positive && v == 0))
-		return -EINVAL;
-	*out = v;
-	return 0;
+	if (!num_parse_in(text, r, out))
+		return 0;
+	num_range_describe(r, range, sizeof(range));
+	return options_usage_error(err, errlen, "invalid %s '%s': expected a decimal number %s",
+				   what, text, range);
 }
 
 /* A process or thread id: decimal digits only, 1..INT_MAX. */
 static int parse_id(const char *text, pid_t *out)
 {
-	char *end;
-	long v;
+	uint64_t v;
 
-	if (!*text || strspn(text, "0123456789") != strlen(text))
-		return -EINVAL;
-	errno = 0;
-	v = strtol(text, &end, 10);
-	if (errno || *end || v < 1 || v > INT_MAX)
+	if (num_parse_uint(text, 1, INT_MAX, &v))
 		return -EINVAL;
 	*out = (pid_t)v;
 	return 0;
@@ -182,7 +184,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 		  size_t errlen)
 {
 	bool threshold_set = false;
-	int c;
+	int c, code;
 
 	*o = (struct options){
 		.command = CMD_RUN,
@@ -212,7 +214,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 
 			if (optind < argc && !o->pid && looks_like_id(argv[optind]) && !dashdash) {
 				if (parse_id(argv[optind], &o->pid))
-					return usage_error(err, errlen,
+					return options_usage_error(err, errlen,
 						"invalid PID '%s': expected a process id", argv[optind]);
 				optind++;
 				continue;
@@ -221,33 +223,33 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 		}
 		switch (c) {
 		case 't':
-			if (parse_amount(optarg, false, &o->threshold_ms))
-				return usage_error(err, errlen,
-					"invalid threshold '%s': expected milliseconds, a number >= 0 (e.g. -t 50)",
-					optarg);
+			code = options_parse_number("--threshold", optarg, &options_ms_range,
+						    &o->threshold_ms, err, errlen);
+			if (code)
+				return code;
 			threshold_set = true;
 			break;
 		case OPT_ERROR_THRESHOLD:
-			if (parse_amount(optarg, false, &o->error_threshold_ms))
-				return usage_error(err, errlen,
-					"invalid --error-threshold '%s': expected milliseconds, a number >= 0",
-					optarg);
+			code = options_parse_number("--error-threshold", optarg, &options_ms_range,
+						    &o->error_threshold_ms, err, errlen);
+			if (code)
+				return code;
 			break;
 		case OPT_PADDING:
-			if (parse_amount(optarg, false, &o->correlation_padding_ms))
-				return usage_error(err, errlen,
-					"invalid --correlation-padding '%s': expected milliseconds, a number >= 0",
-					optarg);
+			code = options_parse_number("--correlation-padding", optarg, &options_ms_range,
+						    &o->correlation_padding_ms, err, errlen);
+			if (code)
+				return code;
 			break;
 		case OPT_DURATION:
-			if (parse_amount(optarg, true, &o->duration_s))
-				return usage_error(err, errlen,
-					"invalid --duration '%s': expected seconds, a number > 0",
-					optarg);
+			code = options_parse_number("--duration", optarg, &options_duration_range,
+						    &o->duration_s, err, errlen);
+			if (code)
+				return code;
 			break;
 		case OPT_TID:
 			if (parse_id(optarg, &o->tid))
-				return usage_error(err, errlen,
+				return options_usage_error(err, errlen,
 					"invalid --tid '%s': expected a thread id", optarg);
 			break;
 		case OPT_FAIL_ON:
@@ -258,7 +260,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 			else if (!strcmp(optarg, "error"))
 				o->fail_on = FAIL_ON_ERROR;
 			else
-				return usage_error(err, errlen,
+				return options_usage_error(err, errlen,
 					"invalid --fail-on '%s': expected none, event or error", optarg);
 			break;
 		case OPT_SAMPLER:
@@ -269,21 +271,21 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 			else if (!strcmp(optarg, "none"))
 				o->sampler = SAMPLER_NONE;
 			else
-				return usage_error(err, errlen,
+				return options_usage_error(err, errlen,
 					"invalid --sampler '%s': expected builtin, austin or none", optarg);
 			break;
 		case OPT_AUSTIN: o->austin = optarg; break;
 		case OPT_AUSTIN_ROOT:
 			if (optarg[0] != '/')
-				return usage_error(err, errlen,
+				return options_usage_error(err, errlen,
 					"invalid --austin-root '%s': expected an absolute directory", optarg);
 			o->austin_root = optarg;
 			break;
 		case OPT_INTERVAL:
-			if (parse_amount(optarg, true, &o->interval_ms))
-				return usage_error(err, errlen,
-					"invalid --interval '%s': expected milliseconds, a number > 0",
-					optarg);
+			code = options_parse_number("--interval", optarg, &options_interval_range,
+						    &o->interval_ms, err, errlen);
+			if (code)
+				return code;
 			break;
 		case OPT_STATS: o->stats = true; break;
 		case OPT_JSON: o->json = true; break;
@@ -296,10 +298,10 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 		case 'h': o->command = CMD_HELP; return 0;
 		case OPT_VERSION: o->command = CMD_VERSION; return 0;
 		case ':':
-			return usage_error(err, errlen, "option '%s' needs a value (see --help)",
+			return options_usage_error(err, errlen, "option '%s' needs a value (see --help)",
 					   option_text(argv, optind));
 		default:
-			return usage_error(err, errlen, "unknown option '%s' (see --help)",
+			return options_usage_error(err, errlen, "unknown option '%s' (see --help)",
 					   option_text(argv, optind));
 		}
 	}
@@ -308,16 +310,16 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 		o->launch_argv = &argv[optind];
 
 	if (o->pid && o->launch_argv)
-		return usage_error(err, errlen,
+		return options_usage_error(err, errlen,
 			"give either a PID to attach to or a command to run, not both");
 	if (!o->pid && !o->launch_argv)
-		return usage_error(err, errlen,
+		return options_usage_error(err, errlen,
 			"nothing to watch: give a PID (blocksnoop 1234) or a command (blocksnoop -- python3 app.py)");
 	if (o->tid && !o->pid)
-		return usage_error(err, errlen,
+		return options_usage_error(err, errlen,
 			"--tid needs a PID: a launched command has no threads yet");
 	if (o->stats && o->fail_on != FAIL_ON_NONE)
-		return usage_error(err, errlen,
+		return options_usage_error(err, errlen,
 			"--fail-on does not apply to --stats, which reports no events");
 	if (o->stats && !threshold_set)
 		o->threshold_ms = 0;

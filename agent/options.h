@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "numparse.h"
+
 enum command {
 	CMD_RUN,     /* watch a PID or a launched command */
 	CMD_HELP,
@@ -64,5 +66,37 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 
 /* The --help text. */
 extern const char options_usage[];
+
+/*
+ * The ranges of the number options, shared with `blocksnoop agent` and
+ * listed in README's option table. Thresholds stay far below what the
+ * kernel side's u64 nanoseconds hold; the interval is the sampler's
+ * documented 0.5-50 ms; the duration's nanoseconds fit a u64 deadline.
+ */
+#define OPTIONS_MAX_MS 3600000.0          /* thresholds, padding: one hour */
+#define OPTIONS_MIN_INTERVAL_MS 0.5
+#define OPTIONS_MAX_INTERVAL_MS 50.0
+#define OPTIONS_MAX_DURATION_S 31536000.0 /* 365 days */
+extern const struct num_range options_ms_range;       /* -t, --error-threshold, --correlation-padding */
+extern const struct num_range options_interval_range; /* --interval */
+extern const struct num_range options_duration_range; /* --duration */
+
+/*
+ * Helpers both option parsers share. options_usage_error() formats a usage
+ * error into err (truncated to fit, always NUL-terminated) and returns
+ * EXIT_USAGE.
+ */
+int options_usage_error(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * An option's number: text, a plain decimal (numparse.h) within r, into
+ * *out; 0. Otherwise EXIT_USAGE with "invalid WHAT 'TEXT': expected a
+ * decimal number from 0 to 3600000 milliseconds" in err, where what names
+ * the option as the user set it ("--threshold", "BLOCKSNOOP_THRESHOLD").
+ * *out is written only on success.
+ */
+int options_parse_number(const char *what, const char *text, const struct num_range *r,
+			 double *out, char *err, size_t errlen);
 
 #endif

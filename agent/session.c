@@ -325,6 +325,11 @@ static void on_target_exit(struct session *s)
 	finish(s, "target_exit", "completed");
 }
 
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
 static void run_loop(struct session *s)
 {
 	struct epoll_event ev[8];
@@ -339,7 +344,10 @@ static void run_loop(struct session *s)
 				finish(s, "duration", "completed");
 				break;
 			}
-			timeout = (int)((s->deadline_ns - now + 999999) / 1000000);
+			/* Wake at the deadline, or within the hour (a long
+			 * --duration in ms does not fit an int). */
+			timeout = (int)min_u64((s->deadline_ns - now + 999999) / 1000000,
+					       3600 * 1000);
 		}
 		n = epoll_wait(s->epfd, ev, 8, timeout);
 		if (n < 0) {

@@ -2,7 +2,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,8 +39,8 @@ const char agent_usage[] =
 "                            do not verify the kubelet's certificate\n"
 "                            [BLOCKSNOOP_KUBELET_INSECURE_SKIP_TLS_VERIFY]\n"
 "      --poll-interval DURATION\n"
-"                            how often to ask the kubelet: 10s, 500ms, 2m\n"
-"                            [BLOCKSNOOP_POLL_INTERVAL] (default 10s)\n"
+"                            how often to ask the kubelet: 10s, 500ms, 2m;\n"
+"                            100ms to 1h [BLOCKSNOOP_POLL_INTERVAL] (default 10s)\n"
 "      --metrics-addr [HOST]:PORT\n"
 "                            serve /metrics and /healthz there\n"
 "                            [BLOCKSNOOP_METRICS_ADDR] (default :9090; \"\" for none)\n"
@@ -51,11 +50,13 @@ const char agent_usage[] =
 "                            [BLOCKSNOOP_THRESHOLD] (default 100)\n"
 "      --error-threshold MS  blocks of at least MS are level \"error\"\n"
 "                            [BLOCKSNOOP_ERROR_THRESHOLD] (default 500)\n"
+"                            (MS: a decimal number from 0 to 3600000, one hour)\n"
 "      --sampler builtin|none\n"
 "                            read Python stacks or not [BLOCKSNOOP_SAMPLER]\n"
-"      --interval MS         stack sampling interval during blocks\n"
+"      --interval MS         stack sampling interval during blocks, 0.5 to 50\n"
 "                            [BLOCKSNOOP_INTERVAL] (default threshold/10)\n"
-"      --duration DURATION   stop after DURATION [BLOCKSNOOP_DURATION]\n"
+"      --duration DURATION   stop after DURATION, at most 365 days\n"
+"                            [BLOCKSNOOP_DURATION]\n"
 "\n"
 "Output:\n"
 "      --json                JSON lines on stdout [BLOCKSNOOP_JSON]\n"
@@ -133,69 +134,64 @@ static const struct opt_def defs[] = {
 };
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))
 
-static int usage_error(char *err, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int usage_error(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
+/* --poll-interval: often enough to notice new pods, rarely enough to
+ * spare the kubelet. */
+static const struct num_range poll_interval_range = {
+	.min = 0.1, .max = AGENT_MAX_POLL_S, .unit = "seconds",
+};
 
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return EXIT_USAGE;
-}
-
-/* A finite number >= 0 (> 0 if positive), as in the main CLI. */
-static int parse_amount(const char *text, bool positive, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(text, &end);
-	if (errno || end == text || *end || !isfinite(v) || v < 0 || (positive && v == 0))
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-int agent_parse_duration(const char *text, double *seconds)
+int agent_parse_duration(const char *text, const struct num_range *r, double *seconds)
 {
 	static const struct { const char *suffix; double scale; } units[] = {
 		{ "ms", 1e-3 }, { "s", 1 }, { "m", 60 }, { "h", 3600 },
 	};
-	char buf[64], *end;
+	char number[64];
 	size_t len = strlen(text);
 	double v, scale = 1;
+	int err;
 
-	if (!len || len >= sizeof(buf))
+	if (len >= sizeof(number))
 		return -EINVAL;
-	memcpy(buf, text, len + 1);
+	memcpy(number, text, len + 1);
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		size_t sl = strlen(units[i].suffix);
 
-		if (len > sl && !strcmp(buf + len - sl, units[i].suffix) &&
-		    buf[len - sl - 1] >= '0' && buf[len - sl - 1] <= '9') {
-			buf[len - sl] = '\0';
+		if (len > sl && !strcmp(number + len - sl, units[i].suffix)) {
+			number[len - sl] = '\0';
 			scale = units[i].scale;
 			break;
 		}
 	}
-	if (buf[0] < '0' || buf[0] > '9')
-		return -EINVAL; /* no sign, space, inf or nan */
-	errno = 0;
-	v = strtod(buf, &end);
-	if (errno || *end || !isfinite(v) || v <= 0)
-		return -EINVAL;
-	*seconds = v * scale;
+	err = num_parse_decimal(number, &v);
+	if (err)
+		return err;
+	v *= scale;
+	if (!num_in_range(v, r))
+		return -ERANGE;
+	*seconds = v;
 	return 0;
+}
+
+/* An option's duration (agent_parse_duration), or EXIT_USAGE and a
+ * message naming the option, the value and the range. */
+static int parse_duration_option(const char *what, const char *text, const struct num_range *r,
+				 double *seconds, char *err, size_t errlen)
+{
+	char range[128];
+
+	if (!agent_parse_duration(text, r, seconds))
+		return 0;
+	num_range_describe(r, range, sizeof(range));
+	return options_usage_error(err, errlen,
+		"invalid %s '%s': expected a duration such as 30s, 500ms, 2m or 1h (a bare number is seconds), %s",
+		what, text, range);
 }
 
 int agent_parse_listen_addr(const char *text, struct sockaddr_storage *ss, socklen_t *len)
 {
-	char host[64], *end;
+	char host[64];
 	const char *colon;
-	long port;
+	uint64_t port;
 
 	memset(ss, 0, sizeof(*ss));
 	if (text[0] == '[') {
@@ -214,11 +210,7 @@ int agent_parse_listen_addr(const char *text, struct sockaddr_storage *ss, sockl
 		memcpy(host, text, (size_t)(colon - text));
 		host[colon - text] = '\0';
 	}
-	if (!colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1))
-		return -EINVAL;
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (errno || *end || port < 0 || port > 65535)
+	if (num_parse_uint(colon + 1, 0, 65535, &port))
 		return -EINVAL;
 	if (text[0] == '[' || !host[0]) {
 		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
@@ -277,16 +269,16 @@ static int apply(struct agent_options *o, const struct opt_def *d, const char *v
 	switch (d->id) {
 	case OPT_NODE_NAME:
 		if (!*value)
-			return usage_error(err, errlen, "%s is empty: give this node's name", what);
+			return options_usage_error(err, errlen, "%s is empty: give this node's name", what);
 		o->node_name = value;
 		return 0;
 	case OPT_KUBELET_URL:
 		if (strncmp(value, "https://", 8) && strncmp(value, "http://", 7))
-			return usage_error(err, errlen,
+			return options_usage_error(err, errlen,
 				"invalid %s '%s': expected https://HOST:PORT (or http:// for a read-only port)",
 				what, value);
 		if (strlen(value) >= sizeof(o->kubelet_url) - 8)
-			return usage_error(err, errlen, "%s is too long", what);
+			return options_usage_error(err, errlen, "%s is too long", what);
 		snprintf(o->kubelet_url, sizeof(o->kubelet_url), "%s", value);
 		return 0;
 	case OPT_HOST_IP: {
@@ -297,7 +289,7 @@ static int apply(struct agent_options *o, const struct opt_def *d, const char *v
 			return 0;
 		}
 		if (inet_pton(AF_INET, value, buf) != 1 && inet_pton(AF_INET6, value, buf) != 1)
-			return usage_error(err, errlen,
+			return options_usage_error(err, errlen,
 				"invalid %s '%s': expected an IPv4 or IPv6 address", what, value);
 		o->kubelet_host_ip = value;
 		return 0;
@@ -311,17 +303,14 @@ static int apply(struct agent_options *o, const struct opt_def *d, const char *v
 		o->ca_file_given = true;
 		return 0;
 	case OPT_POLL_INTERVAL:
-		if (agent_parse_duration(value, &o->poll_interval_s) || o->poll_interval_s < 0.1)
-			return usage_error(err, errlen,
-				"invalid %s '%s': expected a duration of at least 100ms (e.g. 10s)",
-				what, value);
-		return 0;
+		return parse_duration_option(what, value, &poll_interval_range,
+					     &o->poll_interval_s, err, errlen);
 	case OPT_METRICS_ADDR: {
 		struct sockaddr_storage ss;
 		socklen_t len;
 
 		if (*value && agent_parse_listen_addr(value, &ss, &len))
-			return usage_error(err, errlen,
+			return options_usage_error(err, errlen,
 				"invalid %s '%s': expected :PORT, IPV4:PORT or [IPV6]:PORT (\"\" to disable)",
 				what, value);
 		o->metrics_addr = value;
@@ -332,41 +321,33 @@ static int apply(struct agent_options *o, const struct opt_def *d, const char *v
 		return 0;
 	case OPT_SERVICE:
 		if (!*value)
-			return usage_error(err, errlen, "%s is empty", what);
+			return options_usage_error(err, errlen, "%s is empty", what);
 		o->service = value;
 		return 0;
 	case OPT_ENV:
 		o->env = value;
 		return 0;
 	case OPT_THRESHOLD:
-		if (parse_amount(value, false, &o->threshold_ms))
-			return usage_error(err, errlen,
-				"invalid %s '%s': expected milliseconds, a number >= 0", what, value);
-		return 0;
+		return options_parse_number(what, value, &options_ms_range, &o->threshold_ms,
+					    err, errlen);
 	case OPT_ERROR_THRESHOLD:
-		if (parse_amount(value, false, &o->error_threshold_ms))
-			return usage_error(err, errlen,
-				"invalid %s '%s': expected milliseconds, a number >= 0", what, value);
-		return 0;
+		return options_parse_number(what, value, &options_ms_range,
+					    &o->error_threshold_ms, err, errlen);
 	case OPT_SAMPLER:
 		if (!strcmp(value, "builtin"))
 			o->sampler = SAMPLER_BUILTIN;
 		else if (!strcmp(value, "none"))
 			o->sampler = SAMPLER_NONE;
 		else
-			return usage_error(err, errlen,
+			return options_usage_error(err, errlen,
 				"invalid %s '%s': expected builtin or none", what, value);
 		return 0;
 	case OPT_INTERVAL:
-		if (parse_amount(value, true, &o->interval_ms))
-			return usage_error(err, errlen,
-				"invalid %s '%s': expected milliseconds, a number > 0", what, value);
-		return 0;
+		return options_parse_number(what, value, &options_interval_range,
+					    &o->interval_ms, err, errlen);
 	case OPT_DURATION:
-		if (agent_parse_duration(value, &o->duration_s))
-			return usage_error(err, errlen,
-				"invalid %s '%s': expected a duration (e.g. 30s)", what, value);
-		return 0;
+		return parse_duration_option(what, value, &options_duration_range,
+					     &o->duration_s, err, errlen);
 	case OPT_INSECURE: flag = &o->insecure_skip_verify; break;
 	case OPT_JSON: flag = &o->json; break;
 	case OPT_NO_COLOR: flag = &o->no_color; break;
@@ -382,7 +363,7 @@ static int apply(struct agent_options *o, const struct opt_def *d, const char *v
 		return 0;
 	}
 	if (parse_bool(value, flag))
-		return usage_error(err, errlen, "invalid %s '%s': expected true or false", what, value);
+		return options_usage_error(err, errlen, "invalid %s '%s': expected true or false", what, value);
 	return 0;
 }
 
@@ -431,17 +412,17 @@ int agent_options_parse(int argc, char **argv, agent_getenv_fn env, struct agent
 		case 'v': c = OPT_VERBOSE; break;
 		case 'h': c = OPT_HELP; break;
 		case ':':
-			return usage_error(err, errlen, "option '%s' needs a value (see blocksnoop agent --help)",
+			return options_usage_error(err, errlen, "option '%s' needs a value (see blocksnoop agent --help)",
 					   argv[optind - 1]);
 		case '?':
-			return usage_error(err, errlen, "unknown option '%s' (see blocksnoop agent --help)",
+			return options_usage_error(err, errlen, "unknown option '%s' (see blocksnoop agent --help)",
 					   argv[optind - 1]);
 		}
 		for (size_t i = 0; i < NDEFS; i++)
 			if (defs[i].id == c)
 				d = &defs[i];
 		if (!d)
-			return usage_error(err, errlen, "unknown option (see blocksnoop agent --help)");
+			return options_usage_error(err, errlen, "unknown option (see blocksnoop agent --help)");
 		code = apply(o, d, optarg, false, err, errlen);
 		if (code)
 			return code;
@@ -449,18 +430,18 @@ int agent_options_parse(int argc, char **argv, agent_getenv_fn env, struct agent
 			return 0;
 	}
 	if (optind < argc)
-		return usage_error(err, errlen,
+		return options_usage_error(err, errlen,
 			"unexpected argument '%s': the agent takes options only (see blocksnoop agent --help)",
 			argv[optind]);
 
 	if (!o->node_name)
-		return usage_error(err, errlen,
+		return options_usage_error(err, errlen,
 			"no node name: give --node-name or set NODE_NAME (in a pod, from the downward API: fieldRef spec.nodeName)");
 	if (!o->kubelet_url[0]) {
 		bool v6 = strchr(o->node_name, ':') != NULL;
 
 		if (strlen(o->node_name) > 253)
-			return usage_error(err, errlen, "the node name is too long");
+			return options_usage_error(err, errlen, "the node name is too long");
 		snprintf(o->kubelet_url, sizeof(o->kubelet_url), "https://%s%s%s:%d", v6 ? "[" : "",
 			 o->node_name, v6 ? "]" : "", AGENT_DEFAULT_KUBELET_PORT);
 	}

@@ -18,6 +18,7 @@
 #define AGENT_DEFAULT_CA_FILE "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
 #define AGENT_DEFAULT_KUBELET_PORT 10250
 #define AGENT_DEFAULT_POLL_S 10.0
+#define AGENT_MAX_POLL_S 3600.0
 #define AGENT_DEFAULT_METRICS_ADDR ":9090"
 
 enum agent_command {
@@ -73,10 +74,12 @@ int agent_options_parse(int argc, char **argv, agent_getenv_fn env, struct agent
 int agent_parse_listen_addr(const char *text, struct sockaddr_storage *ss, socklen_t *len);
 
 /*
- * Pure. A duration: seconds as a plain number ("10", "0.5") or with a unit
- * ("500ms", "10s", "2m"). Returns 0 and *seconds (> 0), or -EINVAL.
+ * Pure. A duration: seconds as a plain decimal ("10", "0.5", numparse.h)
+ * or one with a unit ("500ms", "10s", "2m", "1h"), within r (in seconds).
+ * Returns 0 and *seconds, -EINVAL (not such a duration) or -ERANGE
+ * (outside r). *seconds is written only on success.
  */
-int agent_parse_duration(const char *text, double *seconds);
+int agent_parse_duration(const char *text, const struct num_range *r, double *seconds);
 
 /* The `blocksnoop agent --help` text. */
 extern const char agent_usage[];

@@ -179,7 +179,7 @@ static void test_usage_errors(void **state)
 	expect_usage(NULL, "no node name", NULL);
 	expect_usage(node, "invalid --poll-interval", "--poll-interval", "0", NULL);
 	expect_usage(node, "invalid --poll-interval", "--poll-interval", "10x", NULL);
-	expect_usage(node, "at least 100ms", "--poll-interval", "50ms", NULL);
+	expect_usage(node, "from 0.1 to 3600 seconds", "--poll-interval", "50ms", NULL);
 	expect_usage(node, "invalid --metrics-addr", "--metrics-addr", "9090", NULL);
 	expect_usage(node, "invalid --metrics-addr", "--metrics-addr", "localhost:9090", NULL);
 	expect_usage(node, "invalid --kubelet-url", "--kubelet-url", "node:10250", NULL);
@@ -243,23 +243,77 @@ static void test_listen_addr(void **state)
 
 static void test_durations(void **state)
 {
+	const struct num_range any = { .min = 0, .min_excluded = true, .max = 1e6, .unit = "seconds" };
 	double s;
 
 	(void)state;
-	assert_int_equal(agent_parse_duration("10", &s), 0);
+	assert_int_equal(agent_parse_duration("10", &any, &s), 0);
 	assert_near(s, 10, 0);
-	assert_int_equal(agent_parse_duration("1.5s", &s), 0);
+	assert_int_equal(agent_parse_duration("1.5s", &any, &s), 0);
 	assert_near(s, 1.5, 0);
-	assert_int_equal(agent_parse_duration("250ms", &s), 0);
+	assert_int_equal(agent_parse_duration("250ms", &any, &s), 0);
 	assert_near(s, 0.25, 1e-12);
-	assert_int_equal(agent_parse_duration("2m", &s), 0);
+	assert_int_equal(agent_parse_duration("2m", &any, &s), 0);
 	assert_near(s, 120, 0);
-	assert_int_equal(agent_parse_duration("1h", &s), 0);
+	assert_int_equal(agent_parse_duration("1h", &any, &s), 0);
 	assert_near(s, 3600, 0);
-	static const char *const bad[] = { "", "s", "ms", "0", "-1s", " 1", "1 s", "inf", "nan", "1x", "1sm" };
+	assert_int_equal(agent_parse_duration(".5s", &any, &s), 0);
+	assert_near(s, 0.5, 0);
+	static const char *const bad[] = {
+		"", "s", "ms", "-1s", " 1", "1 s", "inf", "nan", "1x", "1sm", "0x10", "0x10s",
+		"1e3", "1e300s", "+1s", "1s ", "1ss", "1hs",
+	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (agent_parse_duration(bad[i], &s) != -EINVAL)
+		if (agent_parse_duration(bad[i], &any, &s) != -EINVAL)
 			fail_msg("'%s' was accepted", bad[i]);
+	/* Within the syntax but outside the range, after the unit. */
+	static const char *const out[] = { "0", "0s", "0.0ms", "1000001", "16667m", "278h",
+					   "99999999999999999999999999h" };
+	for (size_t i = 0; i < sizeof(out) / sizeof(out[0]); i++)
+		if (agent_parse_duration(out[i], &any, &s) != -ERANGE)
+			fail_msg("'%s' was not out of range", out[i]);
+	assert_int_equal(agent_parse_duration("16666m", &any, &s), 0);
+}
+
+/* The agent's numbers share the CLI's ranges; each message names the
+ * option (or variable), the value and the range. */
+static void test_number_ranges(void **state)
+{
+	static const char *const node[] = { "NODE_NAME=n", NULL };
+	static const char *const env_hex[] = { "NODE_NAME=n", "BLOCKSNOOP_THRESHOLD=0x10", NULL };
+	static const char *const env_interval[] = { "NODE_NAME=n", "BLOCKSNOOP_INTERVAL=1e-6", NULL };
+	struct agent_options o;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(parse(&o, err, node, "-t", "3600000", "--error-threshold", "0",
+			       "--interval", "0.5", "--duration", "31536000",
+			       "--poll-interval", "1h", NULL), 0);
+	assert_near(o.threshold_ms, 3600000, 0);
+	assert_near(o.interval_ms, 0.5, 0);
+	assert_near(o.duration_s, 31536000, 0);
+	assert_near(o.poll_interval_s, 3600, 0);
+	assert_int_equal(parse(&o, err, node, "--interval", "50", "--poll-interval", "100ms",
+			       "--duration", "8760h", NULL), 0);
+	assert_near(o.poll_interval_s, 0.1, 1e-12);
+	assert_near(o.duration_s, 31536000, 0);
+
+	expect_usage(node, "invalid --threshold '1e300': expected a decimal number from 0 to 3600000 milliseconds",
+		     "-t", "1e300", NULL);
+	expect_usage(node, "'2e13'", "-t", "2e13", NULL);
+	expect_usage(node, "from 0 to 3600000", "-t", "3600000.5", NULL);
+	expect_usage(node, "invalid --error-threshold '0x10'", "--error-threshold", "0x10", NULL);
+	expect_usage(env_hex, "invalid BLOCKSNOOP_THRESHOLD '0x10'", NULL);
+	expect_usage(env_interval, "invalid BLOCKSNOOP_INTERVAL '1e-6': expected a decimal number from 0.5 to 50 milliseconds", NULL);
+	expect_usage(node, "from 0.5 to 50", "--interval", "0.4", NULL);
+	expect_usage(node, "from 0.5 to 50", "--interval", "51", NULL);
+	expect_usage(node, "invalid --duration '1e300': expected a duration", "--duration", "1e300", NULL);
+	expect_usage(node, "more than 0 and at most 31536000 seconds", "--duration", "8761h", NULL);
+	expect_usage(node, "more than 0 and at most 31536000 seconds", "--duration", "0s", NULL);
+	expect_usage(node, "from 0.1 to 3600 seconds", "--poll-interval", "50ms", NULL);
+	expect_usage(node, "from 0.1 to 3600 seconds", "--poll-interval", "61m", NULL);
+	expect_usage(node, "invalid --metrics-addr", "--metrics-addr", ":0x50", NULL);
+	expect_usage(node, "invalid --metrics-addr", "--metrics-addr", ":+80", NULL);
 }
 
 static void test_poll_schedule(void **state)
@@ -295,6 +349,7 @@ int main(void)
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_listen_addr),
 		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_number_ranges),
 		cmocka_unit_test(test_poll_schedule),
 	};
 

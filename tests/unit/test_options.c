@@ -330,6 +330,68 @@ static void test_bad_threshold(void **state)
 	USAGE("nan", "--correlation-padding", "nan", "1234");
 }
 
+/*
+ * Each number option at its boundaries: the last value in, the first out,
+ * and the forms strtod would take but a person does not mean (hex,
+ * exponents, inf). The message names the option, the value and the range.
+ */
+static void expect_range_error(const char *option, const char *value, const char *range)
+{
+	char *argv[] = { "blocksnoop", (char *)option, (char *)value, "1234", NULL };
+
+	expect_usage(ARGC(argv), argv, value);
+	if (!strstr(err, option) || !strstr(err, range))
+		fail_msg("message '%s' does not name %s and '%s'", err, option, range);
+}
+
+static void test_number_ranges(void **state)
+{
+	static const char *const ms_options[] = {
+		"--threshold", "--error-threshold", "--correlation-padding",
+	};
+	static const char *const never[] = {
+		"1e300", "2e13", "1e3", "0x10", "inf", "nan", "-0", "+5", " 5", "5 ", "",
+	};
+	const char *ms = "from 0 to 3600000 milliseconds";
+	struct options o;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ms_options) / sizeof(ms_options[0]); i++) {
+		const char *opt = ms_options[i];
+
+		parse_ok(&o, 4, (char *[]){ "blocksnoop", (char *)opt, "0", "1234", NULL });
+		parse_ok(&o, 4, (char *[]){ "blocksnoop", (char *)opt, "3600000", "1234", NULL });
+		expect_range_error(opt, "3600000.001", ms);
+		expect_range_error(opt, "20000000000000", ms);
+		for (size_t j = 0; j < sizeof(never) / sizeof(never[0]); j++)
+			expect_range_error(opt, never[j], ms);
+	}
+	PARSE_OK(&o, "-t", "3600000", "1234");
+	assert_true(o.threshold_ms == 3600000);
+	USAGE("3600000 milliseconds", "-t", "1e300", "1234");
+	USAGE("0x10", "-t0x10", "1234");
+
+	PARSE_OK(&o, "--interval", "0.5", "1234");
+	assert_true(o.interval_ms == 0.5);
+	PARSE_OK(&o, "--interval", "50", "1234");
+	assert_true(o.interval_ms == 50);
+	for (size_t j = 0; j < sizeof(never) / sizeof(never[0]); j++)
+		expect_range_error("--interval", never[j], "from 0.5 to 50 milliseconds");
+	expect_range_error("--interval", "0.499", "from 0.5 to 50 milliseconds");
+	expect_range_error("--interval", "0.000001", "from 0.5 to 50 milliseconds");
+	expect_range_error("--interval", "50.001", "from 0.5 to 50 milliseconds");
+	expect_range_error("--interval", "0", "from 0.5 to 50 milliseconds");
+
+	PARSE_OK(&o, "--duration", "0.001", "1234");
+	assert_true(o.duration_s == 0.001);
+	PARSE_OK(&o, "--duration", "31536000", "1234");
+	assert_true(o.duration_s == 31536000);
+	for (size_t j = 0; j < sizeof(never) / sizeof(never[0]); j++)
+		expect_range_error("--duration", never[j], "more than 0 and at most 31536000 seconds");
+	expect_range_error("--duration", "0", "more than 0 and at most 31536000 seconds");
+	expect_range_error("--duration", "31536000.001", "more than 0 and at most 31536000 seconds");
+}
+
 static void test_bad_duration(void **state)
 {
 	(void)state;
@@ -463,6 +525,7 @@ int main(void)
 		cmocka_unit_test(test_argv_not_modified),
 		cmocka_unit_test(test_bad_threshold),
 		cmocka_unit_test(test_bad_duration),
+		cmocka_unit_test(test_number_ranges),
 		cmocka_unit_test(test_bad_ids),
 		cmocka_unit_test(test_target_errors),
 		cmocka_unit_test(test_fail_on_errors),
