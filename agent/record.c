@@ -290,6 +290,19 @@ static bool add_call_sites(cJSON *r, const struct session_summary *sum)
 	return true;
 }
 
+/* {"log_file": 2, "stdout": 0}: the records each JSON output missed. */
+static bool add_dropped(cJSON *r, const struct session_summary *sum)
+{
+	cJSON *dropped = cJSON_AddObjectToObject(r, "dropped_records");
+
+	if (!dropped)
+		return false;
+	for (size_t i = 0; i < sum->noutputs; i++)
+		if (!add_u64(dropped, sum->dropped[i].output, sum->dropped[i].count))
+			return false;
+	return true;
+}
+
 cJSON *record_session_summary(const struct session_info *s,
 			      const struct session_summary *sum,
 			      const struct stats_snapshot *stats)
@@ -311,7 +324,8 @@ cJSON *record_session_summary(const struct session_info *s,
 	     cJSON_AddNumberToObject(r, "lost_event_count", (double)sum->lost_event_count) &&
 	     cJSON_AddStringToObject(r, "termination_reason", sum->termination_reason) &&
 	     cJSON_AddStringToObject(r, "status", sum->status) &&
-	     add_call_sites(r, sum);
+	     add_call_sites(r, sum) &&
+	     add_dropped(r, sum);
 	if (ok && stats) {
 		/* The fields of a stats record, so one parser reads both. */
 		dist = cJSON_AddObjectToObject(r, "stats");

@@ -63,11 +63,24 @@ void reporter_record(struct reporter *r, const cJSON *rec)
 			r->sinks[i]->ops->record(r->sinks[i], r->session, rec);
 }
 
+/* What each JSON output could not write, into the summary. The summary
+ * record itself cannot count its own fate. */
+static void collect_dropped(struct reporter *r)
+{
+	struct session_summary *sum = &r->summary;
+
+	sum->noutputs = 0;
+	for (int i = 0; i < r->nsinks && sum->noutputs < SUMMARY_MAX_OUTPUTS; i++)
+		if (r->sinks[i]->ops->dropped)
+			r->sinks[i]->ops->dropped(r->sinks[i], &sum->dropped[sum->noutputs++]);
+}
+
 void reporter_session_end(struct reporter *r, const struct stats_snapshot *stats)
 {
 	cJSON *rec;
 
 	summary_top_call_sites(&r->summary, RECORD_TOP_CALL_SITES);
+	collect_dropped(r);
 	rec = record_session_summary(r->session, &r->summary, stats);
 
 	for (int i = 0; i < r->nsinks; i++)

@@ -43,7 +43,8 @@ void reporter_stats(struct reporter *r, const struct stats_snapshot *snap);
 void reporter_record(struct reporter *r, const cJSON *rec);
 
 /* Emit the closing summary from r->summary (caller fills duration, reason,
- * status, lost events); stats may be NULL outside stats mode. */
+ * status, lost events; the records each sink could not write are collected
+ * here); stats may be NULL outside stats mode. */
 void reporter_session_end(struct reporter *r, const struct stats_snapshot *stats);
 
 /* Reopen the sinks' files (SIGHUP). */

@@ -221,6 +221,18 @@ static void console_stats(struct sink *s, const struct session_info *si,
 		cs->stats_lines += *p == '\n';
 }
 
+/* Records a JSON output missed: said only when there are some. */
+static void say_dropped(struct console_sink *cs, const struct session_summary *sum)
+{
+	for (size_t i = 0; i < sum->noutputs; i++)
+		if (sum->dropped[i].count)
+			say(cs, "%sDropped records: %llu not written to %s (see the errors above)%s\n",
+			    c(cs, YELLOW), (unsigned long long)sum->dropped[i].count,
+			    strcmp(sum->dropped[i].output, "log_file") ? sum->dropped[i].output
+								       : "the log file",
+			    c(cs, RESET));
+}
+
 static void console_summary(struct sink *s, const struct session_info *si,
 			    const struct session_summary *sum,
 			    const struct stats_snapshot *snap, const cJSON *rec)
@@ -236,6 +248,7 @@ static void console_summary(struct sink *s, const struct session_info *si,
 			"Gaps measured: %llu (%.0f/s)\n%s",
 		    c(cs, "\033[1m"), c(cs, RESET), sum->duration_s,
 		    (unsigned long long)snap->count, snap->rate, dist);
+		say_dropped(cs, sum);
 		return;
 	}
 	char buf[8192];
@@ -264,6 +277,7 @@ static void console_summary(struct sink *s, const struct session_info *si,
 		       site->frame.file, site->frame.line, site->frame.function);
 	}
 	sink_write_all(cs->fd, buf, used);
+	say_dropped(cs, sum);
 }
 
 static void console_destroy(struct sink *s)

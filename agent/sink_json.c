@@ -1,54 +1,28 @@
 // SPDX-License-Identifier: Apache-2.0
 /* sink_json.c - the records as JSON lines on stdout (--json). */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "log.h"
 #include "record.h"
 #include "sink.h"
 
 struct json_sink {
 	struct sink base;
-	int fd;
+	struct line_out out;
 	bool summary_only;
-	bool broken; /* a write failed: said once, then quiet */
 };
-
-int sink_write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= n;
-	}
-	return 0;
-}
 
 static void emit(struct json_sink *js, const cJSON *rec)
 {
-	char *line;
-	int err;
+	char *line = rec ? record_to_line(rec) : NULL;
 
-	if (js->broken || !rec)
+	if (!line) {
+		js->out.dropped++; /* out of memory: as lost as a failed write */
 		return;
-	line = record_to_line(rec);
-	if (!line)
-		return;
+	}
 	/* One write(2) per record, so a reader never sees half a line
 	 * interleaved with another writer's. */
-	err = sink_write_all(js->fd, line, strlen(line));
-	if (err) {
-		js->broken = true;
-		log_error("cannot write JSON records to stdout: %s", strerror(-err));
-	}
+	line_out_write(&js->out, line, strlen(line));
 	free(line);
 }
 
@@ -105,6 +79,13 @@ static void json_record(struct sink *s, const struct session_info *si, const cJS
 		emit(js, rec);
 }
 
+static void json_dropped(const struct sink *s, struct dropped_records *out)
+{
+	const struct json_sink *js = (const struct json_sink *)s;
+
+	*out = (struct dropped_records){ .output = "stdout", .count = js->out.dropped };
+}
+
 static void json_destroy(struct sink *s)
 {
 	free(s);
@@ -117,6 +98,7 @@ static const struct sink_ops json_ops = {
 	.stats = json_stats,
 	.summary = json_summary,
 	.record = json_record,
+	.dropped = json_dropped,
 	.destroy = json_destroy,
 };
 
@@ -127,7 +109,8 @@ struct sink *sink_json_new(int fd, bool summary_only)
 	if (!js)
 		return NULL;
 	js->base.ops = &json_ops;
-	js->fd = fd;
+	line_out_init(&js->out, "stdout");
+	line_out_set_fd(&js->out, fd);
 	js->summary_only = summary_only;
 	return &js->base;
 }

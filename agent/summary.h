@@ -20,6 +20,15 @@ struct call_site {
 	double max_blocked_ms;
 };
 
+/* Records a JSON output could not write (a full disk, a closed pipe). */
+struct dropped_records {
+	const char *output; /* "stdout" or "log_file"; static */
+	uint64_t count;
+};
+
+/* JSON outputs a session can have: stdout and a log file, with room. */
+#define SUMMARY_MAX_OUTPUTS 4
+
 struct session_summary {
 	double duration_s;
 	uint64_t event_count;
@@ -27,6 +36,10 @@ struct session_summary {
 	double total_blocked_ms;
 	double max_blocked_ms;
 	uint64_t lost_event_count;
+	/* Per JSON output in use, as the reporter collected them from its
+	 * sinks just before the summary (reporter_session_end). */
+	struct dropped_records dropped[SUMMARY_MAX_OUTPUTS];
+	size_t noutputs;
 	/* Why the session ended: "target_exit", "duration", "signal",
 	 * "runtime_error"; and the outcome: "completed", "interrupted",
 	 * "failed". Static strings. */

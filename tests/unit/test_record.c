@@ -394,8 +394,10 @@ static void test_summary(void **state)
 	static const char *const names[] = {
 		"schema", "type", "session_id", "time", "pid", "tid", "duration_s",
 		"event_count", "error_event_count", "total_blocked_ms", "max_blocked_ms",
-		"lost_event_count", "termination_reason", "status", "top_call_sites", NULL,
+		"lost_event_count", "termination_reason", "status", "top_call_sites",
+		"dropped_records", NULL,
 	};
+	const cJSON *dropped;
 
 	(void)state;
 	assert_non_null(r);
@@ -413,6 +415,27 @@ static void test_summary(void **state)
 	want_string(r, "status", "completed");
 	assert_true(cJSON_IsArray(field(r, "top_call_sites")));
 	assert_int_equal(cJSON_GetArraySize(field(r, "top_call_sites")), 0);
+	/* No JSON output counted: an empty object. */
+	dropped = field(r, "dropped_records");
+	assert_true(cJSON_IsObject(dropped));
+	assert_null(dropped->child);
+	cJSON_Delete(r);
+
+	/* One entry per JSON output, exact integers. */
+	sum.dropped[0] = (struct dropped_records){ .output = "stdout", .count = 0 };
+	sum.dropped[1] = (struct dropped_records){ .output = "log_file",
+						   .count = UINT64_C(9007199254740993) };
+	sum.noutputs = 2;
+	r = record_session_summary(&s, &sum, NULL);
+	assert_non_null(r);
+	dropped = field(r, "dropped_records");
+	want_fields(dropped, (const char *const[]){ "stdout", "log_file", NULL });
+	{
+		char *line = line_of(r);
+
+		assert_non_null(strstr(line, "\"dropped_records\":{\"stdout\":0,\"log_file\":9007199254740993}"));
+		free(line);
+	}
 	cJSON_Delete(r);
 }
 

@@ -9,11 +9,14 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pty.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -400,6 +403,317 @@ static void test_logfile_reopen_fails(void **state)
 	uh_rmtree(moved);
 }
 
+/* ---- whole lines or nothing -------------------------------------------------- */
+
+/* stderr to /dev/null while a test provokes expected errors. */
+static int quiet_stderr(void)
+{
+	int saved = dup(STDERR_FILENO), devnull = open("/dev/null", O_WRONLY);
+
+	dup2(devnull, STDERR_FILENO);
+	close(devnull);
+	return saved;
+}
+
+static void restore_stderr(int saved)
+{
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+}
+
+/*
+ * A full disk, deterministically: RLIMIT_FSIZE makes a write that crosses
+ * the limit write up to it and return short, and the next one fail with
+ * EFBIG, which is what ENOSPC does to a line in mid-write.
+ */
+static struct rlimit limit_file_size(rlim_t bytes)
+{
+	struct rlimit old, lim;
+
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = (struct rlimit){ .rlim_cur = bytes, .rlim_max = old.rlim_max };
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	return old;
+}
+
+static void unlimit_file_size(struct rlimit old)
+{
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+}
+
+static char *line_of_n(char c, size_t n)
+{
+	char *line = malloc(n + 1);
+
+	assert_non_null(line);
+	memset(line, c, n - 1);
+	line[n - 1] = '\n';
+	line[n] = '\0';
+	return line;
+}
+
+/* A line that fails part-way is cut off the file again, on a file opened
+ * with and without O_APPEND. */
+static void test_lines_cut_back(void **state)
+{
+	for (int append = 0; append <= 1; append++) {
+		char *a = line_of_n('a', 100), *b = line_of_n('b', 100), *c = line_of_n('c', 100);
+		char want[301], *text;
+		struct line_out lo;
+		struct rlimit old;
+		int fd = temp_fd(), saved;
+
+		(void)state;
+		if (append)
+			assert_int_equal(fcntl(fd, F_SETFL, O_APPEND), 0);
+		line_out_init(&lo, "the test file");
+		line_out_set_fd(&lo, fd);
+		assert_true(lo.seekable);
+		assert_int_equal(line_out_write(&lo, a, 100), 0);
+
+		saved = quiet_stderr();
+		old = limit_file_size(150); /* b fits half-way */
+		assert_int_equal(line_out_write(&lo, b, 100), -EFBIG);
+		assert_int_equal(line_out_write(&lo, b, 100), -EFBIG);
+		unlimit_file_size(old);
+		restore_stderr(saved);
+		assert_int_equal(lo.dropped, 2);
+		assert_false(lo.mid_line);
+		assert_int_equal(lseek(fd, 0, SEEK_END), 100); /* the half line is gone */
+
+		assert_int_equal(line_out_write(&lo, c, 100), 0);
+		assert_int_equal(lo.dropped, 2);
+		text = uh_read_fd_file(fd);
+		snprintf(want, sizeof(want), "%s%s", a, c);
+		assert_string_equal(text, want);
+		free(text);
+		free(a);
+		free(b);
+		free(c);
+		close(fd);
+	}
+}
+
+/* Where a fragment cannot be taken back (a pipe), the next line starts
+ * with '\n': it is still a whole line of its own. */
+static void test_lines_fresh_line_after_fragment(void **state)
+{
+	char *big = line_of_n('x', 6000), *next = line_of_n('y', 50), *text, *last;
+	char buf[8192];
+	struct line_out lo;
+	size_t got = 0;
+	ssize_t n;
+	int p[2], saved;
+
+	(void)state;
+	assert_int_equal(pipe2(p, O_NONBLOCK), 0);
+	assert_int_equal(fcntl(p[1], F_SETPIPE_SZ, 4096), 4096);
+	line_out_init(&lo, "the test pipe");
+	line_out_set_fd(&lo, p[1]);
+	assert_false(lo.seekable);
+	saved = quiet_stderr();
+	/* 6000 bytes into a 4096-byte pipe: part of it, then EAGAIN. */
+	assert_int_equal(line_out_write(&lo, big, 6000), -EAGAIN);
+	restore_stderr(saved);
+	assert_int_equal(lo.dropped, 1);
+	assert_true(lo.mid_line);
+	while ((n = read(p[0], buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += (size_t)n;
+	assert_true(got > 0 && got < 6000);
+	assert_int_equal(line_out_write(&lo, next, 50), 0);
+	assert_false(lo.mid_line);
+	while ((n = read(p[0], buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+	text = buf;
+	last = strrchr(text, '\n');
+	*last = '\0';
+	last = strrchr(text, '\n');
+	assert_non_null(last); /* the fragment ended with the '\n' added */
+	assert_int_equal(strlen(last + 1), 49);
+	assert_int_equal(strspn(last + 1, "y"), 49);
+	assert_int_equal(last - text, (ptrdiff_t)got - 51);
+	free(big);
+	free(next);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* The JSON sink on a file that fills up: every line in it parses, and
+ * what it could not write is reported as dropped. */
+static void test_json_full_file_drops(void **state)
+{
+	struct dropped_records d;
+	struct rlimit old;
+	struct script sc;
+	struct sink *s;
+	char *text, types[256];
+	int fd = temp_fd(), saved;
+	size_t start_len;
+
+	(void)state;
+	script_init(&sc, false);
+	s = sink_json_new(fd, false);
+	assert_non_null(s->ops->dropped);
+	s->ops->session_start(s, &sc.si, sc.start);
+	start_len = (size_t)lseek(fd, 0, SEEK_CUR);
+	saved = quiet_stderr();
+	old = limit_file_size(start_len + 40); /* the next line fits 40 bytes */
+	s->ops->event(s, &sc.si, &sc.ev[0], sc.event[0]);
+	s->ops->still_blocked(s, &sc.si, &sc.still, sc.still_rec);
+	unlimit_file_size(old);
+	restore_stderr(saved);
+	s->ops->event(s, &sc.si, &sc.ev[1], sc.event[1]);
+	s->ops->dropped(s, &d);
+	assert_string_equal(d.output, "stdout");
+	assert_int_equal(d.count, 2);
+	s->ops->destroy(s);
+
+	text = uh_read_fd_file(fd);
+	line_types(text, types, sizeof(types));
+	assert_string_equal(types, "session_start blocking_event");
+	assert_non_null(strstr(text, "\"event_number\":2,"));
+	free(text);
+	script_free(&sc);
+	close(fd);
+}
+
+/* The last component of --log-file must be a regular file: no symbolic
+ * link is followed, and a FIFO (read or not) never blocks the open. */
+static void test_logfile_refuses_links_and_fifos(void **state)
+{
+	char dir[64], target[128], link[128], dangling[128], fifo[128], err[512];
+	struct stat st;
+	char *text;
+	int reader;
+
+	(void)state;
+	assert_int_equal(uh_mkdtemp(dir, sizeof(dir)), 0);
+	snprintf(target, sizeof(target), "%s/precious", dir);
+	snprintf(link, sizeof(link), "%s/link.json", dir);
+	snprintf(dangling, sizeof(dangling), "%s/dangling.json", dir);
+	snprintf(fifo, sizeof(fifo), "%s/fifo.json", dir);
+	assert_int_equal(uh_write_file(target, "keep\n"), 0);
+	assert_int_equal(symlink(target, link), 0);
+	assert_int_equal(symlink("created-through-link", dangling), 0);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	alarm(20); /* an open that blocks fails the test instead of hanging it */
+
+	assert_null(sink_logfile_new(link, err, sizeof(err)));
+	assert_non_null(strstr(err, "symbolic link"));
+	assert_non_null(strstr(err, link));
+	assert_null(strchr(err, '\n'));
+	text = uh_read_file(target);
+	assert_string_equal(text, "keep\n");
+	free(text);
+
+	assert_null(sink_logfile_new(dangling, err, sizeof(err)));
+	assert_non_null(strstr(err, "symbolic link"));
+	snprintf(target, sizeof(target), "%s/created-through-link", dir);
+	assert_int_equal(stat(target, &st), -1);
+
+	/* Nobody reads the FIFO: open(O_WRONLY) alone would block forever. */
+	assert_null(sink_logfile_new(fifo, err, sizeof(err)));
+	assert_non_null(strstr(err, "a FIFO"));
+	/* Somebody does: the open succeeds, fstat tells. */
+	reader = open(fifo, O_RDONLY | O_NONBLOCK);
+	assert_true(reader >= 0);
+	assert_null(sink_logfile_new(fifo, err, sizeof(err)));
+	assert_non_null(strstr(err, "a FIFO"));
+	close(reader);
+
+	assert_null(sink_logfile_new(dir, err, sizeof(err)));
+	assert_non_null(strstr(err, "a directory"));
+	assert_null(sink_logfile_new("/dev/null", err, sizeof(err)));
+	assert_non_null(strstr(err, "a character device"));
+	alarm(0);
+	uh_rmtree(dir);
+}
+
+/* What a reopen finds at the path is checked as at start; if it is not a
+ * regular file, the sink keeps the file it has. */
+static void test_logfile_reopen_refuses_links_and_fifos(void **state)
+{
+	char dir[64], path[128], rotated[140], target[128], err[512], types[256], *text;
+	struct script sc;
+	struct sink *s;
+	int saved;
+
+	(void)state;
+	assert_int_equal(uh_mkdtemp(dir, sizeof(dir)), 0);
+	snprintf(path, sizeof(path), "%s/bs.json", dir);
+	snprintf(rotated, sizeof(rotated), "%s.1", path);
+	snprintf(target, sizeof(target), "%s/precious", dir);
+	assert_int_equal(uh_write_file(target, "keep\n"), 0);
+	script_init(&sc, false);
+	s = sink_logfile_new(path, err, sizeof(err));
+	assert_non_null(s);
+	s->ops->session_start(s, &sc.si, sc.start);
+	alarm(20);
+
+	assert_int_equal(rename(path, rotated), 0);
+	assert_int_equal(symlink(target, path), 0);
+	saved = quiet_stderr();
+	s->ops->reopen(s);
+	restore_stderr(saved);
+	s->ops->event(s, &sc.si, &sc.ev[0], sc.event[0]);
+
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	saved = quiet_stderr();
+	s->ops->reopen(s);
+	restore_stderr(saved);
+	s->ops->event(s, &sc.si, &sc.ev[1], sc.event[1]);
+	alarm(0);
+	s->ops->destroy(s);
+
+	text = uh_read_file(target);
+	assert_string_equal(text, "keep\n");
+	free(text);
+	text = uh_read_file(rotated);
+	line_types(text, types, sizeof(types));
+	assert_string_equal(types, "session_start blocking_event blocking_event");
+	free(text);
+	script_free(&sc);
+	uh_rmtree(dir);
+}
+
+/* The console summary says how many records an output missed. */
+static void test_console_dropped(void **state)
+{
+	struct script sc;
+	struct sink *s;
+	char *text;
+	int fd = temp_fd();
+
+	(void)state;
+	script_init(&sc, false);
+	sc.sum.dropped[0] = (struct dropped_records){ .output = "stdout", .count = 0 };
+	sc.sum.dropped[1] = (struct dropped_records){ .output = "log_file", .count = 7 };
+	sc.sum.noutputs = 2;
+	s = sink_console_new(fd, false, false);
+	s->ops->summary(s, &sc.si, &sc.sum, NULL, sc.summary);
+	s->ops->destroy(s);
+	text = uh_read_fd_file(fd);
+	assert_non_null(strstr(text, "Dropped records: 7 not written to the log file"));
+	assert_null(strstr(text, "to stdout")); /* nothing dropped there: not said */
+	free(text);
+	close(fd);
+
+	fd = temp_fd();
+	sc.sum.noutputs = 0;
+	s = sink_console_new(fd, false, false);
+	s->ops->summary(s, &sc.si, &sc.sum, NULL, sc.summary);
+	s->ops->destroy(s);
+	text = uh_read_fd_file(fd);
+	assert_null(strstr(text, "Dropped"));
+	free(text);
+	close(fd);
+	script_free(&sc);
+}
+
 /* ---- sink_console ---------------------------------------------------------------- */
 
 static char *console_output(bool color, bool summary_only, bool stats_mode)
@@ -616,6 +930,12 @@ int main(void)
 		cmocka_unit_test(test_logfile_bad_path),
 		cmocka_unit_test(test_logfile_reopen),
 		cmocka_unit_test(test_logfile_reopen_fails),
+		cmocka_unit_test(test_lines_cut_back),
+		cmocka_unit_test(test_lines_fresh_line_after_fragment),
+		cmocka_unit_test(test_json_full_file_drops),
+		cmocka_unit_test(test_logfile_refuses_links_and_fifos),
+		cmocka_unit_test(test_logfile_reopen_refuses_links_and_fifos),
+		cmocka_unit_test(test_console_dropped),
 		cmocka_unit_test(test_console_plain),
 		cmocka_unit_test(test_console_color),
 		cmocka_unit_test(test_console_summary_only),
