@@ -66,6 +66,23 @@ bool caps_can_trace(char *missing, size_t len)
 	return lack == 0;
 }
 
+uint64_t caps_run_keep(const struct caps_run_needs *needs)
+{
+	uint64_t keep = 0;
+
+	if (needs->read_stacks)
+		keep |= CAPS_READ_STACKS;
+	if (needs->austin)
+		keep |= CAPS_AUSTIN;
+	if (needs->launch)
+		keep |= CAPS_BIT(CAP_KILL);
+	if (needs->log_reopen_dac)
+		keep |= CAPS_BIT(CAP_DAC_OVERRIDE);
+	if (needs->map_access)
+		keep |= needs->kernel_has_cap_bpf ? CAPS_BIT(CAP_BPF) : CAPS_BIT(CAP_SYS_ADMIN);
+	return keep;
+}
+
 /* snprintf that appends and keeps counting past the end of buf, so that a
  * caller learns the length the whole text needs. */
 struct text {

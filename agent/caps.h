@@ -85,4 +85,41 @@ size_t caps_format_names(uint64_t mask, char *buf, size_t len);
 size_t caps_format_grant(uint64_t missing, uint64_t keep, bool root,
 			 const char *exe, char *buf, size_t len);
 
+/*
+ * What a run of the command line (not the agent: k8s/privs.h) still needs
+ * once the detector is loaded and attached and the target is set up; the
+ * rest is dropped (docs/security.md, "Output files and the command line").
+ */
+struct caps_run_needs {
+	bool read_stacks;    /* the built-in sampler reads the target */
+	bool austin;         /* --sampler austin: Austin is (re)started, through the shim */
+	bool launch;         /* a launched command is signalled (forwarding, ending it) */
+	bool log_reopen_dac; /* reopening --log-file needs CAP_DAC_OVERRIDE */
+	bool map_access;     /* the kernel checks capabilities on BPF map access */
+	bool kernel_has_cap_bpf;
+};
+
+/* The stack reader's needs: another user's memory (CAP_SYS_PTRACE) and
+ * /proc/<pid>/mem and files root cannot otherwise read
+ * (CAP_DAC_READ_SEARCH); CAP_SETUID and CAP_SETGID to open the target's
+ * files with its own credentials. */
+#define CAPS_READ_STACKS (CAPS_BIT(CAP_SYS_PTRACE) | CAPS_BIT(CAP_DAC_READ_SEARCH) | \
+			  CAPS_BIT(CAP_SETUID) | CAPS_BIT(CAP_SETGID))
+/* The namespace shim that starts Austin: setns (CAP_SYS_ADMIN), chroot
+ * (CAP_SYS_CHROOT), the target's /proc entries (CAP_SYS_PTRACE), shrinking
+ * the bounding set (CAP_SETPCAP); Austin itself keeps CAP_SYS_PTRACE and
+ * CAP_DAC_READ_SEARCH. */
+#define CAPS_AUSTIN (CAPS_BIT(CAP_SYS_ADMIN) | CAPS_BIT(CAP_SYS_CHROOT) | \
+		     CAPS_BIT(CAP_SYS_PTRACE) | CAPS_BIT(CAP_SETPCAP) | \
+		     CAPS_BIT(CAP_DAC_READ_SEARCH))
+
+/*
+ * Pure. The capabilities a run keeps for needs: the union of
+ * CAPS_READ_STACKS, CAPS_AUSTIN, CAP_KILL (launch: the command may have
+ * changed its user), CAP_DAC_OVERRIDE (log_reopen_dac) and CAP_BPF, or
+ * CAP_SYS_ADMIN on kernels without CAP_BPF (map_access), for those that
+ * apply. 0 if none does.
+ */
+uint64_t caps_run_keep(const struct caps_run_needs *needs);
+
 #endif

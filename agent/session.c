@@ -9,6 +9,8 @@
  * code, so there is no async-signal-safety to get wrong.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +26,7 @@
 #include "caps.h"
 #include "detector.h"
 #include "exit_codes.h"
+#include "k8s/privs.h"
 #include "launch.h"
 #include "log.h"
 #include "procfs.h"
@@ -403,6 +406,69 @@ static int setup_wakeups(struct session *s)
 	return -errno;
 }
 
+/*
+ * Whether reopening the log file on SIGHUP (creating it in its directory,
+ * or opening it to append) needs CAP_DAC_OVERRIDE. Asked of the kernel
+ * (AT_EACCESS: with the effective set, which the caller has lowered), so
+ * modes, ACLs and ownership all count.
+ */
+static bool log_reopen_needs_dac(const char *path)
+{
+	char *copy = strdup(path);
+	bool ok;
+
+	if (!copy)
+		return true;
+	ok = !faccessat(AT_FDCWD, dirname(copy), W_OK | X_OK, AT_EACCESS) &&
+	     (!faccessat(AT_FDCWD, path, W_OK, AT_EACCESS | AT_SYMLINK_NOFOLLOW) ||
+	      errno == ENOENT);
+	free(copy);
+	return !ok;
+}
+
+/*
+ * Give up what only set-up needed: loading and attaching the BPF programs,
+ * mounting tracefs, starting the command. What the run still needs
+ * depends on the mode (caps_run_keep). Two needs are asked of the kernel
+ * with the effective set lowered first: whether map reads (stats mode)
+ * need CAP_BPF (kernels before 6.5), and whether the log directory needs
+ * CAP_DAC_OVERRIDE. Capabilities are per thread: there is only one here.
+ * A failure keeps everything and says so; it never ends the run.
+ */
+static void drop_privileges(struct session *s)
+{
+	const struct options *o = s->o;
+	struct caps_run_needs needs = {
+		.read_stacks = s->sampler && o->sampler == SAMPLER_BUILTIN,
+		.austin = s->sampler && o->sampler == SAMPLER_AUSTIN,
+		.launch = s->child.pid > 0,
+		.kernel_has_cap_bpf = caps_kernel_has(CAP_BPF),
+	};
+	struct gap_stats probe;
+	uint64_t permitted, keep;
+	bool bounding;
+	char names[256];
+	int ret;
+
+	if (privs_permitted(&permitted))
+		return;
+	if (!privs_set_effective(caps_run_keep(&needs) & permitted)) {
+		needs.map_access = o->stats && detector_read_stats(s->det, &probe) == -EPERM;
+		needs.log_reopen_dac = o->log_file && log_reopen_needs_dac(o->log_file);
+	}
+	keep = caps_run_keep(&needs);
+	ret = privs_drop_to(keep, &bounding);
+	if (ret) {
+		privs_set_effective(permitted);
+		log_warn("cannot drop capabilities: %s (running with those it started with)",
+			 strerror(-ret));
+		return;
+	}
+	caps_format_names(keep & permitted, names, sizeof(names));
+	log_info("set-up done: keeping only %s%s", names[0] ? names : "no capabilities",
+		 bounding ? "" : " (the bounding set is unchanged: no CAP_SETPCAP)");
+}
+
 /* The exit status once the session is over. */
 static int exit_status(const struct session *s)
 {
@@ -530,6 +596,7 @@ int session_run(const struct options *o)
 	}
 	if (o->threshold_ms == 0 && !o->stats)
 		log_warn("-t 0 reports every gap between two epoll calls as an event; --stats summarises them instead");
+	drop_privileges(&s);
 
 	reporter_session_start(&s.reporter);
 	s.reporter_started = true;
