@@ -148,6 +148,18 @@ build/fuzz/fuzz_$(1)_%: tests/fuzz/fuzz_$(1)_%.c agent/$(1)/%.c $$(wildcard agen
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $$< agent/$(1)/$$*.c $(LIBS) -o $$@
 endef
 $(foreach d,$(FUZZ_DIRS),$(eval $(call fuzz_rule,$(d))))
+# The option parsers, each linked with the modules it calls; the harness
+# builds argv (and the agent's environment) from the input.
+FUZZ_OPTIONS_CLI := agent/options.c agent/numparse.c
+FUZZ_OPTIONS_AGENT := agent/k8s/agent_options.c $(FUZZ_OPTIONS_CLI)
+build/fuzz/fuzz_options_cli: tests/fuzz/fuzz_options_cli.c $(FUZZ_OPTIONS_CLI) agent/*.h | $(OUTPUT)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_OPTIONS_CLI) -o $@
+build/fuzz/fuzz_options_agent: tests/fuzz/fuzz_options_agent.c $(FUZZ_OPTIONS_AGENT) agent/*.h agent/k8s/*.h | $(OUTPUT)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_OPTIONS_AGENT) -o $@
 
 # A crash fails the goal (the exit status is not lost in a pipe); its input
 # is kept as build/fuzz/<name>-crash-*, the whole log as build/fuzz/<name>.log.

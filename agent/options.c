@@ -129,11 +129,30 @@ const struct num_range options_duration_range = {
 
 int options_usage_error(char *err, size_t errlen, const char *fmt, ...)
 {
+	char text[1024];
+	size_t used = 0;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	/* The message quotes what it was given, which may hold any byte: a
+	 * newline or an escape sequence must not make it two lines or
+	 * repaint the terminal. */
+	for (const char *p = text; *p && used + 1 < errlen; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c >= 0x20 && c != 0x7f) {
+			err[used++] = (char)c;
+		} else if (used + 5 < errlen) {
+			snprintf(err + used, 5, "\\x%02x", c);
+			used += 4;
+		} else {
+			break;
+		}
+	}
+	if (errlen)
+		err[used] = '\0';
 	return EXIT_USAGE;
 }
 

@@ -83,7 +83,9 @@ extern const struct num_range options_duration_range; /* --duration */
 
 /*
  * Helpers both option parsers share. options_usage_error() formats a usage
- * error into err (truncated to fit, always NUL-terminated) and returns
+ * error into err (truncated to fit, always NUL-terminated if errlen > 0),
+ * with every control character, newlines included, written as \xNN so the
+ * message stays one line whatever the quoted values hold; returns
  * EXIT_USAGE.
  */
 int options_usage_error(char *err, size_t errlen, const char *fmt, ...)

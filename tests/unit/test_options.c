@@ -495,6 +495,16 @@ static void test_repeated_calls(void **state)
 	}
 }
 
+/* Quoted values cannot break the one-line message: control characters
+ * (a newline, an escape sequence) are shown as \xNN. */
+static void test_message_escapes_control_characters(void **state)
+{
+	(void)state;
+	USAGE("'5\\x0a\\x1b[2J'", "-t", "5\n\033[2J", "1234");
+	USAGE("'--bogus\\x0dx'", "--bogus\rx", "1234");
+	USAGE("caf\xc3\xa9", "--fail-on", "caf\xc3\xa9", "1234"); /* UTF-8 stays */
+}
+
 /* A tiny err buffer is never overrun and still NUL-terminated. */
 static void test_small_error_buffer(void **state)
 {
@@ -532,6 +542,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_and_missing),
 		cmocka_unit_test(test_unknown_in_cluster),
 		cmocka_unit_test(test_repeated_calls),
+		cmocka_unit_test(test_message_escapes_control_characters),
 		cmocka_unit_test(test_small_error_buffer),
 	};
 
