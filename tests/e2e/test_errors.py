@@ -80,6 +80,85 @@ def test_bad_option_values(bs, sleeper, args):
     check_error_line(res, 2)
 
 
+# Numbers strtod would read but a person does not mean, and values just past
+# each documented range: each was once accepted (and overflowed: -t 1e300
+# reported every gap, --duration 1e300 ended at once, --interval 1e-6 burnt
+# a core, -t 0x10 meant 16). The one error line names the option, the
+# value and the range.
+OUT_OF_RANGE = [
+    ("--threshold", ["-t", "1e300"], "1e300", "from 0 to 3600000 milliseconds"),
+    ("--threshold", ["-t", "2e13"], "2e13", "from 0 to 3600000 milliseconds"),
+    ("--threshold", ["-t", "0x10"], "0x10", "from 0 to 3600000 milliseconds"),
+    ("--threshold", ["-t", "3600000.5"], "3600000.5", "from 0 to 3600000 milliseconds"),
+    ("--threshold", ["-t", "inf"], "inf", "from 0 to 3600000 milliseconds"),
+    ("--error-threshold", ["--error-threshold", "1e300"], "1e300",
+     "from 0 to 3600000 milliseconds"),
+    ("--correlation-padding", ["--correlation-padding", "1e300"], "1e300",
+     "from 0 to 3600000 milliseconds"),
+    ("--interval", ["--interval", "1e300"], "1e300", "from 0.5 to 50 milliseconds"),
+    ("--interval", ["--interval", "1e-6"], "1e-6", "from 0.5 to 50 milliseconds"),
+    ("--interval", ["--interval", "0.000001"], "0.000001", "from 0.5 to 50 milliseconds"),
+    ("--interval", ["--interval", "50.5"], "50.5", "from 0.5 to 50 milliseconds"),
+    ("--duration", ["--duration", "1e300"], "1e300",
+     "more than 0 and at most 31536000 seconds"),
+    ("--duration", ["--duration", "31536001"], "31536001",
+     "more than 0 and at most 31536000 seconds"),
+    ("--duration", ["--duration", "0"], "0", "more than 0 and at most 31536000 seconds"),
+]
+
+
+@pytest.mark.parametrize("option,args,value,allowed", OUT_OF_RANGE,
+                         ids=[" ".join(a[1]) for a in OUT_OF_RANGE])
+def test_number_out_of_range(bs, sleeper, option, args, value, allowed):
+    extra = [] if option == "--duration" else ["--duration", "1"]
+    res = bs.run(*args, *extra, str(sleeper.pid), timeout=20)
+    line = check_error_line(res, 2)
+    assert option in line and f"'{value}'" in line and allowed in line, line
+
+
+@pytest.mark.parametrize("args", [["-t", "1e300"], ["--interval", "1e-6"],
+                                  ["--duration", "1e300"]], ids=lambda a: " ".join(a))
+def test_number_out_of_range_launch_runs_nothing(bs, tmp_path, args):
+    marker = tmp_path / "ran"
+    res = bs.run(*args, "--", "touch", str(marker), timeout=20)
+    check_error_line(res, 2)
+    assert not marker.exists(), "the command was run despite a usage error"
+
+
+def test_number_range_limits_accepted(bs, sleeper):
+    """The ends of each range are accepted."""
+    res = bs.run("--json", "-t", "3600000", "--error-threshold", "3600000", "--interval", "0.5",
+                 "--duration", "0.5", str(sleeper.pid), timeout=20)
+    assert res.rc == 0, res
+    start = res.one("session_start")
+    assert start["threshold_ms"] == 3600000, start
+    res = bs.run("--json", "-t", "0", "--interval", "50", "--duration", "0.5",
+                 "--sampler", "none", str(sleeper.pid), timeout=20)
+    assert res.rc == 0, res
+
+
+@pytest.mark.parametrize("args,option", [
+    (["-t", "1e300"], "--threshold"),
+    (["--interval", "1e-6"], "--interval"),
+    (["--duration", "1e300"], "--duration"),
+    (["--poll-interval", "0x10"], "--poll-interval"),
+], ids=["threshold", "interval", "duration", "poll-interval"])
+def test_agent_number_out_of_range(bs, args, option):
+    """`blocksnoop agent` reads its numbers with the same rules; the error
+    comes before anything is loaded or any kubelet is asked."""
+    res = bs.run("agent", "--node-name", "n1", "--metrics-addr", "", *args, timeout=20)
+    line = check_error_line(res, 2)
+    assert option in line and f"'{args[1]}'" in line, line
+
+
+def test_agent_number_from_environment(bs):
+    env = dict(os.environ, NODE_NAME="n1", BLOCKSNOOP_THRESHOLD="2e13",
+               BLOCKSNOOP_METRICS_ADDR="")
+    res = bs.run("agent", timeout=20, env=env)
+    line = check_error_line(res, 2)
+    assert "BLOCKSNOOP_THRESHOLD" in line and "'2e13'" in line and "3600000" in line, line
+
+
 @pytest.mark.parametrize("args", [["-t", "abc"], ["--fail-on", "bogus"]], ids=["t", "fail-on"])
 def test_bad_option_launch_mode_runs_nothing(bs, tmp_path, args):
     marker = tmp_path / "ran"

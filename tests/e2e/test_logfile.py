@@ -1,11 +1,17 @@
 """--log-file: the JSON records, appended, with the log-shipper fields; the
-file is reopened on SIGHUP (logrotate's rename-then-HUP)."""
+file is reopened on SIGHUP (logrotate's rename-then-HUP); a full file system
+never leaves half a record in it, and what could not be written is counted."""
 import datetime
+import errno
 import os
 import signal
+import subprocess
+import time
 
-from conftest import (PY, attach_and_go, check_common, match_blocks, parse_json_lines,
-                      py_fixture, start_ready_target, truth_blocks, wait_for)
+import pytest
+
+from conftest import (BLOCKSNOOP, PY, attach_and_go, check_common, match_blocks,
+                      parse_json_lines, py_fixture, start_ready_target, truth_blocks, wait_for)
 
 
 def read_log(path):
@@ -121,3 +127,96 @@ def test_sighup_reopens_log_file(bs, procs, tmp_path):
     assert both[-1]["event_count"] == len(numbers)
     for r in both:
         check_log_record(r, service="blocksnoop", env="")
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 64 KiB tmpfs, mounted for this test and unmounted after it."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs", str(mnt)],
+                   check=True)
+    try:
+        yield mnt
+    finally:
+        if subprocess.run(["umount", str(mnt)]).returncode:
+            subprocess.run(["umount", "-l", str(mnt)], check=True)
+
+
+def fill(path):
+    """Write path until the file system is full, down to the last byte."""
+    with open(path, "wb", buffering=0) as f:
+        for chunk in (65536, 4096, 512, 64, 1):
+            try:
+                while True:
+                    f.write(b"\0" * chunk)
+            except OSError as e:
+                assert e.errno == errno.ENOSPC, e
+
+
+def test_full_file_system_never_tears_a_line(procs, tmp_path, small_fs):
+    """The log file and stdout (a regular file) on a tiny tmpfs that fills up
+    while blocksnoop writes, then has room again: every line of both parses
+    as JSON, and the summary counts exactly the records each one misses."""
+    go = tmp_path / "go"
+    log, out, err = small_fs / "bs.log", small_fs / "stdout.json", tmp_path / "stderr"
+    target, _, _ = start_ready_target(
+        procs, tmp_path, [PY, py_fixture("asyncio_blocks.py"), "--count", "0", "--block", "0.03",
+                          "--pause", "0.02", "--go", str(go)])
+    with open(out, "wb") as stdout, open(err, "wb") as stderr:
+        b = subprocess.Popen([BLOCKSNOOP, "--json", "-t", "20", "--log-file", str(log),
+                              str(target.pid)], stdout=stdout, stderr=stderr)
+    procs.adopt(b.pid, str(log))
+    try:
+        def text_of(path):
+            try:
+                return path.read_text()
+            except FileNotFoundError:
+                return ""
+
+        def events_in(path):
+            return text_of(path).count('"type":"blocking_event"')
+
+        wait_for(lambda: '"session_start"' in text_of(log), 15, "session_start")
+        go.touch()
+        wait_for(lambda: events_in(log) >= 3, 15, "events in the log file")
+        fill(small_fs / "filler")
+        wait_for(lambda: "cannot write to log file" in err.read_text(), 15, "write errors")
+        # Let a good number of records fail (about 20 a second), then make
+        # room again.
+        failed_at = events_in(log)
+        time.sleep(1.0)
+        assert b.poll() is None, err.read_text()
+        (small_fs / "filler").unlink()
+        wait_for(lambda: events_in(log) >= failed_at + 3, 15,
+                 f"events after the recovery\n{err.read_text()}")
+        b.send_signal(signal.SIGINT)
+        assert b.wait(20) == 0, err.read_text()
+    finally:
+        if b.poll() is None:
+            b.kill()
+            b.wait()
+
+    stderr_text = err.read_text()
+    assert "Sanitizer" not in stderr_text, stderr_text
+    for path, output in ((log, "log_file"), (out, "stdout")):
+        recs = parse_json_lines(path.read_text(), where=str(path))  # fails on a torn line
+        check_common(recs)
+        summary = recs[-1]
+        dropped = summary["dropped_records"]
+        assert set(dropped) == {"log_file", "stdout"}, summary
+        events = [r for r in recs if r["type"] == "blocking_event"]
+        numbers = [e["event_number"] for e in events]
+        assert numbers == sorted(set(numbers)), numbers
+        # Records: session_start, every event, the summary (no block lasts
+        # long enough for still_blocked). The missing ones are the dropped.
+        assert not [r for r in recs if r["type"] == "still_blocked"], recs
+        missing = summary["event_count"] + 2 - len(recs)
+        assert missing > 0, f"nothing was dropped from {path}: the test did not fill it"
+        assert dropped[output] == missing, (output, dropped, missing)
+        assert len(set(range(1, summary["event_count"] + 1)) - set(numbers)) == missing
+    # Said once when writing fails, and again when it works again.
+    for what in (f"log file {log}", "stdout"):
+        assert f"blocksnoop: error: cannot write to {what}: No space left on device" in (
+            stderr_text), stderr_text
+        assert f"blocksnoop: warning: writing to {what} again" in stderr_text, stderr_text
