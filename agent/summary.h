@@ -27,6 +27,9 @@ struct session_summary {
 	double total_blocked_ms;
 	double max_blocked_ms;
 	uint64_t lost_event_count;
+	/* Agent mode: blocking events over their pod's rate limit, counted
+	 * here instead of reported (not in event_count). */
+	uint64_t suppressed_event_count;
 	/* Why the session ended: "target_exit", "duration", "signal",
 	 * "runtime_error"; and the outcome: "completed", "interrupted",
 	 * "failed". Static strings. */

@@ -12,6 +12,7 @@
 
 #include "exit_codes.h"
 #include "k8s/agent_options.h"
+#include "k8s/podlist.h"
 
 const char agent_usage[] =
 "Usage: blocksnoop agent [OPTIONS]\n"
@@ -24,7 +25,8 @@ const char agent_usage[] =
 "\n"
 "Kubelet:\n"
 "      --node-name NAME      this node's name [NODE_NAME] (required)\n"
-"      --kubelet-url URL     the kubelet [BLOCKSNOOP_KUBELET_URL]\n"
+"      --kubelet-url URL     the kubelet, https:// only (the token is never sent\n"
+"                            in clear) [BLOCKSNOOP_KUBELET_URL]\n"
 "                            (default https://NODE_NAME:10250)\n"
 "      --kubelet-host-ip IP  dial IP while verifying the certificate for the\n"
 "                            URL's host name [HOST_IP]\n"
@@ -51,6 +53,15 @@ const char agent_usage[] =
 "                            [BLOCKSNOOP_THRESHOLD] (default 100)\n"
 "      --error-threshold MS  blocks of at least MS are level \"error\"\n"
 "                            [BLOCKSNOOP_ERROR_THRESHOLD] (default 500)\n"
+"      --min-threshold MS    the lowest threshold a pod's annotation may set;\n"
+"                            lower ones are raised to it\n"
+"                            [BLOCKSNOOP_MIN_THRESHOLD] (default 10)\n"
+"      --max-events-per-pod N\n"
+"                            report at most N events a second per pod, the\n"
+"                            rest counted as suppressed; 0: no limit\n"
+"                            [BLOCKSNOOP_MAX_EVENTS_PER_POD] (default 10)\n"
+"      --max-events-burst N  ... after a burst of up to N events\n"
+"                            [BLOCKSNOOP_MAX_EVENTS_BURST] (default 50)\n"
 "      --sampler builtin|none\n"
 "                            read Python stacks or not [BLOCKSNOOP_SAMPLER]\n"
 "      --interval MS         stack sampling interval during blocks\n"
@@ -93,6 +104,9 @@ enum agent_opt {
 	OPT_ENV,
 	OPT_THRESHOLD,
 	OPT_ERROR_THRESHOLD,
+	OPT_MIN_THRESHOLD,
+	OPT_MAX_EVENTS,
+	OPT_MAX_BURST,
 	OPT_SAMPLER,
 	OPT_INTERVAL,
 	OPT_DURATION,
@@ -124,6 +138,9 @@ static const struct opt_def defs[] = {
 	{ "env", required_argument, OPT_ENV, "BLOCKSNOOP_ENV" },
 	{ "threshold", required_argument, OPT_THRESHOLD, "BLOCKSNOOP_THRESHOLD" },
 	{ "error-threshold", required_argument, OPT_ERROR_THRESHOLD, "BLOCKSNOOP_ERROR_THRESHOLD" },
+	{ "min-threshold", required_argument, OPT_MIN_THRESHOLD, "BLOCKSNOOP_MIN_THRESHOLD" },
+	{ "max-events-per-pod", required_argument, OPT_MAX_EVENTS, "BLOCKSNOOP_MAX_EVENTS_PER_POD" },
+	{ "max-events-burst", required_argument, OPT_MAX_BURST, "BLOCKSNOOP_MAX_EVENTS_BURST" },
 	{ "sampler", required_argument, OPT_SAMPLER, "BLOCKSNOOP_SAMPLER" },
 	{ "interval", required_argument, OPT_INTERVAL, "BLOCKSNOOP_INTERVAL" },
 	{ "duration", required_argument, OPT_DURATION, "BLOCKSNOOP_DURATION" },
@@ -281,10 +298,14 @@ static int apply(struct agent_options *o, const struct opt_def *d, const char *v
 		o->node_name = value;
 		return 0;
 	case OPT_KUBELET_URL:
-		if (strncmp(value, "https://", 8) && strncmp(value, "http://", 7))
+		/* The bearer token goes with every request: never in clear. */
+		if (!strncasecmp(value, "http://", 7))
 			return usage_error(err, errlen,
-				"invalid %s '%s': expected https://HOST:PORT (or http:// for a read-only port)",
+				"refusing %s '%s': plain HTTP would send the kubelet bearer token in clear; give the kubelet's https:// address (its authenticated port, 10250)",
 				what, value);
+		if (strncasecmp(value, "https://", 8) || !value[8])
+			return usage_error(err, errlen,
+				"invalid %s '%s': expected https://HOST:PORT", what, value);
 		if (strlen(value) >= sizeof(o->kubelet_url) - 8)
 			return usage_error(err, errlen, "%s is too long", what);
 		snprintf(o->kubelet_url, sizeof(o->kubelet_url), "%s", value);
@@ -348,6 +369,30 @@ static int apply(struct agent_options *o, const struct opt_def *d, const char *v
 			return usage_error(err, errlen,
 				"invalid %s '%s': expected milliseconds, a number >= 0", what, value);
 		return 0;
+	case OPT_MIN_THRESHOLD:
+		if (parse_amount(value, false, &o->min_threshold_ms) ||
+		    o->min_threshold_ms > K8S_MAX_THRESHOLD_MS)
+			return usage_error(err, errlen,
+				"invalid %s '%s': expected milliseconds, a number >= 0 and <= %.0f",
+				what, value, K8S_MAX_THRESHOLD_MS);
+		return 0;
+	case OPT_MAX_EVENTS:
+		if (parse_amount(value, false, &o->max_events_per_pod) ||
+		    o->max_events_per_pod > AGENT_MAX_EVENTS_LIMIT)
+			return usage_error(err, errlen,
+				"invalid %s '%s': expected events per second, a number >= 0 (0: no limit)",
+				what, value);
+		return 0;
+	case OPT_MAX_BURST: {
+		double burst;
+
+		if (parse_amount(value, true, &burst) || burst > AGENT_MAX_EVENTS_LIMIT ||
+		    burst != floor(burst))
+			return usage_error(err, errlen,
+				"invalid %s '%s': expected a whole number of events >= 1", what, value);
+		o->max_events_burst = (unsigned)burst;
+		return 0;
+	}
 	case OPT_SAMPLER:
 		if (!strcmp(value, "builtin"))
 			o->sampler = SAMPLER_BUILTIN;
@@ -403,6 +448,9 @@ int agent_options_parse(int argc, char **argv, agent_getenv_fn env, struct agent
 		.env = "",
 		.threshold_ms = 100,
 		.error_threshold_ms = 500,
+		.min_threshold_ms = AGENT_DEFAULT_MIN_THRESHOLD_MS,
+		.max_events_per_pod = AGENT_DEFAULT_MAX_EVENTS_PER_POD,
+		.max_events_burst = AGENT_DEFAULT_MAX_EVENTS_BURST,
 		.sampler = SAMPLER_BUILTIN,
 	};
 	err[0] = '\0';
@@ -453,6 +501,10 @@ int agent_options_parse(int argc, char **argv, agent_getenv_fn env, struct agent
 			"unexpected argument '%s': the agent takes options only (see blocksnoop agent --help)",
 			argv[optind]);
 
+	if (o->threshold_ms < o->min_threshold_ms)
+		return usage_error(err, errlen,
+			"-t %g is below --min-threshold %g: raise -t, or lower --min-threshold (the lowest threshold any pod may ask for)",
+			o->threshold_ms, o->min_threshold_ms);
 	if (!o->node_name)
 		return usage_error(err, errlen,
 			"no node name: give --node-name or set NODE_NAME (in a pod, from the downward API: fieldRef spec.nodeName)");
