@@ -118,6 +118,7 @@ struct pod_state {
 	struct rate_limit limit;
 	uint64_t suppressed;            /* since its last events_suppressed record */
 	uint64_t suppressed_total;
+	uint64_t reported_ns;           /* when that record was made; 0: never */
 	bool warned_flood;              /* said on stderr that it is over the limit */
 	bool live;
 };
@@ -501,15 +502,23 @@ static void pod_meta(const struct agent *a, const struct pod_state *ps, struct k
 	*meta = (struct target_meta){ .service = ps->service, .k8s = k8s };
 }
 
-/* An events_suppressed record for what the pod suppressed since its last
- * one, if anything. */
-static void report_suppressed(struct agent *a, struct pod_state *ps)
+/* A pod gets at most one events_suppressed record a second (and a last one). */
+#define SUPPRESSED_EVERY_NS 1000000000ULL
+
+/*
+ * An events_suppressed record for what the pod suppressed since its last
+ * one, if anything and if that one is a second old (or if final: the pod
+ * or the agent is going, and nothing counted may be lost).
+ */
+static void report_suppressed(struct agent *a, struct pod_state *ps, bool final)
 {
+	uint64_t now = mono_now_ns();
 	struct k8s_meta k8s;
 	struct target_meta meta;
 	cJSON *rec;
 
-	if (!ps->suppressed)
+	if (!ps->suppressed ||
+	    (!final && ps->reported_ns && now - ps->reported_ns < SUPPRESSED_EVERY_NS))
 		return;
 	pod_meta(a, ps, &k8s, &meta);
 	rec = record_events_suppressed(&a->info, &meta, ps->suppressed, ps->suppressed_total,
@@ -519,6 +528,7 @@ static void report_suppressed(struct agent *a, struct pod_state *ps)
 	reporter_record(&a->reporter, rec);
 	cJSON_Delete(rec);
 	ps->suppressed = 0;
+	ps->reported_ns = now;
 }
 
 /* An event of target t over its pod's limit: counted, not reported. */
@@ -530,6 +540,8 @@ static void suppress(struct agent *a, struct target *t)
 	ps->suppressed_total++;
 	a->reporter.summary.suppressed_event_count++;
 	metrics_suppressed(t->series);
+	/* Said as it happens, at most once a second (the tick says the rest). */
+	report_suppressed(a, ps, false);
 	if (!ps->warned_flood) {
 		ps->warned_flood = true;
 		log_warn("pod %s: more than %g blocking events a second (--max-events-per-pod, after a burst of %u): the rest are counted, not reported (events_suppressed records, blocksnoop_suppressed_events_total)",
@@ -548,7 +560,7 @@ static void drop_dead_pod_states(struct agent *a)
 			link = &ps->next;
 			continue;
 		}
-		report_suppressed(a, ps); /* its last count is not lost */
+		report_suppressed(a, ps, true); /* its last count is not lost */
 		*link = ps->next;
 		pod_state_free(ps);
 	}
@@ -845,7 +857,7 @@ static void on_tick(struct agent *a)
 	}
 	metrics_set_lost_events(a->metrics, lost);
 	for (struct pod_state *ps = a->pod_states; ps; ps = ps->next)
-		report_suppressed(a, ps);
+		report_suppressed(a, ps, false);
 	/* While polls fail (and back off), keep finding new processes of the
 	 * containers already known. */
 	if (a->pods && now - a->last_scan_ns >= a->interval_ns)
@@ -1286,7 +1298,7 @@ int agent_main(int argc, char **argv)
 out:
 	if (a->reporter_started) {
 		for (struct pod_state *ps = a->pod_states; ps; ps = ps->next)
-			report_suppressed(a, ps);
+			report_suppressed(a, ps, true);
 		a->reporter.summary.duration_s =
 			(double)(mono_now_ns() - a->info.start_mono_ns) / 1e9;
 		a->reporter.summary.lost_event_count = a->det ? detector_lost_events(a->det) : 0;

@@ -151,8 +151,8 @@ def test_flooding_pod_is_floored_and_rate_limited(procs, cgroups, tmp_path, cert
 
 def test_pod_limits_are_the_agents_options(procs, cgroups, tmp_path, certs):
     """--min-threshold and --max-events-per-pod/--max-events-burst set the
-    floor and the limit: 5 ms blocks under a 20 ms floor are not even
-    events; 30 ms ones are held to 2 a second after 3."""
+    floor and the limit: 5 ms blocks under a 20 ms floor are not events;
+    30 ms ones are held to 2 a second after 3."""
     under_uid, under_cid = new_uid(), new_cid()
     over_uid, over_cid = new_uid(), new_cid()
     under = App(procs, tmp_path, cgroups.container(under_uid, under_cid), block=0.005, pause=0,
@@ -175,9 +175,14 @@ def test_pod_limits_are_the_agents_options(procs, cgroups, tmp_path, certs):
     records = agent.stop()
     over = [r for r in records if r["type"] == "blocking_event" and r["k8s"]["pod"] == "over-0"]
     assert 3 <= len(over) <= admitted_bound(over, 2, 3), over
-    assert not [r for r in records if r.get("k8s", {}).get("pod") == "under-0"
-                and r["type"] in ("blocking_event", "events_suppressed")], records
-    assert len([b for b in under.blocks() if b["start_ns"] > watched]) > 20
+    # The floor: no event under 20 ms (a stall of the machine may still
+    # make a real one, but not the pod's 5 ms blocks).
+    under_events = [r for r in records if r["type"] == "blocking_event"
+                    and r["k8s"]["pod"] == "under-0"]
+    under_blocks = [b for b in under.blocks() if b["start_ns"] > watched]
+    assert len(under_blocks) > 100, len(under_blocks)
+    assert all(e["duration_ms"] >= 20 for e in under_events), under_events
+    assert len(under_events) < len(under_blocks) / 10, (len(under_events), len(under_blocks))
     errors = [r for r in records if r["type"] == "config_error"]
     assert len(errors) == 2 and all("minimum of 20 ms" in r["error"] and
                                     "using 20" in r["error"] for r in errors), errors
