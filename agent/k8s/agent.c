@@ -632,7 +632,6 @@ static void reconcile(struct agent *a)
 
 	for (size_t i = 0; i < list->npods; i++) {
 		const struct k8s_pod *p = &list->pods[i];
-
 		bool watched = p->enabled && pod_running_or_starting(p);
 		struct pod_state *ps = NULL;
 

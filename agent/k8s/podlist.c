@@ -293,7 +293,7 @@ static void app_container_names(const struct k8s_pod *pod, char *buf, size_t len
 
 /* A blocksnoop.io/containers value longer or with more names than a pod
  * can have: said, and true (the default applies). */
-static bool too_many_names(struct parse *p, struct k8s_pod *pod, const cJSON *value)
+static bool oversized_list_refused(struct parse *p, struct k8s_pod *pod, const cJSON *value)
 {
 	const char *text = value->valuestring;
 	size_t len = strlen(text), names = 1;
@@ -334,7 +334,7 @@ static void select_containers(struct parse *p, struct k8s_pod *pod, const cJSON 
 	size_t known = 0;
 
 	if (value && cJSON_IsString(value) && value->valuestring &&
-	    too_many_names(p, pod, value))
+	    oversized_list_refused(p, pod, value))
 		value = NULL; /* said why; the default applies */
 	for (size_t i = 0; value && i < pod->ncontainers; i++)
 		pod->containers[i].selected = false;
