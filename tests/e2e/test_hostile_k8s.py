@@ -236,6 +236,7 @@ def test_hostile_names_and_annotations(procs, cgroups, tmp_path, certs):
     shown = "== ns\\x1b[1m/evil\\x1b]0;owned\\x07-0  container app  service web\n"
     assert stderr.count(shown) == 3, stderr
     assert "Blocking events: 3 " in stderr, stderr
+    assert "Suppressed:      0 events over a pod's rate limit\n" in stderr, stderr
 
     records = parse_json_lines(log_file.read_text(), "log file")
     events = [r for r in records if r["type"] == "blocking_event"]
