@@ -128,6 +128,27 @@ cJSON *record_config_error(const struct session_info *s, const struct target_met
 	return r;
 }
 
+cJSON *record_events_suppressed(const struct session_info *s, const struct target_meta *meta,
+				 uint64_t count, uint64_t total, double max_per_s,
+				 unsigned burst)
+{
+	struct timespec now = wall_now();
+	cJSON *r = new_record(s, "events_suppressed", &now);
+
+	if (!r)
+		return NULL;
+	if (!cJSON_AddStringToObject(r, "level", "warning") ||
+	    !cJSON_AddNumberToObject(r, "count", (double)count) ||
+	    !cJSON_AddNumberToObject(r, "total", (double)total) ||
+	    !cJSON_AddNumberToObject(r, "max_events_per_s", round3(max_per_s)) ||
+	    !cJSON_AddNumberToObject(r, "burst", burst) ||
+	    !add_meta(r, meta)) {
+		cJSON_Delete(r);
+		return NULL;
+	}
+	return r;
+}
+
 static cJSON *frame_json(const struct frame *f)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -322,6 +343,9 @@ cJSON *record_session_summary(const struct session_info *s,
 	     cJSON_AddNumberToObject(r, "total_blocked_ms", round3(sum->total_blocked_ms)) &&
 	     cJSON_AddNumberToObject(r, "max_blocked_ms", round3(sum->max_blocked_ms)) &&
 	     cJSON_AddNumberToObject(r, "lost_event_count", (double)sum->lost_event_count) &&
+	     (!s->mode || strcmp(s->mode, "agent") ||
+	      cJSON_AddNumberToObject(r, "suppressed_event_count",
+				      (double)sum->suppressed_event_count)) &&
 	     cJSON_AddStringToObject(r, "termination_reason", sum->termination_reason) &&
 	     cJSON_AddStringToObject(r, "status", sum->status) &&
 	     add_call_sites(r, sum) &&
@@ -371,6 +395,9 @@ static void log_message(const cJSON *r, char *buf, size_t len)
 	else if (!strcmp(type, "config_error"))
 		snprintf(buf, len, "blocksnoop configuration error: %s: %s",
 			 string_field(r, "annotation"), string_field(r, "error"));
+	else if (!strcmp(type, "events_suppressed"))
+		snprintf(buf, len, "Blocking events suppressed: %.0f over the pod's rate limit",
+			 number_field(r, "count"));
 	else if (!strcmp(type, "session_summary"))
 		snprintf(buf, len, "blocksnoop session ended: %.0f blocking events in %.1fs",
 			 number_field(r, "event_count"), number_field(r, "duration_s"));

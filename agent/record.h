@@ -37,6 +37,16 @@ cJSON *record_still_blocked(const struct session_info *s, const struct still_blo
 cJSON *record_config_error(const struct session_info *s, const struct target_meta *meta,
 			   const char *annotation, const char *value, const char *message);
 
+/*
+ * type "events_suppressed" (agent mode): count blocking events of a pod
+ * were over its rate limit and not reported since its last such record
+ * (total since the agent first saw the pod), with the limit and the pod's
+ * service and k8s tags.
+ */
+cJSON *record_events_suppressed(const struct session_info *s, const struct target_meta *meta,
+				 uint64_t count, uint64_t total, double max_per_s,
+				 unsigned burst);
+
 /* type "stats": one per second in stats mode. */
 cJSON *record_stats(const struct session_info *s, const struct stats_snapshot *snap);
 

@@ -40,6 +40,9 @@ struct session_summary {
 	 * sinks just before the summary (reporter_session_end). */
 	struct dropped_records dropped[SUMMARY_MAX_OUTPUTS];
 	size_t noutputs;
+	/* Agent mode: blocking events over their pod's rate limit, counted
+	 * here instead of reported (not in event_count). */
+	uint64_t suppressed_event_count;
 	/* Why the session ended: "target_exit", "duration", "signal",
 	 * "runtime_error"; and the outcome: "completed", "interrupted",
 	 * "failed". Static strings. */

@@ -21,6 +21,13 @@
  * the kubelet cannot be reached, the last list stays in force and /proc is
  * still scanned every poll interval, so known pods stay watched and their
  * new worker processes are picked up.
+ *
+ * A pod must not flood the node: its threshold annotation has a floor
+ * (podlist.c) and its events a rate limit (a token bucket per pod, in
+ * `pod_state`). Events over it are counted, not reported: per container in
+ * /metrics, per pod in an events_suppressed record at most once a second,
+ * and in the session summary. What a pod names is shown on the console and
+ * in log lines only through k8s_printable().
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -47,6 +54,7 @@
 #include "k8s/podlist.h"
 #include "k8s/privs.h"
 #include "k8s/procscan.h"
+#include "k8s/ratelimit.h"
 #include "log.h"
 #include "procfs.h"
 #include "record.h"
@@ -69,11 +77,15 @@ enum wake {
 	WAKE_PROC,          /* a watched process's pidfd; its slot in the high half */
 };
 
+struct pod_state;
+
 /* One container instance to watch: a selected container of an opted-in
  * pod, with the runtime ID it has now. */
 struct target {
 	struct target *next;
 	char *pod_uid, *namespace, *pod, *container, *container_id, *service;
+	char *label;                    /* "ns/pod container c", printable: for log lines */
+	struct pod_state *pod_state;    /* its pod's; NULL when out of memory */
 	double threshold_ms, error_threshold_ms;
 	struct k8s_meta k8s;            /* points into the strings above */
 	struct target_meta meta;
@@ -91,13 +103,23 @@ struct watched {
 	int pidfd;
 };
 
-/* The config errors already reported for an opted-in pod, so that each is
- * said once (and again only if it goes away and comes back). */
+/* What the agent keeps about a pod between polls: the config errors
+ * already reported, so that each is said once (and again only if it goes
+ * away and comes back), and its event rate limit. A pod has one while it
+ * is opted in (or has config errors); a target's pod_state outlives it
+ * (reconcile() drops dead targets before dead pod states). */
 struct pod_state {
 	struct pod_state *next;
-	char *uid;
+	char *uid, *namespace, *name;
+	char *service;                  /* as in its records; NULL: --service */
+	char *label;                    /* "ns/name", printable: for log lines */
 	char **keys;                    /* "annotation\x1fvalue" */
 	size_t nkeys;
+	struct rate_limit limit;
+	uint64_t suppressed;            /* since its last events_suppressed record */
+	uint64_t suppressed_total;
+	uint64_t reported_ns;           /* when that record was made; 0: never */
+	bool warned_flood;              /* said on stderr that it is over the limit */
 	bool live;
 };
 
@@ -192,8 +214,7 @@ static void detach(struct agent *a, struct watched *w, const char *why)
 {
 	struct target *t = w->t;
 
-	log_info("stopped watching PID %d (%s/%s container %s): %s", w->pid, t->namespace,
-		 t->pod, t->container, why);
+	log_info("stopped watching PID %d (%s): %s", w->pid, t->label, why);
 	if (a->sampler)
 		sampler_unwatch(a->sampler, w->slot);
 	detector_unwatch(a->det, w->slot);
@@ -252,8 +273,8 @@ static void attach(struct agent *a, struct target *t, pid_t pid)
 	slot = detector_watch(a->det, pid, pid, threshold_ns, 0);
 	if (slot < 0) {
 		if (slot != -ENOSPC || !a->warned_full)
-			log_warn("cannot watch PID %d of %s/%s container %s: %s", pid, t->namespace,
-				 t->pod, t->container, strerror(-slot));
+			log_warn("cannot watch PID %d of %s: %s", pid, t->label,
+				 strerror(-slot));
 		a->warned_full |= slot == -ENOSPC;
 		free(w);
 		close(pidfd);
@@ -281,8 +302,8 @@ static void attach(struct agent *a, struct target *t, pid_t pid)
 		detach(a, w, "cannot follow it");
 		return;
 	}
-	log_info("watching PID %d (PID %d in its namespace) of %s/%s container %s for blocks >= %.1f ms",
-		 pid, w->nspid, t->namespace, t->pod, t->container, t->threshold_ms);
+	log_info("watching PID %d (PID %d in its namespace) of %s for blocks >= %.1f ms",
+		 pid, w->nspid, t->label, t->threshold_ms);
 }
 
 static void on_process(void *ctx, pid_t pid, const struct k8s_cgroup_ids *ids)
@@ -312,6 +333,22 @@ static void scan(struct agent *a)
 
 /* ---- targets ------------------------------------------------------------------ */
 
+/* "ns/name" (and " container c"), printable, malloc'd; NULL when out of
+ * memory. */
+static char *label_of(const char *namespace, const char *name, const char *container)
+{
+	char ns[256], pod[1024], ct[256], *label;
+
+	k8s_printable(namespace, 63, ns, sizeof(ns));
+	k8s_printable(name, 253, pod, sizeof(pod));
+	if (container)
+		k8s_printable(container, 63, ct, sizeof(ct));
+	if (asprintf(&label, "%s/%s%s%s", ns, pod, container ? " container " : "",
+		     container ? ct : "") < 0)
+		return NULL;
+	return label;
+}
+
 static void target_free(struct target *t)
 {
 	free(t->pod_uid);
@@ -320,6 +357,7 @@ static void target_free(struct target *t)
 	free(t->container);
 	free(t->container_id);
 	free(t->service);
+	free(t->label);
 	free(t);
 }
 
@@ -354,8 +392,9 @@ static struct target *new_target(struct agent *a, const struct k8s_pod *p,
 	t->container = strdup(c->name);
 	t->container_id = strdup(c->id);
 	t->service = p->service ? strdup(p->service) : NULL;
+	t->label = label_of(p->namespace, p->name, c->name);
 	if (!t->pod_uid || !t->namespace || !t->pod || !t->container || !t->container_id ||
-	    (p->service && !t->service)) {
+	    (p->service && !t->service) || !t->label) {
 		target_free(t);
 		return NULL;
 	}
@@ -368,8 +407,7 @@ static struct target *new_target(struct agent *a, const struct k8s_pod *p,
 	t->meta = (struct target_meta){ .service = t->service, .k8s = &t->k8s };
 	t->next = a->targets;
 	a->targets = t;
-	log_info("pod %s/%s container %s (%s): looking for its Python processes", t->namespace,
-		 t->pod, t->container, t->container_id);
+	log_info("pod %s (%s): looking for its Python processes", t->label, t->container_id);
 	return t;
 }
 
@@ -388,31 +426,13 @@ static void drop_dead_targets(struct agent *a)
 		for (int i = 0; i < a->slot_hi && t->nprocs > 0; i++)
 			if (a->by_slot[i] && a->by_slot[i]->t == t)
 				detach(a, a->by_slot[i], "its container is gone from the pod list");
-		log_info("pod %s/%s container %s (%s): no longer watched", t->namespace, t->pod,
-			 t->container, t->container_id);
+		log_info("pod %s (%s): no longer watched", t->label, t->container_id);
 		*link = t->next;
 		target_free(t);
 	}
 }
 
-/* ---- config errors ------------------------------------------------------------ */
-
-static struct pod_state *pod_state(struct agent *a, const char *uid)
-{
-	struct pod_state *ps;
-
-	for (ps = a->pod_states; ps; ps = ps->next)
-		if (!strcmp(ps->uid, uid))
-			return ps;
-	ps = calloc(1, sizeof(*ps));
-	if (!ps || !(ps->uid = strdup(uid))) {
-		free(ps);
-		return NULL;
-	}
-	ps->next = a->pod_states;
-	a->pod_states = ps;
-	return ps;
-}
+/* ---- pod states: config errors, rate limits ------------------------------------ */
 
 static void pod_state_clear(struct pod_state *ps)
 {
@@ -421,6 +441,112 @@ static void pod_state_clear(struct pod_state *ps)
 	free(ps->keys);
 	ps->keys = NULL;
 	ps->nkeys = 0;
+}
+
+static void pod_state_free(struct pod_state *ps)
+{
+	pod_state_clear(ps);
+	free(ps->uid);
+	free(ps->namespace);
+	free(ps->name);
+	free(ps->service);
+	free(ps->label);
+	free(ps);
+}
+
+/* The state of pod p, made (with a full bucket) if it has none; its
+ * service follows the pod's. NULL when out of memory. */
+static struct pod_state *pod_state(struct agent *a, const struct k8s_pod *p)
+{
+	struct pod_state *ps;
+
+	for (ps = a->pod_states; ps; ps = ps->next)
+		if (!strcmp(ps->uid, p->uid))
+			break;
+	if (!ps) {
+		ps = calloc(1, sizeof(*ps));
+		if (!ps)
+			return NULL;
+		ps->uid = strdup(p->uid);
+		ps->namespace = strdup(p->namespace);
+		ps->name = strdup(p->name);
+		ps->label = label_of(p->namespace, p->name, NULL);
+		if (!ps->uid || !ps->namespace || !ps->name || !ps->label) {
+			pod_state_free(ps);
+			return NULL;
+		}
+		rate_limit_init(&ps->limit, a->o->max_events_per_pod, a->o->max_events_burst,
+				mono_now_ns());
+		ps->next = a->pod_states;
+		a->pod_states = ps;
+	}
+	if (!same_str(ps->service, p->service)) {
+		char *service = p->service ? strdup(p->service) : NULL;
+
+		if (!p->service || service) {
+			free(ps->service);
+			ps->service = service;
+		}
+	}
+	return ps;
+}
+
+/* The pod's tags for its own records (not a container's). */
+static void pod_meta(const struct agent *a, const struct pod_state *ps, struct k8s_meta *k8s,
+		     struct target_meta *meta)
+{
+	*k8s = (struct k8s_meta){
+		.node = node_name(a), .namespace = ps->namespace, .pod = ps->name,
+		.pod_uid = ps->uid, .container = "", .container_id = "",
+	};
+	*meta = (struct target_meta){ .service = ps->service, .k8s = k8s };
+}
+
+/* A pod gets at most one events_suppressed record a second (and a last one). */
+#define SUPPRESSED_EVERY_NS 1000000000ULL
+
+/*
+ * An events_suppressed record for what the pod suppressed since its last
+ * one, if anything and if that one is a second old (or if final: the pod
+ * or the agent is going, and nothing counted may be lost).
+ */
+static void report_suppressed(struct agent *a, struct pod_state *ps, bool final)
+{
+	uint64_t now = mono_now_ns();
+	struct k8s_meta k8s;
+	struct target_meta meta;
+	cJSON *rec;
+
+	if (!ps->suppressed ||
+	    (!final && ps->reported_ns && now - ps->reported_ns < SUPPRESSED_EVERY_NS))
+		return;
+	pod_meta(a, ps, &k8s, &meta);
+	rec = record_events_suppressed(&a->info, &meta, ps->suppressed, ps->suppressed_total,
+				       a->o->max_events_per_pod, a->o->max_events_burst);
+	if (!rec)
+		return; /* out of memory: kept for the next one */
+	reporter_record(&a->reporter, rec);
+	cJSON_Delete(rec);
+	ps->suppressed = 0;
+	ps->reported_ns = now;
+}
+
+/* An event of target t over its pod's limit: counted, not reported. */
+static void suppress(struct agent *a, struct target *t)
+{
+	struct pod_state *ps = t->pod_state;
+
+	ps->suppressed++;
+	ps->suppressed_total++;
+	a->reporter.summary.suppressed_event_count++;
+	metrics_suppressed(t->series);
+	/* Said as it happens, at most once a second (the tick says the rest). */
+	report_suppressed(a, ps, false);
+	if (!ps->warned_flood) {
+		ps->warned_flood = true;
+		log_warn("pod %s: more than %g blocking events a second (--max-events-per-pod, after a burst of %u): the rest are counted, not reported (events_suppressed records, blocksnoop_suppressed_events_total)",
+			 ps->label, a->o->max_events_per_pod, a->o->max_events_burst);
+	}
 }
 
 static void drop_dead_pod_states(struct agent *a)
@@ -434,32 +560,26 @@ static void drop_dead_pod_states(struct agent *a)
 			link = &ps->next;
 			continue;
 		}
+		report_suppressed(a, ps, true); /* its last count is not lost */
 		*link = ps->next;
-		pod_state_clear(ps);
-		free(ps->uid);
-		free(ps);
+		pod_state_free(ps);
 	}
 }
 
 /* Report the pod's config errors that were not reported already. */
-static void report_config_errors(struct agent *a, const struct k8s_pod *p)
+static void report_config_errors(struct agent *a, struct pod_state *ps, const struct k8s_pod *p)
 {
-	struct pod_state *ps = pod_state(a, p->uid);
+	struct k8s_meta k8s;
+	struct target_meta meta;
 	char **keys;
 
-	if (!ps)
-		return;
-	ps->live = true;
+	pod_meta(a, ps, &k8s, &meta);
 	keys = calloc(p->nerrors ? p->nerrors : 1, sizeof(*keys));
 	if (!keys)
 		return;
 	for (size_t i = 0; i < p->nerrors; i++) {
 		const struct k8s_config_error *e = &p->errors[i];
-		struct k8s_meta k8s = {
-			.node = node_name(a), .namespace = p->namespace, .pod = p->name,
-			.pod_uid = p->uid, .container = "", .container_id = "",
-		};
-		struct target_meta meta = { .service = p->service, .k8s = &k8s };
+		char annotation[256];
 		bool seen = false;
 		cJSON *rec;
 
@@ -473,8 +593,8 @@ static void report_config_errors(struct agent *a, const struct k8s_pod *p)
 			seen = seen || (ps->keys[j] && !strcmp(ps->keys[j], keys[i]));
 		if (seen)
 			continue;
-		log_warn("pod %s/%s: annotation %s: %s", p->namespace, p->name, e->annotation,
-			 e->message);
+		log_warn("pod %s: annotation %s: %s", ps->label,
+			 k8s_printable(e->annotation, 63, annotation, sizeof(annotation)), e->message);
 		metrics_config_error(a->metrics);
 		rec = record_config_error(&a->info, &meta, e->annotation, e->value, e->message);
 		if (rec)
@@ -512,12 +632,19 @@ static void reconcile(struct agent *a)
 
 	for (size_t i = 0; i < list->npods; i++) {
 		const struct k8s_pod *p = &list->pods[i];
+		bool watched = p->enabled && pod_running_or_starting(p);
+		struct pod_state *ps = NULL;
 
 		if (is_own_pod(a, p))
 			continue;
-		if (p->nerrors)
-			report_config_errors(a, p);
-		if (!p->enabled || !pod_running_or_starting(p))
+		if (watched || p->nerrors) {
+			ps = pod_state(a, p);
+			if (ps) {
+				ps->live = true;
+				report_config_errors(a, ps, p);
+			}
+		}
+		if (!watched)
 			continue;
 		pods++;
 		for (size_t c = 0; c < p->ncontainers; c++) {
@@ -537,6 +664,7 @@ static void reconcile(struct agent *a)
 				continue;
 			t->live = true;
 			t->series = series;
+			t->pod_state = ps;
 		}
 	}
 	drop_dead_targets(a);
@@ -578,6 +706,7 @@ static void on_poll_done(void *ctx, const struct kubelet_result *r)
 	struct k8s_pod_defaults defaults = {
 		.threshold_ms = a->o->threshold_ms,
 		.error_threshold_ms = a->o->error_threshold_ms,
+		.min_threshold_ms = a->o->min_threshold_ms,
 	};
 	struct k8s_podlist *list = NULL;
 	char err[256], message[1024];
@@ -645,6 +774,11 @@ static void on_gap(void *ctx, const struct gap_event *g)
 
 	if (!w)
 		return;
+	/* The kernel's own clock of the event keeps the limit exact. */
+	if (w->t->pod_state && !rate_limit_take(&w->t->pod_state->limit, g->end_ns)) {
+		suppress(a, w->t);
+		return; /* its samples, if any, are overwritten by later gaps */
+	}
 	/* The process's own numbering: the main thread's TID is its PID. */
 	e.pid = e.tid = w->nspid;
 	e.wall_start = mono_to_wall(g->start_ns);
@@ -721,6 +855,8 @@ static void on_tick(struct agent *a)
 		a->lost_reported = lost;
 	}
 	metrics_set_lost_events(a->metrics, lost);
+	for (struct pod_state *ps = a->pod_states; ps; ps = ps->next)
+		report_suppressed(a, ps, false);
 	/* While polls fail (and back off), keep finding new processes of the
 	 * containers already known. */
 	if (a->pods && now - a->last_scan_ns >= a->interval_ns)
@@ -768,15 +904,21 @@ static int make_sinks(struct agent *a)
 {
 	const struct agent_options *o = a->o;
 	struct sink *sink;
-	char err[512], line[1024];
+	char err[512], line[1024], limit[96];
 
+	if (o->max_events_per_pod > 0)
+		snprintf(limit, sizeof(limit), "at most %g events/s per pod (burst %u)",
+			 o->max_events_per_pod, o->max_events_burst);
+	else
+		snprintf(limit, sizeof(limit), "no limit on events per pod");
 	if (o->json) {
 		sink = sink_json_new(STDOUT_FILENO, false);
 	} else {
 		snprintf(line, sizeof(line),
 			 "blocksnoop: agent on node %s: watching pods annotated blocksnoop.io/enabled=\"true\" "
-			 "(kubelet %s, every %gs), blocks >= %.1f ms unless a pod says otherwise... Ctrl-C to stop\n",
-			 o->node_name, o->kubelet_url, o->poll_interval_s, o->threshold_ms);
+			 "(kubelet %s, every %gs), blocks >= %.1f ms unless a pod says otherwise (not below %g ms), %s... Ctrl-C to stop\n",
+			 o->node_name, o->kubelet_url, o->poll_interval_s, o->threshold_ms,
+			 o->min_threshold_ms, limit);
 		sink = agent_console_new(STDERR_FILENO, !o->no_color && isatty(STDERR_FILENO), line);
 	}
 	if (!sink || reporter_add_sink(&a->reporter, sink)) {
@@ -999,9 +1141,7 @@ static void cleanup(struct agent *a)
 	for (struct pod_state *ps = a->pod_states; ps;) {
 		struct pod_state *next = ps->next;
 
-		pod_state_clear(ps);
-		free(ps->uid);
-		free(ps);
+		pod_state_free(ps);
 		ps = next;
 	}
 	k8s_podlist_free(a->pods);
@@ -1156,6 +1296,8 @@ int agent_main(int argc, char **argv)
 
 out:
 	if (a->reporter_started) {
+		for (struct pod_state *ps = a->pod_states; ps; ps = ps->next)
+			report_suppressed(a, ps, true);
 		a->reporter.summary.duration_s =
 			(double)(mono_now_ns() - a->info.start_mono_ns) / 1e9;
 		a->reporter.summary.lost_event_count = a->det ? detector_lost_events(a->det) : 0;

@@ -7,12 +7,17 @@
  *   == shop/checkout-7d9c6b5f4-x2x8q  container app  service checkout
  *   [  1.23s] #1  BLOCKED  302.1ms  tid=7
  *       Python stack (most recent call last), ...
+ *
+ * The pod's names are shown through k8s_printable(): a pod cannot write
+ * escape sequences to the operator's terminal. The summary says how many
+ * events the pods' rate limits suppressed.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "k8s/agent.h"
+#include "k8s/podlist.h"
 #include "sink.h"
 
 struct agent_console {
@@ -26,16 +31,20 @@ struct agent_console {
 static void where(struct agent_console *ac, const struct session_info *si,
 		  const struct target_meta *m)
 {
-	char buf[1024];
+	char buf[2048], ns[256], pod[1024], ct[256], service[512];
 	const struct k8s_meta *k = m ? m->k8s : NULL;
 	int n;
 
 	if (!k)
 		return;
 	n = snprintf(buf, sizeof(buf), "%s== %s/%s  container %s  service %s%s\n",
-		     ac->color ? "\033[1m" : "", k->namespace ? k->namespace : "?",
-		     k->pod ? k->pod : "?", k->container ? k->container : "?",
-		     m->service ? m->service : si->service, ac->color ? "\033[0m" : "");
+		     ac->color ? "\033[1m" : "",
+		     k8s_printable(k->namespace ? k->namespace : "?", 63, ns, sizeof(ns)),
+		     k8s_printable(k->pod ? k->pod : "?", 253, pod, sizeof(pod)),
+		     k8s_printable(k->container ? k->container : "?", 63, ct, sizeof(ct)),
+		     k8s_printable(m->service ? m->service : si->service, K8S_MAX_SERVICE_LEN,
+				   service, sizeof(service)),
+		     ac->color ? "\033[0m" : "");
 	if (n > 0)
 		sink_write_all(ac->fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
@@ -77,8 +86,15 @@ static void ac_summary(struct sink *s, const struct session_info *si,
 		       const cJSON *rec)
 {
 	struct agent_console *ac = (struct agent_console *)s;
+	char line[160];
+	int n;
 
 	ac->inner->ops->summary(ac->inner, si, sum, snap, rec);
+	n = snprintf(line, sizeof(line), "Suppressed:      %llu events over a pod's rate limit%s\n",
+		     (unsigned long long)sum->suppressed_event_count,
+		     sum->suppressed_event_count ? " (see --max-events-per-pod)" : "");
+	if (n > 0)
+		sink_write_all(ac->fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
 static void ac_destroy(struct sink *s)

@@ -11,6 +11,7 @@
 
 #include "exit_codes.h"
 #include "k8s/agent_options.h"
+#include "k8s/podlist.h"
 
 const char agent_usage[] =
 "Usage: blocksnoop agent [OPTIONS]\n"
@@ -23,7 +24,8 @@ const char agent_usage[] =
 "\n"
 "Kubelet:\n"
 "      --node-name NAME      this node's name [NODE_NAME] (required)\n"
-"      --kubelet-url URL     the kubelet [BLOCKSNOOP_KUBELET_URL]\n"
+"      --kubelet-url URL     the kubelet, https:// only (the token is never sent\n"
+"                            in clear) [BLOCKSNOOP_KUBELET_URL]\n"
 "                            (default https://NODE_NAME:10250)\n"
 "      --kubelet-host-ip IP  dial IP while verifying the certificate for the\n"
 "                            URL's host name [HOST_IP]\n"
@@ -36,8 +38,9 @@ const char agent_usage[] =
 "                            [BLOCKSNOOP_KUBELET_CA_FILE] (default the\n"
 "                            service account's ca.crt; \"\" for the system's)\n"
 "      --kubelet-insecure-skip-tls-verify\n"
-"                            do not verify the kubelet's certificate\n"
-"                            [BLOCKSNOOP_KUBELET_INSECURE_SKIP_TLS_VERIFY]\n"
+"                            do not verify the kubelet's certificate: whoever\n"
+"                            can intercept it can read the token (warned at\n"
+"                            start) [BLOCKSNOOP_KUBELET_INSECURE_SKIP_TLS_VERIFY]\n"
 "      --poll-interval DURATION\n"
 "                            how often to ask the kubelet: 10s, 500ms, 2m;\n"
 "                            100ms to 1h [BLOCKSNOOP_POLL_INTERVAL] (default 10s)\n"
@@ -51,6 +54,15 @@ const char agent_usage[] =
 "      --error-threshold MS  blocks of at least MS are level \"error\"\n"
 "                            [BLOCKSNOOP_ERROR_THRESHOLD] (default 500)\n"
 "                            (MS: a decimal number from 0 to 3600000, one hour)\n"
+"      --min-threshold MS    the lowest threshold a pod's annotation may set;\n"
+"                            lower ones are raised to it\n"
+"                            [BLOCKSNOOP_MIN_THRESHOLD] (default 10)\n"
+"      --max-events-per-pod N\n"
+"                            report at most N events a second per pod, the\n"
+"                            rest counted as suppressed; 0: no limit\n"
+"                            [BLOCKSNOOP_MAX_EVENTS_PER_POD] (default 10)\n"
+"      --max-events-burst N  ... after a burst of up to N events\n"
+"                            [BLOCKSNOOP_MAX_EVENTS_BURST] (default 50)\n"
 "      --sampler builtin|none\n"
 "                            read Python stacks or not [BLOCKSNOOP_SAMPLER]\n"
 "      --interval MS         stack sampling interval during blocks, 0.5 to 50\n"
@@ -94,6 +106,9 @@ enum agent_opt {
 	OPT_ENV,
 	OPT_THRESHOLD,
 	OPT_ERROR_THRESHOLD,
+	OPT_MIN_THRESHOLD,
+	OPT_MAX_EVENTS,
+	OPT_MAX_BURST,
 	OPT_SAMPLER,
 	OPT_INTERVAL,
 	OPT_DURATION,
@@ -125,6 +140,9 @@ static const struct opt_def defs[] = {
 	{ "env", required_argument, OPT_ENV, "BLOCKSNOOP_ENV" },
 	{ "threshold", required_argument, OPT_THRESHOLD, "BLOCKSNOOP_THRESHOLD" },
 	{ "error-threshold", required_argument, OPT_ERROR_THRESHOLD, "BLOCKSNOOP_ERROR_THRESHOLD" },
+	{ "min-threshold", required_argument, OPT_MIN_THRESHOLD, "BLOCKSNOOP_MIN_THRESHOLD" },
+	{ "max-events-per-pod", required_argument, OPT_MAX_EVENTS, "BLOCKSNOOP_MAX_EVENTS_PER_POD" },
+	{ "max-events-burst", required_argument, OPT_MAX_BURST, "BLOCKSNOOP_MAX_EVENTS_BURST" },
 	{ "sampler", required_argument, OPT_SAMPLER, "BLOCKSNOOP_SAMPLER" },
 	{ "interval", required_argument, OPT_INTERVAL, "BLOCKSNOOP_INTERVAL" },
 	{ "duration", required_argument, OPT_DURATION, "BLOCKSNOOP_DURATION" },
@@ -138,6 +156,11 @@ static const struct opt_def defs[] = {
  * spare the kubelet. */
 static const struct num_range poll_interval_range = {
 	.min = 0.1, .max = AGENT_MAX_POLL_S, .unit = "seconds",
+};
+
+/* --max-events-per-pod: 0 means no limit. */
+static const struct num_range agent_events_per_s_range = {
+	.min = 0, .max = AGENT_MAX_EVENTS_LIMIT, .unit = "events a second",
 };
 
 int agent_parse_duration(const char *text, const struct num_range *r, double *seconds)
@@ -273,10 +296,14 @@ static int apply(struct agent_options *o, const struct opt_def *d, const char *v
 		o->node_name = value;
 		return 0;
 	case OPT_KUBELET_URL:
-		if (strncmp(value, "https://", 8) && strncmp(value, "http://", 7))
+		/* The bearer token goes with every request: never in clear. */
+		if (!strncasecmp(value, "http://", 7))
 			return options_usage_error(err, errlen,
-				"invalid %s '%s': expected https://HOST:PORT (or http:// for a read-only port)",
+				"refusing %s '%s': plain HTTP would send the kubelet bearer token in clear; give the kubelet's https:// address (its authenticated port, 10250)",
 				what, value);
+		if (strncasecmp(value, "https://", 8) || !value[8])
+			return options_usage_error(err, errlen,
+				"invalid %s '%s': expected https://HOST:PORT", what, value);
 		if (strlen(value) >= sizeof(o->kubelet_url) - 8)
 			return options_usage_error(err, errlen, "%s is too long", what);
 		snprintf(o->kubelet_url, sizeof(o->kubelet_url), "%s", value);
@@ -333,6 +360,22 @@ static int apply(struct agent_options *o, const struct opt_def *d, const char *v
 	case OPT_ERROR_THRESHOLD:
 		return options_parse_number(what, value, &options_ms_range,
 					    &o->error_threshold_ms, err, errlen);
+	case OPT_MIN_THRESHOLD:
+		return options_parse_number(what, value, &options_ms_range,
+					    &o->min_threshold_ms, err, errlen);
+	case OPT_MAX_EVENTS:
+		return options_parse_number(what, value, &agent_events_per_s_range,
+					    &o->max_events_per_pod, err, errlen);
+	case OPT_MAX_BURST: {
+		uint64_t burst;
+
+		if (num_parse_uint(value, 1, AGENT_MAX_EVENTS_LIMIT, &burst))
+			return options_usage_error(err, errlen,
+				"invalid %s '%s': expected a whole number of events from 1 to %.0f",
+				what, value, AGENT_MAX_EVENTS_LIMIT);
+		o->max_events_burst = (unsigned)burst;
+		return 0;
+	}
 	case OPT_SAMPLER:
 		if (!strcmp(value, "builtin"))
 			o->sampler = SAMPLER_BUILTIN;
@@ -384,6 +427,9 @@ int agent_options_parse(int argc, char **argv, agent_getenv_fn env, struct agent
 		.env = "",
 		.threshold_ms = 100,
 		.error_threshold_ms = 500,
+		.min_threshold_ms = AGENT_DEFAULT_MIN_THRESHOLD_MS,
+		.max_events_per_pod = AGENT_DEFAULT_MAX_EVENTS_PER_POD,
+		.max_events_burst = AGENT_DEFAULT_MAX_EVENTS_BURST,
 		.sampler = SAMPLER_BUILTIN,
 	};
 	err[0] = '\0';
@@ -434,6 +480,10 @@ int agent_options_parse(int argc, char **argv, agent_getenv_fn env, struct agent
 			"unexpected argument '%s': the agent takes options only (see blocksnoop agent --help)",
 			argv[optind]);
 
+	if (o->threshold_ms < o->min_threshold_ms)
+		return options_usage_error(err, errlen,
+			"-t %g is below --min-threshold %g: raise -t, or lower --min-threshold (the lowest threshold any pod may ask for)",
+			o->threshold_ms, o->min_threshold_ms);
 	if (!o->node_name)
 		return options_usage_error(err, errlen,
 			"no node name: give --node-name or set NODE_NAME (in a pod, from the downward API: fieldRef spec.nodeName)");

@@ -20,6 +20,12 @@
 #define AGENT_DEFAULT_POLL_S 10.0
 #define AGENT_MAX_POLL_S 3600.0
 #define AGENT_DEFAULT_METRICS_ADDR ":9090"
+/* What one pod may ask of the node: the lowest threshold its annotation
+ * can set, and how many events a second it may have reported. */
+#define AGENT_DEFAULT_MIN_THRESHOLD_MS 10.0
+#define AGENT_DEFAULT_MAX_EVENTS_PER_POD 10.0
+#define AGENT_DEFAULT_MAX_EVENTS_BURST 50
+#define AGENT_MAX_EVENTS_LIMIT 1000000.0
 
 enum agent_command {
 	AGENT_RUN,
@@ -29,7 +35,7 @@ enum agent_command {
 struct agent_options {
 	enum agent_command command;
 	const char *node_name;        /* --node-name / NODE_NAME (required) */
-	char kubelet_url[512];        /* --kubelet-url; default https://NODE:10250 */
+	char kubelet_url[512];        /* --kubelet-url, https:// only; default https://NODE:10250 */
 	const char *kubelet_host_ip;  /* --kubelet-host-ip / HOST_IP; NULL: dial the URL's host */
 	const char *token_file;       /* --kubelet-token-file; NULL: send no token */
 	bool token_file_given;        /* set explicitly (not the default) */
@@ -46,6 +52,9 @@ struct agent_options {
 	const char *env;
 	double threshold_ms;          /* -t: the pods' default */
 	double error_threshold_ms;    /* --error-threshold: the pods' default */
+	double min_threshold_ms;      /* --min-threshold: floor of pods' thresholds, <= threshold_ms */
+	double max_events_per_pod;    /* --max-events-per-pod, per second; 0 = no limit */
+	unsigned max_events_burst;    /* --max-events-burst, >= 1 */
 	enum sampler_kind sampler;    /* builtin or none */
 	double interval_ms;           /* --interval; 0 = from -t */
 	double duration_s;            /* --duration; 0 = until a signal */

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -172,6 +173,11 @@ int kubelet_new(const struct kubelet_config *c, struct kubelet **out, char *err,
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	if (!c->url || strncasecmp(c->url, "https://", 8)) {
+		snprintf(err, errlen, "the kubelet URL must be https:// (the bearer token is never sent in clear)");
+		free(k);
+		return -EINVAL;
+	}
 	k->epfd = k->timerfd = -1;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		snprintf(err, errlen, "cannot initialise libcurl");
@@ -233,11 +239,26 @@ int kubelet_new(const struct kubelet_config *c, struct kubelet **out, char *err,
 	curl_multi_setopt(k->multi, CURLMOPT_TIMERFUNCTION, on_timer);
 	curl_multi_setopt(k->multi, CURLMOPT_TIMERDATA, k);
 
+	/* The token must reach the kubelet and nothing else: HTTPS only,
+	 * redirects never followed (and, were they ever, HTTPS only and
+	 * without the Authorization header for another host), and TLS
+	 * verification set explicitly, failing if libcurl refuses it. */
+	if (curl_easy_setopt(k->easy, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
+	    curl_easy_setopt(k->easy, CURLOPT_REDIR_PROTOCOLS_STR, "https") != CURLE_OK ||
+	    curl_easy_setopt(k->easy, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+	    curl_easy_setopt(k->easy, CURLOPT_UNRESTRICTED_AUTH, 0L) != CURLE_OK ||
+	    curl_easy_setopt(k->easy, CURLOPT_SSL_VERIFYPEER, k->insecure ? 0L : 1L) != CURLE_OK ||
+	    curl_easy_setopt(k->easy, CURLOPT_SSL_VERIFYHOST, k->insecure ? 0L : 2L) != CURLE_OK ||
+	    (!k->insecure && k->ca_file &&
+	     curl_easy_setopt(k->easy, CURLOPT_CAINFO, k->ca_file) != CURLE_OK)) {
+		snprintf(err, errlen, "this libcurl cannot talk to the kubelet over verified HTTPS (%s)",
+			 curl_version());
+		ret = -ENOTSUP;
+		goto fail;
+	}
 	curl_easy_setopt(k->easy, CURLOPT_URL, k->url);
 	curl_easy_setopt(k->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(k->easy, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(k->easy, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(k->easy, CURLOPT_PROTOCOLS_STR, "https,http");
 	curl_easy_setopt(k->easy, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(k->easy, CURLOPT_USERAGENT, k->user_agent);
 	curl_easy_setopt(k->easy, CURLOPT_TIMEOUT_MS, k->timeout_ms);
@@ -249,15 +270,6 @@ int kubelet_new(const struct kubelet_config *c, struct kubelet **out, char *err,
 	curl_easy_setopt(k->easy, CURLOPT_ERRORBUFFER, k->errbuf);
 	if (k->connect_to)
 		curl_easy_setopt(k->easy, CURLOPT_CONNECT_TO, k->connect_to);
-	if (k->insecure) {
-		curl_easy_setopt(k->easy, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(k->easy, CURLOPT_SSL_VERIFYHOST, 0L);
-	} else {
-		curl_easy_setopt(k->easy, CURLOPT_SSL_VERIFYPEER, 1L);
-		curl_easy_setopt(k->easy, CURLOPT_SSL_VERIFYHOST, 2L);
-		if (k->ca_file)
-			curl_easy_setopt(k->easy, CURLOPT_CAINFO, k->ca_file);
-	}
 	*out = k;
 	return 0;
 
@@ -464,16 +476,22 @@ static bool retry_with_new_token(struct kubelet *k)
 	return start_transfer(k) == 0;
 }
 
-/* The first line of the answer's body, for error messages. */
-static void body_excerpt(const struct kubelet *k, char *buf, size_t len)
+/* The first line of text (len bytes), printable and at most 200
+ * characters, for error messages. */
+static void excerpt_of(const char *text, size_t text_len, char *buf, size_t len)
 {
 	size_t n = 0;
 
-	for (; n < k->len && n + 1 < len && k->body[n] != '\n' && k->body[n] != '\r'; n++)
-		buf[n] = (k->body[n] >= ' ' && k->body[n] < 127) ? k->body[n] : '?';
+	for (; n < text_len && n < 200 && n + 1 < len && text[n] != '\n' && text[n] != '\r'; n++)
+		buf[n] = (text[n] >= ' ' && text[n] < 127) ? text[n] : '?';
 	buf[n] = '\0';
-	if (n == 200 && n < k->len && len > 204)
+	if (n == 200 && n < text_len && len > 204)
 		strcat(buf, "...");
+}
+
+static void body_excerpt(const struct kubelet *k, char *buf, size_t len)
+{
+	excerpt_of(k->body ? k->body : "", k->len, buf, len);
 }
 
 static void classify(struct kubelet *k, CURLcode code, long status, struct kubelet_result *r)
@@ -498,6 +516,16 @@ static void classify(struct kubelet *k, CURLcode code, long status, struct kubel
 				 "the kubelet at %s refused the bearer token%s%s (HTTP 401): check --kubelet-token-file and that the kubelet authenticates tokens (--authentication-token-webhook)",
 				 k->base_url, k->token_file ? " from " : " (none was sent)",
 				 k->token_file ? k->token_file : "");
+		} else if (status >= 300 && status < 400) {
+			char *location = NULL, where[204] = "(no Location)";
+
+			curl_easy_getinfo(k->easy, CURLINFO_REDIRECT_URL, &location);
+			if (location)
+				excerpt_of(location, strlen(location), where, sizeof(where));
+			r->reason = KUBELET_ERR_HTTP;
+			snprintf(k->message, sizeof(k->message),
+				 "the kubelet at %s redirects GET /pods to %s (HTTP %ld): not followed, the bearer token goes to --kubelet-url only; give the kubelet's own address",
+				 k->base_url, where, status);
 		} else if (status == 403) {
 			r->reason = KUBELET_ERR_FORBIDDEN;
 			snprintf(k->message, sizeof(k->message),

@@ -5,6 +5,9 @@
  * interface, whose sockets and timer live in an epoll set of our own
  * exposed as one fd (kubelet_fd) for the agent's epoll, like the sampler's.
  *
+ * HTTPS only: the URL must be https:// and libcurl may use no other
+ * protocol; redirects are never followed (a 30x is a failed poll that names
+ * where it pointed), so the token reaches the kubelet and nothing else.
  * TLS: the certificate is verified against ca_file (or the system's CAs)
  * and for the URL's host name, also when host_ip says where to connect
  * (CURLOPT_CONNECT_TO), unless insecure. The bearer token is read from
@@ -24,7 +27,7 @@
 #define KUBELET_MAX_BODY (64u << 20)
 
 struct kubelet_config {
-	const char *url;         /* base URL, e.g. "https://node-1:10250"; /pods is appended */
+	const char *url;         /* base URL, https:// only, e.g. "https://node-1:10250"; /pods is appended */
 	const char *host_ip;     /* NULL: connect to the URL's host */
 	const char *token_file;  /* NULL: send no Authorization header */
 	const char *ca_file;     /* NULL: the system's CA bundle */
@@ -50,7 +53,8 @@ struct kubelet;
 /*
  * Set up a client (no connection is made yet). c's strings are copied.
  * Returns 0 and *out (free with kubelet_free), or -errno with a one-line
- * reason in err.
+ * reason in err: -EINVAL for a URL that is not https://, -ENOTSUP when
+ * libcurl cannot be restricted to verified HTTPS.
  */
 int kubelet_new(const struct kubelet_config *c, struct kubelet **out, char *err, size_t errlen);
 

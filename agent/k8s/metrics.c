@@ -129,6 +129,12 @@ void metrics_still_blocked(struct metrics_series *s)
 		s->still_blocked++;
 }
 
+void metrics_suppressed(struct metrics_series *s)
+{
+	if (s)
+		s->suppressed++;
+}
+
 void metrics_kubelet_poll(struct metrics *m, bool ok, enum kubelet_error_reason reason,
 			  double unix_time)
 {
@@ -227,7 +233,7 @@ static void put_head(struct text *t, const char *name, const char *type, const c
 	put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-enum series_field { F_EVENTS, F_ERRORS, F_SECONDS, F_STILL, F_WATCHED };
+enum series_field { F_EVENTS, F_ERRORS, F_SECONDS, F_STILL, F_SUPPRESSED, F_WATCHED };
 
 static void put_series(struct text *t, const struct metrics *m, const char *name,
 		       enum series_field f)
@@ -244,6 +250,7 @@ static void put_series(struct text *t, const struct metrics *m, const char *name
 		case F_ERRORS: put(t, "} %llu\n", (unsigned long long)s->error_events); break;
 		case F_SECONDS: put(t, "} %.6f\n", s->blocked_seconds); break;
 		case F_STILL: put(t, "} %llu\n", (unsigned long long)s->still_blocked); break;
+		case F_SUPPRESSED: put(t, "} %llu\n", (unsigned long long)s->suppressed); break;
 		case F_WATCHED: put(t, "} %d\n", s->watched); break;
 		}
 	}
@@ -266,6 +273,9 @@ char *metrics_render(const struct metrics *m, const char *version, size_t *len)
 	put_head(&t, "blocksnoop_still_blocked_total", "counter",
 		 "Reports of a block still in progress.");
 	put_series(&t, m, "blocksnoop_still_blocked_total", F_STILL);
+	put_head(&t, "blocksnoop_suppressed_events_total", "counter",
+		 "Blocking events not reported: over their pod's --max-events-per-pod.");
+	put_series(&t, m, "blocksnoop_suppressed_events_total", F_SUPPRESSED);
 	put_head(&t, "blocksnoop_watched_processes", "gauge",
 		 "Python processes whose event loop is watched, by container.");
 	put_series(&t, m, "blocksnoop_watched_processes", F_WATCHED);

@@ -44,6 +44,7 @@ struct metrics_series {
 	uint64_t error_events;    /* of which at level error */
 	double blocked_seconds;   /* sum of their durations */
 	uint64_t still_blocked;   /* still_blocked reports */
+	uint64_t suppressed;      /* blocking events over the pod's rate limit, not reported */
 	int watched;              /* processes watched now */
 	bool live;                /* marked in the current sweep */
 };
@@ -71,6 +72,9 @@ void metrics_event(struct metrics_series *s, double duration_ms, bool is_error);
 
 /* Count one still_blocked report into s. */
 void metrics_still_blocked(struct metrics_series *s);
+
+/* Count one blocking event into s that was suppressed (not reported). */
+void metrics_suppressed(struct metrics_series *s);
 
 /* The agent-wide numbers. */
 void metrics_kubelet_poll(struct metrics *m, bool ok, enum kubelet_error_reason reason,

@@ -23,6 +23,9 @@
 
 #include "podlist.h"
 
+#define K8S_STR_(x) #x
+#define K8S_STR(x) K8S_STR_(x)
+
 struct parse {
 	const struct k8s_pod_defaults *defaults;
 	bool oom;
@@ -51,6 +54,81 @@ static const char *str_item(const cJSON *obj, const char *name)
 static bool nonempty(const char *s)
 {
 	return s && *s;
+}
+
+/* How much of a value a message quotes. */
+#define QUOTED 64
+
+const char *k8s_printable(const char *s, size_t max_chars, char *buf, size_t len)
+{
+	size_t used = 0, i;
+
+	if (len < 4) {
+		if (len)
+			buf[0] = '\0';
+		return buf;
+	}
+	for (i = 0; s[i] && i < max_chars; i++) {
+		unsigned char c = (unsigned char)s[i];
+		bool plain = c >= 0x20 && c < 0x7f;
+
+		/* Keep room for this character, "..." and the NUL. */
+		if (used + (plain ? 1 : 4) + 4 > len)
+			break;
+		if (plain)
+			buf[used++] = (char)c;
+		else
+			used += (size_t)snprintf(buf + used, len - used, "\\x%02x", c);
+	}
+	if (s[i]) {
+		memcpy(buf + used, "...", 3);
+		used += 3;
+	}
+	buf[used] = '\0';
+	return buf;
+}
+
+bool k8s_service_name_is_valid(const char *s)
+{
+	size_t n = 0;
+
+	for (; s && s[n]; n++)
+		if (n >= K8S_MAX_SERVICE_LEN || (unsigned char)s[n] < 0x20 ||
+		    (unsigned char)s[n] >= 0x7f)
+			return false;
+	return n > 0;
+}
+
+/* A value as messages quote it: printable, at most QUOTED characters. */
+struct quoted {
+	char text[4 * QUOTED + 4];
+};
+
+static const char *quote(struct quoted *q, const char *value)
+{
+	return k8s_printable(value, QUOTED, q->text, sizeof(q->text));
+}
+
+/* A value as a config error echoes it: at most K8S_MAX_ECHOED_VALUE bytes,
+ * cut before a UTF-8 continuation byte, then "..." if cut. */
+static char *echoed_value(struct parse *p, const char *value)
+{
+	size_t n = strlen(value);
+	char *d;
+
+	if (n <= K8S_MAX_ECHOED_VALUE)
+		return dup_or_oom(p, value);
+	n = K8S_MAX_ECHOED_VALUE;
+	while (n && ((unsigned char)value[n] & 0xc0) == 0x80)
+		n--;
+	d = malloc(n + sizeof("..."));
+	if (!d) {
+		p->oom = true;
+		return NULL;
+	}
+	memcpy(d, value, n);
+	memcpy(d + n, "...", sizeof("..."));
+	return d;
 }
 
 int k8s_parse_ms(const char *text, double min_ms, bool min_exclusive, double *ms)
@@ -96,12 +174,14 @@ static void config_error(struct parse *p, struct k8s_pod *pod, const char *key,
 			 const cJSON *value, const char *fmt, ...)
 {
 	struct k8s_config_error *errs, *e;
-	char message[768];
+	char raw[768], message[768];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(message, sizeof(message), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	/* Names from the annotation are in it too: printable only. */
+	k8s_printable(raw, sizeof(raw), message, sizeof(message));
 	errs = realloc(pod->errors, (pod->nerrors + 1) * sizeof(*errs));
 	if (!errs) {
 		p->oom = true;
@@ -110,8 +190,8 @@ static void config_error(struct parse *p, struct k8s_pod *pod, const char *key,
 	pod->errors = errs;
 	e = &errs[pod->nerrors++];
 	e->annotation = dup_or_oom(p, key);
-	e->value = dup_or_oom(p, cJSON_IsString(value) && value->valuestring
-					 ? value->valuestring : "");
+	e->value = echoed_value(p, cJSON_IsString(value) && value->valuestring
+					   ? value->valuestring : "");
 	e->message = dup_or_oom(p, message);
 }
 
@@ -211,6 +291,41 @@ static void app_container_names(const struct k8s_pod *pod, char *buf, size_t len
 		snprintf(buf, len, "none");
 }
 
+/* A blocksnoop.io/containers value longer or with more names than a pod
+ * can have: said, and true (the default applies). */
+static bool oversized_list_refused(struct parse *p, struct k8s_pod *pod, const cJSON *value)
+{
+	const char *text = value->valuestring;
+	size_t len = strlen(text), names = 1;
+
+	for (const char *c = text; *c; c++)
+		names += *c == ',';
+	if (len <= K8S_MAX_CONTAINERS_LEN && names <= K8S_MAX_CONTAINER_NAMES)
+		return false;
+	config_error(p, pod, K8S_ANNOTATION_CONTAINERS, value,
+		     "the list is %zu bytes with %zu names, more than a pod can have (at most %d bytes, %d names); watching every app container",
+		     len, names, K8S_MAX_CONTAINERS_LEN, K8S_MAX_CONTAINER_NAMES);
+	return true;
+}
+
+/* At most K8S_MAX_WATCHED_CONTAINERS containers of a pod are watched: the
+ * first ones selected. */
+static void limit_selected(struct parse *p, struct k8s_pod *pod, const cJSON *value)
+{
+	size_t selected = 0;
+
+	for (size_t i = 0; i < pod->ncontainers; i++) {
+		if (!pod->containers[i].selected)
+			continue;
+		if (++selected > K8S_MAX_WATCHED_CONTAINERS)
+			pod->containers[i].selected = false;
+	}
+	if (selected > K8S_MAX_WATCHED_CONTAINERS)
+		config_error(p, pod, K8S_ANNOTATION_CONTAINERS, value,
+			     "%zu containers selected; watching the first %d", selected,
+			     K8S_MAX_WATCHED_CONTAINERS);
+}
+
 /* blocksnoop.io/containers; default: every app container. */
 static void select_containers(struct parse *p, struct k8s_pod *pod, const cJSON *value)
 {
@@ -218,6 +333,9 @@ static void select_containers(struct parse *p, struct k8s_pod *pod, const cJSON 
 	const char *text, *at;
 	size_t known = 0;
 
+	if (value && cJSON_IsString(value) && value->valuestring &&
+	    oversized_list_refused(p, pod, value))
+		value = NULL; /* said why; the default applies */
 	for (size_t i = 0; value && i < pod->ncontainers; i++)
 		pod->containers[i].selected = false;
 	if (value && cJSON_IsString(value) && value->valuestring) {
@@ -247,13 +365,16 @@ static void select_containers(struct parse *p, struct k8s_pod *pod, const cJSON 
 			at = *end ? end + 1 : end;
 		}
 	}
-	if (value && known && !unknown[0])
+	if (value && known && !unknown[0]) {
+		limit_selected(p, pod, value);
 		return;
+	}
 	app_container_names(pod, all, sizeof(all));
 	if (value && known) {
 		config_error(p, pod, K8S_ANNOTATION_CONTAINERS, value,
 			     "no container named %s in the pod (its containers: %s); watching %s",
 			     unknown, all, chosen);
+		limit_selected(p, pod, value);
 		return;
 	}
 	if (value) {
@@ -270,6 +391,7 @@ static void select_containers(struct parse *p, struct k8s_pod *pod, const cJSON 
 	}
 	for (size_t i = 0; i < pod->ncontainers; i++)
 		pod->containers[i].selected = !pod->containers[i].init;
+	limit_selected(p, pod, value);
 }
 
 /* The name of the pod's owner (its controller if it has one); a
@@ -298,6 +420,8 @@ static char *owner_name(struct parse *p, const cJSON *meta, const cJSON *labels)
 		return NULL;
 	name = str_item(chosen, "name");
 	kind = str_item(chosen, "kind");
+	if (!k8s_service_name_is_valid(name))
+		return NULL;
 	hash = str_item(labels, "pod-template-hash");
 	nlen = strlen(name);
 	if (kind && !strcmp(kind, "ReplicaSet") && nonempty(hash)) {
@@ -318,28 +442,43 @@ static char *default_service(struct parse *p, const cJSON *meta, const cJSON *la
 {
 	const char *v = str_item(labels, "app.kubernetes.io/name");
 
-	if (!nonempty(v))
+	if (!k8s_service_name_is_valid(v))
 		v = str_item(labels, "app");
-	if (nonempty(v))
+	if (k8s_service_name_is_valid(v))
 		return dup_or_oom(p, v);
 	return owner_name(p, meta, labels);
 }
 
+/* A threshold annotation: a number of ms (> 0 if exclusive, else >= 0),
+ * raised to floor_ms if below it. */
 static void threshold_annotation(struct parse *p, struct k8s_pod *pod, const cJSON *annotations,
-				 const char *key, bool exclusive, double dflt, double *out)
+				 const char *key, bool exclusive, double dflt, double floor_ms,
+				 double *out)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(annotations, key);
+	const char *text = cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
+	struct quoted q;
+	double ms;
 
 	*out = dflt;
 	if (!v)
 		return;
-	if (cJSON_IsString(v) && v->valuestring &&
-	    !k8s_parse_ms(v->valuestring, 0, exclusive, out))
+	if (text && !k8s_parse_ms(text, 0, exclusive, &ms)) {
+		if (ms >= floor_ms) {
+			*out = ms;
+			return;
+		}
+		/* The agent's floor, not the pod's wish: one pod must not make
+		 * every short gap of its loop an event. */
+		*out = floor_ms;
+		config_error(p, pod, key, v,
+			     "'%s' is below the agent's minimum of %g ms (--min-threshold); using %g",
+			     quote(&q, text), floor_ms, floor_ms);
 		return;
-	*out = dflt;
+	}
 	config_error(p, pod, key, v,
 		     "'%s' is not a number of milliseconds %s 0 and <= %.0f; using %g",
-		     cJSON_IsString(v) && v->valuestring ? v->valuestring : "(not a string)",
+		     text ? quote(&q, text) : "(not a string)",
 		     exclusive ? ">" : ">=", K8S_MAX_THRESHOLD_MS, dflt);
 }
 
@@ -353,11 +492,13 @@ static void pod_settings(struct parse *p, struct k8s_pod *pod, const cJSON *meta
 	};
 	const size_t prefix = strlen(K8S_ANNOTATION_PREFIX);
 	const cJSON *a, *service;
+	size_t unknown = 0;
 
 	threshold_annotation(p, pod, annotations, K8S_ANNOTATION_THRESHOLD, true,
-			     p->defaults->threshold_ms, &pod->threshold_ms);
+			     p->defaults->threshold_ms, p->defaults->min_threshold_ms,
+			     &pod->threshold_ms);
 	threshold_annotation(p, pod, annotations, K8S_ANNOTATION_ERROR_THRESHOLD, false,
-			     p->defaults->error_threshold_ms, &pod->error_threshold_ms);
+			     p->defaults->error_threshold_ms, 0, &pod->error_threshold_ms);
 
 	pod->service = default_service(p, meta, labels);
 	service = cJSON_GetObjectItemCaseSensitive(annotations, K8S_ANNOTATION_SERVICE);
@@ -366,13 +507,16 @@ static void pod_settings(struct parse *p, struct k8s_pod *pod, const cJSON *meta
 
 		while (s && (*s == ' ' || *s == '\t'))
 			s++;
-		if (nonempty(s)) {
+		if (k8s_service_name_is_valid(s)) {
 			free(pod->service);
 			pod->service = dup_or_oom(p, s);
 		} else {
 			config_error(p, pod, K8S_ANNOTATION_SERVICE, service,
-				     "%s; using %s", s ? "the service name is empty"
-						       : "the value is not a string",
+				     "%s; using %s",
+				     !s ? "the value is not a string"
+					: !*s ? "the service name is empty"
+					      : "not a service name (1 to " K8S_STR(K8S_MAX_SERVICE_LEN)
+						" printable ASCII characters)",
 				     pod->service ? pod->service : "the agent's --service");
 		}
 	}
@@ -387,10 +531,15 @@ static void pod_settings(struct parse *p, struct k8s_pod *pod, const cJSON *meta
 			continue;
 		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 			ok = ok || !strcmp(a->string, known[i]);
-		if (!ok)
+		if (!ok && ++unknown <= K8S_MAX_UNKNOWN_REPORTED)
 			config_error(p, pod, a->string, a,
 				     "unknown annotation (blocksnoop.io/ knows enabled, containers, threshold-ms, error-threshold-ms and service); ignored");
 	}
+	/* Each is said once, but a pod could have thousands. */
+	if (unknown > K8S_MAX_UNKNOWN_REPORTED)
+		config_error(p, pod, K8S_ANNOTATION_PREFIX "*", NULL,
+			     "%zu more unknown blocksnoop.io/ annotations; ignored",
+			     unknown - K8S_MAX_UNKNOWN_REPORTED);
 }
 
 static void pod_free(struct k8s_pod *pod)
@@ -450,12 +599,14 @@ static bool parse_pod(struct parse *p, const cJSON *item, struct k8s_pod *pod)
 	if (enabled) {
 		const char *v = cJSON_IsString(enabled) ? enabled->valuestring : NULL;
 
+		struct quoted q;
+
 		if (v && !strcasecmp(v, "true"))
 			pod->enabled = true;
 		else if (!v || strcasecmp(v, "false") != 0)
 			config_error(p, pod, K8S_ANNOTATION_ENABLED, enabled,
 				     "'%s' is neither \"true\" nor \"false\"; the pod is not watched",
-				     v ? v : "(not a string)");
+				     v ? quote(&q, v) : "(not a string)");
 	}
 	if (pod->enabled)
 		pod_settings(p, pod, meta, labels, annotations);

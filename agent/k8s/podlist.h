@@ -16,6 +16,15 @@
  *                                     then label app, then the owner's name
  * A value that cannot be used becomes a k8s_config_error of the pod and the
  * default applies. Only "enabled" is looked at on pods that are not opted in.
+ *
+ * Every annotation is the target's to choose, so each is bounded: a
+ * threshold below the agent's floor is raised to it, a service name is
+ * 1..K8S_MAX_SERVICE_LEN printable ASCII characters, a container list at
+ * most K8S_MAX_CONTAINERS_LEN bytes and K8S_MAX_CONTAINER_NAMES names, a pod
+ * gets at most K8S_MAX_WATCHED_CONTAINERS containers watched and at most
+ * K8S_MAX_UNKNOWN_REPORTED unknown blocksnoop.io/ keys reported one by one.
+ * Config errors echo a value cut to K8S_MAX_ECHOED_VALUE bytes, and their
+ * messages are printable ASCII (k8s_printable): safe on a terminal.
  */
 #ifndef BLOCKSNOOP_K8S_PODLIST_H
 #define BLOCKSNOOP_K8S_PODLIST_H
@@ -32,6 +41,13 @@
 
 /* Thresholds from annotations are at most an hour. */
 #define K8S_MAX_THRESHOLD_MS 3600000.0
+/* Bounds on what a pod's annotations can make the agent hold or say. */
+#define K8S_MAX_SERVICE_LEN 100
+#define K8S_MAX_CONTAINERS_LEN 4096
+#define K8S_MAX_CONTAINER_NAMES 64
+#define K8S_MAX_WATCHED_CONTAINERS 64
+#define K8S_MAX_UNKNOWN_REPORTED 8
+#define K8S_MAX_ECHOED_VALUE 256
 
 struct k8s_container {
 	char *name;
@@ -47,8 +63,9 @@ struct k8s_container {
 /* A blocksnoop.io/ annotation whose value cannot be used. */
 struct k8s_config_error {
 	char *annotation;  /* the key */
-	char *value;       /* as given ("" for a value that is not a string) */
-	char *message;     /* what is wrong and what is used instead */
+	char *value;       /* as given, cut to K8S_MAX_ECHOED_VALUE bytes (then
+			    * "..." added); "" for a value that is not a string */
+	char *message;     /* what is wrong and what is used instead; printable ASCII */
 };
 
 struct k8s_pod {
@@ -76,6 +93,9 @@ struct k8s_podlist {
 struct k8s_pod_defaults {
 	double threshold_ms;
 	double error_threshold_ms;
+	/* A threshold annotation below this is raised to it (a config error
+	 * says so); 0: no floor. */
+	double min_threshold_ms;
 };
 
 /*
@@ -105,5 +125,19 @@ const struct k8s_pod *k8s_podlist_find(const struct k8s_podlist *list, const cha
  * Returns 0 and *ms, or -EINVAL.
  */
 int k8s_parse_ms(const char *text, double min_ms, bool min_exclusive, double *ms);
+
+/*
+ * Pure. s as text that is safe on a terminal and in a log line: every byte
+ * outside printable ASCII (0x20-0x7e) becomes "\xNN"; at most max_chars
+ * bytes of s are shown, then "..." if there was more. Always fits in buf
+ * (len >= 4) and NUL-terminates it, cutting with "..." if it must. Returns
+ * buf. The pod names, values and messages this module hands out are the
+ * target's: show them through this.
+ */
+const char *k8s_printable(const char *s, size_t max_chars, char *buf, size_t len);
+
+/* Pure. Whether s can be a service name: 1..K8S_MAX_SERVICE_LEN bytes of
+ * printable ASCII. */
+bool k8s_service_name_is_valid(const char *s);
 
 #endif

@@ -564,6 +564,7 @@ def test_opted_in_pods_only_with_their_metadata(procs, cgroups, tmp_path, certs)
         lbl = series(ns, name, "app")
         assert m[("blocksnoop_blocking_events_total", lbl)] == len(mine), m
         assert m[("blocksnoop_blocking_error_events_total", lbl)] == 0, m
+        assert m[("blocksnoop_suppressed_events_total", lbl)] == 0, m
         assert abs(m[("blocksnoop_blocked_seconds_total", lbl)]
                    - sum(e["duration_ms"] for e in mine) / 1e3) < 1e-4, m
     assert m[("blocksnoop_config_errors_total", ())] == 1, m
@@ -572,6 +573,9 @@ def test_opted_in_pods_only_with_their_metadata(procs, cgroups, tmp_path, certs)
     assert sum(v for (n, l), v in m.items() if n == "blocksnoop_kubelet_errors_total") == 0, m
     summary = records[-1]
     assert summary["event_count"] == 9 and summary["lost_event_count"] == 0, summary
+    # Well-behaved pods are not rate-limited.
+    assert summary["suppressed_event_count"] == 0, summary
+    assert not [r for r in records if r["type"] == "events_suppressed"], records
 
     # The log file: the same records for a log shipper, with each pod's service.
     logged = parse_json_lines(log_file.read_text(), "log file")
@@ -911,6 +915,8 @@ def one_error(r, rc):
 def test_usage_errors(tmp_path):
     assert "NODE_NAME" in one_error(run_agent(), 2)
     assert "--poll-interval" in one_error(run_agent("--node-name", "n", "--poll-interval", "0"), 2)
+    assert "in clear" in one_error(run_agent("--node-name", "n", "--kubelet-url", "http://n:10255"), 2)
+    assert "below --min-threshold" in one_error(run_agent("--node-name", "n", "-t", "5"), 2)
     assert "--metrics-addr" in one_error(run_agent("--node-name", "n", "--metrics-addr", "x"), 2)
     assert "BLOCKSNOOP_JSON" in one_error(run_agent(env={"NODE_NAME": "n",
                                                          "BLOCKSNOOP_JSON": "perhaps"}), 2)

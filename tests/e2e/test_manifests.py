@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import urllib.request
@@ -277,10 +278,22 @@ def demo_pod():
 
 
 class FakeKubelet(http.server.ThreadingHTTPServer):
-    def __init__(self, podlist):
+    """HTTPS (the agent sends its token over nothing else) with a
+    self-signed certificate for 127.0.0.1, made in directory d: self.ca."""
+
+    def __init__(self, podlist, d):
         self.podlist = json.dumps(podlist).encode()
         self.paths = []
         super().__init__(("127.0.0.1", 0), self.Handler)
+        self.ca, key = d / "kubelet.crt", d / "kubelet.key"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-out",
+                        str(self.ca), "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+                        "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True,
+                       timeout=60)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.ca, key)
+        self.socket = ctx.wrap_socket(self.socket, server_side=True)
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -307,15 +320,15 @@ def test_agent_runs_with_the_daemonset_command_line(ds, agent, procs, tmp_path):
     local ones), asked by a fake kubelet about the demo pod."""
     own_uid = str(uuid.uuid4())
     kubelet = FakeKubelet({"kind": "PodList", "apiVersion": "v1", "metadata": {},
-                           "items": [demo_pod()]})
+                           "items": [demo_pod()]}, tmp_path)
     threading.Thread(target=kubelet.serve_forever, daemon=True).start()
     try:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         for name, e in env_of(agent).items():
             env[name] = e.get("value", "")
         env.update(NODE_NAME="test-node", HOST_IP="127.0.0.1", POD_UID=own_uid,
-                   BLOCKSNOOP_KUBELET_URL=f"http://127.0.0.1:{kubelet.server_address[1]}",
-                   BLOCKSNOOP_KUBELET_TOKEN_FILE="", BLOCKSNOOP_KUBELET_CA_FILE="")
+                   BLOCKSNOOP_KUBELET_URL=f"https://127.0.0.1:{kubelet.server_address[1]}",
+                   BLOCKSNOOP_KUBELET_TOKEN_FILE="", BLOCKSNOOP_KUBELET_CA_FILE=str(kubelet.ca))
         port = free_port()
         args = []
         for a in agent["args"]:

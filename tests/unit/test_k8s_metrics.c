@@ -78,6 +78,9 @@ static void test_series_counts(void **state)
 	metrics_event(s, 750.5, true);
 	metrics_event(NULL, 1, true); /* ignored */
 	metrics_still_blocked(s);
+	metrics_suppressed(s);
+	metrics_suppressed(s);
+	metrics_suppressed(NULL); /* ignored */
 	s->watched = 2;
 	metrics_kubelet_poll(m, false, KUBELET_ERR_TLS, 0);
 	metrics_kubelet_poll(m, false, KUBELET_ERR_TLS, 0);
@@ -91,6 +94,8 @@ static void test_series_counts(void **state)
 	has_line(text, "blocksnoop_blocking_error_events_total{namespace=\"shop\",pod=\"checkout-1\",container=\"app\"} 1");
 	has_line(text, "blocksnoop_blocked_seconds_total{namespace=\"shop\",pod=\"checkout-1\",container=\"app\"} 1.000500");
 	has_line(text, "blocksnoop_still_blocked_total{namespace=\"shop\",pod=\"checkout-1\",container=\"app\"} 1");
+	has_line(text, "blocksnoop_suppressed_events_total{namespace=\"shop\",pod=\"checkout-1\",container=\"app\"} 2");
+	has_line(text, "blocksnoop_suppressed_events_total{namespace=\"shop\",pod=\"checkout-1\",container=\"envoy\"} 0");
 	has_line(text, "blocksnoop_watched_processes{namespace=\"shop\",pod=\"checkout-1\",container=\"app\"} 2");
 	has_line(text, "blocksnoop_watched_processes_all 2");
 	has_line(text, "blocksnoop_watched_pods 3");

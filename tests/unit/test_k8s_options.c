@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * test_k8s_options.c - agent/k8s/agent_options.h: `blocksnoop agent` flags
- * and environment variables, listen addresses and durations; and the
- * kubelet poll schedule (kubelet_next_delay_ms).
+ * and environment variables (HTTPS-only kubelet URLs, what one pod may ask
+ * of the node), listen addresses and durations; and the kubelet poll
+ * schedule (kubelet_next_delay_ms).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -49,6 +50,8 @@ static int parse(struct agent_options *o, char *err, const char *const *env, ...
 	return agent_options_parse(argc, argv, env_get, o, err, 512);
 }
 
+static void expect_usage(const char *const *env, const char *want, ...);
+
 static void test_defaults(void **state)
 {
 	static const char *const env[] = { "NODE_NAME=worker-1", NULL };
@@ -77,6 +80,9 @@ static void test_defaults(void **state)
 	assert_near(o.error_threshold_ms, 500, 0);
 	assert_int_equal(o.sampler, SAMPLER_BUILTIN);
 	assert_false(o.verbose);
+	assert_near(o.min_threshold_ms, 10, 0);
+	assert_near(o.max_events_per_pod, 10, 0);
+	assert_int_equal(o.max_events_burst, 50);
 }
 
 static void test_flags(void **state)
@@ -110,6 +116,72 @@ static void test_flags(void **state)
 	assert_int_equal(o.sampler, SAMPLER_NONE);
 	assert_true(o.verbose);
 	assert_near(o.duration_s, 60, 0);
+}
+
+static void test_pod_limits(void **state)
+{
+	static const char *const env[] = {
+		"NODE_NAME=n", "BLOCKSNOOP_MIN_THRESHOLD=2.5", "BLOCKSNOOP_MAX_EVENTS_PER_POD=0.5",
+		"BLOCKSNOOP_MAX_EVENTS_BURST=3", NULL,
+	};
+	struct agent_options o;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(parse(&o, err, env, NULL), 0);
+	assert_near(o.min_threshold_ms, 2.5, 0);
+	assert_near(o.max_events_per_pod, 0.5, 0);
+	assert_int_equal(o.max_events_burst, 3);
+	/* Flags win; 0 events a second is no limit; a threshold of 0 needs a
+	 * floor of 0. */
+	assert_int_equal(parse(&o, err, env, "--min-threshold", "0", "-t", "0",
+			       "--max-events-per-pod", "0", "--max-events-burst", "1", NULL), 0);
+	assert_near(o.min_threshold_ms, 0, 0);
+	assert_near(o.threshold_ms, 0, 0);
+	assert_near(o.max_events_per_pod, 0, 0);
+	assert_int_equal(o.max_events_burst, 1);
+}
+
+static void test_kubelet_url_is_https_only(void **state)
+{
+	static const char *const node[] = { "NODE_NAME=n", NULL };
+	static const char *const http_env[] = {
+		"NODE_NAME=n", "BLOCKSNOOP_KUBELET_URL=http://10.0.0.1:10255", NULL,
+	};
+	struct agent_options o;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(parse(&o, err, node, "--kubelet-url", "HTTPS://n:10250", NULL), 0);
+	assert_string_equal(o.kubelet_url, "HTTPS://n:10250");
+	/* Plain HTTP would carry the bearer token in clear: refused, saying
+	 * what to do, from a flag or the environment, in any case. */
+	expect_usage(node, "in clear", "--kubelet-url", "http://n:10255", NULL);
+	expect_usage(node, "https://", "--kubelet-url", "http://n:10255", NULL);
+	expect_usage(node, "refusing --kubelet-url", "--kubelet-url", "HTTP://n:10255", NULL);
+	expect_usage(http_env, "refusing BLOCKSNOOP_KUBELET_URL", NULL);
+	expect_usage(node, "invalid --kubelet-url", "--kubelet-url", "https://", NULL);
+	expect_usage(node, "invalid --kubelet-url", "--kubelet-url", "ftp://n", NULL);
+	expect_usage(node, "invalid --kubelet-url", "--kubelet-url", "httpsx://n", NULL);
+}
+
+static void test_pod_limit_errors(void **state)
+{
+	static const char *const node[] = { "NODE_NAME=n", NULL };
+
+	(void)state;
+	/* The pods' default may not be below the floor it sets for them. */
+	expect_usage(node, "-t 5 is below --min-threshold 10", "-t", "5", NULL);
+	expect_usage(node, "below --min-threshold 200", "--min-threshold", "200", NULL);
+	expect_usage(node, "invalid --min-threshold", "--min-threshold", "-1", NULL);
+	expect_usage(node, "invalid --min-threshold", "--min-threshold", "3600001", NULL);
+	expect_usage(node, "invalid --min-threshold", "--min-threshold", "inf", NULL);
+	expect_usage(node, "invalid --max-events-per-pod", "--max-events-per-pod", "-1", NULL);
+	expect_usage(node, "invalid --max-events-per-pod", "--max-events-per-pod", "x", NULL);
+	expect_usage(node, "invalid --max-events-per-pod", "--max-events-per-pod", "1e300", NULL);
+	expect_usage(node, "invalid --max-events-burst", "--max-events-burst", "0", NULL);
+	expect_usage(node, "invalid --max-events-burst", "--max-events-burst", "1.5", NULL);
+	expect_usage(node, "invalid --max-events-burst", "--max-events-burst", "1e300", NULL);
 }
 
 static void test_environment_and_precedence(void **state)
@@ -183,6 +255,7 @@ static void test_usage_errors(void **state)
 	expect_usage(node, "invalid --metrics-addr", "--metrics-addr", "9090", NULL);
 	expect_usage(node, "invalid --metrics-addr", "--metrics-addr", "localhost:9090", NULL);
 	expect_usage(node, "invalid --kubelet-url", "--kubelet-url", "node:10250", NULL);
+	expect_usage(node, "in clear", "--kubelet-url", "http://node:10255", NULL);
 	expect_usage(node, "invalid --kubelet-host-ip", "--kubelet-host-ip", "x", NULL);
 	expect_usage(bad_ip, "invalid HOST_IP", NULL);
 	expect_usage(node, "invalid --sampler", "--sampler", "austin", NULL);
@@ -343,6 +416,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_flags),
+		cmocka_unit_test(test_pod_limits),
+		cmocka_unit_test(test_kubelet_url_is_https_only),
+		cmocka_unit_test(test_pod_limit_errors),
 		cmocka_unit_test(test_environment_and_precedence),
 		cmocka_unit_test(test_ipv6_node_name_url),
 		cmocka_unit_test(test_usage_errors),

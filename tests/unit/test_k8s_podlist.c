@@ -469,6 +469,323 @@ static void test_container_ids(void **state)
 	k8s_podlist_free(list);
 }
 
+/* ---- what a hostile pod can put in its annotations ------------------------------- */
+
+/* No byte of s is outside printable ASCII. */
+static void assert_printable(const char *s)
+{
+	for (const char *c = s; *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+			fail_msg("byte 0x%02x at %zu of '%s'", (unsigned char)*c, (size_t)(c - s), s);
+}
+
+static struct k8s_podlist *parse_pod_with(const struct k8s_pod_defaults *d, const char *annotations)
+{
+	struct k8s_podlist *list = NULL;
+	char *json = one_pod(annotations, "", ""), err[256];
+
+	if (k8s_podlist_parse(json, strlen(json), d, &list, err, sizeof(err)))
+		fail_msg("parse failed: %s", err);
+	free(json);
+	assert_int_equal(list->npods, 1);
+	return list;
+}
+
+static void test_threshold_floor(void **state)
+{
+	static const struct k8s_pod_defaults floored = {
+		.threshold_ms = 100, .error_threshold_ms = 500, .min_threshold_ms = 10,
+	};
+	struct k8s_podlist *list;
+	const struct k8s_pod *p;
+
+	(void)state;
+	/* Below the agent's floor: raised to it, and said. */
+	list = parse_pod_with(&floored, "\"blocksnoop.io/enabled\":\"true\","
+			      "\"blocksnoop.io/threshold-ms\":\"0.000001\"");
+	p = &list->pods[0];
+	assert_near(p->threshold_ms, 10, 0);
+	assert_int_equal(p->nerrors, 1);
+	expect_error(p, "blocksnoop.io/threshold-ms", "0.000001",
+		     "'0.000001' is below the agent's minimum of 10 ms (--min-threshold); using 10");
+	k8s_podlist_free(list);
+
+	/* At or above it: as asked. The error threshold has no floor. */
+	list = parse_pod_with(&floored, "\"blocksnoop.io/enabled\":\"true\","
+			      "\"blocksnoop.io/threshold-ms\":\"10\",\"blocksnoop.io/error-threshold-ms\":\"0\"");
+	p = &list->pods[0];
+	assert_near(p->threshold_ms, 10, 0);
+	assert_near(p->error_threshold_ms, 0, 0);
+	assert_int_equal(p->nerrors, 0);
+	k8s_podlist_free(list);
+}
+
+static void test_threshold_junk(void **state)
+{
+	static const char *const junk[] = {
+		"1e300", "0x10", "inf", "-inf", "NaN", "-5", "+5", "1,5", "1e-9", "99999999999999999999",
+		"0", " ", "\u0661\u0662", "5\\u001b[2J",
+	};
+	struct k8s_podlist *list;
+	char annotations[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+		const struct k8s_pod *p;
+
+		snprintf(annotations, sizeof(annotations),
+			 "\"blocksnoop.io/enabled\":\"true\",\"blocksnoop.io/threshold-ms\":\"%s\"", junk[i]);
+		list = parse_pod(annotations, "", "");
+		p = &list->pods[0];
+		assert_near(p->threshold_ms, 100, 0);
+		assert_int_equal(p->nerrors, 1);
+		assert_printable(p->errors[0].message);
+		if (!strstr(p->errors[0].message, "using 100"))
+			fail_msg("'%s': %s", junk[i], p->errors[0].message);
+		k8s_podlist_free(list);
+	}
+	/* The terminal escape is shown, not sent. */
+	list = parse_pod("\"blocksnoop.io/enabled\":\"true\",\"blocksnoop.io/threshold-ms\":\"5\\u001b[2J\"",
+			 "", "");
+	expect_error(&list->pods[0], "blocksnoop.io/threshold-ms", "5\033[2J", "'5\\x1b[2J' is not a number");
+	k8s_podlist_free(list);
+}
+
+static char *repeat(const char *s, size_t times, const char *sep)
+{
+	size_t len = strlen(s), slen = strlen(sep);
+	char *out = malloc(times * (len + slen) + 1), *at = out;
+
+	assert_non_null(out);
+	for (size_t i = 0; i < times; i++) {
+		memcpy(at, s, len);
+		at += len;
+		if (i + 1 < times) {
+			memcpy(at, sep, slen);
+			at += slen;
+		}
+	}
+	*at = '\0';
+	return out;
+}
+
+static void test_service_bounds(void **state)
+{
+	char *longest = repeat("s", K8S_MAX_SERVICE_LEN, ""), *too_long = repeat("s", K8S_MAX_SERVICE_LEN + 1, "");
+	char annotations[512];
+	struct k8s_podlist *list;
+	const struct k8s_pod *p;
+
+	(void)state;
+	snprintf(annotations, sizeof(annotations),
+		 "\"blocksnoop.io/enabled\":\"true\",\"blocksnoop.io/service\":\"%s\"", longest);
+	list = parse_pod(annotations, "\"app\":\"w\"", "");
+	assert_string_equal(list->pods[0].service, longest);
+	assert_int_equal(list->pods[0].nerrors, 0);
+	k8s_podlist_free(list);
+
+	snprintf(annotations, sizeof(annotations),
+		 "\"blocksnoop.io/enabled\":\"true\",\"blocksnoop.io/service\":\"%s\"", too_long);
+	list = parse_pod(annotations, "\"app\":\"w\"", "");
+	assert_string_equal(list->pods[0].service, "w");
+	expect_error(&list->pods[0], "blocksnoop.io/service", too_long,
+		     "not a service name (1 to 100 printable ASCII characters); using w");
+	k8s_podlist_free(list);
+
+	/* Control characters (a terminal escape, a new line for a log line):
+	 * not a service name. */
+	list = parse_pod("\"blocksnoop.io/enabled\":\"true\",\"blocksnoop.io/service\":\"pay\\u001b[31m\\nments\"",
+			 "\"app\":\"w\"", "");
+	p = &list->pods[0];
+	assert_string_equal(p->service, "w");
+	expect_error(p, "blocksnoop.io/service", "pay\033[31m\nments", "not a service name");
+	assert_printable(p->errors[0].message);
+	k8s_podlist_free(list);
+
+	/* A label that cannot be a service name is passed over. */
+	list = parse_pod("\"blocksnoop.io/enabled\":\"true\"",
+			 "\"app.kubernetes.io/name\":\"x\\u0007\",\"app\":\"w\"", "");
+	assert_string_equal(list->pods[0].service, "w");
+	k8s_podlist_free(list);
+	list = parse_pod("\"blocksnoop.io/enabled\":\"true\"", "\"app\":\"\\u009b2J\"",
+			 "{\"kind\":\"Job\",\"name\":\"batch\"}");
+	assert_string_equal(list->pods[0].service, "batch");
+	k8s_podlist_free(list);
+	free(longest);
+	free(too_long);
+}
+
+static void test_containers_bounds(void **state)
+{
+	char *names, *annotations;
+	struct k8s_podlist *list;
+	const struct k8s_pod *p;
+
+	(void)state;
+	/* As many names as a pod may have: fine. */
+	names = repeat("app", K8S_MAX_CONTAINER_NAMES, ",");
+	assert_true(asprintf(&annotations, "\"blocksnoop.io/enabled\":\"true\",\"blocksnoop.io/containers\":\"%s\"",
+			     names) > 0);
+	list = parse_pod(annotations, "", "");
+	p = &list->pods[0];
+	assert_int_equal(p->nerrors, 0);
+	assert_true(container(p, "app")->selected);
+	assert_false(container(p, "worker")->selected);
+	k8s_podlist_free(list);
+	free(names);
+	free(annotations);
+
+	/* One more: refused whole, the default applies. */
+	names = repeat("app", K8S_MAX_CONTAINER_NAMES + 1, ",");
+	assert_true(asprintf(&annotations, "\"blocksnoop.io/enabled\":\"true\",\"blocksnoop.io/containers\":\"%s\"",
+			     names) > 0);
+	list = parse_pod(annotations, "", "");
+	p = &list->pods[0];
+	assert_int_equal(p->nerrors, 1);
+	assert_true(container(p, "app")->selected);
+	assert_true(container(p, "worker")->selected);
+	assert_string_equal(p->errors[0].annotation, "blocksnoop.io/containers");
+	assert_non_null(strstr(p->errors[0].message, "65 names, more than a pod can have"));
+	assert_int_equal(strlen(p->errors[0].value), K8S_MAX_ECHOED_VALUE + 3);
+	k8s_podlist_free(list);
+	free(names);
+	free(annotations);
+
+	/* A few names, but thousands of bytes of spaces. */
+	names = repeat(" ", 5000, "");
+	assert_true(asprintf(&annotations, "\"blocksnoop.io/enabled\":\"true\",\"blocksnoop.io/containers\":\"app%s\"",
+			     names) > 0);
+	list = parse_pod(annotations, "", "");
+	p = &list->pods[0];
+	assert_int_equal(p->nerrors, 1);
+	assert_non_null(strstr(p->errors[0].message, "5003 bytes"));
+	assert_true(container(p, "worker")->selected);
+	k8s_podlist_free(list);
+	free(names);
+	free(annotations);
+
+	/* Names no container has, with control characters: the message
+	 * shows them, printable. */
+	list = parse_pod("\"blocksnoop.io/enabled\":\"true\",\"blocksnoop.io/containers\":\"app,\\u001b]0;pwned\\u0007\"",
+			 "", "");
+	p = &list->pods[0];
+	assert_int_equal(p->nerrors, 1);
+	assert_printable(p->errors[0].message);
+	assert_non_null(strstr(p->errors[0].message, "no container named \\x1b]0;pwned\\x07"));
+	k8s_podlist_free(list);
+}
+
+static void test_watched_containers_cap(void **state)
+{
+	size_t n = K8S_MAX_WATCHED_CONTAINERS + 6, selected = 0;
+	char *json = NULL, *specs = NULL, *statuses = NULL;
+	struct k8s_podlist *list;
+	const struct k8s_pod *p;
+
+	(void)state;
+	for (size_t i = 0; i < n; i++) {
+		char *s2, *t2;
+
+		assert_true(asprintf(&s2, "%s%s{\"name\":\"c%zu\"}", specs ? specs : "", i ? "," : "", i) > 0);
+		assert_true(asprintf(&t2, "%s%s{\"name\":\"c%zu\",\"containerID\":\"containerd://%064zx\"}",
+				     statuses ? statuses : "", i ? "," : "", i, i) > 0);
+		free(specs);
+		free(statuses);
+		specs = s2;
+		statuses = t2;
+	}
+	assert_true(asprintf(&json, "{\"items\":[{\"metadata\":{\"name\":\"many\",\"namespace\":\"ns\",\"uid\":\"u\","
+			     "\"annotations\":{\"blocksnoop.io/enabled\":\"true\"}},\"spec\":{\"containers\":[%s]},"
+			     "\"status\":{\"containerStatuses\":[%s]}}]}", specs, statuses) > 0);
+	list = parse_ok(json);
+	p = &list->pods[0];
+	assert_int_equal(p->ncontainers, n);
+	for (size_t i = 0; i < n; i++) {
+		selected += p->containers[i].selected;
+		assert_true(p->containers[i].selected == (i < K8S_MAX_WATCHED_CONTAINERS));
+	}
+	assert_int_equal(selected, K8S_MAX_WATCHED_CONTAINERS);
+	expect_error(p, "blocksnoop.io/containers", "", "70 containers selected; watching the first 64");
+	k8s_podlist_free(list);
+	free(json);
+	free(specs);
+	free(statuses);
+}
+
+static void test_unknown_annotations_are_bounded(void **state)
+{
+	char annotations[4096] = "\"blocksnoop.io/enabled\":\"true\"";
+	struct k8s_podlist *list;
+	const struct k8s_pod *p;
+
+	(void)state;
+	for (int i = 0; i < 20; i++)
+		snprintf(annotations + strlen(annotations), sizeof(annotations) - strlen(annotations),
+			 ",\"blocksnoop.io/x%d\":\"v\"", i);
+	list = parse_pod(annotations, "", "");
+	p = &list->pods[0];
+	assert_int_equal(p->nerrors, K8S_MAX_UNKNOWN_REPORTED + 1);
+	expect_error(p, "blocksnoop.io/x0", "v", "unknown annotation");
+	expect_error(p, "blocksnoop.io/*", "", "12 more unknown blocksnoop.io/ annotations");
+	k8s_podlist_free(list);
+}
+
+static void test_echoed_values_are_bounded(void **state)
+{
+	char *big = repeat("9", 100000, ""), *annotations, *utf8;
+	struct k8s_podlist *list;
+	const struct k8s_config_error *e;
+
+	(void)state;
+	assert_true(asprintf(&annotations, "\"blocksnoop.io/enabled\":\"true\",\"blocksnoop.io/threshold-ms\":\"%s\"",
+			     big) > 0);
+	list = parse_pod(annotations, "", "");
+	e = &list->pods[0].errors[0];
+	assert_int_equal(strlen(e->value), K8S_MAX_ECHOED_VALUE + 3);
+	assert_int_equal(strncmp(e->value, big, K8S_MAX_ECHOED_VALUE), 0);
+	assert_string_equal(e->value + K8S_MAX_ECHOED_VALUE, "...");
+	assert_true(strlen(e->message) < 200);
+	assert_non_null(strstr(e->message, "99999..."));
+	k8s_podlist_free(list);
+	free(annotations);
+
+	/* Never cut inside a UTF-8 character: "é" straddles the limit. */
+	big[K8S_MAX_ECHOED_VALUE - 1] = '\0';
+	assert_true(asprintf(&utf8, "%s\u00e9tail", big) > 0);
+	assert_true(asprintf(&annotations, "\"blocksnoop.io/enabled\":\"true\",\"blocksnoop.io/service\":\"%s\"",
+			     utf8) > 0);
+	list = parse_pod(annotations, "", "");
+	e = &list->pods[0].errors[0];
+	assert_int_equal(strlen(e->value), K8S_MAX_ECHOED_VALUE - 1 + 3);
+	assert_string_equal(e->value + K8S_MAX_ECHOED_VALUE - 1, "...");
+	k8s_podlist_free(list);
+	free(annotations);
+	free(utf8);
+	free(big);
+}
+
+static void test_printable(void **state)
+{
+	char buf[32], tiny[8];
+
+	(void)state;
+	assert_string_equal(k8s_printable("web-1", 64, buf, sizeof(buf)), "web-1");
+	assert_string_equal(k8s_printable("a\033[2Jb\n", 64, buf, sizeof(buf)), "a\\x1b[2Jb\\x0a");
+	assert_string_equal(k8s_printable("\xc2\x9b" "c", 64, buf, sizeof(buf)), "\\xc2\\x9bc");
+	assert_string_equal(k8s_printable("abcdef", 3, buf, sizeof(buf)), "abc...");
+	assert_string_equal(k8s_printable("abcdef", 6, buf, sizeof(buf)), "abcdef");
+	/* The buffer bounds it too, "..." included. */
+	assert_string_equal(k8s_printable("abcdefghij", 64, tiny, sizeof(tiny)), "abcd...");
+	assert_string_equal(k8s_printable("\033\033\033", 64, tiny, sizeof(tiny)), "\\x1b...");
+	assert_string_equal(k8s_printable("abc", 64, tiny, 3), "");
+	assert_true(k8s_service_name_is_valid("checkout"));
+	assert_true(k8s_service_name_is_valid("a b/c:d"));
+	assert_false(k8s_service_name_is_valid(""));
+	assert_false(k8s_service_name_is_valid(NULL));
+	assert_false(k8s_service_name_is_valid("tab\there"));
+	assert_false(k8s_service_name_is_valid("caf\u00e9"));
+}
+
 static void test_not_nul_terminated(void **state)
 {
 	static const char json[] = "{\"items\":[]}garbage";
@@ -496,6 +813,14 @@ int main(void)
 		cmocka_unit_test(test_service_chain),
 		cmocka_unit_test(test_unknown_annotation),
 		cmocka_unit_test(test_container_ids),
+		cmocka_unit_test(test_threshold_floor),
+		cmocka_unit_test(test_threshold_junk),
+		cmocka_unit_test(test_service_bounds),
+		cmocka_unit_test(test_containers_bounds),
+		cmocka_unit_test(test_watched_containers_cap),
+		cmocka_unit_test(test_unknown_annotations_are_bounded),
+		cmocka_unit_test(test_echoed_values_are_bounded),
+		cmocka_unit_test(test_printable),
 		cmocka_unit_test(test_not_nul_terminated),
 	};
 
