@@ -98,14 +98,22 @@ static void unescape(char *s)
 	*out = '\0';
 }
 
+/* Which mounts a scan of a mount table looks at. */
+struct mount_match {
+	const char *point; /* the mounts on this mount point, or */
+	int id;            /* the mount with this id (point NULL, id >= 0), or */
+	unsigned major, minor; /* the mounts of the file system with this device (id < 0) */
+};
+
 /*
  * One mountinfo line: "36 35 98:0 /root /mount/point opts [tags] - type src
- * sopts". Points id, point and type into line (modified). false if
- * malformed.
+ * sopts". Whether it is a mount m looks at; *type points into line
+ * (modified) then.
  */
-static bool parse_mount_line(char *line, int *id, char **point, char **type)
+static bool line_matches(char *line, const struct mount_match *m, char **type)
 {
 	char *save = NULL, *f[5], *sep;
+	unsigned major, minor;
 	int i;
 
 	sep = strstr(line, " - ");
@@ -120,19 +128,23 @@ static bool parse_mount_line(char *line, int *id, char **point, char **type)
 	*type = strtok_r(sep + 3, " \n", &save);
 	if (!*type)
 		return false;
-	*id = atoi(f[0]);
-	*point = f[4];
-	unescape(*point);
-	return true;
+	if (m->point) {
+		unescape(f[4]);
+		return strcmp(f[4], m->point) == 0;
+	}
+	if (m->id >= 0)
+		return atoi(f[0]) == m->id;
+	return sscanf(f[2], "%u:%u", &major, &minor) == 2 && major == m->major &&
+	       minor == m->minor;
 }
 
 /*
- * Go through the mount table open on fd (from its start). With point set,
- * look at the mounts on that mount point; otherwise at the mount with that
- * id. 1 = found, all of them allowed; 0 = none found; -EMEDIUMTYPE = one
- * found is of a refused type (or the table is too big to read); -errno.
+ * Go through the mount table open on fd (from its start) for the mounts m
+ * looks at. 1 = found, all of them allowed; 0 = none found; -EXDEV =
+ * one found is of a refused type (or the table is too big to read);
+ * -errno.
  */
-static int scan_mounts(int fd, const char *point, int id)
+static int scan_mounts(int fd, const struct mount_match *m)
 {
 	size_t cap = 0, total = 0;
 	char *line = NULL;
@@ -151,19 +163,15 @@ static int scan_mounts(int fd, const char *point, int id)
 		return -ENOMEM;
 	}
 	while (found >= 0 && (n = getline(&line, &cap, f)) > 0) {
-		char *mpoint, *type;
-		int mid;
+		char *type;
 
 		total += (size_t)n;
 		if (total > MOUNTINFO_MAX) {
-			found = -EMEDIUMTYPE;
+			found = -EXDEV;
 			break;
 		}
-		if (!parse_mount_line(line, &mid, &mpoint, &type))
-			continue;
-		if (point ? strcmp(mpoint, point) != 0 : mid != id)
-			continue;
-		found = type_refused(type) ? -EMEDIUMTYPE : 1;
+		if (line_matches(line, m, &type))
+			found = type_refused(type) ? -EXDEV : 1;
 	}
 	free(line);
 	fclose(f);
@@ -171,41 +179,39 @@ static int scan_mounts(int fd, const char *point, int id)
 }
 
 /*
- * The mount id of what fd refers to. AT_STATX_DONT_SYNC: FUSE and network
- * file systems answer from what they have, without asking their server.
+ * Whether the mount fd is on may be read. It is looked up by its id, then
+ * by its file system's device, in the target's mount table, then in
+ * blocksnoop's: a target chroot'ed below a mount's root does not see that
+ * mount in its own table, and a mount namespace made from ours holds
+ * copies of our mounts (other ids, the same file systems). Ids are unique
+ * while fd holds the mount, devices while the file system is mounted.
+ * AT_STATX_DONT_SYNC: FUSE and network file systems answer from what they
+ * have, without asking their server. 0 or -EXDEV.
  */
-static int mount_id_of(int fd, int *id)
+static int vet_mount_of(const struct tfs_target *t, int fd)
 {
+	struct mount_match by_id = { .id = -1 }, by_dev = { .id = -1 };
 	struct statx stx;
+	int rc;
 
 	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_MNT_ID,
 		  &stx) < 0)
 		return -errno;
 	if (!(stx.stx_mask & STATX_MNT_ID))
-		return -ENOTSUP; /* before Linux 5.8 */
-	*id = (int)stx.stx_mnt_id;
-	return 0;
-}
-
-/*
- * Whether the mount fd is on may be read: looked up by id in the target's
- * mount table, else in blocksnoop's (a target chroot'ed below a mount's
- * root does not see that mount in its own table). Ids are unique while
- * fd holds the mount. 0 or -EMEDIUMTYPE.
- */
-static int vet_mount_of(const struct tfs_target *t, int fd)
-{
-	int id, rc;
-
-	rc = mount_id_of(fd, &id);
-	if (rc)
-		return rc;
-	rc = scan_mounts(t->mountinfo, NULL, id);
+		return -EXDEV; /* before Linux 5.8: cannot tell */
+	by_id.id = (int)stx.stx_mnt_id;
+	by_dev.major = stx.stx_dev_major;
+	by_dev.minor = stx.stx_dev_minor;
+	rc = scan_mounts(t->mountinfo, &by_id);
 	if (rc == 0)
-		rc = scan_mounts(t->own_mountinfo, NULL, id);
+		rc = scan_mounts(t->mountinfo, &by_dev);
+	if (rc == 0)
+		rc = scan_mounts(t->own_mountinfo, &by_id);
+	if (rc == 0)
+		rc = scan_mounts(t->own_mountinfo, &by_dev);
 	if (rc < 0)
 		return rc;
-	return rc == 1 ? 0 : -EMEDIUMTYPE;
+	return rc == 1 ? 0 : -EXDEV;
 }
 
 /* ---- the walk ---- */
@@ -262,9 +268,9 @@ static int walk_step(struct walk *w, const char *name)
 		return fd;
 	if ((size_t)snprintf(point, sizeof(point), "%s/%s", w->where, name) >= sizeof(point))
 		return -ENAMETOOLONG;
-	rc = scan_mounts(w->t->mountinfo, point, 0);
+	rc = scan_mounts(w->t->mountinfo, &(struct mount_match){ .point = point });
 	if (rc <= 0)
-		return rc < 0 ? rc : -EMEDIUMTYPE; /* a mount it does not list */
+		return rc < 0 ? rc : -EXDEV; /* a mount it does not list */
 	fd = openat2_path(w->dirs[w->depth], name, beneath);
 	if (fd < 0)
 		return fd;
@@ -391,7 +397,7 @@ static int reopen(int pathfd)
 	}
 	if (magic_refused((unsigned long)sfs.f_type)) {
 		close(fd);
-		return -EMEDIUMTYPE;
+		return -EXDEV;
 	}
 	return fd;
 }

@@ -52,7 +52,8 @@ int tfs_root_open(pid_t pid);
  *                more than TFS_MAX_LINKS symlinks), -ENOENT for "";
  *   -EACCES      the target could not open it;
  *   -EINVAL      not a regular file;
- *   -EMEDIUMTYPE on a file system that is refused (see above);
+ *   -EXDEV       on a file system that is refused (see above), as openat2's
+ *                RESOLVE_NO_XDEV refuses to cross a mount;
  *   -EPERM       blocksnoop cannot take the target's credentials (it
  *                lacks CAP_SETUID / CAP_SETGID): nothing was opened;
  *   -ESRCH       the target is gone.
