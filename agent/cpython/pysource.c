@@ -215,24 +215,29 @@ static int scan(int fd, int line, char *text, size_t textlen, size_t *read_bytes
 		return -ENOMEM;
 	srcline_init(&s, line, text, textlen);
 	for (;;) {
-		size_t want = SRC_READ_CHUNK;
+		/* Up to one byte past the limit: that tells a file of exactly
+		 * SRC_SCAN_MAX bytes (fine) from a longer one. */
+		size_t want = SRC_SCAN_MAX + 1 - total;
 		ssize_t n;
 
-		if (total >= SRC_SCAN_MAX) {
-			err = -EFBIG;
-			break;
-		}
-		if (want > SRC_SCAN_MAX - total)
-			want = SRC_SCAN_MAX - total;
-		n = read(fd, buf, want);
+		n = read(fd, buf, want < SRC_READ_CHUNK ? want : SRC_READ_CHUNK);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			err = -errno;
 			break;
 		}
+		if (n == 0)
+			break;
+		if (total + (size_t)n > SRC_SCAN_MAX) {
+			/* The line had to be within the first SRC_SCAN_MAX bytes. */
+			if (!srcline_feed(&s, buf, SRC_SCAN_MAX - total))
+				err = -EFBIG;
+			total += (size_t)n;
+			break;
+		}
 		total += (size_t)n;
-		if (n == 0 || srcline_feed(&s, buf, (size_t)n))
+		if (srcline_feed(&s, buf, (size_t)n))
 			break;
 	}
 	free(buf);

@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/capability.h>
+#include <grp.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -547,6 +549,151 @@ static void test_source_line_changes(void **state)
 	assert_int_equal(py_source_line(getpid(), f, 1, buf, sizeof(buf)), -ENOENT);
 }
 
+/* A process of uid 65534 (stopped until the returned pipe is closed). */
+static pid_t start_nobody(int *release)
+{
+	int p[2];
+	pid_t child;
+	char c;
+
+	assert_int_equal(pipe(p), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		close(p[1]);
+		if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+			_exit(1);
+		(void)!read(p[0], &c, 1); /* until the parent closes its end */
+		_exit(0);
+	}
+	close(p[0]);
+	*release = p[1];
+	return child;
+}
+
+static void stop_nobody(pid_t child, int release)
+{
+	int status;
+
+	close(release);
+	assert_int_equal(waitpid(child, &status, 0), child);
+}
+
+/*
+ * A line is shown only to a reader the target's credentials allow, and a
+ * line cached for one target is not served to another that may not read it.
+ */
+static void test_source_line_as_the_target(void **state)
+{
+	char buf[128], secret[256], public[256];
+	int release, tries;
+	pid_t nobody;
+
+	(void)state;
+	need_root();
+	assert_int_equal(chmod(base, 0755), 0);
+	snprintf(secret, sizeof(secret), "%s", path_in("secret.py"));
+	snprintf(public, sizeof(public), "%s", path_in("public.py"));
+	put_file(secret, "SECRET = 1\n");
+	put_file(public, "PUBLIC = 1\n");
+	assert_int_equal(chmod(secret, 0600), 0);
+	assert_int_equal(chmod(public, 0644), 0);
+	nobody = start_nobody(&release);
+	/* wait for the child to have dropped its privileges */
+	for (tries = 0; tries < 200; tries++) {
+		char status[64];
+
+		snprintf(status, sizeof(status), "/proc/%d/status", nobody);
+		char *text = uh_read_file(status);
+		bool dropped = text && strstr(text, "\nUid:\t65534\t65534\t65534\t65534\n");
+
+		free(text);
+		if (dropped)
+			break;
+		usleep(10000);
+	}
+	assert_true(tries < 200);
+
+	assert_int_equal(py_source_line(getpid(), secret, 1, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "SECRET = 1");
+	assert_int_equal(py_source_line(nobody, secret, 1, buf, sizeof(buf)), -EACCES);
+	assert_string_equal(buf, "");
+	assert_int_equal(py_source_line(nobody, public, 1, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "PUBLIC = 1");
+	/* /proc/self/environ named by the target: never anyone's environment */
+	assert_int_equal(py_source_line(nobody, "/proc/self/environ", 1, buf, sizeof(buf)), -EXDEV);
+	assert_int_equal(py_source_line(getpid(), "/proc/self/environ", 1, buf, sizeof(buf)), -EXDEV);
+	stop_nobody(nobody, release);
+}
+
+/*
+ * Only the lines asked for are kept: four 16 MiB files of newlines and a
+ * 16 MiB line cost a few MiB of memory at most, not their size; a long
+ * line is cut to the buffer; a line past the first 16 MiB is -EFBIG.
+ */
+static void test_source_line_huge_files(void **state)
+{
+	struct rusage before, after;
+	char buf[512], name[64];
+	char *chunk = malloc(1 << 20);
+	int i, k;
+
+	(void)state;
+	assert_non_null(chunk);
+	memset(chunk, '\n', 1 << 20);
+	for (i = 0; i < 4; i++) {
+		FILE *f;
+
+		snprintf(name, sizeof(name), "newlines%d.py", i);
+		f = fopen(path_in(name), "w");
+		assert_non_null(f);
+		for (k = 0; k < 16; k++)
+			assert_int_equal(fwrite(chunk, 1, 1 << 20, f), 1 << 20);
+		fputs("last = 1\n", f);
+		fclose(f);
+	}
+	memset(chunk, 'A', 1 << 20);
+	{
+		FILE *f = fopen(path_in("oneline.py"), "w");
+
+		assert_non_null(f);
+		for (k = 0; k < 16; k++)
+			assert_int_equal(fwrite(chunk, 1, 1 << 20, f), 1 << 20);
+		fclose(f);
+	}
+	free(chunk);
+
+	getrusage(RUSAGE_SELF, &before);
+	for (i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "newlines%d.py", i);
+		assert_int_equal(py_source_line(getpid(), path_in(name), 1, buf, sizeof(buf)), 0);
+		assert_string_equal(buf, "");
+		assert_int_equal(py_source_line(getpid(), path_in(name), 1000000, buf, sizeof(buf)), 0);
+	}
+	/* the line after 16 MiB of newlines starts past what is read */
+	assert_int_equal(py_source_line(getpid(), path_in("newlines0.py"), (16 << 20) + 1, buf,
+					sizeof(buf)), -EFBIG);
+	assert_int_equal(py_source_line(getpid(), path_in("oneline.py"), 1, buf, sizeof(buf)), 0);
+	assert_int_equal(strlen(buf), sizeof(buf) - 1);
+	assert_int_equal(strspn(buf, "A"), sizeof(buf) - 1);
+	assert_int_equal(py_source_line(getpid(), path_in("oneline.py"), 2, buf, sizeof(buf)),
+			 -ERANGE);
+	/* No more than 64 MiB read a second for lines: then -EBUSY for a while. */
+	assert_int_equal(py_source_line(getpid(), path_in("newlines1.py"), (16 << 20) + 1, buf,
+					sizeof(buf)), -EFBIG);
+	assert_int_equal(py_source_line(getpid(), path_in("newlines2.py"), (16 << 20) + 1, buf,
+					sizeof(buf)), -EFBIG);
+	assert_int_equal(py_source_line(getpid(), path_in("newlines3.py"), (16 << 20) + 1, buf,
+					sizeof(buf)), -EBUSY);
+	usleep(1100 * 1000);
+	assert_int_equal(py_source_line(getpid(), path_in("newlines3.py"), (16 << 20) + 1, buf,
+					sizeof(buf)), -EFBIG);
+	getrusage(RUSAGE_SELF, &after);
+	/* ru_maxrss is in KiB */
+	if (after.ru_maxrss - before.ru_maxrss > 8 * 1024)
+		fail_msg("peak RSS grew by %ld KiB", after.ru_maxrss - before.ru_maxrss);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -559,6 +706,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cannot_switch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_line_changes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_source_line_as_the_target, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_source_line_huge_files, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
