@@ -678,16 +678,21 @@ static void test_source_line_huge_files(void **state)
 	assert_int_equal(strspn(buf, "A"), sizeof(buf) - 1);
 	assert_int_equal(py_source_line(getpid(), path_in("oneline.py"), 2, buf, sizeof(buf)),
 			 -ERANGE);
-	/* No more than 64 MiB read a second for lines: then -EBUSY for a while. */
-	assert_int_equal(py_source_line(getpid(), path_in("newlines1.py"), (16 << 20) + 1, buf,
-					sizeof(buf)), -EFBIG);
-	assert_int_equal(py_source_line(getpid(), path_in("newlines2.py"), (16 << 20) + 1, buf,
-					sizeof(buf)), -EFBIG);
-	assert_int_equal(py_source_line(getpid(), path_in("newlines3.py"), (16 << 20) + 1, buf,
-					sizeof(buf)), -EBUSY);
-	usleep(1100 * 1000);
-	assert_int_equal(py_source_line(getpid(), path_in("newlines3.py"), (16 << 20) + 1, buf,
-					sizeof(buf)), -EFBIG);
+	/*
+	 * No more than 64 MiB are read a second for lines: past that, -EBUSY
+	 * until the second is over. (A machine slower than that never gets
+	 * there: then every answer is -EFBIG.)
+	 */
+	for (i = 0, k = 0; i < 8 && k != -EBUSY; i++) {
+		snprintf(name, sizeof(name), "newlines%d.py", i % 4);
+		k = py_source_line(getpid(), path_in(name), (16 << 20) + 2 + i, buf, sizeof(buf));
+		assert_true(k == -EFBIG || k == -EBUSY);
+	}
+	if (k == -EBUSY) {
+		usleep(1100 * 1000);
+		assert_int_equal(py_source_line(getpid(), path_in(name), (16 << 20) + 2 + i - 1, buf,
+						sizeof(buf)), -EFBIG);
+	}
 	getrusage(RUSAGE_SELF, &after);
 	/* ru_maxrss is in KiB */
 	if (after.ru_maxrss - before.ru_maxrss > 8 * 1024)
