@@ -301,6 +301,10 @@ static void test_open_as_other_user(void **state)
 	assert_int_equal(chmod(path_in("root/group.py"), 0640), 0);
 	assert_int_equal(chown(path_in("root/group.py"), 0, staff), 0);
 	assert_int_equal(symlink("/shadow", path_in("root/link-to-shadow.py")), 0);
+	/* An interpreter its users may run but not read (the kernel maps it
+	 * for them all the same): not read for them either. */
+	put_file(path_in("root/python3"), "\177ELF");
+	assert_int_equal(chmod(path_in("root/python3"), 0711), 0);
 	our_creds(&uid0, &gid0, &eff0, &ng0);
 
 	fake_target(&t, path_in("root"), &nobody);
@@ -310,6 +314,7 @@ static void test_open_as_other_user(void **state)
 	assert_int_equal(open_read(&t, "/link-to-shadow.py", buf, sizeof(buf)), -EACCES);
 	assert_int_equal(open_read(&t, "/closed/inside.py", buf, sizeof(buf)), -EACCES);
 	assert_int_equal(open_read(&t, "/group.py", buf, sizeof(buf)), -EACCES);
+	assert_int_equal(open_read(&t, "/python3", buf, sizeof(buf)), -EACCES);
 	tfs_target_close(&t);
 
 	fake_target(&t, path_in("root"), &in_group);
