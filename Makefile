@@ -78,7 +78,7 @@ DEPS_BUILD := make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libcjson-dev libcap-dev pkg-config python3 libcurl4-openssl-dev libmicrohttpd-dev
 DEPS_TEST := libcmocka-dev python3-pytest python3-uvloop python3-aiohttp \
 	libclang-rt-14-dev libcap2-bin util-linux openssl mmdebstrap \
-	podman runc python3-yaml
+	podman runc python3-yaml fuse-overlayfs libpython3.11 binutils
 
 .PHONY: all clean install uninstall deps deps-test demo test unit e2e fixtures fuzz
 all: $(OUTPUT)/blocksnoop

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * pyelf.h - what the reader needs from a Python ELF file, read with libelf
- * (internal to agent/cpython). The file is only read, never loaded or run.
+ * (internal to agent/cpython). The file is only read (with pread, never
+ * mapped), never loaded or run; it may be hostile or shrink meanwhile.
  */
 #ifndef BLOCKSNOOP_CPYTHON_PYELF_H
 #define BLOCKSNOOP_CPYTHON_PYELF_H
@@ -11,6 +12,12 @@
 #include <stdint.h>
 
 #define PYELF_MAX_LOADS 16
+/* Refused beyond these: real Python files have a few dozen of each. */
+#define PYELF_MAX_SECTIONS 4096
+#define PYELF_MAX_PHDRS 256
+/* The largest section read (symbol and string tables: a few MiB at most
+ * in an unstripped libpython). */
+#define PYELF_SECTION_MAX (32u << 20)
 
 struct pyelf_load {
 	uint64_t vaddr, offset, filesz, memsz;
@@ -30,7 +37,10 @@ struct pyelf {
 
 /*
  * Inspect the 64-bit ELF file open on fd. 0 (has_runtime may be false), or
- * -ENOEXEC (not a 64-bit ELF; err says why), other -errno.
+ * -ENOEXEC (not a 64-bit ELF of this machine, headers out of the file or
+ * over the limits above, or the file shrank while it was read; err says
+ * why), other -errno. Reads at most the headers and the symbol and string
+ * tables, each at most PYELF_SECTION_MAX bytes.
  */
 int pyelf_inspect(int fd, struct pyelf *out, char *err, size_t errlen);
 

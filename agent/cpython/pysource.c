@@ -1,8 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * pysource.c - py_source_line() (see pyreader.h): source lines as the
- * target sees them, through target_fs (its root, symlinks resolved inside
- * it), cached per (root, path).
+ * target sees them and may read them, through target_fs (its root, its
+ * credentials, file systems that cannot block).
+ *
+ * Only the lines asked for are kept, never whole files: a file is read
+ * from its start through a small buffer up to the wanted line (srcline.h),
+ * and that line's first SRC_LINE_MAX bytes are cached. The cache is
+ * bounded in bytes (SRC_CACHE_BYTES, least recently used first out), and
+ * so is the reading: at most SRC_SCAN_MAX bytes to reach a line, at most
+ * SRC_SCAN_PER_SEC bytes a second for all lookups together, so a target
+ * whose frames name many lines of huge files costs little CPU.
+ *
+ * A line is cached for one view of the file: the target's root and
+ * credentials are part of the key, so what one target may read is never
+ * shown for another that may not.
  */
 #include <errno.h>
 #include <limits.h>
@@ -16,92 +28,278 @@
 #include <unistd.h>
 
 #include "pyreader.h"
+#include "srcline.h"
 #include "target_fs.h"
 
-#define SRC_CACHE_MAX 64
-#define SRC_MAX_SIZE (16u << 20)
-/* A cached file is re-checked (stat) at most this often. */
+#define SRC_CACHE_BYTES (2u << 20)
+#define SRC_LINE_MAX 1024
+#define SRC_SCAN_MAX (16u << 20)
+#define SRC_SCAN_PER_SEC (64u << 20)
+#define SRC_READ_CHUNK (64u << 10)
+#define SRC_BUCKETS 1024
+/* A cached line is re-checked (its file opened as the target and stat'ed)
+ * at most this often. */
 #define SRC_RECHECK_NS 1000000000ULL
 
-struct src_entry {
-	/* key: the target's root directory and the path inside it */
+struct src_line {
+	struct src_line *hash_next;
+	struct src_line *lru_prev, *lru_next; /* lru_next: less recently used */
+	uint64_t hash;
+	/* key: the view (root, credentials), the path in it, the line */
 	dev_t root_dev;
 	ino_t root_ino;
-	char *path; /* NULL = free slot */
-	/* what was read, to notice a changed file */
+	uid_t fsuid;
+	gid_t fsgid;
+	uint64_t caps;
+	size_t ngroups;
+	const gid_t *groups; /* in this allocation */
+	const char *path;    /* in this allocation */
+	int line;
+	/* the file it was read from, to notice a change */
 	dev_t dev;
 	ino_t ino;
 	off_t size;
 	struct timespec mtime;
-	char *text;
-	size_t len;
-	size_t *starts; /* offset of each line */
-	size_t nlines;
-	uint64_t checked_ns, used;
+	uint64_t checked_ns;
+	int result;          /* 0, -ERANGE (no such line) or -EFBIG (too far in) */
+	size_t bytes;        /* the whole allocation, counted in src_bytes */
+	char text[];         /* the trimmed line; then path and groups */
 };
 
 static pthread_mutex_t src_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct src_entry src_cache[SRC_CACHE_MAX];
-static uint64_t src_clock;
+static struct src_line *src_hash[SRC_BUCKETS];
+static struct src_line *src_mru, *src_lru;
+static size_t src_bytes;
+static uint64_t scan_window_ns, scan_window_bytes;
 
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static void entry_clear(struct src_entry *e)
+/* ---- the cache (callers hold src_lock) ---- */
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
-	free(e->path);
-	free(e->text);
-	free(e->starts);
-	memset(e, 0, sizeof(*e));
+	const unsigned char *b = p;
+
+	while (n--)
+		h = (h ^ *b++) * 0x100000001b3ULL;
+	return h;
 }
 
-static bool same_file(const struct src_entry *e, const struct stat *st)
+static uint64_t key_hash(const struct tfs_target *t, const char *path, int line)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	h = fnv(h, &t->root_dev, sizeof(t->root_dev));
+	h = fnv(h, &t->root_ino, sizeof(t->root_ino));
+	h = fnv(h, &t->creds.fsuid, sizeof(t->creds.fsuid));
+	h = fnv(h, &t->creds.fsgid, sizeof(t->creds.fsgid));
+	h = fnv(h, &t->creds.caps, sizeof(t->creds.caps));
+	h = fnv(h, t->creds.groups, t->creds.ngroups * sizeof(gid_t));
+	h = fnv(h, path, strlen(path));
+	return fnv(h, &line, sizeof(line));
+}
+
+static bool key_equal(const struct src_line *e, uint64_t hash, const struct tfs_target *t,
+		      const char *path, int line)
+{
+	const struct tcreds *c = &t->creds;
+
+	return e->hash == hash && e->line == line && e->root_dev == t->root_dev &&
+	       e->root_ino == t->root_ino && e->fsuid == c->fsuid && e->fsgid == c->fsgid &&
+	       e->caps == c->caps && e->ngroups == c->ngroups &&
+	       (!c->ngroups || memcmp(e->groups, c->groups, c->ngroups * sizeof(gid_t)) == 0) &&
+	       strcmp(e->path, path) == 0;
+}
+
+static struct src_line *cache_find(uint64_t hash, const struct tfs_target *t, const char *path,
+				   int line)
+{
+	struct src_line *e;
+
+	for (e = src_hash[hash % SRC_BUCKETS]; e; e = e->hash_next)
+		if (key_equal(e, hash, t, path, line))
+			return e;
+	return NULL;
+}
+
+static void lru_unlink(struct src_line *e)
+{
+	if (e->lru_prev)
+		e->lru_prev->lru_next = e->lru_next;
+	else
+		src_mru = e->lru_next;
+	if (e->lru_next)
+		e->lru_next->lru_prev = e->lru_prev;
+	else
+		src_lru = e->lru_prev;
+	e->lru_prev = e->lru_next = NULL;
+}
+
+static void lru_push(struct src_line *e)
+{
+	e->lru_prev = NULL;
+	e->lru_next = src_mru;
+	if (src_mru)
+		src_mru->lru_prev = e;
+	src_mru = e;
+	if (!src_lru)
+		src_lru = e;
+}
+
+static void touch(struct src_line *e)
+{
+	lru_unlink(e);
+	lru_push(e);
+}
+
+static void cache_remove(struct src_line *e)
+{
+	struct src_line **pp = &src_hash[e->hash % SRC_BUCKETS];
+
+	while (*pp != e)
+		pp = &(*pp)->hash_next;
+	*pp = e->hash_next;
+	lru_unlink(e);
+	src_bytes -= e->bytes;
+	free(e);
+}
+
+/* Insert e (not yet in the cache), evicting the least recently used
+ * lines to stay within SRC_CACHE_BYTES. */
+static void cache_insert(struct src_line *e)
+{
+	while (src_lru && src_bytes + e->bytes > SRC_CACHE_BYTES)
+		cache_remove(src_lru);
+	e->hash_next = src_hash[e->hash % SRC_BUCKETS];
+	src_hash[e->hash % SRC_BUCKETS] = e;
+	lru_push(e);
+	src_bytes += e->bytes;
+}
+
+/* Whether SRC_SCAN_PER_SEC allows reading n more bytes now. */
+static bool scan_allowed(uint64_t now)
+{
+	if (now - scan_window_ns >= 1000000000ULL) {
+		scan_window_ns = now;
+		scan_window_bytes = 0;
+	}
+	return scan_window_bytes < SRC_SCAN_PER_SEC;
+}
+
+/* ---- reading ---- */
+
+static bool same_file(const struct src_line *e, const struct stat *st)
 {
 	return e->dev == st->st_dev && e->ino == st->st_ino && e->size == st->st_size &&
 	       e->mtime.tv_sec == st->st_mtim.tv_sec && e->mtime.tv_nsec == st->st_mtim.tv_nsec;
 }
 
-/* Read fd into e (whose key is set) and index its lines. */
-static int entry_load(struct src_entry *e, int fd, const struct stat *st)
+/*
+ * Read fd from its start up to line `line`: 0, -ERANGE, -EFBIG (not within
+ * SRC_SCAN_MAX bytes) or -errno; *read_bytes says how much was read.
+ */
+static int scan(int fd, int line, char *text, size_t textlen, size_t *read_bytes)
 {
-	size_t i, n = 1, k = 0;
-	char *text;
-	size_t len;
-	int err;
+	struct srcline s;
+	char *buf = malloc(SRC_READ_CHUNK);
+	size_t total = 0;
+	int err = 0;
 
-	err = tfs_read_all(fd, SRC_MAX_SIZE, &text, &len);
-	if (err)
-		return err;
-	for (i = 0; i < len; i++)
-		if (text[i] == '\n')
-			n++;
-	free(e->text);
-	free(e->starts);
-	e->text = text;
-	e->len = len;
-	e->starts = malloc(n * sizeof(*e->starts));
-	if (!e->starts) {
-		e->text = NULL;
-		free(text);
+	if (!buf)
 		return -ENOMEM;
+	srcline_init(&s, line, text, textlen);
+	for (;;) {
+		/* Up to one byte past the limit: that tells a file of exactly
+		 * SRC_SCAN_MAX bytes (fine) from a longer one. */
+		size_t want = SRC_SCAN_MAX + 1 - total;
+		ssize_t n;
+
+		n = read(fd, buf, want < SRC_READ_CHUNK ? want : SRC_READ_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		if (total + (size_t)n > SRC_SCAN_MAX) {
+			/* The line had to be within the first SRC_SCAN_MAX bytes. */
+			if (!srcline_feed(&s, buf, SRC_SCAN_MAX - total))
+				err = -EFBIG;
+			total += (size_t)n;
+			break;
+		}
+		total += (size_t)n;
+		if (srcline_feed(&s, buf, (size_t)n))
+			break;
 	}
-	e->starts[k++] = 0;
-	for (i = 0; i < len; i++)
-		if (text[i] == '\n' && k < n)
-			e->starts[k++] = i + 1;
-	/* A final newline does not start a line. */
-	e->nlines = (len > 0 && text[len - 1] == '\n') ? k - 1 : k;
-	if (len == 0)
-		e->nlines = 0;
+	free(buf);
+	*read_bytes = total;
+	if (err) {
+		text[0] = '\0';
+		return err;
+	}
+	return srcline_finish(&s);
+}
+
+/* A cache entry for what scan() found (not in the cache yet). */
+static struct src_line *entry_new(uint64_t hash, const struct tfs_target *t, const char *path,
+				  int line, const struct stat *st, int result, const char *text)
+{
+	size_t tlen = strlen(text) + 1, plen = strlen(path) + 1;
+	size_t glen = t->creds.ngroups * sizeof(gid_t);
+	size_t bytes = sizeof(struct src_line) + tlen + plen + glen + sizeof(gid_t);
+	struct src_line *e = calloc(1, bytes);
+	char *p;
+
+	if (!e)
+		return NULL;
+	memcpy(e->text, text, tlen);
+	p = e->text + tlen;
+	memcpy(p, path, plen);
+	e->path = p;
+	p += plen;
+	/* groups last, aligned */
+	p = (char *)(((uintptr_t)p + sizeof(gid_t) - 1) & ~(uintptr_t)(sizeof(gid_t) - 1));
+	if (glen)
+		memcpy(p, t->creds.groups, glen);
+	e->groups = (const gid_t *)p;
+	e->hash = hash;
+	e->root_dev = t->root_dev;
+	e->root_ino = t->root_ino;
+	e->fsuid = t->creds.fsuid;
+	e->fsgid = t->creds.fsgid;
+	e->caps = t->creds.caps;
+	e->ngroups = t->creds.ngroups;
+	e->line = line;
 	e->dev = st->st_dev;
 	e->ino = st->st_ino;
 	e->size = st->st_size;
 	e->mtime = st->st_mtim;
+	e->result = result;
+	e->bytes = bytes;
+	return e;
+}
+
+/* What a cached line gives the caller: its result, the text in buf. */
+static int copy_out(const struct src_line *e, char *buf, size_t len)
+{
+	size_t n;
+
+	if (e->result) {
+		buf[0] = '\0';
+		return e->result;
+	}
+	n = srcline_utf8_cut(e->text, strlen(e->text), len - 1);
+	memcpy(buf, e->text, n);
+	buf[n] = '\0';
 	return 0;
 }
 
@@ -131,43 +329,99 @@ static int target_file(pid_t pid, const char *file, char *out, size_t outlen)
 	return 0;
 }
 
-/* Copy line (1-based) of e, trimmed, into buf (cut at a UTF-8 boundary). */
-static int copy_line(const struct src_entry *e, int line, char *buf, size_t len)
+/* Look the line up (cached, or read it now); the lock is not held. */
+static int lookup(const struct tfs_target *t, const char *path, int line, char *buf, size_t len)
 {
-	const char *s, *end;
-	size_t n;
+	uint64_t hash = key_hash(t, path, line), now = now_ns();
+	char text[SRC_LINE_MAX + 1];
+	struct src_line *e, *fresh;
+	size_t read_bytes = 0;
+	struct stat st;
+	int fd, err;
 
-	if ((size_t)line > e->nlines)
-		return -ERANGE;
-	s = e->text + e->starts[line - 1];
-	end = memchr(s, '\n', e->text + e->len - s);
-	if (!end)
-		end = e->text + e->len;
-	if (line == 1 && end - s >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
-		s += 3; /* UTF-8 BOM */
-	while (s < end && (*s == ' ' || *s == '\t' || *s == '\f' || *s == '\v' || *s == '\r'))
-		s++;
-	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\f' ||
-			   end[-1] == '\v' || end[-1] == '\r'))
-		end--;
-	n = end - s;
-	if (n > len - 1) {
-		n = len - 1;
-		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-			n--;
+	pthread_mutex_lock(&src_lock);
+	e = cache_find(hash, t, path, line);
+	if (e && now - e->checked_ns < SRC_RECHECK_NS) {
+		touch(e);
+		err = copy_out(e, buf, len);
+		pthread_mutex_unlock(&src_lock);
+		return err;
 	}
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	return 0;
+	pthread_mutex_unlock(&src_lock);
+
+	/* Open it as the target every time it is re-checked: a file it may
+	 * no longer read is no longer shown. */
+	fd = tfs_open_as(t, path);
+	if (fd < 0) {
+		err = fd;
+		goto forget;
+	}
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		goto forget;
+	}
+
+	pthread_mutex_lock(&src_lock);
+	e = cache_find(hash, t, path, line);
+	if (e && same_file(e, &st)) {
+		e->checked_ns = now;
+		touch(e);
+		err = copy_out(e, buf, len);
+		pthread_mutex_unlock(&src_lock);
+		close(fd);
+		return err;
+	}
+	if (!scan_allowed(now)) {
+		pthread_mutex_unlock(&src_lock);
+		close(fd);
+		return -EBUSY;
+	}
+	pthread_mutex_unlock(&src_lock);
+
+	err = scan(fd, line, text, sizeof(text), &read_bytes);
+	close(fd);
+	fd = -1;
+	if (err && err != -ERANGE && err != -EFBIG) {
+		pthread_mutex_lock(&src_lock);
+		scan_window_bytes += read_bytes;
+		pthread_mutex_unlock(&src_lock);
+		goto forget;
+	}
+	fresh = entry_new(hash, t, path, line, &st, err, text);
+
+	pthread_mutex_lock(&src_lock);
+	scan_window_bytes += read_bytes;
+	e = cache_find(hash, t, path, line);
+	if (e)
+		cache_remove(e);
+	if (fresh) {
+		fresh->checked_ns = now;
+		cache_insert(fresh);
+		err = copy_out(fresh, buf, len);
+	} else {
+		err = -ENOMEM;
+	}
+	pthread_mutex_unlock(&src_lock);
+	return err;
+
+forget:
+	/* Gone, or not readable by the target any more: not shown again. */
+	if (fd >= 0)
+		close(fd);
+	pthread_mutex_lock(&src_lock);
+	e = cache_find(hash, t, path, line);
+	if (e)
+		cache_remove(e);
+	pthread_mutex_unlock(&src_lock);
+	buf[0] = '\0';
+	return err;
 }
 
 int py_source_line(pid_t pid, const char *file, int line, char *buf, size_t len)
 {
-	struct src_entry *e = NULL, *victim = NULL;
+	struct tfs_target t;
 	char path[PATH_MAX];
-	struct stat rst, st;
-	int rootfd, fd = -1, err, i;
-	uint64_t now;
+	int err;
 
 	if (!buf || len < 1 || !file || !*file || line < 1 || pid <= 0)
 		return -EINVAL;
@@ -175,70 +429,10 @@ int py_source_line(pid_t pid, const char *file, int line, char *buf, size_t len)
 	err = target_file(pid, file, path, sizeof(path));
 	if (err)
 		return err;
-	rootfd = tfs_root_open(pid);
-	if (rootfd < 0)
-		return rootfd;
-	if (fstat(rootfd, &rst) < 0) {
-		err = -errno;
-		close(rootfd);
+	err = tfs_target_open(pid, &t);
+	if (err)
 		return err;
-	}
-
-	pthread_mutex_lock(&src_lock);
-	now = now_ns();
-	for (i = 0; i < SRC_CACHE_MAX; i++) {
-		struct src_entry *c = &src_cache[i];
-
-		if (c->path && c->root_dev == rst.st_dev && c->root_ino == rst.st_ino &&
-		    strcmp(c->path, path) == 0) {
-			e = c;
-			break;
-		}
-		if (!victim || !c->path || (victim->path && c->used < victim->used))
-			victim = c;
-	}
-	if (e && now - e->checked_ns < SRC_RECHECK_NS)
-		goto found;
-
-	fd = tfs_open(rootfd, path);
-	if (fd < 0) {
-		err = fd;
-		if (e)
-			entry_clear(e);
-		goto out;
-	}
-	if (fstat(fd, &st) < 0) {
-		err = -errno;
-		goto out;
-	}
-	if (e && same_file(e, &st)) {
-		e->checked_ns = now;
-		goto found;
-	}
-	if (!e) {
-		e = victim;
-		entry_clear(e);
-		e->path = strdup(path);
-		if (!e->path) {
-			err = -ENOMEM;
-			goto out;
-		}
-		e->root_dev = rst.st_dev;
-		e->root_ino = rst.st_ino;
-	}
-	err = entry_load(e, fd, &st);
-	if (err) {
-		entry_clear(e);
-		goto out;
-	}
-	e->checked_ns = now;
-found:
-	e->used = ++src_clock;
-	err = copy_line(e, line, buf, len);
-out:
-	pthread_mutex_unlock(&src_lock);
-	if (fd >= 0)
-		close(fd);
-	close(rootfd);
+	err = lookup(&t, path, line, buf, len);
+	tfs_target_close(&t);
 	return err;
 }

@@ -83,7 +83,8 @@ int privs_drop_to(uint64_t keep, bool *bounding_dropped)
 		if (!(keep & CAPS_BIT(cap)))
 			continue;
 		if (cap_set_flag(c, CAP_PERMITTED, 1, &v, CAP_SET) ||
-		    cap_set_flag(c, CAP_EFFECTIVE, 1, &v, CAP_SET)) {
+		    (!(AGENT_CAPS_PERMITTED_ONLY & CAPS_BIT(cap)) &&
+		     cap_set_flag(c, CAP_EFFECTIVE, 1, &v, CAP_SET))) {
 			ret = -errno;
 			cap_free(c);
 			return ret;

@@ -20,8 +20,17 @@
 
 #include "caps.h"
 
+/*
+ * Kept in the permitted set only, not the effective one: the CPython
+ * reader raises them on its own thread for the moment it takes a target's
+ * credentials to open a file as the target (cpython/target_creds.h), and
+ * without them shows no source lines of targets of other users.
+ */
+#define AGENT_CAPS_PERMITTED_ONLY (CAPS_BIT(CAP_SETUID) | CAPS_BIT(CAP_SETGID))
+
 /* What the agent always keeps. */
-#define AGENT_CAPS_KEEP (CAPS_BIT(CAP_SYS_PTRACE) | CAPS_BIT(CAP_DAC_READ_SEARCH))
+#define AGENT_CAPS_KEEP (CAPS_BIT(CAP_SYS_PTRACE) | CAPS_BIT(CAP_DAC_READ_SEARCH) | \
+			 AGENT_CAPS_PERMITTED_ONLY)
 
 /* The permitted set into *mask; 0 or -errno. */
 int privs_permitted(uint64_t *mask);
@@ -32,7 +41,8 @@ int privs_set_effective(uint64_t mask);
 
 /*
  * Keep only keep (intersected with what is permitted) in the permitted and
- * effective sets; empty the inheritable and ambient sets; remove every
+ * effective sets (those of AGENT_CAPS_PERMITTED_ONLY in the permitted set
+ * only); empty the inheritable and ambient sets; remove every
  * other capability from the bounding set if CAP_SETPCAP allows
  * (*bounding_dropped says whether it did); set no_new_privs so that nothing
  * exec'd can regain any. Returns 0, or -errno (the permitted and effective

@@ -501,11 +501,14 @@ def test_opted_in_pods_only_with_their_metadata(procs, cgroups, tmp_path, certs)
     assert not any(dict(lbl).get("pod") in ("quiet-0", "blocksnoop-agent-x1")
                    for _, lbl in m), m
 
-    # After set-up the agent keeps only CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH.
+    # After set-up the agent keeps only CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH,
+    # and CAP_SETUID and CAP_SETGID permitted but not effective (raised by
+    # the source reader only while it takes a target's credentials).
     st = caps_of(agent.p.pid)
+    setid = (1 << 7) | (1 << 6)
     assert int(st["CapEff"], 16) == (1 << 19) | (1 << 2), st
-    assert int(st["CapPrm"], 16) == (1 << 19) | (1 << 2), st
-    assert int(st["CapBnd"], 16) == (1 << 19) | (1 << 2), st
+    assert int(st["CapPrm"], 16) == (1 << 19) | (1 << 2) | setid, st
+    assert int(st["CapBnd"], 16) == (1 << 19) | (1 << 2) | setid, st
     assert st["NoNewPrivs"] == "1", st
 
     for app in (a, side, b, c, d):
