@@ -195,7 +195,7 @@ def test_privileges(ds, agent):
         return
     caps = sc["capabilities"]
     assert caps["drop"] == ["ALL"], caps
-    need = {"BPF", "PERFMON", "SYS_ADMIN", "SYS_PTRACE", "DAC_READ_SEARCH"}
+    need = {"BPF", "PERFMON", "SYS_ADMIN", "SYS_PTRACE", "DAC_READ_SEARCH", "SETUID", "SETGID"}
     assert need <= set(caps["add"]), f"missing {need - set(caps['add'])}"
     assert not set(caps["add"]) - need - {"SETPCAP"}, f"more than needed: {caps['add']}"
     # A capability list with SYS_ADMIN cannot go with this (the API rejects it).
