@@ -18,8 +18,10 @@
 extern char **environ;
 
 /* What Austin keeps when started through the shim: reading another
- * process's memory, and its files whatever their modes. */
-#define AUSTIN_CAPS ((1ULL << CAP_SYS_PTRACE) | (1ULL << CAP_DAC_READ_SEARCH))
+ * process's memory and /proc/<pid>/{maps,root} (CAP_SYS_PTRACE). Nothing
+ * else: it reads the target's files as uid 0 without CAP_DAC_*, that is
+ * no more than the owner and world may (docs/security.md). */
+#define AUSTIN_CAPS (1ULL << CAP_SYS_PTRACE)
 
 bool austin_needs_shim(pid_t target, const char *root)
 {
