@@ -25,7 +25,9 @@ absolute path and through every directory fd it inherited (".." out of any
 chroot), to read a secret there and write a mark.
 
 Each runs through the nsexec driver (tests/unit/test_nsexec spawn) and
-through `blocksnoop --sampler austin --austin-root ROOT PID`. Asserted: no
+through `blocksnoop --sampler austin --austin-root ROOT PID`. And a target
+in blocksnoop's own namespaces: an ELF --austin (a reporter compiled here)
+is confined all the same. Asserted: no
 mark anywhere, the helper ran (samples with the target's blocker() arrive,
 for the Python targets), and while it runs the helper holds fds 0-2 only,
 CAP_SYS_PTRACE only, no_new_privs, a seccomp filter, and the target's root.
@@ -484,3 +486,66 @@ def test_planted_python_is_never_executed(procs, tmp_path, austin_root, driver, 
                          res.stderr), res
     assert planted.marks(ct) == {}, planted.marks(ct)
     assert pid_alive(ct.pid)
+
+
+# An "Austin" that reports how it was started, then stops.
+REPORTER_C = r'''
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int main(void)
+{
+	FILE *out = fopen(REPORT, "w"), *st = fopen("/proc/self/status", "r");
+	char line[256];
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int rc;
+
+	if (!out || !st || !d)
+		return 1;
+	while (fgets(line, sizeof(line), st))
+		if (!strncmp(line, "Cap", 3) || !strncmp(line, "NoNewPrivs", 10) ||
+		    !strncmp(line, "Seccomp:", 8))
+			fputs(line, out);
+	fclose(st);
+	fprintf(out, "fds:"); /* but our own two */
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' && atoi(e->d_name) != dirfd(d) &&
+		    atoi(e->d_name) != fileno(out))
+			fprintf(out, " %s", e->d_name);
+	closedir(d);
+	rc = system("/bin/true");
+	fprintf(out, "\nsystem: %d %s\n", rc, rc ? strerror(errno) : "ran");
+	fclose(out);
+	return 0;
+}
+'''
+
+
+def test_same_namespace_austin_is_confined(procs, tmp_path):
+    """A target in blocksnoop's own namespaces and root needs no shim to be
+    seen, but an ELF Austin still runs confined: Austin 3.7 would otherwise
+    run the target's executable (popen) with all of blocksnoop's privileges."""
+    src = tmp_path / "reporter.c"
+    src.write_text(REPORTER_C)
+    report = tmp_path / "report"
+    fake = gcc(tmp_path / "austin", src, f'-DREPORT="{report}"')
+    target = procs.start(["/bin/sleep", "60"])
+    wait_for(lambda: "sleep" in pid_cmdline(target.pid), 5, "the target")
+    b = procs.start([BLOCKSNOOP, "--json", "-v", "--sampler", "austin", "--austin", str(fake),
+                     "-t", "100", "--duration", "2", str(target.pid)])
+    b.wait(40)
+    text = wait_for(lambda: report.exists() and "system:" in report.read_text() and
+                    report.read_text(), 5, f"the report\n{b.describe()}")
+    fields = dict(l.split(":", 1) for l in text.splitlines())
+    assert int(fields["CapEff"], 16) == CAP_SYS_PTRACE, text
+    assert int(fields["CapBnd"], 16) == CAP_SYS_PTRACE, text
+    assert fields["NoNewPrivs"].strip() == "1" and fields["Seccomp"].strip() == "2", text
+    assert fields["fds"].split() == ["0", "1", "2"], text
+    assert "system: 0 ran" not in text, text  # no exec
+    assert re.search(r"started Austin \(PID \d+, through the namespace shim\)", b.stderr), \
+        b.describe()
