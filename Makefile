@@ -108,6 +108,23 @@ $(OUTPUT)/nsexec/%.o: nsexec/%.c nsexec/*.h | $(OUTPUT)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
+# The object the program's ELF loader preloads (docs/nsexec.md), with flags
+# of its own whatever SANITIZE says: no C library (it loads under the
+# program's, whichever), no sanitizer runtime, no stack protector, no
+# exported symbol. nsexec/preload.c embeds it in blocksnoop (.incbin).
+PRELOAD_SRCS := nsexec/preload/constructor.c nsexec/enter.c
+PRELOAD_FLAGS := -O2 $(WARNINGS) -std=gnu11 -Insexec -fPIC -ffreestanding -fno-builtin \
+	-fno-stack-protector -fno-asynchronous-unwind-tables -fvisibility=hidden \
+	-shared -nostdlib -Wl,-z,defs -Wl,-z,now -Wl,-z,noexecstack -Wl,--build-id=none -s
+$(OUTPUT)/nsexec/preload.so: $(PRELOAD_SRCS) nsexec/*.h | $(OUTPUT)
+	$(call msg,PRELOAD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(PRELOAD_FLAGS) $(PRELOAD_SRCS) -o $@
+	$(Q)! readelf -d $@ | grep -q NEEDED # it needs no library at all
+$(OUTPUT)/nsexec/preload.o: $(OUTPUT)/nsexec/preload.so
+$(OUTPUT)/nsexec/preload.o: override CFLAGS += \
+	-DNSEXEC_PRELOAD_SO='"$(abspath $(OUTPUT)/nsexec/preload.so)"'
+
 $(OUTPUT)/libblocksnoop.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ # no stale members of renamed sources
@@ -160,6 +177,17 @@ build/fuzz/fuzz_options_agent: tests/fuzz/fuzz_options_agent.c $(FUZZ_OPTIONS_AG
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_OPTIONS_AGENT) -o $@
+# nsexec/ is outside agent/: fuzz_nsexec_<module> links nsexec/<module>.c.
+build/fuzz/fuzz_nsexec_%: tests/fuzz/fuzz_nsexec_%.c nsexec/%.c nsexec/*.h | $(OUTPUT)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Insexec $< nsexec/$*.c $(LIBS) -o $@
+# The stream reader hands its bytes to both parsers: it links them too.
+build/fuzz/fuzz_austin_stream: tests/fuzz/fuzz_austin_stream.c agent/austin/stream.c \
+		agent/austin/text.c agent/austin/mojo.c $(wildcard agent/austin/*.h) | $(OUTPUT)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) $(LIBS) -o $@
 
 # A crash fails the goal (the exit status is not lost in a pipe); its input
 # is kept as build/fuzz/<name>-crash-*, the whole log as build/fuzz/<name>.log.

@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * args.c - the shim's argument form and status line (nsexec_internal.h).
- * Pure functions: no I/O, no allocation. Strict on purpose: the only
- * writer is nsexec_format_args(), so anything it would not write is junk.
+ * args.c - the shim's argument form and the program's environment
+ * (nsexec_internal.h). Pure functions: no I/O, no allocation. Strict on
+ * purpose: the only writer is nsexec_format_args(), so anything it would
+ * not write is junk.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "nsexec_internal.h"
 
@@ -245,34 +245,4 @@ int nsexec_check_env(char *const *env, char *err, size_t errlen)
 		}
 	}
 	return 0;
-}
-
-int nsexec_parse_status(const char *buf, size_t n, char *msg, size_t msglen)
-{
-	size_t i = 0, start;
-	int e = 0;
-
-	if (n == 0 || n > NSEXEC_STATUS_MAX || buf[n - 1] != '\n')
-		return -EPROTO;
-	for (; i < n && buf[i] >= '0' && buf[i] <= '9' && i < 4; i++)
-		e = e * 10 + (buf[i] - '0');
-	if (i == 0 || buf[0] == '0' || i >= n || buf[i] != ' ' || e < 1 || e > 4095)
-		return -EPROTO;
-	start = ++i;
-	for (; i < n - 1; i++)
-		if (buf[i] == '\n' || buf[i] == '\0')
-			return -EPROTO;
-	if (i == start)
-		return -EPROTO;
-	snprintf(msg, msglen, "%.*s", (int)(n - 1 - start), buf + start);
-	return e;
-}
-
-int nsexec_exit_code(int wstatus)
-{
-	if (WIFEXITED(wstatus))
-		return WEXITSTATUS(wstatus);
-	if (WIFSIGNALED(wstatus))
-		return 128 + WTERMSIG(wstatus);
-	return NSEXEC_EXIT_FAILED;
 }

@@ -10,6 +10,7 @@
 #include <libelf.h>
 #include <linux/openat2.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -29,8 +30,16 @@ int nsexec_open_in_root(int rootfd, const char *path, int flags)
 		 * must land in that root, not in blocksnoop's. */
 		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
-	long fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	long fd;
 
+	/* EAGAIN: a mount or rename somewhere on the system while ".." was
+	 * being resolved (Debian's ld-linux-x86-64.so.2 link has one), and the
+	 * kernel could not prove it stayed inside. openat2(2): retry. */
+	for (int tries = 0; tries < 64; tries++) {
+		fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+		if (fd >= 0 || errno != EAGAIN)
+			break;
+	}
 	return fd < 0 ? -errno : (int)fd;
 }
 
@@ -49,8 +58,11 @@ static int read_string(int fd, uint64_t off, uint64_t len, char *out, size_t out
 	return 0;
 }
 
-/* DT_RUNPATH (preferred, as ld.so does) or DT_RPATH of the .dynamic section. */
-static int read_runpath(Elf *e, char *out, size_t outlen)
+/*
+ * From the .dynamic section: DT_RUNPATH (preferred, as ld.so does) or
+ * DT_RPATH, and the DT_NEEDED names.
+ */
+static int read_dynamic(Elf *e, struct nsexec_elf *elf, char *err, size_t errlen)
 {
 	Elf_Scn *scn = NULL;
 	const char *rpath = NULL, *runpath = NULL, *s;
@@ -67,22 +79,35 @@ static int read_runpath(Elf *e, char *out, size_t outlen)
 
 			if (!gelf_getdyn(data, (int)i, &d) || d.d_tag == DT_NULL)
 				break;
-			if (d.d_tag != DT_RUNPATH && d.d_tag != DT_RPATH)
+			if (d.d_tag != DT_RUNPATH && d.d_tag != DT_RPATH && d.d_tag != DT_NEEDED)
 				continue;
 			s = elf_strptr(e, sh.sh_link, d.d_un.d_val);
-			if (!s)
+			if (!s) {
+				snprintf(err, errlen, "bad .dynamic string");
 				return -ENOEXEC;
-			if (d.d_tag == DT_RUNPATH)
+			}
+			if (d.d_tag == DT_RUNPATH) {
 				runpath = s;
-			else
+			} else if (d.d_tag == DT_RPATH) {
 				rpath = s;
+			} else if (elf->nneeded >= NSEXEC_MAX_NEEDED) {
+				snprintf(err, errlen, "more than %d DT_NEEDED entries", NSEXEC_MAX_NEEDED);
+				return -E2BIG;
+			} else if (!*s || strlen(s) >= NSEXEC_NAME_MAX) {
+				snprintf(err, errlen, "a DT_NEEDED name is empty or too long");
+				return -ENAMETOOLONG;
+			} else {
+				strcpy(elf->needed[elf->nneeded++], s);
+			}
 		}
 		break;
 	}
 	s = runpath ? runpath : rpath ? rpath : "";
-	if (strlen(s) >= outlen)
+	if (strlen(s) >= sizeof(elf->runpath)) {
+		snprintf(err, errlen, "DT_RUNPATH/DT_RPATH too long");
 		return -ENAMETOOLONG;
-	strcpy(out, s);
+	}
+	strcpy(elf->runpath, s);
 	return 0;
 }
 
@@ -122,9 +147,7 @@ int nsexec_read_elf(int fd, struct nsexec_elf *elf, char *err, size_t errlen)
 		elf->dynamic = true;
 		break;
 	}
-	ret = read_runpath(e, elf->runpath, sizeof(elf->runpath));
-	if (ret)
-		snprintf(err, errlen, "bad DT_RUNPATH/DT_RPATH");
+	ret = read_dynamic(e, elf, err, errlen);
 out:
 	if (e)
 		elf_end(e);
@@ -230,4 +253,120 @@ void nsexec_lib_dirs(const char *program, const char *runpath, unsigned machine,
 	}
 	add_dir(dirs, "/lib", 4);
 	add_dir(dirs, "/usr/lib", 8);
+}
+
+/* The ELF loader itself: libc.so.6 names ld-linux-x86-64.so.2, which the
+ * loader already is (it matches the name against its own). */
+static bool is_the_loader(const char *name, const char *interp)
+{
+	const char *base = strrchr(interp, '/');
+
+	return !strcmp(name, base ? base + 1 : interp);
+}
+
+/*
+ * Look for name in the directories, as the loader will: the first regular
+ * file of the program's class and machine. Returns 0 (found, its needs in
+ * lib), 1 (in none of them) or -errno with the reason in err.
+ */
+static int find_library(int rootfd, const char *name, const struct nsexec_elf *prog,
+			const int *dirfd, const char *const *dirname, unsigned ndirs,
+			struct nsexec_elf *lib, char *err, size_t errlen)
+{
+	char path[NSEXEC_PATH_MAX + NSEXEC_NAME_MAX + 1], why[128];
+
+	for (unsigned i = 0; i < ndirs; i++) {
+		struct stat st, in_root;
+		int fd, inside, ret;
+
+		/* What the loader will open: /proc/self/fd/<dir>/<name>, which
+		 * follows symlinks from blocksnoop's "/". */
+		fd = openat(dirfd[i], name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
+			continue;
+		if (fd < 0) {
+			snprintf(err, errlen, "open %s in %s: %s", name, dirname[i], strerror(errno));
+			return -errno;
+		}
+		/* ... must be what the same name means inside the root. */
+		snprintf(path, sizeof(path), "%s/%s", dirname[i], name);
+		inside = nsexec_open_in_root(rootfd, path, O_PATH);
+		ret = fstat(fd, &st) || inside < 0 || fstat(inside, &in_root) ||
+		      st.st_dev != in_root.st_dev || st.st_ino != in_root.st_ino;
+		if (inside >= 0)
+			close(inside);
+		if (ret) {
+			close(fd);
+			snprintf(err, errlen, "%s leads out of the root (an absolute symlink?)", path);
+			return -ELOOP;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			close(fd);
+			snprintf(err, errlen, "%s is not a file", path);
+			return -ENOEXEC;
+		}
+		ret = nsexec_read_elf(fd, lib, why, sizeof(why));
+		close(fd);
+		if (ret) {
+			snprintf(err, errlen, "%s: %s", path, why);
+			return ret;
+		}
+		if (lib->machine == prog->machine && lib->elf64 == prog->elf64)
+			return 0;
+		/* another ABI's: the loader skips it too */
+	}
+	return 1;
+}
+
+int nsexec_check_libraries(int rootfd, const struct nsexec_elf *prog, const int *dirfd,
+			   const char *const *dirname, unsigned ndirs, char *err, size_t errlen)
+{
+	static char seen[NSEXEC_MAX_LIBS][NSEXEC_NAME_MAX];
+	static struct nsexec_elf lib;
+	unsigned nseen = 0;
+
+	for (unsigned i = 0; i < prog->nneeded; i++)
+		if (nseen < NSEXEC_MAX_LIBS)
+			strcpy(seen[nseen++], prog->needed[i]);
+	/* Breadth first over the DT_NEEDED of everything found. */
+	for (unsigned next = 0; next < nseen; next++) {
+		const char *name = seen[next];
+		size_t used;
+		int ret;
+
+		if (strchr(name, '/')) {
+			snprintf(err, errlen, "needs a library by path ('%.64s'), which would be "
+				 "opened outside the root", name);
+			return -ENOEXEC;
+		}
+		if (is_the_loader(name, prog->interp))
+			continue;
+		ret = find_library(rootfd, name, prog, dirfd, dirname, ndirs, &lib, err, errlen);
+		if (ret < 0)
+			return ret;
+		if (ret > 0) {
+			used = (size_t)snprintf(err, errlen, "needs %.64s, which is in none of the "
+						"root's library directories (", name);
+			for (unsigned i = 0; i < ndirs && used < errlen; i++)
+				used += (size_t)snprintf(err + used, errlen - used, "%s%s",
+							 i ? ", " : "", dirname[i]);
+			if (used < errlen)
+				snprintf(err + used, errlen - used, ")");
+			return -ENOENT;
+		}
+		for (unsigned i = 0; i < lib.nneeded; i++) {
+			bool dup = false;
+
+			for (unsigned j = 0; j < nseen && !dup; j++)
+				dup = !strcmp(seen[j], lib.needed[i]);
+			if (dup)
+				continue;
+			if (nseen >= NSEXEC_MAX_LIBS) {
+				snprintf(err, errlen, "needs more than %d libraries", NSEXEC_MAX_LIBS);
+				return -E2BIG;
+			}
+			strcpy(seen[nseen++], lib.needed[i]);
+		}
+	}
+	return 0;
 }

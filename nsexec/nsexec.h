@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsexec.h - run a program from blocksnoop's file system inside a target's
- * mount (and PID) namespace, writing nothing into the target.
+ * namespaces and root, confined, loading and running nothing of the
+ * target's and writing nothing into it.
  *
  * Used to run Austin next to a containerised Python: Austin must see the
  * target's files (/proc/<pid>/maps names paths of the target's root), but
  * its own binary, ELF interpreter and libraries exist only in blocksnoop's
- * file system (or in --austin-root). They are opened as file descriptors
- * before any namespace is entered and executed through /proc/self/fd.
- * See docs/nsexec.md for the step-by-step.
+ * file system (or in --austin-root). Its loader loads them from there
+ * first; a preloaded object of ours then enters the target and confines
+ * the program before its main(). See docs/nsexec.md for the step-by-step,
+ * docs/security.md for why.
  */
 #ifndef BLOCKSNOOP_NSEXEC_H
 #define BLOCKSNOOP_NSEXEC_H
@@ -48,12 +50,12 @@ bool nsexec_needed(pid_t target);
  *
  * Details of this implementation:
  * - The PID is the shim's ("bs-nsexec"), a small parent that stays in
- *   blocksnoop's PID namespace (it joins the target's mount namespace and
- *   root; the program also its PID namespace): it forwards SIGTERM, SIGINT,
- *   SIGHUP and SIGQUIT
- *   to the program and exits with the program's status (its exit code, or
- *   128+N if signal N ended it). SIGKILL of the shim kills the program.
- *   NSEXEC_EXIT_FAILED if the shim itself failed after this returned.
+ *   blocksnoop's namespaces and root (the program joins the target's PID,
+ *   mount, network and IPC namespaces and its root): it forwards SIGTERM,
+ *   SIGINT, SIGHUP and SIGQUIT to the program and exits with the program's
+ *   status (its exit code, or 128+N if signal N ended it). SIGKILL of the
+ *   shim kills the program. NSEXEC_EXIT_FAILED if the shim itself failed
+ *   after this returned.
  * - It is in a process group of its own: a terminal's Ctrl-C reaches
  *   blocksnoop only, which decides when the program ends.
  * - Works whether or not target's namespaces differ from blocksnoop's: the
@@ -63,10 +65,15 @@ bool nsexec_needed(pid_t target);
  * - PR_SET_PDEATHSIG follows the *thread* that calls this: call it from a
  *   thread that lives as long as the program should (e.g. the main thread).
  * - The program's stdin is /dev/null, its environment is req->env, argv[0]
- *   is "/proc/self/fd/N", and it keeps req->keep_caps (those of them
- *   blocksnoop has) and nothing else, with no_new_privs set.
- * - Waits (at most 10 s) until the program has been exec'ed or the
- *   shim has failed. Thread-safe; never forks the calling process (it
+ *   is "/proc/self/fd/N". When its main() runs it holds fds 0-2 only and
+ *   req->keep_caps (those of them blocksnoop has) only, with no_new_privs,
+ *   not dumpable, and a seccomp filter under which exec and new executable
+ *   memory fail with EPERM: a program that must exec cannot run this way.
+ * - Every library the program needs must be in the root's library
+ *   directories, and its loader must take --preload (glibc >= 2.30, musl):
+ *   otherwise this fails with the reason.
+ * - Waits (at most 10 s) until the program is about to run its main() or
+ *   the start has failed. Thread-safe; never forks the calling process (it
  *   posix_spawn()s /proc/self/exe).
  */
 int nsexec_spawn(const struct nsexec_request *req, pid_t *pid, char *err, size_t errlen);

@@ -1,23 +1,30 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * shim.c - `blocksnoop nsexec ...`: run a program from blocksnoop's file
- * system (or --root) inside a target's mount and PID namespaces and root,
- * writing nothing into the target. docs/nsexec.md walks through it.
+ * system (or --root) inside a target's namespaces and root, without ever
+ * loading or executing anything of the target's, and writing nothing into
+ * it. docs/nsexec.md walks through it.
  *
- * Two stages, both single-threaded (this is a fresh exec of blocksnoop and
- * main() calls us before anything else runs):
+ * Load first, enter afterwards. Two stages, both single-threaded (this is
+ * a fresh exec of blocksnoop and main() calls us before anything else):
  *
- *   bs-nsexec        opens every file it needs while it still sees
- *                    blocksnoop's file system, joins the target's PID (for
- *                    its children) and mount namespaces, chroots to the
- *                    target's root, forks the child, then stays as a small
- *                    parent that forwards signals and passes on the exit
- *                    status;
- *   bs-nsexec:child  in the target's PID namespace: drops capabilities and
- *                    execs the program's ELF interpreter from a file
- *                    descriptor, handing it the program and its library
- *                    directories as /proc/self/fd/N paths and the shim's
- *                    own environment (nsexec_spawn() set it to req->env).
+ *   bs-nsexec        opens every file it needs and the target's namespaces
+ *                    (through a pidfd), checks that every library the
+ *                    program needs is in the root, joins only the target's
+ *                    PID namespace (for its children), fills in the
+ *                    preloaded object, forks the child, then stays as a
+ *                    small parent that forwards signals and passes on the
+ *                    exit status;
+ *   bs-nsexec:child  in the target's PID namespace but still in
+ *                    blocksnoop's mount namespace and root: execs the
+ *                    program's ELF loader from a file descriptor, with the
+ *                    program, its library directories and the preloaded
+ *                    object as /proc/self/fd/N paths. The loader loads
+ *                    everything from blocksnoop's side; then the object's
+ *                    constructor (preload/constructor.c, enter.c) enters
+ *                    the target and confines the program before its main().
+ *                    A static program needs no loader: the child enters
+ *                    and confines itself, then execs it by fd.
  *
  * Any failure before the program runs ends the shim at once with one line
  * on the status pipe (or stderr) naming what failed, and exit status
@@ -40,12 +47,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "enter.h"
 #include "nsexec_internal.h"
 
 extern char **environ;
 
 #ifndef SYS_close_range
 #define SYS_close_range 436 /* the same number on every architecture */
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
 #endif
 
 /* Where bail() reports: the status pipe if we have one, else stderr. */
@@ -80,6 +94,14 @@ static void bailx(int errnum, const char *fmt, ...)
 	_exit(NSEXEC_EXIT_FAILED);
 }
 
+/* Pass on a line the child's set-up wrote (its message is complete), and exit. */
+__attribute__((noreturn))
+static void pass_on(int errnum, const char *msg)
+{
+	report(errnum, msg);
+	_exit(NSEXEC_EXIT_FAILED);
+}
+
 /* bailx() with errno as it was when the failing call returned. */
 #define bail(...) bailx(errno, __VA_ARGS__)
 
@@ -93,6 +115,7 @@ struct program {
 	int progfd;             /* the program, O_RDONLY */
 	int loaderfd;           /* its PT_INTERP, O_RDONLY; -1 for a static program */
 	int dirfd[NSEXEC_MAX_LIBDIRS]; /* library directories, O_PATH */
+	const char *dirname[NSEXEC_MAX_LIBDIRS]; /* their paths inside the root */
 	unsigned ndirs;
 };
 
@@ -128,7 +151,7 @@ static void program_path_in_root(const struct program *p, const char *given, cha
 
 static void open_program(const struct nsexec_args *a, struct program *p)
 {
-	char err[128], inroot[NSEXEC_PATH_MAX];
+	char err[NSEXEC_STATUS_MAX - 64], inroot[NSEXEC_PATH_MAX];
 	struct stat st, seen[NSEXEC_MAX_LIBDIRS];
 	const char *program = a->program[0];
 	int fd, ret;
@@ -151,8 +174,8 @@ static void open_program(const struct nsexec_args *a, struct program *p)
 	if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111))
 		bailx(EACCES, "%s in root %s is not an executable file", program, a->root);
 
-	/* The interpreter named by the program, never the one the kernel would
-	 * pick in the target's root: that one may not exist or be another libc. */
+	/* The interpreter named by the program, never one the kernel would
+	 * pick by path. */
 	ret = nsexec_read_elf(fd, &elf, err, sizeof(err));
 	if (ret)
 		bailx(-ret, "%s in root %s: %s", program, a->root, err);
@@ -183,20 +206,29 @@ static void open_program(const struct nsexec_args *a, struct program *p)
 		for (unsigned j = 0; j < p->ndirs && !dup; j++)
 			dup = seen[j].st_dev == seen[p->ndirs].st_dev &&
 			      seen[j].st_ino == seen[p->ndirs].st_ino;
-		if (dup)
+		if (dup) {
 			close(fd);
-		else
-			p->dirfd[p->ndirs++] = fd;
+			continue;
+		}
+		p->dirname[p->ndirs] = candidates.path[i];
+		p->dirfd[p->ndirs++] = fd;
 	}
 	if (!p->ndirs)
 		bailx(ENOENT, "no library directory for %s in root %s", program, a->root);
+	/* Every library from those directories, or the loader would go on to
+	 * its default ones: refuse now, with the name, rather than run the
+	 * program with a library of another root. */
+	ret = nsexec_check_libraries(p->rootfd, &elf, p->dirfd, p->dirname, p->ndirs, err,
+				     sizeof(err));
+	if (ret)
+		bailx(-ret, "%s in root %s %s", program, a->root, err);
 }
 
 /* ---- stage 0: the target's namespaces and root ------------------------------ */
 
 struct target {
-	int pidns, mntns, rootfd;
-	bool enter_pid, enter_mnt, change_root;
+	int pidns, mntns, netns, ipcns, rootfd;
+	bool enter_pid, enter_mnt, enter_net, enter_ipc, change_root;
 };
 
 /* Whether fd and path name the same file (namespace files: the same namespace). */
@@ -226,19 +258,39 @@ static int open_proc(pid_t pid, const char *what, int flags)
 }
 
 /*
- * All of them are opened before the first setns(), while /proc/<target>
- * still means blocksnoop's /proc (after setns(mnt) and chroot it is the
- * target's, where <target> is another process or none).
+ * All of them are opened while /proc/<target> still means blocksnoop's
+ * /proc, and between a pidfd_open() and a pidfd_send_signal(0) on that
+ * pidfd: the process was alive all along, so its PID was never anyone
+ * else's and the files are its own.
  */
 static void open_target(pid_t pid, struct target *t)
 {
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	if (pidfd < 0 && errno == ESRCH)
+		bailx(ESRCH, "no process %d", (int)pid);
+	if (pidfd < 0 && errno == ENOSYS)
+		bailx(ENOSYS, "pidfd_open (Linux 5.3 or later) is needed");
+	if (pidfd < 0)
+		bail("pidfd_open(%d)", (int)pid);
 	t->pidns = open_proc(pid, "ns/pid", O_RDONLY);
 	t->mntns = open_proc(pid, "ns/mnt", O_RDONLY);
+	t->netns = open_proc(pid, "ns/net", O_RDONLY);
+	t->ipcns = open_proc(pid, "ns/ipc", O_RDONLY);
 	t->rootfd = open_proc(pid, "root", O_PATH | O_DIRECTORY);
+	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0)) {
+		if (errno == ESRCH)
+			bailx(ESRCH, "process %d ended while its namespaces were being opened",
+			      (int)pid);
+		bail("pidfd_send_signal(%d)", (int)pid);
+	}
+	close(pidfd);
 	/* Join only what differs: setns() into our own mount namespace would
 	 * still reset our root, and there is nothing to gain. */
 	t->enter_pid = !same_file(t->pidns, "/proc/self/ns/pid");
 	t->enter_mnt = !same_file(t->mntns, "/proc/self/ns/mnt");
+	t->enter_net = !same_file(t->netns, "/proc/self/ns/net");
+	t->enter_ipc = !same_file(t->ipcns, "/proc/self/ns/ipc");
 	/* `unshare --root` and chroot-style runtimes give the target a root
 	 * that is not its mount namespace's root: entering the namespace is
 	 * not enough to see its files, so chroot to /proc/<pid>/root as well
@@ -246,21 +298,24 @@ static void open_target(pid_t pid, struct target *t)
 	t->change_root = t->enter_mnt || !same_file(t->rootfd, "/");
 }
 
-static void enter_target(pid_t pid, const struct target *t)
+/* What the program's set-up (enter.c) does, in the child or the constructor. */
+static void enter_params(const struct nsexec_args *a, const struct program *p,
+			 const struct target *t, int status_fd, struct nsexec_enter_params *e)
 {
-	/* PID first: it only changes the namespace of our future children,
-	 * which is why the program runs in a forked child. */
-	if (t->enter_pid && setns(t->pidns, CLONE_NEWPID))
-		bail("setns into the PID namespace of %d", (int)pid);
-	if (t->enter_mnt && setns(t->mntns, CLONE_NEWNS))
-		bail("setns into the mount namespace of %d", (int)pid);
-	if (fchdir(t->rootfd))
-		bail("fchdir to the root of %d", (int)pid);
-	if (t->change_root && chroot("."))
-		bail("chroot to the root of %d", (int)pid);
+	const char *base = strrchr(a->program[0], '/');
+
+	memset(e, 0, sizeof(*e));
+	e->status_fd = status_fd;
+	e->net_fd = t->enter_net ? t->netns : -1;
+	e->ipc_fd = t->enter_ipc ? t->ipcns : -1;
+	e->mnt_fd = t->enter_mnt ? t->mntns : -1;
+	e->root_fd = t->change_root ? t->rootfd : -1;
+	e->exec_fd = p->loaderfd < 0 ? p->progfd : -1;
+	e->keep_caps = a->keep_caps;
+	snprintf(e->comm, sizeof(e->comm), "%s", base ? base + 1 : a->program[0]);
 }
 
-/* ---- fds, capabilities ------------------------------------------------------- */
+/* ---- fds -------------------------------------------------------------------- */
 
 static int cmp_int(const void *a, const void *b)
 {
@@ -294,183 +349,209 @@ static void close_all_except(int *keep, unsigned n)
 	}
 }
 
-/*
- * Keep exactly keep (those of them we have) for the program, through exec:
- * as bounding, permitted, effective, inheritable and ambient set. The
- * ambient set carries them over exec when we are not root (the program has
- * no file caps). When we are root, exec would grant the whole bounding set;
- * no_new_privs (set next) already caps what exec may grant at what we hold,
- * so dropping the bounding set is defence in depth and is skipped without
- * CAP_SETPCAP rather than fail.
- */
-static void drop_caps(uint64_t keep)
+/* Keep fd open across exec (the loader or the constructor needs it). */
+static void inherit(int fd, int *keep, int *nkeep)
 {
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct d[2];
-	bool can_drop = true;
-	uint64_t give;
-	int last = -1;
-
-	if (syscall(SYS_capget, &h, d))
-		bail("capget");
-	give = keep & (d[0].permitted | (uint64_t)d[1].permitted << 32);
-	for (int c = 0; c < 64; c++) {
-		int r = prctl(PR_CAPBSET_READ, c, 0, 0, 0);
-
-		if (r < 0 && errno == EINVAL)
-			break; /* past the last capability this kernel knows */
-		if (r < 0)
-			bail("prctl(PR_CAPBSET_READ, %d)", c);
-		last = c;
-		if (r == 1 && !(give >> c & 1) && can_drop && prctl(PR_CAPBSET_DROP, c, 0, 0, 0)) {
-			if (errno != EPERM)
-				bail("drop capability %d from the bounding set", c);
-			can_drop = false; /* no CAP_SETPCAP */
-		}
-	}
-	if (last < 63 && keep >> (last + 1))
-		bailx(EINVAL, "--keep-caps names capabilities above %d, this kernel's last", last);
-	d[0].effective = d[0].permitted = d[0].inheritable = (uint32_t)give;
-	d[1].effective = d[1].permitted = d[1].inheritable = (uint32_t)(give >> 32);
-	if (syscall(SYS_capset, &h, d))
-		bail("capset");
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0))
-		bail("prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
-	for (int c = 0; c <= last; c++)
-		if (give >> c & 1 && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0))
-			bail("raise capability %d in the ambient set", c);
+	if (fd < 0)
+		return;
+	if (fcntl(fd, F_SETFD, 0))
+		bail("fcntl(F_SETFD)");
+	keep[(*nkeep)++] = fd;
 }
 
 /* ---- stage 1: the child --------------------------------------------------- */
 
-__attribute__((noreturn))
-static void child(const struct nsexec_args *a, const struct program *p, int setup_r)
+/* The program starts with default dispositions and nothing blocked. */
+static void reset_signals(void)
 {
-	static char fdpaths[NSEXEC_MAX_LIBDIRS + 1][32];
-	static char libpath[(NSEXEC_MAX_LIBDIRS + 1) * 32];
-	static char *argv[NSEXEC_MAX_ARGS + 8];
-	int keep[NSEXEC_MAX_LIBDIRS + 3], nkeep = 0, argc = 0;
-	struct pollfd pfd = { .fd = report_fd, .events = POLLOUT };
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	sigset_t none;
-	size_t used = 0;
 
-	prctl(PR_SET_NAME, "bs-nsexec:child", 0, 0, 0);
-	close(setup_r);
-	/* Die with the shim. If it died before this took effect, the setup
-	 * pipe has lost its only reader: the shim's read end. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0))
-		bail("prctl(PR_SET_PDEATHSIG)");
-	if (poll(&pfd, 1, 0) != 1 || (pfd.revents & (POLLERR | POLLHUP)))
-		_exit(NSEXEC_EXIT_FAILED);
-
-	drop_caps(a->keep_caps);
-	/* Nothing the program execs may gain privileges (set-uid, file caps). */
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
-		bail("prctl(PR_SET_NO_NEW_PRIVS)");
-
-	/* The program and its library directories are opened by ld.so after
-	 * exec, by /proc/self/fd/N: those fds must survive exec. The loader and
-	 * the setup pipe are close-on-exec; everything else is closed now. */
-	keep[nkeep++] = report_fd;
-	keep[nkeep++] = p->progfd;
-	if (p->loaderfd >= 0)
-		keep[nkeep++] = p->loaderfd;
-	for (unsigned i = 0; i < p->ndirs; i++) {
-		keep[nkeep++] = p->dirfd[i];
-		if (fcntl(p->dirfd[i], F_SETFD, 0))
-			bail("fcntl(F_SETFD)");
-	}
-	/* (a static program is exec'ed by its fd: that one may close) */
-	if (p->loaderfd >= 0 && fcntl(p->progfd, F_SETFD, 0))
-		bail("fcntl(F_SETFD)");
-	close_all_except(keep, (unsigned)nkeep);
-
-	/* /proc/self/fd/N must resolve in the target's root: a container has
-	 * /proc (the program, Austin, reads /proc/<pid>/maps there anyway). */
-	snprintf(fdpaths[0], sizeof(fdpaths[0]), "/proc/self/fd/%d", p->progfd);
-	if (p->loaderfd >= 0 && access(fdpaths[0], F_OK))
-		bail("%s does not resolve in the target's root (is /proc mounted there?)", fdpaths[0]);
-	for (unsigned i = 0; i < p->ndirs; i++) {
-		snprintf(fdpaths[i + 1], sizeof(fdpaths[i + 1]), "/proc/self/fd/%d", p->dirfd[i]);
-		used += (size_t)snprintf(libpath + used, sizeof(libpath) - used, "%s%s",
-					 i ? ":" : "", fdpaths[i + 1]);
-	}
-
-	if (p->loaderfd >= 0) {
-		argv[argc++] = elf.interp;
-		argv[argc++] = "--library-path";
-		argv[argc++] = libpath;
-		argv[argc++] = fdpaths[0];
-	} else {
-		argv[argc++] = a->program[0];
-	}
-	for (char **arg = a->program + 1; *arg; arg++)
-		argv[argc++] = *arg;
-	argv[argc] = NULL;
-
-	/* The program starts with default dispositions and nothing blocked. */
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			sigaction(sig, &dfl, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+}
 
-	/* Exec the loader (or a static program) by fd: its path is in
-	 * blocksnoop's file system, which we no longer see. */
-	syscall(SYS_execveat, p->loaderfd >= 0 ? p->loaderfd : p->progfd, "", argv, environ,
-		AT_EMPTY_PATH);
-	bail("execveat %s", p->loaderfd >= 0 ? elf.interp : a->program[0]);
+/*
+ * A static program: nothing to load, so enter and confine here (the very
+ * code the constructor runs), say "running" and exec it by fd: the one
+ * exec the filter allows.
+ */
+__attribute__((noreturn))
+static void exec_static(const struct nsexec_args *a, const struct program *p,
+			const struct nsexec_enter_params *e)
+{
+	const char *what = "";
+	int ret = nsexec_enter(e, &what);
+
+	if (ret)
+		bailx(-ret, "%s", what);
+	if (write(report_fd, NSEXEC_RUNNING, sizeof(NSEXEC_RUNNING) - 1) < 0)
+		_exit(NSEXEC_EXIT_FAILED);
+	reset_signals();
+	syscall(SYS_execveat, p->progfd, "", a->program, environ, AT_EMPTY_PATH);
+	bail("execveat %s", a->program[0]);
+}
+
+/*
+ * A dynamic program: its loader, exec'ed here, in blocksnoop's mount
+ * namespace and root. Only what the constructor needs to enter and drop
+ * (CAP_SYS_ADMIN for setns, CAP_SYS_CHROOT, CAP_SETPCAP for the bounding
+ * set) is kept beyond keep_caps until then, and no_new_privs is set.
+ */
+__attribute__((noreturn))
+static void exec_loader(const struct nsexec_args *a, const struct program *p,
+			const struct target *t, const struct nsexec_enter_params *e, int memfd)
+{
+	static char fdpaths[NSEXEC_MAX_LIBDIRS][32], libpath[NSEXEC_MAX_LIBDIRS * 32];
+	static char progpath[32], preload[32];
+	static char *argv[NSEXEC_MAX_ARGS + 16];
+	int keep[NSEXEC_MAX_LIBDIRS + 8], nkeep = 0, ret;
+	uint64_t setup = a->keep_caps | 1ULL << CAP_SETPCAP;
+	const char *what = "";
+	size_t used = 0;
+
+	if (t->enter_mnt || t->enter_net || t->enter_ipc)
+		setup |= 1ULL << CAP_SYS_ADMIN;
+	if (t->enter_mnt || t->change_root)
+		setup |= 1ULL << CAP_SYS_CHROOT;
+	ret = nsexec_limit_caps(setup, setup, &what);
+	if (ret)
+		bailx(-ret, "%s", what);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		bail("prctl(PR_SET_NO_NEW_PRIVS)");
+
+	/* What the loader opens by /proc/self/fd/N, and what the constructor
+	 * uses and then closes, survive the exec; the loader itself is exec'ed
+	 * by its fd (close-on-exec); everything else is closed now. */
+	inherit(report_fd, keep, &nkeep);
+	inherit(p->progfd, keep, &nkeep);
+	inherit(memfd, keep, &nkeep);
+	inherit(e->net_fd, keep, &nkeep);
+	inherit(e->ipc_fd, keep, &nkeep);
+	inherit(e->mnt_fd, keep, &nkeep);
+	inherit(e->root_fd, keep, &nkeep);
+	for (unsigned i = 0; i < p->ndirs; i++)
+		inherit(p->dirfd[i], keep, &nkeep);
+	keep[nkeep++] = p->loaderfd;
+	close_all_except(keep, (unsigned)nkeep);
+
+	snprintf(progpath, sizeof(progpath), "/proc/self/fd/%d", p->progfd);
+	snprintf(preload, sizeof(preload), "/proc/self/fd/%d", memfd);
+	if (access(progpath, F_OK))
+		bail("%s does not resolve (is /proc mounted in blocksnoop's mount namespace?)",
+		     progpath);
+	for (unsigned i = 0; i < p->ndirs; i++) {
+		snprintf(fdpaths[i], sizeof(fdpaths[i]), "/proc/self/fd/%d", p->dirfd[i]);
+		used += (size_t)snprintf(libpath + used, sizeof(libpath) - used, "%s%s",
+					 i ? ":" : "", fdpaths[i]);
+	}
+	if (nsexec_loader_argv(elf.interp, libpath, preload, progpath, a->program + 1, argv,
+			       sizeof(argv) / sizeof(argv[0])) < 0)
+		bailx(E2BIG, "the loader's command line does not fit");
+	reset_signals();
+	syscall(SYS_execveat, p->loaderfd, "", argv, environ, AT_EMPTY_PATH);
+	bail("execveat %s", elf.interp);
+}
+
+__attribute__((noreturn))
+static void child(const struct nsexec_args *a, const struct program *p, const struct target *t,
+		  const struct nsexec_enter_params *e, int memfd, int setup_r)
+{
+	struct pollfd pfd = { .fd = report_fd, .events = POLLOUT };
+
+	prctl(PR_SET_NAME, "bs-nsexec:child", 0, 0, 0);
+	close(setup_r);
+	/* Die with the shim. If it died before this took effect, the set-up
+	 * pipe has lost its only reader: the shim's read end. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0))
+		bail("prctl(PR_SET_PDEATHSIG)");
+	if (poll(&pfd, 1, 0) != 1 || (pfd.revents & (POLLERR | POLLHUP)))
+		_exit(NSEXEC_EXIT_FAILED);
+	if (p->loaderfd < 0)
+		exec_static(a, p, e);
+	exec_loader(a, p, t, e, memfd);
 }
 
 /* ---- stage 0: the parent that stays ------------------------------------------- */
 
-/*
- * Start the child with CLONE_VFORK (but its own memory, as fork): we resume
- * only once it has exec'ed or exited, so the setup pipe says for certain
- * which, and blocksnoop gets a positive answer instead of waiting for an
- * EOF that a fork() in another of its threads could delay.
- */
-static pid_t start_child(const struct nsexec_args *a, const struct program *p)
+/* Everything the child's set-up writes, to EOF (bounded: it is our code). */
+static size_t read_setup(int fd, char *buf, size_t size)
 {
-	char line[NSEXEC_STATUS_MAX];
-	int setup[2], status_fd = report_fd;
-	ssize_t n;
 	size_t got = 0;
+	char sink[256];
+
+	for (;;) {
+		ssize_t n = got < size ? read(fd, buf + got, size - got) : read(fd, sink, sizeof(sink));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return got;
+		if (got < size)
+			got += (size_t)n;
+		else
+			got = size + 1; /* more than a set-up ever says: malformed */
+	}
+}
+
+/*
+ * Start the child and wait until its set-up has ended: the program runs,
+ * or the child said why not, or it died before saying anything (a loader
+ * that cannot load the program, or one without --preload). Only then does
+ * blocksnoop hear "running".
+ */
+static pid_t start_child(const struct nsexec_args *a, const struct program *p,
+			 const struct target *t)
+{
+	char line[2 * NSEXEC_STATUS_MAX + 1], msg[NSEXEC_STATUS_MAX], err[256];
+	struct nsexec_enter_params e;
+	int setup[2], status_fd = report_fd, memfd = -1, ret, wstatus;
+	size_t got;
 	pid_t pid;
 
 	if (pipe2(setup, O_CLOEXEC))
 		bail("pipe2");
-	pid = (pid_t)syscall(SYS_clone, CLONE_VFORK | SIGCHLD, NULL, NULL, NULL, NULL);
+	enter_params(a, p, t, setup[1], &e);
+	if (p->loaderfd >= 0) {
+		memfd = nsexec_preload_memfd(&e, err, sizeof(err));
+		if (memfd < 0)
+			bailx(-memfd, "%s", err);
+	}
+	pid = fork();
 	if (pid < 0)
-		bail("clone");
+		bail("fork");
 	if (pid == 0) {
 		report_fd = setup[1];
-		child(a, p, setup[0]);
+		child(a, p, t, &e, memfd, setup[0]);
 	}
 	close(setup[1]);
-	while (got < sizeof(line) && (n = read(setup[0], line + got, sizeof(line) - got)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			break;
-		got += (size_t)n;
-	}
+	if (memfd >= 0)
+		close(memfd);
+	got = read_setup(setup[0], line, sizeof(line) - 1);
 	close(setup[0]);
-	if (got) {
-		/* The child failed and said why: pass it on, verbatim. */
-		if (status_fd >= 0)
-			(void)!write(status_fd, line, got);
-		else
-			dprintf(STDERR_FILENO, "blocksnoop: error: nsexec: %.*s", (int)got, line);
-		waitpid(pid, NULL, 0);
-		_exit(NSEXEC_EXIT_FAILED);
+	ret = nsexec_parse_setup(line, got > sizeof(line) - 1 ? 0 : got, msg, sizeof(msg));
+	if (got > sizeof(line) - 1)
+		ret = -EPROTO;
+	if (ret) {
+		kill(pid, SIGKILL);
+		while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
+			;
+		if (ret > 0)
+			pass_on(ret, msg); /* the child's (or constructor's) own words */
+		if (ret == -ENODATA) {
+			snprintf(msg, sizeof(msg), "the ELF loader %.200s ended (status %d) before the "
+				 "program could start: see the program's stderr (the loader needs "
+				 "--preload: glibc 2.30 or later, or musl)", elf.interp,
+				 nsexec_exit_code(wstatus));
+			pass_on(ECHILD, msg);
+		}
+		bailx(EPROTO, "the program's set-up sent a malformed status line");
 	}
-	/* No line: it exec'ed (every failure before exec writes one; a child
-	 * killed before exec by someone else is reported as the program's
-	 * death). It may already have exited: the parent loop reaps it. */
 	if (status_fd >= 0) {
-		dprintf(status_fd, "0 running\n");
+		dprintf(status_fd, NSEXEC_RUNNING);
 		close(status_fd);
 	}
 	report_fd = -1;
@@ -540,13 +621,17 @@ int nsexec_main(int argc, char **argv)
 		bailx(ESRCH, "blocksnoop (pid %d) is gone", (int)a.parent);
 	/* Whatever blocksnoop left open without close-on-exec is not ours. */
 	close_all_except(&report_fd, report_fd >= 0);
-	/* Non-dumpable while we hold fds to blocksnoop's file system and join
-	 * the target: its processes must not ptrace us or open /proc/<us>/fd. */
+	/* Non-dumpable while we hold fds to blocksnoop's file system and the
+	 * target's namespaces: its processes must not ptrace us or open
+	 * /proc/<us>/fd. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0))
 		bail("prctl(PR_SET_DUMPABLE)");
 
 	open_program(&a, &prog);
 	open_target(a.target, &t);
-	enter_target(a.target, &t);
-	forward_until_exit(start_child(&a, &prog), &set);
+	/* Only the PID namespace is joined here, and it applies to our
+	 * children only: the rest is the program's set-up's, after loading. */
+	if (t.enter_pid && setns(t.pidns, CLONE_NEWPID))
+		bail("setns into the PID namespace of %d", (int)a.target);
+	forward_until_exit(start_child(&a, &prog, &t), &set);
 }

@@ -125,7 +125,7 @@ static int read_status(int fd, char *err, size_t errlen)
 		if (got == sizeof(line) && line[got - 1] != '\n')
 			break;
 	}
-	if (got == sizeof("0 running") && !memcmp(line, "0 running\n", got))
+	if (got == sizeof(NSEXEC_RUNNING) - 1 && !memcmp(line, NSEXEC_RUNNING, got))
 		return 0;
 	ret = nsexec_parse_status(line, got, msg, sizeof(msg));
 	if (ret < 0) {

@@ -18,8 +18,10 @@
 extern char **environ;
 
 /* What Austin keeps when started through the shim: reading another
- * process's memory, and its files whatever their modes. */
-#define AUSTIN_CAPS ((1ULL << CAP_SYS_PTRACE) | (1ULL << CAP_DAC_READ_SEARCH))
+ * process's memory and /proc/<pid>/{maps,root} (CAP_SYS_PTRACE). Nothing
+ * else: it reads the target's files as uid 0 without CAP_DAC_*, that is
+ * no more than the owner and world may (docs/security.md). */
+#define AUSTIN_CAPS (1ULL << CAP_SYS_PTRACE)
 
 bool austin_needs_shim(pid_t target, const char *root)
 {
@@ -139,6 +141,22 @@ failed:
 	return 0;
 }
 
+/* Whether path is an ELF file (the shim runs those only; a script, such as
+ * a wrapper or a stand-in, is run as given). */
+static bool is_elf(const char *path)
+{
+	char magic[4];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	bool elf;
+
+	if (fd < 0)
+		return false;
+	elf = read(fd, magic, sizeof(magic)) == (ssize_t)sizeof(magic) &&
+	      !memcmp(magic, "\177ELF", 4);
+	close(fd);
+	return elf;
+}
+
 int austin_spawn(pid_t target, const char *root, const char *program, char *const args[],
 		 int out_fd, int err_fd, struct austin_child *child, char *err, size_t errlen)
 {
@@ -151,7 +169,11 @@ int austin_spawn(pid_t target, const char *root, const char *program, char *cons
 	};
 	int devnull = -1, ret;
 
-	if (!austin_needs_shim(target, root))
+	/* An ELF Austin always goes through the shim, even when it need not
+	 * enter anything: that is where it is confined (only CAP_SYS_PTRACE,
+	 * no fds of ours, no exec: Austin 3.7 would otherwise run the target's
+	 * own executable with -V to learn its version, as root). */
+	if (!austin_needs_shim(target, root) && !is_elf(program))
 		return spawn_direct(program, args, out_fd, err_fd, child, err, errlen);
 	if (err_fd < 0) {
 		devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);

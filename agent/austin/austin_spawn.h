@@ -16,7 +16,13 @@ struct austin_child {
 	bool via_shim;
 };
 
-/* Whether Austin for target must be started through the shim. */
+/*
+ * Whether Austin for target must be started through the shim to see the
+ * target's files: its mount namespace or root differs from blocksnoop's, or
+ * Austin comes from a root other than "/". (austin_spawn() also runs an
+ * ELF Austin through the shim when it need not enter anything, to confine
+ * it: see there.)
+ */
 bool austin_needs_shim(pid_t target, const char *root);
 
 /*
@@ -29,11 +35,17 @@ int austin_target_pid(pid_t target, bool via_shim, pid_t *out);
 /*
  * Start program (a path inside root) with args (argv[1...], NULL-terminated)
  * for target, stdout on out_fd and stderr on err_fd (-1: /dev/null), stdin
- * /dev/null, AUSTIN_NO_LOGGING=1 in its environment (no syslog). Started
- * directly it also has blocksnoop's environment, its own process group, no
- * blocked signals, and dies with blocksnoop; through the shim, the shim sees
- * to the same (and the environment is that one variable). 0, or -errno with
- * a one-line reason in err; nothing is left running on failure.
+ * /dev/null, AUSTIN_NO_LOGGING=1 in its environment (no syslog).
+ *
+ * An ELF program always runs through the shim (child->via_shim), which
+ * enters what austin_needs_shim() says must be entered and confines it in
+ * any case: CAP_SYS_PTRACE only, fds 0-2 only, no exec, no new executable
+ * memory (docs/nsexec.md); its environment is that one variable. Only a
+ * program that is not ELF (a wrapper script) for a target in blocksnoop's
+ * own mount namespace and root is started directly, as blocksnoop runs,
+ * with blocksnoop's environment as well. Either way it has its own process
+ * group, no blocked signals, and dies with blocksnoop. 0, or -errno with a
+ * one-line reason in err; nothing is left running on failure.
  */
 int austin_spawn(pid_t target, const char *root, const char *program, char *const args[],
 		 int out_fd, int err_fd, struct austin_child *child, char *err, size_t errlen);

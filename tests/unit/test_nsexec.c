@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * test_nsexec.c - the nsexec shim (nsexec/): its strict argument form, the
- * status line, library-directory and in-root path resolution, ELF reading,
+ * status lines, the loader's command line, library-directory and in-root
+ * path resolution, ELF reading, the library check, the preloaded object,
  * and nsexec_spawn() for real against this very process (same namespaces,
  * root "/"): exit status, output fds, signal forwarding, death with the
- * shim, capabilities, fds, errors that leave nothing running.
+ * shim, capabilities, fds, no exec and no new executable memory, errors
+ * that leave nothing running.
  *
  * nsexec_spawn() re-executes /proc/self/exe, which here is this test
  * binary: main() therefore dispatches "nsexec" to nsexec_main() as
@@ -16,6 +18,13 @@
  * runs nsexec_spawn() (stdout, stderr and environment: ours), prints
  * "nsexec-pid N" on stderr, waits, prints "nsexec-exit CODE" and exits with
  * CODE; on failure prints "nsexec-error ERRNO MESSAGE" and exits 125.
+ *
+ * And two programs for the spawn tests, run through the shim (a program
+ * there may not exec, so it cannot be a shell script calling sleep):
+ *
+ *   test_nsexec signals      exits 11, 12, 13 on SIGINT, SIGHUP, SIGTERM
+ *                            once "ready" is printed;
+ *   test_nsexec exec-memory  says whether mmap/mprotect PROT_EXEC work.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -40,6 +50,7 @@
 #include <unistd.h>
 
 #include "nsexec.h"
+#include "enter.h"
 #include "nsexec_internal.h"
 #include "unit_helpers.h"
 
@@ -159,12 +170,12 @@ struct spawned {
 /* The environment spawn() gives the program (NULL: empty). */
 static char *const *spawn_env;
 
-/* nsexec_spawn() of argv (argv[0] the program) against this process, root "/". */
-static void spawn(struct spawned *s, uint64_t keep, char **argv)
+/* nsexec_spawn() of argv (argv[0] the program, in root) against this process. */
+static void spawn_in(struct spawned *s, const char *root, uint64_t keep, char **argv)
 {
 	struct nsexec_request req = {
 		.target = getpid(),
-		.root = "/",
+		.root = root,
 		.program = argv[0],
 		.args = argv + 1,
 		.keep_caps = keep,
@@ -176,6 +187,29 @@ static void spawn(struct spawned *s, uint64_t keep, char **argv)
 	s->pid = -1;
 	s->msg[0] = '\0';
 	s->ret = nsexec_spawn(&req, &s->pid, s->msg, sizeof(s->msg));
+}
+
+/* The same in root "/". */
+static void spawn(struct spawned *s, uint64_t keep, char **argv)
+{
+	spawn_in(s, "/", keep, argv);
+}
+
+/* Copy src to dst with mode (for roots made by the tests). */
+static void copy_file(const char *src, const char *dst, mode_t mode)
+{
+	char buf[65536];
+	int in = open(src, O_RDONLY | O_CLOEXEC), out;
+	ssize_t n;
+
+	assert_true(in >= 0);
+	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	assert_true(out >= 0);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		assert_int_equal(write(out, buf, (size_t)n), n);
+	assert_int_equal(n, 0);
+	close(in);
+	close(out);
 }
 
 static void spawned_close(struct spawned *s)
@@ -482,6 +516,68 @@ static void test_exit_code(void **state)
 	assert_int_equal(nsexec_exit_code(0x137f), NSEXEC_EXIT_FAILED); /* stopped */
 }
 
+static void test_parse_setup(void **state)
+{
+	char msg[128];
+
+	(void)state;
+	assert_int_equal(nsexec_parse_setup("", 0, msg, sizeof(msg)), -ENODATA);
+	assert_int_equal(nsexec_parse_setup("0 running\n", 10, msg, sizeof(msg)), 0);
+	/* a failure, alone or after "running" (the exec of a static program failed) */
+	assert_int_equal(nsexec_parse_setup("1 setns: Operation not permitted\n", 33, msg,
+					    sizeof(msg)), 1);
+	assert_string_equal(msg, "setns: Operation not permitted");
+	assert_int_equal(nsexec_parse_setup("0 running\n2 execveat: x\n", 24, msg, sizeof(msg)), 2);
+	assert_string_equal(msg, "execveat: x");
+	/* anything else */
+	assert_int_equal(nsexec_parse_setup("0 running", 9, msg, sizeof(msg)), -EPROTO);
+	assert_int_equal(nsexec_parse_setup("0 running\n0 running\n", 20, msg, sizeof(msg)),
+			 -EPROTO);
+	assert_int_equal(nsexec_parse_setup("0 running\n\n", 11, msg, sizeof(msg)), -EPROTO);
+	assert_int_equal(nsexec_parse_setup("0 runnin\n", 9, msg, sizeof(msg)), -EPROTO);
+	assert_int_equal(nsexec_parse_setup("2 a\n3 b\n", 8, msg, sizeof(msg)), -EPROTO);
+	assert_int_equal(nsexec_parse_setup("\0", 1, msg, sizeof(msg)), -EPROTO);
+}
+
+/* ---- the loader's command line --------------------------------------------------------- */
+
+static void test_loader_argv(void **state)
+{
+	char *args[] = { "-P", "-p", "1", NULL };
+	char *argv[16];
+
+	(void)state;
+	assert_int_equal(nsexec_loader_kind("/lib64/ld-linux-x86-64.so.2"), NSEXEC_LOADER_GLIBC);
+	assert_int_equal(nsexec_loader_kind("/lib/ld-linux-aarch64.so.1"), NSEXEC_LOADER_GLIBC);
+	assert_int_equal(nsexec_loader_kind("/lib64/ld64.so.2"), NSEXEC_LOADER_GLIBC);
+	assert_int_equal(nsexec_loader_kind("/lib/ld-musl-x86_64.so.1"), NSEXEC_LOADER_MUSL);
+	assert_int_equal(nsexec_loader_kind("ld-musl-aarch64.so.1"), NSEXEC_LOADER_MUSL);
+
+	assert_int_equal(nsexec_loader_argv("/lib64/ld-linux-x86-64.so.2", "/L1:/L2", "/P",
+					    "/prog", args, argv, 16), 10);
+	{
+		static const char *const want[] = { "/lib64/ld-linux-x86-64.so.2", "--inhibit-cache",
+						    "--library-path", "/L1:/L2", "--preload", "/P",
+						    "/prog", "-P", "-p", "1" };
+
+		for (int i = 0; i < 10; i++)
+			assert_string_equal(argv[i], want[i]);
+		assert_null(argv[10]);
+	}
+	/* musl's loader has no cache and refuses options it does not know */
+	assert_int_equal(nsexec_loader_argv("/lib/ld-musl-x86_64.so.1", "/L", "/P", "/prog", NULL,
+					    argv, 16), 6);
+	assert_string_equal(argv[1], "--library-path");
+	assert_string_equal(argv[3], "--preload");
+	assert_string_equal(argv[5], "/prog");
+	assert_null(argv[6]);
+	/* no room */
+	assert_int_equal(nsexec_loader_argv("/lib64/ld-linux-x86-64.so.2", "/L", "/P", "/prog",
+					    args, argv, 10), -E2BIG);
+	assert_int_equal(nsexec_loader_argv("/lib64/ld-linux-x86-64.so.2", "/L", "/P", "/prog",
+					    args, argv, 11), 10);
+}
+
 /* ---- library directories --------------------------------------------------------------- */
 
 static void expect_dirs(const struct nsexec_dirs *d, const char *const *want)
@@ -687,6 +783,240 @@ static void test_read_elf(void **state)
 	close(fd);
 }
 
+/* ---- the library check, on a root made here ------------------------------------------- */
+
+#ifdef __x86_64__
+#define HOST_LIBDIR "/usr/lib/x86_64-linux-gnu"
+#define HOST_LOADER "/lib64/ld-linux-x86-64.so.2"
+#endif
+
+static char libroot[] = "/tmp/test_nsexec_libroot.XXXXXX";
+
+/* libroot: usr/bin/prog (a copy of /bin/true), lib64/<the loader>, an
+ * empty usr/lib/<triplet>. */
+static int make_libroot(void **state)
+{
+	char path[256];
+
+	(void)state;
+	strcpy(libroot, "/tmp/test_nsexec_libroot.XXXXXX"); /* one per test */
+	if (!mkdtemp(libroot))
+		return -1;
+#ifdef HOST_LIBDIR
+	static const char *const dirs[] = { "/usr", "/usr/bin", "/usr/lib", HOST_LIBDIR, "/lib64" };
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", libroot, dirs[i]);
+		if (mkdir(path, 0755))
+			return -1;
+	}
+	snprintf(path, sizeof(path), "%s/usr/bin/prog", libroot);
+	copy_file("/bin/true", path, 0755);
+	snprintf(path, sizeof(path), "%s%s", libroot, HOST_LOADER);
+	copy_file(HOST_LOADER, path, 0755);
+#endif
+	return 0;
+}
+
+static int remove_libroot(void **state)
+{
+	(void)state;
+	uh_rmtree(libroot);
+	return 0;
+}
+
+/* nsexec_check_libraries() of libroot's prog. */
+static int check_libroot(char *err, size_t errlen)
+{
+	static struct nsexec_elf prog;
+	static struct nsexec_dirs dirs;
+	int rootfd, fd, dirfd[NSEXEC_MAX_LIBDIRS], ret;
+	const char *dirname[NSEXEC_MAX_LIBDIRS];
+	unsigned n = 0;
+
+	rootfd = open(libroot, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(rootfd >= 0);
+	fd = nsexec_open_in_root(rootfd, "/usr/bin/prog", O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(nsexec_read_elf(fd, &prog, err, errlen), 0);
+	close(fd);
+	nsexec_lib_dirs("/usr/bin/prog", prog.runpath, prog.machine, prog.elf64, &dirs);
+	for (unsigned i = 0; i < dirs.n; i++) {
+		fd = nsexec_open_in_root(rootfd, dirs.path[i], O_PATH | O_DIRECTORY);
+		if (fd < 0)
+			continue;
+		dirname[n] = dirs.path[i];
+		dirfd[n++] = fd;
+	}
+	err[0] = '\0';
+	ret = nsexec_check_libraries(rootfd, &prog, dirfd, dirname, n, err, errlen);
+	for (unsigned i = 0; i < n; i++)
+		close(dirfd[i]);
+	close(rootfd);
+	return ret;
+}
+
+static void test_check_libraries(void **state)
+{
+#ifdef HOST_LIBDIR
+	char err[512], lib[256];
+
+	(void)state;
+	snprintf(lib, sizeof(lib), "%s%s/libc.so.6", libroot, HOST_LIBDIR);
+	/* libc.so.6 is nowhere in the root: refused, by name */
+	assert_int_equal(check_libroot(err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "needs libc.so.6, which is in none of the root's library "
+				    "directories (" HOST_LIBDIR));
+	/* an absolute symlink would be followed from blocksnoop's "/" by the
+	 * loader: it leads out of the root */
+	assert_int_equal(symlink(HOST_LIBDIR "/libc.so.6", lib), 0);
+	assert_int_equal(check_libroot(err, sizeof(err)), -ELOOP);
+	assert_non_null(strstr(err, "libc.so.6 leads out of the root"));
+	unlink(lib);
+	/* present (its own need, the loader, is the loader) */
+	copy_file(HOST_LIBDIR "/libc.so.6", lib, 0644);
+	assert_int_equal(check_libroot(err, sizeof(err)), 0);
+	/* and the whole closure of a real program in "/" (this test binary) */
+	{
+		static struct nsexec_elf self;
+		static struct nsexec_dirs dirs;
+		int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), fd;
+		int dirfd[NSEXEC_MAX_LIBDIRS];
+		const char *dirname[NSEXEC_MAX_LIBDIRS];
+		unsigned n = 0;
+
+		fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+		assert_int_equal(nsexec_read_elf(fd, &self, err, sizeof(err)), 0);
+		close(fd);
+		assert_true(self.nneeded >= 3);
+		nsexec_lib_dirs("/x", "", self.machine, self.elf64, &dirs);
+		for (unsigned i = 0; i < dirs.n; i++) {
+			fd = nsexec_open_in_root(rootfd, dirs.path[i], O_PATH | O_DIRECTORY);
+			if (fd < 0)
+				continue;
+			dirname[n] = dirs.path[i];
+			dirfd[n++] = fd;
+		}
+		assert_int_equal(nsexec_check_libraries(rootfd, &self, dirfd, dirname, n, err,
+							sizeof(err)), 0);
+		/* a library the program needs by path */
+		snprintf(self.needed[self.nneeded++], NSEXEC_NAME_MAX, "/tmp/libx.so");
+		assert_int_equal(nsexec_check_libraries(rootfd, &self, dirfd, dirname, n, err,
+							sizeof(err)), -ENOEXEC);
+		assert_non_null(strstr(err, "by path"));
+		for (unsigned i = 0; i < n; i++)
+			close(dirfd[i]);
+		close(rootfd);
+	}
+#else
+	(void)state;
+	skip();
+#endif
+}
+
+/* A "loader" that ends before the program runs (as one without --preload
+ * does): said, with its status, and nothing left. */
+static void test_spawn_loader_ends_early(void **state)
+{
+#ifdef HOST_LIBDIR
+	char *argv[] = { "/usr/bin/prog", NULL };
+	char path[256];
+	struct spawned s;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s%s/libc.so.6", libroot, HOST_LIBDIR);
+	copy_file(HOST_LIBDIR "/libc.so.6", path, 0644);
+	snprintf(path, sizeof(path), "%s%s", libroot, HOST_LOADER);
+	copy_file("/bin/false", path, 0755);
+	spawn_in(&s, libroot, 0, argv);
+	assert_int_equal(s.ret, -ECHILD);
+	assert_non_null(strstr(s.msg, "the ELF loader " HOST_LOADER " ended (status 1) before "
+				      "the program could start"));
+	assert_int_equal(s.pid, -1);
+	spawned_close(&s);
+	expect_no_children();
+	/* and one that is missing a library: refused before anything runs */
+	snprintf(path, sizeof(path), "%s%s/libc.so.6", libroot, HOST_LIBDIR);
+	unlink(path);
+	spawn_in(&s, libroot, 0, argv);
+	assert_int_equal(s.ret, -ENOENT);
+	assert_non_null(strstr(s.msg, "needs libc.so.6"));
+	spawned_close(&s);
+	expect_no_children();
+#else
+	(void)state;
+	skip();
+#endif
+}
+
+/* ---- the preloaded object ----------------------------------------------------------------- */
+
+static void test_preload_object(void **state)
+{
+	struct nsexec_enter_params p = { .status_fd = 7, .net_fd = -1, .ipc_fd = -1, .mnt_fd = 8,
+					 .root_fd = 9, .exec_fd = -1, .keep_caps = 1ULL << 19,
+					 .comm = "austin" }, got;
+	static struct nsexec_elf elf;
+	char err[256];
+	size_t len, off;
+	const unsigned char *image = nsexec_preload_object(&len);
+	unsigned char *copy;
+	int fd, seals;
+
+	(void)state;
+	assert_true(len > 1000 && !memcmp(image, "\177ELF", 4));
+	assert_int_equal(nsexec_preload_params_offset(image, len, &off, err, sizeof(err)), 0);
+	assert_true(off + sizeof(p) <= len);
+	assert_string_equal((const char *)image + off, "unfilled"); /* as built */
+	/* not ELF, or ELF without the section */
+	assert_int_equal(nsexec_preload_params_offset("garbage", 7, &off, err, sizeof(err)),
+			 -ENOEXEC);
+	{
+		struct stat st;
+		void *other;
+
+		fd = open("/bin/true", O_RDONLY | O_CLOEXEC);
+		assert_true(fd >= 0 && !fstat(fd, &st));
+		other = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		assert_true(other != MAP_FAILED);
+		assert_int_equal(nsexec_preload_params_offset(other, (size_t)st.st_size, &off, err,
+							      sizeof(err)), -ENOEXEC);
+		assert_non_null(strstr(err, "no section"));
+		munmap(other, (size_t)st.st_size);
+		close(fd);
+	}
+
+	fd = nsexec_preload_memfd(&p, err, sizeof(err));
+	assert_true(fd >= 0);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	seals = fcntl(fd, F_GET_SEALS);
+	assert_int_equal(seals & (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE),
+			 F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+	assert_int_equal(pwrite(fd, "x", 1, 0), -1);
+	assert_int_equal(errno, EPERM);
+	copy = malloc(len);
+	assert_int_equal(pread(fd, copy, len, 0), (ssize_t)len);
+	assert_int_equal(nsexec_preload_params_offset(copy, len, &off, err, sizeof(err)), 0);
+	memcpy(&got, copy + off, sizeof(got));
+	assert_string_equal(got.magic, NSEXEC_ENTER_MAGIC);
+	assert_int_equal(got.status_fd, 7);
+	assert_int_equal(got.mnt_fd, 8);
+	assert_int_equal(got.root_fd, 9);
+	assert_int_equal(got.net_fd, -1);
+	assert_true(got.keep_caps == 1ULL << 19);
+	assert_string_equal(got.comm, "austin");
+	/* apart from the parameters, the object as built */
+	assert_int_equal(memcmp(copy, image, off), 0);
+	assert_int_equal(memcmp(copy + off + sizeof(p), image + off + sizeof(p),
+				len - off - sizeof(p)), 0);
+	free(copy);
+	/* it needs no library and no loader: it loads under any libc */
+	assert_int_equal(nsexec_read_elf(fd, &elf, err, sizeof(err)), 0);
+	assert_false(elf.dynamic);
+	assert_int_equal(elf.nneeded, 0);
+	close(fd);
+}
+
 /* ---- nsexec_spawn for real (same namespaces, root "/") -------------------------------- */
 
 static void test_spawn_output_and_status(void **state)
@@ -710,8 +1040,8 @@ static void test_spawn_output_and_status(void **state)
 	expect_no_children();
 }
 
-/* The stages are named; the program is exec'ed through the loader with the
- * program and libraries as /proc/self/fd paths; nothing of ours leaks. */
+/* The stages are named; the program is exec'ed through the loader and
+ * holds nothing of ours but stdin, stdout and stderr. */
 static void test_spawn_process_shape(void **state)
 {
 	char *argv[] = { "/bin/sleep", "30", NULL };
@@ -729,30 +1059,31 @@ static void test_spawn_process_shape(void **state)
 	assert_string_equal(comm, "bs-nsexec\n");
 	free(comm);
 	prog = child_of(s.pid);
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)prog);
+	comm = uh_read_file(path);
+	assert_string_equal(comm, "sleep\n"); /* named by the preloaded object */
+	free(comm);
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)prog);
 	cmdline = uh_read_file(path); /* up to the first NUL: argv[0] */
 	assert_non_null(cmdline);
 	assert_true(strstr(cmdline, "ld-linux") || strstr(cmdline, "ld.so"));
 	free(cmdline);
-	/* only 0-2, the program and the library directories remain */
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)prog);
-	{
-		char cmd[256];
-		FILE *p;
-		char line[512];
-		int n = 0;
+	/* only 0-2 remain: the program, its library directories, the
+	 * preloaded object, the set-up pipe are all closed */
+	for (int fd = 0; fd < 1024; fd++) {
+		char link[128];
+		ssize_t n;
 
-		snprintf(cmd, sizeof(cmd), "ls -l %s | sed -n 's/.* -> //p'", path);
-		p = popen(cmd, "r");
-		assert_non_null(p);
-		while (fgets(line, sizeof(line), p)) {
-			n++;
-			assert_null(strstr(line, "hostname"));
-			assert_null(strstr(line, "pipe:"));
-			assert_null(strstr(line, ":["));   /* no namespace files */
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)prog, fd);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (fd <= 2) {
+			assert_true(n > 0);
+			continue;
 		}
-		pclose(p);
-		assert_true(n >= 5); /* 0, 1, 2, program, >= 1 library directory */
+		if (n >= 0) {
+			link[n] = '\0';
+			fail_msg("the program holds fd %d -> %s", fd, link);
+		}
 	}
 	kill(s.pid, SIGTERM);
 	assert_int_equal(reap(s.pid), 128 + SIGTERM); /* sleep dies of it: 128+15 */
@@ -762,12 +1093,25 @@ static void test_spawn_process_shape(void **state)
 	expect_no_children();
 }
 
+/* The environment for this test binary as the program: an ASan build
+ * would otherwise refuse to run after the preloaded object. */
+static char *const self_env[] = { "ASAN_OPTIONS=verify_asan_link_order=0", NULL };
+
+/* The path of this test binary (a program for the spawn tests). */
+static const char *self_path(void)
+{
+	static char path[NSEXEC_PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+
+	assert_true(n > 0);
+	path[n] = '\0';
+	return path;
+}
+
 static void test_spawn_forwards_signals(void **state)
 {
 	/* the program turns each signal into its own exit code */
-	char *argv[] = { "/bin/sh", "-c",
-			 "trap 'exit 11' INT; trap 'exit 12' HUP; trap 'exit 13' TERM; "
-			 "echo ready; while :; do sleep 0.02; done", NULL };
+	char *argv[] = { (char *)self_path(), "signals", NULL };
 	int sigs[] = { SIGINT, SIGHUP, SIGTERM };
 
 	(void)state;
@@ -775,7 +1119,9 @@ static void test_spawn_forwards_signals(void **state)
 		struct spawned s;
 		char *out = NULL;
 
+		spawn_env = self_env;
 		spawn(&s, 0, argv);
+		spawn_env = NULL;
 		assert_int_equal(s.ret, 0);
 		for (int j = 0; j < 300; j++) {
 			free(out);
@@ -812,7 +1158,7 @@ static void test_spawn_sigkill_kills_program(void **state)
 
 static void test_spawn_capabilities(void **state)
 {
-	char *argv[] = { "/bin/grep", "-E", "^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs):",
+	char *argv[] = { "/bin/grep", "-E", "^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):",
 			 "/proc/self/status", NULL };
 	struct spawned s;
 	char *out;
@@ -822,13 +1168,15 @@ static void test_spawn_capabilities(void **state)
 	assert_int_equal(s.ret, 0);
 	assert_int_equal(reap(s.pid), 0);
 	out = uh_read_fd_file(s.out);
-	assert_non_null(strstr(out, "CapInh:\t0000000000080000"));
+	/* the program never execs: nothing to inherit */
+	assert_non_null(strstr(out, "CapInh:\t0000000000000000"));
 	assert_non_null(strstr(out, "CapPrm:\t0000000000080000"));
 	assert_non_null(strstr(out, "CapEff:\t0000000000080000"));
 	if (geteuid() == 0) /* as root we hold CAP_SETPCAP: the bounding set is cut too */
 		assert_non_null(strstr(out, "CapBnd:\t0000000000080000"));
-	assert_non_null(strstr(out, "CapAmb:\t0000000000080000"));
+	assert_non_null(strstr(out, "CapAmb:\t0000000000000000"));
 	assert_non_null(strstr(out, "NoNewPrivs:\t1"));
+	assert_non_null(strstr(out, "Seccomp:\t2"));
 	free(out);
 	spawned_close(&s);
 
@@ -857,6 +1205,39 @@ static void test_spawn_static_program(void **state)
 	assert_non_null(strstr(out, "ldconfig"));
 	free(out);
 	spawned_close(&s);
+}
+
+/* The program may not exec (Austin's popen() of the target's python would)
+ * nor map new executable memory (a dlopen() after main would). */
+static void test_spawn_no_exec(void **state)
+{
+	char *sh[] = { "/bin/sh", "-c", "echo start; /bin/true; echo \"status $?\"", NULL };
+	char *mem[] = { (char *)self_path(), "exec-memory", NULL };
+	struct spawned s;
+	char *out, *err;
+
+	(void)state;
+	spawn(&s, 0, sh);
+	assert_int_equal(s.ret, 0);
+	assert_int_equal(reap(s.pid), 0);
+	out = uh_read_fd_file(s.out);
+	assert_string_equal(out, "start\nstatus 126\n");
+	free(out);
+	err = uh_read_fd_file(s.err);
+	assert_non_null(strstr(err, "/bin/true"));
+	free(err);
+	spawned_close(&s);
+
+	spawn_env = self_env;
+	spawn(&s, 0, mem);
+	spawn_env = NULL;
+	assert_int_equal(s.ret, 0);
+	assert_int_equal(reap(s.pid), 0);
+	out = uh_read_fd_file(s.out);
+	assert_string_equal(out, "mmap-rw ok, mmap-exec EPERM, mprotect-exec EPERM\n");
+	free(out);
+	spawned_close(&s);
+	expect_no_children();
 }
 
 /* The program's environment is req->env, exactly; loader variables are refused. */
@@ -1117,6 +1498,45 @@ static int driver(int argc, char **argv)
 	return ret;
 }
 
+/* ---- programs for the spawn tests ------------------------------------------------------- */
+
+static void exit_on_signal(int sig)
+{
+	_exit(sig == SIGINT ? 11 : sig == SIGHUP ? 12 : 13); /* no atexit: no leak check */
+}
+
+static int signals_program(void)
+{
+	struct sigaction sa = { .sa_handler = exit_on_signal };
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	printf("ready\n");
+	fflush(stdout);
+	for (;;)
+		pause();
+	return 0;
+}
+
+static const char *outcome(bool ok)
+{
+	return ok ? "ok" : errno == EPERM ? "EPERM" : strerror(errno);
+}
+
+static int exec_memory_program(void)
+{
+	void *rw = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	const char *a = outcome(rw != MAP_FAILED), *b, *c;
+	void *x = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	b = outcome(x != MAP_FAILED);
+	c = outcome(rw != MAP_FAILED && !mprotect(rw, 4096, PROT_READ | PROT_EXEC));
+	printf("mmap-rw %s, mmap-exec %s, mprotect-exec %s\n", a, b, c);
+	fflush(stdout);
+	_exit(0);
+}
+
 int main(int argc, char **argv)
 {
 	/* nsexec_spawn() re-executes us as the shim */
@@ -1124,6 +1544,10 @@ int main(int argc, char **argv)
 		return nsexec_main(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "spawn"))
 		return driver(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "signals"))
+		return signals_program();
+	if (argc > 1 && !strcmp(argv[1], "exec-memory"))
+		return exec_memory_program();
 
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_full),
@@ -1137,17 +1561,24 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_check_env),
 		cmocka_unit_test(test_parse_status),
 		cmocka_unit_test(test_exit_code),
+		cmocka_unit_test(test_parse_setup),
+		cmocka_unit_test(test_loader_argv),
 		cmocka_unit_test(test_lib_dirs_default),
 		cmocka_unit_test(test_lib_dirs_runpath),
 		cmocka_unit_test(test_lib_dirs_bounds),
 		cmocka_unit_test_setup_teardown(test_open_in_root, make_root, remove_root),
 		cmocka_unit_test(test_read_elf),
+		cmocka_unit_test_setup_teardown(test_check_libraries, make_libroot, remove_libroot),
+		cmocka_unit_test(test_preload_object),
 		cmocka_unit_test(test_spawn_output_and_status),
 		cmocka_unit_test(test_spawn_process_shape),
 		cmocka_unit_test(test_spawn_forwards_signals),
 		cmocka_unit_test(test_spawn_sigkill_kills_program),
 		cmocka_unit_test(test_spawn_capabilities),
 		cmocka_unit_test(test_spawn_static_program),
+		cmocka_unit_test(test_spawn_no_exec),
+		cmocka_unit_test_setup_teardown(test_spawn_loader_ends_early, make_libroot,
+						remove_libroot),
 		cmocka_unit_test(test_spawn_environment),
 		cmocka_unit_test(test_spawn_errors),
 		cmocka_unit_test(test_spawn_bad_requests),
