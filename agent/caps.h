@@ -107,11 +107,9 @@ struct caps_run_needs {
 			  CAPS_BIT(CAP_SETUID) | CAPS_BIT(CAP_SETGID))
 /* The namespace shim that starts Austin: setns (CAP_SYS_ADMIN), chroot
  * (CAP_SYS_CHROOT), the target's /proc entries (CAP_SYS_PTRACE), shrinking
- * the bounding set (CAP_SETPCAP); Austin itself keeps CAP_SYS_PTRACE and
- * CAP_DAC_READ_SEARCH. */
+ * the bounding set (CAP_SETPCAP); Austin itself keeps CAP_SYS_PTRACE only. */
 #define CAPS_AUSTIN (CAPS_BIT(CAP_SYS_ADMIN) | CAPS_BIT(CAP_SYS_CHROOT) | \
-		     CAPS_BIT(CAP_SYS_PTRACE) | CAPS_BIT(CAP_SETPCAP) | \
-		     CAPS_BIT(CAP_DAC_READ_SEARCH))
+		     CAPS_BIT(CAP_SYS_PTRACE) | CAPS_BIT(CAP_SETPCAP))
 
 /*
  * Pure. The capabilities a run keeps for needs: the union of
