@@ -527,6 +527,9 @@ static void gather_austin(const struct doctor_args *a, struct doctor_facts *f)
 		f->austin_shim = austin_needs_shim(f->pid, root);
 		f->austin_shim_known = true;
 	}
+	/* Only asked where Austin is blocksnoop's own (with --austin-root it is
+	 * always started through the shim). */
+	f->austin_elf = f->austin_found && !strcmp(root, "/") && austin_is_elf(f->austin_path);
 }
 
 void doctor_gather(const struct doctor_args *a, struct doctor_facts *f)
@@ -892,8 +895,11 @@ static void report_austin(struct report *r, const struct doctor_facts *f)
 		     f->inner_pid ? f->inner_pid : f->pid,
 		     has(f, CAP_SYS_ADMIN) || f->caps_errno ? "" :
 		     "; entering its namespaces needs CAP_SYS_ADMIN, which is missing");
+	else if (f->austin_elf)
+		line(r, ST_OK, "Austin for PID %d runs confined through blocksnoop's namespace shim, entering nothing: the target shares blocksnoop's mount namespace and root",
+		     f->pid);
 	else
-		line(r, ST_OK, "Austin for PID %d runs directly: the target shares blocksnoop's mount namespace and root",
+		line(r, ST_WARN, "Austin for PID %d is not an ELF binary (a script?): it would run unconfined, with blocksnoop's privileges; give --austin the Austin binary itself",
 		     f->pid);
 }
 

@@ -152,6 +152,8 @@ struct doctor_facts {
 	bool austin_shim;             /* started through the namespace shim for pid
 				       * (or for any target, with --austin-root) */
 	bool austin_shim_known;
+	bool austin_elf;              /* an ELF binary, confined by the shim even when
+				       * it enters nothing (else a script, run as is) */
 };
 
 /* Read the system (and the target of a, if any) into *f. Cannot fail: what

@@ -143,7 +143,7 @@ failed:
 
 /* Whether path is an ELF file (the shim runs those only; a script, such as
  * a wrapper or a stand-in, is run as given). */
-static bool is_elf(const char *path)
+bool austin_is_elf(const char *path)
 {
 	char magic[4];
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
@@ -173,7 +173,7 @@ int austin_spawn(pid_t target, const char *root, const char *program, char *cons
 	 * enter anything: that is where it is confined (only CAP_SYS_PTRACE,
 	 * no fds of ours, no exec: Austin 3.7 would otherwise run the target's
 	 * own executable with -V to learn its version, as root). */
-	if (!austin_needs_shim(target, root) && !is_elf(program))
+	if (!austin_needs_shim(target, root) && !austin_is_elf(program))
 		return spawn_direct(program, args, out_fd, err_fd, child, err, errlen);
 	if (err_fd < 0) {
 		devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);

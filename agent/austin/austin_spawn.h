@@ -25,6 +25,10 @@ struct austin_child {
  */
 bool austin_needs_shim(pid_t target, const char *root);
 
+/* Whether path (in blocksnoop's file system) starts with the ELF magic:
+ * such an Austin always runs confined through the shim (austin_spawn). */
+bool austin_is_elf(const char *path);
+
 /*
  * The PID to give Austin's -p: target itself when Austin runs here, its
  * PID in its own namespace (last NSpid value) when through the shim.

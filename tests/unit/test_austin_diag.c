@@ -270,7 +270,11 @@ static void test_doctor_report(void **state)
 	assert_non_null(strstr(l, "the target's mount namespace or root differs from blocksnoop's), with -p 1; entering its namespaces needs CAP_SYS_ADMIN"));
 	free(l);
 	f.austin_shim = false;
-	l = doctor_line(&f, "ok    Austin for PID 42 runs directly");
+	f.austin_elf = true;
+	l = doctor_line(&f, "ok    Austin for PID 42 runs confined through blocksnoop's namespace shim, entering nothing");
+	free(l);
+	f.austin_elf = false;
+	l = doctor_line(&f, "warn  Austin for PID 42 is not an ELF binary");
 	free(l);
 }
 
