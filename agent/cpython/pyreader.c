@@ -813,9 +813,10 @@ static int scan_threads(struct py_process *p, unsigned *reads)
 }
 
 /*
- * Scan, unless a scan was made a moment ago (then its answer stands: the
- * TID was not found, -ENOENT, or the list was torn, -EAGAIN). The next scan
- * may come after a delay proportional to this one's reads.
+ * Scan, unless a scan was made a moment ago: then its answer stands, the
+ * TID was not found (-ENOENT) or the list was torn (-EAGAIN). The next
+ * scan may come after a delay proportional to this one's reads. Otherwise
+ * returns as scan_threads().
  */
 static int scan_threads_bounded(struct py_process *p, bool retry)
 {
@@ -828,7 +829,7 @@ static int scan_threads_bounded(struct py_process *p, bool retry)
 		return p->last_scan_torn ? -EAGAIN : -ENOENT;
 	err = scan_threads(p, &reads);
 	p->scans++;
-	p->last_scan_torn = err != 0;
+	p->last_scan_torn = err == -EFAULT;
 	delay = (uint64_t)reads * SCAN_NS_PER_READ;
 	p->scan_not_before_ns = now_ns() + (delay > SCAN_RETRY_MIN_NS ? delay : SCAN_RETRY_MIN_NS);
 	return err;
@@ -1032,10 +1033,12 @@ static int sample(struct py_process *p, pid_t tid, bool retry, struct py_stack *
 	err = t ? thread_check(p, t, ns, &root) : -ENOENT;
 	if (err == -ENOENT) {
 		err = scan_threads_bounded(p, retry);
-		if (err == -ENOENT) {
-			/* Not found a moment ago: say so again, without a scan. */
-			err = check_alive(p);
-			return err ? err : -ENOENT;
+		if (err == -ENOENT || err == -EAGAIN) {
+			/* Scanned a moment ago: its answer stands, unless the
+			 * process went away meanwhile. */
+			int alive = check_alive(p);
+
+			return alive ? alive : err;
 		}
 		if (err)
 			return read_failure(p, err);
