@@ -1120,6 +1120,13 @@ int py_process_sample(struct py_process *p, pid_t tid, struct py_stack *out)
 		if (err != -EAGAIN)
 			break;
 	}
+	/* Torn, unless it is not the process that was opened any more. */
+	if (err == -EAGAIN) {
+		int alive = check_alive(p);
+
+		if (alive)
+			err = alive;
+	}
 	if (err) {
 		out->depth = 0;
 		out->truncated = false;

@@ -321,6 +321,32 @@ static void test_walk_every_layout(void **state)
 	}
 }
 
+/*
+ * A frame whose code object is not code: a torn read (-EAGAIN), unless the
+ * process has exec'ed meanwhile (-ESTALE: the caller must reopen it, not
+ * retry forever).
+ */
+static void test_torn_or_execed(void **state)
+{
+	static struct py_stack st;
+	uint64_t codes[2];
+	struct py_process *p;
+
+	(void)state;
+	mk_python(12, NULL);
+	codes[0] = mk_code("handler", "/srv/app.py", 10, 0);
+	codes[1] = mk_code("<module>", "/srv/main.py", 1, 0);
+	mk_thread(FAKE_PID, mk_frames(codes, 2));
+	p = attach();
+	assert_int_equal(py_process_sample(p, FAKE_PID, &st), 0);
+	put64(codes[0] + py.o.ob_type, py.str_type);
+	assert_int_equal(py_process_sample(p, FAKE_PID, &st), -EAGAIN);
+	assert_int_equal(st.depth, 0);
+	fp.execed = true;
+	assert_int_equal(py_process_sample(p, FAKE_PID, &st), -ESTALE);
+	py_process_close(p);
+}
+
 /* ------------------------------------------------------------------ */
 /* names a target invents                                               */
 
@@ -548,6 +574,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_walk_every_layout),
+		cmocka_unit_test(test_torn_or_execed),
 		cmocka_unit_test(test_invented_names_bounded),
 		cmocka_unit_test(test_invented_names_reused_address),
 		cmocka_unit_test(test_huge_tables_bounded),
