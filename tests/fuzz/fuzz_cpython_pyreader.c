@@ -11,7 +11,8 @@
  * Input (little-endian):
  *   u8  minor       libpython3.<minor>.so.1.0 is the file _PyRuntime is in
  *   u8  flags       bit 0: the process exits, bit 1: it execs, after the
- *                   first sample
+ *                   first sample; bit 2: it is in another PID namespace
+ *                   (our TIDs are its TIDs + 100000)
  *   u8  nsamples    samples taken: 1 + nsamples % 4
  *   u8  ntids       its threads (3.8-3.10 TID inference): at most 16
  *   u32 tid         the thread sampled
@@ -20,7 +21,10 @@
  *   u32 ns_pid      its PID (in its own namespace)
  *   u32 reserved
  *   ntids x u32     its TIDs
- *   then regions to the end: u64 addr, u32 len, len bytes (cut at the end)
+ *   then regions to the end: u64 addr, u32 len, len bytes (cut at the end);
+ *   a region at address 0 ends the memory of the first sample: the regions
+ *   after it are mapped after that sample (the target moved on: where they
+ *   start at the same address as one before, they are what is read)
  * Seeds are captured from real interpreters by tests/fixtures/cpython_record
  * (see tests/fixtures/cpython_capture_tables.py --emit).
  *
@@ -52,6 +56,30 @@ struct header {
 
 static struct fake_proc fp;
 
+/*
+ * Map the regions of data from pos, up to the end or to a region at
+ * address 0: returns where the next region starts (size if none).
+ */
+static size_t map_regions(const uint8_t *data, size_t size, size_t pos)
+{
+	while (pos + 12 <= size) {
+		uint64_t addr;
+		uint32_t len;
+
+		memcpy(&addr, data + pos, 8);
+		memcpy(&len, data + pos + 8, 4);
+		pos += 12;
+		if (len > size - pos)
+			len = size - pos;
+		if (!addr)
+			return pos + len;
+		if (len && !fake_map(&fp, addr, data + pos, len))
+			return size;
+		pos += len;
+	}
+	return size;
+}
+
 static void check_stack(const struct py_stack *st)
 {
 	int i;
@@ -76,8 +104,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct header h;
 	struct remote r;
 	char err[256];
-	size_t pos = sizeof(h);
+	size_t pos = sizeof(h), later = 0;
 	bool print = getenv("FUZZ_PYREADER_PRINT");
+	pid_t tid;
 	int i, n, rc;
 
 	if (size < sizeof(h))
@@ -85,21 +114,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(&h, data, sizeof(h));
 	memset(&fp, 0, sizeof(fp));
 	fp.ns_pid = (pid_t)h.ns_pid;
+	fp.host_offset = h.flags & 4 ? 100000 : 0;
+	tid = (pid_t)h.tid + fp.host_offset;
 	for (i = 0; i < h.ntids && i < MAX_TIDS && pos + 4 <= size; i++, pos += 4)
 		memcpy(&fp.tids[fp.ntids++], data + pos, 4);
-	while (pos + 12 <= size) {
-		uint64_t addr;
-		uint32_t len;
-
-		memcpy(&addr, data + pos, 8);
-		memcpy(&len, data + pos + 8, 4);
-		pos += 12;
-		if (len > size - pos)
-			len = size - pos;
-		if (len && !fake_map(&fp, addr, data + pos, len))
-			break;
-		pos += len;
-	}
+	pos = map_regions(data, size, pos);
+	if (pos < size)
+		later = pos; /* after the separator */
 
 	memset(&loc, 0, sizeof(loc));
 	loc.runtime = h.runtime;
@@ -120,7 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((h.flags & 3) && n < 2)
 		n = 2; /* a sample after the exit or exec */
 	for (i = 0; i < n; i++) {
-		rc = py_process_sample(p, (pid_t)h.tid, &st);
+		rc = py_process_sample(p, tid, &st);
 		if (rc == 0)
 			check_stack(&st);
 		else if (st.depth != 0)
@@ -133,12 +154,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fflush(stdout);
 		}
 		/* gone, or another image: whatever was being read, it is said */
-		if (i > 0 && (int32_t)h.tid > 0 &&
+		if (i > 0 && tid > 0 &&
 		    ((fp.exited && rc != -ESRCH) || (fp.execed && !fp.exited && rc != -ESTALE)))
 			abort();
 		if (i == 0) {
 			fp.exited = h.flags & 1;
 			fp.execed = h.flags & 2;
+			if (later)
+				map_regions(data, size, later);
 		}
 	}
 	py_process_close(p);

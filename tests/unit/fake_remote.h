@@ -41,6 +41,8 @@ struct fake_proc {
 	pid_t tids[FAKE_MAX_TIDS]; /* its threads, in its own namespace */
 	int ntids;
 	pid_t ns_pid;
+	/* Its PID namespace is not ours: our TID = its TID + host_offset. */
+	pid_t host_offset;
 	bool exited;  /* remote_exited(), and -ESRCH for every read */
 	bool execed;  /* remote_check_alive() says -ESTALE */
 	/* what the reader asked for */
@@ -99,7 +101,7 @@ static inline const uint8_t *fake_at(const struct fake_proc *fp, uint64_t addr, 
 /* A struct remote for fp, as remote_open() would give for a real process. */
 static inline struct remote fake_remote(struct fake_proc *fp, pid_t pid)
 {
-	return (struct remote){ .pid = pid, .ns_pid = fp->ns_pid, .same_pidns = true,
+	return (struct remote){ .pid = pid, .ns_pid = fp->ns_pid, .same_pidns = !fp->host_offset,
 				.memfd = -1, .pidfd = -1, .fake = fp };
 }
 
@@ -154,8 +156,11 @@ bool remote_exited(const struct remote *r)
 
 int remote_ns_tid(const struct remote *r, pid_t tid, pid_t *ns)
 {
-	(void)r;
-	*ns = tid; /* one namespace */
+	const struct fake_proc *fp = r->fake;
+
+	if ((int64_t)tid - fp->host_offset <= 0)
+		return -ENOENT;
+	*ns = tid - fp->host_offset;
 	return 0;
 }
 
