@@ -118,9 +118,10 @@ const char *py_process_version(const struct py_process *p);
  * against the target on every sample, so a freed and reused address is
  * noticed), and so is the TID -> thread-state mapping; frames are read a
  * page at a time. Bounded whatever the target does: the cache keeps at most
- * 1024 code objects and 4 MiB of line tables and names; a sample reads at
- * most 4096 thread states, and a TID not found is not looked for again for
- * a while (-ENOENT at once). A 10-frame stack costs 6 system calls with 3.11+ and 12
+ * 1024 code objects, and line tables only while its tables and names stay
+ * within 4 MiB; a sample reads at most 4096 thread states, and a TID not
+ * found is not looked for again for a while (-ENOENT at once).
+ * A 10-frame stack costs 6 system calls with 3.11+ and 12
  * with 3.8-3.10 (whose frames are scattered heap objects): 20-40 us on a
  * 2-core VM. The first sample of new code costs more (its strings and
  * line table are read once).
