@@ -1026,8 +1026,14 @@ static int sample(struct py_process *p, pid_t tid, bool retry, struct py_stack *
 	out->truncated = false;
 	p->pc_n = 0; /* the target has moved on since the last sample */
 	err = ns_tid_of(p, tid, &ns);
+	if (err == -ENOENT) {
+		/* Not its thread: unless the process is gone or another image. */
+		int alive = check_alive(p);
+
+		return alive ? alive : -ENOENT;
+	}
 	if (err)
-		return err == -ENOENT && remote_exited(&p->r) ? -ESRCH : err;
+		return err;
 
 	t = thread_find(p, ns);
 	err = t ? thread_check(p, t, ns, &root) : -ENOENT;

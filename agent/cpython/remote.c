@@ -64,7 +64,8 @@ int remote_readv(const struct remote *r, const struct remote_iov *iov, int n)
 	return (size_t)got == total ? 0 : -EFAULT;
 }
 
-bool remote_exited(const struct remote *r)
+/* Whether the process has exited. */
+static bool exited(const struct remote *r)
 {
 	struct pollfd pfd = { .fd = r->pidfd, .events = POLLIN };
 
@@ -78,7 +79,7 @@ int remote_check_alive(const struct remote *r, uint64_t addr)
 
 	if (pread(r->memfd, &b, 1, (off_t)addr) == 1)
 		return 0;
-	return remote_exited(r) ? -ESRCH : -ESTALE;
+	return exited(r) ? -ESRCH : -ESTALE;
 }
 
 /* NSpid of /proc/<pid>/task/<tid>/status: the TID in the target's namespace. */

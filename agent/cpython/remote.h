@@ -84,9 +84,6 @@ static inline int remote_i32(const struct remote *r, uint64_t addr, int32_t *out
  */
 int remote_check_alive(const struct remote *r, uint64_t addr);
 
-/* Whether the process has exited (without a system call's doubt). */
-bool remote_exited(const struct remote *r);
-
 /*
  * Thread tid (blocksnoop's namespace) of the process -> its TID in the
  * process's own PID namespace: 0, -ENOENT (not a thread of it), -errno.

@@ -43,7 +43,7 @@ struct fake_proc {
 	pid_t ns_pid;
 	/* Its PID namespace is not ours: our TID = its TID + host_offset. */
 	pid_t host_offset;
-	bool exited;  /* remote_exited(), and -ESRCH for every read */
+	bool exited;  /* -ESRCH for every read */
 	bool execed;  /* remote_check_alive() says -ESTALE */
 	/* what the reader asked for */
 	unsigned long readv_calls, ranges, bytes;
@@ -147,11 +147,6 @@ int remote_check_alive(const struct remote *r, uint64_t addr)
 	if (fp->exited)
 		return -ESRCH;
 	return !fp->execed && fake_at(fp, addr, 1) ? 0 : -ESTALE;
-}
-
-bool remote_exited(const struct remote *r)
-{
-	return ((const struct fake_proc *)r->fake)->exited;
 }
 
 int remote_ns_tid(const struct remote *r, pid_t tid, pid_t *ns)

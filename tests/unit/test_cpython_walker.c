@@ -345,6 +345,21 @@ static void test_torn_or_execed(void **state)
 	fp.execed = true;
 	assert_int_equal(py_process_sample(p, FAKE_PID, &st), -ESTALE);
 	py_process_close(p);
+
+	/* In another PID namespace: a TID that is none of its threads is
+	 * -ENOENT, and -ESTALE once it has exec'ed. */
+	mk_python(12, NULL);
+	fp.host_offset = 100000;
+	codes[0] = mk_code("handler", "/srv/app.py", 10, 0);
+	codes[1] = mk_code("<module>", "/srv/main.py", 1, 0);
+	mk_thread(FAKE_PID, mk_frames(codes, 2));
+	p = attach();
+	assert_int_equal(py_process_sample(p, 100000 + FAKE_PID, &st), 0);
+	assert_int_equal(st.depth, 2);
+	assert_int_equal(py_process_sample(p, 77, &st), -ENOENT);
+	fp.execed = true;
+	assert_int_equal(py_process_sample(p, 77, &st), -ESTALE);
+	py_process_close(p);
 }
 
 /* ------------------------------------------------------------------ */
