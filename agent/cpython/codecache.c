@@ -80,24 +80,17 @@ static void place(struct code_entry *slots, size_t cap, const struct code_entry 
 	slots[i] = *e;
 }
 
-/* What rehash() keeps. */
-enum keep {
-	KEEP_ALL,          /* every entry and the pool: to grow */
-	KEEP_ALL_NEW_POOL, /* every entry, in a pool rebuilt from them */
-	KEEP_USED,         /* the entries this sample used, in a new pool */
-};
-
 /*
- * Move the entries into fresh slots of capacity cap (>= 2 x what is kept).
- * A new pool holds only the kept entries' strings: the strings of entries
- * dropped or removed (codecache_remove()) since the last one go. 0, or
- * -ENOMEM (then the cache is empty).
+ * Move the entries used since sample `since` (0: all) into fresh slots of
+ * capacity cap (>= 2 x what is kept). With new_pool, their strings move to
+ * a new pool and the strings of every entry dropped or removed
+ * (codecache_remove()) since the last one go; otherwise the pool stays.
+ * 0, or -ENOMEM (then the cache is empty).
  */
-static int rehash(struct code_cache *c, size_t cap, enum keep keep)
+static int rehash(struct code_cache *c, size_t cap, uint64_t since, bool new_pool)
 {
 	struct code_entry *slots = calloc(cap, sizeof(*slots));
 	struct strpool pool = { 0 };
-	bool new_pool = keep != KEEP_ALL;
 	size_t i, used = 0, table_bytes = 0;
 	int err = slots ? 0 : -ENOMEM;
 
@@ -106,7 +99,7 @@ static int rehash(struct code_cache *c, size_t cap, enum keep keep)
 
 		if (!e.addr)
 			continue;
-		if (err || (keep == KEEP_USED && e.sample != c->sample)) {
+		if (err || e.sample < since) {
 			entry_clear(&c->slots[i]);
 			continue;
 		}
@@ -157,17 +150,35 @@ static size_t capacity_for(size_t n)
 	return cap;
 }
 
+/* How many entries were used since sample `since`. */
+static size_t used_since(const struct code_cache *c, uint64_t since)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < c->cap; i++)
+		n += c->slots[i].addr && c->slots[i].sample >= since;
+	return n;
+}
+
 int codecache_reserve(struct code_cache *c, size_t n)
 {
-	if (c->used + n > CODE_CACHE_ENTRIES || codecache_bytes(c) > CODE_CACHE_BYTES / 2) {
-		size_t i, keep = 0;
+	uint64_t since = 0;
 
-		for (i = 0; i < c->cap; i++)
-			keep += c->slots[i].addr && c->slots[i].sample == c->sample;
-		/* Drop what this sample does not use: a new generation (unless
-		 * it uses everything: a deep stack with big tables). */
+	if (c->used + n > CODE_CACHE_ENTRIES || codecache_bytes(c) > CODE_CACHE_BYTES / 2) {
+		/* Full: keep only what this sample uses, a new generation
+		 * (unless it uses everything: a deep stack with big tables). */
+		since = c->sample;
+	} else if (c->sample - c->swept >= CODE_CACHE_AGE) {
+		/* Now and then: drop what no recent sample used (code the
+		 * target no longer runs, or freed). */
+		since = c->sample - CODE_CACHE_AGE + 1;
+		c->swept = c->sample;
+	}
+	if (since) {
+		size_t keep = used_since(c, since);
+
 		if (keep < c->used)
-			return rehash(c, capacity_for(keep + n), KEEP_USED);
+			return rehash(c, capacity_for(keep + n), since, true);
 	}
 	/*
 	 * Code objects freed and their addresses reused (as by a target that
@@ -175,10 +186,10 @@ int codecache_reserve(struct code_cache *c, size_t n)
 	 * strings stay in the pool: rebuild it once they are most of it.
 	 */
 	if (c->pool.used > 2 * (c->used + n) + 256)
-		return rehash(c, capacity_for(c->used + n), KEEP_ALL_NEW_POOL);
+		return rehash(c, capacity_for(c->used + n), 0, true);
 	if ((c->used + n) * 2 <= c->cap)
 		return 0;
-	return rehash(c, capacity_for(c->used + n), KEEP_ALL);
+	return rehash(c, capacity_for(c->used + n), 0, false);
 }
 
 struct code_entry *codecache_add(struct code_cache *c, const struct code_entry *e,

@@ -11,10 +11,12 @@
  * table is not kept gets line 0). It works in samples: every entry a
  * sample uses is marked; when a sample needs room (codecache_reserve),
  * every entry it does not use is dropped and the string pool is rebuilt
- * from the entries that stay, a new generation. The pool is rebuilt too
- * once most of its strings belong to entries removed since (code objects
- * freed and their addresses reused). So the strings of an entry are valid
- * until the next codecache_reserve() only.
+ * from the entries that stay, a new generation; and every CODE_CACHE_AGE
+ * samples, the entries none of the last CODE_CACHE_AGE samples used go
+ * (so a target whose code comes and goes keeps the cache small). The pool
+ * is rebuilt too once most of its strings belong to entries removed since
+ * (code objects freed and their addresses reused). So the strings of an
+ * entry are valid until the next codecache_reserve() only.
  *
  * Not thread-safe (one per struct py_process). No function here reads the
  * target.
@@ -30,6 +32,8 @@
 
 #define CODE_CACHE_ENTRIES 1024
 #define CODE_CACHE_BYTES (4u << 20)
+/* Entries no sample has used for this many samples are dropped. */
+#define CODE_CACHE_AGE 1024
 
 /* A code object (or a known non-code "executable": valid == false). */
 struct code_entry {
@@ -50,6 +54,7 @@ struct code_cache {
 	size_t table_bytes;       /* of all entries' tables */
 	struct strpool pool;      /* their strings */
 	uint64_t sample;          /* the current sample */
+	uint64_t swept;           /* when old entries were last dropped */
 };
 
 /* Free everything; the cache is then empty and reusable. */
@@ -64,7 +69,8 @@ struct code_entry *codecache_find(struct code_cache *c, uint64_t addr);
 /*
  * Make room for up to n new entries (n <= CODE_CACHE_ENTRIES / 4) before
  * adding them: if the cache is full, or half its bytes are used, every
- * entry this sample has not used is dropped; the pool may be rebuilt.
+ * entry this sample has not used is dropped; old entries may be dropped
+ * and the pool rebuilt.
  * Entry pointers and strings from before are then invalid: find them
  * again. 0, or -ENOMEM (the cache is then empty).
  */

@@ -457,6 +457,48 @@ static void test_invented_names_reused_address(void **state)
 }
 
 /*
+ * Code that ran once and not again leaves the cache after CODE_CACHE_AGE
+ * samples of other code, well before the cache is full.
+ */
+static void test_old_code_ages_out(void **state)
+{
+	static struct py_stack st;
+	struct py_process_stats stats;
+	uint64_t codes[2], frame, hot;
+	struct py_process *p;
+	char name[32];
+	int i;
+
+	(void)state;
+	mk_python(12, NULL);
+	codes[0] = mk_code("first", "/srv/first.py", 1, 0);
+	codes[1] = mk_code("<module>", "/srv/main.py", 1, 0);
+	frame = mk_frames(codes, 2);
+	mk_thread(FAKE_PID, frame);
+	p = attach();
+	for (i = 0; i < 300; i++) {
+		uint64_t c;
+
+		snprintf(name, sizeof(name), "once_%d", i);
+		c = mk_code(name, "/srv/once.py", 1, 0);
+		put64(frame + py.o.frame_code, c);
+		set_where(frame, c);
+		assert_int_equal(py_process_sample(p, FAKE_PID, &st), 0);
+	}
+	py_process_stats(p, &stats);
+	assert_true(stats.codes >= 300);
+	hot = mk_code("hot", "/srv/hot.py", 1, 0);
+	put64(frame + py.o.frame_code, hot);
+	set_where(frame, hot);
+	for (i = 0; i < 2 * CODE_CACHE_AGE; i++)
+		assert_int_equal(py_process_sample(p, FAKE_PID, &st), 0);
+	assert_string_equal(st.frames[0].function, "hot");
+	py_process_stats(p, &stats);
+	assert_int_equal(stats.codes, 2);
+	py_process_close(p);
+}
+
+/*
  * A stack of PY_MAX_DEPTH frames whose line tables are 64 KiB each, twice
  * the cache: the cache stays within its bytes (deeper frames get line 0),
  * and the next sample of the same stack reads no line table again.
@@ -592,6 +634,7 @@ int main(void)
 		cmocka_unit_test(test_torn_or_execed),
 		cmocka_unit_test(test_invented_names_bounded),
 		cmocka_unit_test(test_invented_names_reused_address),
+		cmocka_unit_test(test_old_code_ages_out),
 		cmocka_unit_test(test_huge_tables_bounded),
 		cmocka_unit_test(test_unknown_tid_scan_bounded),
 		cmocka_unit_test(test_lying_debug_offsets),
