@@ -78,7 +78,7 @@ DEPS_BUILD := make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libcjson-dev libcap-dev pkg-config python3 libcurl4-openssl-dev libmicrohttpd-dev
 DEPS_TEST := libcmocka-dev python3-pytest python3-uvloop python3-aiohttp \
 	libclang-rt-14-dev libcap2-bin util-linux openssl mmdebstrap \
-	podman runc python3-yaml fuse-overlayfs libpython3.11 binutils
+	podman runc python3-yaml fuse-overlayfs libpython3.11 binutils strace
 
 .PHONY: all clean install uninstall deps deps-test demo test unit e2e fixtures fuzz
 all: $(OUTPUT)/blocksnoop
@@ -143,6 +143,12 @@ $(OUTPUT)/fixtures/cpython_%: tests/fixtures/cpython_%.c $(OUTPUT)/libblocksnoop
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(OUTPUT)/libblocksnoop.a $(LDFLAGS) $(LIBS) -o $@
 
+# cpython_record sees every remote read the reader makes (the walker
+# fuzzer's seeds): the reader's calls of remote_readv() go to its wrapper.
+$(OUTPUT)/fixtures/cpython_record: tests/fixtures/cpython_record.c $(OUTPUT)/libblocksnoop.a | $(OUTPUT)/fixtures
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(OUTPUT)/libblocksnoop.a $(LDFLAGS) -Wl,--wrap=remote_readv $(LIBS) -o $@
+
 $(OUTPUT)/fixtures/%: tests/fixtures/%.c | $(OUTPUT)/fixtures
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(LDFLAGS) -o $@
@@ -188,6 +194,20 @@ build/fuzz/fuzz_austin_stream: tests/fuzz/fuzz_austin_stream.c agent/austin/stre
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) $(LIBS) -o $@
+# ... and tests/fuzz/fuzz_<module>.c with agent/<module>.c.
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c agent/%.c agent/%.h | $(OUTPUT)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< agent/$*.c $(LIBS) -o $@
+# The stack walker's fuzzer runs the whole reader on a fake process: the
+# fake remote of tests/unit/fake_remote.h stands in for
+# agent/cpython/remote.c, the one file that touches a real one.
+WALKER_SRCS := $(filter-out agent/cpython/remote.c,$(wildcard agent/cpython/*.c))
+build/fuzz/fuzz_cpython_pyreader: tests/fuzz/fuzz_cpython_pyreader.c tests/unit/fake_remote.h \
+		$(WALKER_SRCS) $(wildcard agent/cpython/*.h) | $(OUTPUT)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(WALKER_SRCS) $(LIBS) -o $@
 
 # A crash fails the goal (the exit status is not lost in a pipe); its input
 # is kept as build/fuzz/<name>-crash-*, the whole log as build/fuzz/<name>.log.

@@ -28,19 +28,22 @@ struct gap_samples *gap_samples_for(struct gap_samples gaps[GAPS_KEPT],
 	return oldest;
 }
 
-void gap_samples_add(struct gap_samples *g, const struct stack *st)
+void gap_samples_add(struct gap_samples *g, struct stack *st)
 {
 	g->total++;
 	for (unsigned i = 0; i < g->nstacks; i++) {
 		if (stack_equal(&g->stacks[i].stack, st)) {
 			g->stacks[i].samples++;
 			g->last = (int)i;
+			stack_release(st);
 			return;
 		}
 	}
-	if (g->nstacks == GAP_MAX_STACKS)
-		return; /* counted in total, shown as "other" */
-	if (stack_copy(&g->stacks[g->nstacks].stack, st))
+	if (g->nstacks == GAP_MAX_STACKS) {
+		stack_release(st); /* counted in total, shown as "other" */
+		return;
+	}
+	if (stack_take(&g->stacks[g->nstacks].stack, st))
 		return;
 	g->stacks[g->nstacks].samples = 1;
 	g->last = (int)g->nstacks++;
@@ -71,9 +74,9 @@ struct stack_set *gap_samples_to_set(const struct gap_samples *g, int only, pid_
 		for (int f = 0; f < dst->stack.depth; f++) {
 			struct frame *fr = &dst->stack.frames[f];
 
-			if (fr->line > 0 &&
+			if (fr->line > 0 && !fr->source &&
 			    !py_source_line(pid, fr->file, fr->line, line, sizeof(line)))
-				fr->source = intern(line);
+				fr->source = intern(line); /* the set's stack holds it */
 		}
 		set->nstacks++;
 	}

@@ -2,7 +2,10 @@
 /*
  * gap_samples.h - what the samplers keep per watched thread: the distinct
  * stacks seen during each recent block (gap), with sample counts, until the
- * block's event claims them. Shared by every sampler, so both attribute and
+ * block's event claims them. Their frames hold references on their interned
+ * strings (stacks.h): a gap cleared or recycled gives them back, so the
+ * strings alive are those of at most GAPS_KEPT gaps per watched thread and
+ * of the events being reported. Shared by every sampler, so both attribute and
  * aggregate samples the same way.
  */
 #ifndef BLOCKSNOOP_GAP_SAMPLES_H
@@ -36,9 +39,13 @@ void gap_samples_clear(struct gap_samples *g);
 struct gap_samples *gap_samples_for(struct gap_samples gaps[GAPS_KEPT],
 				    uint64_t gap_start_ns);
 
-/* Count one sample (frames with interned strings, innermost first). Out of
- * memory only loses the stack, not the count. */
-void gap_samples_add(struct gap_samples *g, const struct stack *st);
+/*
+ * Count one sample: st's frames (innermost first), whose string references
+ * (from intern()) the caller hands over: they are kept with the stack, or
+ * given back if an equal stack is kept already; st is left empty. Out of
+ * memory only loses the stack, not the count.
+ */
+void gap_samples_add(struct gap_samples *g, struct stack *st);
 
 /*
  * The stacks of g (or only its stack number `only`, if >= 0), with source

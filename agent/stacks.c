@@ -8,12 +8,19 @@
 #include "stacks.h"
 
 /*
- * The intern table: open addressing over FNV-1a hashes, grown at 50% load.
- * Strings are file names, function names and source lines of the code that
- * blocked: a few thousand per session at most.
+ * The intern table: open addressing over FNV-1a hashes, linear probing,
+ * grown at 50% load and shrunk at 1/8; backward-shift deletion. Each string
+ * carries its reference count: a target that invents a new function name
+ * for every call must not grow the table, so a string lives only while a
+ * frame that some pending gap, event or call site keeps refers to it.
  */
+struct istr {
+	size_t refs;
+	char s[];
+};
+
 static struct {
-	char **slots;
+	struct istr **slots;
 	size_t cap, used;
 } strings;
 
@@ -26,22 +33,21 @@ static uint64_t fnv1a(const char *s)
 	return h;
 }
 
-static int grow(void)
+static int rehash(size_t cap)
 {
-	size_t cap = strings.cap ? strings.cap * 2 : 256;
-	char **slots = calloc(cap, sizeof(*slots));
+	struct istr **slots = calloc(cap, sizeof(*slots));
 
 	if (!slots)
 		return -ENOMEM;
 	for (size_t i = 0; i < strings.cap; i++) {
-		char *s = strings.slots[i];
+		struct istr *is = strings.slots[i];
 		size_t j;
 
-		if (!s)
+		if (!is)
 			continue;
-		for (j = fnv1a(s) & (cap - 1); slots[j]; j = (j + 1) & (cap - 1))
+		for (j = fnv1a(is->s) & (cap - 1); slots[j]; j = (j + 1) & (cap - 1))
 			;
-		slots[j] = s;
+		slots[j] = is;
 	}
 	free(strings.slots);
 	strings.slots = slots;
@@ -51,21 +57,73 @@ static int grow(void)
 
 const char *intern(const char *s)
 {
-	size_t i;
+	struct istr *is;
+	size_t i, len;
 
 	if (!s)
 		return NULL;
-	if (strings.used * 2 >= strings.cap && grow())
+	if (strings.used * 2 >= strings.cap &&
+	    rehash(strings.cap ? strings.cap * 2 : 256))
 		return NULL;
 	for (i = fnv1a(s) & (strings.cap - 1); strings.slots[i];
-	     i = (i + 1) & (strings.cap - 1))
-		if (!strcmp(strings.slots[i], s))
-			return strings.slots[i];
-	strings.slots[i] = strdup(s);
-	if (!strings.slots[i])
+	     i = (i + 1) & (strings.cap - 1)) {
+		if (!strcmp(strings.slots[i]->s, s)) {
+			strings.slots[i]->refs++;
+			return strings.slots[i]->s;
+		}
+	}
+	len = strlen(s);
+	is = malloc(sizeof(*is) + len + 1);
+	if (!is)
 		return NULL;
+	is->refs = 1;
+	memcpy(is->s, s, len + 1);
+	strings.slots[i] = is;
 	strings.used++;
-	return strings.slots[i];
+	return is->s;
+}
+
+void intern_put(const char *s)
+{
+	size_t mask = strings.cap - 1, i, j;
+
+	if (!s || !strings.cap)
+		return;
+	for (i = fnv1a(s) & mask; strings.slots[i]; i = (i + 1) & mask)
+		if (strings.slots[i]->s == s)
+			break;
+	if (!strings.slots[i] || --strings.slots[i]->refs)
+		return; /* not interned (ignored), or still referred to */
+	free(strings.slots[i]);
+	strings.slots[i] = NULL;
+	strings.used--;
+	/* Backward shift: keep every probe chain whole. */
+	for (j = (i + 1) & mask; strings.slots[j]; j = (j + 1) & mask) {
+		struct istr *moved = strings.slots[j];
+		size_t k;
+
+		strings.slots[j] = NULL;
+		for (k = fnv1a(moved->s) & mask; strings.slots[k]; k = (k + 1) & mask)
+			;
+		strings.slots[k] = moved;
+	}
+	if (strings.cap > 256 && strings.used * 8 < strings.cap)
+		rehash(strings.cap / 2); /* out of memory: stays as large */
+}
+
+size_t intern_count(void)
+{
+	return strings.used;
+}
+
+/* Give back the references of frames[0..n). */
+static void frames_put(struct frame *frames, int n)
+{
+	for (int i = 0; i < n; i++) {
+		intern_put(frames[i].function);
+		intern_put(frames[i].file);
+		intern_put(frames[i].source);
+	}
 }
 
 bool stack_equal(const struct stack *a, const struct stack *b)
@@ -91,15 +149,49 @@ int stack_copy(struct stack *dst, const struct stack *src)
 		dst->depth = 0;
 		return -ENOMEM;
 	}
-	memcpy(dst->frames, src->frames, src->depth * sizeof(*dst->frames));
+	for (int i = 0; i < src->depth; i++) {
+		const struct frame *f = &src->frames[i];
+		struct frame *d = &dst->frames[i];
+
+		*d = (struct frame){ .function = intern(f->function), .file = intern(f->file),
+				     .line = f->line, .source = intern(f->source) };
+		if ((f->function && !d->function) || (f->file && !d->file) ||
+		    (f->source && !d->source)) {
+			dst->depth = i + 1;
+			stack_free(dst);
+			return -ENOMEM;
+		}
+	}
 	return 0;
+}
+
+int stack_take(struct stack *dst, struct stack *src)
+{
+	*dst = (struct stack){ .depth = src->depth, .truncated = src->truncated };
+	if (src->depth) {
+		dst->frames = malloc(src->depth * sizeof(*dst->frames));
+		if (!dst->frames) {
+			dst->depth = 0;
+			stack_release(src);
+			return -ENOMEM;
+		}
+		memcpy(dst->frames, src->frames, src->depth * sizeof(*dst->frames));
+	}
+	src->depth = 0;
+	return 0;
+}
+
+void stack_release(struct stack *s)
+{
+	frames_put(s->frames, s->depth);
+	s->depth = 0;
 }
 
 void stack_free(struct stack *s)
 {
+	stack_release(s);
 	free(s->frames);
 	s->frames = NULL;
-	s->depth = 0;
 }
 
 void stack_set_free(struct stack_set *set)

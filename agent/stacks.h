@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * stacks.h - Python stacks as the rest of blocksnoop keeps them: frames
- * whose strings are interned for the whole session (so they outlive the
- * target process they were read from), and sets of distinct stacks with
- * how many samples each got.
+ * whose strings are interned and counted (so they outlive the target
+ * process they were read from, and no longer than the last frame that
+ * shows them), and sets of distinct stacks with how many samples each got.
  */
 #ifndef BLOCKSNOOP_STACKS_H
 #define BLOCKSNOOP_STACKS_H
@@ -11,6 +11,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/*
+ * A frame's strings are interned (intern() below) and the frame holds one
+ * reference on each: whoever frees a frame gives them back (stack_free(),
+ * stack_release()).
+ */
 struct frame {
 	const char *function; /* qualified name where the interpreter has one */
 	const char *file;
@@ -21,7 +26,7 @@ struct frame {
 struct stack {
 	int depth;
 	bool truncated;       /* deeper than the reader follows */
-	struct frame *frames; /* innermost first; owned */
+	struct frame *frames; /* innermost first; owned, with their references */
 };
 
 struct stack_count {
@@ -38,17 +43,40 @@ struct stack_set {
 };
 
 /*
- * A copy of s that lives until the process exits (or NULL if s is NULL).
- * Equal strings share one copy. NULL when out of memory.
+ * A reference to the one shared copy of s (equal strings share it, so
+ * interned strings compare by pointer), or NULL if s is NULL or out of
+ * memory. Give every reference back with intern_put(): a copy lives while
+ * it has references, so what is kept is what pending gaps, events and call
+ * sites still show, however many names a target invents. One thread only.
  */
 const char *intern(const char *s);
+
+/* Give back a reference from intern(). Accepts NULL; ignores a string that
+ * is not interned. */
+void intern_put(const char *s);
+
+/* How many distinct interned strings are alive (for tests). */
+size_t intern_count(void);
 
 /* Whether two stacks have the same frames (function, file, line). */
 bool stack_equal(const struct stack *a, const struct stack *b);
 
-/* Deep copy (the frames array; strings are interned). 0 or -ENOMEM. */
+/* Deep copy: a new frames array, with new references on the strings.
+ * 0 or -ENOMEM (dst is then empty). */
 int stack_copy(struct stack *dst, const struct stack *src);
 
+/*
+ * Move src's frames, with their references, into dst (a new frames array);
+ * src is left empty and its frames array is not freed (it may live on the
+ * C stack). 0, or -ENOMEM (src's references are then given back, dst is
+ * empty).
+ */
+int stack_take(struct stack *dst, struct stack *src);
+
+/* Give back the references of s's frames; s->frames is not freed. */
+void stack_release(struct stack *s);
+
+/* Give back the references and free the frames array. */
 void stack_free(struct stack *s);
 
 /* Free a set and everything in it. Accepts NULL. */

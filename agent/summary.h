@@ -14,7 +14,7 @@
 /* Where blocks happened: the innermost application frame of the stack
  * most sampled during each event. */
 struct call_site {
-	struct frame frame;   /* interned strings */
+	struct frame frame;   /* interned strings, referenced (no source) */
 	uint64_t count;
 	double total_blocked_ms;
 	double max_blocked_ms;
@@ -28,6 +28,8 @@ struct dropped_records {
 
 /* JSON outputs a session can have: stdout and a log file, with room. */
 #define SUMMARY_MAX_OUTPUTS 4
+
+#define SUMMARY_MAX_SITES 1024
 
 struct session_summary {
 	double duration_s;
@@ -48,7 +50,9 @@ struct session_summary {
 	 * "failed". Static strings. */
 	const char *termination_reason;
 	const char *status;
-	/* Every call site seen; summary_top_call_sites() ranks them. */
+	/* The call sites seen (at most SUMMARY_MAX_SITES: then a new one
+	 * replaces the one with the least blocked time);
+	 * summary_top_call_sites() ranks them. */
 	struct call_site *sites;
 	size_t nsites, sites_cap;
 };
@@ -61,7 +65,7 @@ void summary_add_event(struct session_summary *s, const struct blocking_event *e
  * return how many there are, at most max. */
 size_t summary_top_call_sites(struct session_summary *s, size_t max);
 
-/* Free the call sites. */
+/* Free the call sites (and give back their strings). */
 void summary_release(struct session_summary *s);
 
 #endif

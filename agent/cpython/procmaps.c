@@ -183,3 +183,41 @@ int pmap_read(pid_t pid, struct pmap_list *out)
 	}
 	return 0;
 }
+
+bool pmap_same_file(const struct pmap *a, const struct pmap *b)
+{
+	return a->inode == b->inode && a->dev_major == b->dev_major &&
+	       a->dev_minor == b->dev_minor && strcmp(a->path, b->path) == 0;
+}
+
+size_t pmap_files(const struct pmap_list *maps, bool (*want)(const struct pmap *m, void *ctx),
+		  void *ctx, const struct pmap **out, size_t max, bool *more)
+{
+	size_t i, k, n = 0;
+
+	*more = false;
+	for (i = 0; i < maps->n; i++) {
+		const struct pmap *m = &maps->maps[i];
+
+		if (!want(m, ctx))
+			continue;
+		for (k = 0; k < n && !pmap_same_file(out[k], m); k++)
+			;
+		if (k < n)
+			continue;
+		if (n == max) {
+			*more = true;
+			continue;
+		}
+		out[n++] = m;
+	}
+	/* Each file's lowest mapping, which want() may not have matched. */
+	for (i = 0; i < maps->n && n; i++) {
+		const struct pmap *m = &maps->maps[i];
+
+		for (k = 0; k < n; k++)
+			if (m->start < out[k]->start && pmap_same_file(out[k], m))
+				out[k] = m;
+	}
+	return n;
+}

@@ -8,6 +8,7 @@
  * target (Include/internal/pycore_debug_offsets.h of each branch, positions
  * below).
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -107,6 +108,73 @@ static const struct py_offsets builtin[] = {
 	},
 };
 
+/*
+ * One field's bytes [off, off + width) must lie inside the `size` bytes
+ * read of its struct. A missing field (PYOFF_NONE) is never read.
+ */
+static bool field_fits(uint32_t off, uint32_t width, uint32_t size, const char *name,
+		       const char *where, char *err, size_t errlen)
+{
+	if (off == PYOFF_NONE || ((uint64_t)off + width <= size))
+		return true;
+	snprintf(err, errlen, "implausible layout: %s (offset %u, %u bytes) lies outside the "
+		 "%u bytes read of %s", name, (unsigned)off, (unsigned)width, (unsigned)size, where);
+	return false;
+}
+
+int pyoffsets_check(const struct py_offsets *o, char *err, size_t errlen)
+{
+	const uint32_t lasti_width = o->frames == PY_FRAMES_OBJECT ? 4 : 8;
+	const struct {
+		uint32_t off, width, size;
+		const char *name, *where;
+	} f[] = {
+		/* read sizes themselves: the reader's buffers */
+		{ 0, o->ts_read, PYOFF_TS_MAX, "thread state", "a thread state" },
+		{ 0, o->frame_read, PYOFF_FRAME_MAX, "frame", "a frame" },
+		{ 0, o->code_read, PYOFF_CODE_MAX, "code header", "a code object" },
+		{ 0, o->str_ascii_data, PYOFF_STR_MAX, "str header", "a str" },
+		{ 0, o->bytes_sval, PYOFF_BYTES_MAX, "bytes header", "a bytes object" },
+		/* PyThreadState, read ts_read bytes */
+		{ o->ts_next, 8, o->ts_read, "ts.next", "a thread state" },
+		{ o->ts_interp, 8, o->ts_read, "ts.interp", "a thread state" },
+		{ o->ts_frame, 8, o->ts_read, "ts.current_frame", "a thread state" },
+		{ o->ts_thread_id, 8, o->ts_read, "ts.thread_id", "a thread state" },
+		{ o->ts_native_tid, 8, o->ts_read, "ts.native_thread_id", "a thread state" },
+		/* frames, read frame_read bytes */
+		{ o->frame_back, 8, o->frame_read, "frame.previous", "a frame" },
+		{ o->frame_code, 8, o->frame_read, "frame.executable", "a frame" },
+		{ o->frame_lasti, lasti_width, o->frame_read, "frame.instr_ptr", "a frame" },
+		{ o->frame_owner, 1, o->frame_read, "frame.owner", "a frame" },
+		{ o->frame_state, 1, o->frame_read, "frame.state", "a frame" },
+		{ o->frame_is_entry, 1, o->frame_read, "frame.is_entry", "a frame" },
+		/* code objects, read code_read bytes */
+		{ o->ob_type, 8, o->code_read, "ob_type", "a code object" },
+		{ o->code_filename, 8, o->code_read, "code.filename", "a code object" },
+		{ o->code_name, 8, o->code_read, "code.name", "a code object" },
+		{ o->code_qualname, 8, o->code_read, "code.qualname", "a code object" },
+		{ o->code_linetable, 8, o->code_read, "code.linetable", "a code object" },
+		{ o->code_firstlineno, 4, o->code_read, "code.firstlineno", "a code object" },
+		/* type objects */
+		{ o->type_tp_name, 8, PYOFF_TYPE_MAX, "type.tp_name", "a type" },
+		{ o->type_tp_flags, 8, PYOFF_TYPE_MAX, "type.tp_flags", "a type" },
+		/* str headers: the PyASCIIObject, before the characters */
+		{ o->ob_type, 8, o->str_ascii_data, "ob_type", "a str" },
+		{ o->str_length, 8, o->str_ascii_data, "unicode.length", "a str" },
+		{ o->str_state, 4, o->str_ascii_data, "unicode.state", "a str" },
+		{ o->str_compact_data, 8, PYOFF_STR_MAX, "unicode.data", "a str" },
+		/* bytes headers: everything before ob_sval */
+		{ o->ob_type, 8, o->bytes_sval, "ob_type", "a bytes object" },
+		{ o->bytes_size, 8, o->bytes_sval, "bytes.ob_size", "a bytes object" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		if (!field_fits(f[i].off, f[i].width, f[i].size, f[i].name, f[i].where, err, errlen))
+			return -1;
+	return 0;
+}
+
 int pyoffsets_builtin(int minor, struct py_offsets *out)
 {
 	size_t i;
@@ -115,7 +183,8 @@ int pyoffsets_builtin(int minor, struct py_offsets *out)
 		if (builtin[i].minor == minor) {
 			*out = builtin[i];
 			finish(out);
-			return 0;
+			/* The built-in tables are checked by the unit tests. */
+			return pyoffsets_check(out, NULL, 0);
 		}
 	}
 	return -1;
@@ -310,5 +379,5 @@ int pyoffsets_from_debug(const uint8_t *buf, size_t len, struct py_offsets *out,
 	out->str_ascii_data = ascii_size;
 	out->str_compact_data = ascii_size + 16;
 	finish(out);
-	return 0;
+	return pyoffsets_check(out, err, errlen);
 }

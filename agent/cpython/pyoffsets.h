@@ -101,6 +101,26 @@ struct py_offsets {
 };
 
 /*
+ * The most the reader copies of each struct: the sizes of its buffers, and
+ * so the bounds every field is checked against. A layout with a field
+ * (offset + width) beyond the bytes read of its struct is refused.
+ */
+#define PYOFF_TS_MAX 1024   /* PyThreadState: ts_read */
+#define PYOFF_FRAME_MAX 512 /* a frame: frame_read */
+#define PYOFF_CODE_MAX 512  /* a PyCodeObject header: code_read */
+#define PYOFF_TYPE_MAX 512  /* a PyTypeObject, up to tp_name and tp_flags */
+#define PYOFF_STR_MAX 128   /* a str header: str_ascii_data bytes are read */
+#define PYOFF_BYTES_MAX 64  /* a bytes header: bytes_sval bytes are read */
+
+/*
+ * Whether every field of o lies inside the bytes the reader copies of its
+ * struct (the PYOFF_*_MAX above, and for str and bytes headers the part
+ * before their characters): 0, or -1 with the first field that does not in
+ * err. Pure.
+ */
+int pyoffsets_check(const struct py_offsets *o, char *err, size_t errlen);
+
+/*
  * Copy the built-in table for 3.<minor> (8..12) into *out: 0, or -1 if
  * there is none (3.13+ come only from the target's _Py_DebugOffsets).
  */
@@ -115,7 +135,8 @@ int pyoffsets_builtin(int minor, struct py_offsets *out);
  * PY_DEBUG_OFFSETS_MAX when the target has that much). Checks the cookie,
  * that the version is 3.13 or 3.14 (the layouts known here; a release
  * candidate or final release, not an alpha or beta), that the build is not
- * free-threaded, and that every offset and size is plausible.
+ * free-threaded, that every offset and size is plausible and that every
+ * field fits what the reader copies of its struct (pyoffsets_check).
  * Returns 0, or -1 with a reason in err. Pure; fuzzed.
  * *hexversion gets PY_VERSION_HEX whenever the cookie matched.
  */

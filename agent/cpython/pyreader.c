@@ -1,13 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * pyreader.c - the CPython stack reader (see pyreader.h).
+ * pyreader.c - the CPython stack reader (see pyreader.h): attaching to a
+ * process whose _PyRuntime is known (pyruntime.c finds it), and sampling.
  *
  * The chain, in every version:
  *   _PyRuntime -> interpreters.head (->next) -> threads.head (->next)
  *   -> current frame -> previous frame ... -> code object
  * with the offsets of struct py_offsets (pyoffsets.c, the one home of
- * version drift). Every remote pointer is checked before it is followed,
- * walks are bounded (frames, threads, interpreters) and cycles are caught.
+ * version drift). The target controls all of it, so:
+ *   - every remote pointer is checked before it is followed, and every
+ *     walk is bounded (frames, threads, interpreters) with cycles caught;
+ *   - every field is taken out of a copy of remote memory with rbuf_*()
+ *     (remote.h), which checks offset + width against the bytes read: an
+ *     offset from the target's own _Py_DebugOffsets can never index past a
+ *     buffer (pyoffsets_check() refuses such a layout up front, too);
+ *   - what is kept is bounded: the code cache (codecache.h), the thread
+ *     list, the types; and the work of a sample is bounded: a thread scan
+ *     reads at most MAX_SCAN_TSTATES thread states, and a TID a scan did
+ *     not find is not scanned for again until a delay proportional to that
+ *     scan's cost has passed.
  *
  * Hot path of py_process_sample():
  *   host TID -> namespace TID (identity, or NSpid: cached)
@@ -22,43 +33,38 @@
  * instruction pointers outside their code and objects of the wrong type
  * are all taken as signs of that (-EAGAIN, retried once).
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "codecache.h"
 #include "linetable.h"
-#include "procmaps.h"
-#include "pyelf.h"
+#include "pyattach.h"
 #include "pyoffsets.h"
 #include "pyreader.h"
 #include "pystr.h"
 #include "pytid.h"
 #include "remote.h"
-#include "strpool.h"
-#include "target_fs.h"
-#include "procfs.h"
-
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
 
 #define MAX_INTERPS 64
-#define MAX_THREADS 4096
+/* Thread states read by one scan, over all interpreters (the newest first). */
+#define MAX_SCAN_TSTATES 4096
+/*
+ * After a scan, a TID it did not find is not scanned for again for
+ * SCAN_NS_PER_READ per remote read that scan made (at least
+ * SCAN_RETRY_MIN_NS): however many threads the target makes, scanning
+ * takes a small share of the time.
+ */
+#define SCAN_RETRY_MIN_NS 5000000ULL
+#define SCAN_NS_PER_READ 50000ULL
 /* Frames visited per sample, shim frames included. */
 #define MAX_WALK (4 * PY_MAX_DEPTH)
-/* Largest line table copied (bigger ones give line 0). */
-#define MAX_TABLE (1u << 20)
-/* Code objects cached before the cache is emptied (strings stay). */
-#define CODE_CACHE_MAX 8192
+/* Largest line table copied (bigger ones give line 0): only module code of
+ * data modules comes near it. */
+#define MAX_TABLE (64u << 10)
 /* Longest UTF-8 of a PYSTR_MAX_CHARS string. */
 #define STR_BUF (PYSTR_MAX_CHARS * 4 + 1)
 #define MAX_TYPES 32
@@ -69,18 +75,6 @@
 #define PC_PAGE 4096u
 
 enum obkind { KIND_OTHER, KIND_CODE, KIND_STR, KIND_BYTES };
-
-/* A cached code object (or a known non-code "executable", valid == false). */
-struct code_entry {
-	uint64_t addr; /* 0 = free slot */
-	/* What identifies it: compared with the target on every sample. */
-	uint64_t type, filename, name, qualname, linetable;
-	int32_t firstlineno;
-	bool valid;
-	const char *function, *file; /* in the string pool */
-	uint8_t *table;
-	size_t tablen;
-};
 
 /* A Python thread state found by the last scan. */
 struct pythread {
@@ -105,18 +99,16 @@ struct raw_frame {
 };
 
 struct py_process {
-	pid_t pid;
 	struct remote r;
 	struct py_offsets off;
 	char version[24];
 	uint64_t runtime; /* run-time address of _PyRuntime */
-	int memfd;        /* /proc/<pid>/mem: bound to the mm it was opened on */
-	int pidfd;
-	bool same_pidns;
-	pid_t ns_pid; /* the target's PID in its own namespace */
 
 	struct pythread *threads;
 	size_t nthreads, threads_cap;
+	uint64_t scan_not_before_ns; /* no scan for an unknown TID before */
+	bool last_scan_torn;
+	unsigned scans;
 	struct tidmap *tids;
 	size_t ntids, tids_cap;
 	bool tid_off_known;
@@ -129,12 +121,10 @@ struct py_process {
 	} types[MAX_TYPES];
 	int ntypes;
 
-	struct code_entry *codes;
-	size_t codes_cap, codes_used;
-	struct strpool pool;
+	struct code_cache codes;
 
 	uint8_t *scratch; /* code headers for the batched check */
-	char *strbuf;     /* STR_BUF */
+	char *strbuf[2];  /* STR_BUF each: a code object's two names */
 
 	/*
 	 * Per-sample page cache for thread states and frames: 3.11+ frames
@@ -158,22 +148,6 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-static uint64_t get_u64(const uint8_t *buf, uint32_t off)
-{
-	uint64_t v;
-
-	memcpy(&v, buf + off, sizeof(v));
-	return v;
-}
-
-static int32_t get_i32(const uint8_t *buf, uint32_t off)
-{
-	int32_t v;
-
-	memcpy(&v, buf + off, sizeof(v));
-	return v;
-}
-
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -191,31 +165,13 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 /* ------------------------------------------------------------------ */
 /* process liveness: exit, exec                                         */
 
-static bool process_exited(const struct py_process *p)
-{
-	struct pollfd pfd = { .fd = p->pidfd, .events = POLLIN };
-
-	/* A pidfd polls readable once the process has exited. */
-	return poll(&pfd, 1, 0) > 0;
-}
-
 /*
  * Whether the process still runs the image p was opened on: 0, -ESRCH
  * (exited) or -ESTALE (exec'ed, or the runtime's memory went away).
- * /proc/<pid>/mem stays bound to the mm it was opened on, so after an exec
- * it reads nothing.
  */
 static int check_alive(const struct py_process *p)
 {
-	uint8_t b;
-	ssize_t n;
-
-	n = pread(p->memfd, &b, 1, (off_t)p->runtime);
-	if (n == 1)
-		return 0;
-	if (process_exited(p))
-		return -ESRCH;
-	return -ESTALE;
+	return remote_check_alive(&p->r, p->runtime);
 }
 
 /*
@@ -320,8 +276,9 @@ static int type_kind(struct py_process *p, uint64_t type, enum obkind *kind)
 		enum obkind kind;
 	} known[] = { { "code", KIND_CODE }, { "str", KIND_STR }, { "bytes", KIND_BYTES } };
 	const struct py_offsets *o = &p->off;
-	uint8_t hdr[2048];
+	uint8_t hdr[PYOFF_TYPE_MAX];
 	uint64_t name_ptr, flags;
+	struct rbuf rb;
 	uint32_t hlen;
 	char name[8];
 	size_t i, n;
@@ -339,9 +296,10 @@ static int type_kind(struct py_process *p, uint64_t type, enum obkind *kind)
 	err = remote_read(&p->r, type, hdr, hlen);
 	if (err)
 		return err;
-	name_ptr = get_u64(hdr, o->type_tp_name);
-	flags = get_u64(hdr, o->type_tp_flags);
-	if (name_ptr == 0 || name_ptr >= (1ULL << 57))
+	rb = rbuf_of(hdr, hlen);
+	name_ptr = rbuf_u64(&rb, o->type_tp_name);
+	flags = rbuf_u64(&rb, o->type_tp_flags);
+	if (rb.bad || name_ptr == 0 || name_ptr >= (1ULL << 57))
 		return -EFAULT;
 	/* Up to 8 bytes, not past the end of the name's page. */
 	n = 4096 - (name_ptr & 4095);
@@ -368,34 +326,40 @@ static int type_kind(struct py_process *p, uint64_t type, enum obkind *kind)
 }
 
 /*
- * The str object at addr as UTF-8 in p->strbuf. -EFAULT for a read that
- * failed or an object that is not a str (torn or stale pointers).
+ * The str object at addr as UTF-8 in out (STR_BUF bytes). -EFAULT for a
+ * read that failed or an object that is not a str (torn or stale pointers).
  */
-static int read_str(struct py_process *p, uint64_t addr)
+static int read_str(struct py_process *p, uint64_t addr, char *out)
 {
 	const struct py_offsets *o = &p->off;
-	uint8_t hdr[128];
+	uint8_t hdr[PYOFF_STR_MAX], *chars;
 	struct pystr_shape shape;
-	uint64_t data, nbytes;
+	uint64_t data, nbytes, type;
 	enum obkind kind;
+	struct rbuf rb;
 	int64_t length;
-	uint8_t *chars;
+	uint32_t state;
 	int err;
 
-	if (!remote_ptr_ok(addr) || o->str_ascii_data > sizeof(hdr) ||
-	    o->str_compact_data + 8 > sizeof(hdr))
+	out[0] = '\0';
+	if (!remote_ptr_ok(addr) || o->str_ascii_data > sizeof(hdr))
 		return -EFAULT;
 	/* PyASCIIObject: the smallest any str is. */
 	err = remote_read(&p->r, addr, hdr, o->str_ascii_data);
 	if (err)
 		return err;
-	err = type_kind(p, get_u64(hdr, o->ob_type), &kind);
+	rb = rbuf_of(hdr, o->str_ascii_data);
+	type = rbuf_u64(&rb, o->ob_type);
+	length = rbuf_i64(&rb, o->str_length);
+	state = (uint32_t)rbuf_i32(&rb, o->str_state);
+	if (rb.bad)
+		return -EFAULT;
+	err = type_kind(p, type, &kind);
 	if (err)
 		return err;
 	if (kind != KIND_STR)
 		return -EFAULT;
-	memcpy(&length, hdr + o->str_length, sizeof(length));
-	if (length < 0 || pystr_shape(get_i32(hdr, o->str_state), &shape) < 0)
+	if (length < 0 || pystr_shape(state, &shape) < 0)
 		return -EFAULT;
 	if (shape.ascii) {
 		data = addr + o->str_ascii_data;
@@ -412,7 +376,6 @@ static int read_str(struct py_process *p, uint64_t addr)
 	if (length > PYSTR_MAX_CHARS)
 		length = PYSTR_MAX_CHARS;
 	nbytes = (uint64_t)length * shape.kind;
-	p->strbuf[0] = '\0';
 	if (nbytes == 0)
 		return 0;
 	chars = malloc(nbytes);
@@ -420,17 +383,23 @@ static int read_str(struct py_process *p, uint64_t addr)
 		return -ENOMEM;
 	err = remote_read(&p->r, data, chars, nbytes);
 	if (!err)
-		pystr_to_utf8(&shape, chars, nbytes, (uint64_t)length, p->strbuf, STR_BUF);
+		pystr_to_utf8(&shape, chars, nbytes, (uint64_t)length, out, STR_BUF);
 	free(chars);
 	return err;
 }
 
-/* The content of the bytes object at addr (malloc'd; NULL and 0 if empty). */
-static int read_bytes(struct py_process *p, uint64_t addr, uint8_t **out, size_t *len)
+/*
+ * The content of the bytes object at addr (malloc'd), if it is at most
+ * max bytes long; else, or if empty, NULL and 0 (no line table: lines 0).
+ */
+static int read_bytes(struct py_process *p, uint64_t addr, size_t max, uint8_t **out,
+		      size_t *len)
 {
 	const struct py_offsets *o = &p->off;
-	uint8_t hdr[64];
+	uint8_t hdr[PYOFF_BYTES_MAX];
+	uint64_t type;
 	enum obkind kind;
+	struct rbuf rb;
 	int64_t size;
 	int err;
 
@@ -441,16 +410,18 @@ static int read_bytes(struct py_process *p, uint64_t addr, uint8_t **out, size_t
 	err = remote_read(&p->r, addr, hdr, o->bytes_sval);
 	if (err)
 		return err;
-	err = type_kind(p, get_u64(hdr, o->ob_type), &kind);
+	rb = rbuf_of(hdr, o->bytes_sval);
+	type = rbuf_u64(&rb, o->ob_type);
+	size = rbuf_i64(&rb, o->bytes_size);
+	if (rb.bad)
+		return -EFAULT;
+	err = type_kind(p, type, &kind);
 	if (err)
 		return err;
-	if (kind != KIND_BYTES)
+	if (kind != KIND_BYTES || size < 0)
 		return -EFAULT;
-	memcpy(&size, hdr + o->bytes_size, sizeof(size));
-	if (size < 0)
-		return -EFAULT;
-	if (size == 0 || size > MAX_TABLE)
-		return 0; /* no table: lines will be 0 */
+	if (size == 0 || (uint64_t)size > max)
+		return 0;
 	*out = malloc(size);
 	if (!*out)
 		return -ENOMEM;
@@ -465,160 +436,77 @@ static int read_bytes(struct py_process *p, uint64_t addr, uint8_t **out, size_t
 }
 
 /* ------------------------------------------------------------------ */
-/* the code-object cache                                                */
+/* code objects                                                         */
 
-static void code_entry_clear(struct code_entry *e)
-{
-	free(e->table);
-	memset(e, 0, sizeof(*e));
-}
-
-static void code_cache_flush(struct py_process *p)
-{
-	size_t i;
-
-	for (i = 0; i < p->codes_cap; i++)
-		if (p->codes[i].addr)
-			code_entry_clear(&p->codes[i]);
-	p->codes_used = 0;
-}
-
-static size_t code_slot(uint64_t addr, size_t cap)
-{
-	return (size_t)((addr >> 4) * 0x9E3779B97F4A7C15ULL) & (cap - 1);
-}
-
-static struct code_entry *code_find(struct py_process *p, uint64_t addr)
-{
-	size_t i;
-
-	if (!p->codes_cap)
-		return NULL;
-	for (i = code_slot(addr, p->codes_cap); p->codes[i].addr; i = (i + 1) & (p->codes_cap - 1))
-		if (p->codes[i].addr == addr)
-			return &p->codes[i];
-	return NULL;
-}
-
-/* A free slot for addr (which is not cached), growing or emptying the cache. */
-static struct code_entry *code_slot_for(struct py_process *p, uint64_t addr)
-{
-	size_t i;
-
-	if ((p->codes_used + 1) * 2 > p->codes_cap) {
-		if (p->codes_cap >= CODE_CACHE_MAX) {
-			code_cache_flush(p);
-		} else {
-			size_t ncap = p->codes_cap ? p->codes_cap * 2 : 256;
-			struct code_entry *n = calloc(ncap, sizeof(*n));
-
-			if (!n)
-				return NULL;
-			for (i = 0; i < p->codes_cap; i++) {
-				size_t j;
-
-				if (!p->codes[i].addr)
-					continue;
-				for (j = code_slot(p->codes[i].addr, ncap); n[j].addr; j = (j + 1) & (ncap - 1))
-					;
-				n[j] = p->codes[i];
-			}
-			free(p->codes);
-			p->codes = n;
-			p->codes_cap = ncap;
-		}
-	}
-	for (i = code_slot(addr, p->codes_cap); p->codes[i].addr; i = (i + 1) & (p->codes_cap - 1))
-		;
-	p->codes_used++;
-	return &p->codes[i];
-}
-
-/* Remove e from the open-addressing table, keeping the probe chains whole. */
-static void code_remove(struct py_process *p, struct code_entry *e)
-{
-	size_t mask = p->codes_cap - 1, i = e - p->codes, j;
-
-	code_entry_clear(e);
-	p->codes_used--;
-	for (j = (i + 1) & mask; p->codes[j].addr; j = (j + 1) & mask) {
-		struct code_entry moved = p->codes[j];
-		size_t k;
-
-		memset(&p->codes[j], 0, sizeof(p->codes[j]));
-		for (k = code_slot(moved.addr, p->codes_cap); p->codes[k].addr; k = (k + 1) & mask)
-			;
-		p->codes[k] = moved;
-	}
-}
-
-/* Whether the code header hdr (as just read) still describes e. */
-static bool code_matches(const struct py_process *p, const struct code_entry *e, const uint8_t *hdr)
-{
-	const struct py_offsets *o = &p->off;
-
-	if (get_u64(hdr, o->ob_type) != e->type)
-		return false;
-	if (!e->valid)
-		return true;
-	return get_u64(hdr, o->code_filename) == e->filename &&
-	       get_u64(hdr, o->code_name) == e->name &&
-	       (o->code_qualname == PYOFF_NONE || get_u64(hdr, o->code_qualname) == e->qualname) &&
-	       get_u64(hdr, o->code_linetable) == e->linetable &&
-	       get_i32(hdr, o->code_firstlineno) == e->firstlineno;
-}
-
-/* Read the code object at addr (header hdr already read) into a new entry. */
-static int code_load(struct py_process *p, uint64_t addr, const uint8_t *hdr, struct code_entry **out)
+/* The fields that identify a code object, from its header hdr. */
+static struct code_entry code_fields(const struct py_process *p, uint64_t addr,
+				     struct rbuf *hdr)
 {
 	const struct py_offsets *o = &p->off;
 	struct code_entry e = { .addr = addr };
-	const char *file, *function;
+
+	e.type = rbuf_u64(hdr, o->ob_type);
+	e.filename = rbuf_u64(hdr, o->code_filename);
+	e.name = rbuf_u64(hdr, o->code_name);
+	e.qualname = o->code_qualname == PYOFF_NONE ? 0 : rbuf_u64(hdr, o->code_qualname);
+	e.linetable = rbuf_u64(hdr, o->code_linetable);
+	e.firstlineno = rbuf_i32(hdr, o->code_firstlineno);
+	return e;
+}
+
+/* Whether the code header hdr (as just read) still describes e. */
+static bool code_matches(const struct py_process *p, const struct code_entry *e,
+			 struct rbuf *hdr)
+{
+	struct code_entry now = code_fields(p, e->addr, hdr);
+
+	if (hdr->bad || now.type != e->type)
+		return false;
+	if (!e->valid)
+		return true;
+	return now.filename == e->filename && now.name == e->name &&
+	       now.qualname == e->qualname && now.linetable == e->linetable &&
+	       now.firstlineno == e->firstlineno;
+}
+
+/* Read the code object at addr (header hdr already read) into the cache. */
+static int code_load(struct py_process *p, uint64_t addr, struct rbuf *hdr)
+{
+	struct code_entry e = code_fields(p, addr, hdr);
+	char *file = p->strbuf[0], *function = p->strbuf[1];
+	size_t room;
 	enum obkind kind;
-	uint64_t fname;
 	int err;
 
-	e.type = get_u64(hdr, o->ob_type);
+	if (hdr->bad)
+		return -EFAULT;
 	err = type_kind(p, e.type, &kind);
 	if (err)
 		return err;
-	if (kind == KIND_CODE) {
-		e.valid = true;
-		e.filename = get_u64(hdr, o->code_filename);
-		e.name = get_u64(hdr, o->code_name);
-		e.qualname = o->code_qualname == PYOFF_NONE ? 0 : get_u64(hdr, o->code_qualname);
-		e.linetable = get_u64(hdr, o->code_linetable);
-		e.firstlineno = get_i32(hdr, o->code_firstlineno);
-
-		err = read_str(p, e.filename);
+	e.valid = kind == KIND_CODE;
+	if (e.valid) {
+		err = read_str(p, e.filename, file);
+		if (!err)
+			err = read_str(p, e.qualname ? e.qualname : e.name, function);
 		if (err)
 			return err;
-		file = strpool_intern(&p->pool, p->strbuf);
-		fname = e.qualname ? e.qualname : e.name;
-		err = read_str(p, fname);
+		/* A table the cache has no room for: lines 0, but a stack. */
+		room = codecache_table_room(&p->codes);
+		err = read_bytes(p, e.linetable, room < MAX_TABLE ? room : MAX_TABLE, &e.table,
+				 &e.tablen);
 		if (err)
 			return err;
-		function = strpool_intern(&p->pool, p->strbuf);
-		if (!file || !function)
-			return -ENOMEM;
-		e.file = file;
-		e.function = function;
-		err = read_bytes(p, e.linetable, &e.table, &e.tablen);
-		if (err)
-			return err;
+	} else {
+		e.filename = e.name = e.qualname = e.linetable = 0;
+		e.firstlineno = 0;
 	}
-	*out = code_slot_for(p, addr);
-	if (!*out) {
-		free(e.table);
-		return -ENOMEM;
-	}
-	**out = e;
-	return 0;
+	return codecache_add(&p->codes, &e, function, file) ? 0 : -ENOMEM;
 }
 
 /*
  * Resolve the code objects of n frames into ents[]: cached entries are
  * re-checked in one batched read, the rest (and any that changed) read.
+ * The entries are valid until the next sample.
  */
 static int resolve_codes(struct py_process *p, const struct raw_frame *raw, int n,
 			 struct code_entry **ents)
@@ -635,67 +523,47 @@ static int resolve_codes(struct py_process *p, const struct raw_frame *raw, int 
 		if (j == nuniq)
 			addrs[nuniq++] = raw[i].code;
 	}
-	/* Make room first: the cache must not be emptied half-way through. */
-	if ((p->codes_used + nuniq + 1) * 2 > CODE_CACHE_MAX)
-		code_cache_flush(p);
+	codecache_begin_sample(&p->codes);
 	for (j = 0; j < nuniq; j++) {
 		if (!remote_ptr_ok(addrs[j]))
 			return -EFAULT;
+		codecache_find(&p->codes, addrs[j]); /* marks the hits as in use */
 		iov[j] = (struct remote_iov){ .addr = addrs[j], .buf = p->scratch + (size_t)j * hsize,
 					     .len = hsize };
 	}
+	/* Room for all: the cache must not be emptied half-way through. */
+	err = codecache_reserve(&p->codes, nuniq);
+	if (err)
+		return err;
 	if (nuniq) {
 		err = remote_readv(&p->r, iov, nuniq);
 		if (err)
 			return err;
 	}
 	for (j = 0; j < nuniq; j++) {
-		const uint8_t *hdr = p->scratch + (size_t)j * hsize;
-		struct code_entry *e = code_find(p, addrs[j]);
+		struct rbuf hdr = rbuf_of(p->scratch + (size_t)j * hsize, hsize);
+		struct code_entry *e = codecache_find(&p->codes, addrs[j]);
 
-		if (e && !code_matches(p, e, hdr)) {
+		if (e && !code_matches(p, e, &hdr)) {
 			/* Freed and its address reused: forget it. */
-			code_remove(p, e);
+			codecache_remove(&p->codes, e);
 			e = NULL;
 		}
 		if (!e) {
-			err = code_load(p, addrs[j], hdr, &e);
+			hdr.bad = false;
+			err = code_load(p, addrs[j], &hdr);
 			if (err)
 				return err;
 		}
 	}
-	/* Loading may have grown (moved) the table: look the entries up last. */
+	/* Removing moves entries: look them up last. */
 	for (i = 0; i < n; i++)
-		ents[i] = code_find(p, raw[i].code);
+		ents[i] = codecache_find(&p->codes, raw[i].code);
 	return 0;
 }
 
 /* ------------------------------------------------------------------ */
 /* threads                                                              */
-
-/* NSpid of /proc/<pid>/task/<tid>/status: the TID in the target's namespace. */
-static int read_ns_tid(pid_t pid, pid_t tid, pid_t *ns)
-{
-	pid_t ids[PROCFS_MAX_NS_LEVELS];
-	char path[96], buf[4096];
-	ssize_t n;
-	int fd, k;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? -ENOENT : -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -ENOENT;
-	buf[n] = '\0';
-	k = procfs_parse_nspid(buf, ids);
-	if (k < 1)
-		return -ENOENT;
-	*ns = ids[k - 1];
-	return 0;
-}
 
 static int tidmap_add(struct py_process *p, pid_t host, pid_t ns)
 {
@@ -707,7 +575,7 @@ static int tidmap_add(struct py_process *p, pid_t host, pid_t ns)
 			return 0;
 		}
 	}
-	if (p->ntids >= MAX_THREADS)
+	if (p->ntids >= REMOTE_MAX_TASKS)
 		p->ntids = 0; /* threads come and go: forget the old ones */
 	if (p->ntids == p->tids_cap) {
 		size_t ncap = p->tids_cap ? p->tids_cap * 2 : 16;
@@ -740,60 +608,18 @@ static int ns_tid_of(struct py_process *p, pid_t tid, pid_t *ns)
 	size_t i;
 	int err;
 
-	if (p->same_pidns) {
-		*ns = tid;
-		return 0;
-	}
+	if (p->r.same_pidns)
+		return remote_ns_tid(&p->r, tid, ns);
 	for (i = 0; i < p->ntids; i++) {
 		if (p->tids[i].host == tid) {
 			*ns = p->tids[i].ns;
 			return 0;
 		}
 	}
-	err = read_ns_tid(p->pid, tid, ns);
+	err = remote_ns_tid(&p->r, tid, ns);
 	if (err)
 		return err;
 	return tidmap_add(p, tid, *ns);
-}
-
-/* Every TID of the process, in its own namespace (malloc'd). */
-static int list_ns_tids(struct py_process *p, pid_t **out, int *n)
-{
-	char path[64];
-	struct dirent *d;
-	int cap = 0, err = 0;
-	DIR *dir;
-
-	*out = NULL;
-	*n = 0;
-	snprintf(path, sizeof(path), "/proc/%d/task", p->pid);
-	dir = opendir(path);
-	if (!dir)
-		return errno == ENOENT ? -ESRCH : -errno;
-	while ((d = readdir(dir))) {
-		pid_t host = atoi(d->d_name), ns;
-
-		if (host <= 0 || ns_tid_of(p, host, &ns) < 0)
-			continue;
-		if (*n == cap) {
-			pid_t *bigger;
-
-			cap = cap ? cap * 2 : 32;
-			bigger = realloc(*out, cap * sizeof(*bigger));
-			if (!bigger) {
-				err = -ENOMEM;
-				break;
-			}
-			*out = bigger;
-		}
-		(*out)[(*n)++] = ns;
-	}
-	closedir(dir);
-	if (err) {
-		free(*out);
-		*out = NULL;
-	}
-	return err;
 }
 
 /* Read a window of struct pthread; smaller if the end is not mapped. */
@@ -813,7 +639,7 @@ static int read_pthread_window(struct py_process *p, uint64_t pthread, uint8_t *
 }
 
 /* 3.8-3.10: infer where struct pthread keeps the TID (see pytid.h). */
-static int infer_tid_offset(struct py_process *p)
+static int infer_tid_offset(struct py_process *p, unsigned *reads)
 {
 	const uint8_t *wins[64];
 	size_t lens[64];
@@ -824,7 +650,7 @@ static int infer_tid_offset(struct py_process *p)
 
 	if (p->nthreads == 0)
 		return 0;
-	err = list_ns_tids(p, &valid, &nvalid);
+	err = remote_ns_tids(&p->r, &valid, &nvalid);
 	if (err)
 		return err;
 	buf = malloc(64 * PYTID_WINDOW);
@@ -837,6 +663,7 @@ static int infer_tid_offset(struct py_process *p)
 
 		if (!remote_ptr_ok(p->threads[i].pthread))
 			continue;
+		(*reads)++;
 		err = read_pthread_window(p, p->threads[i].pthread, w, &lens[nwin]);
 		if (err == -ESRCH || err == -EPERM)
 			goto out;
@@ -845,7 +672,7 @@ static int infer_tid_offset(struct py_process *p)
 		wins[nwin++] = w;
 	}
 	err = 0;
-	found = pytid_infer_offset(wins, lens, nwin, valid, nvalid, p->ns_pid,
+	found = pytid_infer_offset(wins, lens, nwin, valid, nvalid, p->r.ns_pid,
 				   pytid_preferred_offset(), &p->tid_off);
 	/* Ambiguous is still a good guess; none is retried at the next scan. */
 	p->tid_off_known = found > 0;
@@ -855,45 +682,92 @@ out:
 	return err;
 }
 
-/* Scan every interpreter's thread list into p->threads. */
-static int scan_threads(struct py_process *p)
+/*
+ * 3.8-3.10: each thread's TID, from its struct pthread at tid_off, in
+ * batches of one system call. A batch with an unreadable pthread is read
+ * one by one.
+ */
+static void read_pthread_tids(struct py_process *p, unsigned *reads)
+{
+	struct remote_iov iov[REMOTE_IOV_MAX];
+	int32_t tids[REMOTE_IOV_MAX];
+	size_t idx[REMOTE_IOV_MAX], i = 0;
+
+	while (i < p->nthreads) {
+		int n = 0, k;
+
+		for (; i < p->nthreads && n < REMOTE_IOV_MAX; i++) {
+			if (!remote_ptr_ok(p->threads[i].pthread))
+				continue;
+			idx[n] = i;
+			iov[n] = (struct remote_iov){ .addr = p->threads[i].pthread + p->tid_off,
+						      .buf = &tids[n], .len = sizeof(tids[n]) };
+			n++;
+		}
+		if (!n)
+			break;
+		(*reads)++;
+		if (remote_readv(&p->r, iov, n) == 0) {
+			for (k = 0; k < n; k++)
+				p->threads[idx[k]].ns_tid = tids[k];
+			continue;
+		}
+		for (k = 0; k < n; k++) {
+			(*reads)++;
+			if (remote_readv(&p->r, &iov[k], 1) == 0)
+				p->threads[idx[k]].ns_tid = tids[k];
+		}
+	}
+}
+
+/*
+ * Scan every interpreter's thread list into p->threads: at most
+ * MAX_SCAN_TSTATES thread states over all interpreters (each list starts
+ * with its newest thread; a process with more keeps its oldest unfound).
+ * *reads counts the remote reads made.
+ */
+static int scan_threads(struct py_process *p, unsigned *reads)
 {
 	const struct py_offsets *o = &p->off;
 	uint64_t interp, ts, tortoise;
-	uint8_t tsbuf[1024];
-	int ni, nt, err, power, lam;
-	size_t i;
+	uint8_t tsbuf[PYOFF_TS_MAX];
+	int ni, err, power, lam;
 
 	p->nthreads = 0;
 	if (o->ts_read > sizeof(tsbuf))
 		return -EINVAL;
+	(*reads)++;
 	err = remote_u64(&p->r, p->runtime + o->runtime_interp_head, &interp);
 	if (err)
 		return err;
 	for (ni = 0; interp; ni++) {
 		if (ni == MAX_INTERPS || !remote_ptr_ok(interp))
 			return -EFAULT;
+		(*reads)++;
 		err = remote_u64(&p->r, interp + o->interp_threads_head, &ts);
 		if (err)
 			return err;
-		/* Brent's cycle detection: a torn list must not spin to MAX_THREADS. */
+		/* Brent's cycle detection: a torn list must not spin to the bound. */
 		tortoise = 0;
 		power = 1;
 		lam = 0;
-		for (nt = 0; ts; nt++) {
+		while (ts && p->nthreads < MAX_SCAN_TSTATES) {
 			struct pythread *t;
+			struct rbuf rb;
 
-			if (nt == MAX_THREADS || !remote_ptr_ok(ts) || ts == tortoise)
+			if (!remote_ptr_ok(ts) || ts == tortoise)
 				return -EFAULT;
 			if (++lam == power) {
 				tortoise = ts;
 				power *= 2;
 				lam = 0;
 			}
+			(*reads)++;
 			err = remote_read(&p->r, ts, tsbuf, o->ts_read);
 			if (err)
 				return err;
-			if (get_u64(tsbuf, o->ts_interp) != interp)
+			rb = rbuf_of(tsbuf, o->ts_read);
+			if (rbuf_u64(&rb, o->ts_interp) != interp || rb.bad)
 				return -EFAULT; /* torn, or not a thread state */
 			if (p->nthreads == p->threads_cap) {
 				size_t ncap = p->threads_cap ? p->threads_cap * 2 : 16;
@@ -907,10 +781,15 @@ static int scan_threads(struct py_process *p)
 			t = &p->threads[p->nthreads++];
 			t->tstate = ts;
 			t->interp = interp;
-			t->pthread = get_u64(tsbuf, o->ts_thread_id);
-			t->ns_tid = o->tids == PY_TID_NATIVE ? (pid_t)get_u64(tsbuf, o->ts_native_tid) : 0;
-			ts = get_u64(tsbuf, o->ts_next);
+			t->pthread = rbuf_u64(&rb, o->ts_thread_id);
+			t->ns_tid = o->tids == PY_TID_NATIVE ? (pid_t)rbuf_u64(&rb, o->ts_native_tid) : 0;
+			ts = rbuf_u64(&rb, o->ts_next);
+			if (rb.bad)
+				return -EFAULT;
 		}
+		if (p->nthreads == MAX_SCAN_TSTATES)
+			break;
+		(*reads)++;
 		err = remote_u64(&p->r, interp + o->interp_next, &interp);
 		if (err)
 			return err;
@@ -920,7 +799,7 @@ static int scan_threads(struct py_process *p)
 	if (!p->tid_off_known) {
 		if (now_ns() < p->infer_after_ns)
 			return 0;
-		err = infer_tid_offset(p);
+		err = infer_tid_offset(p, reads);
 		if (err)
 			return err;
 		if (!p->tid_off_known) {
@@ -929,14 +808,31 @@ static int scan_threads(struct py_process *p)
 			return 0;
 		}
 	}
-	for (i = 0; i < p->nthreads; i++) {
-		int32_t tid;
-
-		if (remote_ptr_ok(p->threads[i].pthread) &&
-		    remote_i32(&p->r, p->threads[i].pthread + p->tid_off, &tid) == 0)
-			p->threads[i].ns_tid = tid;
-	}
+	read_pthread_tids(p, reads);
 	return 0;
+}
+
+/*
+ * Scan, unless a scan was made a moment ago: then its answer stands, the
+ * TID was not found (-ENOENT) or the list was torn (-EAGAIN). The next
+ * scan may come after a delay proportional to this one's reads. Otherwise
+ * returns as scan_threads().
+ */
+static int scan_threads_bounded(struct py_process *p, bool retry)
+{
+	uint64_t now = now_ns(), delay;
+	unsigned reads = 0;
+	int err;
+
+	/* A torn scan may be retried at once, once (py_process_sample). */
+	if (now < p->scan_not_before_ns && !(retry && p->last_scan_torn))
+		return p->last_scan_torn ? -EAGAIN : -ENOENT;
+	err = scan_threads(p, &reads);
+	p->scans++;
+	p->last_scan_torn = err == -EFAULT;
+	delay = (uint64_t)reads * SCAN_NS_PER_READ;
+	p->scan_not_before_ns = now_ns() + (delay > SCAN_RETRY_MIN_NS ? delay : SCAN_RETRY_MIN_NS);
+	return err;
 }
 
 static struct pythread *thread_find(struct py_process *p, pid_t ns_tid)
@@ -958,20 +854,24 @@ static int thread_check(struct py_process *p, const struct pythread *t, pid_t ns
 			uint64_t *root)
 {
 	const struct py_offsets *o = &p->off;
-	uint8_t tsbuf[1024];
+	uint8_t tsbuf[PYOFF_TS_MAX];
+	struct rbuf rb;
 	int32_t tid;
 	int err;
 
+	if (o->ts_read > sizeof(tsbuf))
+		return -EINVAL;
 	err = pc_read(p, t->tstate, tsbuf, o->ts_read);
 	if (err)
 		return err == -EFAULT ? -ENOENT : err;
-	if (get_u64(tsbuf, o->ts_interp) != t->interp)
+	rb = rbuf_of(tsbuf, o->ts_read);
+	if (rbuf_u64(&rb, o->ts_interp) != t->interp)
 		return -ENOENT;
 	if (o->tids == PY_TID_NATIVE) {
-		if ((pid_t)get_u64(tsbuf, o->ts_native_tid) != ns_tid)
+		if ((pid_t)rbuf_u64(&rb, o->ts_native_tid) != ns_tid)
 			return -ENOENT;
 	} else {
-		uint64_t pthread = get_u64(tsbuf, o->ts_thread_id);
+		uint64_t pthread = rbuf_u64(&rb, o->ts_thread_id);
 
 		if (pthread != t->pthread || !remote_ptr_ok(pthread))
 			return -ENOENT;
@@ -981,13 +881,12 @@ static int thread_check(struct py_process *p, const struct pythread *t, pid_t ns
 		if (tid != ns_tid)
 			return -ENOENT;
 	}
-	*root = get_u64(tsbuf, o->ts_frame);
-	return 0;
+	*root = rbuf_u64(&rb, o->ts_frame);
+	return rb.bad ? -ENOENT : 0;
 }
 
 /* ------------------------------------------------------------------ */
 /* frames                                                               */
-
 
 static bool seen_add(struct seen *s, uint64_t addr)
 {
@@ -1011,7 +910,7 @@ static int walk(struct py_process *p, uint64_t frame, struct raw_frame *raw, int
 	const struct py_offsets *o = &p->off;
 	struct seen *seen = p->seen;
 	bool shim = false, entry = false, running = false;
-	uint8_t fbuf[512];
+	uint8_t fbuf[PYOFF_FRAME_MAX];
 	int steps, err = 0;
 
 	*n = 0;
@@ -1020,6 +919,7 @@ static int walk(struct py_process *p, uint64_t frame, struct raw_frame *raw, int
 		return -EINVAL;
 	memset(seen, 0, sizeof(*seen));
 	for (steps = 0; frame; steps++) {
+		struct rbuf fb;
 		uint64_t code;
 
 		if (steps == MAX_WALK || *n == PY_MAX_DEPTH + 1) {
@@ -1033,24 +933,29 @@ static int walk(struct py_process *p, uint64_t frame, struct raw_frame *raw, int
 		err = pc_read(p, frame, fbuf, o->frame_read);
 		if (err)
 			break;
-		code = get_u64(fbuf, o->frame_code) & o->code_ptr_mask;
+		fb = rbuf_of(fbuf, o->frame_read);
+		code = rbuf_u64(&fb, o->frame_code) & o->code_ptr_mask;
 		if (o->frames == PY_FRAMES_OBJECT) {
-			uint8_t state = fbuf[o->frame_state];
+			uint8_t state = rbuf_u8(&fb, o->frame_state);
 
 			raw[*n].code = code;
-			raw[*n].where = (int64_t)get_i32(fbuf, o->frame_lasti) * o->lasti_scale;
+			raw[*n].where = (int64_t)rbuf_i32(&fb, o->frame_lasti) * o->lasti_scale;
 			(*n)++;
 			running = state < 8 && (o->frame_state_live & (1u << state));
 		} else {
-			shim = fbuf[o->frame_owner] >= o->owner_shim;
+			shim = rbuf_u8(&fb, o->frame_owner) >= o->owner_shim;
 			if (!shim) {
 				raw[*n].code = code;
-				raw[*n].where = (int64_t)get_u64(fbuf, o->frame_lasti);
+				raw[*n].where = (int64_t)rbuf_u64(&fb, o->frame_lasti);
 				(*n)++;
 			}
-			entry = o->frame_is_entry != PYOFF_NONE && fbuf[o->frame_is_entry];
+			entry = o->frame_is_entry != PYOFF_NONE && rbuf_u8(&fb, o->frame_is_entry);
 		}
-		frame = get_u64(fbuf, o->frame_back);
+		frame = rbuf_u64(&fb, o->frame_back);
+		if (fb.bad) {
+			err = -EFAULT;
+			break;
+		}
 	}
 	/*
 	 * A stack that ends at a frame that cannot be a thread's first was
@@ -1106,7 +1011,7 @@ static int frame_line(const struct py_process *p, const struct code_entry *e,
 /* ------------------------------------------------------------------ */
 /* public: sample                                                       */
 
-static int sample(struct py_process *p, pid_t tid, struct py_stack *out)
+static int sample(struct py_process *p, pid_t tid, bool retry, struct py_stack *out)
 {
 	const struct py_offsets *o = &p->off;
 	struct raw_frame raw[PY_MAX_DEPTH + 1];
@@ -1121,13 +1026,26 @@ static int sample(struct py_process *p, pid_t tid, struct py_stack *out)
 	out->truncated = false;
 	p->pc_n = 0; /* the target has moved on since the last sample */
 	err = ns_tid_of(p, tid, &ns);
+	if (err == -ENOENT) {
+		/* Not its thread: unless the process is gone or another image. */
+		int alive = check_alive(p);
+
+		return alive ? alive : -ENOENT;
+	}
 	if (err)
-		return err == -ENOENT && process_exited(p) ? -ESRCH : err;
+		return err;
 
 	t = thread_find(p, ns);
 	err = t ? thread_check(p, t, ns, &root) : -ENOENT;
 	if (err == -ENOENT) {
-		err = scan_threads(p);
+		err = scan_threads_bounded(p, retry);
+		if (err == -ENOENT || err == -EAGAIN) {
+			/* Scanned a moment ago: its answer stands, unless the
+			 * process went away meanwhile. */
+			int alive = check_alive(p);
+
+			return alive ? alive : err;
+		}
 		if (err)
 			return read_failure(p, err);
 		p->pc_n = 0;
@@ -1204,9 +1122,16 @@ int py_process_sample(struct py_process *p, pid_t tid, struct py_stack *out)
 	 * once: a fresh walk usually lands between two of its calls.
 	 */
 	for (attempt = 0; attempt < 2; attempt++) {
-		err = sample(p, tid, out);
+		err = sample(p, tid, attempt > 0, out);
 		if (err != -EAGAIN)
 			break;
+	}
+	/* Torn, unless it is not the process that was opened any more. */
+	if (err == -EAGAIN) {
+		int alive = check_alive(p);
+
+		if (alive)
+			err = alive;
 	}
 	if (err) {
 		out->depth = 0;
@@ -1216,7 +1141,7 @@ int py_process_sample(struct py_process *p, pid_t tid, struct py_stack *out)
 }
 
 /* ------------------------------------------------------------------ */
-/* public: open / close                                                 */
+/* public: attach, open, close                                          */
 
 /* "3.9" from ".../libpython3.9.so.1.0" or ".../python3.9": 0, or -1. */
 static int version_from_name(const char *path, int *major, int *minor)
@@ -1236,145 +1161,8 @@ static int version_from_name(const char *path, int *major, int *minor)
 	return -1;
 }
 
-static bool is_libpython(const char *path)
-{
-	const char *base = strrchr(path, '/');
-
-	base = base ? base + 1 : path;
-	return strncmp(base, "libpython", 9) == 0;
-}
-
-/* Where _PyRuntime was found. */
-struct runtime_loc {
-	uint64_t runtime, py_version; /* run-time addresses; py_version 0 = none */
-	char path[4096];              /* the file, as the target sees it */
-	bool replaced;                /* the file on disk may not be the one mapped */
-};
-
-/*
- * Look for _PyRuntime in the file mapped as m->path (and its other
- * mappings in maps). 0 found, -ENOENT not there, other -errno.
- */
-static int find_runtime_in(pid_t pid, int rootfd, const struct pmap_list *maps,
-			   const struct pmap *m, struct runtime_loc *loc, char *err, size_t errlen)
-{
-	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), bias;
-	struct pyelf elf;
-	struct stat st;
-	size_t i;
-	int fd, rc;
-
-	rc = tfs_target_path(pid, m->path, loc->path, sizeof(loc->path));
-	if (rc)
-		return rc;
-	fd = tfs_open(rootfd, loc->path);
-	if (fd < 0) {
-		seterr(err, errlen, "cannot open %s in the target's root: %s", loc->path,
-		       strerror(-fd));
-		return fd == -EACCES ? -EPERM : -ENOENT;
-	}
-	/*
-	 * Not the mapped file if it was replaced on disk since (an upgrade:
-	 * maps says "(deleted)", or the inode differs). Overlay file systems
-	 * may show other inode numbers for the same file, so a different
-	 * inode alone does not refuse it: the layout checks that follow
-	 * catch a file that does not match the memory.
-	 */
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
-	loc->replaced = st.st_ino != m->inode || strstr(m->path, " (deleted)");
-	rc = pyelf_inspect(fd, &elf, err, errlen);
-	close(fd);
-	if (rc)
-		return rc == -ENOEXEC ? -ENOENT : rc;
-	if (!elf.has_runtime)
-		return -ENOENT;
-	/* maps is sorted by address: the file's first mapping is its lowest. */
-	for (i = 0; i < maps->n; i++) {
-		const struct pmap *o = &maps->maps[i];
-
-		if (o->inode != m->inode || strcmp(o->path, m->path) != 0)
-			continue;
-		if (pyelf_bias(&elf, o->start, o->offset, page, &bias) < 0)
-			break;
-		loc->runtime = elf.runtime + bias;
-		loc->py_version = elf.has_py_version ? elf.py_version + bias : 0;
-		return 0;
-	}
-	seterr(err, errlen, "%s: its mappings do not match its PT_LOAD segments", loc->path);
-	return -ENOENT;
-}
-
-/* Find _PyRuntime in the executable, else in a mapped libpython. */
-static int find_runtime(pid_t pid, struct runtime_loc *loc, char *err, size_t errlen)
-{
-	char link[64], exe[4096], why[256] = "";
-	struct pmap_list maps;
-	ssize_t n;
-	size_t i;
-	int rootfd, rc = -ENOENT, pass;
-
-	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
-	n = readlink(link, exe, sizeof(exe) - 1);
-	if (n < 0) {
-		int e = errno;
-
-		if (e == EACCES || e == EPERM)
-			return -EPERM;
-		snprintf(link, sizeof(link), "/proc/%d", pid);
-		if (access(link, F_OK) != 0)
-			return -ESRCH;
-		/* A kernel thread or a zombie has no executable. */
-		seterr(err, errlen, "process %d has no executable: %s", pid, strerror(e));
-		return -ENOEXEC;
-	}
-	exe[n] = '\0';
-	rootfd = tfs_root_open(pid);
-	if (rootfd < 0)
-		return rootfd;
-	rc = pmap_read(pid, &maps);
-	if (rc) {
-		close(rootfd);
-		return rc;
-	}
-	/* Pass 0: the executable; pass 1: libpython*; each file once. */
-	rc = -ENOENT;
-	for (pass = 0; pass < 2 && rc == -ENOENT; pass++) {
-		for (i = 0; i < maps.n && rc == -ENOENT; i++) {
-			const struct pmap *m = &maps.maps[i];
-			size_t k;
-			bool dup = false;
-
-			if (m->path[0] != '/')
-				continue;
-			if (pass == 0 ? strcmp(m->path, exe) != 0 : !is_libpython(m->path))
-				continue;
-			for (k = 0; k < i && !dup; k++)
-				dup = maps.maps[k].inode == m->inode && strcmp(maps.maps[k].path, m->path) == 0;
-			if (dup)
-				continue;
-			rc = find_runtime_in(pid, rootfd, &maps, m, loc, why, sizeof(why));
-		}
-	}
-	pmap_free(&maps);
-	close(rootfd);
-	if (rc == -ENOENT) {
-		if (why[0])
-			seterr(err, errlen, "process %d is not Python: no _PyRuntime in %s or a libpython (%s)",
-			       pid, exe, why);
-		else
-			seterr(err, errlen, "process %d is not Python: no _PyRuntime in %s or a libpython",
-			       pid, exe);
-		return -ENOEXEC;
-	}
-	return rc;
-}
-
 /* Choose the layout: _Py_DebugOffsets, Py_Version, else the file name. */
-static int choose_layout(struct py_process *p, const struct runtime_loc *loc, char *err,
+static int choose_layout(struct py_process *p, const struct py_runtime_loc *loc, char *err,
 			 size_t errlen)
 {
 	uint8_t dbg[PY_DEBUG_OFFSETS_MAX];
@@ -1430,17 +1218,6 @@ static int choose_layout(struct py_process *p, const struct runtime_loc *loc, ch
 	return 0;
 }
 
-static bool same_pid_namespace(pid_t pid)
-{
-	char path[64];
-	struct stat a, b;
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/pid", pid);
-	if (stat("/proc/self/ns/pid", &a) < 0 || stat(path, &b) < 0)
-		return false;
-	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-}
-
 /*
  * If the interpreter is up, check that the layout fits: the first thread
  * state must point back at its interpreter.
@@ -1474,11 +1251,61 @@ static int check_layout(struct py_process *p, bool replaced, char *err, size_t e
 	return rc;
 }
 
+/* The message for a failure that has none yet. */
+static void default_error(pid_t pid, int rc, char *err, size_t errlen)
+{
+	if (!err || !errlen || err[0])
+		return;
+	if (rc == -ESRCH)
+		seterr(err, errlen, "no process %d", pid);
+	else if (rc == -EPERM)
+		seterr(err, errlen, "no permission to read process %d (needs CAP_SYS_PTRACE)", pid);
+	else
+		seterr(err, errlen, "cannot read process %d: %s", pid, strerror(-rc));
+}
+
+int py_process_attach(struct remote *r, const struct py_runtime_loc *loc,
+		      struct py_process **out, char *err, size_t errlen)
+{
+	struct py_process *p;
+	int rc;
+
+	if (err && errlen)
+		err[0] = '\0';
+	*out = NULL;
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		remote_close(r);
+		return -ENOMEM;
+	}
+	p->r = *r;
+	p->runtime = loc->runtime;
+	rc = choose_layout(p, loc, err, errlen);
+	if (!rc)
+		rc = check_layout(p, loc->replaced, err, errlen);
+	if (rc)
+		goto fail;
+	p->scratch = malloc((size_t)(PY_MAX_DEPTH + 1) * p->off.code_read);
+	p->strbuf[0] = malloc(STR_BUF);
+	p->strbuf[1] = malloc(STR_BUF);
+	p->pc_data = malloc(sizeof(*p->pc_data) * PC_PAGES);
+	p->seen = malloc(sizeof(*p->seen));
+	if (!p->scratch || !p->strbuf[0] || !p->strbuf[1] || !p->pc_data || !p->seen) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	*out = p;
+	return 0;
+fail:
+	default_error(r->pid, rc, err, errlen);
+	py_process_close(p);
+	return rc;
+}
+
 int py_process_open(pid_t pid, struct py_process **out, char *err, size_t errlen)
 {
-	struct runtime_loc *loc = NULL;
-	struct py_process *p;
-	char path[64];
+	struct py_runtime_loc *loc;
+	struct remote r;
 	int rc;
 
 	if (err && errlen)
@@ -1490,73 +1317,19 @@ int py_process_open(pid_t pid, struct py_process **out, char *err, size_t errlen
 		seterr(err, errlen, "invalid pid %d", pid);
 		return -EINVAL;
 	}
-	p = calloc(1, sizeof(*p));
 	loc = calloc(1, sizeof(*loc));
-	if (!p || !loc) {
-		free(p);
-		free(loc);
+	if (!loc)
 		return -ENOMEM;
-	}
-	p->pid = pid;
-	p->r.pid = pid;
-	p->memfd = -1;
-	p->pidfd = -1;
-	p->pidfd = syscall(SYS_pidfd_open, pid, 0);
-	if (p->pidfd < 0) {
-		rc = errno == ESRCH ? -ESRCH : -errno;
-		goto fail;
-	}
-	rc = find_runtime(pid, loc, err, errlen);
-	if (rc)
-		goto fail;
-	p->runtime = loc->runtime;
-	rc = choose_layout(p, loc, err, errlen);
-	if (rc)
-		goto fail;
-
-	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-	p->memfd = open(path, O_RDONLY | O_CLOEXEC);
-	if (p->memfd < 0) {
-		rc = errno == ENOENT ? -ESRCH : (errno == EACCES ? -EPERM : -errno);
-		goto fail;
-	}
-	p->same_pidns = same_pid_namespace(pid);
-	if (p->same_pidns) {
-		p->ns_pid = pid;
+	rc = remote_open(pid, &r);
+	if (!rc)
+		rc = py_find_runtime(pid, loc, err, errlen);
+	if (rc) {
+		remote_close(&r);
+		default_error(pid, rc, err, errlen);
 	} else {
-		rc = read_ns_tid(pid, pid, &p->ns_pid);
-		if (rc) {
-			rc = -ESRCH;
-			goto fail;
-		}
-	}
-	rc = check_layout(p, loc->replaced, err, errlen);
-	if (rc)
-		goto fail;
-	p->scratch = malloc((size_t)(PY_MAX_DEPTH + 1) * p->off.code_read);
-	p->strbuf = malloc(STR_BUF);
-	p->pc_data = malloc(sizeof(*p->pc_data) * PC_PAGES);
-	p->seen = malloc(sizeof(*p->seen));
-	if (!p->scratch || !p->strbuf || !p->pc_data || !p->seen) {
-		rc = -ENOMEM;
-		goto fail;
+		rc = py_process_attach(&r, loc, out, err, errlen);
 	}
 	free(loc);
-	if (err && errlen)
-		err[0] = '\0';
-	*out = p;
-	return 0;
-fail:
-	if (err && errlen && !err[0]) {
-		if (rc == -ESRCH)
-			seterr(err, errlen, "no process %d", pid);
-		else if (rc == -EPERM)
-			seterr(err, errlen, "no permission to read process %d (needs CAP_SYS_PTRACE)", pid);
-		else
-			seterr(err, errlen, "cannot read process %d: %s", pid, strerror(-rc));
-	}
-	free(loc);
-	py_process_close(p);
 	return rc;
 }
 
@@ -1564,22 +1337,26 @@ void py_process_close(struct py_process *p)
 {
 	if (!p)
 		return;
-	if (p->codes) {
-		code_cache_flush(p);
-		free(p->codes);
-	}
-	strpool_free(&p->pool);
+	codecache_free(&p->codes);
 	free(p->threads);
 	free(p->tids);
 	free(p->scratch);
-	free(p->strbuf);
+	free(p->strbuf[0]);
+	free(p->strbuf[1]);
 	free(p->pc_data);
 	free(p->seen);
-	if (p->memfd >= 0)
-		close(p->memfd);
-	if (p->pidfd >= 0)
-		close(p->pidfd);
+	remote_close(&p->r);
 	free(p);
+}
+
+void py_process_stats(const struct py_process *p, struct py_process_stats *out)
+{
+	*out = (struct py_process_stats){
+		.codes = p->codes.used,
+		.code_bytes = codecache_bytes(&p->codes),
+		.threads = p->nthreads,
+		.scans = p->scans,
+	};
 }
 
 const char *py_process_version(const struct py_process *p)

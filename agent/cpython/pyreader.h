@@ -49,7 +49,9 @@ struct py_frame {
 	 * file: co_filename as the target sees it (may be relative, or a
 	 * pseudo-name such as "<frozen importlib._bootstrap>").
 	 * Both are UTF-8, never NULL, and owned by the py_process: valid until
-	 * py_process_close().
+	 * the next py_process_sample() or py_process_close() on it (what it
+	 * keeps is bounded, so strings of code the target no longer runs are
+	 * freed; copy what must last longer).
 	 */
 	const char *function;
 	const char *file;
@@ -115,7 +117,11 @@ const char *py_process_version(const struct py_process *p);
  * Fast on the hot path: code objects are cached by address (re-checked
  * against the target on every sample, so a freed and reused address is
  * noticed), and so is the TID -> thread-state mapping; frames are read a
- * page at a time. A 10-frame stack costs 6 system calls with 3.11+ and 12
+ * page at a time. Bounded whatever the target does: the cache keeps at most
+ * 1024 code objects, and line tables only while its tables and names stay
+ * within 4 MiB; a sample reads at most 4096 thread states, and a TID not
+ * found is not looked for again for a while (-ENOENT at once).
+ * A 10-frame stack costs 6 system calls with 3.11+ and 12
  * with 3.8-3.10 (whose frames are scattered heap objects): 20-40 us on a
  * 2-core VM. The first sample of new code costs more (its strings and
  * line table are read once).

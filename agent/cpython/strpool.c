@@ -47,6 +47,7 @@ const char *strpool_intern(struct strpool *sp, const char *s)
 	if (!sp->slots[i])
 		return NULL;
 	sp->used++;
+	sp->bytes += strlen(s) + 1;
 	return sp->slots[i];
 }
 
@@ -58,5 +59,5 @@ void strpool_free(struct strpool *sp)
 		free(sp->slots[i]);
 	free(sp->slots);
 	sp->slots = NULL;
-	sp->cap = sp->used = 0;
+	sp->cap = sp->used = sp->bytes = 0;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * strpool.h - interned strings that live as long as their pool (internal to
- * agent/cpython): what struct py_frame's strings point into.
+ * agent/cpython): the names and file names of the code cache's entries
+ * (codecache.h), which bounds the pool by rebuilding it.
  */
 #ifndef BLOCKSNOOP_CPYTHON_STRPOOL_H
 #define BLOCKSNOOP_CPYTHON_STRPOOL_H
@@ -11,6 +12,7 @@
 struct strpool {
 	char **slots; /* open addressing, NULL = empty */
 	size_t cap, used;
+	size_t bytes; /* of the strings, NULs included */
 };
 
 /*

@@ -3,7 +3,8 @@
  * fuzz_cpython_pyoffsets - _Py_DebugOffsets parsing (agent/cpython/
  * pyoffsets.c) on arbitrary bytes. If the first byte is odd, the cookie and
  * a 3.13 or 3.14 version are written in, so the fuzzer reaches the field
- * checks. Whatever is accepted must keep every read inside sane sizes.
+ * checks. Whatever is accepted must keep every field inside the bytes the
+ * reader copies of its struct.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -31,8 +32,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			memcpy(buf + 16, &ft, 8);
 	}
 	if (pyoffsets_from_debug(buf, size, &o, &hex, err, sizeof(err)) == 0) {
-		if (o.ts_read > (1u << 16) || o.frame_read > (1u << 16) || o.code_read > (1u << 16) ||
-		    o.frame_owner >= (1u << 16) || o.str_compact_data > 256 || o.bytes_sval > 64)
+		/* every field inside the bytes the reader copies of its struct */
+		if (pyoffsets_check(&o, err, sizeof(err)) != 0 || o.ts_read > PYOFF_TS_MAX ||
+		    o.frame_read > PYOFF_FRAME_MAX || o.code_read > PYOFF_CODE_MAX ||
+		    o.bytes_size + 8 > o.bytes_sval || o.ob_type + 8 > o.bytes_sval ||
+		    o.str_length + 8 > o.str_ascii_data || o.str_ascii_data > PYOFF_STR_MAX)
 			abort();
 	} else if (!memchr(err, '\0', sizeof(err)) || !err[0]) {
 		abort();

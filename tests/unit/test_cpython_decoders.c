@@ -155,6 +155,13 @@ static void test_builtin_tables(void **state)
 		assert_true(o.frame_read >= 16 && o.frame_read <= 512);
 		assert_true(o.code_read >= 64 && o.code_read <= 512);
 	}
+	for (m = 8; m <= 12; m++) {
+		char err[256] = "";
+
+		pyoffsets_builtin(m, &o);
+		if (pyoffsets_check(&o, err, sizeof(err)))
+			fail_msg("3.%d: %s", m, err);
+	}
 	assert_int_equal(pyoffsets_builtin(7, &o), -1);
 	assert_int_equal(pyoffsets_builtin(13, &o), -1);
 
@@ -373,6 +380,78 @@ static void test_debug_offsets_refused(void **state)
 					      sizeof(err)), -1);
 }
 
+/*
+ * Offsets a target can put in its _Py_DebugOffsets that are each within
+ * the plausible range of the field, but whose field (offset + width) runs
+ * past the bytes the reader copies of its struct: all refused. The first
+ * was accepted once, and reading 8 bytes at 63 of a 64-byte header ran
+ * past a stack buffer.
+ */
+static void test_debug_offsets_out_of_range(void **state)
+{
+	static const struct {
+		int idx;   /* in the 3.13 table: byte position / 8 */
+		uint64_t v;
+		const char *field;
+	} lies[] = {
+		{ 520 / 8, 63, "bytes.ob_size" },    /* 8 bytes at 63 of a 32-byte header */
+		{ 520 / 8, 25, "bytes.ob_size" },    /* 8 bytes at 25 of 32 */
+		{ 528 / 8, 16, "bytes.ob_size" },    /* ob_sval before ob_size's end */
+		{ 360 / 8, 63, "ob_type" },
+		{ 360 / 8, 33, "ob_type" },          /* past a 40-byte str header */
+		{ 552 / 8, 60, "unicode.length" },
+		{ 544 / 8, 37, "unicode.state" },    /* 4 bytes at 37 of 40 */
+		{ 560 / 8, 127, "unicode.data" },    /* compact data pointer past 128 */
+		{ 376 / 8, 1000, "type.tp_name" },   /* in a type, past what is read of it */
+		{ 392 / 8, 505, "type.tp_flags" },
+	};
+	uint64_t blob[73];
+	struct py_offsets o;
+	uint32_t hex;
+	char err[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(lies) / sizeof(lies[0]); i++) {
+		memcpy(blob, dbg_3130, sizeof(blob));
+		blob[lies[i].idx] = lies[i].v;
+		err[0] = '\0';
+		assert_int_equal(pyoffsets_from_debug((const uint8_t *)blob, sizeof(blob), &o, &hex,
+						      err, sizeof(err)), -1);
+		if (!strstr(err, lies[i].field))
+			fail_msg("lie %zu (%s = %llu): %s", i, lies[i].field,
+				 (unsigned long long)lies[i].v, err);
+	}
+
+	/* Structs larger than the reader copies: their far fields are refused. */
+	memcpy(blob, dbg_3130, sizeof(blob));
+	blob[152 / 8] = 60000; /* thread_state.size */
+	blob[168 / 8] = 50000; /* thread_state.next, inside it */
+	assert_int_equal(pyoffsets_from_debug((const uint8_t *)blob, sizeof(blob), &o, &hex, err,
+					      sizeof(err)), -1);
+	assert_non_null(strstr(err, "thread state"));
+	memcpy(blob, dbg_3130, sizeof(blob));
+	blob[224 / 8] = 60000; /* interpreter_frame.size */
+	blob[264 / 8] = 59999; /* owner */
+	assert_int_equal(pyoffsets_from_debug((const uint8_t *)blob, sizeof(blob), &o, &hex, err,
+					      sizeof(err)), -1);
+	assert_non_null(strstr(err, "frame"));
+	memcpy(blob, dbg_3130, sizeof(blob));
+	blob[272 / 8] = 8000; /* code_object.size */
+	blob[280 / 8] = 4000; /* filename */
+	assert_int_equal(pyoffsets_from_debug((const uint8_t *)blob, sizeof(blob), &o, &hex, err,
+					      sizeof(err)), -1);
+	assert_non_null(strstr(err, "code"));
+
+	/* Every layout that is accepted passes the check on its own. */
+	assert_int_equal(pyoffsets_from_debug((const uint8_t *)dbg_3130, sizeof(dbg_3130), &o,
+					      &hex, err, sizeof(err)), 0);
+	assert_int_equal(pyoffsets_check(&o, err, sizeof(err)), 0);
+	o.bytes_size = 30;
+	assert_int_equal(pyoffsets_check(&o, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "bytes.ob_size"));
+}
+
 /* ------------------------------------------------------------------ */
 /* pytid                                                                */
 
@@ -477,6 +556,59 @@ static void test_pmap_read_self(void **state)
 	assert_int_equal(pmap_read(0x3fffffff, &l), -ESRCH);
 }
 
+static bool named_lib(const struct pmap *m, void *ctx)
+{
+	(void)ctx;
+	return strstr(m->path, "/libpython") && m->perms[2] == 'x';
+}
+
+/*
+ * pmap_files(): distinct files, each given as its lowest mapping, at most
+ * max of them, over 10,000 mappings: one linear pass (the set it keeps has
+ * max files), whatever the maps hold.
+ */
+static void test_pmap_files(void **state)
+{
+	enum { N = 10000 };
+	static struct pmap maps[N];
+	static char paths[N][40];
+	struct pmap_list l = { .maps = maps, .n = N };
+	const struct pmap *out[100];
+	bool more;
+	size_t i, n;
+
+	(void)state;
+	for (i = 0; i < N; i++) {
+		/* files 0..99, each mapped 100 times; odd files executable */
+		size_t f = i % 100;
+
+		snprintf(paths[i], sizeof(paths[i]), "/lib/libpython3.12-%zu.so", f);
+		maps[i] = (struct pmap){ .start = 0x10000 + i * 0x1000, .end = 0x11000 + i * 0x1000,
+					 .offset = (i / 100) * 0x1000, .inode = 1000 + f,
+					 .dev_major = 8, .perms = "r--p", .path = paths[i] };
+		if (f % 2 && i >= 100)
+			maps[i].perms[2] = 'x';
+	}
+	n = pmap_files(&l, named_lib, NULL, out, 8, &more);
+	assert_int_equal(n, 8);
+	assert_true(more);
+	for (i = 0; i < n; i++) {
+		/* the odd files in order, each as its very first (r--p) mapping */
+		assert_ptr_equal(out[i], &maps[2 * i + 1]);
+		assert_int_equal(out[i]->offset, 0);
+	}
+	/* The same path on another device, or another inode, is another file. */
+	maps[N - 1] = maps[101];
+	maps[N - 1].dev_major = 9;
+	maps[N - 1].start = 0x7f0000000000;
+	n = pmap_files(&l, named_lib, NULL, out, 100, &more);
+	assert_int_equal(n, 51);
+	assert_false(more);
+	assert_ptr_equal(out[50], &maps[N - 1]);
+	assert_int_equal(pmap_files(&l, named_lib, NULL, out, 0, &more), 0);
+	assert_true(more);
+}
+
 /* ------------------------------------------------------------------ */
 /* strpool                                                              */
 
@@ -517,9 +649,11 @@ int main(void)
 		cmocka_unit_test(test_debug_offsets_314_from_313),
 		cmocka_unit_test(test_debug_offsets_314),
 		cmocka_unit_test(test_debug_offsets_refused),
+		cmocka_unit_test(test_debug_offsets_out_of_range),
 		cmocka_unit_test(test_pytid),
 		cmocka_unit_test(test_pmap_lines),
 		cmocka_unit_test(test_pmap_read_self),
+		cmocka_unit_test(test_pmap_files),
 		cmocka_unit_test(test_strpool),
 	};
 
