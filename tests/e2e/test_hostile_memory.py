@@ -227,14 +227,16 @@ NLIBS_EXEC = 3     # and a few mapped executable, as a loaded library is
 
 
 def openat2_count(argv):
-    """Run argv under strace: (its result, how many openat2(2) calls it
-    made: the reader opens a target's files with openat2 only)."""
+    """Run argv under strace: (its result, how many of the target's files it
+    opened for reading). The reader walks a target's path with openat2(2)
+    O_PATH steps, one per component, and opens only the file it ends on,
+    through /proc/self/fd/N: those opens are the files it read."""
     # LeakSanitizer (SANITIZE=1 builds) cannot run under ptrace: off here.
     asan = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "detect_leaks=0"]))
-    trace = subprocess.run(["strace", "-f", "-qq", "-e", "trace=openat2", "-o", "/dev/stderr",
+    trace = subprocess.run(["strace", "-f", "-qq", "-e", "trace=open,openat", "-o", "/dev/stderr",
                             *map(str, argv)], capture_output=True, text=True, timeout=300,
                            env={**os.environ, "ASAN_OPTIONS": asan})
-    return trace, sum("openat2(" in line for line in trace.stderr.splitlines())
+    return trace, sum('"/proc/self/fd/' in line for line in trace.stderr.splitlines())
 
 
 @pytest.fixture
