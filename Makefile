@@ -7,6 +7,7 @@
 #   make install PREFIX=/usr DESTDIR=...
 #   make V=1             show the commands
 #   make e2e E2E_ARGS="tests/e2e/test_x.py -k name"   a part of the end-to-end suite
+#   make fuzz-long       every fuzzer for 10 million runs or 10 minutes (docs/security.md)
 #
 # Build pipeline (libbpf CO-RE, as in libbpf-tools):
 #   vmlinux.h (from the build host's BTF) -> bpf/*.bpf.c -> .bpf.o (clang -target bpf)
@@ -80,7 +81,7 @@ DEPS_TEST := libcmocka-dev python3-pytest python3-uvloop python3-aiohttp \
 	libclang-rt-14-dev libcap2-bin util-linux openssl mmdebstrap \
 	podman runc python3-yaml fuse-overlayfs libpython3.11 binutils strace
 
-.PHONY: all clean install uninstall deps deps-test demo test unit e2e fixtures fuzz
+.PHONY: all clean install uninstall deps deps-test demo test unit e2e fixtures fuzz fuzz-long
 all: $(OUTPUT)/blocksnoop
 
 $(OUTPUT) $(OUTPUT)/agent $(OUTPUT)/tests $(OUTPUT)/fixtures:
@@ -220,6 +221,14 @@ fuzz: $(FUZZ_BINS)
 			build/fuzz/corpus-$$n tests/fuzz/corpus/$$n > build/fuzz/$$n.log 2>&1; then \
 			tail -40 build/fuzz/$$n.log; echo "$$n FAILED: see build/fuzz/$$n.log"; exit 1; fi; \
 		tail -3 build/fuzz/$$n.log; done
+
+# The long run, once per release and after any change to a decoder: each
+# target for FUZZ_LONG_RUNS executions or FUZZ_LONG_SECONDS, whichever comes
+# first; the table it prints goes into docs/security.md.
+FUZZ_LONG_RUNS ?= 10000000
+FUZZ_LONG_SECONDS ?= 600
+fuzz-long: $(FUZZ_BINS)
+	$(Q)tests/fuzz/long.sh $(FUZZ_LONG_RUNS) $(FUZZ_LONG_SECONDS) $(FUZZ_BINS) | tee build/fuzz/long.txt
 
 install: $(OUTPUT)/blocksnoop
 	install -D -m 0755 $(OUTPUT)/blocksnoop $(DESTDIR)$(BINDIR)/blocksnoop
