@@ -79,6 +79,9 @@ DEPS_BUILD := make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
 DEPS_TEST := libcmocka-dev python3-pytest python3-uvloop python3-aiohttp \
 	libclang-rt-14-dev libcap2-bin util-linux openssl mmdebstrap \
 	podman runc python3-yaml
+# Node.js and npm, for the manifests' schema check; a host that has its own
+# (NodeSource's nodejs, say, which conflicts with Debian's npm) keeps them.
+DEPS_TEST += $(if $(shell command -v node >/dev/null && command -v npm),,nodejs npm)
 
 .PHONY: all clean install uninstall deps deps-test demo test unit e2e fixtures fuzz
 all: $(OUTPUT)/blocksnoop
@@ -192,26 +195,56 @@ demo: deps
 unit: $(UNIT_BINS)
 	$(Q)set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-# A Debian 13 root file system (Python 3.13, Austin 3.7.0) for the tests that
-# put a target in its own mount and PID namespace, built once and shared.
-# The mirror's Release files can outlive their Valid-Until date on hosts with
-# an old snapshot; tests do not care.
+# Debian root file systems for the end-to-end tests' targets: the Python
+# versions the host does not have, and Austin 3.x (it needs a newer glibc
+# than Debian 12's). Each is built once with mmdebstrap and shared by every
+# later run: in DIR.tmp under a lock, then renamed, so a half-built root is
+# never used; a target runs in an overlay of it and never writes to it.
+# `rm -rf build/rootfs-NAME` to rebuild one (testing moves on).
+#   bullseye: 3.9   bookworm: 3.11, only on hosts without /usr/bin/python3.11
+#   trixie: 3.13 + Austin 3.7   testing: 3.14 (python3) and 3.15
+# The Release files of archived and moving suites can outlive their
+# Valid-Until date; tests do not care.
 ROOTFS := build/rootfs-trixie
-$(ROOTFS)/usr/bin/austin:
-	$(call msg,ROOTFS,$(ROOTFS))
+comma := ,
+# $(1) name, $(2) suite, $(3) packages, $(4) a file whose presence says the
+# root is complete (the target).
+define rootfs_rule
+ROOTFS_DONE_$(1) := build/rootfs-$(1)/$(4)
+build/rootfs-$(1)/$(4):
+	$$(call msg,ROOTFS,build/rootfs-$(1))
 	$(Q)mkdir -p build
-	$(Q)flock build/rootfs-trixie.lock sh -c '\
-		test -x $@ && exit 0; \
-		rm -rf $(ROOTFS).tmp && \
-		mmdebstrap --quiet --variant=apt --include=python3,austin \
-			--aptopt="Acquire::Check-Valid-Until \"false\"" stable $(ROOTFS).tmp && \
-		rm -rf $(ROOTFS) && mv $(ROOTFS).tmp $(ROOTFS)'
+	$(Q)flock build/rootfs-$(1).lock sh -c '\
+		test -e $$@ && exit 0; \
+		rm -rf build/rootfs-$(1).tmp && \
+		mmdebstrap --quiet --variant=apt --include=$(3) \
+			--aptopt="Acquire::Check-Valid-Until \"false\"" $(2) build/rootfs-$(1).tmp && \
+		rm -rf build/rootfs-$(1) && mv build/rootfs-$(1).tmp build/rootfs-$(1)'
+endef
+$(eval $(call rootfs_rule,bullseye,bullseye,python3,usr/bin/python3.9))
+$(eval $(call rootfs_rule,bookworm,bookworm,python3,usr/bin/python3.11))
+$(eval $(call rootfs_rule,trixie,trixie,python3$(comma)austin,usr/bin/austin))
+$(eval $(call rootfs_rule,testing,testing,python3$(comma)python3.15,usr/bin/python3.15))
+TEST_ROOTS := bullseye trixie testing $(if $(wildcard /usr/bin/python3.11),,bookworm)
 
-e2e: $(OUTPUT)/blocksnoop fixtures $(OUTPUT)/tests/test_nsexec $(ROOTFS)/usr/bin/austin
+# kubernetes-models (the Kubernetes OpenAPI schema, for the manifest tests)
+# from npm, as pinned by tests/e2e/npm/package-lock.json.
+K8S_MODELS := build/k8s-models
+$(K8S_MODELS)/installed: tests/e2e/npm/package.json tests/e2e/npm/package-lock.json
+	$(call msg,NPM,$(K8S_MODELS))
+	$(Q)rm -rf $(K8S_MODELS) && mkdir -p $(K8S_MODELS)
+	$(Q)cp $^ $(K8S_MODELS)/
+	$(Q)npm ci --prefix $(K8S_MODELS) --no-audit --no-fund --loglevel=error
+	$(Q)touch $@
+
+e2e: $(OUTPUT)/blocksnoop fixtures $(OUTPUT)/tests/test_nsexec \
+		$(foreach r,$(TEST_ROOTS),$(ROOTFS_DONE_$(r))) $(K8S_MODELS)/installed
 	BLOCKSNOOP=$(abspath $(OUTPUT)/blocksnoop) FIXTURES_BIN=$(abspath $(OUTPUT)/fixtures) \
 	NSEXEC_DRIVER=$(abspath $(OUTPUT)/tests/test_nsexec) \
 	BLOCKSNOOP_ROOTFS=$(abspath $(ROOTFS)) \
-		$(PYTHON) -m pytest -q -p no:cacheprovider $(or $(E2E_ARGS),tests/e2e)
+	BLOCKSNOOP_TEST_ROOTS="$(abspath $(addprefix build/rootfs-,$(TEST_ROOTS)))" \
+	K8S_MODELS=$(abspath $(K8S_MODELS)) \
+		$(PYTHON) -m pytest -q -rsx -p no:cacheprovider $(or $(E2E_ARGS),tests/e2e)
 
 test: deps-test
 	$(MAKE) unit

@@ -5,15 +5,17 @@ through the fixture program cpython_dump (tests/fixtures/cpython_dump.c,
 linked with build/libblocksnoop.a), which prints JSON stacks, against real
 interpreters running tests/fixtures/cpython_target.py:
 
-  * every pyenv CPython 3.8-3.13 (shared libpython) and Debian's static
-    /usr/bin/python3.11: the main thread's innermost application frames
-    (qualname, file, line, source line) and a second thread found by its TID;
+  * every CPython of conftest.py's INTERPRETERS (the host's static
+    /usr/bin/python3.11, Debian 11's 3.9, 13's 3.13, testing's 3.14, pyenv
+    builds with shared libpython when present): the main thread's innermost
+    application frames (qualname, file, line, source line) and a second
+    thread found by its TID; deep stacks; frames churning under the reader;
   * a Debian 13 (Python 3.13) root file system run in its own PID and mount
     namespace, attached by host PID: TIDs translated, files read through the
     target's root (a different file at the same host path is not read, and
     symlinks pointing at host-only paths resolve inside the root);
-  * deep stacks (PY_MAX_DEPTH), frames churning under the reader, exec, exit,
-    non-Python processes, unknown TIDs and missing permission.
+  * exec, exit, non-Python processes, unknown TIDs and missing permission
+    (with the host's Python).
 
 The Debian 13 root file system is the shared one `make e2e` builds
 (the trixie_rootfs fixture of conftest.py).
@@ -29,18 +31,11 @@ import uuid
 
 import pytest
 
-from conftest import FIXTURES_SRC, bin_fixture, pid_alive, wait_for
+from conftest import (FIXTURES_SRC, HOST_PY, bin_fixture, interpreter_params, pid_alive,
+                      wait_for)
 
-PYENV = pathlib.Path("/root/.pyenv/versions")
-PYTHONS = [(str(PYENV / v / "bin" / "python3"), v)
-           for v in ("3.8.18", "3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0")]
-PYTHONS.append(("/usr/bin/python3.11", "3.11.2"))  # static, non-PIE
 TARGET = "cpython_target.py"
 BLOCKER_SOURCE = "time.sleep(3600)  # BLOCKER-LINE"
-
-
-def minor(version):
-    return int(version.split(".")[1])
 
 
 def dump(*args, timeout=60, user=None):
@@ -71,11 +66,12 @@ def read_info(proc, timeout=30):
     return json.loads(wait_for(line, timeout, "the target's announcement"))
 
 
-def start_target(procs, python, *extra):
-    """cpython_target.py started as `python cpython_target.py` from its own
-    directory, so 3.8 (which keeps the path as given) has a relative
-    co_filename that py_source_line must take from the target's cwd."""
-    proc = procs.start([python, TARGET, *extra], cwd=str(FIXTURES_SRC))
+def start_target(procs, tmp_path, python, *extra):
+    """cpython_target.py started by python (an Interpreter) as `python
+    cpython_target.py` from its own directory, so 3.8 (which keeps the path
+    as given) has a relative co_filename that py_source_line must take from
+    the target's cwd."""
+    proc = procs.start(python.command(tmp_path, TARGET, *extra), cwd=str(FIXTURES_SRC))
     return proc, read_info(proc)
 
 
@@ -83,25 +79,25 @@ def frame(function, file, line, **kw):
     return {"function": function, "file": file, "line": line, **kw}
 
 
-@pytest.mark.parametrize("python,version", PYTHONS, ids=[
-    ("static-" if p.startswith("/usr/bin") else "") + v for p, v in PYTHONS])
-def test_stacks_of_main_and_worker(procs, python, version):
-    proc, info = start_target(procs, python)
+@pytest.mark.parametrize("python", interpreter_params())
+def test_stacks_of_main_and_worker(procs, tmp_path, python):
+    proc, info = start_target(procs, tmp_path, python)
+    version = python.version
     assert info["version"] == version
     rc, recs = dump("--retry", 5, "--source", info["pid"], info["main_tid"], info["worker_tid"])
     assert rc == 0, recs
     main, worker = recs
     assert main["rc"] == 0 and worker["rc"] == 0, recs
     # 3.11+ tell the patch level (Py_Version / _Py_DebugOffsets); 3.8-3.10 only X.Y
-    want_version = version if minor(version) >= 11 else version.rsplit(".", 1)[0]
+    want_version = version if python.minor >= 11 else version.rsplit(".", 1)[0]
     assert main["version"] == want_version
 
     f = info["file"]
-    if minor(version) == 8:
+    if python.minor == 8:
         assert f == TARGET  # relative: the source comes from the target's cwd
     else:
         assert f == str(FIXTURES_SRC / TARGET)
-    dispatch = "App.dispatch" if minor(version) >= 11 else "dispatch"
+    dispatch = "App.dispatch" if python.minor >= 11 else "dispatch"
     frames = main["frames"]
     assert frames[:3] == [
         frame("blocker", f, info["blocker_line"], source=BLOCKER_SOURCE),
@@ -120,13 +116,13 @@ def test_stacks_of_main_and_worker(procs, python, version):
     wframes = worker["frames"]
     assert wframes[0] == frame("worker_wait", f, info["worker_line"],
                                source="time.sleep(3600)  # WORKER-LINE"), wframes
-    boot = "Thread._bootstrap" if minor(version) >= 11 else "_bootstrap"
+    boot = "Thread._bootstrap" if python.minor >= 11 else "_bootstrap"
     assert wframes[-1]["function"] == boot, wframes
 
 
-def test_deep_stack_is_truncated(procs):
-    python = str(PYENV / "3.12.1" / "bin" / "python3")
-    proc, info = start_target(procs, python, "--deep", 300)
+@pytest.mark.parametrize("python", interpreter_params())
+def test_deep_stack_is_truncated(procs, tmp_path, python):
+    proc, info = start_target(procs, tmp_path, python, "--deep", 300)
     rc, recs = dump("--retry", 5, info["pid"], info["main_tid"])
     st = recs[0]
     assert st["rc"] == 0, st
@@ -137,13 +133,12 @@ def test_deep_stack_is_truncated(procs):
     assert all(x == frame("deep", f, info["deep_line"]) for x in st["frames"][2:]), st["frames"]
 
 
-@pytest.mark.parametrize("version", [v for _, v in PYTHONS[:6]])
-def test_frames_churning_under_the_reader(procs, version):
+@pytest.mark.parametrize("python", interpreter_params())
+def test_frames_churning_under_the_reader(procs, tmp_path, python):
     """The main thread calls functions at random depths as fast as it can:
     samples may be refused (-EAGAIN: a torn read, already retried once
     inside) but every stack returned is whole, down to <module>."""
-    python = str(PYENV / version / "bin" / "python3")
-    proc, info = start_target(procs, python, "--churn")
+    proc, info = start_target(procs, tmp_path, python, "--churn")
     f = info["file"]
     rc, recs = dump("--repeat", 600, info["pid"], info["main_tid"])
     assert rc == 0
@@ -168,8 +163,8 @@ def test_frames_churning_under_the_reader(procs, version):
     assert max(depths) - min(depths) >= 5, sorted(depths)
 
 
-def test_sample_speed(procs):
-    proc, info = start_target(procs, str(PYENV / "3.13.0" / "bin" / "python3"))
+def test_sample_speed(procs, tmp_path):
+    proc, info = start_target(procs, tmp_path, HOST_PY)
     rc, recs = dump("--bench", 2000, info["pid"], info["main_tid"])
     b = recs[0]
     assert b["ok"] == 2000 and b["depth"] >= 10, b
@@ -195,15 +190,15 @@ def test_not_python_and_gone(procs):
     assert rc == 1 and recs[0]["rc"] == -errno.ESRCH, recs
 
 
-def test_unknown_thread(procs):
-    proc, info = start_target(procs, str(PYENV / "3.11.7" / "bin" / "python3"))
+def test_unknown_thread(procs, tmp_path):
+    proc, info = start_target(procs, tmp_path, HOST_PY)
     # PID 1 is no thread of the target; a thread Python does not know either
     rc, recs = dump(info["pid"], 1)
     assert recs[0]["rc"] == -errno.ENOENT, recs
 
 
-def test_target_exits(procs):
-    proc, info = start_target(procs, str(PYENV / "3.10.13" / "bin" / "python3"))
+def test_target_exits(procs, tmp_path):
+    proc, info = start_target(procs, tmp_path, HOST_PY)
     d = procs.start([bin_fixture("cpython_dump"), "--repeat", 40, "--interval", 50,
                      info["pid"], info["main_tid"]])
     wait_for(lambda: d.stdout.count("\n") >= 3, 10, "three samples")
@@ -219,8 +214,7 @@ def test_target_exits(procs):
 
 def test_target_execs(procs, tmp_path):
     go = tmp_path / "exec-now"
-    proc, info = start_target(procs, str(PYENV / "3.12.1" / "bin" / "python3"),
-                              "--exec-on", go)
+    proc, info = start_target(procs, tmp_path, HOST_PY, "--exec-on", go)
     d = procs.start([bin_fixture("cpython_dump"), "--repeat", 40, "--interval", 50,
                      info["pid"], info["main_tid"]])
     wait_for(lambda: d.stdout.count("\n") >= 3, 10, "three samples")
@@ -236,8 +230,8 @@ def test_target_execs(procs, tmp_path):
     assert rc == 1 and recs[0]["rc"] == -errno.ENOEXEC, recs
 
 
-def test_no_permission(procs):
-    proc, info = start_target(procs, str(PYENV / "3.11.7" / "bin" / "python3"))
+def test_no_permission(procs, tmp_path):
+    proc, info = start_target(procs, tmp_path, HOST_PY)
     driver = pathlib.Path(bin_fixture("cpython_dump"))
     # the unprivileged user must be able to run the driver at all
     for parent in [driver, *driver.parents]:
