@@ -18,7 +18,8 @@ interpreters running tests/fixtures/cpython_target.py:
     (with the host's Python).
 
 The Debian 13 root file system is the shared one `make e2e` builds
-(the trixie_rootfs fixture of conftest.py).
+(the trixie_rootfs fixture of conftest.py), never written: the target runs
+in an overlay of it.
 """
 import errno
 import json
@@ -32,7 +33,7 @@ import uuid
 import pytest
 
 from conftest import (FIXTURES_SRC, HOST_PY, bin_fixture, interpreter_params, pid_alive,
-                      wait_for)
+                      pid_cmdline, wait_for)
 
 TARGET = "cpython_target.py"
 BLOCKER_SOURCE = "time.sleep(3600)  # BLOCKER-LINE"
@@ -263,15 +264,21 @@ def host_tid_of(host_pid, ns_tid):
     pytest.fail(f"no thread with namespace TID {ns_tid} in {host_pid}")
 
 
-def test_container_namespaces(procs, trixie_rootfs):
+def test_container_namespaces(procs, tmp_path, trixie_rootfs):
+    """The target's root is an overlay of the shared Debian 13 root (never
+    written) and an upper layer holding the app, mounted in a private mount
+    namespace: it goes away with the processes."""
     tag = uuid.uuid4().hex[:12]
     appdir = f"/tmp/bs-cpython-{tag}"       # the same path inside the root and on the host
-    inside = trixie_rootfs / appdir.lstrip("/")
+    ct = tmp_path / "ct"
+    upper, work, merged = ct / "upper", ct / "work", ct / "merged"
+    inside = upper / appdir.lstrip("/")
     host = pathlib.Path(appdir)
     secret = pathlib.Path(f"/tmp/bs-cpython-{tag}-hostonly.py")
     host_pid = None
     try:
-        inside.mkdir(parents=True)
+        for d in (inside, work, merged):
+            d.mkdir(parents=True)
         shutil.copy(FIXTURES_SRC / TARGET, inside / "app.py")
         # A different file at the same path on the host: never what is read.
         host.mkdir()
@@ -282,10 +289,16 @@ def test_container_namespaces(procs, trixie_rootfs):
         (inside / "up.py").symlink_to("../../../../../../../.." + str(secret))
         (inside / "magic.py").symlink_to(f"/proc/1/root{appdir}/app.py")
 
-        unshare = procs.start(["unshare", "--mount", "--pid", "--fork", "--mount-proc",
-                               f"--root={trixie_rootfs}", "python3", f"{appdir}/app.py"])
-        kids = wait_for(lambda: ns_children(unshare.pid), 10, "unshare's child")
-        host_pid = kids[0]
+        script = ('mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$3" "$0" && '
+                  'shift 3 && exec unshare --pid --fork --kill-child --mount-proc --root="$0" "$@"')
+        unshare = procs.start(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                               script, str(merged), str(trixie_rootfs), str(upper), str(work),
+                               "python3", f"{appdir}/app.py"])
+        # (not the sh's fork on its way to exec mount)
+        host_pid = wait_for(lambda: next((k for k in ns_children(unshare.pid) if pid_cmdline(k)
+                                          == f"python3 {appdir}/app.py "), None)
+                            or (unshare.p.poll() is not None and pytest.fail(unshare.describe())),
+                            10, "the Python in the namespace")
         procs.adopt(host_pid, "app.py")
         info = read_info(unshare)
         assert info["pid"] == 1 and info["main_tid"] == 1, info
@@ -332,6 +345,5 @@ def test_container_namespaces(procs, trixie_rootfs):
         if host_pid and pid_alive(host_pid):
             os.kill(host_pid, signal.SIGKILL)
             wait_for(lambda: not pid_alive(host_pid), 10, "the namespace's init to die")
-        shutil.rmtree(inside, ignore_errors=True)
         shutil.rmtree(host, ignore_errors=True)
         secret.unlink(missing_ok=True)
