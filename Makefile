@@ -79,11 +79,12 @@ DEPS_BUILD := make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
 DEPS_TEST := libcmocka-dev python3-pytest python3-uvloop python3-aiohttp \
 	libclang-rt-14-dev libcap2-bin util-linux openssl mmdebstrap \
 	podman runc python3-yaml
-# Node.js and npm, for the manifests' schema check; a host that has its own
-# (NodeSource's nodejs, say, which conflicts with Debian's npm) keeps them.
-DEPS_TEST += $(if $(shell command -v node >/dev/null && command -v npm),,nodejs npm)
+# Node.js and npm, for the manifests' schema check (without npm's
+# recommended test framework); a host that has its own (NodeSource's nodejs,
+# say, which conflicts with Debian's npm) keeps them.
+DEPS_NODE := $(if $(shell command -v node >/dev/null && command -v npm),,nodejs npm)
 
-.PHONY: all clean install uninstall deps deps-test demo test unit e2e fixtures fuzz
+.PHONY: all clean install uninstall deps deps-test demo test unit e2e e2e-fetch fixtures fuzz
 all: $(OUTPUT)/blocksnoop
 
 $(OUTPUT) $(OUTPUT)/agent $(OUTPUT)/tests $(OUTPUT)/fixtures:
@@ -171,14 +172,14 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/blocksnoop
 
 # Install only what is missing, so that a machine that has everything
-# never touches apt.
+# never touches apt. $(2): more options for apt-get install.
 define apt_install
 	@missing=""; for p in $(1); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
 			|| missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) $$missing; \
 	fi
 endef
 
@@ -187,6 +188,7 @@ deps:
 
 deps-test: deps
 	$(call apt_install,$(DEPS_TEST))
+	$(call apt_install,$(DEPS_NODE),--no-install-recommends)
 
 demo: deps
 	$(MAKE) all
@@ -237,8 +239,10 @@ $(K8S_MODELS)/installed: tests/e2e/npm/package.json tests/e2e/npm/package-lock.j
 	$(Q)npm ci --prefix $(K8S_MODELS) --no-audit --no-fund --loglevel=error
 	$(Q)touch $@
 
-e2e: $(OUTPUT)/blocksnoop fixtures $(OUTPUT)/tests/test_nsexec \
-		$(foreach r,$(TEST_ROOTS),$(ROOTFS_DONE_$(r))) $(K8S_MODELS)/installed
+# What the end-to-end tests download; `make test` fetches it in parallel.
+e2e-fetch: $(foreach r,$(TEST_ROOTS),$(ROOTFS_DONE_$(r))) $(K8S_MODELS)/installed
+
+e2e: $(OUTPUT)/blocksnoop fixtures $(OUTPUT)/tests/test_nsexec e2e-fetch
 	BLOCKSNOOP=$(abspath $(OUTPUT)/blocksnoop) FIXTURES_BIN=$(abspath $(OUTPUT)/fixtures) \
 	NSEXEC_DRIVER=$(abspath $(OUTPUT)/tests/test_nsexec) \
 	BLOCKSNOOP_ROOTFS=$(abspath $(ROOTFS)) \
@@ -247,6 +251,7 @@ e2e: $(OUTPUT)/blocksnoop fixtures $(OUTPUT)/tests/test_nsexec \
 		$(PYTHON) -m pytest -q -rsx -p no:cacheprovider $(or $(E2E_ARGS),tests/e2e)
 
 test: deps-test
+	$(MAKE) -j4 e2e-fetch
 	$(MAKE) unit
 	$(MAKE) e2e
 	$(MAKE) fuzz
