@@ -593,6 +593,9 @@ class Interpreter:
         """The test id: "3.14.8-testing", "3.11.2-host", "3.12.1-pyenv"."""
         return f"{self.version}-{self.origin}"
 
+    def __str__(self):
+        return f"{self.id}: {self.path}" + (f" in {self.root}" if self.root else "")
+
     @property
     def reader_reads(self):
         """True if blocksnoop's built-in reader supports this version."""
@@ -684,6 +687,5 @@ def pytest_terminal_summary(terminalreporter):
         return
     tr.write_sep("-", "Python interpreters")
     for i in INTERPRETERS:
-        where = f" in {i.root}" if i.root else ""
         got = ", ".join(f"{len(v)} {k}" for k, v in sorted(counts.get(i.id, {}).items()))
-        tr.write_line(f"{i.id:<16} {i.path}{where}: {got or 'no test run'}")
+        tr.write_line(f"{i}: {got or 'no test run'}")
