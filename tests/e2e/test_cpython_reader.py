@@ -28,6 +28,7 @@ import pathlib
 import shutil
 import signal
 import subprocess
+import tempfile
 import uuid
 
 import pytest
@@ -39,9 +40,10 @@ TARGET = "cpython_target.py"
 BLOCKER_SOURCE = "time.sleep(3600)  # BLOCKER-LINE"
 
 
-def dump(*args, timeout=60, user=None):
-    """Run cpython_dump; (exit status, [JSON records])."""
-    argv = [bin_fixture("cpython_dump"), *map(str, args)]
+def dump(*args, timeout=60, user=None, driver=None):
+    """Run cpython_dump (or driver, a copy of it); (exit status, [JSON
+    records])."""
+    argv = [driver or bin_fixture("cpython_dump"), *map(str, args)]
     if user is not None:
         argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *argv]
     res = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
@@ -134,14 +136,24 @@ def test_deep_stack_is_truncated(procs, tmp_path, python):
     assert all(x == frame("deep", f, info["deep_line"]) for x in st["frames"][2:]), st["frames"]
 
 
-@pytest.mark.parametrize("python", interpreter_params())
+# 3.14: about one sample in 300 is "read" with no frame at all (rc 0, depth
+# 0) while frames churn; 6000 samples show it (never seen on 3.8-3.13).
+CHURN_KNOWN_BAD = {14: "the reader returns an empty stack with rc 0 now and then "
+                       "while frames churn (3.14.8: ~20 in 6000 samples)"}
+
+
+@pytest.mark.parametrize("python", [
+    pytest.param(*p.values, id=p.id, marks=[*p.marks, pytest.mark.xfail(
+        strict=True, raises=AssertionError, reason=CHURN_KNOWN_BAD[p.values[0].minor])]
+        if p.values[0].minor in CHURN_KNOWN_BAD else p.marks)
+    for p in interpreter_params()])
 def test_frames_churning_under_the_reader(procs, tmp_path, python):
     """The main thread calls functions at random depths as fast as it can:
     samples may be refused (-EAGAIN: a torn read, already retried once
     inside) but every stack returned is whole, down to <module>."""
     proc, info = start_target(procs, tmp_path, python, "--churn")
     f = info["file"]
-    rc, recs = dump("--repeat", 600, info["pid"], info["main_tid"])
+    rc, recs = dump("--repeat", 6000, info["pid"], info["main_tid"])
     assert rc == 0
     codes = [r["rc"] for r in recs]
     assert set(codes) <= {0, -errno.EAGAIN}, set(codes)
@@ -233,11 +245,14 @@ def test_target_execs(procs, tmp_path):
 
 def test_no_permission(procs, tmp_path):
     proc, info = start_target(procs, tmp_path, HOST_PY)
-    driver = pathlib.Path(bin_fixture("cpython_dump"))
-    # the unprivileged user must be able to run the driver at all
-    for parent in [driver, *driver.parents]:
-        assert os.stat(parent).st_mode & 0o001, f"{parent} is not world-accessible"
-    rc, recs = dump(info["pid"], info["main_tid"], user=65534)
+    # The unprivileged user must be able to run the driver at all: a copy in
+    # a directory of its own under /tmp (the build tree may be in /root).
+    with tempfile.TemporaryDirectory(prefix="bs-cpython-dump-") as d:
+        os.chmod(d, 0o755)
+        driver = pathlib.Path(shutil.copy(bin_fixture("cpython_dump"), d))
+        for parent in [driver, *driver.parents]:
+            assert os.stat(parent).st_mode & 0o001, f"{parent} is not world-accessible"
+        rc, recs = dump(info["pid"], info["main_tid"], user=65534, driver=driver)
     assert rc == 1 and recs[0]["rc"] == -errno.EPERM, recs
     assert "permission" in recs[0]["error"], recs
 
