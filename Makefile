@@ -3,6 +3,8 @@
 #   make                 build build/blocksnoop
 #   sudo make demo       install build dependencies with apt, build, run the demo
 #   sudo make test       install dependencies, build, run unit, end-to-end and fuzz tests
+#                        (fetches the tests' Debian root file systems and npm
+#                        packages into build/ once: make e2e-fetch)
 #   sudo make test SANITIZE=1   the same, everything built with ASan + UBSan
 #   make install PREFIX=/usr DESTDIR=...
 #   make V=1             show the commands
