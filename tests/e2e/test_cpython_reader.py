@@ -40,10 +40,12 @@ TARGET = "cpython_target.py"
 BLOCKER_SOURCE = "time.sleep(3600)  # BLOCKER-LINE"
 
 
-def dump(*args, timeout=60, user=None, driver=None):
-    """Run cpython_dump (or driver, a copy of it); (exit status, [JSON
-    records])."""
+def dump(*args, timeout=60, user=None, driver=None, cpu=None):
+    """Run cpython_dump (or driver, a copy of it), on CPU cpu if given;
+    (exit status, [JSON records])."""
     argv = [driver or bin_fixture("cpython_dump"), *map(str, args)]
+    if cpu is not None:
+        argv = ["taskset", "-c", str(cpu), *argv]
     if user is not None:
         argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *argv]
     res = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
@@ -136,10 +138,21 @@ def test_deep_stack_is_truncated(procs, tmp_path, python):
     assert all(x == frame("deep", f, info["deep_line"]) for x in st["frames"][2:]), st["frames"]
 
 
-# 3.14: about one sample in 300 is "read" with no frame at all (rc 0, depth
-# 0) while frames churn; 6000 samples show it (never seen on 3.8-3.13).
+# Versions whose reading is known to break while frames churn. 3.14: now and
+# then a sample is "read" with no frame at all (rc 0, depth 0): 0 to 20 in
+# 6000 samples, depending on how the reader and the target share the CPUs
+# (never seen on 3.8-3.13). Being intermittent, it is looked for in up to
+# ten rounds, so that the expected failure is certain and a fixed reader
+# fails the strict xfail.
 CHURN_KNOWN_BAD = {14: "the reader returns an empty stack with rc 0 now and then "
-                       "while frames churn (3.14.8: ~20 in 6000 samples)"}
+                       "while frames churn (3.14.8: up to 20 in 6000 samples)"}
+CHURN_ROUND = 6000
+
+
+def two_cpus():
+    """Two CPUs we may run on, or (None, None) on a single CPU."""
+    cpus = sorted(os.sched_getaffinity(0))
+    return (cpus[0], cpus[1]) if len(cpus) > 1 else (None, None)
 
 
 @pytest.mark.parametrize("python", [
@@ -150,26 +163,35 @@ CHURN_KNOWN_BAD = {14: "the reader returns an empty stack with rc 0 now and then
 def test_frames_churning_under_the_reader(procs, tmp_path, python):
     """The main thread calls functions at random depths as fast as it can:
     samples may be refused (-EAGAIN: a torn read, already retried once
-    inside) but every stack returned is whole, down to <module>."""
+    inside) but every stack returned is whole, down to <module>. Target and
+    reader run on two different CPUs, so that they really race."""
     proc, info = start_target(procs, tmp_path, python, "--churn")
     f = info["file"]
-    rc, recs = dump("--repeat", 6000, info["pid"], info["main_tid"])
-    assert rc == 0
-    codes = [r["rc"] for r in recs]
-    assert set(codes) <= {0, -errno.EAGAIN}, set(codes)
+    target_cpu, reader_cpu = two_cpus()
+    if target_cpu is not None:
+        os.sched_setaffinity(info["main_tid"], {target_cpu})
+    ours = {"churn", "level", "churn_loop", "handler", "main", "<module>"}
+    lines = len((FIXTURES_SRC / TARGET).read_text().splitlines())
+    recs = []
+    for _ in range(10 if python.minor in CHURN_KNOWN_BAD else 1):
+        rc, got = dump("--repeat", CHURN_ROUND, info["pid"], info["main_tid"], cpu=reader_cpu)
+        assert rc == 0
+        recs += got
+        codes = [r["rc"] for r in got]
+        assert set(codes) <= {0, -errno.EAGAIN}, set(codes)
+        for r in got:
+            if r["rc"]:
+                continue
+            fr = r["frames"]
+            assert fr and fr[-1]["function"] == "<module>" and fr[-1]["file"] == f, fr
+            assert r["truncated"] is False
+            for x in fr:
+                if x["file"] == f:
+                    assert x["function"] in ours, fr
+                    assert 0 < x["line"] <= lines, fr
     ok = [r for r in recs if r["rc"] == 0]
     # 65-98 % here, depending on the version; this is the worst case
     assert len(ok) >= 0.4 * len(recs), f"only {len(ok)} of {len(recs)} samples"
-    ours = {"churn", "level", "churn_loop", "handler", "main", "<module>"}
-    lines = len((FIXTURES_SRC / TARGET).read_text().splitlines())
-    for r in ok:
-        fr = r["frames"]
-        assert fr and fr[-1]["function"] == "<module>" and fr[-1]["file"] == f, fr
-        assert r["truncated"] is False
-        for x in fr:
-            if x["file"] == f:
-                assert x["function"] in ours, fr
-                assert 0 < x["line"] <= lines, fr
     # the readings follow the target: stacks of many depths were seen (deep
     # ones take longer to read, so they are torn more often)
     depths = {r["depth"] for r in ok}
