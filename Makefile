@@ -3,6 +3,8 @@
 #   make                 build build/blocksnoop
 #   sudo make demo       install build dependencies with apt, build, run the demo
 #   sudo make test       install dependencies, build, run unit, end-to-end and fuzz tests
+#                        (fetches the tests' Debian root file systems and npm
+#                        packages into build/ once: make e2e-fetch)
 #   sudo make test SANITIZE=1   the same, everything built with ASan + UBSan
 #   make install PREFIX=/usr DESTDIR=...
 #   make V=1             show the commands
@@ -80,8 +82,12 @@ DEPS_BUILD := make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
 DEPS_TEST := libcmocka-dev python3-pytest python3-uvloop python3-aiohttp \
 	libclang-rt-14-dev libcap2-bin util-linux openssl mmdebstrap \
 	podman runc python3-yaml fuse-overlayfs libpython3.11 binutils strace
+# Node.js and npm, for the manifests' schema check (without npm's
+# recommended test framework); a host that has its own (NodeSource's nodejs,
+# say, which conflicts with Debian's npm) keeps them.
+DEPS_NODE := $(if $(shell command -v node >/dev/null && command -v npm),,nodejs npm)
 
-.PHONY: all clean install uninstall deps deps-test demo test unit e2e fixtures fuzz fuzz-long
+.PHONY: all clean install uninstall deps deps-test demo test unit e2e e2e-fetch fixtures fuzz fuzz-long
 all: $(OUTPUT)/blocksnoop
 
 $(OUTPUT) $(OUTPUT)/agent $(OUTPUT)/tests $(OUTPUT)/fixtures:
@@ -237,14 +243,14 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/blocksnoop
 
 # Install only what is missing, so that a machine that has everything
-# never touches apt.
+# never touches apt. $(2): more options for apt-get install.
 define apt_install
 	@missing=""; for p in $(1); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
 			|| missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) $$missing; \
 	fi
 endef
 
@@ -253,6 +259,7 @@ deps:
 
 deps-test: deps
 	$(call apt_install,$(DEPS_TEST))
+	$(call apt_install,$(DEPS_NODE),--no-install-recommends)
 
 demo: deps
 	$(MAKE) all
@@ -261,28 +268,61 @@ demo: deps
 unit: $(UNIT_BINS)
 	$(Q)set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-# A Debian 13 root file system (Python 3.13, Austin 3.7.0) for the tests that
-# put a target in its own mount and PID namespace, built once and shared.
-# The mirror's Release files can outlive their Valid-Until date on hosts with
-# an old snapshot; tests do not care.
+# Debian root file systems for the end-to-end tests' targets: the Python
+# versions the host does not have, and Austin 3.x (it needs a newer glibc
+# than Debian 12's). Each is built once with mmdebstrap and shared by every
+# later run: in DIR.tmp under a lock, then renamed, so a half-built root is
+# never used; a target runs in an overlay of it and never writes to it.
+# `rm -rf build/rootfs-NAME` to rebuild one (testing moves on).
+#   bullseye: 3.9   bookworm: 3.11, only on hosts without /usr/bin/python3.11
+#   trixie: 3.13 + Austin 3.7   testing: 3.14 (python3) and 3.15
+# The Release files of archived and moving suites can outlive their
+# Valid-Until date; tests do not care.
 ROOTFS := build/rootfs-trixie
-$(ROOTFS)/usr/bin/austin:
-	$(call msg,ROOTFS,$(ROOTFS))
+comma := ,
+# $(1) name, $(2) suite, $(3) packages, $(4) a file whose presence says the
+# root is complete (the target).
+define rootfs_rule
+ROOTFS_DONE_$(1) := build/rootfs-$(1)/$(4)
+build/rootfs-$(1)/$(4):
+	$$(call msg,ROOTFS,build/rootfs-$(1))
 	$(Q)mkdir -p build
-	$(Q)flock build/rootfs-trixie.lock sh -c '\
-		test -x $@ && exit 0; \
-		rm -rf $(ROOTFS).tmp && \
-		mmdebstrap --quiet --variant=apt --include=python3,austin \
-			--aptopt="Acquire::Check-Valid-Until \"false\"" stable $(ROOTFS).tmp && \
-		rm -rf $(ROOTFS) && mv $(ROOTFS).tmp $(ROOTFS)'
+	$(Q)flock build/rootfs-$(1).lock sh -c '\
+		test -e $$@ && exit 0; \
+		rm -rf build/rootfs-$(1).tmp && \
+		mmdebstrap --quiet --variant=apt --include=$(3) \
+			--aptopt="Acquire::Check-Valid-Until \"false\"" $(2) build/rootfs-$(1).tmp && \
+		rm -rf build/rootfs-$(1) && mv build/rootfs-$(1).tmp build/rootfs-$(1)'
+endef
+$(eval $(call rootfs_rule,bullseye,bullseye,python3,usr/bin/python3.9))
+$(eval $(call rootfs_rule,bookworm,bookworm,python3,usr/bin/python3.11))
+$(eval $(call rootfs_rule,trixie,trixie,python3$(comma)austin,usr/bin/austin))
+$(eval $(call rootfs_rule,testing,testing,python3$(comma)python3.15,usr/bin/python3.15))
+TEST_ROOTS := bullseye trixie testing $(if $(wildcard /usr/bin/python3.11),,bookworm)
 
-e2e: $(OUTPUT)/blocksnoop fixtures $(OUTPUT)/tests/test_nsexec $(ROOTFS)/usr/bin/austin
+# kubernetes-models (the Kubernetes OpenAPI schema, for the manifest tests)
+# from npm, as pinned by tests/e2e/npm/package-lock.json.
+K8S_MODELS := build/k8s-models
+$(K8S_MODELS)/installed: tests/e2e/npm/package.json tests/e2e/npm/package-lock.json
+	$(call msg,NPM,$(K8S_MODELS))
+	$(Q)rm -rf $(K8S_MODELS) && mkdir -p $(K8S_MODELS)
+	$(Q)cp $^ $(K8S_MODELS)/
+	$(Q)npm ci --prefix $(K8S_MODELS) --no-audit --no-fund --loglevel=error
+	$(Q)touch $@
+
+# What the end-to-end tests download; `make test` fetches it in parallel.
+e2e-fetch: $(foreach r,$(TEST_ROOTS),$(ROOTFS_DONE_$(r))) $(K8S_MODELS)/installed
+
+e2e: $(OUTPUT)/blocksnoop fixtures $(OUTPUT)/tests/test_nsexec e2e-fetch
 	BLOCKSNOOP=$(abspath $(OUTPUT)/blocksnoop) FIXTURES_BIN=$(abspath $(OUTPUT)/fixtures) \
 	NSEXEC_DRIVER=$(abspath $(OUTPUT)/tests/test_nsexec) \
 	BLOCKSNOOP_ROOTFS=$(abspath $(ROOTFS)) \
-		$(PYTHON) -m pytest -q -p no:cacheprovider $(or $(E2E_ARGS),tests/e2e)
+	BLOCKSNOOP_TEST_ROOTS="$(abspath $(addprefix build/rootfs-,$(TEST_ROOTS)))" \
+	K8S_MODELS=$(abspath $(K8S_MODELS)) \
+		$(PYTHON) -m pytest -q -rsxX -p no:cacheprovider $(or $(E2E_ARGS),tests/e2e)
 
 test: deps-test
+	$(MAKE) -j4 e2e-fetch
 	$(MAKE) unit
 	$(MAKE) e2e
 	$(MAKE) fuzz

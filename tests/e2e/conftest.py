@@ -7,18 +7,25 @@ Everything here runs real processes as root against the real kernel:
                 every child blocksnoop launched for it) is killed by PID
                 in the fixture's teardown, whatever happened;
   * truth files - what the fixtures (tests/fixtures/) really did, in
-                CLOCK_MONOTONIC ns, to compare with blocksnoop's records.
+                CLOCK_MONOTONIC ns, to compare with blocksnoop's records;
+  * `INTERPRETERS` - the CPythons targets run with: the host's, those of
+                the Debian root file systems `make e2e` builds, and pyenv
+                builds when the machine has them (see below).
 
 Paths come from the environment (`make e2e` sets them): BLOCKSNOOP, the
-binary; FIXTURES_BIN, the compiled C fixtures. Nothing is skipped when
-something is missing: the tests fail.
+binary; FIXTURES_BIN, the compiled C fixtures; BLOCKSNOOP_TEST_ROOTS, the
+Debian root file systems. Nothing is skipped when something is missing: the
+tests fail.
 """
+import dataclasses
 import datetime
 import json
 import os
 import pathlib
+import re
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -526,3 +533,159 @@ def trixie_rootfs():
         assert (TRIXIE_ROOTFS / tool).exists(), (
             f"{TRIXIE_ROOTFS} lacks {tool}: build it with `make {TRIXIE_ROOTFS.relative_to(TRIXIE_ROOTFS.parents[1])}/usr/bin/austin`")
     return TRIXIE_ROOTFS
+
+
+# --------------------------------------------------------------------------
+# Python interpreters
+#
+# The stack tests run their targets with every CPython at hand: the host's
+# /usr/bin/python3.X, the python3.X of each Debian root file system `make
+# e2e` builds (BLOCKSNOOP_TEST_ROOTS; see the Makefile: bullseye 3.9, trixie
+# 3.13, testing 3.14 and 3.15), and pyenv builds under /root/.pyenv/versions
+# when the machine has them (extra coverage, never required). An interpreter
+# of a root needs the root's own C library, so it runs chrooted, in an
+# overlay of the root that keeps the shared root unwritten.
+
+PYENV = pathlib.Path("/root/.pyenv/versions")
+TEST_ROOTS = [pathlib.Path(p) for p in os.environ.get("BLOCKSNOOP_TEST_ROOTS", "").split()] or \
+    sorted(p for p in (ROOT / "build").glob("rootfs-*") if re.fullmatch(r"rootfs-\w+", p.name))
+# The versions the built-in reader reads (agent/cpython/README.md).
+READER_OLDEST, READER_NEWEST = (3, 8), (3, 14)
+
+# Run as `sh -c IN_ROOT sh ROOT SCRATCH PATH... -- ARGV...` inside `unshare
+# --mount`: ROOT overlaid (upper layer and work directory in SCRATCH),
+# each PATH bind-mounted at its own path, then ARGV exec'ed chrooted there
+# in the current directory if the root has it (else /). Every step execs,
+# so ARGV keeps the PID the command started with.
+IN_ROOT = r'''
+root=$1 scratch=$2; shift 2
+m=$scratch/merged
+mkdir "$scratch/upper" "$scratch/work" "$m" &&
+mount -t overlay overlay -o "lowerdir=$root,upperdir=$scratch/upper,workdir=$scratch/work" "$m" ||
+	exit 125
+while [ "$1" != -- ]; do
+	mkdir -p "$m$1" && mount --bind "$1" "$m$1" || exit 125
+	shift
+done
+shift
+wd=/
+[ -d "$m$PWD" ] && wd=$PWD
+exec unshare --root="$m" --wd="$wd" "$@"
+'''
+
+
+@dataclasses.dataclass(frozen=True)
+class Interpreter:
+    """A CPython to run targets with. root is None for one of the host's
+    (path is then a host path), else the Debian root file system it comes
+    from (path is inside the root)."""
+    version: str                 # "3.14.8"
+    path: str
+    root: pathlib.Path = None
+    origin: str = "host"         # "host", "pyenv", or the root's name ("testing")
+
+    @property
+    def minor(self):
+        return int(self.version.split(".")[1])
+
+    @property
+    def id(self):
+        """The test id: "3.14.8-testing", "3.11.2-host", "3.12.1-pyenv"."""
+        return f"{self.version}-{self.origin}"
+
+    def __str__(self):
+        return f"{self.id}: {self.path}" + (f" in {self.root}" if self.root else "")
+
+    @property
+    def reader_reads(self):
+        """True if blocksnoop's built-in reader supports this version."""
+        return READER_OLDEST <= (3, self.minor) <= READER_NEWEST
+
+    def command(self, tmp, *args):
+        """argv running this interpreter with args. A host interpreter runs
+        as is; a root's runs in an overlay of its root, in a private mount
+        namespace (all is unmounted when its processes end), with the
+        fixtures' directory and tmp (a test's own temporary directory,
+        where the overlay's scratch layers go too) bind-mounted at their
+        own paths: file names are the same inside and outside. Either way
+        the command ends as the interpreter in the PID it started with (for
+        launch mode, and for attaching to the PID a test started)."""
+        if self.root is None:
+            return [self.path, *map(str, args)]
+        scratch = tempfile.mkdtemp(prefix="root-", dir=tmp)
+        return ["unshare", "--mount", "--propagation", "private", "sh", "-c", IN_ROOT, "sh",
+                str(self.root.resolve()), scratch, str(FIXTURES_SRC), str(tmp), "--",
+                self.path, *map(str, args)]
+
+
+def _version_of(argv):
+    out = subprocess.run([*argv, "-B", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, f"{argv} does not start: {out.stderr}"
+    return out.stdout.strip()
+
+
+def _find_interpreters():
+    found = []
+    for exe in sorted(pathlib.Path("/usr/bin").glob("python3.*")):
+        if re.fullmatch(r"python3\.\d+", exe.name):
+            found.append(Interpreter(_version_of([str(exe)]), str(exe)))
+    for root in TEST_ROOTS:
+        assert root.is_dir(), f"no root file system {root}: `make e2e` builds it"
+        name = root.name.removeprefix("rootfs-")
+        for exe in sorted((root / "usr" / "bin").glob("python3.*")):
+            if re.fullmatch(r"python3\.\d+", exe.name):
+                path = f"/usr/bin/{exe.name}"
+                # chroot only to ask: nothing in the root is written (-B)
+                found.append(Interpreter(_version_of(["chroot", str(root), path]), path,
+                                         root, name))
+    for exe in sorted(PYENV.glob("3.*/bin/python3")):
+        version = exe.parents[1].name
+        if re.fullmatch(r"3\.\d+\.\d+", version) and (3, int(version.split(".")[1])) >= READER_OLDEST:
+            found.append(Interpreter(version, str(exe), origin="pyenv"))
+    # The same version twice (the host's and bookworm's 3.11.2) is one build:
+    # the first found (the host's) is kept.
+    unique = {}
+    for i in found:
+        unique.setdefault(i.version, i)
+    return sorted(unique.values(), key=lambda i: (tuple(map(int, i.version.split("."))), i.origin))
+
+
+INTERPRETERS = _find_interpreters()
+HOST_PY = Interpreter(_version_of([PY]), PY)  # the host's python3, as an Interpreter
+
+
+def interpreter_params():
+    """pytest.param for every interpreter, for @pytest.mark.parametrize; one
+    the built-in reader does not read yet is skipped, saying so (pytest
+    -rs)."""
+    return [pytest.param(i, id=i.id, marks=() if i.reader_reads else pytest.mark.skip(
+        reason=f"Python {i.version} ({i.origin}): the built-in reader does not read "
+               f"{i.version.rsplit('.', 1)[0]} yet")) for i in INTERPRETERS]
+
+
+def host_interpreter(minor):
+    """The host's /usr/bin/python3.<minor>, or fail."""
+    for i in INTERPRETERS:
+        if i.origin == "host" and i.minor == minor:
+            return i
+    pytest.fail(f"no /usr/bin/python3.{minor} on this host")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Which interpreters the parametrized tests ran, and how."""
+    tr = terminalreporter
+    counts = {}
+    for outcome in ("passed", "failed", "skipped", "xfailed", "xpassed", "error"):
+        for rep in tr.stats.get(outcome, []):
+            params = getattr(rep, "nodeid", "").partition("[")[2].rstrip("]").split("-")
+            for i in INTERPRETERS:
+                n = len(i.id.split("-"))
+                if any("-".join(params[k:k + n]) == i.id for k in range(len(params))):
+                    counts.setdefault(i.id, {}).setdefault(outcome, set()).add(rep.nodeid)
+    if not counts:
+        return
+    tr.write_sep("-", "Python interpreters")
+    for i in INTERPRETERS:
+        got = ", ".join(f"{len(v)} {k}" for k, v in sorted(counts.get(i.id, {}).items()))
+        tr.write_line(f"{i}: {got or 'no test run'}")

@@ -34,12 +34,13 @@ import time
 
 import pytest
 
-from conftest import (BLOCKSNOOP, Result, check_common, check_events, match_blocks,
-                      pid_alive, pid_cmdline, py_fixture, read_truth, start_ready_target,
-                      wait_for)
+from conftest import (BLOCKSNOOP, INTERPRETERS, Result, check_common, check_events,
+                      match_blocks, pid_alive, pid_cmdline, py_fixture, read_truth,
+                      start_ready_target, wait_for)
 
-PY311 = "/usr/bin/python3.11"
-PY311_PYENV = "/root/.pyenv/versions/3.11.7/bin/python3"
+PY311 = "/usr/bin/python3.11"  # Debian 12's
+# ... and any other 3.11 on the host (a pyenv build, with shared libpython)
+HOST_311S = [i for i in INTERPRETERS if i.root is None and i.minor == 11]
 TARGET = py_fixture("stacks_target.py")
 ALTERNATE = py_fixture("stacks_alternate.py")
 LOOP_MACHINERY = re.compile(r"/lib/python[0-9.]+/(asyncio/[^/]+|selectors\.py|threading\.py)$")
@@ -237,7 +238,7 @@ def run_attached(bs, pid, go, *args, timeout=40):
 # 1. a host Python 3.11 target
 
 
-@pytest.mark.parametrize("python", [PY311, PY311_PYENV], ids=["debian-3.11", "pyenv-3.11.7"])
+@pytest.mark.parametrize("python", [i.path for i in HOST_311S], ids=[i.id for i in HOST_311S])
 def test_host_python311(bs, procs, tmp_path, austin_root, python):
     """Austin from --austin-root (through its own loader, via the shim) on a
     host Python 3.11: every block is reported with Worker.block at the
@@ -301,7 +302,7 @@ def test_inside_target_pid_namespace(procs, tmp_path, austin_root):
     """Target and blocksnoop share a new PID (and mount) namespace, as with
     kubectl debug --target: blocksnoop is given the PID seen there."""
     truth = tmp_path / "truth"
-    target = shlex.join([PY311_PYENV, TARGET, "--count", "8", "--block", "0.2", "--pause", "0.2",
+    target = shlex.join([PY311, TARGET, "--count", "8", "--block", "0.2", "--pause", "0.2",
                          "--truth", str(truth)])
     script = (f'{target} & sleep 0.5; exec {shlex.quote(BLOCKSNOOP)} --json --sampler austin '
               f'--austin-root {shlex.quote(str(austin_root))} -t 100 --duration 4 "$!"')
@@ -340,7 +341,7 @@ def test_austin_on_path_launch(bs, tmp_path, austin_root):
     env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}")
     truth = tmp_path / "truth"
     res = bs.launch("--json", "-v", "--sampler", "austin", "-t", "100",
-                    command=[PY311_PYENV, TARGET, "--count", "6", "--block", "0.2",
+                    command=[PY311, TARGET, "--count", "6", "--block", "0.2",
                              "--truth", str(truth)], env=env, timeout=60)
     check_no_errors(res)
     assert re.search(rf"started Austin \(PID \d+\) for PID \d+: {re.escape(str(bindir))}/austin -P ",
@@ -358,7 +359,7 @@ def test_mojo_output(bs, procs, tmp_path, austin_root):
                         " austin4 " + shlex.join(loader_cmd(austin_root)) + ' -- "$@"\n')
     go = tmp_path / "go"
     p, truth, ready = start_ready_target(
-        procs, tmp_path, [PY311_PYENV, TARGET, "--count", "6", "--block", "0.2", "--go", str(go)])
+        procs, tmp_path, [PY311, TARGET, "--count", "6", "--block", "0.2", "--go", str(go)])
     res, _ = run_attached(bs, p.pid, go, "-v", "--sampler", "austin", "--austin", fake, "-t", "100")
     check_no_errors(res)
     assert "(MOJO output)" in res.stderr, res.stderr
@@ -375,7 +376,7 @@ def test_same_frame_as_builtin(bs, procs, tmp_path, austin_root):
     turns, so a wrong attribution shows)."""
     truth = tmp_path / "truth"
     # The fixture starts at once: give both blocksnoops time to attach.
-    p = procs.start(["sh", "-c", f"sleep 3; exec {shlex.quote(PY311_PYENV)} "
+    p = procs.start(["sh", "-c", f"sleep 3; exec {shlex.quote(PY311)} "
                      f"{shlex.quote(ALTERNATE)} --rounds 6 --block 0.2 --pause 0.15 "
                      f"--truth {shlex.quote(str(truth))}"])
     # Attach both to the sh that becomes the Python (exec keeps the PID).
@@ -415,7 +416,7 @@ def test_austin_killed_is_restarted(bs, procs, tmp_path, austin_root):
     have stacks again, blocksnoop carries on."""
     go = tmp_path / "go"
     p, truth, ready = start_ready_target(
-        procs, tmp_path, [PY311_PYENV, TARGET, "--count", "30", "--block", "0.2", "--pause", "0.2",
+        procs, tmp_path, [PY311, TARGET, "--count", "30", "--block", "0.2", "--pause", "0.2",
                           "--go", str(go)])
     b = bs.start("--json", "--sampler", "austin", "--austin-root", str(austin_root), "-t", "100",
                  "--duration", "9", str(p.pid))
@@ -455,7 +456,7 @@ def test_bad_output(bs, procs, tmp_path, kind, said):
     env = dict(os.environ, AUSTIN_FAKE_LOG=str(log))
     go = tmp_path / "go"
     p, truth, ready = start_ready_target(
-        procs, tmp_path, [PY311_PYENV, TARGET, "--count", "30", "--block", "0.2", "--pause", "0.1",
+        procs, tmp_path, [PY311, TARGET, "--count", "30", "--block", "0.2", "--pause", "0.1",
                           "--go", str(go)])
     b = bs.start("--json", "--sampler", "austin", "--austin", py_fixture(f"austin_{kind}.sh"),
                  "-t", "100", "--duration", "5", str(p.pid), env=env)
@@ -480,7 +481,7 @@ def test_bad_output(bs, procs, tmp_path, kind, said):
 def test_austin_missing(bs, procs, tmp_path):
     go = tmp_path / "go"
     p, truth, ready = start_ready_target(
-        procs, tmp_path, [PY311_PYENV, TARGET, "--count", "30", "--block", "0.2", "--pause", "0.1",
+        procs, tmp_path, [PY311, TARGET, "--count", "30", "--block", "0.2", "--pause", "0.1",
                           "--go", str(go)])
     res, _ = run_attached(bs, p.pid, go, "--sampler", "austin", "--austin",
                           str(tmp_path / "no-such-austin"), "-t", "100", "--duration", "5")

@@ -5,18 +5,21 @@ through the fixture program cpython_dump (tests/fixtures/cpython_dump.c,
 linked with build/libblocksnoop.a), which prints JSON stacks, against real
 interpreters running tests/fixtures/cpython_target.py:
 
-  * every pyenv CPython 3.8-3.13 (shared libpython) and Debian's static
-    /usr/bin/python3.11: the main thread's innermost application frames
-    (qualname, file, line, source line) and a second thread found by its TID;
+  * every CPython of conftest.py's INTERPRETERS (the host's static
+    /usr/bin/python3.11, Debian 11's 3.9, 13's 3.13, testing's 3.14, pyenv
+    builds with shared libpython when present): the main thread's innermost
+    application frames (qualname, file, line, source line) and a second
+    thread found by its TID; deep stacks; frames churning under the reader;
   * a Debian 13 (Python 3.13) root file system run in its own PID and mount
     namespace, attached by host PID: TIDs translated, files read through the
     target's root (a different file at the same host path is not read, and
     symlinks pointing at host-only paths resolve inside the root);
-  * deep stacks (PY_MAX_DEPTH), frames churning under the reader, exec, exit,
-    non-Python processes, unknown TIDs and missing permission.
+  * exec, exit, non-Python processes, unknown TIDs and missing permission
+    (with the host's Python).
 
 The Debian 13 root file system is the shared one `make e2e` builds
-(the trixie_rootfs fixture of conftest.py).
+(the trixie_rootfs fixture of conftest.py), never written: the target runs
+in an overlay of it.
 """
 import errno
 import json
@@ -25,27 +28,24 @@ import pathlib
 import shutil
 import signal
 import subprocess
+import tempfile
 import uuid
 
 import pytest
 
-from conftest import FIXTURES_SRC, bin_fixture, pid_alive, wait_for
+from conftest import (FIXTURES_SRC, HOST_PY, bin_fixture, interpreter_params, pid_alive,
+                      pid_cmdline, wait_for)
 
-PYENV = pathlib.Path("/root/.pyenv/versions")
-PYTHONS = [(str(PYENV / v / "bin" / "python3"), v)
-           for v in ("3.8.18", "3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0")]
-PYTHONS.append(("/usr/bin/python3.11", "3.11.2"))  # static, non-PIE
 TARGET = "cpython_target.py"
 BLOCKER_SOURCE = "time.sleep(3600)  # BLOCKER-LINE"
 
 
-def minor(version):
-    return int(version.split(".")[1])
-
-
-def dump(*args, timeout=60, user=None):
-    """Run cpython_dump; (exit status, [JSON records])."""
-    argv = [bin_fixture("cpython_dump"), *map(str, args)]
+def dump(*args, timeout=60, user=None, driver=None, cpu=None):
+    """Run cpython_dump (or driver, a copy of it), on CPU cpu if given;
+    (exit status, [JSON records])."""
+    argv = [driver or bin_fixture("cpython_dump"), *map(str, args)]
+    if cpu is not None:
+        argv = ["taskset", "-c", str(cpu), *argv]
     if user is not None:
         argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *argv]
     res = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
@@ -71,11 +71,12 @@ def read_info(proc, timeout=30):
     return json.loads(wait_for(line, timeout, "the target's announcement"))
 
 
-def start_target(procs, python, *extra):
-    """cpython_target.py started as `python cpython_target.py` from its own
-    directory, so 3.8 (which keeps the path as given) has a relative
-    co_filename that py_source_line must take from the target's cwd."""
-    proc = procs.start([python, TARGET, *extra], cwd=str(FIXTURES_SRC))
+def start_target(procs, tmp_path, python, *extra):
+    """cpython_target.py started by python (an Interpreter) as `python
+    cpython_target.py` from its own directory, so 3.8 (which keeps the path
+    as given) has a relative co_filename that py_source_line must take from
+    the target's cwd."""
+    proc = procs.start(python.command(tmp_path, TARGET, *extra), cwd=str(FIXTURES_SRC))
     return proc, read_info(proc)
 
 
@@ -83,25 +84,25 @@ def frame(function, file, line, **kw):
     return {"function": function, "file": file, "line": line, **kw}
 
 
-@pytest.mark.parametrize("python,version", PYTHONS, ids=[
-    ("static-" if p.startswith("/usr/bin") else "") + v for p, v in PYTHONS])
-def test_stacks_of_main_and_worker(procs, python, version):
-    proc, info = start_target(procs, python)
+@pytest.mark.parametrize("python", interpreter_params())
+def test_stacks_of_main_and_worker(procs, tmp_path, python):
+    proc, info = start_target(procs, tmp_path, python)
+    version = python.version
     assert info["version"] == version
     rc, recs = dump("--retry", 5, "--source", info["pid"], info["main_tid"], info["worker_tid"])
     assert rc == 0, recs
     main, worker = recs
     assert main["rc"] == 0 and worker["rc"] == 0, recs
     # 3.11+ tell the patch level (Py_Version / _Py_DebugOffsets); 3.8-3.10 only X.Y
-    want_version = version if minor(version) >= 11 else version.rsplit(".", 1)[0]
+    want_version = version if python.minor >= 11 else version.rsplit(".", 1)[0]
     assert main["version"] == want_version
 
     f = info["file"]
-    if minor(version) == 8:
+    if python.minor == 8:
         assert f == TARGET  # relative: the source comes from the target's cwd
     else:
         assert f == str(FIXTURES_SRC / TARGET)
-    dispatch = "App.dispatch" if minor(version) >= 11 else "dispatch"
+    dispatch = "App.dispatch" if python.minor >= 11 else "dispatch"
     frames = main["frames"]
     assert frames[:3] == [
         frame("blocker", f, info["blocker_line"], source=BLOCKER_SOURCE),
@@ -120,13 +121,13 @@ def test_stacks_of_main_and_worker(procs, python, version):
     wframes = worker["frames"]
     assert wframes[0] == frame("worker_wait", f, info["worker_line"],
                                source="time.sleep(3600)  # WORKER-LINE"), wframes
-    boot = "Thread._bootstrap" if minor(version) >= 11 else "_bootstrap"
+    boot = "Thread._bootstrap" if python.minor >= 11 else "_bootstrap"
     assert wframes[-1]["function"] == boot, wframes
 
 
-def test_deep_stack_is_truncated(procs):
-    python = str(PYENV / "3.12.1" / "bin" / "python3")
-    proc, info = start_target(procs, python, "--deep", 300)
+@pytest.mark.parametrize("python", interpreter_params())
+def test_deep_stack_is_truncated(procs, tmp_path, python):
+    proc, info = start_target(procs, tmp_path, python, "--deep", 300)
     rc, recs = dump("--retry", 5, info["pid"], info["main_tid"])
     st = recs[0]
     assert st["rc"] == 0, st
@@ -137,39 +138,68 @@ def test_deep_stack_is_truncated(procs):
     assert all(x == frame("deep", f, info["deep_line"]) for x in st["frames"][2:]), st["frames"]
 
 
-@pytest.mark.parametrize("version", [v for _, v in PYTHONS[:6]])
-def test_frames_churning_under_the_reader(procs, version):
+# Versions whose reading is known to break while frames churn. 3.14: now and
+# then a sample is "read" with no frame at all (rc 0, depth 0): 0 to 20 in
+# 6000 samples, depending on how the reader and the target share the CPUs
+# (never seen on 3.8-3.13). Being intermittent, it is looked for in up to
+# ten rounds, so that the expected failure is certain and a fixed reader
+# fails the strict xfail.
+CHURN_KNOWN_BAD = {14: "the reader returns an empty stack with rc 0 now and then "
+                       "while frames churn (3.14.8: up to 20 in 6000 samples)"}
+CHURN_ROUND = 6000
+
+
+def two_cpus():
+    """Two CPUs we may run on, or (None, None) on a single CPU."""
+    cpus = sorted(os.sched_getaffinity(0))
+    return (cpus[0], cpus[1]) if len(cpus) > 1 else (None, None)
+
+
+@pytest.mark.parametrize("python", [
+    pytest.param(*p.values, id=p.id, marks=[*p.marks, pytest.mark.xfail(
+        strict=True, raises=AssertionError, reason=CHURN_KNOWN_BAD[p.values[0].minor])]
+        if p.values[0].minor in CHURN_KNOWN_BAD else p.marks)
+    for p in interpreter_params()])
+def test_frames_churning_under_the_reader(procs, tmp_path, python):
     """The main thread calls functions at random depths as fast as it can:
     samples may be refused (-EAGAIN: a torn read, already retried once
-    inside) but every stack returned is whole, down to <module>."""
-    python = str(PYENV / version / "bin" / "python3")
-    proc, info = start_target(procs, python, "--churn")
+    inside) but every stack returned is whole, down to <module>. Target and
+    reader run on two different CPUs, so that they really race."""
+    proc, info = start_target(procs, tmp_path, python, "--churn")
     f = info["file"]
-    rc, recs = dump("--repeat", 600, info["pid"], info["main_tid"])
-    assert rc == 0
-    codes = [r["rc"] for r in recs]
-    assert set(codes) <= {0, -errno.EAGAIN}, set(codes)
+    target_cpu, reader_cpu = two_cpus()
+    if target_cpu is not None:
+        os.sched_setaffinity(info["main_tid"], {target_cpu})
+    ours = {"churn", "level", "churn_loop", "handler", "main", "<module>"}
+    lines = len((FIXTURES_SRC / TARGET).read_text().splitlines())
+    recs = []
+    for _ in range(10 if python.minor in CHURN_KNOWN_BAD else 1):
+        rc, got = dump("--repeat", CHURN_ROUND, info["pid"], info["main_tid"], cpu=reader_cpu)
+        assert rc == 0
+        recs += got
+        codes = [r["rc"] for r in got]
+        assert set(codes) <= {0, -errno.EAGAIN}, set(codes)
+        for r in got:
+            if r["rc"]:
+                continue
+            fr = r["frames"]
+            assert fr and fr[-1]["function"] == "<module>" and fr[-1]["file"] == f, fr
+            assert r["truncated"] is False
+            for x in fr:
+                if x["file"] == f:
+                    assert x["function"] in ours, fr
+                    assert 0 < x["line"] <= lines, fr
     ok = [r for r in recs if r["rc"] == 0]
     # 65-98 % here, depending on the version; this is the worst case
     assert len(ok) >= 0.4 * len(recs), f"only {len(ok)} of {len(recs)} samples"
-    ours = {"churn", "level", "churn_loop", "handler", "main", "<module>"}
-    lines = len((FIXTURES_SRC / TARGET).read_text().splitlines())
-    for r in ok:
-        fr = r["frames"]
-        assert fr and fr[-1]["function"] == "<module>" and fr[-1]["file"] == f, fr
-        assert r["truncated"] is False
-        for x in fr:
-            if x["file"] == f:
-                assert x["function"] in ours, fr
-                assert 0 < x["line"] <= lines, fr
     # the readings follow the target: stacks of many depths were seen (deep
     # ones take longer to read, so they are torn more often)
     depths = {r["depth"] for r in ok}
     assert max(depths) - min(depths) >= 5, sorted(depths)
 
 
-def test_sample_speed(procs):
-    proc, info = start_target(procs, str(PYENV / "3.13.0" / "bin" / "python3"))
+def test_sample_speed(procs, tmp_path):
+    proc, info = start_target(procs, tmp_path, HOST_PY)
     rc, recs = dump("--bench", 2000, info["pid"], info["main_tid"])
     b = recs[0]
     assert b["ok"] == 2000 and b["depth"] >= 10, b
@@ -195,15 +225,15 @@ def test_not_python_and_gone(procs):
     assert rc == 1 and recs[0]["rc"] == -errno.ESRCH, recs
 
 
-def test_unknown_thread(procs):
-    proc, info = start_target(procs, str(PYENV / "3.11.7" / "bin" / "python3"))
+def test_unknown_thread(procs, tmp_path):
+    proc, info = start_target(procs, tmp_path, HOST_PY)
     # PID 1 is no thread of the target; a thread Python does not know either
     rc, recs = dump(info["pid"], 1)
     assert recs[0]["rc"] == -errno.ENOENT, recs
 
 
-def test_target_exits(procs):
-    proc, info = start_target(procs, str(PYENV / "3.10.13" / "bin" / "python3"))
+def test_target_exits(procs, tmp_path):
+    proc, info = start_target(procs, tmp_path, HOST_PY)
     d = procs.start([bin_fixture("cpython_dump"), "--repeat", 40, "--interval", 50,
                      info["pid"], info["main_tid"]])
     wait_for(lambda: d.stdout.count("\n") >= 3, 10, "three samples")
@@ -219,8 +249,7 @@ def test_target_exits(procs):
 
 def test_target_execs(procs, tmp_path):
     go = tmp_path / "exec-now"
-    proc, info = start_target(procs, str(PYENV / "3.12.1" / "bin" / "python3"),
-                              "--exec-on", go)
+    proc, info = start_target(procs, tmp_path, HOST_PY, "--exec-on", go)
     d = procs.start([bin_fixture("cpython_dump"), "--repeat", 40, "--interval", 50,
                      info["pid"], info["main_tid"]])
     wait_for(lambda: d.stdout.count("\n") >= 3, 10, "three samples")
@@ -236,13 +265,16 @@ def test_target_execs(procs, tmp_path):
     assert rc == 1 and recs[0]["rc"] == -errno.ENOEXEC, recs
 
 
-def test_no_permission(procs):
-    proc, info = start_target(procs, str(PYENV / "3.11.7" / "bin" / "python3"))
-    driver = pathlib.Path(bin_fixture("cpython_dump"))
-    # the unprivileged user must be able to run the driver at all
-    for parent in [driver, *driver.parents]:
-        assert os.stat(parent).st_mode & 0o001, f"{parent} is not world-accessible"
-    rc, recs = dump(info["pid"], info["main_tid"], user=65534)
+def test_no_permission(procs, tmp_path):
+    proc, info = start_target(procs, tmp_path, HOST_PY)
+    # The unprivileged user must be able to run the driver at all: a copy in
+    # a directory of its own under /tmp (the build tree may be in /root).
+    with tempfile.TemporaryDirectory(prefix="bs-cpython-dump-") as d:
+        os.chmod(d, 0o755)
+        driver = pathlib.Path(shutil.copy(bin_fixture("cpython_dump"), d))
+        for parent in [driver, *driver.parents]:
+            assert os.stat(parent).st_mode & 0o001, f"{parent} is not world-accessible"
+        rc, recs = dump(info["pid"], info["main_tid"], user=65534, driver=driver)
     assert rc == 1 and recs[0]["rc"] == -errno.EPERM, recs
     assert "permission" in recs[0]["error"], recs
 
@@ -269,15 +301,21 @@ def host_tid_of(host_pid, ns_tid):
     pytest.fail(f"no thread with namespace TID {ns_tid} in {host_pid}")
 
 
-def test_container_namespaces(procs, trixie_rootfs):
+def test_container_namespaces(procs, tmp_path, trixie_rootfs):
+    """The target's root is an overlay of the shared Debian 13 root (never
+    written) and an upper layer holding the app, mounted in a private mount
+    namespace: it goes away with the processes."""
     tag = uuid.uuid4().hex[:12]
     appdir = f"/tmp/bs-cpython-{tag}"       # the same path inside the root and on the host
-    inside = trixie_rootfs / appdir.lstrip("/")
+    ct = tmp_path / "ct"
+    upper, work, merged = ct / "upper", ct / "work", ct / "merged"
+    inside = upper / appdir.lstrip("/")
     host = pathlib.Path(appdir)
     secret = pathlib.Path(f"/tmp/bs-cpython-{tag}-hostonly.py")
     host_pid = None
     try:
-        inside.mkdir(parents=True)
+        for d in (inside, work, merged):
+            d.mkdir(parents=True)
         shutil.copy(FIXTURES_SRC / TARGET, inside / "app.py")
         # A different file at the same path on the host: never what is read.
         host.mkdir()
@@ -288,10 +326,16 @@ def test_container_namespaces(procs, trixie_rootfs):
         (inside / "up.py").symlink_to("../../../../../../../.." + str(secret))
         (inside / "magic.py").symlink_to(f"/proc/1/root{appdir}/app.py")
 
-        unshare = procs.start(["unshare", "--mount", "--pid", "--fork", "--mount-proc",
-                               f"--root={trixie_rootfs}", "python3", f"{appdir}/app.py"])
-        kids = wait_for(lambda: ns_children(unshare.pid), 10, "unshare's child")
-        host_pid = kids[0]
+        script = ('mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$3" "$0" && '
+                  'shift 3 && exec unshare --pid --fork --kill-child --mount-proc --root="$0" "$@"')
+        unshare = procs.start(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                               script, str(merged), str(trixie_rootfs), str(upper), str(work),
+                               "python3", f"{appdir}/app.py"])
+        # (not the sh's fork on its way to exec mount)
+        host_pid = wait_for(lambda: next((k for k in ns_children(unshare.pid) if pid_cmdline(k)
+                                          == f"python3 {appdir}/app.py "), None)
+                            or (unshare.p.poll() is not None and pytest.fail(unshare.describe())),
+                            10, "the Python in the namespace")
         procs.adopt(host_pid, "app.py")
         info = read_info(unshare)
         assert info["pid"] == 1 and info["main_tid"] == 1, info
@@ -338,6 +382,5 @@ def test_container_namespaces(procs, trixie_rootfs):
         if host_pid and pid_alive(host_pid):
             os.kill(host_pid, signal.SIGKILL)
             wait_for(lambda: not pid_alive(host_pid), 10, "the namespace's init to die")
-        shutil.rmtree(inside, ignore_errors=True)
         shutil.rmtree(host, ignore_errors=True)
         secret.unlink(missing_ok=True)

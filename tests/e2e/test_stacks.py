@@ -8,9 +8,10 @@ first (most sampled) stack: its function (qualified name on 3.11+), file,
 line and source text. Expected lines are found by marker comments in the
 fixtures (tests/fixtures/stacks_*.py), never hard-coded.
 
-  * every pyenv CPython 3.8-3.13 and Debian's static /usr/bin/python3.11,
-    time.sleep and a pure-Python CPU loop, launch and attach mode, from the
-    very first block (which starts as soon as the loop runs);
+  * every CPython of conftest.py's INTERPRETERS (the host's, those of the
+    Debian root file systems, pyenv builds when present), time.sleep and a
+    pure-Python CPU loop, launch and attach mode, from the very first block
+    (which starts as soon as the loop runs);
   * two functions blocking in turn, each event its own function;
   * a Debian 13 Python 3.13 in its own PID and mount namespace attached by
     host PID: source lines come from the target's root, not from a
@@ -23,30 +24,18 @@ fixtures (tests/fixtures/stacks_*.py), never hard-coded.
   * --sampler none, and top_call_sites.
 """
 import ast
-import functools
 import os
 import pathlib
 import re
 import shutil
-import subprocess
 import time
 import uuid
 
 import pytest
 
-from conftest import (PY, Result, check_common, check_events,
-                      check_summary, pid_alive, pid_cmdline, py_fixture, read_truth,
-                      start_ready_target, wait_for, wait_truth)
-
-PYENV = pathlib.Path("/root/.pyenv/versions")
-PYTHONS = [str(PYENV / v / "bin" / "python3")
-           for v in ("3.8.18", "3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0")]
-PYTHONS.append("/usr/bin/python3.11")  # Debian's, statically linked
-
-
-def python_id(path):
-    parts = pathlib.Path(path).parts
-    return f"pyenv-{parts[-3]}" if "pyenv" in path else f"debian-{parts[-1]}"
+from conftest import (HOST_PY, PY, PYENV, Result, check_common, check_events,
+                      check_summary, interpreter_params, pid_alive, pid_cmdline, py_fixture,
+                      read_truth, start_ready_target, wait_for, wait_truth)
 
 # What blocksnoop (and these tests) call loop machinery, not application code.
 LOOP_MACHINERY = re.compile(r"/lib/python[0-9.]+/(asyncio/[^/]+|selectors\.py|threading\.py)$")
@@ -56,22 +45,9 @@ LOOP_MACHINERY = re.compile(r"/lib/python[0-9.]+/(asyncio/[^/]+|selectors\.py|th
 # helpers
 
 
-@functools.lru_cache(maxsize=None)
-def python_minor(python):
-    out = subprocess.run([python, "-c", "import sys; print(sys.version_info[1])"],
-                         capture_output=True, text=True, timeout=30, check=True)
-    return int(out.stdout)
-
-
-def need_python(python):
-    if not os.access(python, os.X_OK):
-        pytest.skip(f"{python} is not installed on this machine")
-    return python
-
-
 def qualname(python, cls, name):
-    """co_qualname on 3.11+, co_name before."""
-    return f"{cls}.{name}" if python_minor(python) >= 11 else name
+    """co_qualname on 3.11+, co_name before (python: an Interpreter)."""
+    return f"{cls}.{name}" if python.minor >= 11 else name
 
 
 def marker(path, tag):
@@ -189,15 +165,15 @@ def check_target_events(events, truth, python, kind, count=3):
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
-@pytest.mark.parametrize("python", PYTHONS, ids=python_id)
+@pytest.mark.parametrize("python", interpreter_params())
 def test_first_block_launch(bs, tmp_path, python, kind):
     """Launch mode, the loop's very first callback blocks at once: every
     event, the first included, names the blocking line."""
-    need_python(python)
     truth = tmp_path / "truth"
     res = bs.launch("--json", "-t", "100",
-                    command=[python, TARGET, "--first", "--kind", kind, "--count", "3",
-                             "--block", "0.2", "--truth", str(truth)], timeout=40)
+                    command=python.command(tmp_path, TARGET, "--first", "--kind", kind,
+                                           "--count", "3", "--block", "0.2",
+                                           "--truth", truth), timeout=40)
     assert res.rc == 0, res
     check_common(res.records)
     start = res.one("session_start")
@@ -206,13 +182,12 @@ def test_first_block_launch(bs, tmp_path, python, kind):
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
-@pytest.mark.parametrize("python", PYTHONS, ids=python_id)
+@pytest.mark.parametrize("python", interpreter_params())
 def test_attach(bs, procs, tmp_path, python, kind):
-    need_python(python)
     go = tmp_path / "go"
     p, truth, ready = start_ready_target(
-        procs, tmp_path, [python, TARGET, "--kind", kind, "--count", "3", "--block", "0.2",
-                          "--go", str(go)])
+        procs, tmp_path, python.command(tmp_path, TARGET, "--kind", kind, "--count", "3",
+                                        "--block", "0.2", "--go", go))
     b, _ = attach_and_go(bs, p.pid, go, "-t", "100")
     assert b.wait(30) == 0, b.describe()
     res = Result(b)
@@ -657,7 +632,7 @@ def test_sampler_none_and_top_call_sites(bs, tmp_path):
 
     res = results["builtin"]
     line, text = marker(TARGET, "SLEEP-LINE")
-    function = qualname(PY, "Worker", "block")
+    function = qualname(HOST_PY, "Worker", "block")
     ours = [event_of(res.events, blk) for blk in blocks_of(tmp_path / "truth-builtin")]
     for e in ours:
         assert_frame(e, function=function, file=TARGET, line=line, source=text)
