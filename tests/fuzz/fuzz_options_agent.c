@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "exit_codes.h"
 #include "k8s/agent_options.h"
@@ -41,7 +42,7 @@ static void check_accepted(const struct agent_options *o)
 		return;
 	assert(o->node_name && o->node_name[0]);
 	assert(memchr(o->kubelet_url, '\0', sizeof(o->kubelet_url)));
-	assert(!strncmp(o->kubelet_url, "https://", 8) || !strncmp(o->kubelet_url, "http://", 7));
+	assert(!strncasecmp(o->kubelet_url, "https://", 8)); /* schemes are case-insensitive */
 	assert(num_in_range(o->poll_interval_s, &poll));
 	assert(o->metrics_addr);
 	assert(!o->metrics_addr[0] || !agent_parse_listen_addr(o->metrics_addr, &ss, &len));
