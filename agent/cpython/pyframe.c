@@ -60,7 +60,14 @@ int py_walk(struct py_process *p, uint64_t frame, struct raw_frame *raw, int *n,
 			(*n)++;
 			running = state < 8 && (o->frame_state_live & (1u << state));
 		} else {
-			shim = rbuf_u8(&fb, o->frame_owner) >= o->owner_shim;
+			uint8_t owner = rbuf_u8(&fb, o->frame_owner);
+
+			if (owner > o->owner_max) {
+				/* No frame: its memory is being reused. */
+				err = -EFAULT;
+				break;
+			}
+			shim = owner >= o->owner_shim;
 			if (!shim) {
 				raw[*n].code = code;
 				raw[*n].where = (int64_t)rbuf_u64(&fb, o->frame_lasti);

@@ -70,7 +70,11 @@ static int version_from_name(const char *path, int *major, int *minor)
 	return -1;
 }
 
-/* Choose the layout: _Py_DebugOffsets, Py_Version, else the file name. */
+/*
+ * Choose the layout: _Py_DebugOffsets, Py_Version, else the file name.
+ * -ENOEXEC if the version cannot be told, -ENOTSUP for a Python this
+ * reader cannot read (err names the version and why).
+ */
 static int choose_layout(struct py_process *p, const struct py_runtime_loc *loc, char *err,
 			 size_t errlen)
 {
@@ -82,17 +86,17 @@ static int choose_layout(struct py_process *p, const struct py_runtime_loc *loc,
 	if (rc == -EFAULT)
 		rc = remote_read(&p->r, p->runtime, dbg, 16);
 	if (rc == -EFAULT) {
-		py_seterr(err, errlen, "cannot read _PyRuntime at 0x%llx%s", (unsigned long long)p->runtime,
-		       loc->replaced ? " (its file was replaced since it was loaded)" : "");
+		py_seterr(err, errlen, "cannot read _PyRuntime at 0x%llx%s",
+			  (unsigned long long)p->runtime,
+			  loc->replaced ? " (its file was replaced since it was loaded)" : "");
 		return -ENOEXEC;
 	}
 	if (rc)
 		return rc;
 	if (pyoffsets_has_cookie(dbg, sizeof(dbg))) {
 		if (pyoffsets_from_debug(dbg, sizeof(dbg), &p->off, &hex, err, errlen) < 0)
-			return -ENOEXEC;
-		snprintf(p->version, sizeof(p->version), "%u.%u.%u", hex >> 24, (hex >> 16) & 0xff,
-			 (hex >> 8) & 0xff);
+			return -ENOTSUP;
+		pyoffsets_version_name(hex, p->version, sizeof(p->version));
 		return 0;
 	}
 	if (loc->py_version) {
@@ -111,14 +115,17 @@ static int choose_layout(struct py_process *p, const struct py_runtime_loc *loc,
 		py_seterr(err, errlen, "cannot tell the Python version of %s", loc->path);
 		return -ENOEXEC;
 	}
-	if (major != 3 || minor < 8 || minor > 14) {
-		py_seterr(err, errlen, "Python %d.%d is not supported (3.8 to 3.14 are)", major, minor);
-		return -ENOEXEC;
+	if (major != 3 || minor < PY_OLDEST_MINOR || minor > PY_NEWEST_MINOR) {
+		py_seterr(err, errlen, "CPython %d.%d is not supported (this blocksnoop reads "
+			  "CPython 3.%d to 3.%d)", major, minor, PY_OLDEST_MINOR, PY_NEWEST_MINOR);
+		return -ENOTSUP;
 	}
 	if (pyoffsets_builtin(minor, &p->off) < 0) {
-		py_seterr(err, errlen, "Python %d.%d without _Py_DebugOffsets is not supported",
-		       major, minor);
-		return -ENOEXEC;
+		/* 3.13+ describe themselves: one whose description is gone is
+		 * not known (a target can overwrite its own _PyRuntime). */
+		py_seterr(err, errlen, "CPython %d.%d is not supported without its "
+			  "_Py_DebugOffsets (not found at _PyRuntime)", major, minor);
+		return -ENOTSUP;
 	}
 	if (micro >= 0)
 		snprintf(p->version, sizeof(p->version), "%d.%d.%d", major, minor, micro);
@@ -129,7 +136,7 @@ static int choose_layout(struct py_process *p, const struct py_runtime_loc *loc,
 
 /*
  * If the interpreter is up, check that the layout fits: the first thread
- * state must point back at its interpreter.
+ * state must point back at its interpreter. -ENOTSUP if it does not.
  */
 static int check_layout(struct py_process *p, bool replaced, char *err, size_t errlen)
 {
@@ -153,9 +160,10 @@ static int check_layout(struct py_process *p, bool replaced, char *err, size_t e
 		}
 	}
 	if (rc == -EFAULT) {
-		py_seterr(err, errlen, "the interpreter state does not match the Python %s layout%s",
-		       p->version, replaced ? " (its file was replaced since it was loaded)" : "");
-		return -ENOEXEC;
+		py_seterr(err, errlen, "CPython %s is not supported: its interpreter state does not "
+			  "match the layout this blocksnoop has for it%s", p->version,
+			  replaced ? " (its file was replaced since it was loaded)" : "");
+		return -ENOTSUP;
 	}
 	return rc;
 }
