@@ -169,7 +169,8 @@ static cJSON *frame_json(const struct frame *f)
 /*
  * python_stacks: null, or the distinct stacks most sampled first, each a list
  * of frames innermost first (the shape the earlier Python blocksnoop used);
- * stack_samples: how many samples each stack got; samples: the total.
+ * stack_samples: how many samples each stack got; samples: the total;
+ * stack_unavailable: with null stacks only, why there are none.
  */
 static bool add_stacks(cJSON *r, const struct stack_set *set)
 {
@@ -178,7 +179,8 @@ static bool add_stacks(cJSON *r, const struct stack_set *set)
 	if (!set || !set->nstacks)
 		return cJSON_AddNullToObject(r, "python_stacks") &&
 		       cJSON_AddArrayToObject(r, "stack_samples") &&
-		       cJSON_AddNumberToObject(r, "samples", set ? set->total_samples : 0);
+		       cJSON_AddNumberToObject(r, "samples", set ? set->total_samples : 0) &&
+		       cJSON_AddStringToObject(r, "stack_unavailable", stack_set_why_none(set));
 	stacks = cJSON_AddArrayToObject(r, "python_stacks");
 	counts = cJSON_AddArrayToObject(r, "stack_samples");
 	if (!stacks || !counts)

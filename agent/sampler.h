@@ -51,7 +51,8 @@ struct sampler_ops {
 	void (*ready)(struct sampler *s, still_blocked_fn fn, void *ctx);
 	/* The stacks of the block of `slot` from start_ns to end_ns (kernel
 	 * CLOCK_MONOTONIC), most sampled first, with source lines; owned by
-	 * the caller (stack_set_free). NULL if none were seen. */
+	 * the caller (stack_set_free). With no stack, a set that says why
+	 * (stack_set_unavailable()); NULL only when out of memory. */
 	struct stack_set *(*take)(struct sampler *s, int slot, uint64_t start_ns,
 				  uint64_t end_ns);
 	void (*destroy)(struct sampler *s);

@@ -13,6 +13,7 @@
  * windows, no guessing.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/timerfd.h>
@@ -34,6 +35,13 @@
  * (a launched interpreter needs a moment to start). */
 #define OPEN_COMPLAIN_AFTER_NS 3000000000ULL
 
+/* Why the samples of one gap gave no stack: the last failure seen. */
+struct gap_failure {
+	uint64_t gap_start_ns; /* 0 = none */
+	unsigned tries;        /* samples that failed */
+	int err;               /* -errno of the last */
+};
+
 struct target {
 	pid_t pid, tid;
 	uint64_t threshold_ns;
@@ -43,7 +51,10 @@ struct target {
 	uint64_t next_open_ns;
 	uint64_t open_backoff_ns;
 	bool complained;
+	int open_err;                    /* last failed open: -errno, 0 = none */
+	char open_why[256];              /* ... and what it said */
 	struct gap_samples gaps[GAPS_KEPT];
+	struct gap_failure failed[GAPS_KEPT];
 };
 
 struct builtin_sampler {
@@ -166,10 +177,18 @@ static int builtin_fd(const struct sampler *base)
 	return s->timerfd;
 }
 
-/* Open the target's interpreter if it is not open yet; false if not ready. */
+/*
+ * Open the target's interpreter if it is not open yet; false if not ready.
+ * A failure is said once, as a warning: at once for an interpreter this
+ * reader cannot read or no permission (that will not change by waiting),
+ * after OPEN_COMPLAIN_AFTER_NS for anything else (a launched command takes
+ * a moment to exec its interpreter). Every failure is kept for the events
+ * (open_why).
+ */
 static bool ensure_open(struct target *t, uint64_t now)
 {
-	char err[256] = "";
+	char err[sizeof(t->open_why)] = "";
+	bool definite;
 	int ret;
 
 	if (t->proc)
@@ -183,9 +202,12 @@ static bool ensure_open(struct target *t, uint64_t now)
 		log_info("reading Python %s stacks of PID %d", py_process_version(t->proc),
 			 t->pid);
 		t->open_backoff_ns = OPEN_RETRY_MIN_NS;
+		t->open_err = 0;
 		return true;
 	}
 	t->proc = NULL;
+	t->open_err = ret;
+	snprintf(t->open_why, sizeof(t->open_why), "%s", err[0] ? err : strerror(-ret));
 	if (ret == -ESRCH) {
 		t->gone = true;
 		return false;
@@ -193,12 +215,84 @@ static bool ensure_open(struct target *t, uint64_t now)
 	t->next_open_ns = now + t->open_backoff_ns;
 	if (t->open_backoff_ns < OPEN_RETRY_MAX_NS)
 		t->open_backoff_ns *= 2;
-	if (!t->complained && now - t->first_open_attempt_ns >= OPEN_COMPLAIN_AFTER_NS) {
+	definite = ret == -ENOTSUP || ret == -EPERM;
+	if (!t->complained &&
+	    (definite || now - t->first_open_attempt_ns >= OPEN_COMPLAIN_AFTER_NS)) {
 		t->complained = true;
-		log_warn("cannot read Python stacks of PID %d: %s; events will carry no stack",
-			 t->pid, err[0] ? err : strerror(-ret));
+		log_warn("cannot read the Python stacks of PID %d: %s; its events will have no "
+			 "Python stack", t->pid, t->open_why);
 	}
 	return false;
+}
+
+/* Note a failed sample of the gap that began at gap_start_ns. */
+static void note_failure(struct target *t, uint64_t gap_start_ns, int err)
+{
+	struct gap_failure *f = &t->failed[0];
+
+	for (int i = 0; i < GAPS_KEPT; i++) {
+		if (t->failed[i].gap_start_ns == gap_start_ns) {
+			f = &t->failed[i];
+			break;
+		}
+		if (t->failed[i].gap_start_ns < f->gap_start_ns)
+			f = &t->failed[i]; /* the oldest, to recycle */
+	}
+	if (f->gap_start_ns != gap_start_ns)
+		*f = (struct gap_failure){ .gap_start_ns = gap_start_ns };
+	f->tries++;
+	f->err = err;
+}
+
+/* What a failed sample means, for an event. */
+static const char *sample_error(int err)
+{
+	switch (err) {
+	case -ENOENT:
+		return "the thread ran no Python code the interpreter knows of (not a Python "
+		       "thread, or its interpreter not started yet)";
+	case -EAGAIN:
+		return "the target changed its stack faster than it could be read";
+	case -ESRCH:
+		return "the target exited during the block";
+	case -ESTALE:
+		return "the target exec'ed during the block";
+	case -EPERM:
+		return "permission to read the target was lost";
+	default:
+		return strerror(-err);
+	}
+}
+
+/*
+ * Why the gap that began at gap_start_ns has no stack (total: its samples
+ * that gave one, 0 here): the stack set the event carries. NULL when out
+ * of memory.
+ */
+static struct stack_set *no_stack(const struct target *t, uint64_t gap_start_ns,
+				  const struct builtin_sampler *s)
+{
+	char why[512];
+
+	for (int i = 0; i < GAPS_KEPT; i++) {
+		const struct gap_failure *f = &t->failed[i];
+
+		if (f->gap_start_ns != gap_start_ns || !f->tries)
+			continue;
+		if (f->err == -ESRCH || f->err == -ESTALE)
+			return stack_set_unavailable(0, sample_error(f->err));
+		snprintf(why, sizeof(why), "none of the %u sample%s of the block could be read: %s",
+			 f->tries, f->tries == 1 ? "" : "s", sample_error(f->err));
+		return stack_set_unavailable(0, why);
+	}
+	if (!t->proc && t->gone)
+		return stack_set_unavailable(0, "the target exited");
+	if (!t->proc && t->open_err)
+		return stack_set_unavailable(0, t->open_why);
+	snprintf(why, sizeof(why), "no sample landed in the block: it ended before the sampler's "
+		 "first look, a quarter of the threshold in (%.1f ms; then every %.1f ms)",
+		 t->threshold_ns / 4 / 1e6, s->interval_ns / 1e6);
+	return stack_set_unavailable(0, why);
 }
 
 /* Convert a reader stack into ours (interned strings) and count it. */
@@ -232,6 +326,8 @@ static void sample_target(struct builtin_sampler *s, int slot, uint64_t now,
 
 	ret = py_process_sample(t->proc, t->tid, &s->scratch);
 	after = detector_gap_open_since(s->det, slot);
+	if (ret && before == after)
+		note_failure(t, before, ret);
 	if (ret == -ESRCH || ret == -ESTALE) {
 		/* Exited, or exec'ed into something else: reopen later (an exec
 		 * may well start a new interpreter). */
@@ -305,6 +401,12 @@ static struct stack_set *builtin_take(struct sampler *base, int slot, uint64_t s
 		gap_samples_clear(g);
 		break;
 	}
+	/* No stack: say why. */
+	if (!set)
+		set = no_stack(t, start_ns, s);
+	for (int i = 0; i < GAPS_KEPT; i++)
+		if (t->failed[i].gap_start_ns == start_ns)
+			t->failed[i] = (struct gap_failure){ 0 };
 	return set;
 }
 

@@ -3,7 +3,7 @@
  * sink_console.c - the human report on stderr:
  *
  *   [  1.23s] #1  BLOCKED  302.1ms  tid=1234
- *       no Python stack captured
+ *       no Python stack: stack sampling is off
  *
  * and, in stats mode, a distribution redrawn in place every second (one
  * line per second when stderr is not a terminal).
@@ -127,7 +127,8 @@ static void format_stacks(const struct console_sink *cs, char *buf, size_t len,
 	unsigned shown;
 
 	if (!set || !set->nstacks) {
-		append(buf, len, used, "    %sno Python stack captured%s\n", c(cs, DIM), c(cs, RESET));
+		append(buf, len, used, "    %sno Python stack: %s%s\n", c(cs, DIM),
+		       stack_set_why_none(set), c(cs, RESET));
 		return;
 	}
 	shown = set->nstacks < CONSOLE_MAX_STACKS ? set->nstacks : CONSOLE_MAX_STACKS;

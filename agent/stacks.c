@@ -201,7 +201,32 @@ void stack_set_free(struct stack_set *set)
 	for (unsigned i = 0; i < set->nstacks; i++)
 		stack_free(&set->stacks[i].stack);
 	free(set->stacks);
+	free(set->unavailable);
 	free(set);
+}
+
+struct stack_set *stack_set_unavailable(unsigned total_samples, const char *why)
+{
+	struct stack_set *set = calloc(1, sizeof(*set));
+
+	if (!set)
+		return NULL;
+	set->total_samples = total_samples;
+	set->unavailable = strdup(why);
+	if (!set->unavailable) {
+		free(set);
+		return NULL;
+	}
+	return set;
+}
+
+const char *stack_set_why_none(const struct stack_set *set)
+{
+	if (!set)
+		return STACKS_SAMPLING_OFF;
+	if (set->nstacks)
+		return NULL;
+	return set->unavailable ? set->unavailable : "no stack was sampled during the block";
 }
 
 bool frame_is_loop_machinery(const struct frame *f)

@@ -35,11 +35,12 @@ struct stack_count {
 };
 
 /* What was seen on a thread during one block: its distinct stacks, most
- * sampled first. */
+ * sampled first; or, with none, why there is none. */
 struct stack_set {
 	unsigned total_samples;
 	unsigned nstacks;
 	struct stack_count *stacks; /* owned */
+	char *unavailable;          /* owned; why nstacks is 0 (NULL: not said) */
 };
 
 /*
@@ -81,6 +82,21 @@ void stack_free(struct stack *s);
 
 /* Free a set and everything in it. Accepts NULL. */
 void stack_set_free(struct stack_set *set);
+
+/*
+ * A set with no stack that says why (a copy of why, one line, e.g.
+ * "process 42 is not Python: ..."), after total_samples samples that gave
+ * none. Owned by the caller (stack_set_free); NULL when out of memory.
+ */
+struct stack_set *stack_set_unavailable(unsigned total_samples, const char *why);
+
+/*
+ * Why an event with this set has no Python stack, for records and the
+ * console: the set's own reason, or for no set at all (no sampler ran)
+ * STACKS_SAMPLING_OFF. NULL if the set has stacks. Valid as long as set.
+ */
+#define STACKS_SAMPLING_OFF "stack sampling is off"
+const char *stack_set_why_none(const struct stack_set *set);
 
 /*
  * Whether a frame is the event loop's own machinery (asyncio, selectors,

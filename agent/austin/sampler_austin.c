@@ -964,7 +964,8 @@ static struct stack_set *austin_take(struct sampler *base, int slot, uint64_t st
 		log_warn("no Python stacks from Austin for thread %d of PID %d in %u blocks over %.0f s: %s; events carry no stack",
 			 w->tid, w->pid, w->blocks_bare, (now - w->first_bare_ns) / 1e9, why);
 	}
-	return NULL;
+	/* The event says why it has no stack (NULL: out of memory). */
+	return stack_set_unavailable(0, "no Austin sample landed in the block");
 }
 
 static void austin_destroy(struct sampler *base)

@@ -4,9 +4,10 @@
  *
  * 3.8-3.12 were measured with offsetof() against each version's own headers
  * (3.8.18 ... 3.12.1 built with Py_BUILD_CORE) and checked against live
- * interpreters; 3.13/3.14 are read from the
- * target (Include/internal/pycore_debug_offsets.h of each branch, positions
- * below).
+ * interpreters; 3.13-3.15 are read from the target, at positions inside
+ * _Py_DebugOffsets measured with offsetof() on each branch's
+ * Include/internal/pycore_debug_offsets.h (3.13.5, 3.14.8 and 3.15.0 as
+ * Debian ships them) and checked against live interpreters.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -53,7 +54,7 @@ static void finish(struct py_offsets *o)
 	.ts_native_tid = PYOFF_NONE, .cframe_current_frame = PYOFF_NONE,    \
 	.frame_back = 24, .frame_code = 32, .frame_owner = PYOFF_NONE,      \
 	.frame_is_entry = PYOFF_NONE,                                       \
-	.code_ptr_mask = ~(uint64_t)0, .owner_shim = 256,                   \
+	.code_ptr_mask = ~(uint64_t)0, .owner_shim = 256, .owner_max = 255, \
 	.code_filename = 104, .code_name = 112, .code_qualname = PYOFF_NONE, \
 	.code_linetable = 120, .code_firstlineno = 40, .code_adaptive = PYOFF_NONE, \
 	.ob_type = 8, .type_tp_name = 24, .type_tp_flags = 168,             \
@@ -82,6 +83,7 @@ static const struct py_offsets builtin[] = {
 		.frame_back = 48, .frame_code = 32, .frame_lasti = 56, .frame_owner = 69,
 		.lasti_scale = 1, .code_ptr_mask = ~(uint64_t)0,
 		.owner_shim = 256, /* 3.11 has no shim frames */
+		.owner_max = 2,    /* FRAME_OWNED_BY_FRAME_OBJECT */
 		.frame_state = PYOFF_NONE, .frame_is_entry = 68,
 		.code_filename = 112, .code_name = 120, .code_qualname = 128,
 		.code_linetable = 136, .code_firstlineno = 72, .code_adaptive = 184,
@@ -97,7 +99,7 @@ static const struct py_offsets builtin[] = {
 		.ts_native_tid = 144, .cframe_current_frame = 0,
 		.frame_back = 8, .frame_code = 0, .frame_lasti = 56, .frame_owner = 70,
 		.lasti_scale = 1, .code_ptr_mask = ~(uint64_t)0,
-		.owner_shim = 3, /* FRAME_OWNED_BY_CSTACK */
+		.owner_shim = 3, .owner_max = 3, /* FRAME_OWNED_BY_CSTACK */
 		.frame_state = PYOFF_NONE, .frame_is_entry = PYOFF_NONE, .bottom_is_shim = true,
 		.code_filename = 112, .code_name = 120, .code_qualname = 128,
 		.code_linetable = 136, .code_firstlineno = 68, .code_adaptive = 192,
@@ -195,7 +197,11 @@ int pyoffsets_builtin(int minor, struct py_offsets *out)
  * uint64_t). 3.14 inserted interpreter_state.threads_main,
  * code_object_generation and tlbc_generation, interpreter_frame.stackpointer
  * and tlbc_index, code_object.co_tlbc and set_object, and appended
- * gen_object, llist_node and debugger_support.
+ * gen_object, llist_node and debugger_support; 3.15 inserted
+ * thread_state.base_frame, last_profiled_frame(_seq), holds_gil,
+ * gil_requested, current_exception and exc_state, err_stackitem,
+ * type_object.tp_basicsize and tp_dictoffset, heap_type_object,
+ * unicode_object.compactunicodeobject_size and three gc fields.
  */
 struct debug_layout {
 	int minor;
@@ -207,8 +213,17 @@ struct debug_layout {
 	uint32_t code_firstlineno, code_adaptive;
 	uint32_t ob_type, tp_name, tp_flags, bytes_size, bytes_sval;
 	uint32_t str_state, str_length, str_ascii_size;
+	uint32_t str_compact_size; /* PYOFF_NONE: PyASCIIObject + 16 (utf8_length, utf8) */
 	uint64_t code_ptr_mask;
 	uint32_t owner_shim;
+	uint8_t owner_max;
+	/*
+	 * Whether its free-threaded build is read too. 3.13t differs from 3.13
+	 * only in what the debug offsets say; 3.14t adds thread-local bytecode
+	 * (instr_ptr in a per-thread copy of the code) and moves the bits of
+	 * str's state, neither of which they describe.
+	 */
+	bool free_threaded_read;
 };
 
 static const struct debug_layout layouts[] = {
@@ -224,8 +239,11 @@ static const struct debug_layout layouts[] = {
 		.code_adaptive = 344,
 		.ob_type = 360, .tp_name = 376, .tp_flags = 392, .bytes_size = 520, .bytes_sval = 528,
 		.str_state = 544, .str_length = 552, .str_ascii_size = 560,
+		.str_compact_size = PYOFF_NONE,
 		.code_ptr_mask = ~(uint64_t)0,
-		.owner_shim = 3, /* FRAME_OWNED_BY_CSTACK */
+		/* FRAME_OWNED_BY_CSTACK = 3 */
+		.owner_shim = 3, .owner_max = 3,
+		.free_threaded_read = true,
 	},
 	{
 		.minor = 14, .total = 760, .free_threaded = 16, .interp_head = 40,
@@ -239,10 +257,29 @@ static const struct debug_layout layouts[] = {
 		.code_adaptive = 384,
 		.ob_type = 408, .tp_name = 424, .tp_flags = 440, .bytes_size = 600, .bytes_sval = 608,
 		.str_state = 624, .str_length = 632, .str_ascii_size = 640,
+		.str_compact_size = PYOFF_NONE,
 		/* f_executable is a _PyStackRef: low bits are tags (Py_TAG_BITS) */
 		.code_ptr_mask = ~(uint64_t)3,
 		/* FRAME_OWNED_BY_INTERPRETER = 3, FRAME_OWNED_BY_CSTACK = 4 */
-		.owner_shim = 3,
+		.owner_shim = 3, .owner_max = 4,
+	},
+	{
+		.minor = 15, .total = 888, .free_threaded = 16, .interp_head = 40,
+		.interp_next = 64, .threads_head = 72,
+		.ts_size = 176, .ts_next = 192, .ts_interp = 200, .ts_frame = 208,
+		.ts_thread_id = 240, .ts_native_tid = 248,
+		.frame_size = 312, .frame_back = 320, .frame_code = 328,
+		.frame_lasti = 336, .frame_owner = 352,
+		.code_size = 376, .code_filename = 384, .code_name = 392,
+		.code_qualname = 400, .code_linetable = 408, .code_firstlineno = 416,
+		.code_adaptive = 448,
+		.ob_type = 472, .tp_name = 488, .tp_flags = 504, .bytes_size = 696, .bytes_sval = 704,
+		.str_state = 720, .str_length = 728, .str_ascii_size = 736,
+		.str_compact_size = 744,
+		.code_ptr_mask = ~(uint64_t)3,
+		/* FRAME_OWNED_BY_INTERPRETER = 3 (FRAME_OWNED_BY_CSTACK is gone);
+		 * every thread's stack starts at its base_frame, owned so */
+		.owner_shim = 3, .owner_max = 3,
 	},
 };
 
@@ -265,8 +302,10 @@ static int field(const uint8_t *buf, uint32_t pos, uint64_t limit, uint32_t *out
 {
 	uint64_t v = get_u64(buf, pos);
 
+	if (strncmp(name, "out->", 5) == 0)
+		name += 5;
 	if (v >= limit) {
-		snprintf(err, errlen, "implausible _Py_DebugOffsets field %s = %llu",
+		snprintf(err, errlen, ": its _Py_DebugOffsets give an implausible %s (%llu)",
 			 name, (unsigned long long)v);
 		return -1;
 	}
@@ -279,11 +318,34 @@ static int field(const uint8_t *buf, uint32_t pos, uint64_t limit, uint32_t *out
 /* _PyRuntimeState and PyInterpreterState are large. */
 #define MAX_BIG_STRUCT (1u << 22)
 
+void pyoffsets_version_name(uint32_t hexversion, char *buf, size_t len)
+{
+	static const char *const levels[16] = { [0xa] = "a", [0xb] = "b", [0xc] = "rc" };
+	unsigned level = (hexversion >> 4) & 0xf, serial = hexversion & 0xf;
+	int n;
+
+	n = snprintf(buf, len, "%u.%u.%u", hexversion >> 24, (hexversion >> 16) & 0xff,
+		     (hexversion >> 8) & 0xff);
+	if (n > 0 && (size_t)n < len && level != 0xf)
+		snprintf(buf + n, len - n, "%s%u", levels[level] ? levels[level] : "?", serial);
+}
+
+/* Refuse a layout: "CPython <version> is not supported<why>". */
+static int refuse(uint32_t hexversion, char *err, size_t errlen, const char *why)
+{
+	char name[32];
+
+	pyoffsets_version_name(hexversion, name, sizeof(name));
+	snprintf(err, errlen, "CPython %s is not supported%s", name, why);
+	return -1;
+}
+
 int pyoffsets_from_debug(const uint8_t *buf, size_t len, struct py_offsets *out,
 			 uint32_t *hexversion, char *err, size_t errlen)
 {
 	const struct debug_layout *l = NULL;
-	uint32_t ts_size, frame_size, code_size, ascii_size;
+	uint32_t ts_size, frame_size, code_size, ascii_size, compact_size;
+	char why[192];
 	uint64_t version;
 	int major, minor;
 	size_t i;
@@ -297,29 +359,31 @@ int pyoffsets_from_debug(const uint8_t *buf, size_t len, struct py_offsets *out,
 	major = (version >> 24) & 0xff;
 	minor = (version >> 16) & 0xff;
 	for (i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++)
-		if (major == 3 && layouts[i].minor == minor)
+		if (major == 3 && layouts[i].minor == minor && version <= UINT32_MAX)
 			l = &layouts[i];
 	if (!l) {
-		snprintf(err, errlen, "Python %d.%d is not supported (3.8 to 3.14 are)",
-			 major, minor);
-		return -1;
+		snprintf(why, sizeof(why), " (this blocksnoop reads CPython 3.%d to 3.%d)",
+			 PY_OLDEST_MINOR, PY_NEWEST_MINOR);
+		return refuse(*hexversion, err, errlen, why);
 	}
 	/*
 	 * Internal layouts may change until the release candidates: an alpha
 	 * or beta is not the layout known here.
 	 */
-	if ((version & 0xf0) != 0xf0 && (version & 0xf0) != 0xc0) {
-		snprintf(err, errlen, "pre-release Python %d.%d (%s) is not supported", major, minor,
-			 (version & 0xf0) == 0xa0 ? "alpha" : "beta");
-		return -1;
-	}
+	if ((version & 0xf0) != 0xf0 && (version & 0xf0) != 0xc0)
+		return refuse(*hexversion, err, errlen, ": a pre-release, whose layout may not be "
+			      "the release's (release candidates and releases are read)");
 	if (len < l->total) {
-		snprintf(err, errlen, "_Py_DebugOffsets cut short (%zu of %u bytes)",
+		snprintf(why, sizeof(why), ": its _Py_DebugOffsets are cut short (%zu of %u bytes)",
 			 len, (unsigned)l->total);
-		return -1;
+		return refuse(*hexversion, err, errlen, why);
 	}
-	if (get_u64(buf, l->free_threaded) != 0) {
-		snprintf(err, errlen, "free-threaded Python %d.%d is not supported", major, minor);
+	if (get_u64(buf, l->free_threaded) != 0 && !l->free_threaded_read) {
+		char name[32];
+
+		pyoffsets_version_name(*hexversion, name, sizeof(name));
+		snprintf(err, errlen, "free-threaded CPython %s is not supported (of the "
+			 "free-threaded builds, this blocksnoop reads 3.13's only)", name);
 		return -1;
 	}
 
@@ -333,21 +397,21 @@ int pyoffsets_from_debug(const uint8_t *buf, size_t len, struct py_offsets *out,
 	out->lasti_scale = 1;
 	out->code_ptr_mask = l->code_ptr_mask;
 	out->owner_shim = l->owner_shim;
+	out->owner_max = l->owner_max;
 	out->frame_state = PYOFF_NONE;
 	out->frame_is_entry = PYOFF_NONE;
 	out->bottom_is_shim = true;
 
 #define F(pos, limit, dst) do {                                                 \
-		if (field(buf, (pos), (limit), &(dst), #dst, err, errlen) < 0)  \
-			return -1;                                              \
+		if (field(buf, (pos), (limit), &(dst), #dst, why, sizeof(why)) < 0) \
+			return refuse(*hexversion, err, errlen, why);           \
 	} while (0)
 	F(l->ts_size, MAX_STRUCT, ts_size);
 	F(l->frame_size, MAX_STRUCT, frame_size);
 	F(l->code_size, MAX_STRUCT, code_size);
-	if (ts_size < 8 || frame_size < 8 || code_size < 8) {
-		snprintf(err, errlen, "implausible _Py_DebugOffsets struct sizes");
-		return -1;
-	}
+	if (ts_size < 8 || frame_size < 8 || code_size < 8)
+		return refuse(*hexversion, err, errlen, ": its _Py_DebugOffsets give implausible "
+			      "struct sizes");
 	F(l->interp_head, MAX_BIG_STRUCT - 8, out->runtime_interp_head);
 	F(l->interp_next, MAX_BIG_STRUCT - 8, out->interp_next);
 	F(l->threads_head, MAX_BIG_STRUCT - 8, out->interp_threads_head);
@@ -374,10 +438,18 @@ int pyoffsets_from_debug(const uint8_t *buf, size_t len, struct py_offsets *out,
 	F(l->str_state, 64, out->str_state);
 	F(l->str_length, 64, out->str_length);
 	F(l->str_ascii_size, 128, ascii_size);
-#undef F
 	/* PyCompactUnicodeObject = PyASCIIObject + utf8_length + utf8 (3.12+) */
+	compact_size = ascii_size + 16;
+	if (l->str_compact_size != PYOFF_NONE)
+		F(l->str_compact_size, 128, compact_size);
+#undef F
 	out->str_ascii_data = ascii_size;
-	out->str_compact_data = ascii_size + 16;
+	out->str_compact_data = compact_size;
 	finish(out);
-	return pyoffsets_check(out, err, errlen);
+	if (pyoffsets_check(out, why + 2, sizeof(why) - 2) < 0) {
+		why[0] = ':';
+		why[1] = ' ';
+		return refuse(*hexversion, err, errlen, why);
+	}
+	return 0;
 }

@@ -4,8 +4,10 @@
  * agent/cpython). Everything the reader needs to know about a version is a
  * `struct py_offsets` value: a static table per minor version for 3.8-3.12
  * (x86_64/LP64 release GIL builds, measured with offsetof() on the real
- * headers), and for 3.13+ a table filled from the target's own
- * _Py_DebugOffsets. The walker branches only on the style fields.
+ * headers), and for 3.13-3.15 a table filled from the target's own
+ * _Py_DebugOffsets (where each of its fields sits differs per minor
+ * version: debug_layout in pyoffsets.c). The walker branches only on the
+ * style fields.
  */
 #ifndef BLOCKSNOOP_CPYTHON_PYOFFSETS_H
 #define BLOCKSNOOP_CPYTHON_PYOFFSETS_H
@@ -57,12 +59,15 @@ struct py_offsets {
 	 * frames: frame_back = previous, frame_code = f_code/f_executable (a
 	 * pointer, `& code_ptr_mask` for 3.14's tagged _PyStackRef),
 	 * frame_lasti = prev_instr/instr_ptr, frame_owner = owner (char).
-	 * Frames with owner >= owner_shim are C-stack/interpreter shims to skip.
+	 * Frames with owner >= owner_shim are C-stack/interpreter shims to skip;
+	 * an owner above owner_max is no frame at all (one caught while its
+	 * memory is reused: a torn read).
 	 */
 	uint32_t frame_back, frame_code, frame_lasti, frame_owner;
 	uint32_t lasti_scale;
 	uint64_t code_ptr_mask;
 	uint32_t owner_shim;
+	uint8_t owner_max;
 
 	/*
 	 * Telling a whole stack from a torn read (a frame caught while it is
@@ -126,22 +131,34 @@ int pyoffsets_check(const struct py_offsets *o, char *err, size_t errlen);
  */
 int pyoffsets_builtin(int minor, struct py_offsets *out);
 
-/* Size of _Py_DebugOffsets the reader needs for 3.13 and 3.14. */
-#define PY_DEBUG_OFFSETS_MAX 760
+/* The versions read: built-in tables, then _Py_DebugOffsets. */
+#define PY_OLDEST_MINOR 8
+#define PY_NEWEST_MINOR 15
+#define PY_NEWEST_BUILTIN_MINOR 12
+
+/* Size of _Py_DebugOffsets the reader needs for 3.13 to 3.15. */
+#define PY_DEBUG_OFFSETS_MAX 888
 #define PY_DEBUG_COOKIE "xdebugpy"
 
 /*
  * Fill *out from a copy of the start of _PyRuntime (len bytes, at least
  * PY_DEBUG_OFFSETS_MAX when the target has that much). Checks the cookie,
- * that the version is 3.13 or 3.14 (the layouts known here; a release
- * candidate or final release, not an alpha or beta), that the build is not
- * free-threaded, that every offset and size is plausible and that every
- * field fits what the reader copies of its struct (pyoffsets_check).
- * Returns 0, or -1 with a reason in err. Pure; fuzzed.
- * *hexversion gets PY_VERSION_HEX whenever the cookie matched.
+ * that the version is 3.13 to 3.15 (the layouts known here; a release
+ * candidate or final release, not an alpha or beta), that a free-threaded
+ * build is one read here (3.13t), that every offset and size is plausible
+ * and that every field fits what the reader copies of its struct
+ * (pyoffsets_check). Returns 0, or -1 with a one-line reason in err that
+ * names the version ("CPython 3.16.0 is not supported (...)"). Pure;
+ * fuzzed. *hexversion gets PY_VERSION_HEX whenever the cookie matched.
  */
 int pyoffsets_from_debug(const uint8_t *buf, size_t len, struct py_offsets *out,
 			 uint32_t *hexversion, char *err, size_t errlen);
+
+/*
+ * PY_VERSION_HEX as people write it: "3.15.0", "3.15.0b2", "3.14.0rc1".
+ * Pure; buf is always terminated (len > 0).
+ */
+void pyoffsets_version_name(uint32_t hexversion, char *buf, size_t len);
 
 /* Whether buf starts with the _Py_DebugOffsets cookie. */
 bool pyoffsets_has_cookie(const uint8_t *buf, size_t len);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * pyreader.h - read the Python stacks of a running CPython (3.8 to 3.14,
- * GIL builds, 64-bit) from outside, with process_vm_readv(2). The only
- * public header of agent/cpython.
+ * pyreader.h - read the Python stacks of a running CPython (3.8 to 3.15,
+ * GIL builds, and 3.13's free-threaded build; 64-bit) from outside, with
+ * process_vm_readv(2). The only public header of agent/cpython.
  *
  * Nothing is ever executed from, injected into or written to the target;
  * the target is not stopped, so a stack is a snapshot that can be torn
@@ -74,9 +74,13 @@ struct py_process;
  * choose the layout for it.
  *
  * Returns 0 and *out (free it with py_process_close()), or:
- *   -ENOEXEC not Python, or a version/build this reader does not support
- *            (err says which, e.g. "Python 3.7 is not supported (3.8 to
- *            3.14 are)", "free-threaded Python 3.14 is not supported");
+ *   -ENOEXEC not Python (or not yet: a launched command may not have
+ *            exec'ed its interpreter), or its version cannot be told;
+ *   -ENOTSUP a Python this reader cannot read: err names its version and
+ *            why, e.g. "CPython 3.16.0 is not supported (this blocksnoop
+ *            reads CPython 3.8 to 3.15)", "free-threaded CPython 3.14.2 is
+ *            not supported (...)", "CPython 3.14.8 is not supported: its
+ *            _Py_DebugOffsets give an implausible ts_next (...)";
  *   -ESRCH   no such process (or it exited meanwhile);
  *   -EPERM   no permission to read it (needs CAP_SYS_PTRACE);
  *   other -errno (-ENOMEM, ...).

@@ -550,7 +550,7 @@ PYENV = pathlib.Path("/root/.pyenv/versions")
 TEST_ROOTS = [pathlib.Path(p) for p in os.environ.get("BLOCKSNOOP_TEST_ROOTS", "").split()] or \
     sorted(p for p in (ROOT / "build").glob("rootfs-*") if re.fullmatch(r"rootfs-\w+", p.name))
 # The versions the built-in reader reads (agent/cpython/README.md).
-READER_OLDEST, READER_NEWEST = (3, 8), (3, 14)
+READER_OLDEST, READER_NEWEST = (3, 8), (3, 15)
 
 # Run as `sh -c IN_ROOT sh ROOT SCRATCH PATH... -- ARGV...` inside `unshare
 # --mount`: ROOT overlaid (upper layer and work directory in SCRATCH),

@@ -117,29 +117,50 @@ static const uint64_t dbg_3135[73] = {
 	16, 40, 24, 16, 48, 32, 40, 24, 16, 32, 16, 24, 40, 16, 32, 64, 32, 16, 40, 240, 200,
 };
 
-/* Byte positions of fields in the 3.13 and 3.14 _Py_DebugOffsets. */
+/*
+ * Byte positions of fields in the 3.13, 3.14 and 3.15 _Py_DebugOffsets
+ * (offsetof() on each version's pycore_debug_offsets.h).
+ */
 struct pos {
 	const char *name;
-	uint32_t p313, p314;
+	uint32_t p313, p314, p315;
 };
 static const struct pos positions[] = {
-	{ "free_threaded", 16, 16 },      { "interpreters_head", 40, 40 },
-	{ "interp.next", 64, 64 },        { "interp.threads_head", 72, 72 },
-	{ "ts.size", 152, 176 },          { "ts.next", 168, 192 },
-	{ "ts.interp", 176, 200 },        { "ts.current_frame", 184, 208 },
-	{ "ts.thread_id", 192, 216 },     { "ts.native_thread_id", 200, 224 },
-	{ "frame.size", 224, 248 },       { "frame.previous", 232, 256 },
-	{ "frame.executable", 240, 264 }, { "frame.instr_ptr", 248, 272 },
-	{ "frame.owner", 264, 288 },      { "code.size", 272, 312 },
-	{ "code.filename", 280, 320 },    { "code.name", 288, 328 },
-	{ "code.qualname", 296, 336 },    { "code.linetable", 304, 344 },
-	{ "code.firstlineno", 312, 352 }, { "code.co_code_adaptive", 344, 384 },
-	{ "pyobject.ob_type", 360, 408 }, { "type.tp_name", 376, 424 },
-	{ "type.tp_flags", 392, 440 },
-	{ "bytes.ob_size", 520, 600 },    { "bytes.ob_sval", 528, 608 },
-	{ "unicode.state", 544, 624 },    { "unicode.length", 552, 632 },
-	{ "unicode.asciiobject_size", 560, 640 },
+	{ "free_threaded", 16, 16, 16 },          { "interpreters_head", 40, 40, 40 },
+	{ "interp.next", 64, 64, 64 },            { "interp.threads_head", 72, 72, 72 },
+	{ "ts.size", 152, 176, 176 },             { "ts.next", 168, 192, 192 },
+	{ "ts.interp", 176, 200, 200 },           { "ts.current_frame", 184, 208, 208 },
+	{ "ts.thread_id", 192, 216, 240 },        { "ts.native_thread_id", 200, 224, 248 },
+	{ "frame.size", 224, 248, 312 },          { "frame.previous", 232, 256, 320 },
+	{ "frame.executable", 240, 264, 328 },    { "frame.instr_ptr", 248, 272, 336 },
+	{ "frame.owner", 264, 288, 352 },         { "code.size", 272, 312, 376 },
+	{ "code.filename", 280, 320, 384 },       { "code.name", 288, 328, 392 },
+	{ "code.qualname", 296, 336, 400 },       { "code.linetable", 304, 344, 408 },
+	{ "code.firstlineno", 312, 352, 416 },    { "code.co_code_adaptive", 344, 384, 448 },
+	{ "pyobject.ob_type", 360, 408, 472 },    { "type.tp_name", 376, 424, 488 },
+	{ "type.tp_flags", 392, 440, 504 },
+	{ "bytes.ob_size", 520, 600, 696 },       { "bytes.ob_sval", 528, 608, 704 },
+	{ "unicode.state", 544, 624, 720 },       { "unicode.length", 552, 632, 728 },
+	{ "unicode.asciiobject_size", 560, 640, 736 },
 };
+/* 3.15 only: unicode_object.compactunicodeobject_size */
+#define P315_COMPACT_SIZE 744
+
+/* The live 3.13.0 table moved to the positions of minor 14 or 15. */
+static void moved_313(uint64_t *blob, size_t len, int minor, uint32_t hexversion)
+{
+	const uint8_t *src = (const uint8_t *)dbg_3130;
+	size_t i;
+
+	memset(blob, 0, len);
+	memcpy(blob, dbg_3130, 8); /* cookie */
+	blob[1] = hexversion;
+	for (i = 0; i < sizeof(positions) / sizeof(positions[0]); i++)
+		memcpy((uint8_t *)blob + (minor == 14 ? positions[i].p314 : positions[i].p315),
+		       src + positions[i].p313, 8);
+	if (minor == 15)
+		blob[P315_COMPACT_SIZE / 8] = 56; /* what 3.13 implies: PyASCIIObject + 16 */
+}
 
 static void test_builtin_tables(void **state)
 {
@@ -261,38 +282,65 @@ static void test_debug_offsets_313(void **state)
 }
 
 /*
- * The 3.14 code path, fed the live 3.13 values moved to their 3.14
- * positions: the same table must come out, with 3.14's _PyStackRef tag mask.
+ * The 3.14 and 3.15 code paths, fed the live 3.13 values moved to their
+ * positions: the same table must come out, with the _PyStackRef tag mask
+ * and the frame owners of each.
  */
-static void test_debug_offsets_314_from_313(void **state)
+static void test_debug_offsets_314_315_from_313(void **state)
 {
 	uint64_t blob[PY_DEBUG_OFFSETS_MAX / 8];
-	const uint8_t *src = (const uint8_t *)dbg_3130;
-	struct py_offsets o13, o14;
+	struct py_offsets o13, o;
 	uint32_t hex;
-	char err[128];
-	size_t i;
+	char err[256];
+	int minor;
 
 	(void)state;
-	memset(blob, 0, sizeof(blob));
-	memcpy(blob, dbg_3130, 8); /* cookie */
-	blob[1] = 0x030e00f0;
-	for (i = 0; i < sizeof(positions) / sizeof(positions[0]); i++)
-		memcpy((uint8_t *)blob + positions[i].p314, src + positions[i].p313, 8);
 	assert_int_equal(pyoffsets_from_debug((const uint8_t *)dbg_3130, sizeof(dbg_3130), &o13,
 					      &hex, err, sizeof(err)), 0);
-	if (pyoffsets_from_debug((const uint8_t *)blob, sizeof(blob), &o14, &hex, err, sizeof(err)))
-		fail_msg("3.14 layout refused: %s", err);
-	assert_int_equal(o14.minor, 14);
-	assert_true(o14.code_ptr_mask == ~(uint64_t)3);
-	o14.minor = 13;
-	o14.code_ptr_mask = o13.code_ptr_mask;
-	assert_memory_equal(&o13, &o14, sizeof(o13));
-	/* A 3.13 blob is too short for the 3.14 layout. */
-	blob[1] = 0x030e00f0;
-	assert_int_equal(pyoffsets_from_debug((const uint8_t *)blob, 584, &o14, &hex, err,
+	assert_int_equal(o13.owner_max, 3);
+	for (minor = 14; minor <= 15; minor++) {
+		moved_313(blob, sizeof(blob), minor, 0x030000f0 | minor << 16);
+		if (pyoffsets_from_debug((const uint8_t *)blob, sizeof(blob), &o, &hex, err,
+					 sizeof(err)))
+			fail_msg("3.%d layout refused: %s", minor, err);
+		assert_int_equal(o.minor, minor);
+		assert_true(o.code_ptr_mask == ~(uint64_t)3);
+		assert_int_equal(o.owner_shim, 3);
+		/* 3.14: INTERPRETER (3) and CSTACK (4); 3.15 has no CSTACK */
+		assert_int_equal(o.owner_max, minor == 14 ? 4 : 3);
+		o.minor = 13;
+		o.code_ptr_mask = o13.code_ptr_mask;
+		o.owner_max = o13.owner_max;
+		assert_memory_equal(&o13, &o, sizeof(o13));
+	}
+	/* 3.15 says where a compact str's characters start */
+	blob[P315_COMPACT_SIZE / 8] = 64;
+	assert_int_equal(pyoffsets_from_debug((const uint8_t *)blob, sizeof(blob), &o, &hex, err,
+					      sizeof(err)), 0);
+	assert_int_equal(o.str_compact_data, 64);
+	assert_int_equal(o.str_ascii_data, 40);
+	/* A 3.14 blob is too short for the 3.15 layout, a 3.13 one for 3.14's. */
+	assert_int_equal(pyoffsets_from_debug((const uint8_t *)blob, 760, &o, &hex, err,
 					      sizeof(err)), -1);
-	assert_non_null(strstr(err, "cut short"));
+	assert_non_null(strstr(err, "CPython 3.15.0 is not supported: its _Py_DebugOffsets are "
+				    "cut short (760 of 888 bytes)"));
+	moved_313(blob, sizeof(blob), 14, 0x030e08f0);
+	assert_int_equal(pyoffsets_from_debug((const uint8_t *)blob, 584, &o, &hex, err,
+					      sizeof(err)), -1);
+	assert_non_null(strstr(err, "CPython 3.14.8 is not supported: its _Py_DebugOffsets are "
+				    "cut short"));
+}
+
+/* A frame owner beyond the version's is a torn read, not a shim. */
+static void test_owner_max(void **state)
+{
+	struct py_offsets o;
+
+	(void)state;
+	assert_int_equal(pyoffsets_builtin(11, &o), 0);
+	assert_int_equal(o.owner_max, 2);
+	assert_int_equal(pyoffsets_builtin(12, &o), 0);
+	assert_int_equal(o.owner_max, 3);
 }
 
 /* 3.14 with its own (source-derived) values. */
@@ -329,11 +377,12 @@ static void test_debug_offsets_314(void **state)
 	assert_int_equal(o.owner_shim, 3); /* INTERPRETER (3) and CSTACK (4) are shims */
 	assert_int_equal(o.frame_read, 75);
 
-	/* free-threaded 3.14t: refused */
+	/* free-threaded 3.14t: refused, saying so */
 	blob[2] = 1;
 	assert_int_equal(pyoffsets_from_debug((const uint8_t *)blob, sizeof(blob), &o, &hex, err,
 					      sizeof(err)), -1);
-	assert_non_null(strstr(err, "free-threaded"));
+	assert_string_equal(err, "free-threaded CPython 3.14.1 is not supported (of the "
+				 "free-threaded builds, this blocksnoop reads 3.13's only)");
 }
 
 static void test_debug_offsets_refused(void **state)
@@ -351,16 +400,20 @@ static void test_debug_offsets_refused(void **state)
 					      sizeof(err)), -1);
 
 	memcpy(blob, dbg_3130, sizeof(blob));
-	blob[1] = 0x030f00a1; /* 3.15: layout unknown here */
+	blob[1] = 0x031000f0; /* 3.16: layout unknown here */
 	assert_int_equal(pyoffsets_from_debug((const uint8_t *)blob, sizeof(blob), &o, &hex, err,
 					      sizeof(err)), -1);
-	assert_non_null(strstr(err, "3.15 is not supported"));
+	assert_string_equal(err, "CPython 3.16.0 is not supported (this blocksnoop reads "
+				 "CPython 3.8 to 3.15)");
+	blob[1] = 0x1030d00f0ULL; /* 3.13 in the low bits, more above */
+	assert_int_equal(pyoffsets_from_debug((const uint8_t *)blob, sizeof(blob), &o, &hex, err,
+					      sizeof(err)), -1);
 
 	memcpy(blob, dbg_3130, sizeof(blob));
 	blob[1] = 0x030d00b3; /* 3.13.0b3: layouts still moved in betas */
 	assert_int_equal(pyoffsets_from_debug((const uint8_t *)blob, sizeof(blob), &o, &hex, err,
 					      sizeof(err)), -1);
-	assert_non_null(strstr(err, "beta"));
+	assert_non_null(strstr(err, "CPython 3.13.0b3 is not supported: a pre-release"));
 	blob[1] = 0x030d00c1; /* 3.13.0rc1: accepted */
 	assert_int_equal(pyoffsets_from_debug((const uint8_t *)blob, sizeof(blob), &o, &hex, err,
 					      sizeof(err)), 0);
@@ -369,6 +422,7 @@ static void test_debug_offsets_refused(void **state)
 	blob[19] = 0; /* thread_state.size 0: every offset in it would be implausible */
 	assert_int_equal(pyoffsets_from_debug((const uint8_t *)blob, sizeof(blob), &o, &hex, err,
 					      sizeof(err)), -1);
+	assert_non_null(strstr(err, "CPython 3.13.0 is not supported: its _Py_DebugOffsets"));
 
 	memcpy(blob, dbg_3130, sizeof(blob));
 	blob[33] = 1u << 20; /* interpreter_frame.owner far outside the frame */
@@ -646,7 +700,8 @@ int main(void)
 		cmocka_unit_test(test_pystr_bad_states),
 		cmocka_unit_test(test_builtin_tables),
 		cmocka_unit_test(test_debug_offsets_313),
-		cmocka_unit_test(test_debug_offsets_314_from_313),
+		cmocka_unit_test(test_debug_offsets_314_315_from_313),
+		cmocka_unit_test(test_owner_max),
 		cmocka_unit_test(test_debug_offsets_314),
 		cmocka_unit_test(test_debug_offsets_refused),
 		cmocka_unit_test(test_debug_offsets_out_of_range),

@@ -229,7 +229,7 @@ static void test_blocking_event(void **state)
 	static const char *const names[] = {
 		"schema", "type", "session_id", "time", "event_number", "timestamp_s",
 		"start_ns", "end_ns", "duration_ms", "pid", "tid", "level",
-		"python_stacks", "stack_samples", "samples", NULL,
+		"python_stacks", "stack_samples", "samples", "stack_unavailable", NULL,
 	};
 
 	(void)state;
@@ -244,11 +244,13 @@ static void test_blocking_event(void **state)
 	want_number(r, "pid", 5968);
 	want_number(r, "tid", 5969);
 	want_string(r, "level", "warning");
-	/* No stack captured: null, no per-stack counts, no samples. */
+	/* No stack captured: null, no per-stack counts, no samples, and why:
+	 * no sampler gave a set at all. */
 	want_null(r, "python_stacks");
 	assert_true(cJSON_IsArray(field(r, "stack_samples")));
 	assert_int_equal(cJSON_GetArraySize(field(r, "stack_samples")), 0);
 	want_number(r, "samples", 0);
+	want_string(r, "stack_unavailable", "stack sampling is off");
 
 	/* start_ns/end_ns: exact integer digits, beyond what a double holds. */
 	line = line_of(r);
@@ -659,7 +661,28 @@ static void test_blocking_event_empty_stack_set(void **state)
 	want_null(r, "python_stacks");
 	assert_int_equal(cJSON_GetArraySize(field(r, "stack_samples")), 0);
 	want_number(r, "samples", 4);
+	want_string(r, "stack_unavailable", "no stack was sampled during the block");
 	cJSON_Delete(r);
+}
+
+/* A sampler that says why it has no stack: the reason is the record's. */
+static void test_blocking_event_stack_unavailable(void **state)
+{
+	struct stack_set *why = stack_set_unavailable(3, "CPython 3.16.0 is not supported");
+	struct session_info s = launch_session();
+	struct blocking_event e = sample_event();
+	cJSON *r;
+
+	(void)state;
+	assert_non_null(why);
+	e.stacks = why;
+	r = record_blocking_event(&s, &e);
+	assert_non_null(r);
+	want_null(r, "python_stacks");
+	want_number(r, "samples", 3);
+	want_string(r, "stack_unavailable", "CPython 3.16.0 is not supported");
+	cJSON_Delete(r);
+	stack_set_free(why);
 }
 
 /* ---- still_blocked ----------------------------------------------------------------- */
@@ -681,7 +704,7 @@ static void test_still_blocked(void **state)
 	static const char *const names[] = {
 		"schema", "type", "session_id", "time", "timestamp_s", "start_ns", "now_ns",
 		"blocked_ms", "pid", "tid", "level", "python_stacks", "stack_samples",
-		"samples", NULL,
+		"samples", "stack_unavailable", NULL,
 	};
 	cJSON *r, *log;
 	char *line;
@@ -814,6 +837,7 @@ int main(void)
 		cmocka_unit_test(test_for_log_defaults),
 		cmocka_unit_test(test_blocking_event_with_stacks),
 		cmocka_unit_test(test_blocking_event_empty_stack_set),
+		cmocka_unit_test(test_blocking_event_stack_unavailable),
 		cmocka_unit_test(test_still_blocked),
 		cmocka_unit_test(test_summary_call_sites),
 		cmocka_unit_test(test_line_escapes),

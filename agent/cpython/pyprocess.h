@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * pyprocess.h - what a reader keeps about one target process (internal to
+ * agent/cpython): struct py_process, shared by the files that each handle
+ * one concern of reading it:
+ *
+ *   pyproc.c     its life: attaching (choosing and checking the layout),
+ *                opening, closing; whether it still runs the same image
+ *   pagecache.c  the per-sample page cache its frames are read through
+ *   pyobject.c   the objects a frame leads to: types, str, bytes
+ *   pycode.c     code objects, resolved into the code cache
+ *   pythread.c   its Python threads and their OS TIDs
+ *   pyframe.c    walking a thread's frames, and a frame's line
+ *   pyreader.c   py_process_sample(): the above put together
+ *
+ * Everything the target controls is checked where it is read (see the
+ * top of pyreader.c).
+ */
+#ifndef BLOCKSNOOP_CPYTHON_PYPROCESS_H
+#define BLOCKSNOOP_CPYTHON_PYPROCESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "codecache.h"
+#include "pagecache.h"
+#include "pyoffsets.h"
+#include "pyreader.h"
+#include "pystr.h"
+#include "remote.h"
+
+/* Longest UTF-8 of a PYSTR_MAX_CHARS string. */
+#define PY_STR_BUF (PYSTR_MAX_CHARS * 4 + 1)
+/* Frames visited per sample, shim frames included. */
+#define PY_MAX_WALK (4 * PY_MAX_DEPTH)
+/* Object types whose kind is remembered. */
+#define PY_MAX_TYPES 32
+
+enum py_obkind { PY_KIND_OTHER, PY_KIND_CODE, PY_KIND_STR, PY_KIND_BYTES };
+
+/* A Python thread state found by the last scan. */
+struct pythread {
+	pid_t ns_tid; /* 0 = unknown */
+	uint64_t tstate, interp, pthread;
+};
+
+/* Host TID -> TID in the target's PID namespace. */
+struct tidmap {
+	pid_t host, ns;
+};
+
+/* A small set of frame addresses, to catch cycles. */
+struct py_seen {
+	uint64_t slot[2 * PY_MAX_WALK];
+};
+
+struct py_process {
+	struct remote r;
+	struct py_offsets off;
+	char version[24];
+	uint64_t runtime; /* run-time address of _PyRuntime */
+
+	/* pythread.c */
+	struct pythread *threads;
+	size_t nthreads, threads_cap;
+	uint64_t scan_not_before_ns; /* no scan for an unknown TID before */
+	bool last_scan_torn;
+	unsigned scans;
+	struct tidmap *tids;
+	size_t ntids, tids_cap;
+	bool tid_off_known;
+	uint32_t tid_off;
+	uint64_t infer_after_ns; /* no new inference before (it reads /proc) */
+
+	/* pyobject.c */
+	struct {
+		uint64_t type;
+		enum py_obkind kind;
+	} types[PY_MAX_TYPES];
+	int ntypes;
+
+	/* pycode.c */
+	struct code_cache codes;
+	uint8_t *scratch; /* code headers for the batched check */
+	char *strbuf[2];  /* PY_STR_BUF each: a code object's two names */
+
+	/* pyframe.c */
+	struct page_cache pc; /* thread states and frames, per sample */
+	struct py_seen *seen;
+};
+
+/* CLOCK_MONOTONIC in ns. */
+uint64_t py_now_ns(void);
+
+/* printf into err (errlen > 0), or nothing if err is NULL. */
+void py_seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Whether the process still runs the image p was opened on: 0, -ESRCH
+ * (exited) or -ESTALE (exec'ed, or the runtime's memory went away).
+ */
+int py_check_alive(const struct py_process *p);
+
+/*
+ * What a failed read in the middle of a walk means: the process went away
+ * (-ESRCH), exec'ed (-ESTALE), or (most often) changed what was being read
+ * (-EAGAIN). Errors other than -EFAULT and -ESRCH are returned as they are.
+ */
+int py_read_failure(const struct py_process *p, int err);
+
+#endif
