@@ -14,16 +14,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/capability.h>
 
-/* Headers older than Linux 5.8 lack these; the numbers are ABI. */
-#ifndef CAP_PERFMON
-#define CAP_PERFMON 38
-#endif
-#ifndef CAP_BPF
-#define CAP_BPF 39
-#endif
-#include <stdint.h>
+#include "compat.h" /* CAP_BPF, CAP_PERFMON on old headers */
 
 #define CAPS_BIT(cap) (UINT64_C(1) << (cap))
 

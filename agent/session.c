@@ -18,12 +18,12 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
-#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "caps.h"
+#include "compat.h"
 #include "detector.h"
 #include "exit_codes.h"
 #include "k8s/privs.h"
@@ -59,11 +59,6 @@ struct session {
 };
 
 enum wake_source { WAKE_EVENTS = 1, WAKE_SIGNAL, WAKE_TARGET, WAKE_TIMER, WAKE_SAMPLER };
-
-static int pidfd_open(pid_t pid)
-{
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-}
 
 static void finish(struct session *s, const char *reason, const char *status)
 {
@@ -396,7 +391,7 @@ static int setup_wakeups(struct session *s)
 		err = epoll_add(s->epfd, sampler_fd(s->sampler), WAKE_SAMPLER);
 	if (err)
 		return err;
-	s->pidfd = pidfd_open(s->info.pid);
+	s->pidfd = sys_pidfd_open(s->info.pid, 0);
 	if (s->pidfd >= 0)
 		return epoll_add(s->epfd, s->pidfd, WAKE_TARGET);
 	if (errno == ESRCH) {

@@ -53,7 +53,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -62,6 +61,7 @@
 #include "austin/austin_diag.h"
 #include "austin/austin_parse.h"
 #include "austin/austin_spawn.h"
+#include "compat.h"
 #include "cpython/pyreader.h"
 #include "log.h"
 #include "procfs.h"
@@ -591,7 +591,7 @@ static void runner_start(struct austin_sampler *s, struct runner *r)
 		report(r, r->backoff_ns, "cannot start Austin for PID %d: %s", r->pid, err);
 		goto fail;
 	}
-	r->pidfd = (int)syscall(SYS_pidfd_open, r->child.pid, 0);
+	r->pidfd = sys_pidfd_open(r->child.pid, 0);
 	r->out = out;
 	r->err = errp[0];
 	out = errp[0] = -1;

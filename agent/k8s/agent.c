@@ -38,12 +38,12 @@
 #include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
-#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "caps.h"
+#include "compat.h"
 #include "detector.h"
 #include "exit_codes.h"
 #include "k8s/agent.h"
@@ -256,7 +256,7 @@ static void attach(struct agent *a, struct target *t, pid_t pid)
 
 	/* Pin the process, then check it is still the one we looked at (a
 	 * PID can be recycled between reading its cgroup and opening it). */
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	pidfd = sys_pidfd_open(pid, 0);
 	if (pidfd < 0)
 		return;
 	if (procscan_cgroup("/proc", pid, &again) || strcmp(again.container_id, t->container_id) ||
