@@ -26,7 +26,6 @@
 #include "compat.h"
 #include "detector.h"
 #include "exit_codes.h"
-#include "k8s/privs.h"
 #include "launch.h"
 #include "log.h"
 #include "procfs.h"
@@ -445,16 +444,16 @@ static void drop_privileges(struct session *s)
 	char names[256];
 	int ret;
 
-	if (privs_permitted(&permitted))
+	if (caps_permitted(&permitted))
 		return;
-	if (!privs_set_effective(caps_run_keep(&needs) & permitted)) {
+	if (!caps_set_effective(caps_run_keep(&needs) & permitted)) {
 		needs.map_access = o->stats && detector_read_stats(s->det, &probe) == -EPERM;
 		needs.log_reopen_dac = o->log_file && log_reopen_needs_dac(o->log_file);
 	}
 	keep = caps_run_keep(&needs);
-	ret = privs_drop_to(keep, &bounding);
+	ret = caps_drop_to(keep, &bounding);
 	if (ret) {
-		privs_set_effective(permitted);
+		caps_set_effective(permitted);
 		log_warn("cannot drop capabilities: %s (running with those it started with)",
 			 strerror(-ret));
 		return;

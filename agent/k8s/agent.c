@@ -52,7 +52,6 @@
 #include "k8s/metrics.h"
 #include "k8s/metrics_http.h"
 #include "k8s/podlist.h"
-#include "k8s/privs.h"
 #include "k8s/procscan.h"
 #include "k8s/ratelimit.h"
 #include "log.h"
@@ -1007,20 +1006,24 @@ static int start_metrics(struct agent *a)
 }
 
 /*
- * Give up what only set-up needed (privs.h). Map updates need CAP_BPF (or
+ * Give up what only set-up needed (caps.h). Map updates need CAP_BPF (or
  * CAP_SYS_ADMIN) on kernels before 6.5: try one with the reduced set and
  * keep it only if that fails.
  */
 static void drop_privileges(struct agent *a)
 {
-	uint64_t keep = AGENT_CAPS_KEEP, permitted;
+	struct caps_run_needs needs = {
+		.read_stacks = a->sampler != NULL,
+		.find_processes = true,
+	};
+	uint64_t keep = caps_run_keep(&needs), permitted;
 	bool bounding;
 	char names[256];
 	int slot, ret;
 
-	if (privs_permitted(&permitted))
+	if (caps_permitted(&permitted))
 		return;
-	if (!privs_set_effective(keep & permitted)) {
+	if (!caps_set_effective(keep & permitted)) {
 		slot = detector_watch(a->det, PROBE_TID, PROBE_TID, UINT64_MAX, 0);
 		if (slot >= 0) {
 			detector_unwatch(a->det, slot);
@@ -1030,9 +1033,9 @@ static void drop_privileges(struct agent *a)
 				 caps_kernel_has(CAP_BPF) ? "CAP_BPF" : "CAP_SYS_ADMIN");
 		}
 	}
-	ret = privs_drop_to(keep, &bounding);
+	ret = caps_drop_to(keep, &bounding);
 	if (ret) {
-		privs_set_effective(permitted);
+		caps_set_effective(permitted);
 		log_warn("cannot drop capabilities: %s (running with those it started with)",
 			 strerror(-ret));
 		return;
