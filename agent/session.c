@@ -73,12 +73,12 @@ static int check_target(const struct options *o)
 {
 	char comm[64];
 
-	if (procfs_pid_exists(o->pid)) {
+	if (!procfs_process_exists(o->pid)) {
 		log_error("no process with PID %d (PIDs are as seen in blocksnoop's PID namespace): check it with 'ps -p %d'",
 			  o->pid, o->pid);
 		return EXIT_NO_TARGET;
 	}
-	if (procfs_thread_of(o->pid, o->tid)) {
+	if (!procfs_is_thread_of(o->pid, o->tid)) {
 		log_error("thread %d is not a thread of PID %d: list its threads with 'ls /proc/%d/task'",
 			  o->tid, o->pid, o->pid);
 		return EXIT_NO_TARGET;
@@ -234,7 +234,7 @@ static void on_tick(struct session *s)
 
 	/* A watched non-main thread can end while its process lives on. */
 	if (!s->child.pid && s->info.tid != s->info.pid &&
-	    procfs_thread_of(s->info.pid, s->info.tid)) {
+	    !procfs_is_thread_of(s->info.pid, s->info.tid)) {
 		log_info("thread %d has exited", s->info.tid);
 		finish(s, "target_exit", "completed");
 	}

@@ -765,20 +765,8 @@ static void austin_unwatch(struct sampler *base, int slot)
 static pid_t inner_id(pid_t pid, pid_t tid)
 {
 	pid_t ids[PROCFS_MAX_NS_LEVELS];
-	char path[64], status[4096];
-	ssize_t n;
-	int fd, levels;
+	int levels = procfs_thread_nspid(pid, tid, ids);
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return tid;
-	n = read(fd, status, sizeof(status) - 1);
-	close(fd);
-	if (n <= 0)
-		return tid;
-	status[n] = '\0';
-	levels = procfs_parse_nspid(status, ids);
 	return levels > 0 ? ids[levels - 1] : tid;
 }
 
