@@ -19,10 +19,8 @@
 #include <unistd.h>
 
 #include "cpython/pyreader.h"
-#include "gap_samples.h"
 #include "log.h"
 #include "sampler.h"
-
 #include "timeutil.h"
 
 /* Retry opening a target's interpreter after 20 ms, doubling up to 1 s: a
@@ -35,15 +33,13 @@
 #define OPEN_COMPLAIN_AFTER_NS 3000000000ULL
 
 struct target {
-	pid_t pid, tid;
-	uint64_t threshold_ns;
+	struct sampled_thread thread;
 	struct py_process *proc;
 	bool gone;                       /* the process has exited */
 	uint64_t first_open_attempt_ns;
 	uint64_t next_open_ns;
 	uint64_t open_backoff_ns;
 	bool complained;
-	struct gap_samples gaps[GAPS_KEPT];
 };
 
 struct builtin_sampler {
@@ -57,25 +53,12 @@ struct builtin_sampler {
 	struct py_stack scratch;         /* large: kept off the stack */
 };
 
-uint64_t sampler_default_interval_ns(uint64_t threshold_ns)
-{
-	uint64_t ns = threshold_ns / 10;
-
-	if (ns < 500000)
-		ns = 500000;
-	if (ns > 50000000)
-		ns = 50000000;
-	return ns;
-}
-
-
 static void target_free(struct target *t)
 {
 	if (!t)
 		return;
 	py_process_close(t->proc);
-	for (int i = 0; i < GAPS_KEPT; i++)
-		gap_samples_clear(&t->gaps[i]);
+	sampled_thread_clear(&t->thread);
 	free(t);
 }
 
@@ -111,7 +94,7 @@ static void arm_timer(struct builtin_sampler *s, uint64_t now)
 		if (!t)
 			continue;
 		gap = detector_gap_open_since(s->det, slot);
-		due = gap ? gap + t->threshold_ns / 4 : now + t->threshold_ns / 4;
+		due = (gap ? gap : now) + t->thread.threshold_ns / 4;
 		if (!t->proc && !t->gone && t->next_open_ns < due)
 			due = t->next_open_ns;
 		if (due < next)
@@ -139,9 +122,7 @@ static int builtin_watch(struct sampler *base, int slot, pid_t pid, pid_t tid,
 	s->targets[slot] = t;
 	if (slot >= s->nslots)
 		s->nslots = slot + 1;
-	t->pid = pid;
-	t->tid = tid;
-	t->threshold_ns = threshold_ns;
+	sampled_thread_init(&t->thread, slot, pid, tid, threshold_ns);
 	t->open_backoff_ns = OPEN_RETRY_MIN_NS;
 	/* The timer may be set for an idle second: bring it forward so the
 	 * new thread's interpreter is opened and its blocks sampled at once. */
@@ -178,10 +159,10 @@ static bool ensure_open(struct target *t, uint64_t now)
 		return false;
 	if (!t->first_open_attempt_ns)
 		t->first_open_attempt_ns = now;
-	ret = py_process_open(t->pid, &t->proc, err, sizeof(err));
+	ret = py_process_open(t->thread.pid, &t->proc, err, sizeof(err));
 	if (!ret) {
 		log_info("reading Python %s stacks of PID %d", py_process_version(t->proc),
-			 t->pid);
+			 t->thread.pid);
 		t->open_backoff_ns = OPEN_RETRY_MIN_NS;
 		return true;
 	}
@@ -196,41 +177,27 @@ static bool ensure_open(struct target *t, uint64_t now)
 	if (!t->complained && now - t->first_open_attempt_ns >= OPEN_COMPLAIN_AFTER_NS) {
 		t->complained = true;
 		log_warn("cannot read Python stacks of PID %d: %s; events will carry no stack",
-			 t->pid, err[0] ? err : strerror(-ret));
+			 t->thread.pid, err[0] ? err : strerror(-ret));
 	}
 	return false;
-}
-
-/* Convert a reader stack into ours (interned strings) and count it. */
-static void count_sample(struct gap_samples *g, const struct py_stack *ps)
-{
-	struct frame frames[PY_MAX_DEPTH];
-	struct stack st = { .depth = ps->depth, .truncated = ps->truncated, .frames = frames };
-
-	for (int i = 0; i < ps->depth; i++)
-		frames[i] = (struct frame){
-			.function = intern(ps->frames[i].function ? ps->frames[i].function : "?"),
-			.file = intern(ps->frames[i].file ? ps->frames[i].file : "?"),
-			.line = ps->frames[i].line,
-		};
-	gap_samples_add(g, &st);
 }
 
 static void sample_target(struct builtin_sampler *s, int slot, uint64_t now,
 			  still_blocked_fn fn, void *ctx)
 {
 	struct target *t = s->targets[slot];
-	struct gap_samples *g;
+	struct frame frames[PY_MAX_DEPTH];
+	struct stack st = { .frames = frames };
 	uint64_t before, after;
 	int ret;
 
 	before = detector_gap_open_since(s->det, slot);
-	if (!before || now < before || now - before < t->threshold_ns / 4)
+	if (!before || now < before || now - before < t->thread.threshold_ns / 4)
 		return;
 	if (!ensure_open(t, now))
 		return;
 
-	ret = py_process_sample(t->proc, t->tid, &s->scratch);
+	ret = py_process_sample(t->proc, t->thread.tid, &s->scratch);
 	after = detector_gap_open_since(s->det, slot);
 	if (ret == -ESRCH || ret == -ESTALE) {
 		/* Exited, or exec'ed into something else: reopen later (an exec
@@ -247,18 +214,12 @@ static void sample_target(struct builtin_sampler *s, int slot, uint64_t now,
 	if (ret || before != after)
 		return;
 
-	g = gap_samples_for(t->gaps, before);
-	count_sample(g, &s->scratch);
-
-	if (fn && now - before >= still_blocked_after_ns(t->threshold_ns) && g->nstacks &&
-	    (!g->last_report_ns ||
-	     now - g->last_report_ns >= STILL_BLOCKED_EVERY_S * 1000000000ULL)) {
-		struct stack_set *current = gap_samples_to_set(g, g->last, t->pid);
-
-		g->last_report_ns = now;
-		fn(ctx, slot, before, now, current);
-		stack_set_free(current);
-	}
+	st.depth = s->scratch.depth;
+	st.truncated = s->scratch.truncated;
+	for (int i = 0; i < st.depth; i++)
+		frames[i] = sampler_frame(s->scratch.frames[i].function, s->scratch.frames[i].file,
+					  s->scratch.frames[i].line);
+	sampled_thread_count(&t->thread, before, now, &st, fn, ctx);
 }
 
 
@@ -283,29 +244,13 @@ static void builtin_ready(struct sampler *base, still_blocked_fn fn, void *ctx)
 	arm_timer(s, mono_now_ns());
 }
 
-static struct stack_set *builtin_take(struct sampler *base, int slot, uint64_t start_ns,
-				      uint64_t end_ns)
+static struct stack_set *builtin_take(struct sampler *base, int slot, uint64_t start_ns)
 {
 	struct builtin_sampler *s = (struct builtin_sampler *)base;
-	struct target *t;
-	struct stack_set *set = NULL;
 
-	/* Gaps are identified by their exact start: the end adds nothing. */
-	(void)end_ns;
 	if (slot < 0 || slot >= MAX_WATCHED_THREADS || !s->targets[slot])
 		return NULL;
-	t = s->targets[slot];
-	for (int i = 0; i < GAPS_KEPT; i++) {
-		struct gap_samples *g = &t->gaps[i];
-
-		if (g->gap_start_ns != start_ns)
-			continue;
-		if (g->total)
-			set = gap_samples_to_set(g, -1, t->pid);
-		gap_samples_clear(g);
-		break;
-	}
-	return set;
+	return sampled_thread_take(&s->targets[slot]->thread, start_ns);
 }
 
 static const struct sampler_ops builtin_ops = {

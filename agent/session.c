@@ -161,7 +161,7 @@ static void on_gap(void *ctx, const struct gap_event *g)
 	e.timestamp_s = g->start_ns > s->info.start_mono_ns
 				? (double)(g->start_ns - s->info.start_mono_ns) / 1e9 : 0;
 	e.is_error = e.duration_ms >= s->o->error_threshold_ms;
-	stacks = s->sampler ? sampler_take(s->sampler, g->slot, g->start_ns, g->end_ns) : NULL;
+	stacks = s->sampler ? sampler_take(s->sampler, g->slot, g->start_ns) : NULL;
 	e.stacks = stacks;
 	reporter_event(&s->reporter, &e);
 	stack_set_free(stacks);

@@ -785,7 +785,7 @@ static void on_gap(void *ctx, const struct gap_event *g)
 				? (double)(g->start_ns - a->info.start_mono_ns) / 1e9 : 0;
 	e.is_error = e.duration_ms >= w->t->error_threshold_ms;
 	e.meta = &w->t->meta;
-	stacks = a->sampler ? sampler_take(a->sampler, g->slot, g->start_ns, g->end_ns) : NULL;
+	stacks = a->sampler ? sampler_take(a->sampler, g->slot, g->start_ns) : NULL;
 	e.stacks = stacks;
 	reporter_event(&a->reporter, &e);
 	metrics_event(w->t->series, e.duration_ms, e.is_error);
