@@ -149,6 +149,14 @@ int procfs_thread_nspid(pid_t pid, pid_t tid, pid_t ids[PROCFS_MAX_NS_LEVELS])
 	return nspid_of(path, ids);
 }
 
+pid_t procfs_tid_in_own_ns(pid_t pid, pid_t tid)
+{
+	pid_t ids[PROCFS_MAX_NS_LEVELS];
+	int n = procfs_thread_nspid(pid, tid, ids);
+
+	return n > 0 ? ids[n - 1] : tid;
+}
+
 int procfs_ns_id(const char *path, uint64_t *dev, uint64_t *ino)
 {
 	struct stat st;

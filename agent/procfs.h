@@ -46,6 +46,10 @@ int procfs_nspid(pid_t pid, pid_t ids[PROCFS_MAX_NS_LEVELS]);
 /* The same for thread tid of process pid (/proc/<pid>/task/<tid>/status). */
 int procfs_thread_nspid(pid_t pid, pid_t tid, pid_t ids[PROCFS_MAX_NS_LEVELS]);
 
+/* Thread tid of pid as its own PID namespace numbers it (the last NSpid
+ * value); tid itself if that cannot be read. */
+pid_t procfs_tid_in_own_ns(pid_t pid, pid_t tid);
+
 /* The device and inode of a namespace file, e.g. "/proc/self/ns/pid". */
 int procfs_ns_id(const char *path, uint64_t *dev, uint64_t *ino);
 

@@ -745,15 +745,6 @@ static void austin_unwatch(struct sampler *base, int slot)
 	}
 }
 
-/* The last NSpid value of a thread: its TID in its own PID namespace. */
-static pid_t inner_id(pid_t pid, pid_t tid)
-{
-	pid_t ids[PROCFS_MAX_NS_LEVELS];
-	int levels = procfs_thread_nspid(pid, tid, ids);
-
-	return levels > 0 ? ids[levels - 1] : tid;
-}
-
 static int austin_watch(struct sampler *base, int slot, pid_t pid, pid_t tid,
 			uint64_t threshold_ns)
 {
@@ -781,8 +772,8 @@ static int austin_watch(struct sampler *base, int slot, pid_t pid, pid_t tid,
 		return -ENOMEM;
 	}
 	sampled_thread_init(&w->thread, slot, pid, tid, threshold_ns);
-	w->inner_pid = inner_id(pid, pid);
-	w->inner_tid = tid == pid ? w->inner_pid : inner_id(pid, tid);
+	w->inner_pid = procfs_tid_in_own_ns(pid, pid);
+	w->inner_tid = tid == pid ? w->inner_pid : procfs_tid_in_own_ns(pid, tid);
 	w->run = r;
 	r->nwatch++;
 	s->watches[slot] = w;

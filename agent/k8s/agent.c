@@ -126,6 +126,7 @@ struct agent {
 	const struct agent_options *o;
 	struct session_info info;
 	struct reporter reporter;
+	struct session_summary summary;
 	bool reporter_started;
 	struct detector *det;
 	struct sampler *sampler;
@@ -537,7 +538,7 @@ static void suppress(struct agent *a, struct target *t)
 
 	ps->suppressed++;
 	ps->suppressed_total++;
-	a->reporter.summary.suppressed_event_count++;
+	a->summary.suppressed_event_count++;
 	metrics_suppressed(t->series);
 	/* Said as it happens, at most once a second (the tick says the rest). */
 	report_suppressed(a, ps, false);
@@ -765,7 +766,7 @@ static void on_gap(void *ctx, const struct gap_event *g)
 	struct watched *w = g->slot < MAX_WATCHED_THREADS ? a->by_slot[g->slot] : NULL;
 	struct stack_set *stacks;
 	struct blocking_event e = {
-		.number = a->reporter.summary.event_count + 1,
+		.number = a->summary.event_count + 1,
 		.start_ns = g->start_ns,
 		.end_ns = g->end_ns,
 		.duration_ms = (double)(g->end_ns - g->start_ns) / 1e6,
@@ -787,6 +788,7 @@ static void on_gap(void *ctx, const struct gap_event *g)
 	e.meta = &w->t->meta;
 	stacks = a->sampler ? sampler_take(a->sampler, g->slot, g->start_ns) : NULL;
 	e.stacks = stacks;
+	summary_add_event(&a->summary, &e);
 	reporter_event(&a->reporter, &e);
 	metrics_event(w->t->series, e.duration_ms, e.is_error);
 	stack_set_free(stacks);
@@ -1151,6 +1153,7 @@ static void cleanup(struct agent *a)
 	metrics_http_stop(a->http);
 	kubelet_free(a->kubelet);
 	reporter_destroy(&a->reporter);
+	summary_release(&a->summary);
 	sampler_free(a->sampler);
 	detector_free(a->det);
 	metrics_free(a->metrics);
@@ -1301,12 +1304,12 @@ out:
 	if (a->reporter_started) {
 		for (struct pod_state *ps = a->pod_states; ps; ps = ps->next)
 			report_suppressed(a, ps, true);
-		a->reporter.summary.duration_s =
+		a->summary.duration_s =
 			(double)(mono_now_ns() - a->info.start_mono_ns) / 1e9;
-		a->reporter.summary.lost_event_count = a->det ? detector_lost_events(a->det) : 0;
-		a->reporter.summary.termination_reason = a->reason ? a->reason : "runtime_error";
-		a->reporter.summary.status = a->status ? a->status : "failed";
-		reporter_session_end(&a->reporter, NULL);
+		a->summary.lost_event_count = a->det ? detector_lost_events(a->det) : 0;
+		a->summary.termination_reason = a->reason ? a->reason : "runtime_error";
+		a->summary.status = a->status ? a->status : "failed";
+		reporter_session_end(&a->reporter, &a->summary, NULL);
 	}
 	cleanup(a);
 	return code;
