@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -286,9 +287,12 @@ int engine_add_fd(struct engine *e, int fd, engine_fd_fn ready, engine_timeout_f
 /* The ids records give a thread: ours, or its own namespace's (NSpid). */
 static void shown_ids(const struct engine_watch_config *wc, pid_t *pid, pid_t *tid)
 {
-	*pid = wc->ids_in_own_ns ? procfs_tid_in_own_ns(wc->pid, wc->pid) : wc->pid;
-	*tid = !wc->ids_in_own_ns ? wc->tid
-	       : wc->tid == wc->pid ? *pid : procfs_tid_in_own_ns(wc->pid, wc->tid);
+	*pid = wc->pid;
+	*tid = wc->tid;
+	if (!wc->ids_in_own_ns)
+		return;
+	*pid = procfs_tid_in_own_ns(wc->pid, wc->pid);
+	*tid = wc->tid == wc->pid ? *pid : procfs_tid_in_own_ns(wc->pid, wc->tid);
 }
 
 int engine_watch(struct engine *e, const struct engine_watch_config *wc, int pidfd,
@@ -374,6 +378,16 @@ void engine_unwatch(struct engine *e, struct engine_watch *w)
 static struct engine_watch *watch_of(const struct engine *e, int slot)
 {
 	return slot >= 0 && slot < MAX_WATCHED_THREADS ? e->by_slot[slot] : NULL;
+}
+
+/* Whether w's process has exited: its pidfd is readable. (A wake-up
+ * names a slot, and a hook may have unwatched it and watched another
+ * process in it since.) */
+static bool process_exited(const struct engine_watch *w)
+{
+	struct pollfd p = { .fd = w->pidfd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
 }
 
 /* Tell the client w is gone, then unwatch it. */
@@ -670,7 +684,7 @@ void engine_run(struct engine *e)
 				break;
 			case WAKE_WATCH:
 				w = watch_of(e, (int)index);
-				if (w)
+				if (w && process_exited(w))
 					gone(e, w, ENGINE_GONE_PROCESS);
 				break;
 			case WAKE_CLIENT:
@@ -703,22 +717,17 @@ void engine_start(struct engine *e, pid_t pid, pid_t tid)
 	e->started = true;
 }
 
-static const char *const stop_reason[] = {
-	[ENGINE_RUNNING] = "runtime_error",
-	[ENGINE_TARGET_EXIT] = "target_exit",
-	[ENGINE_TARGET_FAILED] = "target_exit",
-	[ENGINE_DURATION] = "duration",
-	[ENGINE_SIGNAL] = "signal",
-	[ENGINE_ERROR] = "runtime_error",
-};
-
-static const char *const stop_status[] = {
-	[ENGINE_RUNNING] = "failed",
-	[ENGINE_TARGET_EXIT] = "completed",
-	[ENGINE_TARGET_FAILED] = "child_failed",
-	[ENGINE_DURATION] = "completed",
-	[ENGINE_SIGNAL] = "interrupted",
-	[ENGINE_ERROR] = "failed",
+/* The summary's termination_reason and status for each way a run ends
+ * (never running: it did not get as far as a stop). */
+static const struct {
+	const char *reason, *status;
+} stop_names[] = {
+	[ENGINE_RUNNING] = { "runtime_error", "failed" },
+	[ENGINE_TARGET_EXIT] = { "target_exit", "completed" },
+	[ENGINE_TARGET_FAILED] = { "target_exit", "child_failed" },
+	[ENGINE_DURATION] = { "duration", "completed" },
+	[ENGINE_SIGNAL] = { "signal", "interrupted" },
+	[ENGINE_ERROR] = { "runtime_error", "failed" },
 };
 
 void engine_end(struct engine *e)
@@ -736,8 +745,8 @@ void engine_end(struct engine *e)
 		e->hooks.closing(e->client);
 	e->summary.duration_s = (double)(mono_now_ns() - e->info.start_mono_ns) / 1e9;
 	e->summary.lost_event_count = detector_lost_events(e->det);
-	e->summary.termination_reason = stop_reason[e->stopped];
-	e->summary.status = stop_status[e->stopped];
+	e->summary.termination_reason = stop_names[e->stopped].reason;
+	e->summary.status = stop_names[e->stopped].status;
 	reporter_session_end(&e->reporter, &e->summary, have_stats ? &stats : NULL);
 }
 
