@@ -264,6 +264,12 @@ int engine_open(struct engine *e)
 		log_error("cannot set up the event loop: %s", strerror(-ret));
 		return EXIT_RUNTIME;
 	}
+	/* The run's clock starts before the first watch: no gap can begin
+	 * before it, so every event's timestamp_s is its start on this clock. */
+	e->info.start_mono_ns = mono_now_ns();
+	clock_gettime(CLOCK_REALTIME, &e->info.start_wall);
+	if (e->cfg.duration_s > 0)
+		e->deadline_ns = e->info.start_mono_ns + (uint64_t)(e->cfg.duration_s * 1e9);
 	return 0;
 }
 
@@ -709,10 +715,6 @@ void engine_start(struct engine *e, pid_t pid, pid_t tid)
 	uuid4(e->info.id, sizeof(e->info.id));
 	e->info.pid = pid;
 	e->info.tid = tid;
-	e->info.start_mono_ns = mono_now_ns();
-	clock_gettime(CLOCK_REALTIME, &e->info.start_wall);
-	if (e->cfg.duration_s > 0)
-		e->deadline_ns = e->info.start_mono_ns + (uint64_t)(e->cfg.duration_s * 1e9);
 	reporter_session_start(&e->reporter);
 	e->started = true;
 }

@@ -17,10 +17,10 @@
  *
  *	engine_new()                 the run's configuration; nothing loaded
  *	engine_add_sink(), engine_add_log_file()
- *	engine_open()                signals, detector, samplers, the loop
+ *	engine_open()                signals, detector, samplers, the loop; the clock starts
  *	engine_watch() ...           (and engine_add_fd() for the client's fds)
  *	engine_drop_privileges()     keep only what the rest of the run needs
- *	engine_start()               session_start record; the clock starts
+ *	engine_start()               session_start record
  *	engine_run()                 until a stop (below)
  *	engine_end()                 the last events; the closing summary
  *	engine_free()
@@ -137,8 +137,9 @@ int engine_add_log_file(struct engine *e, const char *path);
 /*
  * Route the signals to the loop (SIGPIPE is ignored: a closed stdout is
  * an error the sinks report), load and attach the detector, start the
- * samplers cfg names, and set up the loop. 0, or the exit status
- * (EXIT_PRIVILEGE, EXIT_RUNTIME).
+ * samplers cfg names, and set up the loop. The run's clock starts here,
+ * before any watch (records' timestamp_s, --duration). 0, or the exit
+ * status (EXIT_PRIVILEGE, EXIT_RUNTIME).
  */
 int engine_open(struct engine *e);
 
@@ -200,9 +201,9 @@ int engine_add_fd(struct engine *e, int fd, engine_fd_fn ready, engine_timeout_f
 void engine_drop_privileges(struct engine *e, struct caps_run_needs needs);
 
 /*
- * Start the run: its id, its clock (--duration counts from here), the
- * session_start record. pid and tid are the run's target as that record
- * names it (0 when there is none, as in the agent).
+ * Start the run: its id and the session_start record. pid and tid are the
+ * run's target as that record names it (0 when there is none, as in the
+ * agent).
  */
 void engine_start(struct engine *e, pid_t pid, pid_t tid);
 
