@@ -5,33 +5,117 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/prctl.h>
 
 #include "caps.h"
 
 /* Capabilities are numbered 0..63 here; see CAPS_BIT. */
 #define CAPS_MAX 64
 
-int caps_effective(uint64_t *mask)
+/* The capabilities the running kernel knows, at most CAPS_MAX. */
+static int known_caps(void)
+{
+	int n = (int)cap_max_bits();
+
+	return n > CAPS_MAX ? CAPS_MAX : n;
+}
+
+/* One of this thread's sets (CAP_EFFECTIVE, CAP_PERMITTED) into *mask. */
+static int read_set(cap_flag_t which, uint64_t *mask)
 {
 	cap_flag_value_t v;
-	cap_t caps;
-	int cap, err = 0;
+	cap_t caps = cap_get_proc();
+	int n = known_caps();
 
-	caps = cap_get_proc();
 	if (!caps)
 		return -errno;
 	*mask = 0;
-	for (cap = 0; cap < CAPS_MAX; cap++) {
-		/* libcap refuses numbers beyond what it was built for: those
-		 * are capabilities blocksnoop never asks for. */
-		if (cap_get_flag(caps, cap, CAP_EFFECTIVE, &v) != 0)
-			break;
-		if (v == CAP_SET)
+	for (int cap = 0; cap < n; cap++)
+		if (!cap_get_flag(caps, cap, which, &v) && v == CAP_SET)
 			*mask |= CAPS_BIT(cap);
-	}
-	if (cap == 0)
-		err = -EINVAL;
 	cap_free(caps);
+	return 0;
+}
+
+int caps_effective(uint64_t *mask)
+{
+	return read_set(CAP_EFFECTIVE, mask);
+}
+
+int caps_permitted(uint64_t *mask)
+{
+	return read_set(CAP_PERMITTED, mask);
+}
+
+int caps_set_effective(uint64_t mask)
+{
+	cap_t c = cap_get_proc();
+	int n = known_caps(), err = 0;
+
+	if (!c)
+		return -errno;
+	if (cap_clear_flag(c, CAP_EFFECTIVE))
+		err = -errno;
+	for (int cap = 0; !err && cap < n; cap++) {
+		cap_value_t v = cap;
+
+		if ((mask & CAPS_BIT(cap)) && cap_set_flag(c, CAP_EFFECTIVE, 1, &v, CAP_SET))
+			err = -errno;
+	}
+	if (!err && cap_set_proc(c))
+		err = -errno;
+	cap_free(c);
+	return err;
+}
+
+int caps_drop_to(uint64_t keep, bool *bounding_dropped)
+{
+	uint64_t permitted;
+	cap_t c = NULL;
+	int n = known_caps(), err;
+
+	*bounding_dropped = false;
+	err = caps_permitted(&permitted);
+	if (err)
+		return err;
+	keep &= permitted;
+
+	/* The bounding set first, while CAP_SETPCAP may still be effective. */
+	if (CAP_IS_SUPPORTED(CAP_SETPCAP) && (permitted & CAPS_BIT(CAP_SETPCAP)) &&
+	    !caps_set_effective(permitted)) {
+		*bounding_dropped = true;
+		for (int cap = 0; cap < n; cap++)
+			if (!(keep & CAPS_BIT(cap)) && CAP_IS_SUPPORTED(cap) &&
+			    cap_drop_bound(cap) && errno != EINVAL)
+				*bounding_dropped = false;
+	}
+
+	c = cap_init(); /* all clear */
+	if (!c)
+		return -errno;
+	for (int cap = 0; cap < n; cap++) {
+		cap_value_t v = cap;
+
+		if (!(keep & CAPS_BIT(cap)))
+			continue;
+		if (cap_set_flag(c, CAP_PERMITTED, 1, &v, CAP_SET) ||
+		    (!(CAPS_PERMITTED_ONLY & CAPS_BIT(cap)) &&
+		     cap_set_flag(c, CAP_EFFECTIVE, 1, &v, CAP_SET))) {
+			err = -errno;
+			goto out;
+		}
+	}
+	if (cap_set_proc(c)) {
+		err = -errno;
+		goto out;
+	}
+	/* Ambient capabilities need the same bit in permitted: with it gone
+	 * the kernel has already cleared them; this only makes sure. */
+	cap_reset_ambient();
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		err = -errno;
+out:
+	cap_free(c);
 	return err;
 }
 
@@ -74,6 +158,8 @@ uint64_t caps_run_keep(const struct caps_run_needs *needs)
 		keep |= CAPS_READ_STACKS;
 	if (needs->austin)
 		keep |= CAPS_AUSTIN;
+	if (needs->find_processes)
+		keep |= CAPS_FIND_PROCESSES;
 	if (needs->launch)
 		keep |= CAPS_BIT(CAP_KILL);
 	if (needs->log_reopen_dac)

@@ -5,25 +5,26 @@
  * Needed to load and attach the detector: CAP_BPF and CAP_PERFMON (or
  * CAP_SYS_ADMIN, which stands in for both; kernels before 5.8 know only it).
  *
+ * Once set-up is done, a run gives up every capability it no longer needs
+ * (caps_run_keep, caps_drop_to): loading and attaching the BPF programs and
+ * mounting tracefs happen once; reading stacks, signalling a launched
+ * command, restarting Austin and finding new processes go on.
+ * Capabilities are per thread: drop them before any other thread exists
+ * (libcurl's resolver threads start later and inherit the reduced set).
+ *
  * Sets of capabilities travel as bit masks, bit n being capability n
  * (CAPS_BIT(CAP_BPF)); every capability Linux defines fits in 64 bits. The
- * caps_format_* functions are pure and unit-tested.
+ * caps_format_* functions and caps_run_keep are pure and unit-tested.
  */
 #ifndef BLOCKSNOOP_CAPS_H
 #define BLOCKSNOOP_CAPS_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/capability.h>
 
-/* Headers older than Linux 5.8 lack these; the numbers are ABI. */
-#ifndef CAP_PERFMON
-#define CAP_PERFMON 38
-#endif
-#ifndef CAP_BPF
-#define CAP_BPF 39
-#endif
-#include <stdint.h>
+#include "compat.h" /* CAP_BPF, CAP_PERFMON on old headers */
 
 #define CAPS_BIT(cap) (UINT64_C(1) << (cap))
 
@@ -37,6 +38,32 @@ bool caps_can_trace(char *missing, size_t len);
 
 /* The effective set into *mask. Returns 0, or -errno if it cannot be read. */
 int caps_effective(uint64_t *mask);
+
+/* The permitted set into *mask. Returns 0, or -errno if it cannot be read. */
+int caps_permitted(uint64_t *mask);
+
+/* Make the effective set exactly mask (which must be within the permitted
+ * set); permitted is unchanged. 0 or -errno. */
+int caps_set_effective(uint64_t mask);
+
+/*
+ * Kept in the permitted set only, not the effective one: the CPython
+ * reader raises them on its own thread for the moment it takes a target's
+ * credentials to open a file as the target (cpython/target_creds.h), and
+ * without them shows no source lines of targets of other users.
+ */
+#define CAPS_PERMITTED_ONLY (CAPS_BIT(CAP_SETUID) | CAPS_BIT(CAP_SETGID))
+
+/*
+ * Keep only keep (intersected with what is permitted) in the permitted and
+ * effective sets (those of CAPS_PERMITTED_ONLY in the permitted set only);
+ * empty the inheritable and ambient sets; remove every other capability
+ * from the bounding set if CAP_SETPCAP allows (*bounding_dropped says
+ * whether it did); set no_new_privs so that nothing exec'd can regain any.
+ * Returns 0, or -errno (the permitted and effective sets are then
+ * unchanged).
+ */
+int caps_drop_to(uint64_t keep, bool *bounding_dropped);
 
 /*
  * Whether the running kernel knows cap at all (CAP_PERFMON and CAP_BPF
@@ -86,14 +113,15 @@ size_t caps_format_grant(uint64_t missing, uint64_t keep, bool root,
 			 const char *exe, char *buf, size_t len);
 
 /*
- * What a run of the command line (not the agent: k8s/privs.h) still needs
- * once the detector is loaded and attached and the target is set up; the
+ * What a run (of the command line or the agent) still needs once the
+ * detector is loaded and attached and the first targets are set up; the
  * rest is dropped (docs/security.md, "Output files and the command line").
  */
 struct caps_run_needs {
 	bool read_stacks;    /* the built-in sampler reads the target */
 	bool austin;         /* --sampler austin: Austin is (re)started, through the shim */
 	bool launch;         /* a launched command is signalled (forwarding, ending it) */
+	bool find_processes; /* the agent: reads /proc of processes it did not start */
 	bool log_reopen_dac; /* reopening --log-file needs CAP_DAC_OVERRIDE */
 	bool map_access;     /* the kernel checks capabilities on BPF map access */
 	bool kernel_has_cap_bpf;
@@ -111,10 +139,17 @@ struct caps_run_needs {
 #define CAPS_AUSTIN (CAPS_BIT(CAP_SYS_ADMIN) | CAPS_BIT(CAP_SYS_CHROOT) | \
 		     CAPS_BIT(CAP_SYS_PTRACE) | CAPS_BIT(CAP_SETPCAP))
 
+/* Finding a target's processes: their /proc/<pid>/{exe,maps} need ptrace
+ * access (CAP_SYS_PTRACE for processes with more privileges), their
+ * /proc/<pid>/status and cgroup files CAP_DAC_READ_SEARCH where root
+ * cannot otherwise read them. */
+#define CAPS_FIND_PROCESSES (CAPS_BIT(CAP_SYS_PTRACE) | CAPS_BIT(CAP_DAC_READ_SEARCH))
+
 /*
  * Pure. The capabilities a run keeps for needs: the union of
- * CAPS_READ_STACKS, CAPS_AUSTIN, CAP_KILL (launch: the command may have
- * changed its user), CAP_DAC_OVERRIDE (log_reopen_dac) and CAP_BPF, or
+ * CAPS_READ_STACKS, CAPS_AUSTIN, CAPS_FIND_PROCESSES, CAP_KILL (launch:
+ * the command may have changed its user), CAP_DAC_OVERRIDE (log_reopen_dac)
+ * and CAP_BPF, or
  * CAP_SYS_ADMIN on kernels without CAP_BPF (map_access), for those that
  * apply. 0 if none does.
  */

@@ -475,13 +475,13 @@ static void gather_target(const struct doctor_args *a, struct doctor_facts *f)
 	f->tid = a->tid;
 	if (!a->pid)
 		return;
-	f->pid_exists = procfs_pid_exists(a->pid) == 0;
+	f->pid_exists = procfs_process_exists(a->pid);
 	if (!f->pid_exists)
 		return;
 	procfs_comm(a->pid, f->comm, sizeof(f->comm));
 	f->python = procfs_is_python(a->pid);
 	if (a->tid)
-		f->tid_is_thread = procfs_thread_of(a->pid, a->tid) == 0;
+		f->tid_is_thread = procfs_is_thread_of(a->pid, a->tid);
 
 	snprintf(path, sizeof(path), "/proc/%d/status", a->pid);
 	if (read_file(path, status, sizeof(status)) == 0) {

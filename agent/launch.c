@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,8 +12,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "exit_codes.h"
 #include "launch.h"
+#include "log.h"
 
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static void child(char *const argv[], bool stdout_to_stderr, int release_rd,
@@ -170,6 +173,38 @@ void launch_abort(struct launched *l)
 			;
 		l->pid = 0;
 	}
+}
+
+bool launch_reap(struct launched *l, bool wait)
+{
+	pid_t r;
+
+	if (l->reaped || l->pid <= 0)
+		return l->reaped;
+	do
+		r = waitpid(l->pid, &l->wstatus, wait ? 0 : WNOHANG);
+	while (r < 0 && errno == EINTR);
+	l->reaped = r == l->pid;
+	return l->reaped;
+}
+
+void launch_end(struct launched *l, int grace_ms)
+{
+	struct pollfd p = { .events = POLLIN };
+
+	if (l->reaped || l->pid <= 0)
+		return;
+	/* Not reaped yet: the PID is still the child's, so is the pidfd. */
+	p.fd = sys_pidfd_open(l->pid, 0);
+	kill(l->pid, SIGTERM);
+	if (p.fd < 0 || poll(&p, 1, grace_ms) <= 0) {
+		log_warn("the command did not exit within %d s of SIGTERM: killing it",
+			 grace_ms / 1000);
+		kill(l->pid, SIGKILL);
+	}
+	if (p.fd >= 0)
+		close(p.fd);
+	launch_reap(l, true);
 }
 
 int launch_exit_code(int wstatus)

@@ -16,9 +16,11 @@
 #include <sys/types.h>
 
 struct launched {
-	pid_t pid;
+	pid_t pid;      /* 0: none, or aborted */
 	int release_fd; /* write end: one byte lets the child exec */
 	int exec_fd;    /* read end: EOF on successful exec, else the errno */
+	bool reaped;    /* its exit status is collected: */
+	int wstatus;    /* as waitpid(2) gave it */
 };
 
 /*
@@ -47,6 +49,16 @@ int launch_release(struct launched *l, char *err, size_t errlen);
 
 /* Abandon a prepared child that was never released: kill and reap it. */
 void launch_abort(struct launched *l);
+
+/* Collect the child's exit status into l if it has exited (wait: wait
+ * until it has). Whether it is reaped; true at once if it was already. */
+bool launch_reap(struct launched *l, bool wait);
+
+/*
+ * End the command, unless it is reaped already: SIGTERM, up to grace_ms
+ * for it to exit, then SIGKILL (said on stderr). Reaped when this returns.
+ */
+void launch_end(struct launched *l, int grace_ms);
 
 /* The shell convention for a wait status: the exit code, or 128+N if
  * signal N ended the process. */

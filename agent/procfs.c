@@ -10,20 +10,20 @@
 
 #include "procfs.h"
 
-int procfs_pid_exists(pid_t pid)
+bool procfs_process_exists(pid_t pid)
 {
 	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	return access(path, F_OK) == 0 ? 0 : -ESRCH;
+	return access(path, F_OK) == 0;
 }
 
-int procfs_thread_of(pid_t pid, pid_t tid)
+bool procfs_is_thread_of(pid_t pid, pid_t tid)
 {
 	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d", pid, tid);
-	return access(path, F_OK) == 0 ? 0 : -ESRCH;
+	return access(path, F_OK) == 0;
 }
 
 /* Read a whole small /proc file into buf (NUL-terminated). */
@@ -125,16 +125,36 @@ int procfs_parse_nspid(const char *status, pid_t ids[PROCFS_MAX_NS_LEVELS])
 	return count ? count : -EINVAL;
 }
 
+static int nspid_of(const char *path, pid_t ids[PROCFS_MAX_NS_LEVELS])
+{
+	char status[8192];
+	int err = read_text(path, status, sizeof(status));
+
+	return err ? err : procfs_parse_nspid(status, ids);
+}
+
 int procfs_nspid(pid_t pid, pid_t ids[PROCFS_MAX_NS_LEVELS])
 {
-	char path[64], status[8192];
-	int err;
+	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	err = read_text(path, status, sizeof(status));
-	if (err)
-		return err;
-	return procfs_parse_nspid(status, ids);
+	return nspid_of(path, ids);
+}
+
+int procfs_thread_nspid(pid_t pid, pid_t tid, pid_t ids[PROCFS_MAX_NS_LEVELS])
+{
+	char path[80];
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
+	return nspid_of(path, ids);
+}
+
+pid_t procfs_tid_in_own_ns(pid_t pid, pid_t tid)
+{
+	pid_t ids[PROCFS_MAX_NS_LEVELS];
+	int n = procfs_thread_nspid(pid, tid, ids);
+
+	return n > 0 ? ids[n - 1] : tid;
 }
 
 int procfs_ns_id(const char *path, uint64_t *dev, uint64_t *ino)

@@ -16,11 +16,11 @@
 
 #define PROCFS_MAX_NS_LEVELS 32
 
-/* 0 if the process exists (even as a zombie), -ESRCH if not. */
-int procfs_pid_exists(pid_t pid);
+/* Whether process pid exists (a zombie does). */
+bool procfs_process_exists(pid_t pid);
 
-/* 0 if tid is a thread of pid, -ESRCH if not. */
-int procfs_thread_of(pid_t pid, pid_t tid);
+/* Whether tid is a thread of process pid (false if either is gone). */
+bool procfs_is_thread_of(pid_t pid, pid_t tid);
 
 /*
  * Whether pid looks like a Python interpreter: its executable's name starts
@@ -39,8 +39,16 @@ void procfs_comm(pid_t pid, char *buf, size_t len);
  */
 int procfs_parse_nspid(const char *status, pid_t ids[PROCFS_MAX_NS_LEVELS]);
 
-/* procfs_parse_nspid() of /proc/<pid>/status. */
+/* procfs_parse_nspid() of /proc/<pid>/status: process pid's PID in each
+ * PID namespace it is in. -errno if the file cannot be read. */
 int procfs_nspid(pid_t pid, pid_t ids[PROCFS_MAX_NS_LEVELS]);
+
+/* The same for thread tid of process pid (/proc/<pid>/task/<tid>/status). */
+int procfs_thread_nspid(pid_t pid, pid_t tid, pid_t ids[PROCFS_MAX_NS_LEVELS]);
+
+/* Thread tid of pid as its own PID namespace numbers it (the last NSpid
+ * value); tid itself if that cannot be read. */
+pid_t procfs_tid_in_own_ns(pid_t pid, pid_t tid);
 
 /* The device and inode of a namespace file, e.g. "/proc/self/ns/pid". */
 int procfs_ns_id(const char *path, uint64_t *dev, uint64_t *ino);

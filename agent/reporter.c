@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+/* reporter.c - one record per occurrence, to every sink (reporter.h). */
 #include <errno.h>
 #include <string.h>
 
@@ -32,7 +33,6 @@ void reporter_event(struct reporter *r, const struct blocking_event *e)
 {
 	cJSON *rec = record_blocking_event(r->session, e);
 
-	summary_add_event(&r->summary, e);
 	for (int i = 0; i < r->nsinks; i++)
 		r->sinks[i]->ops->event(r->sinks[i], r->session, e, rec);
 	cJSON_Delete(rec);
@@ -65,26 +65,25 @@ void reporter_record(struct reporter *r, const cJSON *rec)
 
 /* What each JSON output could not write, into the summary. The summary
  * record itself cannot count its own fate. */
-static void collect_dropped(struct reporter *r)
+static void collect_dropped(struct reporter *r, struct session_summary *sum)
 {
-	struct session_summary *sum = &r->summary;
-
 	sum->noutputs = 0;
 	for (int i = 0; i < r->nsinks && sum->noutputs < SUMMARY_MAX_OUTPUTS; i++)
 		if (r->sinks[i]->ops->dropped)
 			r->sinks[i]->ops->dropped(r->sinks[i], &sum->dropped[sum->noutputs++]);
 }
 
-void reporter_session_end(struct reporter *r, const struct stats_snapshot *stats)
+void reporter_session_end(struct reporter *r, struct session_summary *sum,
+			  const struct stats_snapshot *stats)
 {
 	cJSON *rec;
 
-	summary_top_call_sites(&r->summary, RECORD_TOP_CALL_SITES);
-	collect_dropped(r);
-	rec = record_session_summary(r->session, &r->summary, stats);
+	summary_top_call_sites(sum, RECORD_TOP_CALL_SITES);
+	collect_dropped(r, sum);
+	rec = record_session_summary(r->session, sum, stats);
 
 	for (int i = 0; i < r->nsinks; i++)
-		r->sinks[i]->ops->summary(r->sinks[i], r->session, &r->summary, stats, rec);
+		r->sinks[i]->ops->summary(r->sinks[i], r->session, sum, stats, rec);
 	cJSON_Delete(rec);
 }
 
@@ -100,5 +99,4 @@ void reporter_destroy(struct reporter *r)
 	for (int i = 0; i < r->nsinks; i++)
 		r->sinks[i]->ops->destroy(r->sinks[i]);
 	r->nsinks = 0;
-	summary_release(&r->summary);
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * reporter.h - fans each occurrence out to the sinks: builds its JSON record
- * once, hands record and struct to every sink, and keeps the session's
- * running summary.
+ * once (record.h) and hands record and struct to every sink, in the order
+ * the sinks were added. It keeps nothing of what it reports: the summary
+ * is its caller's (the engine's).
  */
 #ifndef BLOCKSNOOP_REPORTER_H
 #define BLOCKSNOOP_REPORTER_H
@@ -19,18 +20,18 @@ struct reporter {
 	const struct session_info *session; /* not owned; outlives the reporter */
 	struct sink *sinks[REPORTER_MAX_SINKS]; /* owned */
 	int nsinks;
-	struct session_summary summary;
 };
 
 /* Start with no sinks. session must outlive r. Cannot fail. */
 void reporter_init(struct reporter *r, const struct session_info *session);
 
-/* Take ownership of sink (destroyed by reporter_destroy). -ENOSPC if full. */
+/* Take ownership of sink (destroyed by reporter_destroy). -ENOSPC if full
+ * (sink stays the caller's). */
 int reporter_add_sink(struct reporter *r, struct sink *sink);
 
 void reporter_session_start(struct reporter *r);
 
-/* Report one event and count it into r->summary. */
+/* Report one event. */
 void reporter_event(struct reporter *r, const struct blocking_event *e);
 
 /* Report a block that is still going on. */
@@ -42,10 +43,12 @@ void reporter_stats(struct reporter *r, const struct stats_snapshot *snap);
  * take such records (sink_ops.record). rec stays the caller's. */
 void reporter_record(struct reporter *r, const cJSON *rec);
 
-/* Emit the closing summary from r->summary (caller fills duration, reason,
- * status, lost events; the records each sink could not write are collected
- * here); stats may be NULL outside stats mode. */
-void reporter_session_end(struct reporter *r, const struct stats_snapshot *stats);
+/* Emit the closing summary sum (the caller fills duration, reason, status,
+ * lost events; this collects the records each sink could not write into
+ * sum->dropped and ranks its call sites); stats may be NULL outside stats
+ * mode. */
+void reporter_session_end(struct reporter *r, struct session_summary *sum,
+			  const struct stats_snapshot *stats);
 
 /* Reopen the sinks' files (SIGHUP). */
 void reporter_reopen(struct reporter *r);

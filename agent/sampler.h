@@ -1,8 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * sampler.h - Python stack samplers: what they share and how the session
- * drives them. A sampler watches the same threads as the detector (by
- * detector slot) and hands each blocking event the stacks seen during it.
+ * sampler.h - Python stack samplers: how the engine drives them, and what
+ * they share (sampler.c). A sampler watches the same threads as the
+ * detector (by detector slot) and hands each blocking event the stacks
+ * seen during it.
+ *
+ * What every sampler does the same way lives in sampler.c, on a struct
+ * sampled_thread each keeps per watched thread: counting a sample for the
+ * gap it was taken in, deciding when a block is reported as still going
+ * on, and giving an event the stacks of its gap. A sampler implements only
+ * how it gets samples and which gap each belongs to.
  */
 #ifndef BLOCKSNOOP_SAMPLER_H
 #define BLOCKSNOOP_SAMPLER_H
@@ -11,6 +18,7 @@
 #include <sys/types.h>
 
 #include "detector.h"
+#include "gap_samples.h"
 #include "stacks.h"
 
 /*
@@ -36,7 +44,7 @@ typedef void (*still_blocked_fn)(void *ctx, int slot, uint64_t gap_start_ns,
 
 struct sampler;
 
-/* What every stack sampler does; the session knows only this. */
+/* What every stack sampler does; the engine knows only this. */
 struct sampler_ops {
 	/* Sample thread tid of pid, watched in detector slot `slot`, whose
 	 * blocks of threshold_ns matter. 0 or -errno. */
@@ -49,12 +57,12 @@ struct sampler_ops {
 	/* The fd is readable: do the work that is due. Never fails; problems
 	 * are reported once on stderr and retried. */
 	void (*ready)(struct sampler *s, still_blocked_fn fn, void *ctx);
-	/* The stacks of the block of `slot` from start_ns to end_ns (kernel
-	 * CLOCK_MONOTONIC), most sampled first, with source lines; owned by
-	 * the caller (stack_set_free). With no stack, a set that says why
-	 * (stack_set_unavailable()); NULL only when out of memory. */
-	struct stack_set *(*take)(struct sampler *s, int slot, uint64_t start_ns,
-				  uint64_t end_ns);
+	/* The stacks of the block of `slot` that began at start_ns (kernel
+	 * CLOCK_MONOTONIC; a gap is known by its exact start), most sampled
+	 * first, with source lines; owned by the caller (stack_set_free).
+	 * With no stack, a set that says why (stack_set_unavailable()); NULL
+	 * only when out of memory. The sampler keeps none of them. */
+	struct stack_set *(*take)(struct sampler *s, int slot, uint64_t start_ns);
 	void (*destroy)(struct sampler *s);
 };
 
@@ -84,10 +92,9 @@ static inline void sampler_ready(struct sampler *s, still_blocked_fn fn, void *c
 	s->ops->ready(s, fn, ctx);
 }
 
-static inline struct stack_set *sampler_take(struct sampler *s, int slot,
-					     uint64_t start_ns, uint64_t end_ns)
+static inline struct stack_set *sampler_take(struct sampler *s, int slot, uint64_t start_ns)
 {
-	return s->ops->take(s, slot, start_ns, end_ns);
+	return s->ops->take(s, slot, start_ns);
 }
 
 /* Stop and free a sampler. Accepts NULL. */
@@ -99,6 +106,45 @@ static inline void sampler_free(struct sampler *s)
 
 /* The default interval for a threshold: threshold/10, within [0.5, 50] ms. */
 uint64_t sampler_default_interval_ns(uint64_t threshold_ns);
+
+/* ---- for sampler implementations (sampler.c) ----------------------------------- */
+
+/* What a sampler keeps of each watched thread. */
+struct sampled_thread {
+	int slot;                        /* the detector's */
+	pid_t pid, tid;                  /* in blocksnoop's PID namespace */
+	uint64_t threshold_ns;
+	struct gap_samples gaps[GAPS_KEPT];
+};
+
+/* Start t empty, for thread tid of pid in detector slot `slot`. */
+void sampled_thread_init(struct sampled_thread *t, int slot, pid_t pid, pid_t tid,
+			 uint64_t threshold_ns);
+
+/* Drop every sample (their strings are given back). t stays usable. */
+void sampled_thread_clear(struct sampled_thread *t);
+
+/*
+ * A frame of a sample: its names interned (stacks.h; "?" for a missing
+ * one), the references to be handed to sampled_thread_count() in a
+ * struct stack.
+ */
+struct frame sampler_frame(const char *function, const char *file, int line);
+
+/*
+ * Count sample st (innermost frame first; its string references are
+ * handed over and st is left empty, as gap_samples_add) for the gap that
+ * began at gap_start_ns, taken at now_ns. It is the caller's to know that
+ * the sample belongs to that gap. Then, if fn is not NULL, the gap has
+ * lasted still_blocked_after_ns(threshold) and nothing was reported of it
+ * for STILL_BLOCKED_EVERY_S, fn is called with its most recent stack.
+ */
+void sampled_thread_count(struct sampled_thread *t, uint64_t gap_start_ns, uint64_t now_ns,
+			  struct stack *st, still_blocked_fn fn, void *ctx);
+
+/* What sampler_ops.take answers for t: the stacks of the gap that began at
+ * start_ns, which t then forgets; NULL if it has none. */
+struct stack_set *sampled_thread_take(struct sampled_thread *t, uint64_t start_ns);
 
 /*
  * The built-in sampler (sampler_builtin.c): blocksnoop's own CPython reader,

@@ -20,10 +20,8 @@
 #include <unistd.h>
 
 #include "cpython/pyreader.h"
-#include "gap_samples.h"
 #include "log.h"
 #include "sampler.h"
-
 #include "timeutil.h"
 
 /* Retry opening a target's interpreter after 20 ms, doubling up to 1 s: a
@@ -43,8 +41,7 @@ struct gap_failure {
 };
 
 struct target {
-	pid_t pid, tid;
-	uint64_t threshold_ns;
+	struct sampled_thread thread;
 	struct py_process *proc;
 	bool gone;                       /* the process has exited */
 	uint64_t first_open_attempt_ns;
@@ -53,7 +50,6 @@ struct target {
 	bool complained;
 	int open_err;                    /* last failed open: -errno, 0 = none */
 	char open_why[256];              /* ... and what it said */
-	struct gap_samples gaps[GAPS_KEPT];
 	struct gap_failure failed[GAPS_KEPT];
 };
 
@@ -68,25 +64,12 @@ struct builtin_sampler {
 	struct py_stack scratch;         /* large: kept off the stack */
 };
 
-uint64_t sampler_default_interval_ns(uint64_t threshold_ns)
-{
-	uint64_t ns = threshold_ns / 10;
-
-	if (ns < 500000)
-		ns = 500000;
-	if (ns > 50000000)
-		ns = 50000000;
-	return ns;
-}
-
-
 static void target_free(struct target *t)
 {
 	if (!t)
 		return;
 	py_process_close(t->proc);
-	for (int i = 0; i < GAPS_KEPT; i++)
-		gap_samples_clear(&t->gaps[i]);
+	sampled_thread_clear(&t->thread);
 	free(t);
 }
 
@@ -122,7 +105,7 @@ static void arm_timer(struct builtin_sampler *s, uint64_t now)
 		if (!t)
 			continue;
 		gap = detector_gap_open_since(s->det, slot);
-		due = gap ? gap + t->threshold_ns / 4 : now + t->threshold_ns / 4;
+		due = (gap ? gap : now) + t->thread.threshold_ns / 4;
 		if (!t->proc && !t->gone && t->next_open_ns < due)
 			due = t->next_open_ns;
 		if (due < next)
@@ -150,9 +133,7 @@ static int builtin_watch(struct sampler *base, int slot, pid_t pid, pid_t tid,
 	s->targets[slot] = t;
 	if (slot >= s->nslots)
 		s->nslots = slot + 1;
-	t->pid = pid;
-	t->tid = tid;
-	t->threshold_ns = threshold_ns;
+	sampled_thread_init(&t->thread, slot, pid, tid, threshold_ns);
 	t->open_backoff_ns = OPEN_RETRY_MIN_NS;
 	/* The timer may be set for an idle second: bring it forward so the
 	 * new thread's interpreter is opened and its blocks sampled at once. */
@@ -197,10 +178,10 @@ static bool ensure_open(struct target *t, uint64_t now)
 		return false;
 	if (!t->first_open_attempt_ns)
 		t->first_open_attempt_ns = now;
-	ret = py_process_open(t->pid, &t->proc, err, sizeof(err));
+	ret = py_process_open(t->thread.pid, &t->proc, err, sizeof(err));
 	if (!ret) {
 		log_info("reading Python %s stacks of PID %d", py_process_version(t->proc),
-			 t->pid);
+			 t->thread.pid);
 		t->open_backoff_ns = OPEN_RETRY_MIN_NS;
 		t->open_err = 0;
 		return true;
@@ -220,7 +201,7 @@ static bool ensure_open(struct target *t, uint64_t now)
 	    (definite || now - t->first_open_attempt_ns >= OPEN_COMPLAIN_AFTER_NS)) {
 		t->complained = true;
 		log_warn("cannot read the Python stacks of PID %d: %s; its events will have no "
-			 "Python stack", t->pid, t->open_why);
+			 "Python stack", t->thread.pid, t->open_why);
 	}
 	return false;
 }
@@ -291,40 +272,26 @@ static struct stack_set *no_stack(const struct target *t, uint64_t gap_start_ns,
 		return stack_set_unavailable(0, t->open_why);
 	snprintf(why, sizeof(why), "no sample landed in the block: it ended before the sampler's "
 		 "first look, a quarter of the threshold in (%.1f ms; then every %.1f ms)",
-		 t->threshold_ns / 4 / 1e6, s->interval_ns / 1e6);
+		 t->thread.threshold_ns / 4 / 1e6, s->interval_ns / 1e6);
 	return stack_set_unavailable(0, why);
-}
-
-/* Convert a reader stack into ours (interned strings) and count it. */
-static void count_sample(struct gap_samples *g, const struct py_stack *ps)
-{
-	struct frame frames[PY_MAX_DEPTH];
-	struct stack st = { .depth = ps->depth, .truncated = ps->truncated, .frames = frames };
-
-	for (int i = 0; i < ps->depth; i++)
-		frames[i] = (struct frame){
-			.function = intern(ps->frames[i].function ? ps->frames[i].function : "?"),
-			.file = intern(ps->frames[i].file ? ps->frames[i].file : "?"),
-			.line = ps->frames[i].line,
-		};
-	gap_samples_add(g, &st);
 }
 
 static void sample_target(struct builtin_sampler *s, int slot, uint64_t now,
 			  still_blocked_fn fn, void *ctx)
 {
 	struct target *t = s->targets[slot];
-	struct gap_samples *g;
+	struct frame frames[PY_MAX_DEPTH];
+	struct stack st = { .frames = frames };
 	uint64_t before, after;
 	int ret;
 
 	before = detector_gap_open_since(s->det, slot);
-	if (!before || now < before || now - before < t->threshold_ns / 4)
+	if (!before || now < before || now - before < t->thread.threshold_ns / 4)
 		return;
 	if (!ensure_open(t, now))
 		return;
 
-	ret = py_process_sample(t->proc, t->tid, &s->scratch);
+	ret = py_process_sample(t->proc, t->thread.tid, &s->scratch);
 	after = detector_gap_open_since(s->det, slot);
 	if (ret && before == after)
 		note_failure(t, before, ret);
@@ -343,18 +310,12 @@ static void sample_target(struct builtin_sampler *s, int slot, uint64_t now,
 	if (ret || before != after)
 		return;
 
-	g = gap_samples_for(t->gaps, before);
-	count_sample(g, &s->scratch);
-
-	if (fn && now - before >= still_blocked_after_ns(t->threshold_ns) && g->nstacks &&
-	    (!g->last_report_ns ||
-	     now - g->last_report_ns >= STILL_BLOCKED_EVERY_S * 1000000000ULL)) {
-		struct stack_set *current = gap_samples_to_set(g, g->last, t->pid);
-
-		g->last_report_ns = now;
-		fn(ctx, slot, before, now, current);
-		stack_set_free(current);
-	}
+	st.depth = s->scratch.depth;
+	st.truncated = s->scratch.truncated;
+	for (int i = 0; i < st.depth; i++)
+		frames[i] = sampler_frame(s->scratch.frames[i].function, s->scratch.frames[i].file,
+					  s->scratch.frames[i].line);
+	sampled_thread_count(&t->thread, before, now, &st, fn, ctx);
 }
 
 
@@ -379,28 +340,16 @@ static void builtin_ready(struct sampler *base, still_blocked_fn fn, void *ctx)
 	arm_timer(s, mono_now_ns());
 }
 
-static struct stack_set *builtin_take(struct sampler *base, int slot, uint64_t start_ns,
-				      uint64_t end_ns)
+static struct stack_set *builtin_take(struct sampler *base, int slot, uint64_t start_ns)
 {
 	struct builtin_sampler *s = (struct builtin_sampler *)base;
+	struct stack_set *set;
 	struct target *t;
-	struct stack_set *set = NULL;
 
-	/* Gaps are identified by their exact start: the end adds nothing. */
-	(void)end_ns;
 	if (slot < 0 || slot >= MAX_WATCHED_THREADS || !s->targets[slot])
 		return NULL;
 	t = s->targets[slot];
-	for (int i = 0; i < GAPS_KEPT; i++) {
-		struct gap_samples *g = &t->gaps[i];
-
-		if (g->gap_start_ns != start_ns)
-			continue;
-		if (g->total)
-			set = gap_samples_to_set(g, -1, t->pid);
-		gap_samples_clear(g);
-		break;
-	}
+	set = sampled_thread_take(&t->thread, start_ns);
 	/* No stack: say why. */
 	if (!set)
 		set = no_stack(t, start_ns, s);

@@ -8,18 +8,13 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "nsexec_internal.h"
-
-#ifndef SYS_openat2
-#define SYS_openat2 437 /* the same number on every architecture */
-#endif
 
 int nsexec_open_in_root(int rootfd, const char *path, int flags)
 {
@@ -30,17 +25,17 @@ int nsexec_open_in_root(int rootfd, const char *path, int flags)
 		 * must land in that root, not in blocksnoop's. */
 		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
-	long fd;
+	int fd;
 
 	/* EAGAIN: a mount or rename somewhere on the system while ".." was
 	 * being resolved (Debian's ld-linux-x86-64.so.2 link has one), and the
 	 * kernel could not prove it stayed inside. openat2(2): retry. */
 	for (int tries = 0; tries < 64; tries++) {
-		fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+		fd = sys_openat2(rootfd, path, &how);
 		if (fd >= 0 || errno != EAGAIN)
 			break;
 	}
-	return fd < 0 ? -errno : (int)fd;
+	return fd < 0 ? -errno : fd;
 }
 
 /* Copy the string at file offset off (at most len bytes, NUL within). */

@@ -47,20 +47,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "enter.h"
 #include "nsexec_internal.h"
 
 extern char **environ;
-
-#ifndef SYS_close_range
-#define SYS_close_range 436 /* the same number on every architecture */
-#endif
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
-#endif
 
 /* Where bail() reports: the status pipe if we have one, else stderr. */
 static int report_fd = -1;
@@ -265,7 +256,7 @@ static int open_proc(pid_t pid, const char *what, int flags)
  */
 static void open_target(pid_t pid, struct target *t)
 {
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	int pidfd = sys_pidfd_open(pid, 0);
 
 	if (pidfd < 0 && errno == ESRCH)
 		bailx(ESRCH, "no process %d", (int)pid);
@@ -278,7 +269,7 @@ static void open_target(pid_t pid, struct target *t)
 	t->netns = open_proc(pid, "ns/net", O_RDONLY);
 	t->ipcns = open_proc(pid, "ns/ipc", O_RDONLY);
 	t->rootfd = open_proc(pid, "root", O_PATH | O_DIRECTORY);
-	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0)) {
+	if (sys_pidfd_send_signal(pidfd, 0, NULL, 0)) {
 		if (errno == ESRCH)
 			bailx(ESRCH, "process %d ended while its namespaces were being opened",
 			      (int)pid);
@@ -334,7 +325,7 @@ static void close_all_except(int *keep, unsigned n)
 
 		if (i < n && keep[i] < 3)
 			continue;
-		if (hi > lo && syscall(SYS_close_range, lo, hi - 1, 0)) {
+		if (hi > lo && sys_close_range(lo, hi - 1, 0)) {
 			struct rlimit rl;
 			rlim_t max;
 

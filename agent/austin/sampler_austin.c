@@ -53,7 +53,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -62,10 +61,10 @@
 #include "austin/austin_diag.h"
 #include "austin/austin_parse.h"
 #include "austin/austin_spawn.h"
+#include "compat.h"
 #include "cpython/pyreader.h"
 #include "log.h"
 #include "procfs.h"
-#include "gap_samples.h"
 #include "sampler.h"
 #include "timeutil.h"
 
@@ -94,13 +93,10 @@ struct runner;
 
 /* A watched thread (one per detector slot). */
 struct watch {
-	int slot;
-	pid_t pid, tid;
+	struct sampled_thread thread;
 	pid_t inner_tid;                /* its TID in its own PID namespace: Austin's */
 	pid_t inner_pid;
-	uint64_t threshold_ns;
 	struct runner *run;
-	struct gap_samples gaps[GAPS_KEPT];
 	/* For saying why there are no stacks. */
 	uint64_t samples, empty, idle, early, last_sample_ns;
 	unsigned blocks, blocks_bare;
@@ -166,18 +162,17 @@ static uint64_t ev_data(enum ev_kind kind, int index)
 
 /* ---- the gaps' samples ------------------------------------------------------ */
 
-static void count_sample(struct gap_samples *g, const struct austin_sample *as)
+/* Count Austin's sample for the gap that began at gap (sampler.h). */
+static void count_sample(struct austin_sampler *s, struct watch *w, uint64_t gap, uint64_t now,
+			 const struct austin_sample *as)
 {
 	struct frame frames[AUSTIN_MAX_FRAMES];
 	struct stack st = { .depth = as->depth, .truncated = as->truncated, .frames = frames };
 
 	for (int i = 0; i < as->depth; i++)
-		frames[i] = (struct frame){
-			.function = intern(as->frames[i].function),
-			.file = intern(as->frames[i].file),
-			.line = as->frames[i].line,
-		};
-	gap_samples_add(g, &st);
+		frames[i] = sampler_frame(as->frames[i].function, as->frames[i].file,
+					  as->frames[i].line);
+	sampled_thread_count(&w->thread, gap, now, &st, s->fn, s->fn_ctx);
 }
 
 /* ---- samples as they arrive ------------------------------------------------- */
@@ -193,7 +188,8 @@ static void runner_healthy(struct runner *r, uint64_t now);
 
 static uint64_t settle_ns(const struct watch *w)
 {
-	return w->threshold_ns / 4 < SETTLE_MAX_NS ? w->threshold_ns / 4 : SETTLE_MAX_NS;
+	return w->thread.threshold_ns / 4 < SETTLE_MAX_NS ? w->thread.threshold_ns / 4
+							 : SETTLE_MAX_NS;
 }
 
 static bool thread_matches(const struct watch *w, const struct austin_sample *as)
@@ -237,7 +233,6 @@ static void on_sample(void *ctx, const struct austin_sample *as)
 	runner_healthy(r, now);
 	for (int slot = 0; slot < s->nslots; slot++) {
 		struct watch *w = s->watches[slot];
-		struct gap_samples *g;
 		uint64_t gap;
 
 		if (!w || w->run != r || !thread_matches(w, as))
@@ -257,22 +252,12 @@ static void on_sample(void *ctx, const struct austin_sample *as)
 			w->early++; /* may have been taken just before the gap */
 			continue;
 		}
-		g = gap_samples_for(w->gaps, gap);
-		count_sample(g, as);
 		if (w->warned && !w->recovered) {
 			w->recovered = true;
 			log_warn("Python stacks from Austin for thread %d of PID %d now arrive",
-				 w->tid, w->pid);
+				 w->thread.tid, w->thread.pid);
 		}
-		if (s->fn && g->nstacks && now - gap >= still_blocked_after_ns(w->threshold_ns) &&
-		    (!g->last_report_ns ||
-		     now - g->last_report_ns >= STILL_BLOCKED_EVERY_S * NS_PER_S)) {
-			struct stack_set *current = gap_samples_to_set(g, g->last, w->pid);
-
-			g->last_report_ns = now;
-			s->fn(s->fn_ctx, slot, gap, now, current);
-			stack_set_free(current);
-		}
+		count_sample(s, w, gap, now, as);
 	}
 }
 
@@ -591,7 +576,7 @@ static void runner_start(struct austin_sampler *s, struct runner *r)
 		report(r, r->backoff_ns, "cannot start Austin for PID %d: %s", r->pid, err);
 		goto fail;
 	}
-	r->pidfd = (int)syscall(SYS_pidfd_open, r->child.pid, 0);
+	r->pidfd = sys_pidfd_open(r->child.pid, 0);
 	r->out = out;
 	r->err = errp[0];
 	out = errp[0] = -1;
@@ -742,8 +727,7 @@ static void watch_free(struct austin_sampler *s, struct watch *w)
 {
 	if (!w)
 		return;
-	for (int i = 0; i < GAPS_KEPT; i++)
-		gap_samples_clear(&w->gaps[i]);
+	sampled_thread_clear(&w->thread);
 	if (w->run && --w->run->nwatch == 0)
 		runner_free(s, w->run);
 	free(w);
@@ -759,27 +743,6 @@ static void austin_unwatch(struct sampler *base, int slot)
 		s->watches[slot] = NULL;
 		watch_free(s, w);
 	}
-}
-
-/* The last NSpid value of a thread: its TID in its own PID namespace. */
-static pid_t inner_id(pid_t pid, pid_t tid)
-{
-	pid_t ids[PROCFS_MAX_NS_LEVELS];
-	char path[64], status[4096];
-	ssize_t n;
-	int fd, levels;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return tid;
-	n = read(fd, status, sizeof(status) - 1);
-	close(fd);
-	if (n <= 0)
-		return tid;
-	status[n] = '\0';
-	levels = procfs_parse_nspid(status, ids);
-	return levels > 0 ? ids[levels - 1] : tid;
 }
 
 static int austin_watch(struct sampler *base, int slot, pid_t pid, pid_t tid,
@@ -808,12 +771,9 @@ static int austin_watch(struct sampler *base, int slot, pid_t pid, pid_t tid,
 		free(w);
 		return -ENOMEM;
 	}
-	w->slot = slot;
-	w->pid = pid;
-	w->tid = tid;
-	w->inner_pid = inner_id(pid, pid);
-	w->inner_tid = tid == pid ? w->inner_pid : inner_id(pid, tid);
-	w->threshold_ns = threshold_ns;
+	sampled_thread_init(&w->thread, slot, pid, tid, threshold_ns);
+	w->inner_pid = procfs_tid_in_own_ns(pid, pid);
+	w->inner_tid = tid == pid ? w->inner_pid : procfs_tid_in_own_ns(pid, tid);
 	w->run = r;
 	r->nwatch++;
 	s->watches[slot] = w;
@@ -905,46 +865,35 @@ static void why_bare(const struct austin_sampler *s, const struct watch *w, char
 			used += (size_t)snprintf(tids + used, sizeof(tids) - used, "%s%d",
 						 i ? ", " : "", r->seen_tids[i]);
 		snprintf(out, len, "Austin samples threads %s of PID %d, but not thread %d (%d in its PID namespace)",
-			 tids, w->pid, w->tid, w->inner_tid);
+			 tids, w->thread.pid, w->thread.tid, w->inner_tid);
 		return;
 	}
 	if (w->empty == w->samples) {
 		snprintf(out, len, "all %llu of Austin's samples of thread %d have no Python frames (unreadable or empty stacks)",
-			 (unsigned long long)w->samples, w->tid);
+			 (unsigned long long)w->samples, w->thread.tid);
 		return;
 	}
 	snprintf(out, len, "Austin's samples of thread %d all arrived while it waited in epoll (%llu of %llu) or as a block began (%llu): are they late?",
-		 w->tid, (unsigned long long)w->idle, (unsigned long long)w->samples,
+		 w->thread.tid, (unsigned long long)w->idle, (unsigned long long)w->samples,
 		 (unsigned long long)w->early);
 }
 
-static struct stack_set *austin_take(struct sampler *base, int slot, uint64_t start_ns,
-				     uint64_t end_ns)
+static struct stack_set *austin_take(struct sampler *base, int slot, uint64_t start_ns)
 {
 	struct austin_sampler *s = (struct austin_sampler *)base;
-	struct stack_set *set = NULL;
+	struct stack_set *set;
 	uint64_t now = mono_now_ns();
 	struct watch *w;
 
 	if (slot < 0 || slot >= MAX_WATCHED_THREADS || !s->watches[slot])
 		return NULL;
 	w = s->watches[slot];
-	/* Gaps are identified by their exact start (see the top of this
-	 * file for why the padding window adds nothing to that). */
-	(void)end_ns;
 	/* Samples written up to now, so that the block's last ones count. */
 	if (w->run->out >= 0)
 		drain_out(s, w->run);
-	for (int i = 0; i < GAPS_KEPT; i++) {
-		struct gap_samples *g = &w->gaps[i];
-
-		if (g->gap_start_ns != start_ns)
-			continue;
-		if (g->total)
-			set = gap_samples_to_set(g, -1, w->pid);
-		gap_samples_clear(g);
-		break;
-	}
+	/* Gaps are identified by their exact start (see the top of this
+	 * file for why the padding window adds nothing to that). */
+	set = sampled_thread_take(&w->thread, start_ns);
 	w->blocks++;
 	if (set) {
 		w->blocks_bare = 0;
@@ -962,7 +911,7 @@ static struct stack_set *austin_take(struct sampler *base, int slot, uint64_t st
 		why_bare(s, w, why, sizeof(why));
 		w->warned = true;
 		log_warn("no Python stacks from Austin for thread %d of PID %d in %u blocks over %.0f s: %s; events carry no stack",
-			 w->tid, w->pid, w->blocks_bare, (now - w->first_bare_ns) / 1e9, why);
+			 w->thread.tid, w->thread.pid, w->blocks_bare, (now - w->first_bare_ns) / 1e9, why);
 	}
 	/* The event says why it has no stack (NULL: out of memory). */
 	return stack_set_unavailable(0, "no Austin sample landed in the block");

@@ -11,16 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "procfs.h"
 #include "remote.h"
-
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
 
 /* Map process_vm_readv's failures onto the few the reader tells apart. */
 static int map_errno(int e)
@@ -176,7 +172,7 @@ int remote_open(pid_t pid, struct remote *r)
 	int err;
 
 	*r = (struct remote){ .pid = pid, .memfd = -1, .pidfd = -1 };
-	r->pidfd = syscall(SYS_pidfd_open, pid, 0);
+	r->pidfd = sys_pidfd_open(pid, 0);
 	if (r->pidfd < 0)
 		return errno == ESRCH ? -ESRCH : -errno;
 	snprintf(path, sizeof(path), "/proc/%d/mem", pid);

@@ -3,21 +3,16 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/magic.h>
-#include <linux/openat2.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "target_fs.h"
-
-#ifndef SYS_openat2
-#define SYS_openat2 437 /* the same number on every architecture */
-#endif
 
 /* Reading more of a mount table than this refuses what it was read for. */
 #define MOUNTINFO_MAX (64u << 20)
@@ -246,9 +241,9 @@ static int openat2_path(int dir, const char *name, unsigned long long resolve)
 		.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
 		.resolve = resolve,
 	};
-	long fd = syscall(SYS_openat2, dir, name, &how, sizeof(how));
+	int fd = sys_openat2(dir, name, &how);
 
-	return fd < 0 ? -errno : (int)fd;
+	return fd < 0 ? -errno : fd;
 }
 
 /*

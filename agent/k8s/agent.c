@@ -1,22 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * agent.c - `blocksnoop agent`: every Python process of every opted-in pod
- * on this node, watched by one detector and one sampler.
+ * on this node, watched by one engine (engine.h), as the command line's
+ * one process is.
  *
- * The life of the agent, like session.c's, is one epoll loop on one thread:
- *   - the detector's ring buffer (events are always drained first),
- *   - a signalfd (SIGINT/SIGTERM end, SIGHUP reopens the log file),
- *   - a one-second timerfd (lost events, --duration, rescans of /proc),
- *   - a timerfd for the next kubelet poll, and the kubelet client's fd,
- *   - the sampler's fd, the metrics server's epoll fd,
- *   - a pidfd per watched process, readable when it exits.
+ * The engine runs the loop, the detector and the sampler, numbers and
+ * reports the events, and says when a watched process exits. The agent
+ * adds its own fds to the engine's loop: a timerfd for the next kubelet
+ * poll, the kubelet client's fd, and the metrics server's; and its own
+ * once-a-second work (rescans of /proc, suppressed-event records).
  *
  * Model. The kubelet's pod list says which containers to watch: for every
  * opted-in pod, each selected container that has a runtime ID becomes a
  * `target` (pod UID + container name + ID; a restart brings a new ID and so
  * a new target). A scan of /proc finds each target's processes through
  * their cgroup; every Python one gets its main thread watched (`watched`,
- * indexed by detector slot). A new pod list reconciles the targets: gone
+ * an engine watch tagged with its target's pod metadata and thresholds).
+ * A new pod list reconciles the targets: gone
  * ones are detached, new ones created, and /proc is scanned again. While
  * the kubelet cannot be reached, the last list stays in force and /proc is
  * still scanned every poll interval, so known pods stay watched and their
@@ -24,27 +24,24 @@
  *
  * A pod must not flood the node: its threshold annotation has a floor
  * (podlist.c) and its events a rate limit (a token bucket per pod, in
- * `pod_state`). Events over it are counted, not reported: per container in
+ * `pod_state`, asked by the engine's admit hook). Events over it are
+ * counted, not reported: per container in
  * /metrics, per pod in an events_suppressed record at most once a second,
  * and in the session summary. What a pod names is shown on the console and
  * in log lines only through k8s_printable().
  */
 #include <errno.h>
-#include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/random.h>
-#include <sys/signalfd.h>
-#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "caps.h"
-#include "detector.h"
+#include "compat.h"
+#include "engine.h"
 #include "exit_codes.h"
 #include "k8s/agent.h"
 #include "k8s/agent_options.h"
@@ -52,30 +49,12 @@
 #include "k8s/metrics.h"
 #include "k8s/metrics_http.h"
 #include "k8s/podlist.h"
-#include "k8s/privs.h"
 #include "k8s/procscan.h"
 #include "k8s/ratelimit.h"
 #include "log.h"
 #include "procfs.h"
 #include "record.h"
-#include "reporter.h"
-#include "sampler.h"
 #include "timeutil.h"
-
-/* A thread id no kernel hands out (pid_max is at most 2^22): used once to
- * probe whether map updates still work with fewer capabilities. */
-#define PROBE_TID 0x3ffffff0
-
-enum wake {
-	WAKE_EVENTS = 1,
-	WAKE_SIGNAL,
-	WAKE_TICK,
-	WAKE_POLL_TIMER,
-	WAKE_KUBELET,
-	WAKE_SAMPLER,
-	WAKE_HTTP,
-	WAKE_PROC,          /* a watched process's pidfd; its slot in the high half */
-};
 
 struct pod_state;
 
@@ -96,11 +75,10 @@ struct target {
 
 /* One watched process (its main thread). */
 struct watched {
+	struct watched *next;
 	struct target *t;
 	pid_t pid;                      /* in the agent's PID namespace */
-	pid_t nspid;                    /* in its own (the last NSpid value) */
-	int slot;
-	int pidfd;
+	struct engine_watch *watch;
 };
 
 /* What the agent keeps about a pod between polls: the config errors
@@ -125,21 +103,16 @@ struct pod_state {
 
 struct agent {
 	const struct agent_options *o;
-	struct session_info info;
-	struct reporter reporter;
-	bool reporter_started;
-	struct detector *det;
-	struct sampler *sampler;
+	struct engine *engine;
 	struct kubelet *kubelet;
 	struct metrics *metrics;
 	struct metrics_http *http;
-	int epfd, sigfd, tickfd, pollfd;
+	int pollfd;                     /* timerfd: the next kubelet poll */
 	uint64_t interval_ns;
-	uint64_t deadline_ns;
 
 	struct target *targets;
-	struct watched *by_slot[MAX_WATCHED_THREADS];
-	int slot_hi;                    /* one past the highest slot in use */
+	struct watched *watched;
+	unsigned nwatched;
 	struct pod_state *pod_states;
 	struct k8s_podlist *pods;       /* the kubelet's last list; NULL before one */
 	unsigned watched_pods;
@@ -150,26 +123,12 @@ struct agent {
 	double last_ok_unix;
 	char last_error[1536];
 	uint64_t last_scan_ns;
-	uint64_t lost_reported;
 	bool warned_full;
-
-	bool done;
-	const char *reason, *status;
-	int exit_code;
 };
 
 static const char *node_name(const struct agent *a)
 {
 	return a->o->node_name;
-}
-
-static void finish(struct agent *a, const char *reason, const char *status)
-{
-	if (a->done)
-		return;
-	a->done = true;
-	a->reason = reason;
-	a->status = status;
 }
 
 static double unix_now(void)
@@ -189,14 +148,6 @@ static double random01(void)
 	return (double)r / 4294967296.0;
 }
 
-static int epoll_add(int epfd, int fd, enum wake what, uint32_t arg)
-{
-	struct epoll_event ev = { .events = EPOLLIN,
-				  .data.u64 = (uint64_t)what | ((uint64_t)arg << 32) };
-
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
-}
-
 static void arm_once(int fd, uint64_t delay_ns)
 {
 	struct itimerspec its = { 0 };
@@ -210,29 +161,34 @@ static void arm_once(int fd, uint64_t delay_ns)
 
 /* ---- watched processes ---------------------------------------------------- */
 
-static void detach(struct agent *a, struct watched *w, const char *why)
+/* Forget w, which the engine no longer watches. */
+static void forget(struct agent *a, struct watched *w, const char *why)
 {
 	struct target *t = w->t;
 
 	log_info("stopped watching PID %d (%s): %s", w->pid, t->label, why);
-	if (a->sampler)
-		sampler_unwatch(a->sampler, w->slot);
-	detector_unwatch(a->det, w->slot);
-	if (w->pidfd >= 0) {
-		epoll_ctl(a->epfd, EPOLL_CTL_DEL, w->pidfd, NULL);
-		close(w->pidfd);
-	}
-	a->by_slot[w->slot] = NULL;
+	for (struct watched **link = &a->watched; *link; link = &(*link)->next)
+		if (*link == w) {
+			*link = w->next;
+			break;
+		}
+	a->nwatched--;
 	t->nprocs--;
 	if (t->series)
 		t->series->watched--;
 	free(w);
 }
 
+static void detach(struct agent *a, struct watched *w, const char *why)
+{
+	engine_unwatch(a->engine, w->watch);
+	forget(a, w, why);
+}
+
 static bool is_watched(const struct agent *a, pid_t pid)
 {
-	for (int i = 0; i < a->slot_hi; i++)
-		if (a->by_slot[i] && a->by_slot[i]->pid == pid)
+	for (const struct watched *w = a->watched; w; w = w->next)
+		if (w->pid == pid)
 			return true;
 	return false;
 }
@@ -248,15 +204,23 @@ static struct target *target_of(const struct agent *a, const struct k8s_cgroup_i
 
 static void attach(struct agent *a, struct target *t, pid_t pid)
 {
+	struct engine_watch_config wc = {
+		.pid = pid,
+		.tid = pid,
+		.threshold_ms = t->threshold_ms,
+		.error_threshold_ms = t->error_threshold_ms,
+		.sampler = a->o->sampler,
+		/* The process's own numbering: the main thread's TID is its PID. */
+		.ids_in_own_ns = true,
+		.meta = &t->meta,
+	};
 	struct k8s_cgroup_ids again;
-	pid_t ids[PROCFS_MAX_NS_LEVELS];
-	uint64_t threshold_ns = (uint64_t)(t->threshold_ms * 1e6);
 	struct watched *w;
-	int pidfd, n, slot, ret;
+	int pidfd, ret;
 
 	/* Pin the process, then check it is still the one we looked at (a
 	 * PID can be recycled between reading its cgroup and opening it). */
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	pidfd = sys_pidfd_open(pid, 0);
 	if (pidfd < 0)
 		return;
 	if (procscan_cgroup("/proc", pid, &again) || strcmp(again.container_id, t->container_id) ||
@@ -264,46 +228,30 @@ static void attach(struct agent *a, struct target *t, pid_t pid)
 		close(pidfd);
 		return;
 	}
-	n = procfs_nspid(pid, ids);
 	w = calloc(1, sizeof(*w));
 	if (!w) {
 		close(pidfd);
 		return;
 	}
-	slot = detector_watch(a->det, pid, pid, threshold_ns, 0);
-	if (slot < 0) {
-		if (slot != -ENOSPC || !a->warned_full)
-			log_warn("cannot watch PID %d of %s: %s", pid, t->label,
-				 strerror(-slot));
-		a->warned_full |= slot == -ENOSPC;
+	wc.ctx = w;
+	ret = engine_watch(a->engine, &wc, pidfd, &w->watch);
+	if (ret) {
+		if (ret != -ENOSPC || !a->warned_full)
+			log_warn("cannot watch PID %d of %s: %s", pid, t->label, strerror(-ret));
+		a->warned_full |= ret == -ENOSPC;
 		free(w);
-		close(pidfd);
 		return;
 	}
 	w->t = t;
 	w->pid = pid;
-	w->nspid = n > 0 ? ids[n - 1] : pid;
-	w->slot = slot;
-	w->pidfd = pidfd;
-	a->by_slot[slot] = w;
-	if (slot >= a->slot_hi)
-		a->slot_hi = slot + 1;
+	w->next = a->watched;
+	a->watched = w;
+	a->nwatched++;
 	t->nprocs++;
 	if (t->series)
 		t->series->watched++;
-	ret = a->sampler ? sampler_watch(a->sampler, slot, pid, pid, threshold_ns) : 0;
-	if (ret)
-		log_warn("cannot sample the stacks of PID %d: %s", pid, strerror(-ret));
-	ret = epoll_add(a->epfd, pidfd, WAKE_PROC, (uint32_t)slot);
-	if (ret) {
-		log_warn("cannot follow PID %d: %s", pid, strerror(-ret));
-		close(pidfd);
-		w->pidfd = -1;
-		detach(a, w, "cannot follow it");
-		return;
-	}
 	log_info("watching PID %d (PID %d in its namespace) of %s for blocks >= %.1f ms",
-		 pid, w->nspid, t->label, t->threshold_ms);
+		 pid, procfs_tid_in_own_ns(pid, pid), t->label, t->threshold_ms);
 }
 
 static void on_process(void *ctx, pid_t pid, const struct k8s_cgroup_ids *ids)
@@ -423,9 +371,11 @@ static void drop_dead_targets(struct agent *a)
 			link = &t->next;
 			continue;
 		}
-		for (int i = 0; i < a->slot_hi && t->nprocs > 0; i++)
-			if (a->by_slot[i] && a->by_slot[i]->t == t)
-				detach(a, a->by_slot[i], "its container is gone from the pod list");
+		for (struct watched *w = a->watched, *next; w && t->nprocs > 0; w = next) {
+			next = w->next;
+			if (w->t == t)
+				detach(a, w, "its container is gone from the pod list");
+		}
 		log_info("pod %s (%s): no longer watched", t->label, t->container_id);
 		*link = t->next;
 		target_free(t);
@@ -521,24 +471,24 @@ static void report_suppressed(struct agent *a, struct pod_state *ps, bool final)
 	    (!final && ps->reported_ns && now - ps->reported_ns < SUPPRESSED_EVERY_NS))
 		return;
 	pod_meta(a, ps, &k8s, &meta);
-	rec = record_events_suppressed(&a->info, &meta, ps->suppressed, ps->suppressed_total,
+	rec = record_events_suppressed(engine_session(a->engine), &meta, ps->suppressed, ps->suppressed_total,
 				       a->o->max_events_per_pod, a->o->max_events_burst);
 	if (!rec)
 		return; /* out of memory: kept for the next one */
-	reporter_record(&a->reporter, rec);
+	engine_report(a->engine, rec);
 	cJSON_Delete(rec);
 	ps->suppressed = 0;
 	ps->reported_ns = now;
 }
 
-/* An event of target t over its pod's limit: counted, not reported. */
+/* An event of target t over its pod's limit: counted, not reported (the
+ * engine counts it in the summary). */
 static void suppress(struct agent *a, struct target *t)
 {
 	struct pod_state *ps = t->pod_state;
 
 	ps->suppressed++;
 	ps->suppressed_total++;
-	a->reporter.summary.suppressed_event_count++;
 	metrics_suppressed(t->series);
 	/* Said as it happens, at most once a second (the tick says the rest). */
 	report_suppressed(a, ps, false);
@@ -596,9 +546,10 @@ static void report_config_errors(struct agent *a, struct pod_state *ps, const st
 		log_warn("pod %s: annotation %s: %s", ps->label,
 			 k8s_printable(e->annotation, 63, annotation, sizeof(annotation)), e->message);
 		metrics_config_error(a->metrics);
-		rec = record_config_error(&a->info, &meta, e->annotation, e->value, e->message);
+		rec = record_config_error(engine_session(a->engine), &meta, e->annotation, e->value,
+					  e->message);
 		if (rec)
-			reporter_record(&a->reporter, rec);
+			engine_report(a->engine, rec);
 		cJSON_Delete(rec);
 	}
 	pod_state_clear(ps);
@@ -758,117 +709,93 @@ static void start_poll(struct agent *a)
 	}
 }
 
-/* ---- events ------------------------------------------------------------------- */
+/* ---- what the engine tells us ------------------------------------------------ */
 
-static void on_gap(void *ctx, const struct gap_event *g)
+/* A block of watched process w: within its pod's rate limit? The
+ * kernel's own clock of the event keeps the limit exact. */
+static bool admit(void *client, void *watch, uint64_t end_ns)
 {
-	struct agent *a = ctx;
-	struct watched *w = g->slot < MAX_WATCHED_THREADS ? a->by_slot[g->slot] : NULL;
-	struct stack_set *stacks;
-	struct blocking_event e = {
-		.number = a->reporter.summary.event_count + 1,
-		.start_ns = g->start_ns,
-		.end_ns = g->end_ns,
-		.duration_ms = (double)(g->end_ns - g->start_ns) / 1e6,
-	};
+	struct agent *a = client;
+	struct watched *w = watch;
 
-	if (!w)
-		return;
-	/* The kernel's own clock of the event keeps the limit exact. */
-	if (w->t->pod_state && !rate_limit_take(&w->t->pod_state->limit, g->end_ns)) {
-		suppress(a, w->t);
-		return; /* its samples, if any, are overwritten by later gaps */
-	}
-	/* The process's own numbering: the main thread's TID is its PID. */
-	e.pid = e.tid = w->nspid;
-	e.wall_start = mono_to_wall(g->start_ns);
-	e.timestamp_s = g->start_ns > a->info.start_mono_ns
-				? (double)(g->start_ns - a->info.start_mono_ns) / 1e9 : 0;
-	e.is_error = e.duration_ms >= w->t->error_threshold_ms;
-	e.meta = &w->t->meta;
-	stacks = a->sampler ? sampler_take(a->sampler, g->slot, g->start_ns, g->end_ns) : NULL;
-	e.stacks = stacks;
-	reporter_event(&a->reporter, &e);
-	metrics_event(w->t->series, e.duration_ms, e.is_error);
-	stack_set_free(stacks);
+	if (!w->t->pod_state || rate_limit_take(&w->t->pod_state->limit, end_ns))
+		return true;
+	suppress(a, w->t);
+	return false;
 }
 
-static void on_still_blocked(void *ctx, int slot, uint64_t gap_start_ns, uint64_t now_ns,
-			     const struct stack_set *current)
+static void on_event(void *client, void *watch, const struct blocking_event *e)
 {
-	struct agent *a = ctx;
-	struct watched *w = slot >= 0 && slot < MAX_WATCHED_THREADS ? a->by_slot[slot] : NULL;
-	struct still_blocked b = {
-		.start_ns = gap_start_ns,
-		.now_ns = now_ns,
-		.blocked_ms = (double)(now_ns - gap_start_ns) / 1e6,
-		.stacks = current,
-	};
+	struct watched *w = watch;
 
-	if (!w)
-		return;
-	b.pid = b.tid = w->nspid;
-	b.wall_start = mono_to_wall(gap_start_ns);
-	b.timestamp_s = gap_start_ns > a->info.start_mono_ns
-				? (double)(gap_start_ns - a->info.start_mono_ns) / 1e9 : 0;
-	b.is_error = b.blocked_ms >= w->t->error_threshold_ms;
-	b.meta = &w->t->meta;
-	reporter_still_blocked(&a->reporter, &b);
+	(void)client;
+	metrics_event(w->t->series, e->duration_ms, e->is_error);
+}
+
+static void on_still_blocked(void *client, void *watch, const struct still_blocked *b)
+{
+	struct watched *w = watch;
+
+	(void)client;
+	(void)b;
 	metrics_still_blocked(w->t->series);
 }
 
-static void drain_events(struct agent *a)
+static void on_gone(void *client, void *watch, enum engine_gone why)
 {
-	int n = detector_consume(a->det, on_gap, a);
-
-	if (n < 0 && n != -EINTR) {
-		log_error("reading events from the kernel failed: %s", strerror(-n));
-		a->exit_code = EXIT_RUNTIME;
-		finish(a, "runtime_error", "failed");
-	}
+	(void)why; /* only main threads are watched: their process exited */
+	forget(client, watch, "it exited");
 }
 
-static void on_signal(struct agent *a)
+static void on_tick(void *client)
 {
-	struct signalfd_siginfo si;
+	struct agent *a = client;
 
-	while (read(a->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		if (si.ssi_signo == SIGHUP) {
-			reporter_reopen(&a->reporter);
-		} else {
-			log_info("stopping on %s", strsignal((int)si.ssi_signo));
-			finish(a, "signal", "interrupted");
-		}
-	}
-}
-
-static void on_tick(struct agent *a)
-{
-	uint64_t expirations, lost, now = mono_now_ns();
-
-	while (read(a->tickfd, &expirations, sizeof(expirations)) < 0 && errno == EINTR)
-		;
-	lost = detector_lost_events(a->det);
-	if (lost > a->lost_reported) {
-		log_warn("%" PRIu64 " events lost: the ring buffer was full (raise -t to report fewer)",
-			 lost - a->lost_reported);
-		a->lost_reported = lost;
-	}
-	metrics_set_lost_events(a->metrics, lost);
+	metrics_set_lost_events(a->metrics, engine_lost_events(a->engine));
 	for (struct pod_state *ps = a->pod_states; ps; ps = ps->next)
 		report_suppressed(a, ps, false);
 	/* While polls fail (and back off), keep finding new processes of the
 	 * containers already known. */
-	if (a->pods && now - a->last_scan_ns >= a->interval_ns)
+	if (a->pods && mono_now_ns() - a->last_scan_ns >= a->interval_ns)
 		scan(a);
 }
 
-static void on_proc_exit(struct agent *a, int slot)
+/* The last records before the summary: what each pod suppressed since its
+ * last events_suppressed record. */
+static void on_closing(void *client)
 {
-	struct watched *w = slot >= 0 && slot < MAX_WATCHED_THREADS ? a->by_slot[slot] : NULL;
+	struct agent *a = client;
 
-	if (w)
-		detach(a, w, "it exited");
+	for (struct pod_state *ps = a->pod_states; ps; ps = ps->next)
+		report_suppressed(a, ps, true);
+}
+
+/* The agent's own fds in the engine's loop. */
+static void on_poll_timer(void *ctx)
+{
+	struct agent *a = ctx;
+	uint64_t expirations;
+
+	while (read(a->pollfd, &expirations, sizeof(expirations)) < 0 && errno == EINTR)
+		;
+	start_poll(a);
+}
+
+static void on_kubelet(void *ctx)
+{
+	struct agent *a = ctx;
+
+	kubelet_ready(a->kubelet, on_poll_done, a);
+}
+
+static void on_http(void *ctx)
+{
+	metrics_http_run(ctx);
+}
+
+static long http_timeout_ms(void *ctx)
+{
+	return metrics_http_timeout_ms(ctx);
 }
 
 /* ---- /metrics and /healthz ---------------------------------------------------- */
@@ -877,34 +804,33 @@ static char *render_metrics(void *ctx, size_t *len)
 {
 	struct agent *a = ctx;
 
-	metrics_set_lost_events(a->metrics, detector_lost_events(a->det));
+	metrics_set_lost_events(a->metrics, engine_lost_events(a->engine));
 	return metrics_render(a->metrics, BLOCKSNOOP_VERSION, len);
 }
 
 static int render_health(void *ctx, char *buf, size_t len)
 {
 	struct agent *a = ctx;
-	int procs = 0;
+	unsigned procs = a->nwatched;
 
-	for (int i = 0; i < a->slot_hi; i++)
-		procs += a->by_slot[i] != NULL;
 	if (!a->ever_ok)
-		snprintf(buf, len, "ok\nkubelet: no answer yet%s\nwatched processes: %d\n",
+		snprintf(buf, len, "ok\nkubelet: no answer yet%s\nwatched processes: %u\n",
 			 a->failures ? " (polls failing)" : "", procs);
 	else
-		snprintf(buf, len, "ok\nkubelet: %s, last answer %.0f s ago\nwatched pods: %u\nwatched processes: %d\n",
+		snprintf(buf, len, "ok\nkubelet: %s, last answer %.0f s ago\nwatched pods: %u\nwatched processes: %u\n",
 			 a->failures ? "failing" : "up", unix_now() - a->last_ok_unix,
 			 a->watched_pods, procs);
 	return 200;
 }
 
-/* ---- set-up and the loop ------------------------------------------------------ */
+/* ---- set-up ------------------------------------------------------------------- */
 
-static int make_sinks(struct agent *a)
+static int add_sinks(struct agent *a)
 {
 	const struct agent_options *o = a->o;
 	struct sink *sink;
-	char err[512], line[1024], limit[96];
+	char line[1024], limit[96];
+	int code;
 
 	if (o->max_events_per_pod > 0)
 		snprintf(limit, sizeof(limit), "at most %g events/s per pod (burst %u)",
@@ -921,34 +847,10 @@ static int make_sinks(struct agent *a)
 			 o->min_threshold_ms, limit);
 		sink = agent_console_new(STDERR_FILENO, !o->no_color && isatty(STDERR_FILENO), line);
 	}
-	if (!sink || reporter_add_sink(&a->reporter, sink)) {
-		log_error("out of memory");
-		return EXIT_RUNTIME;
-	}
-	if (o->log_file) {
-		sink = sink_logfile_new(o->log_file, err, sizeof(err));
-		if (!sink) {
-			log_error("%s", err);
-			return EXIT_USAGE;
-		}
-		reporter_add_sink(&a->reporter, sink);
-	}
-	return 0;
-}
-
-static int setup_signals(struct agent *a)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL))
-		return -errno;
-	signal(SIGPIPE, SIG_IGN);
-	a->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	return a->sigfd < 0 ? -errno : 0;
+	code = engine_add_sink(a->engine, sink);
+	if (!code && o->log_file)
+		code = engine_add_log_file(a->engine, o->log_file);
+	return code;
 }
 
 /* Which credential files to use; an explicitly given one must be readable. */
@@ -1006,132 +908,28 @@ static int start_metrics(struct agent *a)
 	return 0;
 }
 
-/*
- * Give up what only set-up needed (privs.h). Map updates need CAP_BPF (or
- * CAP_SYS_ADMIN) on kernels before 6.5: try one with the reduced set and
- * keep it only if that fails.
- */
-static void drop_privileges(struct agent *a)
+/* The agent's fds in the engine's loop: the next poll's timer, the
+ * kubelet client, the metrics server. */
+static int add_fds(struct agent *a)
 {
-	uint64_t keep = AGENT_CAPS_KEEP, permitted;
-	bool bounding;
-	char names[256];
-	int slot, ret;
+	int err = 0;
 
-	if (privs_permitted(&permitted))
-		return;
-	if (!privs_set_effective(keep & permitted)) {
-		slot = detector_watch(a->det, PROBE_TID, PROBE_TID, UINT64_MAX, 0);
-		if (slot >= 0) {
-			detector_unwatch(a->det, slot);
-		} else {
-			keep |= caps_kernel_has(CAP_BPF) ? CAPS_BIT(CAP_BPF) : CAPS_BIT(CAP_SYS_ADMIN);
-			log_info("this kernel checks capabilities on BPF map updates: keeping %s",
-				 caps_kernel_has(CAP_BPF) ? "CAP_BPF" : "CAP_SYS_ADMIN");
-		}
-	}
-	ret = privs_drop_to(keep, &bounding);
-	if (ret) {
-		privs_set_effective(permitted);
-		log_warn("cannot drop capabilities: %s (running with those it started with)",
-			 strerror(-ret));
-		return;
-	}
-	caps_format_names(keep & permitted, names, sizeof(names));
-	log_info("set-up done: keeping only %s%s", names[0] ? names : "no capabilities",
-		 bounding ? "" : " (the bounding set is unchanged: no CAP_SETPCAP)");
-}
-
-static int setup_loop(struct agent *a)
-{
-	struct itimerspec second = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
-	int err;
-
-	a->epfd = epoll_create1(EPOLL_CLOEXEC);
-	a->tickfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	a->pollfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (a->epfd < 0 || a->tickfd < 0 || a->pollfd < 0 ||
-	    timerfd_settime(a->tickfd, 0, &second, NULL))
+	if (a->pollfd < 0)
 		return -errno;
-	err = epoll_add(a->epfd, detector_events_fd(a->det), WAKE_EVENTS, 0);
+	err = engine_add_fd(a->engine, a->pollfd, on_poll_timer, NULL, a);
 	if (!err)
-		err = epoll_add(a->epfd, a->sigfd, WAKE_SIGNAL, 0);
-	if (!err)
-		err = epoll_add(a->epfd, a->tickfd, WAKE_TICK, 0);
-	if (!err)
-		err = epoll_add(a->epfd, a->pollfd, WAKE_POLL_TIMER, 0);
-	if (!err)
-		err = epoll_add(a->epfd, kubelet_fd(a->kubelet), WAKE_KUBELET, 0);
-	if (!err && a->sampler)
-		err = epoll_add(a->epfd, sampler_fd(a->sampler), WAKE_SAMPLER, 0);
+		err = engine_add_fd(a->engine, kubelet_fd(a->kubelet), on_kubelet, NULL, a);
 	if (!err && a->http)
-		err = epoll_add(a->epfd, metrics_http_fd(a->http), WAKE_HTTP, 0);
+		err = engine_add_fd(a->engine, metrics_http_fd(a->http), on_http, http_timeout_ms,
+				    a->http);
 	return err;
-}
-
-static void run_loop(struct agent *a)
-{
-	struct epoll_event ev[32];
-	uint64_t expirations;
-	int timeout, n;
-
-	while (!a->done) {
-		timeout = -1;
-		if (a->deadline_ns) {
-			uint64_t now = mono_now_ns();
-
-			if (now >= a->deadline_ns) {
-				finish(a, "duration", "completed");
-				break;
-			}
-			timeout = (int)((a->deadline_ns - now + 999999) / 1000000);
-		}
-		if (a->http) {
-			long t = metrics_http_timeout_ms(a->http);
-
-			if (t >= 0 && (timeout < 0 || t < timeout))
-				timeout = (int)t;
-		}
-		n = epoll_wait(a->epfd, ev, 32, timeout);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			log_error("epoll_wait: %m");
-			a->exit_code = EXIT_RUNTIME;
-			finish(a, "runtime_error", "failed");
-			break;
-		}
-		/* Events first: a process that ends right after blocking must
-		 * still have that block reported before it is detached. */
-		drain_events(a);
-		for (int i = 0; i < n; i++) {
-			uint32_t what = (uint32_t)ev[i].data.u64, arg = (uint32_t)(ev[i].data.u64 >> 32);
-
-			switch (what) {
-			case WAKE_SIGNAL: on_signal(a); break;
-			case WAKE_TICK: on_tick(a); break;
-			case WAKE_POLL_TIMER:
-				while (read(a->pollfd, &expirations, sizeof(expirations)) < 0 &&
-				       errno == EINTR)
-					;
-				start_poll(a);
-				break;
-			case WAKE_KUBELET: kubelet_ready(a->kubelet, on_poll_done, a); break;
-			case WAKE_SAMPLER: sampler_ready(a->sampler, on_still_blocked, a); break;
-			case WAKE_PROC: on_proc_exit(a, (int)arg); break;
-			default: break;
-			}
-		}
-		if (a->http)
-			metrics_http_run(a->http);
-	}
 }
 
 static void cleanup(struct agent *a)
 {
-	for (int i = 0; i < a->slot_hi; i++)
-		if (a->by_slot[i])
-			detach(a, a->by_slot[i], "the agent is stopping");
+	while (a->watched)
+		detach(a, a->watched, "the agent is stopping");
 	while (a->targets) {
 		struct target *t = a->targets;
 
@@ -1147,18 +945,10 @@ static void cleanup(struct agent *a)
 	k8s_podlist_free(a->pods);
 	metrics_http_stop(a->http);
 	kubelet_free(a->kubelet);
-	reporter_destroy(&a->reporter);
-	sampler_free(a->sampler);
-	detector_free(a->det);
+	engine_free(a->engine);
 	metrics_free(a->metrics);
-	if (a->epfd >= 0)
-		close(a->epfd);
-	if (a->tickfd >= 0)
-		close(a->tickfd);
 	if (a->pollfd >= 0)
 		close(a->pollfd);
-	if (a->sigfd >= 0)
-		close(a->sigfd);
 }
 
 static const char *env_get(const char *name)
@@ -1166,11 +956,31 @@ static const char *env_get(const char *name)
 	return getenv(name);
 }
 
+/* The engine's view of the agent's options. */
+static void engine_config_of(const struct agent_options *o, struct engine_config *cfg)
+{
+	*cfg = (struct engine_config){
+		.mode = "agent",
+		.threshold_ms = o->threshold_ms,
+		.error_threshold_ms = o->error_threshold_ms,
+		.service = o->service,
+		.env = o->env,
+		.duration_s = o->duration_s,
+		.interval_ms = o->interval_ms,
+	};
+	cfg->samplers[SAMPLER_BUILTIN] = o->sampler == SAMPLER_BUILTIN;
+}
+
 int agent_main(int argc, char **argv)
 {
 	static struct agent_options opts;
-	static struct agent agent; /* large (by_slot): not on the stack */
+	static struct agent agent;
+	const struct engine_hooks hooks = {
+		.gone = on_gone, .admit = admit, .event = on_event,
+		.still_blocked = on_still_blocked, .tick = on_tick, .closing = on_closing,
+	};
 	struct agent *a = &agent;
+	struct engine_config cfg;
 	struct kubelet_config kc;
 	char err[512], missing[256], ua[64];
 	int code, ret;
@@ -1188,8 +998,8 @@ int agent_main(int argc, char **argv)
 
 	memset(a, 0, sizeof(*a));
 	a->o = &opts;
-	a->epfd = a->sigfd = a->tickfd = a->pollfd = -1;
-	reporter_init(&a->reporter, &a->info);
+	a->pollfd = -1;
+	a->interval_ns = (uint64_t)(opts.poll_interval_s * 1e9);
 
 	/* Check what can be checked before loading anything. */
 	code = check_files(&opts);
@@ -1213,38 +1023,23 @@ int agent_main(int argc, char **argv)
 		code = EXIT_RUNTIME;
 		goto out;
 	}
-	code = make_sinks(a);
-	if (code)
-		goto out;
-	ret = setup_signals(a);
-	if (ret) {
-		log_error("cannot set up signal handling: %s", strerror(-ret));
+
+	/* Outputs, then the detector, the sampler and the loop. */
+	engine_config_of(&opts, &cfg);
+	a->engine = engine_new(&cfg, &hooks, a);
+	if (!a->engine) {
 		code = EXIT_RUNTIME;
 		goto out;
 	}
+	code = add_sinks(a);
+	if (!code)
+		code = engine_open(a->engine);
+	if (code)
+		goto out;
 	/* Bind the port while privileged (a port below 1024 needs it). */
 	code = start_metrics(a);
 	if (code)
 		goto out;
-
-	/* Load and attach the detector; start the sampler. */
-	code = detector_open(&a->det, err, sizeof(err));
-	if (code) {
-		log_error("%s", err);
-		goto out;
-	}
-	if (opts.sampler == SAMPLER_BUILTIN) {
-		uint64_t interval_ns = opts.interval_ms > 0
-			? (uint64_t)(opts.interval_ms * 1e6)
-			: sampler_default_interval_ns((uint64_t)(opts.threshold_ms * 1e6));
-
-		a->sampler = sampler_builtin_new(a->det, interval_ns);
-		if (!a->sampler) {
-			log_error("cannot start the stack sampler: %m");
-			code = EXIT_RUNTIME;
-			goto out;
-		}
-	}
 
 	snprintf(ua, sizeof(ua), "blocksnoop/%s", BLOCKSNOOP_VERSION);
 	kc = (struct kubelet_config){
@@ -1264,47 +1059,24 @@ int agent_main(int argc, char **argv)
 		code = EXIT_RUNTIME;
 		goto out;
 	}
-
-	/* Everything privileged is done: from here on, only what watching
-	 * new processes needs. No other thread exists yet. */
-	drop_privileges(a);
-
-	ret = setup_loop(a);
+	ret = add_fds(a);
 	if (ret) {
 		log_error("cannot set up the event loop: %s", strerror(-ret));
 		code = EXIT_RUNTIME;
 		goto out;
 	}
-	uuid4(a->info.id, sizeof(a->info.id));
-	a->info.mode = "agent";
-	a->info.threshold_ms = opts.threshold_ms;
-	a->info.error_threshold_ms = opts.error_threshold_ms;
-	a->info.service = opts.service;
-	a->info.env = opts.env;
-	a->info.start_mono_ns = mono_now_ns();
-	clock_gettime(CLOCK_REALTIME, &a->info.start_wall);
-	a->interval_ns = (uint64_t)(opts.poll_interval_s * 1e9);
-	if (opts.duration_s > 0)
-		a->deadline_ns = a->info.start_mono_ns + (uint64_t)(opts.duration_s * 1e9);
-	reporter_session_start(&a->reporter);
-	a->reporter_started = true;
 
+	/* Everything privileged is done: from here on, only what watching
+	 * new processes needs. No other thread exists yet. */
+	engine_drop_privileges(a->engine, (struct caps_run_needs){ .find_processes = true });
+
+	engine_start(a->engine, 0, 0);
 	arm_once(a->pollfd, 0); /* the first poll at once */
-	run_loop(a);
-	drain_events(a);
-	code = a->exit_code;
+	engine_run(a->engine);
+	engine_end(a->engine);
+	code = engine_failed(a->engine) ? EXIT_RUNTIME : 0;
 
 out:
-	if (a->reporter_started) {
-		for (struct pod_state *ps = a->pod_states; ps; ps = ps->next)
-			report_suppressed(a, ps, true);
-		a->reporter.summary.duration_s =
-			(double)(mono_now_ns() - a->info.start_mono_ns) / 1e9;
-		a->reporter.summary.lost_event_count = a->det ? detector_lost_events(a->det) : 0;
-		a->reporter.summary.termination_reason = a->reason ? a->reason : "runtime_error";
-		a->reporter.summary.status = a->status ? a->status : "failed";
-		reporter_session_end(&a->reporter, NULL);
-	}
 	cleanup(a);
 	return code;
 }

@@ -2,8 +2,8 @@
 /*
  * k8s/agent.h - `blocksnoop agent`, the Kubernetes node agent (agent.c).
  *
- * One detector and one sampler watch every Python process of every opted-in
- * pod on the node. Pods come from the kubelet's /pods (kubelet.c, parsed by
+ * One engine (engine.h) watches every Python process of every opted-in pod
+ * on the node. Pods come from the kubelet's /pods (kubelet.c, parsed by
  * podlist.c), processes from /proc/<pid>/cgroup (cgroup.c); records carry
  * the pod's metadata, /metrics and /healthz are served by metrics_http.c.
  * See docs/kubernetes.md.

@@ -311,11 +311,6 @@ int kubelet_fd(const struct kubelet *k)
 	return k->epfd;
 }
 
-bool kubelet_busy(const struct kubelet *k)
-{
-	return k->busy;
-}
-
 /* ---- one poll ------------------------------------------------------------------ */
 
 /*

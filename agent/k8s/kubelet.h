@@ -69,9 +69,6 @@ int kubelet_fd(const struct kubelet *k);
  * start (nothing is then in progress and no result will come). */
 int kubelet_poll(struct kubelet *k);
 
-/* Whether a poll is in progress. */
-bool kubelet_busy(const struct kubelet *k);
-
 typedef void (*kubelet_done_fn)(void *ctx, const struct kubelet_result *r);
 
 /*

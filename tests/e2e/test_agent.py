@@ -29,6 +29,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -897,7 +898,53 @@ def test_container_in_its_own_pid_and_mount_namespace(procs, cgroups, tmp_path, 
 
 
 # --------------------------------------------------------------------------
-# 6. usage and start-up errors
+# 6. what the agent keeps after set-up follows its options, as the CLI's does
+
+CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE = 1, 2, 19
+
+
+def test_caps_follow_sampler_and_log_file(procs, cgroups, tmp_path, certs):
+    """--sampler none: the stack reader's CAP_SETUID and CAP_SETGID are not
+    kept. A log directory root does not own: CAP_DAC_OVERRIDE is kept (the
+    kernel said reopening needs it), and logrotate's rename + SIGHUP
+    creates the new file there."""
+    uid, cid = new_uid(), new_cid()
+    App(procs, tmp_path, cgroups.container(uid, cid), block=0.12, pause=0.2, name="t")
+    k = Kubelet(procs, tmp_path, certs["node"],
+                pods=[pod("logs-0", "ops", uid, [("app", containerd(cid))], annotations=ENABLED)])
+    d = pathlib.Path(tempfile.mkdtemp(prefix="bs-agent-logdir-", dir="/tmp"))
+    try:
+        os.chown(d, 65534, 65534)
+        d.chmod(0o755)
+        log = d / "agent.log"
+        agent = Agent(procs, k, tmp_path, "--sampler", "none", "--log-file", str(log),
+                      ca=certs["ca"])
+        st = caps_of(agent.p.pid)
+        want = (1 << CAP_SYS_PTRACE) | (1 << CAP_DAC_READ_SEARCH) | (1 << CAP_DAC_OVERRIDE)
+        assert int(st["CapEff"], 16) == want, st
+        assert int(st["CapPrm"], 16) == want, st
+
+        def events(path):
+            try:
+                text = path.read_text()
+            except FileNotFoundError:
+                return []
+            return [r for r in parse_json_lines(text, where=str(path))
+                    if r["type"] == "blocking_event"]
+
+        wait_for(lambda: events(log), 20, f"an event in the log file\n{agent.p.describe()}")
+        os.rename(log, d / "agent.log.1")
+        agent.p.send(signal.SIGHUP)
+        wait_for(lambda: events(log), 20, f"the reopened log file\n{agent.p.describe()}")
+        assert "still writing to the log file opened before" not in agent.p.stderr, \
+            agent.p.stderr
+        agent.stop()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# 7. usage and start-up errors
 
 
 def run_agent(*args, env=None, timeout=20):

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -187,15 +188,85 @@ static void test_nspid_of_self(void **state)
 	assert_int_equal(procfs_nspid(reaped_child(), ids), -ENOENT);
 }
 
+static void *park(void *arg);
+
+/* A thread's ids; and a process in a PID namespace of its own is 1 there. */
+static void test_thread_nspid(void **state)
+{
+	pid_t ids[PROCFS_MAX_NS_LEVELS] = { 0 };
+	pthread_t th;
+	int tid = -1, n, pipefd[2], status;
+	pid_t child;
+	char go;
+
+	(void)state;
+	assert_int_equal(pthread_create(&th, NULL, park, &tid), 0);
+	while (__atomic_load_n(&tid, __ATOMIC_SEQ_CST) == -1)
+		usleep(1000);
+	n = procfs_thread_nspid(getpid(), tid, ids);
+	assert_true(n >= 1);
+	assert_int_equal(ids[0], tid);
+	/* Not a thread of another process. */
+	assert_int_equal(procfs_thread_nspid(reaped_child(), tid, ids), -ENOENT);
+	__atomic_store_n(&tid, 0, __ATOMIC_SEQ_CST);
+	pthread_join(th, NULL);
+
+	if (geteuid() != 0)
+		fail_msg("this test makes a PID namespace: run it as root");
+	assert_int_equal(pipe(pipefd), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		pid_t inner;
+
+		/* The namespace holds our next child, which waits to be read. */
+		close(pipefd[1]);
+		if (unshare(CLONE_NEWPID))
+			_exit(1);
+		inner = fork();
+		if (inner == 0)
+			_exit(read(pipefd[0], &go, 1) < 0);
+		_exit(inner < 0 || waitpid(inner, NULL, 0) != inner);
+	}
+	close(pipefd[0]);
+	/* The grandchild: the only child of child. */
+	{
+		char path[64], text[64] = "";
+		FILE *f;
+		pid_t inner = 0;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", child, child);
+		for (int i = 0; i < 1000 && !inner; i++) {
+			f = fopen(path, "re");
+			if (f && fgets(text, sizeof(text), f))
+				inner = (pid_t)atoi(text);
+			if (f)
+				fclose(f);
+			if (!inner)
+				usleep(1000);
+		}
+		assert_true(inner > 0);
+		n = procfs_thread_nspid(inner, inner, ids);
+		assert_true(n >= 2);
+		assert_int_equal(ids[0], inner);
+		assert_int_equal(ids[n - 1], 1);
+		assert_int_equal(procfs_nspid(inner, ids), n);
+		assert_int_equal(ids[n - 1], 1);
+	}
+	close(pipefd[1]);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 static void test_pid_exists(void **state)
 {
 	pid_t child;
 
 	(void)state;
-	assert_int_equal(procfs_pid_exists(getpid()), 0);
-	assert_int_equal(procfs_pid_exists(getppid()), 0);
-	assert_int_equal(procfs_pid_exists(reaped_child()), -ESRCH);
-	assert_int_equal(procfs_pid_exists(0x3fffffff), -ESRCH);
+	assert_true(procfs_process_exists(getpid()));
+	assert_true(procfs_process_exists(getppid()));
+	assert_false(procfs_process_exists(reaped_child()));
+	assert_false(procfs_process_exists(0x3fffffff));
 
 	/* A zombie still exists. */
 	child = fork();
@@ -207,9 +278,9 @@ static void test_pid_exists(void **state)
 
 		assert_int_equal(waitid(P_PID, child, &info, WEXITED | WNOWAIT), 0);
 	}
-	assert_int_equal(procfs_pid_exists(child), 0);
+	assert_true(procfs_process_exists(child));
 	assert_int_equal(waitpid(child, NULL, 0), child);
-	assert_int_equal(procfs_pid_exists(child), -ESRCH);
+	assert_false(procfs_process_exists(child));
 }
 
 static void *park(void *arg)
@@ -228,23 +299,23 @@ static void test_thread_of(void **state)
 	int tid = -1;
 
 	(void)state;
-	assert_int_equal(procfs_thread_of(getpid(), getpid()), 0);
-	assert_int_equal(procfs_thread_of(getpid(), gettid()), 0);
+	assert_true(procfs_is_thread_of(getpid(), getpid()));
+	assert_true(procfs_is_thread_of(getpid(), gettid()));
 
 	assert_int_equal(pthread_create(&th, NULL, park, &tid), 0);
 	while (__atomic_load_n(&tid, __ATOMIC_SEQ_CST) == -1)
 		usleep(1000);
 	assert_int_not_equal(tid, getpid());
-	assert_int_equal(procfs_thread_of(getpid(), tid), 0);
+	assert_true(procfs_is_thread_of(getpid(), tid));
 	/* A thread is not a thread of another process... */
 	if (getppid() > 1)
-		assert_int_equal(procfs_thread_of(getppid(), tid), -ESRCH);
+		assert_false(procfs_is_thread_of(getppid(), tid));
 	__atomic_store_n(&tid, 0, __ATOMIC_SEQ_CST);
 	pthread_join(th, NULL);
 
 	/* ...nor is a child process, nor a process that is gone. */
-	assert_int_equal(procfs_thread_of(getpid(), reaped_child()), -ESRCH);
-	assert_int_equal(procfs_thread_of(0x3fffffff, 0x3fffffff), -ESRCH);
+	assert_false(procfs_is_thread_of(getpid(), reaped_child()));
+	assert_false(procfs_is_thread_of(0x3fffffff, 0x3fffffff));
 }
 
 static void test_is_python(void **state)
@@ -316,6 +387,7 @@ int main(void)
 		cmocka_unit_test(test_nspid_garbage),
 		cmocka_unit_test(test_nspid_too_many_levels),
 		cmocka_unit_test(test_nspid_of_self),
+		cmocka_unit_test(test_thread_nspid),
 		cmocka_unit_test(test_pid_exists),
 		cmocka_unit_test(test_thread_of),
 		cmocka_unit_test(test_is_python),

@@ -60,6 +60,18 @@ static void log_and_maps_only_when_asked(void **state)
 	assert_int_equal(caps_run_keep(&n), B(CAP_SYS_ADMIN));
 }
 
+/* The agent finds processes it did not start: their /proc files. */
+static void find_processes(void **state)
+{
+	struct caps_run_needs n = { .find_processes = true, .kernel_has_cap_bpf = true };
+
+	(void)state;
+	assert_int_equal(caps_run_keep(&n), B(CAP_SYS_PTRACE) | B(CAP_DAC_READ_SEARCH));
+	/* With the built-in sampler: what reading stacks needs, no more. */
+	n.read_stacks = true;
+	assert_int_equal(caps_run_keep(&n), CAPS_READ_STACKS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -67,6 +79,7 @@ int main(void)
 		cmocka_unit_test(builtin_sampler),
 		cmocka_unit_test(austin),
 		cmocka_unit_test(log_and_maps_only_when_asked),
+		cmocka_unit_test(find_processes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

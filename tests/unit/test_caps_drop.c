@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * test_k8s_privs.c - after the agent's privilege drop (agent/k8s/privs.h)
- * CAP_SETUID and CAP_SETGID are permitted but not effective, and the
- * CPython reader can still open a file as another user from that state
+ * test_caps_drop.c - after a privilege drop that keeps what reading stacks
+ * needs (caps_drop_to(CAPS_READ_STACKS), agent/caps.h), CAP_SETUID and
+ * CAP_SETGID are permitted but not effective, and the CPython reader can
+ * still open a file as another user from that state
  * (cpython/target_creds.h), and comes back to it. Runs in a child process
  * (the drop is for good); needs root.
  */
@@ -21,8 +22,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "cpython/target_creds.h"
-#include "k8s/privs.h"
 
 static void read_caps(uint64_t *eff, uint64_t *perm)
 {
@@ -44,7 +45,7 @@ static int after_drop(void)
 	bool bounding;
 	int fd;
 
-	if (privs_drop_to(AGENT_CAPS_KEEP, &bounding))
+	if (caps_drop_to(CAPS_READ_STACKS, &bounding))
 		return 1;
 	read_caps(&eff, &perm);
 	if ((perm & setid) != setid)

@@ -1,0 +1,810 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * engine.c - the watch engine (engine.h): the detector, the samplers, the
+ * reporter and the one epoll loop of a run.
+ *
+ * Each fd in the epoll set carries what it is in the low half of its
+ * epoll data and an index in the high half: the detector slot of a
+ * watch's pidfd, the sampler's kind, the client fd's place.
+ *
+ * The flow of an event: the kernel's gap arrives through the ring buffer
+ * (drained before anything else a wake-up brings, so a process that ends
+ * right after blocking still has that block reported); its slot names the
+ * watch; the client may suppress it (admit); the watch's sampler gives the
+ * stacks seen during exactly that gap; the engine numbers it, counts it
+ * into the summary and hands it to the reporter, which builds its record
+ * once for every sink.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "detector.h"
+#include "engine.h"
+#include "exit_codes.h"
+#include "histogram.h"
+#include "log.h"
+#include "procfs.h"
+#include "reporter.h"
+#include "sampler.h"
+#include "summary.h"
+#include "timeutil.h"
+
+#define NS_PER_MS 1000000ULL
+#define NS_PER_S 1000000000ULL
+
+/* A thread id no kernel hands out (pid_max is at most 2^22): watched once
+ * to ask whether map updates still work with fewer capabilities. */
+#define PROBE_TID 0x3ffffff0
+
+/* The loop sleeps at most this long, whatever a deadline says (a long
+ * --duration in ms does not fit an int). */
+#define MAX_SLEEP_MS (3600 * 1000)
+
+enum wake {
+	WAKE_EVENTS = 1,
+	WAKE_SIGNAL,
+	WAKE_TICK,
+	WAKE_SAMPLER,      /* index: enum sampler_kind */
+	WAKE_WATCH,        /* index: the watch's detector slot */
+	WAKE_CLIENT,       /* index: in fds[] */
+};
+
+struct engine_watch {
+	struct engine_watch_config cfg;
+	int slot;
+	int pidfd;
+	pid_t shown_pid, shown_tid;    /* as its records name it */
+	struct sampler *sampler;       /* NULL: no stacks */
+};
+
+struct client_fd {
+	int fd;
+	engine_fd_fn ready;
+	engine_timeout_fn timeout;
+	void *ctx;
+};
+
+struct engine {
+	struct engine_config cfg;
+	struct engine_hooks hooks;
+	void *client;
+	struct session_info info;
+	struct reporter reporter;
+	struct session_summary summary;
+	const char *log_file;
+	struct detector *det;
+	struct sampler *samplers[SAMPLER_NONE];
+	struct engine_watch *by_slot[MAX_WATCHED_THREADS];
+	int slot_hi;                   /* one past the highest slot in use */
+	struct client_fd fds[ENGINE_MAX_FDS];
+	int nfds;
+	int epfd, sigfd, tickfd;
+	uint64_t deadline_ns;          /* --duration; 0: none */
+	uint64_t lost_reported;
+	bool started, ended, failed;
+	enum engine_stop stopped;
+};
+
+static uint64_t wake_data(enum wake what, uint32_t index)
+{
+	return (uint64_t)what | (uint64_t)index << 32;
+}
+
+static int epoll_add(struct engine *e, int fd, enum wake what, uint32_t index)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = wake_data(what, index) };
+
+	return epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+static uint64_t ms_to_ns(double ms)
+{
+	return (uint64_t)(ms * 1e6);
+}
+
+/* Seconds since the run started, of a kernel timestamp; 0 before. */
+static double since_start_s(const struct engine *e, uint64_t mono_ns)
+{
+	return mono_ns > e->info.start_mono_ns ? (double)(mono_ns - e->info.start_mono_ns) / 1e9
+					       : 0;
+}
+
+/* ---- set-up ------------------------------------------------------------------- */
+
+struct engine *engine_new(const struct engine_config *cfg, const struct engine_hooks *hooks,
+			  void *client)
+{
+	struct engine *e = calloc(1, sizeof(*e)); /* large (by_slot): never on the stack */
+
+	if (!e) {
+		log_error("out of memory");
+		return NULL;
+	}
+	e->cfg = *cfg;
+	if (hooks)
+		e->hooks = *hooks;
+	e->client = client;
+	e->epfd = e->sigfd = e->tickfd = -1;
+	e->info.mode = cfg->mode;
+	e->info.command = cfg->command;
+	e->info.threshold_ms = cfg->threshold_ms;
+	e->info.error_threshold_ms = cfg->error_threshold_ms;
+	e->info.stats = cfg->stats;
+	e->info.service = cfg->service;
+	e->info.env = cfg->env;
+	reporter_init(&e->reporter, &e->info);
+	return e;
+}
+
+int engine_add_sink(struct engine *e, struct sink *sink)
+{
+	if (!sink) {
+		log_error("out of memory");
+		return EXIT_RUNTIME;
+	}
+	if (reporter_add_sink(&e->reporter, sink)) {
+		sink->ops->destroy(sink);
+		log_error("too many outputs (at most %d)", REPORTER_MAX_SINKS);
+		return EXIT_RUNTIME;
+	}
+	return 0;
+}
+
+int engine_add_log_file(struct engine *e, const char *path)
+{
+	char err[512];
+	struct sink *sink = sink_logfile_new(path, err, sizeof(err));
+	int code;
+
+	if (!sink) {
+		log_error("%s", err);
+		return EXIT_USAGE;
+	}
+	code = engine_add_sink(e, sink);
+	if (!code)
+		e->log_file = path;
+	return code;
+}
+
+/* Route the signals the loop handles to a signalfd. */
+static int setup_signals(struct engine *e)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return -errno;
+	/* A closed stdout pipe (| head) must be an error we report, not a
+	 * silent death that loses the summary. */
+	signal(SIGPIPE, SIG_IGN);
+	e->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return e->sigfd < 0 ? -errno : 0;
+}
+
+static struct sampler *new_sampler(struct engine *e, enum sampler_kind kind)
+{
+	const struct engine_config *c = &e->cfg;
+	uint64_t interval_ns = c->interval_ms > 0 ? ms_to_ns(c->interval_ms) : 0;
+	struct sampler *s;
+
+	if (kind == SAMPLER_AUSTIN)
+		return sampler_austin_new(e->det, c->austin, c->austin_root, interval_ns,
+					  ms_to_ns(c->correlation_padding_ms));
+	if (!interval_ns)
+		interval_ns = sampler_default_interval_ns(ms_to_ns(c->threshold_ms));
+	s = sampler_builtin_new(e->det, interval_ns);
+	if (s)
+		log_info("sampling Python stacks every %.2f ms during blocks", interval_ns / 1e6);
+	return s;
+}
+
+static int setup_loop(struct engine *e)
+{
+	struct itimerspec second = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
+	int err;
+
+	e->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (e->epfd < 0)
+		return -errno;
+	e->tickfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (e->tickfd < 0 || timerfd_settime(e->tickfd, 0, &second, NULL))
+		return -errno;
+	err = epoll_add(e, detector_events_fd(e->det), WAKE_EVENTS, 0);
+	if (!err)
+		err = epoll_add(e, e->sigfd, WAKE_SIGNAL, 0);
+	if (!err)
+		err = epoll_add(e, e->tickfd, WAKE_TICK, 0);
+	for (int k = 0; !err && k < SAMPLER_NONE; k++)
+		if (e->samplers[k])
+			err = epoll_add(e, sampler_fd(e->samplers[k]), WAKE_SAMPLER, (uint32_t)k);
+	return err;
+}
+
+int engine_open(struct engine *e)
+{
+	char err[512];
+	int code, ret;
+
+	ret = setup_signals(e);
+	if (ret) {
+		log_error("cannot set up signal handling: %s", strerror(-ret));
+		return EXIT_RUNTIME;
+	}
+	code = detector_open(&e->det, err, sizeof(err));
+	if (code) {
+		log_error("%s", err);
+		return code;
+	}
+	for (int k = 0; k < SAMPLER_NONE; k++) {
+		if (!e->cfg.samplers[k])
+			continue;
+		e->samplers[k] = new_sampler(e, (enum sampler_kind)k);
+		if (!e->samplers[k]) {
+			log_error("cannot start the stack sampler: %m");
+			return EXIT_RUNTIME;
+		}
+	}
+	ret = setup_loop(e);
+	if (ret) {
+		log_error("cannot set up the event loop: %s", strerror(-ret));
+		return EXIT_RUNTIME;
+	}
+	/* The run's clock starts before the first watch: no gap can begin
+	 * before it, so every event's timestamp_s is its start on this clock. */
+	e->info.start_mono_ns = mono_now_ns();
+	clock_gettime(CLOCK_REALTIME, &e->info.start_wall);
+	if (e->cfg.duration_s > 0)
+		e->deadline_ns = e->info.start_mono_ns + (uint64_t)(e->cfg.duration_s * 1e9);
+	return 0;
+}
+
+int engine_add_fd(struct engine *e, int fd, engine_fd_fn ready, engine_timeout_fn timeout,
+		  void *ctx)
+{
+	int err;
+
+	if (e->nfds == ENGINE_MAX_FDS)
+		return -ENOSPC;
+	err = epoll_add(e, fd, WAKE_CLIENT, (uint32_t)e->nfds);
+	if (err)
+		return err;
+	e->fds[e->nfds++] = (struct client_fd){ .fd = fd, .ready = ready, .timeout = timeout,
+						.ctx = ctx };
+	return 0;
+}
+
+/* ---- watches ------------------------------------------------------------------ */
+
+/* The ids records give a thread: ours, or its own namespace's (NSpid). */
+static void shown_ids(const struct engine_watch_config *wc, pid_t *pid, pid_t *tid)
+{
+	*pid = wc->pid;
+	*tid = wc->tid;
+	if (!wc->ids_in_own_ns)
+		return;
+	*pid = procfs_tid_in_own_ns(wc->pid, wc->pid);
+	*tid = wc->tid == wc->pid ? *pid : procfs_tid_in_own_ns(wc->pid, wc->tid);
+}
+
+int engine_watch(struct engine *e, const struct engine_watch_config *wc, int pidfd,
+		 struct engine_watch **out)
+{
+	struct engine_watch *w;
+	int err;
+
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	w->cfg = *wc;
+	if (!w->cfg.tid)
+		w->cfg.tid = w->cfg.pid;
+	w->slot = w->pidfd = -1;
+	if (wc->sampler != SAMPLER_NONE) {
+		w->sampler = wc->sampler < SAMPLER_NONE ? e->samplers[wc->sampler] : NULL;
+		if (!w->sampler) {
+			err = -EINVAL;
+			goto fail;
+		}
+	}
+	/* Pin the process first: its exit is what ends the watch. */
+	w->pidfd = pidfd >= 0 ? pidfd : sys_pidfd_open(w->cfg.pid, 0);
+	pidfd = -1;
+	if (w->pidfd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	w->slot = detector_watch(e->det, w->cfg.pid, w->cfg.tid, ms_to_ns(wc->threshold_ms),
+				 wc->histogram ? WATCH_F_HISTOGRAM : 0);
+	if (w->slot < 0) {
+		err = w->slot;
+		goto fail;
+	}
+	shown_ids(&w->cfg, &w->shown_pid, &w->shown_tid);
+	if (w->sampler) {
+		err = sampler_watch(w->sampler, w->slot, w->cfg.pid, w->cfg.tid,
+				    ms_to_ns(wc->threshold_ms));
+		if (err)
+			goto fail;
+	}
+	err = epoll_add(e, w->pidfd, WAKE_WATCH, (uint32_t)w->slot);
+	if (err)
+		goto fail;
+	e->by_slot[w->slot] = w;
+	if (w->slot >= e->slot_hi)
+		e->slot_hi = w->slot + 1;
+	*out = w;
+	return 0;
+
+fail:
+	if (pidfd >= 0)
+		close(pidfd);
+	if (w && w->slot >= 0) {
+		if (w->sampler)
+			sampler_unwatch(w->sampler, w->slot);
+		detector_unwatch(e->det, w->slot);
+	}
+	if (w && w->pidfd >= 0)
+		close(w->pidfd);
+	free(w);
+	return err;
+}
+
+void engine_unwatch(struct engine *e, struct engine_watch *w)
+{
+	if (!w)
+		return;
+	if (w->sampler)
+		sampler_unwatch(w->sampler, w->slot);
+	detector_unwatch(e->det, w->slot);
+	epoll_ctl(e->epfd, EPOLL_CTL_DEL, w->pidfd, NULL);
+	close(w->pidfd);
+	e->by_slot[w->slot] = NULL;
+	while (e->slot_hi > 0 && !e->by_slot[e->slot_hi - 1])
+		e->slot_hi--;
+	free(w);
+}
+
+static struct engine_watch *watch_of(const struct engine *e, int slot)
+{
+	return slot >= 0 && slot < MAX_WATCHED_THREADS ? e->by_slot[slot] : NULL;
+}
+
+/* Whether w's process has exited: its pidfd is readable. (A wake-up
+ * names a slot, and a hook may have unwatched it and watched another
+ * process in it since.) */
+static bool process_exited(const struct engine_watch *w)
+{
+	struct pollfd p = { .fd = w->pidfd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
+}
+
+/* Tell the client w is gone, then unwatch it. */
+static void gone(struct engine *e, struct engine_watch *w, enum engine_gone why)
+{
+	if (e->hooks.gone)
+		e->hooks.gone(e->client, w->cfg.ctx, why);
+	engine_unwatch(e, w);
+}
+
+/* ---- privileges --------------------------------------------------------------- */
+
+/*
+ * Whether reopening the log file on SIGHUP (creating it in its directory,
+ * or opening it to append) needs CAP_DAC_OVERRIDE. Asked of the kernel
+ * (AT_EACCESS: with the effective set, which the caller has lowered), so
+ * modes, ACLs and ownership all count.
+ */
+static bool log_reopen_needs_dac(const char *path)
+{
+	char *copy = strdup(path);
+	bool ok;
+
+	if (!copy)
+		return true;
+	ok = !faccessat(AT_FDCWD, dirname(copy), W_OK | X_OK, AT_EACCESS) &&
+	     (!faccessat(AT_FDCWD, path, W_OK, AT_EACCESS | AT_SYMLINK_NOFOLLOW) ||
+	      errno == ENOENT);
+	free(copy);
+	return !ok;
+}
+
+/* Whether watching a thread (a BPF map update) needs more than the
+ * effective set has now: kernels before 6.5 check CAP_BPF on every one. */
+static bool map_update_needs_caps(struct engine *e)
+{
+	int slot = detector_watch(e->det, PROBE_TID, PROBE_TID, UINT64_MAX, 0);
+
+	if (slot < 0)
+		return true;
+	detector_unwatch(e->det, slot);
+	return false;
+}
+
+void engine_drop_privileges(struct engine *e, struct caps_run_needs needs)
+{
+	struct gap_stats probe;
+	uint64_t permitted, keep;
+	bool bounding;
+	char names[256];
+	int ret;
+
+	needs.read_stacks = e->samplers[SAMPLER_BUILTIN] != NULL;
+	needs.austin = e->samplers[SAMPLER_AUSTIN] != NULL;
+	needs.kernel_has_cap_bpf = caps_kernel_has(CAP_BPF);
+	if (caps_permitted(&permitted))
+		return;
+	/* What the rest of the run does, asked with the effective set it
+	 * will have. */
+	if (!caps_set_effective(caps_run_keep(&needs) & permitted)) {
+		if (e->cfg.stats && detector_read_stats(e->det, &probe) == -EPERM)
+			needs.map_access = true;
+		if (needs.find_processes && map_update_needs_caps(e)) {
+			needs.map_access = true;
+			log_info("this kernel checks capabilities on BPF map updates: keeping %s",
+				 needs.kernel_has_cap_bpf ? "CAP_BPF" : "CAP_SYS_ADMIN");
+		}
+		needs.log_reopen_dac = e->log_file && log_reopen_needs_dac(e->log_file);
+	}
+	keep = caps_run_keep(&needs);
+	ret = caps_drop_to(keep, &bounding);
+	if (ret) {
+		caps_set_effective(permitted);
+		log_warn("cannot drop capabilities: %s (running with those it started with)",
+			 strerror(-ret));
+		return;
+	}
+	caps_format_names(keep & permitted, names, sizeof(names));
+	log_info("set-up done: keeping only %s%s", names[0] ? names : "no capabilities",
+		 bounding ? "" : " (the bounding set is unchanged: no CAP_SETPCAP)");
+}
+
+/* ---- events ------------------------------------------------------------------- */
+
+void engine_stop(struct engine *e, enum engine_stop why)
+{
+	if (e->stopped == ENGINE_RUNNING)
+		e->stopped = why;
+}
+
+static void fail(struct engine *e)
+{
+	e->failed = true;
+	engine_stop(e, ENGINE_ERROR);
+}
+
+static void on_gap(void *ctx, const struct gap_event *g)
+{
+	struct engine *e = ctx;
+	struct engine_watch *w = watch_of(e, (int)g->slot);
+	struct stack_set *stacks;
+	struct blocking_event ev = {
+		.start_ns = g->start_ns,
+		.end_ns = g->end_ns,
+		.duration_ms = (double)(g->end_ns - g->start_ns) / 1e6,
+	};
+
+	if (!w)
+		return;
+	/* The kernel's own clock of the event keeps a rate limit exact. */
+	if (e->hooks.admit && !e->hooks.admit(e->client, w->cfg.ctx, g->end_ns)) {
+		e->summary.suppressed_event_count++;
+		return; /* its samples, if any, are overwritten by later gaps */
+	}
+	ev.number = e->summary.event_count + 1;
+	ev.pid = w->shown_pid;
+	ev.tid = w->shown_tid;
+	ev.wall_start = mono_to_wall(g->start_ns);
+	ev.timestamp_s = since_start_s(e, g->start_ns);
+	ev.is_error = ev.duration_ms >= w->cfg.error_threshold_ms;
+	ev.meta = w->cfg.meta;
+	stacks = w->sampler ? sampler_take(w->sampler, w->slot, g->start_ns) : NULL;
+	ev.stacks = stacks;
+	summary_add_event(&e->summary, &ev);
+	reporter_event(&e->reporter, &ev);
+	if (e->hooks.event)
+		e->hooks.event(e->client, w->cfg.ctx, &ev);
+	stack_set_free(stacks);
+}
+
+static void on_still_blocked(void *ctx, int slot, uint64_t gap_start_ns, uint64_t now_ns,
+			     const struct stack_set *current)
+{
+	struct engine *e = ctx;
+	struct engine_watch *w = watch_of(e, slot);
+	struct still_blocked b = {
+		.start_ns = gap_start_ns,
+		.now_ns = now_ns,
+		.blocked_ms = (double)(now_ns - gap_start_ns) / 1e6,
+		.stacks = current,
+	};
+
+	if (!w)
+		return;
+	b.pid = w->shown_pid;
+	b.tid = w->shown_tid;
+	b.wall_start = mono_to_wall(gap_start_ns);
+	b.timestamp_s = since_start_s(e, gap_start_ns);
+	b.is_error = b.blocked_ms >= w->cfg.error_threshold_ms;
+	b.meta = w->cfg.meta;
+	reporter_still_blocked(&e->reporter, &b);
+	if (e->hooks.still_blocked)
+		e->hooks.still_blocked(e->client, w->cfg.ctx, &b);
+}
+
+static void drain_events(struct engine *e)
+{
+	int n = detector_consume(e->det, on_gap, e);
+
+	if (n < 0 && n != -EINTR) {
+		log_error("reading events from the kernel failed: %s", strerror(-n));
+		fail(e);
+	}
+}
+
+/* ---- the loop ----------------------------------------------------------------- */
+
+static int stats_snapshot(struct engine *e, struct stats_snapshot *snap)
+{
+	struct gap_stats sum;
+	int err = detector_read_stats(e->det, &sum);
+
+	if (err)
+		return err;
+	hist_snapshot(&sum, (double)(mono_now_ns() - e->info.start_mono_ns) / 1e9, snap);
+	return 0;
+}
+
+static void drain_fd(int fd)
+{
+	uint64_t expirations;
+
+	while (read(fd, &expirations, sizeof(expirations)) < 0 && errno == EINTR)
+		;
+}
+
+/* Once a second: stats frame, loss warning, watched threads still there. */
+static void on_tick(struct engine *e)
+{
+	struct stats_snapshot snap;
+	uint64_t lost;
+
+	drain_fd(e->tickfd);
+	if (e->cfg.stats && !stats_snapshot(e, &snap))
+		reporter_stats(&e->reporter, &snap);
+
+	lost = detector_lost_events(e->det);
+	if (lost > e->lost_reported) {
+		log_warn("%llu events lost: the ring buffer was full (raise -t to report fewer)",
+			 (unsigned long long)(lost - e->lost_reported));
+		e->lost_reported = lost;
+	}
+
+	/* A watched thread other than the main one can end while its process
+	 * lives on: its pidfd does not say so. */
+	for (int slot = 0; slot < e->slot_hi; slot++) {
+		struct engine_watch *w = e->by_slot[slot];
+
+		if (w && w->cfg.tid != w->cfg.pid && !procfs_is_thread_of(w->cfg.pid, w->cfg.tid))
+			gone(e, w, ENGINE_GONE_THREAD);
+	}
+	if (e->hooks.tick)
+		e->hooks.tick(e->client);
+}
+
+static void on_signal(struct engine *e)
+{
+	struct signalfd_siginfo si;
+
+	while (read(e->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGHUP:
+			reporter_reopen(&e->reporter);
+			break;
+		case SIGINT:
+		case SIGTERM:
+			if (e->hooks.stop_signal &&
+			    e->hooks.stop_signal(e->client, (int)si.ssi_signo, si.ssi_code))
+				break;
+			log_info("stopping on %s", strsignal((int)si.ssi_signo));
+			engine_stop(e, ENGINE_SIGNAL);
+			break;
+		default:
+			break; /* SIGCHLD: pidfds tell */
+		}
+	}
+}
+
+/* How long the loop may sleep: until the deadline, or a client's timer. */
+static int sleep_ms(struct engine *e)
+{
+	long timeout = -1;
+
+	if (e->deadline_ns) {
+		uint64_t now = mono_now_ns(), left_ms;
+
+		left_ms = now < e->deadline_ns ? (e->deadline_ns - now + NS_PER_MS - 1) / NS_PER_MS : 0;
+		timeout = left_ms < MAX_SLEEP_MS ? (long)left_ms : MAX_SLEEP_MS;
+	}
+	for (int i = 0; i < e->nfds; i++) {
+		long t = e->fds[i].timeout ? e->fds[i].timeout(e->fds[i].ctx) : -1;
+
+		if (t >= 0 && (timeout < 0 || t < timeout))
+			timeout = t > MAX_SLEEP_MS ? MAX_SLEEP_MS : t;
+	}
+	return (int)timeout;
+}
+
+void engine_run(struct engine *e)
+{
+	struct epoll_event ev[32];
+	int n;
+
+	while (e->stopped == ENGINE_RUNNING) {
+		if (e->deadline_ns && mono_now_ns() >= e->deadline_ns) {
+			engine_stop(e, ENGINE_DURATION);
+			break;
+		}
+		n = epoll_wait(e->epfd, ev, 32, sleep_ms(e));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("epoll_wait: %m");
+			fail(e);
+			break;
+		}
+		/* Events first: a process that ends right after blocking must
+		 * still have that block reported before it is gone. */
+		drain_events(e);
+		for (int i = 0; i < n; i++) {
+			enum wake what = (enum wake)(uint32_t)ev[i].data.u64;
+			uint32_t index = (uint32_t)(ev[i].data.u64 >> 32);
+			struct engine_watch *w;
+
+			switch (what) {
+			case WAKE_SIGNAL:
+				on_signal(e);
+				break;
+			case WAKE_TICK:
+				on_tick(e);
+				break;
+			case WAKE_SAMPLER:
+				sampler_ready(e->samplers[index], on_still_blocked, e);
+				break;
+			case WAKE_WATCH:
+				w = watch_of(e, (int)index);
+				if (w && process_exited(w))
+					gone(e, w, ENGINE_GONE_PROCESS);
+				break;
+			case WAKE_CLIENT:
+				if (!e->fds[index].timeout)
+					e->fds[index].ready(e->fds[index].ctx);
+				break;
+			default:
+				break;
+			}
+		}
+		/* Libraries with timers of their own run after every wake-up. */
+		for (int i = 0; i < e->nfds; i++)
+			if (e->fds[i].timeout)
+				e->fds[i].ready(e->fds[i].ctx);
+	}
+}
+
+/* ---- start and end ------------------------------------------------------------ */
+
+void engine_start(struct engine *e, pid_t pid, pid_t tid)
+{
+	uuid4(e->info.id, sizeof(e->info.id));
+	e->info.pid = pid;
+	e->info.tid = tid;
+	reporter_session_start(&e->reporter);
+	e->started = true;
+}
+
+/* The summary's termination_reason and status for each way a run ends
+ * (never running: it did not get as far as a stop). */
+static const struct {
+	const char *reason, *status;
+} stop_names[] = {
+	[ENGINE_RUNNING] = { "runtime_error", "failed" },
+	[ENGINE_TARGET_EXIT] = { "target_exit", "completed" },
+	[ENGINE_TARGET_FAILED] = { "target_exit", "child_failed" },
+	[ENGINE_DURATION] = { "duration", "completed" },
+	[ENGINE_SIGNAL] = { "signal", "interrupted" },
+	[ENGINE_ERROR] = { "runtime_error", "failed" },
+};
+
+void engine_end(struct engine *e)
+{
+	struct stats_snapshot stats;
+	bool have_stats = false;
+
+	if (!e->started || e->ended)
+		return;
+	e->ended = true;
+	drain_events(e);
+	if (e->cfg.stats && !stats_snapshot(e, &stats))
+		have_stats = true;
+	if (e->hooks.closing)
+		e->hooks.closing(e->client);
+	e->summary.duration_s = (double)(mono_now_ns() - e->info.start_mono_ns) / 1e9;
+	e->summary.lost_event_count = detector_lost_events(e->det);
+	e->summary.termination_reason = stop_names[e->stopped].reason;
+	e->summary.status = stop_names[e->stopped].status;
+	reporter_session_end(&e->reporter, &e->summary, have_stats ? &stats : NULL);
+}
+
+void engine_free(struct engine *e)
+{
+	if (!e)
+		return;
+	reporter_destroy(&e->reporter);
+	summary_release(&e->summary);
+	for (int slot = 0; slot < e->slot_hi; slot++)
+		engine_unwatch(e, e->by_slot[slot]);
+	for (int k = 0; k < SAMPLER_NONE; k++)
+		sampler_free(e->samplers[k]);
+	detector_free(e->det);
+	if (e->epfd >= 0)
+		close(e->epfd);
+	if (e->tickfd >= 0)
+		close(e->tickfd);
+	if (e->sigfd >= 0)
+		close(e->sigfd);
+	free(e);
+}
+
+/* ---- what a run tells its client ---------------------------------------------- */
+
+enum engine_stop engine_stopped(const struct engine *e)
+{
+	return e->stopped;
+}
+
+bool engine_failed(const struct engine *e)
+{
+	return e->failed;
+}
+
+uint64_t engine_event_count(const struct engine *e)
+{
+	return e->summary.event_count;
+}
+
+uint64_t engine_error_event_count(const struct engine *e)
+{
+	return e->summary.error_event_count;
+}
+
+uint64_t engine_lost_events(const struct engine *e)
+{
+	return e->det ? detector_lost_events(e->det) : 0;
+}
+
+const struct session_info *engine_session(const struct engine *e)
+{
+	return &e->info;
+}
+
+void engine_report(struct engine *e, const cJSON *rec)
+{
+	reporter_record(&e->reporter, rec);
+}

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * sampler.c - what the stack samplers share: the default interval, and
+ * the samples of each watched thread's recent gaps (sampler.h).
+ */
+#include "sampler.h"
+
+#define NS_PER_S 1000000000ULL
+
+uint64_t sampler_default_interval_ns(uint64_t threshold_ns)
+{
+	uint64_t ns = threshold_ns / 10;
+
+	if (ns < 500000)
+		ns = 500000;
+	if (ns > 50000000)
+		ns = 50000000;
+	return ns;
+}
+
+void sampled_thread_init(struct sampled_thread *t, int slot, pid_t pid, pid_t tid,
+			 uint64_t threshold_ns)
+{
+	*t = (struct sampled_thread){
+		.slot = slot, .pid = pid, .tid = tid, .threshold_ns = threshold_ns,
+	};
+}
+
+void sampled_thread_clear(struct sampled_thread *t)
+{
+	for (int i = 0; i < GAPS_KEPT; i++)
+		gap_samples_clear(&t->gaps[i]);
+}
+
+struct frame sampler_frame(const char *function, const char *file, int line)
+{
+	return (struct frame){
+		.function = intern(function ? function : "?"),
+		.file = intern(file ? file : "?"),
+		.line = line,
+	};
+}
+
+/* A block is reported while it goes on once it has lasted its threshold
+ * (and a second), then every STILL_BLOCKED_EVERY_S: is one due now? */
+static bool still_blocked_due(const struct sampled_thread *t, const struct gap_samples *g,
+			      uint64_t now_ns)
+{
+	return g->nstacks && now_ns - g->gap_start_ns >= still_blocked_after_ns(t->threshold_ns) &&
+	       (!g->last_report_ns ||
+		now_ns - g->last_report_ns >= STILL_BLOCKED_EVERY_S * NS_PER_S);
+}
+
+void sampled_thread_count(struct sampled_thread *t, uint64_t gap_start_ns, uint64_t now_ns,
+			  struct stack *st, still_blocked_fn fn, void *ctx)
+{
+	struct gap_samples *g = gap_samples_for(t->gaps, gap_start_ns);
+	struct stack_set *current;
+
+	gap_samples_add(g, st);
+	if (!fn || !still_blocked_due(t, g, now_ns))
+		return;
+	current = gap_samples_to_set(g, g->last, t->pid);
+	g->last_report_ns = now_ns;
+	fn(ctx, t->slot, gap_start_ns, now_ns, current);
+	stack_set_free(current);
+}
+
+struct stack_set *sampled_thread_take(struct sampled_thread *t, uint64_t start_ns)
+{
+	struct stack_set *set = NULL;
+
+	for (int i = 0; i < GAPS_KEPT; i++) {
+		struct gap_samples *g = &t->gaps[i];
+
+		if (g->gap_start_ns != start_ns)
+			continue;
+		if (g->total)
+			set = gap_samples_to_set(g, -1, t->pid);
+		gap_samples_clear(g);
+		break;
+	}
+	return set;
+}
