@@ -885,11 +885,12 @@ void detector_unwatch(struct detector *d, int slot)
 
 /* ---- delivery ----------------------------------------------------------- */
 
+/* Deliver a notice, unless its watch ended since. */
 static void deliver_notice(void *ctx, const struct task_notice *n)
 {
 	struct detector *d = ctx;
 
-	if (d->handlers && d->handlers->task)
+	if (d->handlers && d->handlers->task && watch_of(d, (int)n->watch))
 		d->handlers->task(d->handlers_ctx, n);
 }
 
@@ -900,11 +901,8 @@ static int on_notice(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(*n))
 		return 0;
-	if (!slot_view_apply(d->views, MAX_WATCHED_THREADS, n))
-		return 0;
-	/* The view follows the kernel side whoever the watch was; a notice
-	 * of a watch ended since is not delivered. */
-	if (watch_of(d, (int)n->watch))
+	/* The view follows the kernel side whatever the watch. */
+	if (slot_view_apply(d->views, MAX_WATCHED_THREADS, n))
 		deliver_notice(d, n);
 	return 0;
 }

@@ -266,7 +266,8 @@ static __always_inline void release_slot(const struct task_mark *m)
 		bpf_map_push_elem(&free_slots, &i, 0);
 }
 
-/* Remove a mark (in task storage, or in tid_marks under tid). */
+/* Remove a mark (in task storage, or in tid_marks under tid), but not its
+ * slot. */
 static __always_inline void drop_mark(struct task_mark *m, struct task_struct *task,
 				      __u32 tid, bool in_hash)
 {
@@ -284,6 +285,14 @@ static __always_inline void drop_mark(struct task_mark *m, struct task_struct *t
 		__sync_fetch_and_add(&counters.followed, -1);
 }
 
+/* A mark goes (its watch ended): its slot too. */
+static __always_inline void forget_mark(struct task_mark *m, struct task_struct *task,
+					__u32 tid, bool in_hash)
+{
+	release_slot(m);
+	drop_mark(m, task, tid, in_hash);
+}
+
 /*
  * The slot the current thread's epoll calls go to, or NULL. A stale mark
  * (its watch ended) is dropped; with take, a member thread without a slot
@@ -297,9 +306,8 @@ static __always_inline struct watch_slot *mark_slot(struct task_mark *m,
 	struct watch_slot *s;
 
 	if (!w) {
-		/* The watch ended; a slot given meanwhile goes back too. */
-		release_slot(m);
-		drop_mark(m, task, tid, in_hash);
+		/* The watch ended (a slot given meanwhile goes back too). */
+		forget_mark(m, task, tid, in_hash);
 		return NULL;
 	}
 	s = slot_of(m);
@@ -687,7 +695,7 @@ int follow_exec(__u64 *ctx)
 	if (!m)
 		return 0;
 	if (!live_watch(m->watch)) {
-		drop_mark(m, task, 0, false);
+		forget_mark(m, task, 0, false);
 		return 0;
 	}
 	if (task->pid != old_pid) {

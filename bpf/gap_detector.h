@@ -28,9 +28,9 @@
 
 /* How many threads one loaded detector can watch at once. */
 #define MAX_WATCHED_THREADS 4096
-/* How many watches can exist at once. A power of two: watch id N lives in
- * watches[N % MAX_WATCHES]. */
-#define MAX_WATCHES 1024
+/* How many watches can exist at once (as many as threads: a watch has one
+ * at least). A power of two: watch id N lives in watches[N % MAX_WATCHES]. */
+#define MAX_WATCHES 4096
 /* task_mark.slot of a thread that has no slot (yet). */
 #define NO_SLOT 0xffffffffu
 
