@@ -511,9 +511,36 @@ static bool mark_is_live(struct detector *d, const struct task_mark *m)
 	return watch_of(d, (int)m->watch) != NULL;
 }
 
-/* Mark a task through a pidfd of it. -EOPNOTSUPP if no pidfd names it
- * here (a thread before 6.9), -EEXIST if a live mark is there already. */
-static int mark_by_pidfd(struct detector *d, pid_t pid, pid_t tid, const struct task_mark *m)
+/*
+ * Whether the process a pidfd pins (pid) is the child of parent: read its
+ * /proc entry, then check the pinned process still lives, so the entry
+ * read was its own and not a recycled pid's.
+ */
+static bool is_child_of(int pidfd, pid_t pid, pid_t parent)
+{
+	char path[64], text[1024];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	text[n] = 0;
+	return parse_stat_ppid(text) == parent &&
+	       !syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0);
+}
+
+/* Mark a task through a pidfd of it; with a parent, only if it is that
+ * process's child. -EOPNOTSUPP if no pidfd names it here (a thread before
+ * 6.9), -EEXIST if a live mark is there already, -ESRCH if it is gone
+ * (or not parent's child). */
+static int mark_by_pidfd(struct detector *d, pid_t pid, pid_t tid, const struct task_mark *m,
+			 pid_t parent)
 {
 	int mapfd = bpf_map__fd(d->skel->maps.task_marks);
 	bool leader = tid == pid;
@@ -533,8 +560,9 @@ static int mark_by_pidfd(struct detector *d, pid_t pid, pid_t tid, const struct 
 		}
 		return ret;
 	}
-	/* The thread id may have been reused since the caller read it. */
-	if (!leader && procfs_thread_of(pid, tid)) {
+	/* The id may have been reused since the caller read it. */
+	if ((!leader && procfs_thread_of(pid, tid)) ||
+	    (parent && !is_child_of(fd, pid, parent))) {
 		ret = -ESRCH;
 		goto out;
 	}
@@ -578,7 +606,7 @@ static int mark_task(struct detector *d, pid_t pid, pid_t tid, const struct task
 		     bool need_process)
 {
 	struct task_mark by_id = *m;
-	int ret = mark_by_pidfd(d, pid, tid, m);
+	int ret = mark_by_pidfd(d, pid, tid, m, 0);
 
 	if ((ret != -EOPNOTSUPP && ret != -ESRCH) || need_process)
 		return ret;
@@ -727,7 +755,8 @@ fail:
 	return ret;
 }
 
-int detector_add_process(struct detector *d, int watch, pid_t pid)
+/* detector_add_process(), of a child of parent (0: any process). */
+static int add_process(struct detector *d, int watch, pid_t pid, pid_t parent)
 {
 	struct watch_config *w = watch_of(d, watch);
 	struct task_mark m = {
@@ -742,12 +771,17 @@ int detector_add_process(struct detector *d, int watch, pid_t pid)
 		return -EOPNOTSUPP;
 	if (pid <= 0)
 		return -EINVAL;
-	ret = mark_task(d, pid, pid, &m, true);
+	ret = mark_by_pidfd(d, pid, pid, &m, parent);
 	if (!ret && (w->flags & WATCH_F_ALL_THREADS)) {
 		m.flags = MARK_F_THREAD;
 		ret = mark_threads(d, pid, &m);
 	}
 	return ret;
+}
+
+int detector_add_process(struct detector *d, int watch, pid_t pid)
+{
+	return add_process(d, watch, pid, 0);
 }
 
 /* A /proc file of the kernel's own making (no target controls its size
@@ -784,9 +818,20 @@ fail:
 	return NULL;
 }
 
-/* Append the children of every thread of pid to a growing list of at most
- * max; -errno. */
-static int list_children(pid_t pid, pid_t **list, size_t *len, size_t *cap, size_t max)
+/* Processes found in a walk, each with the parent it was listed under. */
+struct found {
+	pid_t pid;
+	pid_t parent;
+};
+
+struct walk {
+	struct found *list;
+	size_t len, cap, max;
+};
+
+/* Append the children of every thread of pid to the walk (at most
+ * walk->max in all); -errno. */
+static int list_children(struct walk *w, pid_t pid)
 {
 	char path[96];
 	struct dirent *de;
@@ -798,7 +843,7 @@ static int list_children(pid_t pid, pid_t **list, size_t *len, size_t *cap, size
 	if (!dir)
 		return -errno;
 	while (!ret && (de = readdir(dir))) {
-		pid_t tid = (pid_t)strtol(de->d_name, NULL, 10);
+		pid_t tid = (pid_t)strtol(de->d_name, NULL, 10), *kids = NULL;
 		char *text;
 		int count;
 
@@ -809,21 +854,26 @@ static int list_children(pid_t pid, pid_t **list, size_t *len, size_t *cap, size
 		if (!text)
 			continue; /* the thread exited */
 		count = parse_children(text, NULL, 0);
-		if (count > 0 && *len + (size_t)count > *cap) {
-			size_t ncap = *len + (size_t)count + 64;
-			pid_t *grown = realloc(*list, ncap * sizeof(**list));
+		if (count > 0) {
+			kids = malloc((size_t)count * sizeof(*kids));
+			ret = kids ? 0 : -ENOMEM;
+		}
+		if (!ret && count > 0 && w->len + (size_t)count > w->cap && w->len < w->max) {
+			size_t ncap = w->len + (size_t)count;
+			struct found *grown = realloc(w->list, ncap * sizeof(*grown));
 
 			if (grown) {
-				*list = grown;
-				*cap = ncap;
+				w->list = grown;
+				w->cap = ncap;
 			} else {
 				ret = -ENOMEM;
 			}
 		}
-		if (!ret && count > 0 && *len < max) {
-			count = parse_children(text, *list + *len, *cap - *len);
-			*len += (size_t)count < max - *len ? (size_t)count : max - *len;
-		}
+		if (!ret && count > 0)
+			parse_children(text, kids, (size_t)count);
+		for (int i = 0; !ret && i < count && w->len < w->max && w->len < w->cap; i++)
+			w->list[w->len++] = (struct found){ .pid = kids[i], .parent = pid };
+		free(kids);
 		free(text);
 	}
 	closedir(dir);
@@ -832,34 +882,34 @@ static int list_children(pid_t pid, pid_t **list, size_t *len, size_t *cap, size
 
 int detector_add_descendants(struct detector *d, int watch, pid_t pid)
 {
-	struct watch_config *w = watch_of(d, watch);
-	pid_t *queue = NULL;
-	size_t head = 0, len = 0, cap = 0;
+	struct watch_config *wc = watch_of(d, watch);
+	struct walk w = { .max = d->follow_limit };
+	size_t head = 0;
 	int added = 0, ret;
 
-	if (!w)
+	if (!wc)
 		return -ENOENT;
-	if (!(w->flags & WATCH_F_FOLLOW))
+	if (!(wc->flags & WATCH_F_FOLLOW))
 		return -EINVAL;
 	/* Breadth first: each process is a member before its children are
 	 * listed. */
-	ret = list_children(pid, &queue, &len, &cap, d->follow_limit);
-	while (!ret && head < len) {
-		pid_t child = queue[head++];
-		int r = detector_add_process(d, watch, child);
+	ret = list_children(&w, pid);
+	while (!ret && head < w.len) {
+		struct found f = w.list[head++];
+		int r = add_process(d, watch, f.pid, f.parent);
 
 		if (r == -ESRCH)
-			continue; /* exited meanwhile */
+			continue; /* exited (or reparented) meanwhile */
 		if (r && r != -EEXIST) {
 			ret = r;
 			break;
 		}
 		added += !r;
-		ret = list_children(child, &queue, &len, &cap, d->follow_limit);
+		ret = list_children(&w, f.pid);
 		if (ret == -ENOENT || ret == -ESRCH)
 			ret = 0;
 	}
-	free(queue);
+	free(w.list);
 	return ret ? ret : added;
 }
 

@@ -105,6 +105,25 @@ uint32_t watch_id_take(uint32_t *next, const struct watch_config watches[MAX_WAT
 	return 0;
 }
 
+int parse_stat_ppid(const char *text)
+{
+	const char *p = strrchr(text, ')');
+	long ppid = 0;
+
+	/* ") S 1234 ..." */
+	if (!p || p[1] != ' ' || !p[2] || p[3] != ' ')
+		return -EINVAL;
+	p += 4;
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	while (*p >= '0' && *p <= '9') {
+		ppid = ppid * 10 + (*p++ - '0');
+		if (ppid > INT_MAX)
+			return -EINVAL;
+	}
+	return *p == ' ' ? (int)ppid : -EINVAL;
+}
+
 int parse_children(const char *text, pid_t *out, size_t max)
 {
 	int count = 0;

@@ -56,4 +56,11 @@ uint32_t watch_id_take(uint32_t *next, const struct watch_config watches[MAX_WAT
  */
 int parse_children(const char *text, pid_t *out, size_t max);
 
+/*
+ * The parent pid in a /proc/PID/stat text (the field after the state, after
+ * the command name's last ')': a name may hold anything). -EINVAL if the
+ * text is not a stat line.
+ */
+int parse_stat_ppid(const char *text);
+
 #endif

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * test_detector_tables.c - the detector's view of the slot table, watch ids
- * and children lists (agent/detector_tables.h).
+ * test_detector_tables.c - the detector's view of the slot table, watch ids,
+ * children lists and stat lines (agent/detector_tables.h).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -256,6 +256,22 @@ static void test_children(void **state)
 	assert_int_equal(parse_children("12a ", out, 4), -EINVAL);
 }
 
+static void test_stat_ppid(void **state)
+{
+	(void)state;
+	assert_int_equal(parse_stat_ppid("1234 (python3) S 1 1234 1234 0 -1"), 1);
+	/* A name may hold ") S 99 " itself: the last ')' counts. */
+	assert_int_equal(parse_stat_ppid("77 (a) S 99 (b)) R 4321 77 77 0"), 4321);
+	assert_int_equal(parse_stat_ppid("77 (x y) Z 0 0 0"), 0);
+	assert_int_equal(parse_stat_ppid("77 (a) S 2147483647 1"), 2147483647);
+	assert_int_equal(parse_stat_ppid("77 (a) S 2147483648 1"), -EINVAL);
+	assert_int_equal(parse_stat_ppid("77 (a) S -1 1"), -EINVAL);
+	assert_int_equal(parse_stat_ppid("77 (a) S 12"), -EINVAL);
+	assert_int_equal(parse_stat_ppid("77 (a)"), -EINVAL);
+	assert_int_equal(parse_stat_ppid("77 a S 1 2"), -EINVAL);
+	assert_int_equal(parse_stat_ppid(""), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -267,6 +283,7 @@ int main(void)
 		cmocka_unit_test_setup(test_reconcile_user_slots, reset),
 		cmocka_unit_test(test_watch_ids),
 		cmocka_unit_test(test_children),
+		cmocka_unit_test(test_stat_ppid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
