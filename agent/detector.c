@@ -426,6 +426,7 @@ static int take_slot(struct detector *d, const struct watch_config *w, pid_t pid
 
 	if (bpf_map_lookup_and_delete_elem(bpf_map__fd(d->skel->maps.free_slots), NULL, &idx))
 		return errno == ENOENT ? -ENOSPC : -errno;
+	__atomic_fetch_add(&d->skel->bss->counters.slots_out, 1, __ATOMIC_RELAXED);
 	if (idx >= MAX_WATCHED_THREADS)
 		return -EIO;
 	s = &d->skel->bss->watch_slots[idx];
@@ -465,6 +466,8 @@ static bool free_slot(struct detector *d, __u32 idx, __u32 gen)
 	d->views[idx].user = false;
 	if (bpf_map_update_elem(bpf_map__fd(d->skel->maps.free_slots), NULL, &idx, BPF_ANY))
 		log_warn("slot %u lost: cannot return it to the queue: %s", idx, strerror(errno));
+	else
+		__atomic_fetch_sub(&d->skel->bss->counters.slots_out, 1, __ATOMIC_RELAXED);
 	return true;
 }
 
@@ -1025,13 +1028,7 @@ void detector_read_counts(const struct detector *d, struct detector_counts *out)
 	out->follow_overflow = __atomic_load_n(&c->follow_overflow, __ATOMIC_RELAXED);
 	out->slot_overflow = __atomic_load_n(&c->slot_overflow, __ATOMIC_RELAXED);
 	out->followed = __atomic_load_n(&c->followed, __ATOMIC_RELAXED);
-	out->slots_in_use = 0;
-	for (int i = 0; i < MAX_WATCHED_THREADS; i++) {
-		union watch_slot_state st;
-
-		st.word = __atomic_load_n(&d->skel->bss->watch_slots[i].state, __ATOMIC_RELAXED);
-		out->slots_in_use += !!(st.flags & (WATCH_F_ACTIVE | WATCH_F_USER));
-	}
+	out->slots_in_use = __atomic_load_n(&c->slots_out, __ATOMIC_RELAXED);
 }
 
 uint64_t detector_lost_events(const struct detector *d)

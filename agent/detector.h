@@ -172,7 +172,7 @@ struct detector_counts {
 	uint64_t follow_overflow; /* forks and clones not followed (follow_limit) */
 	uint64_t slot_overflow;   /* member threads that found no free slot */
 	uint32_t followed;        /* tasks followed by the kernel side now */
-	uint32_t slots_in_use;    /* slots given out now */
+	uint32_t slots_in_use;    /* slots out of the free queue now */
 };
 
 /* The counters, from memory (no syscall). */

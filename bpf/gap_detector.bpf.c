@@ -218,6 +218,7 @@ static __always_inline struct watch_slot *give_slot(struct task_mark *m,
 		}
 		return NULL;
 	}
+	__sync_fetch_and_add(&counters.slots_out, 1);
 	if (idx >= MAX_WATCHED_THREADS)
 		return NULL;
 	s = &watch_slots[idx];
@@ -262,8 +263,8 @@ static __always_inline void release_slot(const struct task_mark *m)
 		return;
 	s->gap_start_ns = 0;
 	notify(TASK_NOTICE_THREAD_GONE, s->watch, s->pid, s->tid, 0, i, old.gen);
-	if (!(old.flags & WATCH_F_USER))
-		bpf_map_push_elem(&free_slots, &i, 0);
+	if (!(old.flags & WATCH_F_USER) && !bpf_map_push_elem(&free_slots, &i, 0))
+		__sync_fetch_and_add(&counters.slots_out, -1);
 }
 
 /* Remove a mark (in task storage, or in tid_marks under tid), but not its

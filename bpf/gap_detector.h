@@ -161,11 +161,12 @@ struct detector_counters {
 	__u64 slot_overflow;
 	/* Tasks the kernel side follows on its own now (MARK_F_FOLLOWED). */
 	__u32 followed;
+	/* Slots out of the free_slots queue now, taken by either side. */
+	__u32 slots_out;
 	/* Entries in tid_marks; the programs look there only if non-zero. */
 	__s32 tid_marks;
 	/* Entries in exec_handover; looked at only if non-zero. */
 	__s32 handovers;
-	__u32 pad;
 };
 
 /* A gap at or over its slot's threshold, sent through the events ring. */
