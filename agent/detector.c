@@ -133,6 +133,18 @@ static bool kernel_has_tp_btf(const char *name)
 	return true;
 }
 
+/* Whether pidfds can name threads other than the main one (Linux 6.9):
+ * a kernel that does not know PIDFD_THREAD refuses it with EINVAL. */
+static bool kernel_has_thread_pidfd(void)
+{
+	int fd = (int)syscall(SYS_pidfd_open, getpid(), PIDFD_THREAD);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 /* Whether the ts_* programs and the process following can run here, and
  * if not, why (for -v). */
 static bool kernel_has_task_storage(const char **why)
@@ -210,6 +222,7 @@ static int load(struct detector *d, enum mark_lookup lookup, char *err, size_t e
 	code = configure_pidns(d->skel, err, errlen);
 	if (code)
 		goto fail;
+	d->skel->rodata->targ_tid_marks = !d->thread_pidfd;
 	for (int v = 0; v < EPOLL_VARIANT_COUNT; v++)
 		for (int enter = 0; enter < 2; enter++) {
 			bool present = d->attached_variants & (1u << v);
@@ -303,7 +316,9 @@ int detector_open_with(struct detector **out, const struct detector_options *o,
 	d->epfd = -1;
 	d->next_watch_id = 1;
 	d->follow_limit = o->follow_limit ? o->follow_limit : DETECTOR_FOLLOW_LIMIT;
-	d->thread_pidfd = !o->no_thread_pidfd;
+	d->thread_pidfd = !o->no_thread_pidfd && kernel_has_thread_pidfd();
+	if (!d->thread_pidfd)
+		log_info("no pidfds for threads: other threads than the main one are marked by id");
 
 	/* libbpf attaches the epoll tracepoints by name, through tracefs. */
 	root = tracefs_ensure();
@@ -553,16 +568,8 @@ static int mark_by_pidfd(struct detector *d, pid_t pid, pid_t tid, const struct 
 	if (d->lookup != LOOKUP_TASK_STORAGE || (!leader && !d->thread_pidfd))
 		return -EOPNOTSUPP;
 	fd = (int)syscall(SYS_pidfd_open, tid, leader ? 0 : PIDFD_THREAD);
-	if (fd < 0) {
-		ret = -errno;
-		/* A kernel that does not know PIDFD_THREAD says EINVAL. */
-		if (ret == -EINVAL && !leader) {
-			log_info("no pidfds for threads on this kernel: other threads are looked up by id");
-			d->thread_pidfd = false;
-			ret = -EOPNOTSUPP;
-		}
-		return ret;
-	}
+	if (fd < 0)
+		return -errno;
 	/* The id may have been reused since the caller read it. */
 	if ((!leader && procfs_thread_of(pid, tid)) ||
 	    (parent && !is_child_of(fd, pid, parent))) {

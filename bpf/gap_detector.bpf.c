@@ -39,6 +39,9 @@
 const volatile bool targ_in_init_pidns = true;
 const volatile __u64 targ_pidns_dev = 0;
 const volatile __u64 targ_pidns_ino = 0;
+/* ts_* programs: existing threads may be marked in tid_marks (the kernel
+ * has no pidfds for threads). */
+const volatile bool targ_tid_marks = false;
 
 /* Shared with user space through the skeleton's mmap of .bss. */
 struct watch_slot watch_slots[MAX_WATCHED_THREADS];
@@ -317,18 +320,13 @@ static __always_inline struct watch_slot *mark_slot(struct task_mark *m,
 	return give_slot(m, w);
 }
 
-/*
- * A thread user space marked in tid_marks (no pidfd reaches it) makes its
- * first epoll call: move its mark into task storage, so that from now on
- * it is found there and tid_marks empties out.
- */
-static __always_inline struct task_mark *adopt_tid_mark(struct task_struct *task)
+/* Move the mark of thread tid of process pid from tid_marks into task's
+ * storage, where it is found from then on. */
+static __always_inline struct task_mark *adopt_tid_mark(struct task_struct *task, __u32 pid,
+							__u32 tid)
 {
 	struct task_mark copy, *hm, *m;
-	__u32 pid, tid;
 
-	if (!current_ids(&pid, &tid))
-		return NULL;
 	hm = bpf_map_lookup_elem(&tid_marks, &tid);
 	if (!hm || hm->pid != pid)
 		return NULL;
@@ -341,23 +339,34 @@ static __always_inline struct task_mark *adopt_tid_mark(struct task_struct *task
 	return m;
 }
 
-/* The current task's mark with task storage (ts_* programs). */
+/*
+ * The current task's mark (ts_* programs). Every load here is paid by every
+ * epoll call of every thread on the host (a map value not in the TLB costs
+ * more than the lookup itself), so tid_marks is looked at only on kernels
+ * where existing threads can be marked there (targ_tid_marks: no pidfds
+ * for threads), and only while it holds some. A thread found there makes
+ * its first epoll call: its mark moves into task storage.
+ */
 static __always_inline struct task_mark *ts_current_mark(struct task_struct *task)
 {
 	struct task_mark *m = bpf_task_storage_get(&task_marks, task, 0, 0);
+	__u32 pid, tid;
 
-	if (m || !counters.tid_marks)
+	if (m || !targ_tid_marks || !counters.tid_marks)
 		return m;
-	return adopt_tid_mark(task);
+	if (!current_ids(&pid, &tid))
+		return NULL;
+	return adopt_tid_mark(task, pid, tid);
 }
 
-/* The current thread's mark in tid_marks, and its tid. */
+/* The current thread's mark in tid_marks, and its tid (id_* programs, and
+ * the exit of a thread marked there). */
 static __always_inline struct task_mark *id_current_mark(__u32 *tid)
 {
 	struct task_mark *m;
 	__u32 pid;
 
-	if (!counters.tid_marks || !current_ids(&pid, tid))
+	if (!current_ids(&pid, tid))
 		return NULL;
 	m = bpf_map_lookup_elem(&tid_marks, tid);
 	/* A thread id reused by another process since it was marked. */
@@ -517,15 +526,21 @@ int follow_fork(__u64 *ctx)
 	struct task_struct *parent = (void *)ctx[0], *child = (void *)ctx[1];
 	struct task_mark *pm, init = {}, *cm;
 	const struct watch_config *w;
-	bool thread;
+	bool thread = child->tgid == parent->tgid;
+	__u32 pid, tid;
 
+	/* A thread id user space asked for before it existed appears. */
+	if (counters.tid_marks && current_ids(&pid, &tid)) {
+		tid = task_ns_tid(child);
+		if (adopt_tid_mark(child, thread ? pid : tid, tid))
+			return 0;
+	}
 	pm = bpf_task_storage_get(&task_marks, parent->group_leader, 0, 0);
 	if (!pm || !(pm->flags & MARK_F_PROCESS))
 		return 0;
 	w = live_watch(pm->watch);
 	if (!w)
 		return 0;
-	thread = child->tgid == parent->tgid;
 	if (!(w->flags & (thread ? WATCH_F_ALL_THREADS : WATCH_F_FOLLOW)))
 		return 0;
 
@@ -653,7 +668,7 @@ int follow_exit(__u64 *ctx)
 
 	/* Runs in the exiting task: current_ids() are its own. */
 	m = bpf_task_storage_get(&task_marks, task, 0, 0);
-	if (!m) {
+	if (!m && counters.tid_marks) {
 		m = id_current_mark(&tid);
 		in_hash = true;
 	}

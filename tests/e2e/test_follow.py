@@ -34,10 +34,17 @@ def gaps_of(recs, **match):
     return [r for r in of_type(recs, "gap") if all(r[k] == v for k, v in match.items())]
 
 
-def run_launch(procs, *args, command, timeout=60):
+def run_launch(procs, *args, command, timeout=60, pin=False):
     """The driver launching command; it exits once the command and every
-    process the watch gained are gone."""
-    d = procs.start([driver(), *args, "--", *command])
+    process the watch gained are gone. With pin, the driver runs on CPU 0
+    and the command on CPU 1: the driver, woken by the notice of a thread's
+    first return from epoll, does not preempt the thread in the very gap
+    that return opened (a block measured from inside Python can tell)."""
+    if pin:
+        d = procs.start(["taskset", "-c", "0", driver(), *args, "--",
+                         "taskset", "-c", "1", *command])
+    else:
+        d = procs.start([driver(), *args, "--", *command])
     rc = d.wait(timeout)
     assert rc == 0, d.describe()
     return d.records()
@@ -158,7 +165,7 @@ def test_child_execs_python_that_blocks_at_once(procs, tmp_path):
     """A child that execs Python, whose first callback blocks at once: the
     mark the child got at fork survives exec."""
     truth, pytruth = tmp_path / "truth", tmp_path / "py.truth"
-    recs = run_launch(procs, "-t", "100", "--follow", command=[
+    recs = run_launch(procs, "-t", "100", "--follow", pin=True, command=[
         targets(), "exec", "-o", truth, "--", PY, py_fixture("startup_block.py"), pytruth])
     blocks = truth_blocks(pytruth)
     assert len(blocks) == 1, read_truth(pytruth)
@@ -458,3 +465,29 @@ def test_thread_ids_mode(procs, tmp_path):
     assert err and err[0]["where"] == "detector_add_watch", d.describe()
     assert err[0]["rc"] == -95, err  # EOPNOTSUPP
     assert not os.path.exists(tmp_path / "t2"), "the command ran"
+
+
+def test_thread_watched_before_it_exists(procs, tmp_path):
+    """A thread id asked for before any thread has it is watched from the
+    thread's creation. In a new PID namespace the ids are foreseeable: sh
+    (then the driver) is 1, the fixture 2, its threads 3, 4 and, created
+    after GO, 5."""
+    truth = tmp_path / "truth"
+    go = tmp_path / "go"
+    script = (f"{targets()} threads -T 4 -L -c 3 -g 80 -G {go} -o {truth} & "
+              f"exec {driver()} -t 50 --tid 5 2")
+    d = procs.start([*UNSHARE, "sh", "-c", script])
+    ready = d.wait_record("ready")
+    assert ready["pid"] == 2 and ready["slot"] >= 0, ready
+    assert wait_truth(truth, "ready")["pid"] == 2
+    go.touch()
+    assert wait_truth(truth, "late_thread")["tid"] == 5
+    wait_for(lambda: len(truth_blocks(truth)) == 12, 30, "the blocks")
+    # unshare leaves SIGINT to its child, the driver (the namespace's init).
+    os.kill(children(d.pid)[0], signal.SIGINT)
+    assert d.wait(20) == 0, d.describe()
+    recs = d.records()
+    late = truth_blocks(truth, tid=5)
+    assert len(late) == 3
+    check_blocks_per_process(recs, late)
+    check_nothing_left(recs)
