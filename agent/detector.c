@@ -43,8 +43,10 @@
 
 /* How the programs find a task's mark (gap_detector.bpf.c). */
 enum mark_lookup {
-	LOOKUP_TASK_STORAGE, /* ts_* programs; processes are followed */
-	LOOKUP_THREAD_ID,    /* id_* programs */
+	LOOKUP_TASK_STORAGE,         /* ts_* programs; processes are followed */
+	LOOKUP_TASK_STORAGE_AND_IDS, /* tsid_*: the same, threads also by id */
+	LOOKUP_THREAD_ID,            /* id_* programs */
+	LOOKUP_COUNT,
 };
 
 struct detector {
@@ -97,18 +99,25 @@ static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
 static struct bpf_program *epoll_program(struct gap_detector_bpf *skel, enum mark_lookup lookup,
 					 enum epoll_variant v, bool enter)
 {
-	struct bpf_program *ts[EPOLL_VARIANT_COUNT][2] = {
-		{ skel->progs.ts_exit_epoll_wait, skel->progs.ts_enter_epoll_wait },
-		{ skel->progs.ts_exit_epoll_pwait, skel->progs.ts_enter_epoll_pwait },
-		{ skel->progs.ts_exit_epoll_pwait2, skel->progs.ts_enter_epoll_pwait2 },
-	};
-	struct bpf_program *id[EPOLL_VARIANT_COUNT][2] = {
-		{ skel->progs.id_exit_epoll_wait, skel->progs.id_enter_epoll_wait },
-		{ skel->progs.id_exit_epoll_pwait, skel->progs.id_enter_epoll_pwait },
-		{ skel->progs.id_exit_epoll_pwait2, skel->progs.id_enter_epoll_pwait2 },
+	struct bpf_program *progs[LOOKUP_COUNT][EPOLL_VARIANT_COUNT][2] = {
+		[LOOKUP_TASK_STORAGE] = {
+			{ skel->progs.ts_exit_epoll_wait, skel->progs.ts_enter_epoll_wait },
+			{ skel->progs.ts_exit_epoll_pwait, skel->progs.ts_enter_epoll_pwait },
+			{ skel->progs.ts_exit_epoll_pwait2, skel->progs.ts_enter_epoll_pwait2 },
+		},
+		[LOOKUP_TASK_STORAGE_AND_IDS] = {
+			{ skel->progs.tsid_exit_epoll_wait, skel->progs.tsid_enter_epoll_wait },
+			{ skel->progs.tsid_exit_epoll_pwait, skel->progs.tsid_enter_epoll_pwait },
+			{ skel->progs.tsid_exit_epoll_pwait2, skel->progs.tsid_enter_epoll_pwait2 },
+		},
+		[LOOKUP_THREAD_ID] = {
+			{ skel->progs.id_exit_epoll_wait, skel->progs.id_enter_epoll_wait },
+			{ skel->progs.id_exit_epoll_pwait, skel->progs.id_enter_epoll_pwait },
+			{ skel->progs.id_exit_epoll_pwait2, skel->progs.id_enter_epoll_pwait2 },
+		},
 	};
 
-	return lookup == LOOKUP_TASK_STORAGE ? ts[v][enter] : id[v][enter];
+	return progs[lookup][v][enter];
 }
 
 /* Whether BTF tracepoint name can take a program (probe as libbpf-tools
@@ -210,7 +219,7 @@ static int attach_one(struct detector *d, struct bpf_program *prog, const char *
  */
 static int load(struct detector *d, enum mark_lookup lookup, char *err, size_t errlen)
 {
-	bool ts = lookup == LOOKUP_TASK_STORAGE;
+	bool ts = lookup != LOOKUP_THREAD_ID;
 	char what[64];
 	int ret, code;
 
@@ -222,16 +231,12 @@ static int load(struct detector *d, enum mark_lookup lookup, char *err, size_t e
 	code = configure_pidns(d->skel, err, errlen);
 	if (code)
 		goto fail;
-	d->skel->rodata->targ_tid_marks = !d->thread_pidfd;
 	for (int v = 0; v < EPOLL_VARIANT_COUNT; v++)
-		for (int enter = 0; enter < 2; enter++) {
-			bool present = d->attached_variants & (1u << v);
-
-			bpf_program__set_autoload(epoll_program(d->skel, LOOKUP_TASK_STORAGE, v, enter),
-						  present && ts);
-			bpf_program__set_autoload(epoll_program(d->skel, LOOKUP_THREAD_ID, v, enter),
-						  present && !ts);
-		}
+		for (int enter = 0; enter < 2; enter++)
+			for (int l = 0; l < LOOKUP_COUNT; l++)
+				bpf_program__set_autoload(epoll_program(d->skel, l, v, enter),
+							  l == (int)lookup &&
+							  (d->attached_variants & (1u << v)));
 	bpf_program__set_autoload(d->skel->progs.follow_fork, ts);
 	bpf_program__set_autoload(d->skel->progs.follow_exec, ts);
 	bpf_program__set_autoload(d->skel->progs.follow_exit, ts);
@@ -348,7 +353,8 @@ int detector_open_with(struct detector **out, const struct detector_options *o,
 	if (o->no_task_storage)
 		why = "turned off";
 	if (!why && kernel_has_task_storage(&why)) {
-		code = load(d, LOOKUP_TASK_STORAGE, err, errlen);
+		code = load(d, d->thread_pidfd ? LOOKUP_TASK_STORAGE : LOOKUP_TASK_STORAGE_AND_IDS,
+			    err, errlen);
 		if (!code)
 			goto loaded;
 		/* A kernel that passes the probes can still refuse a part
@@ -363,8 +369,7 @@ int detector_open_with(struct detector **out, const struct detector_options *o,
 		goto cleanup;
 loaded:
 	log_info("attached to the epoll tracepoints (%s)",
-		 d->lookup == LOOKUP_TASK_STORAGE ? "task storage, processes followed"
-						  : "thread ids");
+		 d->lookup == LOOKUP_THREAD_ID ? "thread ids" : "task storage, processes followed");
 	code = EXIT_RUNTIME;
 	d->skel->bss->follow_limit = d->follow_limit;
 	ret = fill_free_slots(d);
@@ -421,7 +426,7 @@ void detector_free(struct detector *d)
 
 bool detector_can_follow(const struct detector *d)
 {
-	return d->lookup == LOOKUP_TASK_STORAGE;
+	return d->lookup != LOOKUP_THREAD_ID;
 }
 
 /* ---- slots -------------------------------------------------------------- */
@@ -565,7 +570,7 @@ static int mark_by_pidfd(struct detector *d, pid_t pid, pid_t tid, const struct 
 	struct task_mark old;
 	int fd, ret = 0;
 
-	if (d->lookup != LOOKUP_TASK_STORAGE || (!leader && !d->thread_pidfd))
+	if (d->lookup == LOOKUP_THREAD_ID || (!leader && !d->thread_pidfd))
 		return -EOPNOTSUPP;
 	fd = (int)syscall(SYS_pidfd_open, tid, leader ? 0 : PIDFD_THREAD);
 	if (fd < 0)

@@ -12,13 +12,14 @@
  *
  * Which tasks are watched is a mark per task (gap_detector.h). Two sets of
  * epoll programs find it; user space loads one:
- *   ts_*  task-local storage of the current task: one lookup that needs no
- *         thread id, the cheapest test for the threads nobody watches. A
- *         thread user space could not name by a pidfd is marked in
- *         tid_marks instead, looked up only while that map is not empty,
- *         and moved into task storage on its first epoll call.
- *   id_*  tid_marks alone, by thread id: kernels without task storage for
- *         tracing programs. Nothing is followed there.
+ *   ts_*    task-local storage of the current task: one lookup that needs
+ *           no thread id, the cheapest test for the threads nobody watches.
+ *   tsid_*  the same, and, on kernels without pidfds for threads (before
+ *           6.9), tid_marks, where user space marks the threads it cannot
+ *           name by pidfd: looked at only while it is not empty; a thread's
+ *           mark moves into task storage on its first epoll call.
+ *   id_*    tid_marks alone, by thread id: kernels without task storage for
+ *           tracing programs. Nothing is followed there.
  * With task storage, sched_process_fork gives the children of a member
  * process (and the threads it creates) their marks before they first run,
  * sched_process_exec keeps a process that exec'ed a member, and
@@ -39,9 +40,6 @@
 const volatile bool targ_in_init_pidns = true;
 const volatile __u64 targ_pidns_dev = 0;
 const volatile __u64 targ_pidns_ino = 0;
-/* ts_* programs: existing threads may be marked in tid_marks (the kernel
- * has no pidfds for threads). */
-const volatile bool targ_tid_marks = false;
 
 /* Shared with user space through the skeleton's mmap of .bss. */
 struct watch_slot watch_slots[MAX_WATCHED_THREADS];
@@ -340,19 +338,20 @@ static __always_inline struct task_mark *adopt_tid_mark(struct task_struct *task
 }
 
 /*
- * The current task's mark (ts_* programs). Every load here is paid by every
- * epoll call of every thread on the host (a map value not in the TLB costs
- * more than the lookup itself), so tid_marks is looked at only on kernels
- * where existing threads can be marked there (targ_tid_marks: no pidfds
- * for threads), and only while it holds some. A thread found there makes
- * its first epoll call: its mark moves into task storage.
+ * The current task's mark (ts_* and tsid_* programs). Every load on the way
+ * to "not watched" is paid by every epoll call of every thread on the host
+ * (a map value out of the TLB costs more than the lookup itself), so only
+ * tsid_*, loaded where existing threads may be marked in tid_marks (no
+ * pidfds for threads), look there, and only while it holds some. A thread
+ * found there makes its first epoll call: its mark moves into task storage.
  */
-static __always_inline struct task_mark *ts_current_mark(struct task_struct *task)
+static __always_inline struct task_mark *ts_current_mark(struct task_struct *task,
+							 bool tid_marks)
 {
 	struct task_mark *m = bpf_task_storage_get(&task_marks, task, 0, 0);
 	__u32 pid, tid;
 
-	if (m || !targ_tid_marks || !counters.tid_marks)
+	if (m || !tid_marks || !counters.tid_marks)
 		return m;
 	if (!current_ids(&pid, &tid))
 		return NULL;
@@ -451,10 +450,10 @@ static __always_inline void gap_closes(struct task_mark *m, struct task_struct *
 	bpf_ringbuf_submit(e, 0);
 }
 
-static __always_inline int ts_epoll(__u32 variant, bool exit)
+static __always_inline int ts_epoll(__u32 variant, bool exit, bool tid_marks)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct task_mark *m = ts_current_mark(task);
+	struct task_mark *m = ts_current_mark(task, tid_marks);
 
 	if (!m)
 		return 0;
@@ -488,10 +487,16 @@ static __always_inline int id_epoll(__u32 variant, bool exit)
 #define EPOLL_PROBES(name, variant)                                              \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                               \
 	int ts_exit_##name(void *ctx __attribute__((unused)))                    \
-	{ return ts_epoll(variant, true); }                                      \
+	{ return ts_epoll(variant, true, false); }                               \
 	SEC("tracepoint/syscalls/sys_enter_" #name)                              \
 	int ts_enter_##name(void *ctx __attribute__((unused)))                   \
-	{ return ts_epoll(variant, false); }                                     \
+	{ return ts_epoll(variant, false, false); }                              \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                               \
+	int tsid_exit_##name(void *ctx __attribute__((unused)))                  \
+	{ return ts_epoll(variant, true, true); }                                \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                              \
+	int tsid_enter_##name(void *ctx __attribute__((unused)))                 \
+	{ return ts_epoll(variant, false, true); }                               \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                               \
 	int id_exit_##name(void *ctx __attribute__((unused)))                    \
 	{ return id_epoll(variant, true); }                                      \
