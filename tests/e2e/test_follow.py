@@ -492,3 +492,43 @@ def test_thread_watched_before_it_exists(procs, tmp_path):
     assert len(late) == 3
     check_blocks_per_process(recs, late)
     check_nothing_left(recs)
+
+
+def test_lost_notices_are_made_up(procs, tmp_path):
+    """The driver reads nothing while 600 children come and go: the notices
+    ring overflows and the losses are counted. The last 20 children, still
+    there when it reads again, lost their thread_added: those are made up
+    from the slots. Every slot is announced before it is given up, and
+    nothing is left over."""
+    truth = tmp_path / "truth"
+    go = tmp_path / "go"
+    hold = tmp_path / "hold"
+    batches = 30
+    for b in range(batches - 1):
+        pathlib.Path(f"{go}-{b}").touch()
+    d = procs.start([driver(), "-t", "50", "--follow", "--hold", hold, "--", targets(),
+                     "churn", "-n", str(20 * batches), "-a", "20", "-G", go, "-o", truth])
+    wait_truth(truth, "batch_alive", timeout=60, batch=batches - 1)
+    hold.touch()
+    wait_for(lambda: of_type(d.records(), "process_added"), 30, "the driver to read again")
+    time.sleep(0.5)
+    pathlib.Path(f"{go}-{batches - 1}").touch()
+    assert d.wait(60) == 0, d.describe()
+    recs = d.records()
+    last = final_counts(recs)
+    assert last["lost_notices"] > 0, last
+    assert last["followed"] == 0, last
+    assert last["slots_in_use"] == baseline(recs)["slots_in_use"], last
+    made_up = [r for r in of_type(recs, "thread_added") if r["time_ns"] == 0]
+    assert len(made_up) == 20, made_up
+    own = of_type(recs, "ready")[0]["slot"]
+    live = {}
+    for r in of_type(recs, "thread_added", "thread_gone"):
+        key = (r["slot"], r["gen"])
+        if r["type"] == "thread_added":
+            assert r["slot"] != own and key not in live, r
+            live[key] = r
+        else:
+            assert key in live or r["slot"] == own, f"gone before added: {r}"
+            live.pop(key, None)
+    assert not live, f"announced and never given up: {live}"
