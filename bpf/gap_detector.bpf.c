@@ -606,8 +606,10 @@ static __always_inline void hand_over(const struct task_mark *m, struct task_str
 	init.watch = m->watch;
 	init.pid = m->pid;
 	init.flags = MARK_F_THREAD | MARK_F_PROCESS;
-	if (!bpf_map_update_elem(&exec_handover, &tgid, &init, BPF_ANY))
+	if (!bpf_map_update_elem(&exec_handover, &tgid, &init, BPF_NOEXIST))
 		__sync_fetch_and_add(&counters.handovers, 1);
+	else
+		bpf_map_update_elem(&exec_handover, &tgid, &init, BPF_EXIST);
 }
 
 /* Take the mark a dying leader handed over to this process's exec'ing
