@@ -50,7 +50,7 @@ CFLAGS ?= -O2 -g
 override CFLAGS += $(WARNINGS) -std=gnu11 -D_GNU_SOURCE $(SAN_FLAGS) \
 	-DBLOCKSNOOP_VERSION='"$(VERSION)"' -I$(OUTPUT) -Ibpf -Iagent -Insexec
 override LDFLAGS += $(SAN_FLAGS)
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARNINGS) \
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(WARNINGS) \
 	-I$(OUTPUT) -Ibpf
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -147,6 +147,9 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libblocksnoop.a | $(OUTPUT)/tests
 
 # Fixtures that drive blocksnoop's own modules link its library.
 $(OUTPUT)/fixtures/cpython_%: tests/fixtures/cpython_%.c $(OUTPUT)/libblocksnoop.a | $(OUTPUT)/fixtures
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(OUTPUT)/libblocksnoop.a $(LDFLAGS) $(LIBS) -o $@
+$(OUTPUT)/fixtures/detector_%: tests/fixtures/detector_%.c $(OUTPUT)/libblocksnoop.a | $(OUTPUT)/fixtures
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(OUTPUT)/libblocksnoop.a $(LDFLAGS) $(LIBS) -o $@
 

@@ -1,23 +1,35 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * detector.c - loads bpf/gap_detector.bpf.c and runs its watch list.
+ * detector.c - loads bpf/gap_detector.bpf.c and runs its watches.
  *
- * The watch list has two halves: the slots (configuration and live gap
- * state, in the program's .bss, which libbpf maps into our memory) and the
- * watched_tids hash map that the kernel side looks threads up in. A slot is
- * filled in before its tid is published in the map and unpublished before it
- * is recycled, so the kernel never sees a half-written slot.
+ * The tables shared with the kernel side live in the program's .bss, which
+ * libbpf maps into our memory: watches (written here, read there), slots
+ * (given out from the free_slots queue by either side) and counters. Marks
+ * say which task is what: this side writes them into task storage through a
+ * pidfd of the task, or, for a task no pidfd reaches, into tid_marks.
+ *
+ * Order is what keeps the two sides apart: a slot is filled in before its
+ * state is published, published before a mark names it, and a watch is
+ * written before any mark names it; the kernel side checks a mark against
+ * the slot's generation and the watch's id on every use, so whatever this
+ * side ends or recycles is never misattributed.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "detector.h"
+#include "detector_tables.h"
 #include "exit_codes.h"
 #include "gap_detector.skel.h"
 #include "histogram.h"
@@ -25,20 +37,41 @@
 #include "procfs.h"
 #include "tracefs.h"
 
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL /* include/uapi/linux/pidfd.h, Linux 6.9 */
+#endif
+
+/* How the programs find a task's mark (gap_detector.bpf.c). */
+enum mark_lookup {
+	LOOKUP_TASK_STORAGE,         /* ts_* programs; processes are followed */
+	LOOKUP_TASK_STORAGE_AND_IDS, /* tsid_*: the same, threads also by id */
+	LOOKUP_THREAD_ID,            /* id_* programs */
+	LOOKUP_COUNT,
+};
+
 struct detector {
 	struct gap_detector_bpf *skel;
-	struct ring_buffer *rb;
-	struct bpf_link *links[2 * EPOLL_VARIANT_COUNT];
+	enum mark_lookup lookup;
+	/* Threads other than the main one can be named by pidfd. */
+	bool thread_pidfd;
+	uint32_t follow_limit;
+	struct ring_buffer *events_rb;
+	struct ring_buffer *notices_rb;
+	int epfd; /* both rings' epoll fds */
+	struct bpf_link *links[2 * EPOLL_VARIANT_COUNT + 3];
+	unsigned int nlinks;
 	unsigned int attached_variants;
-	/* Who each slot watches, as given to detector_watch(); 0 = free. */
-	pid_t slot_pid[MAX_WATCHED_THREADS];
-	pid_t slot_tid[MAX_WATCHED_THREADS];
+	/* What each slot was told to be. */
+	struct slot_view views[MAX_WATCHED_THREADS];
+	uint64_t lost_notices_seen;
+	uint32_t next_watch_id;
 	/* Per-CPU read buffer for the stats histogram. */
 	struct gap_stats *percpu;
 	int ncpus;
-	/* The callback of the detector_consume() call in progress. */
-	detector_event_fn consume_fn;
-	void *consume_ctx;
+	/* The handlers of the detector_dispatch() call in progress. */
+	const struct detector_handlers *handlers;
+	void *handlers_ctx;
+	int delivered;
 };
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -61,22 +94,83 @@ static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
 	return code;
 }
 
-static struct bpf_program *program_of(struct gap_detector_bpf *skel,
-				      enum epoll_variant v, bool enter)
+/* ---- loading ------------------------------------------------------------ */
+
+static struct bpf_program *epoll_program(struct gap_detector_bpf *skel, enum mark_lookup lookup,
+					 enum epoll_variant v, bool enter)
 {
-	switch (v) {
-	case EPOLL_VARIANT_WAIT:
-		return enter ? skel->progs.enter_epoll_wait : skel->progs.exit_epoll_wait;
-	case EPOLL_VARIANT_PWAIT:
-		return enter ? skel->progs.enter_epoll_pwait : skel->progs.exit_epoll_pwait;
-	case EPOLL_VARIANT_PWAIT2:
-		return enter ? skel->progs.enter_epoll_pwait2 : skel->progs.exit_epoll_pwait2;
-	default:
-		return NULL;
-	}
+	struct bpf_program *progs[LOOKUP_COUNT][EPOLL_VARIANT_COUNT][2] = {
+		[LOOKUP_TASK_STORAGE] = {
+			{ skel->progs.ts_exit_epoll_wait, skel->progs.ts_enter_epoll_wait },
+			{ skel->progs.ts_exit_epoll_pwait, skel->progs.ts_enter_epoll_pwait },
+			{ skel->progs.ts_exit_epoll_pwait2, skel->progs.ts_enter_epoll_pwait2 },
+		},
+		[LOOKUP_TASK_STORAGE_AND_IDS] = {
+			{ skel->progs.tsid_exit_epoll_wait, skel->progs.tsid_enter_epoll_wait },
+			{ skel->progs.tsid_exit_epoll_pwait, skel->progs.tsid_enter_epoll_pwait },
+			{ skel->progs.tsid_exit_epoll_pwait2, skel->progs.tsid_enter_epoll_pwait2 },
+		},
+		[LOOKUP_THREAD_ID] = {
+			{ skel->progs.id_exit_epoll_wait, skel->progs.id_enter_epoll_wait },
+			{ skel->progs.id_exit_epoll_pwait, skel->progs.id_enter_epoll_pwait },
+			{ skel->progs.id_exit_epoll_pwait2, skel->progs.id_enter_epoll_pwait2 },
+		},
+	};
+
+	return progs[lookup][v][enter];
 }
 
-/* Tell the kernel side which PID namespace our thread ids are numbered in. */
+/* Whether BTF tracepoint name can take a program (probe as libbpf-tools
+ * do: load the smallest one). */
+static bool kernel_has_tp_btf(const char *name)
+{
+	/* r0 = 0; exit */
+	const struct bpf_insn insns[] = {
+		{ .code = 0xb7, .dst_reg = 0, .imm = 0 },
+		{ .code = 0x95 },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_RAW_TP);
+	int fd, id = libbpf_find_vmlinux_btf_id(name, BPF_TRACE_RAW_TP);
+
+	if (id <= 0)
+		return false;
+	opts.attach_btf_id = id;
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", insns, 2, &opts);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* Whether pidfds can name threads other than the main one (Linux 6.9):
+ * a kernel that does not know PIDFD_THREAD refuses it with EINVAL. */
+static bool kernel_has_thread_pidfd(void)
+{
+	int fd = (int)syscall(SYS_pidfd_open, getpid(), PIDFD_THREAD);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* Whether the ts_* programs and the process following can run here, and
+ * if not, why (for -v). */
+static bool kernel_has_task_storage(const char **why)
+{
+	*why = "no task storage maps (Linux 5.11)";
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL) != 1)
+		return false;
+	*why = "tracepoint programs cannot use task storage";
+	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_storage_get, NULL) != 1 ||
+	    libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_get_current_task_btf, NULL) != 1)
+		return false;
+	*why = "no BTF tracepoints for sched_process_{fork,exec,exit}";
+	return kernel_has_tp_btf("sched_process_fork") && kernel_has_tp_btf("sched_process_exec") &&
+	       kernel_has_tp_btf("sched_process_exit");
+}
+
+/* Tell the kernel side which PID namespace our ids are numbered in. */
 static int configure_pidns(struct gap_detector_bpf *skel, char *err, size_t errlen)
 {
 	uint64_t dev, ino;
@@ -94,35 +188,144 @@ static int configure_pidns(struct gap_detector_bpf *skel, char *err, size_t errl
 	return 0;
 }
 
-static int on_ringbuf_event(void *ctx, void *data, size_t size)
+static void unload(struct detector *d)
 {
-	struct detector *d = ctx;
-	const struct gap_event *e = data;
+	for (unsigned int i = 0; i < d->nlinks; i++)
+		bpf_link__destroy(d->links[i]);
+	d->nlinks = 0;
+	gap_detector_bpf__destroy(d->skel);
+	d->skel = NULL;
+}
 
-	if (size < sizeof(*e) || e->slot >= MAX_WATCHED_THREADS)
-		return 0;
-	/* Queued before its slot was unwatched (or recycled): drop it. */
-	if (d->slot_tid[e->slot] != (pid_t)e->tid)
-		return 0;
-	d->consume_fn(d->consume_ctx, e);
+static int attach_one(struct detector *d, struct bpf_program *prog, const char *what,
+		      char *err, size_t errlen)
+{
+	struct bpf_link *link = bpf_program__attach(prog);
+	int ret;
+
+	if (!link) {
+		ret = -errno;
+		return fail(err, errlen, ret == -EPERM || ret == -EACCES ? EXIT_PRIVILEGE : EXIT_RUNTIME,
+			    "cannot attach to %s: %s", what, strerror(-ret));
+	}
+	d->links[d->nlinks++] = link;
 	return 0;
 }
 
-int detector_open(struct detector **out, char *err, size_t errlen)
+/*
+ * Open, load and attach the programs of one way of finding marks; the
+ * epoll variants to attach are d->attached_variants. On failure returns an
+ * exit code with err set, and unloads what it loaded.
+ */
+static int load(struct detector *d, enum mark_lookup lookup, char *err, size_t errlen)
 {
+	bool ts = lookup != LOOKUP_THREAD_ID;
+	char what[64];
+	int ret, code;
+
+	d->lookup = lookup;
+	d->skel = gap_detector_bpf__open();
+	if (!d->skel)
+		return fail(err, errlen, EXIT_RUNTIME, "cannot open the BPF object: %s",
+			    strerror(errno));
+	code = configure_pidns(d->skel, err, errlen);
+	if (code)
+		goto fail;
+	for (int v = 0; v < EPOLL_VARIANT_COUNT; v++)
+		for (int enter = 0; enter < 2; enter++)
+			for (int l = 0; l < LOOKUP_COUNT; l++)
+				bpf_program__set_autoload(epoll_program(d->skel, l, v, enter),
+							  l == (int)lookup &&
+							  (d->attached_variants & (1u << v)));
+	bpf_program__set_autoload(d->skel->progs.follow_fork, ts);
+	bpf_program__set_autoload(d->skel->progs.follow_exec, ts);
+	bpf_program__set_autoload(d->skel->progs.follow_exit, ts);
+	bpf_map__set_autocreate(d->skel->maps.task_marks, ts);
+
+	ret = gap_detector_bpf__load(d->skel);
+	if (ret) {
+		/* EACCES is the verifier's refusal, not a privilege problem. */
+		code = ret == -EPERM ? EXIT_PRIVILEGE : EXIT_RUNTIME;
+		fail(err, errlen, code, "cannot load the BPF programs: %s%s", strerror(-ret),
+		     code == EXIT_PRIVILEGE ? " (run as root, or see 'blocksnoop doctor')"
+					    : " (rerun with -v for the kernel's reasons)");
+		goto fail;
+	}
+	for (int v = 0; v < EPOLL_VARIANT_COUNT; v++) {
+		if (!(d->attached_variants & (1u << v)))
+			continue;
+		for (int enter = 0; enter < 2; enter++) {
+			snprintf(what, sizeof(what), "syscalls:sys_%s_%s", enter ? "enter" : "exit",
+				 epoll_variant_names[v]);
+			code = attach_one(d, epoll_program(d->skel, lookup, v, enter), what,
+					  err, errlen);
+			if (code)
+				goto fail;
+		}
+	}
+	if (ts) {
+		code = attach_one(d, d->skel->progs.follow_fork, "sched:sched_process_fork", err, errlen);
+		if (!code)
+			code = attach_one(d, d->skel->progs.follow_exec, "sched:sched_process_exec",
+					  err, errlen);
+		if (!code)
+			code = attach_one(d, d->skel->progs.follow_exit, "sched:sched_process_exit",
+					  err, errlen);
+		if (code)
+			goto fail;
+	}
+	return 0;
+
+fail:
+	unload(d);
+	return code;
+}
+
+/* Fill the free slot queue: every slot starts free. */
+static int fill_free_slots(struct detector *d)
+{
+	int fd = bpf_map__fd(d->skel->maps.free_slots);
+
+	for (__u32 i = 0; i < MAX_WATCHED_THREADS; i++)
+		if (bpf_map_update_elem(fd, NULL, &i, BPF_ANY))
+			return -errno;
+	return 0;
+}
+
+static int ring_ready(struct detector *d, struct ring_buffer *rb)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(rb), &ev) ? -errno : 0;
+}
+
+static int on_event(void *ctx, void *data, size_t size);
+static int on_notice(void *ctx, void *data, size_t size);
+
+int detector_open_with(struct detector **out, const struct detector_options *o,
+		       char *err, size_t errlen)
+{
+	static const struct detector_options defaults;
 	struct detector *d;
-	const char *root;
+	const char *root, *why = NULL;
 	int ret, code = EXIT_RUNTIME;
-	unsigned int nlinks = 0;
 
 	*out = NULL;
+	if (!o)
+		o = &defaults;
 	libbpf_set_print(libbpf_print);
 
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return fail(err, errlen, EXIT_RUNTIME, "out of memory");
+	d->epfd = -1;
+	d->next_watch_id = 1;
+	d->follow_limit = o->follow_limit ? o->follow_limit : DETECTOR_FOLLOW_LIMIT;
+	d->thread_pidfd = !o->no_thread_pidfd && kernel_has_thread_pidfd();
+	if (!d->thread_pidfd)
+		log_info("no pidfds for threads: other threads than the main one are marked by id");
 
-	/* libbpf attaches tracepoints by name, through tracefs. */
+	/* libbpf attaches the epoll tracepoints by name, through tracefs. */
 	root = tracefs_ensure();
 	if (!root) {
 		code = errno == EPERM ? EXIT_PRIVILEGE : EXIT_RUNTIME;
@@ -131,29 +334,14 @@ int detector_open(struct detector **out, char *err, size_t errlen)
 		     strerror(errno));
 		goto cleanup;
 	}
-
-	d->skel = gap_detector_bpf__open();
-	if (!d->skel) {
-		fail(err, errlen, code, "cannot open the BPF object: %s", strerror(errno));
-		goto cleanup;
-	}
-	code = configure_pidns(d->skel, err, errlen);
-	if (code)
-		goto cleanup;
-	code = EXIT_RUNTIME;
-
 	/* Load only the pairs this kernel has (no epoll_pwait2 before 5.11,
 	 * no epoll_wait on arm64). */
 	for (int v = 0; v < EPOLL_VARIANT_COUNT; v++) {
-		bool present = tracefs_has_syscall_pair(root, epoll_variant_names[v]);
-
-		if (present)
+		if (tracefs_has_syscall_pair(root, epoll_variant_names[v]))
 			d->attached_variants |= 1u << v;
 		else
 			log_info("this kernel has no %s tracepoints: skipping it",
 				 epoll_variant_names[v]);
-		bpf_program__set_autoload(program_of(d->skel, v, true), present);
-		bpf_program__set_autoload(program_of(d->skel, v, false), present);
 	}
 	if (!d->attached_variants) {
 		fail(err, errlen, code,
@@ -162,40 +350,40 @@ int detector_open(struct detector **out, char *err, size_t errlen)
 		goto cleanup;
 	}
 
-	ret = gap_detector_bpf__load(d->skel);
+	if (o->no_task_storage)
+		why = "turned off";
+	if (!why && kernel_has_task_storage(&why)) {
+		code = load(d, d->thread_pidfd ? LOOKUP_TASK_STORAGE : LOOKUP_TASK_STORAGE_AND_IDS,
+			    err, errlen);
+		if (!code)
+			goto loaded;
+		/* A kernel that passes the probes can still refuse a part
+		 * (BPF atomics before 5.12): the thread-id way needs less. */
+		why = err;
+		if (code == EXIT_PRIVILEGE)
+			goto cleanup;
+	}
+	log_info("threads are looked up by id and no process is followed: %s", why);
+	code = load(d, LOOKUP_THREAD_ID, err, errlen);
+	if (code)
+		goto cleanup;
+loaded:
+	log_info("attached to the epoll tracepoints (%s)",
+		 d->lookup == LOOKUP_THREAD_ID ? "thread ids" : "task storage, processes followed");
+	code = EXIT_RUNTIME;
+	d->skel->bss->follow_limit = d->follow_limit;
+	ret = fill_free_slots(d);
 	if (ret) {
-		/* EACCES is the verifier's refusal, not a privilege problem. */
-		if (ret == -EPERM)
-			code = EXIT_PRIVILEGE;
-		fail(err, errlen, code,
-		     "cannot load the BPF programs: %s%s", strerror(-ret),
-		     code == EXIT_PRIVILEGE ? " (run as root, or see 'blocksnoop doctor')"
-					    : " (rerun with -v for the kernel's reasons)");
+		fail(err, errlen, code, "cannot fill the slot queue: %s", strerror(-ret));
 		goto cleanup;
 	}
 
-	for (int v = 0; v < EPOLL_VARIANT_COUNT; v++) {
-		if (!(d->attached_variants & (1u << v)))
-			continue;
-		for (int enter = 0; enter < 2; enter++) {
-			struct bpf_link *link = bpf_program__attach(program_of(d->skel, v, enter));
-
-			if (!link) {
-				ret = -errno;
-				if (ret == -EPERM || ret == -EACCES)
-					code = EXIT_PRIVILEGE;
-				fail(err, errlen, code, "cannot attach to syscalls:sys_%s_%s: %s",
-				     enter ? "enter" : "exit", epoll_variant_names[v], strerror(-ret));
-				goto cleanup;
-			}
-			d->links[nlinks++] = link;
-		}
-		log_info("attached to syscalls:sys_{enter,exit}_%s", epoll_variant_names[v]);
-	}
-
-	d->rb = ring_buffer__new(bpf_map__fd(d->skel->maps.events), on_ringbuf_event, d, NULL);
-	if (!d->rb) {
-		fail(err, errlen, code, "cannot set up the BPF ring buffer: %s", strerror(errno));
+	d->events_rb = ring_buffer__new(bpf_map__fd(d->skel->maps.events), on_event, d, NULL);
+	d->notices_rb = ring_buffer__new(bpf_map__fd(d->skel->maps.notices), on_notice, d, NULL);
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (!d->events_rb || !d->notices_rb || d->epfd < 0 || ring_ready(d, d->events_rb) ||
+	    ring_ready(d, d->notices_rb)) {
+		fail(err, errlen, code, "cannot set up the BPF ring buffers: %s", strerror(errno));
 		goto cleanup;
 	}
 
@@ -218,102 +406,646 @@ cleanup:
 	return code;
 }
 
+int detector_open(struct detector **out, char *err, size_t errlen)
+{
+	return detector_open_with(out, NULL, err, errlen);
+}
+
 void detector_free(struct detector *d)
 {
 	if (!d)
 		return;
-	ring_buffer__free(d->rb);
-	for (size_t i = 0; i < sizeof(d->links) / sizeof(d->links[0]); i++)
-		bpf_link__destroy(d->links[i]);
-	gap_detector_bpf__destroy(d->skel);
+	ring_buffer__free(d->events_rb);
+	ring_buffer__free(d->notices_rb);
+	if (d->epfd >= 0)
+		close(d->epfd);
+	unload(d);
 	free(d->percpu);
 	free(d);
+}
+
+bool detector_can_follow(const struct detector *d)
+{
+	return d->lookup != LOOKUP_THREAD_ID;
+}
+
+/* ---- slots -------------------------------------------------------------- */
+
+static bool slot_index_ok(int slot)
+{
+	return slot >= 0 && slot < MAX_WATCHED_THREADS;
+}
+
+/* Take a free slot for thread tid of pid in watch w and publish it as the
+ * caller's own. Returns the slot or -ENOSPC / -errno. */
+static int take_slot(struct detector *d, const struct watch_config *w, pid_t pid, pid_t tid)
+{
+	struct watch_slot *s;
+	union watch_slot_state st;
+	__u32 idx;
+
+	if (bpf_map_lookup_and_delete_elem(bpf_map__fd(d->skel->maps.free_slots), NULL, &idx))
+		return errno == ENOENT ? -ENOSPC : -errno;
+	__atomic_fetch_add(&d->skel->bss->counters.slots_out, 1, __ATOMIC_RELAXED);
+	if (idx >= MAX_WATCHED_THREADS)
+		return -EIO;
+	s = &d->skel->bss->watch_slots[idx];
+	st.word = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+	st.gen = st.gen + 1 ? st.gen + 1 : 1;
+	st.flags = WATCH_F_ACTIVE | WATCH_F_USER | (w->flags & WATCH_F_HISTOGRAM);
+	s->gap_start_ns = 0;
+	s->lost_events = 0;
+	s->threshold_ns = w->threshold_ns;
+	s->tid = (__u32)tid;
+	s->pid = (__u32)pid;
+	s->watch = w->id;
+	s->gap_variant = 0;
+	/* The kernel side must see a complete slot once a mark names it. */
+	__atomic_store_n(&s->state, st.word, __ATOMIC_RELEASE);
+	d->views[idx] = (struct slot_view){
+		.gen = st.gen, .watch = w->id, .pid = pid, .tid = tid, .live = true, .user = true,
+	};
+	return (int)idx;
+}
+
+/* Free slot idx if it still is incarnation gen: whether this call did. The
+ * kernel side may free or deactivate it at the same time: one wins. */
+static bool free_slot(struct detector *d, __u32 idx, __u32 gen)
+{
+	struct watch_slot *s = &d->skel->bss->watch_slots[idx];
+	union watch_slot_state old, new = { .gen = gen };
+
+	old.word = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+	do {
+		if (old.gen != gen || !(old.flags & (WATCH_F_ACTIVE | WATCH_F_USER)))
+			return false;
+	} while (!__atomic_compare_exchange_n(&s->state, &old.word, new.word, false,
+					      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+	__atomic_store_n(&s->gap_start_ns, 0, __ATOMIC_RELAXED);
+	d->views[idx].live = false;
+	d->views[idx].user = false;
+	if (bpf_map_update_elem(bpf_map__fd(d->skel->maps.free_slots), NULL, &idx, BPF_ANY))
+		log_warn("slot %u lost: cannot return it to the queue: %s", idx, strerror(errno));
+	else
+		__atomic_fetch_sub(&d->skel->bss->counters.slots_out, 1, __ATOMIC_RELAXED);
+	return true;
+}
+
+int detector_slot_watch(const struct detector *d, int slot)
+{
+	if (!slot_index_ok(slot) || !(d->views[slot].live || d->views[slot].user))
+		return 0;
+	return (int)d->views[slot].watch;
+}
+
+pid_t detector_slot_pid(const struct detector *d, int slot)
+{
+	return detector_slot_watch(d, slot) ? d->views[slot].pid : 0;
+}
+
+pid_t detector_slot_tid(const struct detector *d, int slot)
+{
+	return detector_slot_watch(d, slot) ? d->views[slot].tid : 0;
+}
+
+uint64_t detector_gap_open_since(const struct detector *d, int slot)
+{
+	if (!slot_index_ok(slot))
+		return 0;
+	return __atomic_load_n(&d->skel->bss->watch_slots[slot].gap_start_ns, __ATOMIC_RELAXED);
+}
+
+/* ---- watches and marks -------------------------------------------------- */
+
+static struct watch_config *watch_of(struct detector *d, int id)
+{
+	struct watch_config *w;
+
+	if (id <= 0)
+		return NULL;
+	w = &d->skel->bss->watches[(uint32_t)id % MAX_WATCHES];
+	if (w->id != (uint32_t)id || !(w->flags & WATCH_F_ACTIVE))
+		return NULL;
+	return w;
+}
+
+static bool mark_is_live(struct detector *d, const struct task_mark *m)
+{
+	return watch_of(d, (int)m->watch) != NULL;
+}
+
+/*
+ * Whether the process a pidfd pins (pid) is the child of parent: read its
+ * /proc entry, then check the pinned process still lives, so the entry
+ * read was its own and not a recycled pid's.
+ */
+static bool is_child_of(int pidfd, pid_t pid, pid_t parent)
+{
+	char path[64], text[1024];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	text[n] = 0;
+	return parse_stat_ppid(text) == parent &&
+	       !syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0);
+}
+
+/* Mark a task through a pidfd of it; with a parent, only if it is that
+ * process's child. -EOPNOTSUPP if no pidfd names it here (a thread before
+ * 6.9), -EEXIST if a live mark is there already, -ESRCH if it is gone
+ * (or not parent's child). */
+static int mark_by_pidfd(struct detector *d, pid_t pid, pid_t tid, const struct task_mark *m,
+			 pid_t parent)
+{
+	int mapfd = bpf_map__fd(d->skel->maps.task_marks);
+	bool leader = tid == pid;
+	struct task_mark old;
+	int fd, ret = 0;
+
+	if (d->lookup == LOOKUP_THREAD_ID || (!leader && !d->thread_pidfd))
+		return -EOPNOTSUPP;
+	fd = (int)syscall(SYS_pidfd_open, tid, leader ? 0 : PIDFD_THREAD);
+	if (fd < 0)
+		return -errno;
+	/* The id may have been reused since the caller read it. */
+	if ((!leader && procfs_thread_of(pid, tid)) ||
+	    (parent && !is_child_of(fd, pid, parent))) {
+		ret = -ESRCH;
+		goto out;
+	}
+	if (!bpf_map_lookup_elem(mapfd, &fd, &old) && mark_is_live(d, &old)) {
+		ret = -EEXIST;
+		goto out;
+	}
+	if (bpf_map_update_elem(mapfd, &fd, m, BPF_ANY))
+		ret = -errno;
+out:
+	close(fd);
+	return ret;
+}
+
+/* Mark a thread by its id (tid_marks). -EEXIST if a live mark is there. */
+static int mark_by_tid(struct detector *d, pid_t tid, const struct task_mark *m)
+{
+	int mapfd = bpf_map__fd(d->skel->maps.tid_marks);
+	__u32 key = (__u32)tid;
+	struct task_mark old;
+
+	if (!bpf_map_lookup_elem(mapfd, &key, &old)) {
+		if (mark_is_live(d, &old))
+			return -EEXIST;
+		/* A stale one: replace it, the count stays. */
+		return bpf_map_update_elem(mapfd, &key, m, BPF_EXIST) ? -errno : 0;
+	}
+	if (bpf_map_update_elem(mapfd, &key, m, BPF_NOEXIST))
+		return -errno;
+	__atomic_fetch_add(&d->skel->bss->counters.tid_marks, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/*
+ * Mark thread tid of pid: by pidfd where one names it, else by its id: a
+ * thread before Linux 6.9, or one that does not exist (a plain watch keeps
+ * its id in case it appears). A process mark (following) exists only in
+ * task storage; without need_process it is optional and dropped there.
+ */
+static int mark_task(struct detector *d, pid_t pid, pid_t tid, const struct task_mark *m,
+		     bool need_process)
+{
+	struct task_mark by_id = *m;
+	int ret = mark_by_pidfd(d, pid, tid, m, 0);
+
+	if ((ret != -EOPNOTSUPP && ret != -ESRCH) || need_process)
+		return ret;
+	by_id.flags &= ~MARK_F_PROCESS;
+	return mark_by_tid(d, tid, &by_id);
+}
+
+/* Mark every thread of pid (ALL_THREADS) but its leader, marked before:
+ * threads created from now on are marked by the kernel side. */
+static int mark_threads(struct detector *d, pid_t pid, const struct task_mark *m)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *dir;
+	int ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir))) {
+		pid_t tid = (pid_t)strtol(de->d_name, NULL, 10);
+		int r;
+
+		if (tid <= 0 || tid == pid)
+			continue;
+		r = mark_task(d, pid, tid, m, false);
+		/* Gone meanwhile, or followed already: fine. */
+		if (r && r != -ESRCH && r != -EEXIST) {
+			ret = r;
+			break;
+		}
+	}
+	closedir(dir);
+	return ret;
+}
+
+/* Remove the tid_marks entries of watch id (the kernel side drops the
+ * task storage ones itself). */
+static void unmark_tids(struct detector *d, uint32_t id)
+{
+	int mapfd = bpf_map__fd(d->skel->maps.tid_marks);
+	__u32 key, next, *prev = NULL;
+	struct task_mark m;
+
+	while (!bpf_map_get_next_key(mapfd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(mapfd, &key, &m) || m.watch != id)
+			continue;
+		if (!bpf_map_delete_elem(mapfd, &key))
+			__atomic_fetch_sub(&d->skel->bss->counters.tid_marks, 1, __ATOMIC_RELEASE);
+	}
+}
+
+void detector_remove_watch(struct detector *d, int watch)
+{
+	struct watch_config *w = watch_of(d, watch);
+
+	if (!w)
+		return;
+	/* From here on the kernel side gives this watch nothing new. */
+	__atomic_store_n(&w->flags, 0, __ATOMIC_RELEASE);
+	for (__u32 i = 0; i < MAX_WATCHED_THREADS; i++) {
+		struct watch_slot *s = &d->skel->bss->watch_slots[i];
+		union watch_slot_state st;
+
+		st.word = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+		if ((st.flags & (WATCH_F_ACTIVE | WATCH_F_USER)) &&
+		    __atomic_load_n(&s->watch, __ATOMIC_RELAXED) == (uint32_t)watch)
+			free_slot(d, i, st.gen);
+		if (d->views[i].watch == (uint32_t)watch)
+			d->views[i].live = d->views[i].user = false;
+	}
+	unmark_tids(d, (uint32_t)watch);
+}
+
+int detector_add_watch(struct detector *d, const struct watch_spec *spec, int *slot_out)
+{
+	const uint32_t allowed = WATCH_F_HISTOGRAM | WATCH_F_FOLLOW | WATCH_F_ALL_THREADS;
+	bool all = spec->flags & WATCH_F_ALL_THREADS;
+	pid_t tid = spec->tid ? spec->tid : spec->pid;
+	struct task_mark m = { .slot = NO_SLOT, .pid = (__u32)spec->pid };
+	struct watch_config *w;
+	uint32_t id;
+	int slot = -1, ret;
+
+	if (slot_out)
+		*slot_out = -1;
+	if (spec->pid <= 0 || tid <= 0 || (spec->flags & ~allowed))
+		return -EINVAL;
+	if ((spec->flags & (WATCH_F_FOLLOW | WATCH_F_ALL_THREADS)) && !detector_can_follow(d))
+		return -EOPNOTSUPP;
+	for (int i = 0; i < MAX_WATCHED_THREADS && !all; i++)
+		if (d->views[i].user && d->views[i].tid == tid)
+			return -EEXIST;
+	id = watch_id_take(&d->next_watch_id, d->skel->bss->watches);
+	if (!id)
+		return -ENOSPC;
+
+	w = &d->skel->bss->watches[id % MAX_WATCHES];
+	w->threshold_ns = spec->threshold_ns;
+	w->id = id;
+	/* No mark names the watch before it is complete. */
+	__atomic_store_n(&w->flags, spec->flags | WATCH_F_ACTIVE, __ATOMIC_RELEASE);
+	m.watch = id;
+
+	if (all) {
+		/* The leader first: the kernel side marks every thread
+		 * created from then on, the walk those that were there. */
+		m.flags = MARK_F_THREAD | MARK_F_PROCESS;
+		ret = mark_task(d, spec->pid, spec->pid, &m, true);
+		if (!ret) {
+			m.flags = MARK_F_THREAD;
+			ret = mark_threads(d, spec->pid, &m);
+		}
+	} else {
+		slot = take_slot(d, w, spec->pid, tid);
+		if (slot < 0) {
+			ret = slot;
+			goto fail;
+		}
+		m.slot = (__u32)slot;
+		m.slot_gen = d->views[slot].gen;
+		m.flags = MARK_F_THREAD | (tid == spec->pid ? MARK_F_PROCESS : 0);
+		ret = mark_task(d, spec->pid, tid, &m,
+				tid == spec->pid && (spec->flags & WATCH_F_FOLLOW));
+		if (!ret && tid != spec->pid && (spec->flags & WATCH_F_FOLLOW)) {
+			/* One thread watched, the process followed. */
+			struct task_mark pm = {
+				.slot = NO_SLOT, .watch = id, .flags = MARK_F_PROCESS,
+				.pid = (__u32)spec->pid,
+			};
+
+			ret = mark_task(d, spec->pid, spec->pid, &pm, true);
+		}
+	}
+	if (ret)
+		goto fail;
+	if (slot_out)
+		*slot_out = slot;
+	return (int)id;
+
+fail:
+	detector_remove_watch(d, (int)id);
+	return ret;
+}
+
+/* detector_add_process(), of a child of parent (0: any process). */
+static int add_process(struct detector *d, int watch, pid_t pid, pid_t parent)
+{
+	struct watch_config *w = watch_of(d, watch);
+	struct task_mark m = {
+		.slot = NO_SLOT, .watch = (__u32)watch, .flags = MARK_F_THREAD | MARK_F_PROCESS,
+		.pid = (__u32)pid,
+	};
+	int ret;
+
+	if (!w)
+		return -ENOENT;
+	if (!detector_can_follow(d))
+		return -EOPNOTSUPP;
+	if (pid <= 0)
+		return -EINVAL;
+	ret = mark_by_pidfd(d, pid, pid, &m, parent);
+	if (!ret && (w->flags & WATCH_F_ALL_THREADS)) {
+		m.flags = MARK_F_THREAD;
+		ret = mark_threads(d, pid, &m);
+	}
+	return ret;
+}
+
+int detector_add_process(struct detector *d, int watch, pid_t pid)
+{
+	return add_process(d, watch, pid, 0);
+}
+
+/* A /proc file of the kernel's own making (no target controls its size
+ * beyond its number of children), read whole into a string; NULL if it
+ * cannot be read. */
+static char *read_proc_text(const char *path)
+{
+	size_t len = 0, cap = 4096;
+	char *text = malloc(cap), *grown;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || !text)
+		goto fail;
+	while ((n = read(fd, text + len, cap - len - 1)) > 0) {
+		len += (size_t)n;
+		if (len + 1 == cap) {
+			grown = cap < (1u << 24) ? realloc(text, cap * 2) : NULL;
+			if (!grown)
+				goto fail;
+			text = grown;
+			cap *= 2;
+		}
+	}
+	if (n < 0)
+		goto fail;
+	close(fd);
+	text[len] = 0;
+	return text;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	return NULL;
+}
+
+/* Processes found in a walk, each with the parent it was listed under. */
+struct found {
+	pid_t pid;
+	pid_t parent;
+};
+
+struct walk {
+	struct found *list;
+	size_t len, cap, max;
+};
+
+/* Append the children of every thread of pid to the walk (at most
+ * walk->max in all); -errno. */
+static int list_children(struct walk *w, pid_t pid)
+{
+	char path[96];
+	struct dirent *de;
+	DIR *dir;
+	int ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	while (!ret && (de = readdir(dir))) {
+		pid_t tid = (pid_t)strtol(de->d_name, NULL, 10), *kids = NULL;
+		char *text;
+		int count;
+
+		if (tid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)tid);
+		text = read_proc_text(path);
+		if (!text)
+			continue; /* the thread exited */
+		count = parse_children(text, NULL, 0);
+		if (count > 0) {
+			kids = malloc((size_t)count * sizeof(*kids));
+			ret = kids ? 0 : -ENOMEM;
+		}
+		if (!ret && count > 0 && w->len + (size_t)count > w->cap && w->len < w->max) {
+			size_t ncap = w->len + (size_t)count;
+			struct found *grown = realloc(w->list, ncap * sizeof(*grown));
+
+			if (grown) {
+				w->list = grown;
+				w->cap = ncap;
+			} else {
+				ret = -ENOMEM;
+			}
+		}
+		if (!ret && count > 0)
+			parse_children(text, kids, (size_t)count);
+		for (int i = 0; !ret && i < count && w->len < w->max && w->len < w->cap; i++)
+			w->list[w->len++] = (struct found){ .pid = kids[i], .parent = pid };
+		free(kids);
+		free(text);
+	}
+	closedir(dir);
+	return ret;
+}
+
+int detector_add_descendants(struct detector *d, int watch, pid_t pid)
+{
+	struct watch_config *wc = watch_of(d, watch);
+	struct walk w = { .max = d->follow_limit };
+	size_t head = 0;
+	int added = 0, ret;
+
+	if (!wc)
+		return -ENOENT;
+	if (!(wc->flags & WATCH_F_FOLLOW))
+		return -EINVAL;
+	/* Breadth first: each process is a member before its children are
+	 * listed. */
+	ret = list_children(&w, pid);
+	while (!ret && head < w.len) {
+		struct found f = w.list[head++];
+		int r = add_process(d, watch, f.pid, f.parent);
+
+		if (r == -ESRCH)
+			continue; /* exited (or reparented) meanwhile */
+		if (r && r != -EEXIST) {
+			ret = r;
+			break;
+		}
+		added += !r;
+		ret = list_children(&w, f.pid);
+		if (ret == -ENOENT || ret == -ESRCH)
+			ret = 0;
+	}
+	free(w.list);
+	return ret ? ret : added;
 }
 
 int detector_watch(struct detector *d, pid_t pid, pid_t tid,
 		   uint64_t threshold_ns, uint32_t flags)
 {
-	struct watch_slot *slot;
-	__u32 key = tid, index;
-	int free_slot = -1;
+	struct watch_spec spec = {
+		.pid = pid, .tid = tid, .threshold_ns = threshold_ns, .flags = flags,
+	};
+	int slot, ret;
 
-	for (int i = 0; i < MAX_WATCHED_THREADS; i++) {
-		if (d->slot_tid[i] == tid)
-			return -EEXIST;
-		if (free_slot < 0 && !d->slot_tid[i])
-			free_slot = i;
-	}
-	if (free_slot < 0)
-		return -ENOSPC;
-
-	slot = &d->skel->bss->watch_slots[free_slot];
-	slot->gap_start_ns = 0;
-	slot->lost_events = 0;
-	slot->threshold_ns = threshold_ns;
-	slot->tid = tid;
-	slot->gap_variant = 0;
-	/* The kernel must see a complete slot once the tid is published. */
-	__atomic_store_n(&slot->flags, flags | WATCH_F_ACTIVE, __ATOMIC_RELEASE);
-
-	index = free_slot;
-	if (bpf_map_update_elem(bpf_map__fd(d->skel->maps.watched_tids), &key, &index,
-				BPF_NOEXIST)) {
-		int ret = -errno;
-
-		__atomic_store_n(&slot->flags, 0, __ATOMIC_RELEASE);
-		return ret;
-	}
-	d->slot_pid[free_slot] = pid;
-	d->slot_tid[free_slot] = tid;
-	return free_slot;
+	if (flags & ~WATCH_F_HISTOGRAM)
+		return -EINVAL;
+	ret = detector_add_watch(d, &spec, &slot);
+	return ret < 0 ? ret : slot;
 }
 
 void detector_unwatch(struct detector *d, int slot)
 {
-	__u32 key;
-
-	if (slot < 0 || slot >= MAX_WATCHED_THREADS || !d->slot_tid[slot])
-		return;
-	key = d->slot_tid[slot];
-	bpf_map_delete_elem(bpf_map__fd(d->skel->maps.watched_tids), &key);
-	__atomic_store_n(&d->skel->bss->watch_slots[slot].flags, 0, __ATOMIC_RELEASE);
-	d->slot_pid[slot] = 0;
-	d->slot_tid[slot] = 0;
+	if (slot_index_ok(slot) && d->views[slot].user)
+		detector_remove_watch(d, (int)d->views[slot].watch);
 }
 
-pid_t detector_slot_pid(const struct detector *d, int slot)
+/* ---- delivery ----------------------------------------------------------- */
+
+/* Deliver a notice, unless its watch ended since. */
+static void deliver_notice(void *ctx, const struct task_notice *n)
 {
-	return slot >= 0 && slot < MAX_WATCHED_THREADS ? d->slot_pid[slot] : 0;
+	struct detector *d = ctx;
+
+	if (d->handlers && d->handlers->task && watch_of(d, (int)n->watch))
+		d->handlers->task(d->handlers_ctx, n);
 }
 
-pid_t detector_slot_tid(const struct detector *d, int slot)
+static int on_notice(void *ctx, void *data, size_t size)
 {
-	return slot >= 0 && slot < MAX_WATCHED_THREADS ? d->slot_tid[slot] : 0;
-}
+	struct detector *d = ctx;
+	const struct task_notice *n = data;
 
-uint64_t detector_gap_open_since(const struct detector *d, int slot)
-{
-	if (slot < 0 || slot >= MAX_WATCHED_THREADS)
+	if (size < sizeof(*n))
 		return 0;
-	return __atomic_load_n(&d->skel->bss->watch_slots[slot].gap_start_ns,
-			       __ATOMIC_RELAXED);
+	/* The view follows the kernel side whatever the watch. */
+	if (slot_view_apply(d->views, MAX_WATCHED_THREADS, n))
+		deliver_notice(d, n);
+	return 0;
 }
 
-int detector_events_fd(const struct detector *d)
+static int on_event(void *ctx, void *data, size_t size)
 {
-	return ring_buffer__epoll_fd(d->rb);
+	struct detector *d = ctx;
+	const struct gap_event *e = data;
+	const struct slot_view *v;
+
+	if (size < sizeof(*e) || e->slot >= MAX_WATCHED_THREADS)
+		return 0;
+	/* Queued before its watch ended: drop it. */
+	if (!watch_of(d, (int)e->watch))
+		return 0;
+	/* Its thread's THREAD_ADDED was queued before it, in the other
+	 * ring: deliver that first. */
+	v = &d->views[e->slot];
+	if (v->gen != e->gen)
+		ring_buffer__consume(d->notices_rb);
+	if (d->handlers->gap)
+		d->handlers->gap(d->handlers_ctx, e);
+	d->delivered++;
+	return 0;
+}
+
+int detector_dispatch(struct detector *d, const struct detector_handlers *h, void *ctx)
+{
+	uint64_t lost;
+	int ret;
+
+	d->handlers = h;
+	d->handlers_ctx = ctx;
+	d->delivered = 0;
+	/* Gaps first: those of a thread queued before its THREAD_GONE come
+	 * before it. */
+	ret = ring_buffer__consume(d->events_rb);
+	if (ret >= 0)
+		ret = ring_buffer__consume(d->notices_rb);
+	lost = __atomic_load_n(&d->skel->bss->counters.lost_notices, __ATOMIC_RELAXED);
+	if (lost != d->lost_notices_seen) {
+		d->lost_notices_seen = lost;
+		slot_views_reconcile(d->views, d->skel->bss->watch_slots, MAX_WATCHED_THREADS,
+				     deliver_notice, d);
+	}
+	d->handlers = NULL;
+	return ret < 0 ? ret : d->delivered;
 }
 
 int detector_consume(struct detector *d, detector_event_fn fn, void *ctx)
 {
-	d->consume_fn = fn;
-	d->consume_ctx = ctx;
-	return ring_buffer__consume(d->rb);
+	struct detector_handlers h = { .gap = fn };
+
+	return detector_dispatch(d, &h, ctx);
+}
+
+int detector_events_fd(const struct detector *d)
+{
+	return d->epfd;
+}
+
+/* ---- counters ----------------------------------------------------------- */
+
+void detector_read_counts(const struct detector *d, struct detector_counts *out)
+{
+	const struct detector_counters *c = &d->skel->bss->counters;
+
+	out->lost_events = __atomic_load_n(&c->lost_events, __ATOMIC_RELAXED);
+	out->lost_notices = __atomic_load_n(&c->lost_notices, __ATOMIC_RELAXED);
+	out->follow_overflow = __atomic_load_n(&c->follow_overflow, __ATOMIC_RELAXED);
+	out->slot_overflow = __atomic_load_n(&c->slot_overflow, __ATOMIC_RELAXED);
+	out->followed = __atomic_load_n(&c->followed, __ATOMIC_RELAXED);
+	out->slots_in_use = __atomic_load_n(&c->slots_out, __ATOMIC_RELAXED);
 }
 
 uint64_t detector_lost_events(const struct detector *d)
 {
-	return __atomic_load_n(&d->skel->bss->lost_events, __ATOMIC_RELAXED);
+	return __atomic_load_n(&d->skel->bss->counters.lost_events, __ATOMIC_RELAXED);
 }
 
 int detector_read_stats(const struct detector *d, struct gap_stats *out)

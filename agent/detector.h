@@ -1,11 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * detector.h - user-space half of the gap detector (bpf/gap_detector.bpf.c):
- * loads and attaches it, manages the set of watched threads, and delivers
- * gaps. One detector serves any number of watched threads, each with its own
- * threshold; threads can be added and removed while it runs.
+ * loads and attaches it, runs its watches, and delivers gaps and what the
+ * kernel side did on its own (task notices).
  *
- * Thread ids are in blocksnoop's own PID namespace throughout.
+ * A watch is what the caller asks for: a process (its main thread, one
+ * chosen thread, or all its threads), a threshold, and whether the
+ * processes it forks are followed. Every watched thread has a slot (an
+ * index < MAX_WATCHED_THREADS) that events carry and the samplers poll.
+ * Threads and processes the kernel side starts watching on its own (a
+ * followed child, a new thread of an all-threads watch) are announced by
+ * task notices, as are their exits.
+ *
+ * Process and thread ids are in blocksnoop's own PID namespace throughout.
+ * Nothing here is thread-safe: one thread uses a detector.
  */
 #ifndef BLOCKSNOOP_DETECTOR_H
 #define BLOCKSNOOP_DETECTOR_H
@@ -21,52 +29,154 @@
 
 struct detector;
 
+/* How many tasks the kernel side follows at once by default. */
+#define DETECTOR_FOLLOW_LIMIT 4096
+
+struct detector_options {
+	/* At most this many processes and threads followed by the kernel
+	 * side at once (more are counted in follow_overflow); 0: the default,
+	 * DETECTOR_FOLLOW_LIMIT. */
+	uint32_t follow_limit;
+	/* Run as on a kernel without task storage for tracing programs
+	 * (thread-id lookups, nothing followed). For tests. */
+	bool no_task_storage;
+	/* Run as on a kernel without pidfds for threads (before 6.9): other
+	 * threads than the main one are marked by thread id. For tests. */
+	bool no_thread_pidfd;
+};
+
 /*
  * Load the BPF programs and attach one enter/exit pair per epoll variant the
  * kernel has (at least one pair is needed), mounting tracefs if it is
- * missing. On success returns 0 and *out; the caller frees it with
- * detector_free(). On failure returns EXIT_PRIVILEGE or EXIT_RUNTIME
- * (exit_codes.h) with a one-line reason in err, and nothing stays loaded.
+ * missing. Where the kernel has BTF tracepoints and task storage for
+ * tracing programs, the programs find watched threads in task storage and
+ * follow processes (detector_can_follow()); elsewhere they look threads up
+ * by id and follow nothing. o may be NULL (defaults). On success returns 0
+ * and *out; the caller frees it with detector_free(). On failure returns
+ * EXIT_PRIVILEGE or EXIT_RUNTIME (exit_codes.h) with a one-line reason in
+ * err, and nothing stays loaded.
  */
+int detector_open_with(struct detector **out, const struct detector_options *o,
+		       char *err, size_t errlen);
+
+/* detector_open_with() with the default options. */
 int detector_open(struct detector **out, char *err, size_t errlen);
 
 /* Detach and unload everything. Accepts NULL. */
 void detector_free(struct detector *d);
 
+/* Whether WATCH_F_FOLLOW and WATCH_F_ALL_THREADS work on this kernel. */
+bool detector_can_follow(const struct detector *d);
+
+struct watch_spec {
+	pid_t pid;             /* the process */
+	pid_t tid;             /* its thread to watch; 0: the main thread */
+	uint64_t threshold_ns; /* gaps shorter than this are not reported */
+	/* WATCH_F_HISTOGRAM: count gaps into the stats histogram instead of
+	 * sending events. WATCH_F_ALL_THREADS: every thread of the process,
+	 * now and later, once it returns from epoll (tid is ignored).
+	 * WATCH_F_FOLLOW: every process a member process forks from now on
+	 * joins the watch before its first instruction (its main thread, or
+	 * all its threads), also across exec. The flags, threshold and watch
+	 * id are inherited. */
+	uint32_t flags;
+};
+
 /*
- * Watch thread tid of process pid. Gaps shorter than threshold_ns are not
- * reported; with WATCH_F_HISTOGRAM in flags gaps are counted into the stats
- * histogram instead of being sent as events. Returns the slot (>= 0) that
- * events of this thread will carry, or -EEXIST (already watched), -ENOSPC
- * (MAX_WATCHED_THREADS reached) or another -errno.
+ * Start a watch. Without WATCH_F_ALL_THREADS the chosen thread gets a slot
+ * now, stored in *slot (may be NULL); the caller owns that slot until the
+ * watch ends (its thread exiting only deactivates it). Every other slot of
+ * the watch is given out by the kernel side (TASK_NOTICE_THREAD_ADDED) and
+ * taken back when its thread exits (TASK_NOTICE_THREAD_GONE); *slot is -1
+ * with WATCH_F_ALL_THREADS.
+ * Returns the watch id (> 0), or -EEXIST (the thread is watched already),
+ * -ENOSPC (no free slot or watch), -EOPNOTSUPP (FOLLOW or ALL_THREADS, and
+ * !detector_can_follow()), -EINVAL (other flags), -ESRCH (the process is
+ * gone; only with FOLLOW or ALL_THREADS: a plain watch of a thread that
+ * does not exist is kept in case its id appears), or another -errno.
  */
-int detector_watch(struct detector *d, pid_t pid, pid_t tid,
-		   uint64_t threshold_ns, uint32_t flags);
+int detector_add_watch(struct detector *d, const struct watch_spec *spec, int *slot);
 
-/* Stop watching a slot returned by detector_watch(). Idempotent. */
-void detector_unwatch(struct detector *d, int slot);
+/*
+ * Make the existing process pid a member of a watch, as the kernel side does
+ * for a process a member forks: its main thread (or, with ALL_THREADS, each
+ * of its threads) gets a slot from the kernel side on its first return from
+ * epoll. Returns 0, -EEXIST (already a member of a watch), -ESRCH, -ENOENT
+ * (no such watch), -EOPNOTSUPP (!detector_can_follow()), or -errno.
+ */
+int detector_add_process(struct detector *d, int watch, pid_t pid);
 
-/* The pid and tid a slot was watched with; 0 if the slot is free. */
+/*
+ * Make every descendant of member process pid that exists now a member of
+ * its watch (WATCH_F_FOLLOW): children are listed from
+ * /proc/PID/task/TID/children only after their parent became a member, so a
+ * process forked during the walk is either listed or followed by the
+ * kernel side. A process whose parent exits during the walk is reparented
+ * out of the tree and not added. At most follow_limit processes are added.
+ * Returns how many were added, or -errno.
+ */
+int detector_add_descendants(struct detector *d, int watch, pid_t pid);
+
+/*
+ * End a watch: its slots are freed, its marks are dropped (the kernel side
+ * drops each when it next sees it), and its events and notices still queued
+ * are not delivered. Idempotent; accepts ids that are not watches.
+ */
+void detector_remove_watch(struct detector *d, int watch);
+
+/*
+ * The watch a slot belongs to, and the pid and tid it watches; 0 if the slot
+ * is free. A caller's own slot keeps its values until its watch ends; a
+ * slot of the kernel side's until its THREAD_GONE notice is delivered.
+ */
+int detector_slot_watch(const struct detector *d, int slot);
 pid_t detector_slot_pid(const struct detector *d, int slot);
 pid_t detector_slot_tid(const struct detector *d, int slot);
 
 /*
  * When the slot's thread last left epoll (CLOCK_MONOTONIC ns), or 0 while
- * it is waiting inside epoll. A plain memory read: cheap enough to poll.
+ * it is waiting inside epoll or the slot is not in use. A plain memory
+ * read: cheap enough to poll.
  */
 uint64_t detector_gap_open_since(const struct detector *d, int slot);
 
-/* An fd that becomes readable when events are waiting (for epoll/poll). */
+/* An fd that becomes readable when events or notices are waiting. */
 int detector_events_fd(const struct detector *d);
+
+struct detector_handlers {
+	/* A gap at or over its watch's threshold. */
+	void (*gap)(void *ctx, const struct gap_event *e);
+	/* What the kernel side did on its own; NULL if not wanted. A
+	 * thread's THREAD_ADDED comes before its first gap; a gap may come
+	 * after its THREAD_GONE (it was queued before). Notices lost to a
+	 * full ring are made up for from the slots (THREAD_* only, with
+	 * time_ns 0); lost process notices are only counted. */
+	void (*task)(void *ctx, const struct task_notice *n);
+};
+
+/*
+ * Deliver every event and notice waiting, without blocking; events and
+ * notices of watches ended since are dropped. Returns the number of events
+ * delivered, or -errno.
+ */
+int detector_dispatch(struct detector *d, const struct detector_handlers *h, void *ctx);
 
 typedef void (*detector_event_fn)(void *ctx, const struct gap_event *e);
 
-/*
- * Deliver every event waiting in the ring buffer to fn, without blocking.
- * Events of slots unwatched since are dropped. Returns the number
- * delivered or -errno.
- */
+/* detector_dispatch() of gaps only. */
 int detector_consume(struct detector *d, detector_event_fn fn, void *ctx);
+
+struct detector_counts {
+	uint64_t lost_events;     /* gap events the events ring had no room for */
+	uint64_t lost_notices;    /* notices the notices ring had no room for */
+	uint64_t follow_overflow; /* forks and clones not followed (follow_limit) */
+	uint64_t slot_overflow;   /* member threads that found no free slot */
+	uint32_t followed;        /* tasks followed by the kernel side now */
+	uint32_t slots_in_use;    /* slots out of the free queue now */
+};
+
+/* The counters, from memory (no syscall). */
+void detector_read_counts(const struct detector *d, struct detector_counts *out);
 
 /* Events the kernel side could not queue (ring buffer full) since open. */
 uint64_t detector_lost_events(const struct detector *d);
@@ -76,5 +186,14 @@ int detector_read_stats(const struct detector *d, struct gap_stats *out);
 
 /* Which epoll variants are attached, as a bitmask of 1 << enum epoll_variant. */
 unsigned int detector_attached_variants(const struct detector *d);
+
+/*
+ * Until the watch engine replaces their callers: detector_add_watch() of
+ * thread tid with flags 0 or WATCH_F_HISTOGRAM, returning the slot (or
+ * -errno), and the end of the watch a slot belongs to.
+ */
+int detector_watch(struct detector *d, pid_t pid, pid_t tid,
+		   uint64_t threshold_ns, uint32_t flags);
+void detector_unwatch(struct detector *d, int slot);
 
 #endif

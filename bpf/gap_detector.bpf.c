@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * gap_detector.bpf.c - measures how long watched threads stay out of epoll.
+ * gap_detector.bpf.c - measures how long watched threads stay out of epoll,
+ * and follows the processes and threads of a watch from their first
+ * instruction.
  *
  * sys_exit_epoll_* opens a gap (the loop got its ready events and starts
  * running callbacks), sys_enter_epoll_* closes it (the loop is ready to wait
@@ -8,18 +10,32 @@
  * through a ring buffer, or, in stats mode, counted into a per-CPU
  * histogram so that no event per gap ever crosses into user space.
  *
- * Threads not being watched cost one hash lookup per epoll call.
+ * Which tasks are watched is a mark per task (gap_detector.h). Two sets of
+ * epoll programs find it; user space loads one:
+ *   ts_*    task-local storage of the current task: one lookup that needs
+ *           no thread id, the cheapest test for the threads nobody watches.
+ *   tsid_*  the same, and, on kernels without pidfds for threads (before
+ *           6.9), tid_marks, where user space marks the threads it cannot
+ *           name by pidfd: looked at only while it is not empty; a thread's
+ *           mark moves into task storage on its first epoll call.
+ *   id_*    tid_marks alone, by thread id: kernels without task storage for
+ *           tracing programs. Nothing is followed there.
+ * With task storage, sched_process_fork gives the children of a member
+ * process (and the threads it creates) their marks before they first run,
+ * sched_process_exec keeps a process that exec'ed a member, and
+ * sched_process_exit frees slots and marks.
  */
 #include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include "gap_detector.h"
 #include "gap_hist.h"
 
 /*
- * The PID namespace that thread ids in watched_tids are numbered in:
- * blocksnoop's own. In the initial namespace bpf_get_current_pid_tgid()
- * already returns those numbers; elsewhere (blocksnoop inside a pod's
- * namespace, e.g. `kubectl debug --target`) the kernel translates them.
+ * The PID namespace that thread ids in slots, marks and events are numbered
+ * in: blocksnoop's own. In the initial namespace bpf_get_current_pid_tgid()
+ * and task->pid already are those numbers; elsewhere (blocksnoop inside a
+ * pod's namespace, e.g. `kubectl debug --target`) they are translated.
  */
 const volatile bool targ_in_init_pidns = true;
 const volatile __u64 targ_pidns_dev = 0;
@@ -27,20 +43,58 @@ const volatile __u64 targ_pidns_ino = 0;
 
 /* Shared with user space through the skeleton's mmap of .bss. */
 struct watch_slot watch_slots[MAX_WATCHED_THREADS];
-__u64 lost_events;
+struct watch_config watches[MAX_WATCHES];
+struct detector_counters counters;
+/* At most this many tasks followed at once (set by user space). */
+__u32 follow_limit;
 
-/* tid (blocksnoop's PID namespace) -> index into watch_slots. */
+/* Indexes of the free slots; user space fills it after loading. */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, MAX_WATCHED_THREADS);
+	__type(value, __u32);
+} free_slots SEC(".maps");
+
+/* The marks of tasks: task-local storage, freed with the task. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_mark);
+} task_marks SEC(".maps");
+
+/* Marks by thread id (blocksnoop's PID namespace), for what task storage
+ * cannot hold (see the top of this file). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_WATCHED_THREADS);
 	__type(key, __u32);
-	__type(value, __u32);
-} watched_tids SEC(".maps");
+	__type(value, struct task_mark);
+} tid_marks SEC(".maps");
+
+/*
+ * A member process's mark on its way from its leader, dying in de_thread(),
+ * to the thread that exec'ed, by process id (initial namespace). Only a
+ * trusted task pointer can be given task storage, and the exec'ing thread
+ * is one only in its own sched_process_exec.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct task_mark);
+} exec_handover SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
+
+/* A ring of its own, so that a burst of forks never costs a gap event. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} notices SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -49,40 +103,275 @@ struct {
 	__type(value, struct gap_stats);
 } gap_stats SEC(".maps");
 
-/* The current thread's id in blocksnoop's PID namespace, or 0 if the thread
- * is not visible there. */
-static __always_inline __u32 current_tid(void)
+/* include/linux/pid_namespace.h */
+#define MAX_PID_NS_LEVEL 32
+
+/* The current thread's and process's ids in blocksnoop's PID namespace;
+ * false if the thread is not visible there. */
+static __always_inline bool current_ids(__u32 *pid, __u32 *tid)
 {
 	struct bpf_pidns_info ns;
+	__u64 id;
 
-	if (targ_in_init_pidns)
-		return (__u32)bpf_get_current_pid_tgid();
-	if (bpf_get_ns_current_pid_tgid(targ_pidns_dev, targ_pidns_ino, &ns,
-					sizeof(ns)))
-		return 0;
-	return ns.pid;
+	if (targ_in_init_pidns) {
+		id = bpf_get_current_pid_tgid();
+		*pid = id >> 32;
+		*tid = (__u32)id;
+		return true;
+	}
+	if (bpf_get_ns_current_pid_tgid(targ_pidns_dev, targ_pidns_ino, &ns, sizeof(ns)))
+		return false;
+	*pid = ns.tgid;
+	*tid = ns.pid;
+	return true;
 }
 
-/* The watched slot of the current thread, or NULL. */
-static __always_inline struct watch_slot *current_slot(__u32 *tid, __u32 *index)
+/* A task's thread id in blocksnoop's PID namespace (what
+ * bpf_get_ns_current_pid_tgid() does, for a task that is not running); 0 if
+ * it is not visible there. */
+static __always_inline __u32 task_ns_tid(struct task_struct *task)
 {
-	struct watch_slot *slot;
-	__u32 *idx;
+	struct pid *pid;
+	struct upid upid;
+	unsigned int level;
 
-	*tid = current_tid();
-	if (!*tid)
+	if (targ_in_init_pidns)
+		return BPF_CORE_READ(task, pid);
+	pid = BPF_CORE_READ(task, thread_pid);
+	level = BPF_CORE_READ(pid, level);
+	for (unsigned int i = 0; i < MAX_PID_NS_LEVEL && i <= level; i++) {
+		if (bpf_core_read(&upid, sizeof(upid), &pid->numbers[i]))
+			return 0;
+		if (BPF_CORE_READ(upid.ns, ns.inum) == targ_pidns_ino)
+			return upid.nr;
+	}
+	return 0;
+}
+
+/* The watch with this id if it is still on. */
+static __always_inline const struct watch_config *live_watch(__u32 id)
+{
+	const struct watch_config *w;
+
+	if (!id)
 		return NULL;
-	idx = bpf_map_lookup_elem(&watched_tids, tid);
-	if (!idx)
+	w = &watches[id & (MAX_WATCHES - 1)];
+	if (w->id != id || !(w->flags & WATCH_F_ACTIVE))
 		return NULL;
-	*index = *idx;
-	if (*index >= MAX_WATCHED_THREADS)
+	return w;
+}
+
+/* The slot a mark names, if it is still that mark's. */
+static __always_inline struct watch_slot *slot_of(const struct task_mark *m)
+{
+	union watch_slot_state st;
+	struct watch_slot *s;
+	__u32 i = m->slot;
+
+	if (i >= MAX_WATCHED_THREADS)
 		return NULL;
-	slot = &watch_slots[*index];
-	/* A slot being recycled by user space may briefly name another thread. */
-	if (!(slot->flags & WATCH_F_ACTIVE) || slot->tid != *tid)
+	s = &watch_slots[i];
+	st.word = s->state;
+	if (st.gen != m->slot_gen || !(st.flags & WATCH_F_ACTIVE))
 		return NULL;
-	return slot;
+	return s;
+}
+
+static __always_inline void notify(__u32 kind, __u32 watch, __u32 pid, __u32 tid,
+				   __u32 ppid, __u32 slot, __u32 gen)
+{
+	struct task_notice *n = bpf_ringbuf_reserve(&notices, sizeof(*n), 0);
+
+	if (!n) {
+		__sync_fetch_and_add(&counters.lost_notices, 1);
+		return;
+	}
+	n->time_ns = bpf_ktime_get_ns();
+	n->kind = kind;
+	n->watch = watch;
+	n->pid = pid;
+	n->tid = tid;
+	n->ppid = ppid;
+	n->slot = slot;
+	n->gen = gen;
+	n->pad = 0;
+	bpf_ringbuf_submit(n, 0);
+}
+
+/*
+ * Give the current thread (marked m, of watch w) a slot of its own: the
+ * first time a member thread returns from epoll. Counts the thread once in
+ * slot_overflow if none is free, and tries again on its next return.
+ */
+static __always_inline struct watch_slot *give_slot(struct task_mark *m,
+						    const struct watch_config *w)
+{
+	union watch_slot_state st;
+	struct watch_slot *s;
+	__u32 pid, tid, idx;
+
+	if (!current_ids(&pid, &tid))
+		return NULL;
+	if (bpf_map_pop_elem(&free_slots, &idx)) {
+		if (!(m->flags & MARK_F_OVERFLOWED)) {
+			m->flags |= MARK_F_OVERFLOWED;
+			__sync_fetch_and_add(&counters.slot_overflow, 1);
+		}
+		return NULL;
+	}
+	__sync_fetch_and_add(&counters.slots_out, 1);
+	if (idx >= MAX_WATCHED_THREADS)
+		return NULL;
+	s = &watch_slots[idx];
+	st.word = s->state;
+	st.gen = st.gen + 1 ? st.gen + 1 : 1;
+	st.flags = WATCH_F_ACTIVE | (w->flags & WATCH_F_HISTOGRAM);
+	s->gap_start_ns = 0;
+	s->lost_events = 0;
+	s->threshold_ns = w->threshold_ns;
+	s->tid = tid;
+	s->pid = pid;
+	s->watch = m->watch;
+	s->gap_variant = 0;
+	/* Publish: an atomic exchange orders the stores above before it. */
+	__sync_lock_test_and_set(&s->state, st.word);
+	m->slot = idx;
+	m->slot_gen = st.gen;
+	notify(TASK_NOTICE_THREAD_ADDED, m->watch, pid, tid, 0, idx, st.gen);
+	return s;
+}
+
+/*
+ * The slot of a mark stops being its thread's (the thread exited, or its
+ * id changed in exec): free it, or, if user space allocated it, leave it
+ * inactive for user space to free. Tells user space, once.
+ */
+static __always_inline void release_slot(const struct task_mark *m)
+{
+	union watch_slot_state old, new;
+	struct watch_slot *s;
+	__u32 i = m->slot;
+
+	if (i >= MAX_WATCHED_THREADS)
+		return;
+	s = &watch_slots[i];
+	old.word = s->state;
+	if (old.gen != m->slot_gen || !(old.flags & WATCH_F_ACTIVE))
+		return;
+	new.gen = old.gen;
+	new.flags = old.flags & WATCH_F_USER;
+	if (__sync_val_compare_and_swap(&s->state, old.word, new.word) != old.word)
+		return;
+	s->gap_start_ns = 0;
+	notify(TASK_NOTICE_THREAD_GONE, s->watch, s->pid, s->tid, 0, i, old.gen);
+	if (!(old.flags & WATCH_F_USER) && !bpf_map_push_elem(&free_slots, &i, 0))
+		__sync_fetch_and_add(&counters.slots_out, -1);
+}
+
+/* Remove a mark (in task storage, or in tid_marks under tid), but not its
+ * slot. */
+static __always_inline void drop_mark(struct task_mark *m, struct task_struct *task,
+				      __u32 tid, bool in_hash)
+{
+	bool followed = m->flags & MARK_F_FOLLOWED;
+	long err;
+
+	if (in_hash) {
+		err = bpf_map_delete_elem(&tid_marks, &tid);
+		if (!err)
+			__sync_fetch_and_add(&counters.tid_marks, -1);
+	} else {
+		err = bpf_task_storage_delete(&task_marks, task);
+	}
+	if (!err && followed)
+		__sync_fetch_and_add(&counters.followed, -1);
+}
+
+/* A mark goes (its watch ended): its slot too. */
+static __always_inline void forget_mark(struct task_mark *m, struct task_struct *task,
+					__u32 tid, bool in_hash)
+{
+	release_slot(m);
+	drop_mark(m, task, tid, in_hash);
+}
+
+/*
+ * The slot the current thread's epoll calls go to, or NULL. A stale mark
+ * (its watch ended) is dropped; with take, a member thread without a slot
+ * gets one.
+ */
+static __always_inline struct watch_slot *mark_slot(struct task_mark *m,
+						    struct task_struct *task, __u32 tid,
+						    bool in_hash, bool take)
+{
+	const struct watch_config *w = live_watch(m->watch);
+	struct watch_slot *s;
+
+	if (!w) {
+		/* The watch ended (a slot given meanwhile goes back too). */
+		forget_mark(m, task, tid, in_hash);
+		return NULL;
+	}
+	s = slot_of(m);
+	if (s || !take || !(m->flags & MARK_F_THREAD))
+		return s;
+	return give_slot(m, w);
+}
+
+/* Move the mark of thread tid of process pid from tid_marks into task's
+ * storage, where it is found from then on. */
+static __always_inline struct task_mark *adopt_tid_mark(struct task_struct *task, __u32 pid,
+							__u32 tid)
+{
+	struct task_mark copy, *hm, *m;
+
+	hm = bpf_map_lookup_elem(&tid_marks, &tid);
+	if (!hm || hm->pid != pid)
+		return NULL;
+	copy = *hm;
+	m = bpf_task_storage_get(&task_marks, task, &copy, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!m)
+		return NULL;
+	if (!bpf_map_delete_elem(&tid_marks, &tid))
+		__sync_fetch_and_add(&counters.tid_marks, -1);
+	return m;
+}
+
+/*
+ * The current task's mark (ts_* and tsid_* programs). Every load on the way
+ * to "not watched" is paid by every epoll call of every thread on the host
+ * (a map value out of the TLB costs more than the lookup itself), so only
+ * tsid_*, loaded where existing threads may be marked in tid_marks (no
+ * pidfds for threads), look there, and only while it holds some. A thread
+ * found there makes its first epoll call: its mark moves into task storage.
+ */
+static __always_inline struct task_mark *ts_current_mark(struct task_struct *task,
+							 bool tid_marks)
+{
+	struct task_mark *m = bpf_task_storage_get(&task_marks, task, 0, 0);
+	__u32 pid, tid;
+
+	if (m || !tid_marks || !counters.tid_marks)
+		return m;
+	if (!current_ids(&pid, &tid))
+		return NULL;
+	return adopt_tid_mark(task, pid, tid);
+}
+
+/* The current thread's mark in tid_marks, and its tid (id_* programs, and
+ * the exit of a thread marked there). */
+static __always_inline struct task_mark *id_current_mark(__u32 *tid)
+{
+	struct task_mark *m;
+	__u32 pid;
+
+	if (!current_ids(&pid, tid))
+		return NULL;
+	m = bpf_map_lookup_elem(&tid_marks, tid);
+	/* A thread id reused by another process since it was marked. */
+	if (!m || m->pid != pid)
+		return NULL;
+	return m;
 }
 
 static __always_inline void count_gap(__u64 gap_ns)
@@ -109,70 +398,339 @@ static __always_inline void count_gap(__u64 gap_ns)
 		st->buckets[bucket]++;
 }
 
-static __always_inline int gap_opens(__u32 variant)
+static __always_inline void gap_opens(struct task_mark *m, struct task_struct *task,
+				      __u32 tid, bool in_hash, __u32 variant)
 {
-	struct watch_slot *slot;
-	__u32 tid, index;
+	struct watch_slot *s = mark_slot(m, task, tid, in_hash, true);
 
-	slot = current_slot(&tid, &index);
-	if (!slot)
-		return 0;
-	slot->gap_variant = variant;
-	slot->gap_start_ns = bpf_ktime_get_ns();
-	return 0;
+	if (!s)
+		return;
+	s->gap_variant = variant;
+	s->gap_start_ns = bpf_ktime_get_ns();
 }
 
-static __always_inline int gap_closes(__u32 variant)
+static __always_inline void gap_closes(struct task_mark *m, struct task_struct *task,
+				       __u32 tid, bool in_hash, __u32 variant)
 {
-	struct watch_slot *slot;
+	struct watch_slot *s = mark_slot(m, task, tid, in_hash, false);
 	struct gap_event *e;
 	__u64 start, now;
-	__u32 tid, index;
 
-	slot = current_slot(&tid, &index);
-	if (!slot)
-		return 0;
-	start = slot->gap_start_ns;
+	if (!s)
+		return;
+	start = s->gap_start_ns;
 	if (!start) /* watched since it was already running: no known start */
-		return 0;
+		return;
 	now = bpf_ktime_get_ns();
-	slot->gap_start_ns = 0;
-	if (now - start < slot->threshold_ns)
-		return 0;
+	s->gap_start_ns = 0;
+	if (now - start < s->threshold_ns)
+		return;
 
-	if (slot->flags & WATCH_F_HISTOGRAM) {
+	if (s->flags & WATCH_F_HISTOGRAM) {
 		count_gap(now - start);
-		return 0;
+		return;
 	}
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		__sync_fetch_and_add(&slot->lost_events, 1);
-		__sync_fetch_and_add(&lost_events, 1);
-		return 0;
+		__sync_fetch_and_add(&s->lost_events, 1);
+		__sync_fetch_and_add(&counters.lost_events, 1);
+		return;
 	}
 	e->start_ns = start;
 	e->end_ns = now;
-	e->slot = index;
-	e->tid = tid;
-	e->start_variant = slot->gap_variant;
+	e->slot = m->slot;
+	e->gen = m->slot_gen;
+	e->tid = s->tid;
+	e->pid = s->pid;
+	e->watch = s->watch;
+	e->start_variant = s->gap_variant;
 	e->end_variant = variant;
+	e->pad = 0;
 	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline int ts_epoll(__u32 variant, bool exit, bool tid_marks)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_mark *m = ts_current_mark(task, tid_marks);
+
+	if (!m)
+		return 0;
+	if (exit)
+		gap_opens(m, task, 0, false, variant);
+	else
+		gap_closes(m, task, 0, false, variant);
+	return 0;
+}
+
+static __always_inline int id_epoll(__u32 variant, bool exit)
+{
+	struct task_mark *m;
+	__u32 tid;
+
+	m = id_current_mark(&tid);
+	if (!m)
+		return 0;
+	if (exit)
+		gap_opens(m, NULL, tid, true, variant);
+	else
+		gap_closes(m, NULL, tid, true, variant);
 	return 0;
 }
 
 /*
- * One program per syscall and direction. User space turns off the pairs this
- * kernel lacks (epoll_pwait2 arrived in 5.11; arm64 has no epoll_wait).
+ * One program per syscall, direction and way of finding marks. User space
+ * loads one way, and turns off the syscalls this kernel lacks (epoll_pwait2
+ * arrived in 5.11; arm64 has no epoll_wait).
  */
-#define EPOLL_PROBES(name, variant)                                  \
-	SEC("tracepoint/syscalls/sys_exit_" #name)                   \
-	int exit_##name(void *ctx __attribute__((unused))) { return gap_opens(variant); }    \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                  \
-	int enter_##name(void *ctx __attribute__((unused))) { return gap_closes(variant); }
+#define EPOLL_PROBES(name, variant)                                              \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                               \
+	int ts_exit_##name(void *ctx __attribute__((unused)))                    \
+	{ return ts_epoll(variant, true, false); }                               \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                              \
+	int ts_enter_##name(void *ctx __attribute__((unused)))                   \
+	{ return ts_epoll(variant, false, false); }                              \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                               \
+	int tsid_exit_##name(void *ctx __attribute__((unused)))                  \
+	{ return ts_epoll(variant, true, true); }                                \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                              \
+	int tsid_enter_##name(void *ctx __attribute__((unused)))                 \
+	{ return ts_epoll(variant, false, true); }                               \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                               \
+	int id_exit_##name(void *ctx __attribute__((unused)))                    \
+	{ return id_epoll(variant, true); }                                      \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                              \
+	int id_enter_##name(void *ctx __attribute__((unused)))                   \
+	{ return id_epoll(variant, false); }
 
 EPOLL_PROBES(epoll_wait, EPOLL_VARIANT_WAIT)
 EPOLL_PROBES(epoll_pwait, EPOLL_VARIANT_PWAIT)
 EPOLL_PROBES(epoll_pwait2, EPOLL_VARIANT_PWAIT2)
+
+/* ---- following processes and threads (task storage only) ---------------- */
+
+/* Take one of follow_limit's places; false if they are all taken. */
+static __always_inline bool take_follow_place(void)
+{
+	if (__sync_fetch_and_add(&counters.followed, 1) < follow_limit)
+		return true;
+	__sync_fetch_and_add(&counters.followed, -1);
+	return false;
+}
+
+/*
+ * A task was created: the parent's process is a member if its thread group
+ * leader has a process mark. A member's new thread is marked if the watch
+ * wants all threads, its child process if it follows children. Runs in the
+ * parent before the child's first instruction.
+ */
+SEC("tp_btf/sched_process_fork")
+int follow_fork(__u64 *ctx)
+{
+	struct task_struct *parent = (void *)ctx[0], *child = (void *)ctx[1];
+	struct task_mark *pm, init = {}, *cm;
+	const struct watch_config *w;
+	bool thread = child->tgid == parent->tgid;
+	__u32 pid, tid;
+
+	/* A thread id user space asked for before it existed appears. */
+	if (counters.tid_marks && current_ids(&pid, &tid)) {
+		tid = task_ns_tid(child);
+		if (adopt_tid_mark(child, thread ? pid : tid, tid))
+			return 0;
+	}
+	pm = bpf_task_storage_get(&task_marks, parent->group_leader, 0, 0);
+	if (!pm || !(pm->flags & MARK_F_PROCESS))
+		return 0;
+	w = live_watch(pm->watch);
+	if (!w)
+		return 0;
+	if (!(w->flags & (thread ? WATCH_F_ALL_THREADS : WATCH_F_FOLLOW)))
+		return 0;
+
+	init.slot = NO_SLOT;
+	init.watch = pm->watch;
+	init.flags = MARK_F_THREAD | MARK_F_FOLLOWED | (thread ? 0 : MARK_F_PROCESS);
+	init.pid = thread ? pm->pid : task_ns_tid(child);
+	if (!init.pid)
+		return 0;
+	if (!take_follow_place()) {
+		__sync_fetch_and_add(&counters.follow_overflow, 1);
+		return 0;
+	}
+	cm = bpf_task_storage_get(&task_marks, child, &init, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!cm) {
+		__sync_fetch_and_add(&counters.followed, -1);
+		__sync_fetch_and_add(&counters.follow_overflow, 1);
+		return 0;
+	}
+	if (!thread)
+		notify(TASK_NOTICE_PROCESS_ADDED, init.watch, init.pid, init.pid, pm->pid,
+		       NO_SLOT, 0);
+	return 0;
+}
+
+/* A signal_struct before 5.16 named the thread that exec'ed so. */
+struct signal_struct___pre516 {
+	struct task_struct *group_exit_task;
+} __attribute__((preserve_access_index));
+
+/* Whether task dies because another thread of its process exec'ed:
+ * de_thread() names that thread while the others die. */
+static __always_inline bool execing_thread(struct task_struct *task)
+{
+	struct signal_struct *sig = task->signal;
+	struct task_struct *execer;
+
+	if (bpf_core_field_exists(sig->group_exec_task))
+		execer = sig->group_exec_task;
+	else
+		execer = ((struct signal_struct___pre516 *)sig)->group_exit_task;
+	return execer && execer != task;
+}
+
+/*
+ * The leader of a member process dies because another of its threads
+ * exec'ed: that thread becomes the process (same PID), so it takes the
+ * membership over and, its id being the process's now, the main thread's
+ * watching (it gets a slot on its first return from epoll). It gets the mark
+ * in its sched_process_exec.
+ */
+static __always_inline void hand_over(const struct task_mark *m, struct task_struct *task)
+{
+	struct task_mark init = {};
+	__u32 tgid = task->tgid;
+
+	init.slot = NO_SLOT;
+	init.watch = m->watch;
+	init.pid = m->pid;
+	init.flags = MARK_F_THREAD | MARK_F_PROCESS;
+	if (!bpf_map_update_elem(&exec_handover, &tgid, &init, BPF_NOEXIST))
+		__sync_fetch_and_add(&counters.handovers, 1);
+	else
+		bpf_map_update_elem(&exec_handover, &tgid, &init, BPF_EXIST);
+}
+
+/* Take the mark a dying leader handed over to this process's exec'ing
+ * thread, if there is one. */
+static __always_inline struct task_mark *take_over(struct task_struct *task, struct task_mark *m)
+{
+	struct task_mark *h;
+	__u32 tgid = task->tgid;
+
+	if (!counters.handovers)
+		return m;
+	h = bpf_map_lookup_elem(&exec_handover, &tgid);
+	if (!h)
+		return m;
+	if (m) {
+		m->watch = h->watch;
+		m->pid = h->pid;
+		m->flags |= MARK_F_THREAD | MARK_F_PROCESS;
+	} else {
+		m = bpf_task_storage_get(&task_marks, task, h, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	}
+	if (!bpf_map_delete_elem(&exec_handover, &tgid))
+		__sync_fetch_and_add(&counters.handovers, -1);
+	return m;
+}
+
+/* A process whose exec failed after de_thread() dies with its handover. */
+static __always_inline void forget_handover(struct task_struct *task)
+{
+	__u32 tgid = task->tgid;
+
+	if (counters.handovers && !bpf_map_delete_elem(&exec_handover, &tgid))
+		__sync_fetch_and_add(&counters.handovers, -1);
+}
+
+/* The last thread of a process whose leader exited earlier is gone: the
+ * leader's process mark goes with it. */
+static __always_inline void leader_gone(struct task_struct *leader)
+{
+	struct task_mark *lm = bpf_task_storage_get(&task_marks, leader, 0, 0);
+	__u32 watch, pid, flags;
+
+	if (!lm || !(lm->flags & MARK_F_PROCESS))
+		return;
+	watch = lm->watch;
+	pid = lm->pid;
+	flags = lm->flags;
+	if (bpf_task_storage_delete(&task_marks, leader))
+		return; /* another thread's exit got there first */
+	if (flags & MARK_F_FOLLOWED)
+		__sync_fetch_and_add(&counters.followed, -1);
+	if (live_watch(watch))
+		notify(TASK_NOTICE_PROCESS_GONE, watch, pid, pid, 0, NO_SLOT, 0);
+}
+
+SEC("tp_btf/sched_process_exit")
+int follow_exit(__u64 *ctx)
+{
+	struct task_struct *task = (void *)ctx[0];
+	struct task_mark *m;
+	bool group_dead, leader, in_hash = false;
+	__u32 tid = 0;
+
+	/* Runs in the exiting task: current_ids() are its own. */
+	m = bpf_task_storage_get(&task_marks, task, 0, 0);
+	if (!m && counters.tid_marks) {
+		m = id_current_mark(&tid);
+		in_hash = true;
+	}
+	/* do_exit() counted this thread out of signal->live before. */
+	group_dead = BPF_CORE_READ(task, signal, live.counter) == 0;
+	leader = task->group_leader == task;
+
+	if (m) {
+		release_slot(m);
+		if (!(m->flags & MARK_F_PROCESS) || !live_watch(m->watch)) {
+			drop_mark(m, task, tid, in_hash);
+		} else if (execing_thread(task)) {
+			hand_over(m, task);
+			drop_mark(m, task, tid, in_hash);
+		} else if (group_dead) {
+			notify(TASK_NOTICE_PROCESS_GONE, m->watch, m->pid, m->pid, 0, NO_SLOT, 0);
+			drop_mark(m, task, tid, in_hash);
+		} else {
+			/* The main thread left before the others: the process
+			 * stays a member until its last thread exits. */
+			m->slot = NO_SLOT;
+			m->flags &= ~MARK_F_THREAD;
+		}
+	}
+	if (group_dead && !leader)
+		leader_gone(task->group_leader);
+	if (group_dead)
+		forget_handover(task);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int follow_exec(__u64 *ctx)
+{
+	struct task_struct *task = (void *)ctx[0];
+	pid_t old_pid = (pid_t)ctx[1];
+	struct task_mark *m = bpf_task_storage_get(&task_marks, task, 0, 0);
+
+	m = take_over(task, m);
+	if (!m)
+		return 0;
+	if (!live_watch(m->watch)) {
+		forget_mark(m, task, 0, false);
+		return 0;
+	}
+	if (task->pid != old_pid) {
+		/* A thread other than the main one exec'ed and now has the
+		 * process's id: its slot named the old one. */
+		release_slot(m);
+		m->slot = NO_SLOT;
+		m->flags |= MARK_F_THREAD;
+	}
+	if (m->flags & MARK_F_PROCESS)
+		notify(TASK_NOTICE_PROCESS_EXEC, m->watch, m->pid, m->pid, 0, NO_SLOT, 0);
+	return 0;
+}
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -8,6 +8,15 @@
  * epoll_wait family of syscalls and entering the next one. For an asyncio
  * event loop that is the time spent running callbacks: the time the loop was
  * not able to react to I/O.
+ *
+ * Three kinds of state (docs/architecture.md, "The kernel side"):
+ *   - watches: what user space asked for (threshold, flags), inherited by
+ *     every process and thread the kernel side follows on its own;
+ *   - slots: one per watched thread, its live gap state, read by user space
+ *     from the mapped .bss without a syscall;
+ *   - marks: per task, "this task belongs to watch W (and has slot S)",
+ *     kept in task-local storage (or, where a task cannot be named by a
+ *     pidfd or the kernel has no task storage, in a hash map by thread id).
  */
 #ifndef BLOCKSNOOP_GAP_DETECTOR_H
 #define BLOCKSNOOP_GAP_DETECTOR_H
@@ -19,6 +28,11 @@
 
 /* How many threads one loaded detector can watch at once. */
 #define MAX_WATCHED_THREADS 4096
+/* How many watches can exist at once (as many as threads: a watch has one
+ * at least). A power of two: watch id N lives in watches[N % MAX_WATCHES]. */
+#define MAX_WATCHES 4096
+/* task_mark.slot of a thread that has no slot (yet). */
+#define NO_SLOT 0xffffffffu
 
 /* Which syscall opened or closed a gap. */
 enum epoll_variant {
@@ -28,12 +42,45 @@ enum epoll_variant {
 	EPOLL_VARIANT_COUNT = 3,
 };
 
-/* watch_slot.flags */
+/* watch_config.flags, and (ACTIVE, HISTOGRAM, USER) watch_slot.flags */
 enum watch_flags {
-	/* The slot is in use; the kernel side ignores slots without it. */
+	/* In use; the kernel side ignores watches and slots without it. */
 	WATCH_F_ACTIVE = 1u << 0,
 	/* Stats mode: count the gap in gap_stats instead of sending an event. */
 	WATCH_F_HISTOGRAM = 1u << 1,
+	/* Every process a member process forks joins the watch, from its
+	 * first instruction (its main thread, or all its threads). */
+	WATCH_F_FOLLOW = 1u << 2,
+	/* Every thread of a member process is watched once it returns from
+	 * epoll, also threads created later, not only the main thread. */
+	WATCH_F_ALL_THREADS = 1u << 3,
+	/* Slot only: user space allocated it and alone frees it; the kernel
+	 * side only deactivates it when its thread exits. */
+	WATCH_F_USER = 1u << 4,
+};
+
+/*
+ * One watch, in watches[id % MAX_WATCHES]. User space writes threshold_ns and
+ * flags, then id last; it clears flags to end the watch. The kernel side
+ * copies threshold_ns and HISTOGRAM into each slot it gives out.
+ */
+struct watch_config {
+	__u64 threshold_ns;
+	__u32 id;    /* 0: unused; ids are never reused by one detector */
+	__u32 flags; /* enum watch_flags */
+};
+
+/*
+ * A slot's flags and generation as one word, changed with compare-and-swap
+ * only: a slot is freed once, by whoever wins, and a generation that moved
+ * on (the slot was freed and given to another thread) makes the swap fail.
+ */
+union watch_slot_state {
+	struct {
+		__u32 flags; /* enum watch_flags: ACTIVE, HISTOGRAM, USER */
+		__u32 gen;   /* +1 each time the slot is given out; never 0 then */
+	};
+	__u64 word;
 };
 
 /*
@@ -41,10 +88,12 @@ enum watch_flags {
  * maps into its own memory: writing the configuration and reading the
  * "out of epoll since" state cost no syscall.
  *
- * Ownership: user space writes tid, threshold_ns and flags before it
- * publishes the slot (watched_tids map) and never changes them while the slot
- * is published. The kernel side owns gap_start_ns, gap_variant and
- * lost_events.
+ * Life: a free slot's index waits in the free_slots queue. Whoever pops it
+ * (user space, or the kernel side for a thread it follows) owns it, fills it
+ * in, and publishes it by storing state (ACTIVE, new gen) last; only then
+ * does a mark name it. It is freed by swapping state to inactive and pushing
+ * the index back. The kernel side checks a mark's slot_gen against the
+ * slot's gen on every use, so a recycled slot is never misattributed.
  */
 struct watch_slot {
 	/* CLOCK_MONOTONIC time the thread last returned from epoll; 0 while
@@ -54,15 +103,73 @@ struct watch_slot {
 	__u64 threshold_ns;
 	/* Events that did not fit into the ring buffer. */
 	__u64 lost_events;
-	/* The thread, as numbered in blocksnoop's own PID namespace. */
+	/* The same layout as union watch_slot_state. */
+	union {
+		struct {
+			__u32 flags;
+			__u32 gen;
+		};
+		__u64 state;
+	};
+	/* The thread and its process, numbered in blocksnoop's PID namespace. */
 	__u32 tid;
-	__u32 flags;
+	__u32 pid;
+	/* The watch id the thread belongs to. */
+	__u32 watch;
 	/* enum epoll_variant that opened the current gap. */
 	__u32 gap_variant;
+};
+
+/* task_mark.flags */
+enum mark_flags {
+	/* The task's own epoll calls are watched (it gets a slot on its first
+	 * return from epoll if it has none). */
+	MARK_F_THREAD = 1u << 0,
+	/* On a thread group leader: its process is a member of the watch: its
+	 * forks (FOLLOW), new threads (ALL_THREADS), exec and exit are seen. */
+	MARK_F_PROCESS = 1u << 1,
+	/* Made by the kernel side on its own: counts against follow_limit. */
+	MARK_F_FOLLOWED = 1u << 2,
+	/* slot_overflow was counted for this task already. */
+	MARK_F_OVERFLOWED = 1u << 3,
+};
+
+/*
+ * What a task is to the detector: the value of the task_marks task storage
+ * and of the tid_marks hash map. A mark whose watch has ended, or whose slot
+ * moved on to another thread, is stale and dropped when next seen.
+ */
+struct task_mark {
+	__u32 slot;     /* index into watch_slots, or NO_SLOT */
+	__u32 slot_gen; /* the slot's gen when it was given to this task */
+	__u32 watch;    /* watch id */
+	__u32 flags;    /* enum mark_flags */
+	__u32 pid;      /* the task's process, in blocksnoop's PID namespace */
 	__u32 pad;
 };
 
-/* A gap at or over its slot's threshold, sent through the ring buffer. */
+/* Counters in .bss; user space reads them without a syscall. */
+struct detector_counters {
+	/* Gap events that did not fit into the events ring buffer. */
+	__u64 lost_events;
+	/* Task notices that did not fit into the notices ring buffer. */
+	__u64 lost_notices;
+	/* Forks and clones not followed: follow_limit reached, or no memory
+	 * for the task's mark. */
+	__u64 follow_overflow;
+	/* Threads that returned from epoll but got no slot: all in use. */
+	__u64 slot_overflow;
+	/* Tasks the kernel side follows on its own now (MARK_F_FOLLOWED). */
+	__u32 followed;
+	/* Slots out of the free_slots queue now, taken by either side. */
+	__u32 slots_out;
+	/* Entries in tid_marks; the programs look there only if non-zero. */
+	__s32 tid_marks;
+	/* Entries in exec_handover; looked at only if non-zero. */
+	__s32 handovers;
+};
+
+/* A gap at or over its slot's threshold, sent through the events ring. */
 struct gap_event {
 	__u64 start_ns; /* return from epoll, CLOCK_MONOTONIC */
 	__u64 end_ns;   /* next entry into epoll, CLOCK_MONOTONIC */
@@ -70,6 +177,40 @@ struct gap_event {
 	__u32 tid;      /* in blocksnoop's PID namespace */
 	__u32 start_variant; /* enum epoll_variant returned from */
 	__u32 end_variant;   /* enum epoll_variant entered */
+	__u32 pid;      /* the thread's process, in blocksnoop's PID namespace */
+	__u32 watch;    /* watch id */
+	__u32 gen;      /* the slot's generation */
+	__u32 pad;
+};
+
+/* task_notice.kind */
+enum task_notice_kind {
+	/* A member process forked: the child joined the watch (FOLLOW).
+	 * pid = tid = the child, ppid = the parent; no slot yet. */
+	TASK_NOTICE_PROCESS_ADDED = 1,
+	/* The kernel side gave a thread a slot (its first return from epoll
+	 * as a member). */
+	TASK_NOTICE_THREAD_ADDED = 2,
+	/* A thread with a slot exited, or exec'ed from a non-main thread
+	 * (its thread id changed): the slot is no longer its. */
+	TASK_NOTICE_THREAD_GONE = 3,
+	/* A member process exec'ed; it stays a member. */
+	TASK_NOTICE_PROCESS_EXEC = 4,
+	/* The last thread of a member process exited. */
+	TASK_NOTICE_PROCESS_GONE = 5,
+};
+
+/* What the kernel side did on its own, sent through the notices ring. */
+struct task_notice {
+	__u64 time_ns;  /* CLOCK_MONOTONIC */
+	__u32 kind;     /* enum task_notice_kind */
+	__u32 watch;    /* watch id */
+	__u32 pid;      /* process, in blocksnoop's PID namespace */
+	__u32 tid;      /* thread (= pid for process notices) */
+	__u32 ppid;     /* PROCESS_ADDED: the parent process; else 0 */
+	__u32 slot;     /* THREAD_*: the slot; else NO_SLOT */
+	__u32 gen;      /* THREAD_*: the slot's generation; else 0 */
+	__u32 pad;
 };
 
 #endif /* BLOCKSNOOP_GAP_DETECTOR_H */
