@@ -576,7 +576,7 @@ static int mark_by_pidfd(struct detector *d, pid_t pid, pid_t tid, const struct 
 	if (fd < 0)
 		return -errno;
 	/* The id may have been reused since the caller read it. */
-	if ((!leader && procfs_thread_of(pid, tid)) ||
+	if ((!leader && !procfs_is_thread_of(pid, tid)) ||
 	    (parent && !is_child_of(fd, pid, parent))) {
 		ret = -ESRCH;
 		goto out;
