@@ -115,7 +115,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&fp, 0, sizeof(fp));
 	fp.ns_pid = (pid_t)h.ns_pid;
 	fp.host_offset = h.flags & 4 ? 100000 : 0;
-	tid = (pid_t)h.tid + fp.host_offset;
+	/* Wraps rather than overflows: any id is a fair test of the reader. */
+	tid = (pid_t)((uint32_t)h.tid + (uint32_t)fp.host_offset);
 	for (i = 0; i < h.ntids && i < MAX_TIDS && pos + 4 <= size; i++, pos += 4)
 		memcpy(&fp.tids[fp.ntids++], data + pos, 4);
 	pos = map_regions(data, size, pos);
