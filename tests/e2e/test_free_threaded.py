@@ -22,18 +22,19 @@ tests/rootfs/free-threaded-python). Free-threaded builds under
     refusal on Debian's 3.14 and 3.15 with their _Py_DebugOffsets claiming
     a free-threaded build.
 """
+import pathlib
 import subprocess
 
 import pytest
 
 from conftest import (INTERPRETERS, Result, check_common, check_events, pid_cmdline,
-                      read_truth, start_ready_target, wait_for)
-from test_newest_pythons import WARNING, in_own_pid_namespace, nspid
-from test_stacks import (KINDS, TARGET, attach_and_go, blocks_of, children,
-                         check_stack_fields, check_target_events, event_of, marker)
+                      read_truth, wait_for)
+from test_newest_pythons import in_own_pid_namespace, nspid
+from test_stacks import KINDS, TARGET, attach_and_go, children, check_target_events, marker
 
 FREE_THREADED = [i for i in INTERPRETERS if i.free_threaded]
-READ = [pytest.param(i, id=i.id) for i in FREE_THREADED if i.reader_reads]
+# (none: the tests still run, and fail in the_one_we_build())
+READ = [pytest.param(i, id=i.id) for i in FREE_THREADED if i.reader_reads] or [None]
 
 
 def the_one_we_build():
@@ -114,6 +115,8 @@ def test_attach_in_own_namespaces_with_parallel_threads(bs, procs, tmp_path, pyt
         for stack in e["python_stacks"] or []:
             assert all(f["line"] != spinner_line or f["file"] != TARGET for f in stack), (
                 f"a spinner thread's stack in the loop thread's event: {e}")
+    stdlib_dir = f"/usr/local/lib/python3.{python.minor}t"
     stdlib = [f for e in res.events for f in (e["python_stacks"] or [[]])[0]
-              if f["file"].startswith(f"/usr/local/lib/python3.{python.minor}t/")]
+              if f["file"].startswith(stdlib_dir + "/")]
     assert stdlib and all(f["source"] for f in stdlib), res.events
+    assert not pathlib.Path(stdlib_dir).exists()
