@@ -281,7 +281,7 @@ unit: $(UNIT_BINS)
 #   trixie: 3.13 + Austin 3.7   testing: 3.14 (python3) and 3.15
 #   freethreaded: /usr/local/bin/python3.13t, built in the root from Debian's
 #     python3.13 source (Debian packages no free-threaded CPython;
-#     tests/rootfs/free-threaded-python), ~5 minutes on 2 cores
+#     tests/rootfs/free-threaded-python), about 10 minutes on 2 cores
 # The Release files of archived and moving suites can outlive their
 # Valid-Until date; tests do not care.
 ROOTFS := build/rootfs-trixie
