@@ -279,12 +279,15 @@ unit: $(UNIT_BINS)
 # `rm -rf build/rootfs-NAME` to rebuild one (testing moves on).
 #   bullseye: 3.9   bookworm: 3.11, only on hosts without /usr/bin/python3.11
 #   trixie: 3.13 + Austin 3.7   testing: 3.14 (python3) and 3.15
+#   freethreaded: /usr/local/bin/python3.13t, built in the root from Debian's
+#     python3.13 source (Debian packages no free-threaded CPython;
+#     tests/rootfs/free-threaded-python), about 10 minutes on 2 cores
 # The Release files of archived and moving suites can outlive their
 # Valid-Until date; tests do not care.
 ROOTFS := build/rootfs-trixie
 comma := ,
 # $(1) name, $(2) suite, $(3) packages, $(4) a file whose presence says the
-# root is complete (the target).
+# root is complete (the target), $(5) more mmdebstrap options (hooks).
 define rootfs_rule
 ROOTFS_DONE_$(1) := build/rootfs-$(1)/$(4)
 build/rootfs-$(1)/$(4):
@@ -294,14 +297,16 @@ build/rootfs-$(1)/$(4):
 		test -e $$@ && exit 0; \
 		rm -rf build/rootfs-$(1).tmp && \
 		mmdebstrap --quiet --variant=apt --include=$(3) \
-			--aptopt="Acquire::Check-Valid-Until \"false\"" $(2) build/rootfs-$(1).tmp && \
+			--aptopt="Acquire::Check-Valid-Until \"false\"" $(5) $(2) build/rootfs-$(1).tmp && \
 		rm -rf build/rootfs-$(1) && mv build/rootfs-$(1).tmp build/rootfs-$(1)'
 endef
 $(eval $(call rootfs_rule,bullseye,bullseye,python3,usr/bin/python3.9))
 $(eval $(call rootfs_rule,bookworm,bookworm,python3,usr/bin/python3.11))
 $(eval $(call rootfs_rule,trixie,trixie,python3$(comma)austin,usr/bin/austin))
 $(eval $(call rootfs_rule,testing,testing,python3$(comma)python3.15,usr/bin/python3.15))
-TEST_ROOTS := bullseye trixie testing $(if $(wildcard /usr/bin/python3.11),,bookworm)
+$(eval $(call rootfs_rule,freethreaded,trixie,build-essential,usr/local/bin/python3.13t,\
+	--customize-hook=tests/rootfs/free-threaded-python))
+TEST_ROOTS := bullseye trixie testing freethreaded $(if $(wildcard /usr/bin/python3.11),,bookworm)
 
 # kubernetes-models (the Kubernetes OpenAPI schema, for the manifest tests)
 # from npm, as pinned by tests/e2e/npm/package-lock.json.

@@ -219,9 +219,11 @@ struct debug_layout {
 	uint8_t owner_max;
 	/*
 	 * Whether its free-threaded build is read too. 3.13t differs from 3.13
-	 * only in what the debug offsets say; 3.14t adds thread-local bytecode
-	 * (instr_ptr in a per-thread copy of the code) and moves the bits of
-	 * str's state, neither of which they describe.
+	 * only in what the debug offsets say (a longer object header; checked
+	 * against a live 3.13.5t). 3.14t adds thread-local bytecode (a frame's
+	 * instr_ptr may point into its thread's copy of the code, found through
+	 * co_tlbc and the frame's tlbc_index) and moves the bits of str's state
+	 * (interned becomes a byte), neither of which this reader follows.
 	 */
 	bool free_threaded_read;
 };
@@ -390,6 +392,7 @@ int pyoffsets_from_debug(const uint8_t *buf, size_t len, struct py_offsets *out,
 	memset(out, 0, sizeof(*out));
 	out->major = major;
 	out->minor = minor;
+	out->free_threaded = get_u64(buf, l->free_threaded) != 0;
 	out->frames = PY_FRAMES_DIRECT;
 	out->lines = PY_LINES_LOCATIONS;
 	out->tids = PY_TID_NATIVE;

@@ -40,6 +40,11 @@ enum py_tid_style {
 
 struct py_offsets {
 	int major, minor;
+	/*
+	 * A free-threaded ("t") build's (3.13t): its objects have a larger
+	 * header, which its _Py_DebugOffsets describe; nothing else differs.
+	 */
+	bool free_threaded;
 	enum py_frame_style frames;
 	enum py_line_style lines;
 	enum py_tid_style tids;
@@ -145,7 +150,8 @@ int pyoffsets_builtin(int minor, struct py_offsets *out);
  * PY_DEBUG_OFFSETS_MAX when the target has that much). Checks the cookie,
  * that the version is 3.13 to 3.15 (the layouts known here; a release
  * candidate or final release, not an alpha or beta), that a free-threaded
- * build is one read here (3.13t), that every offset and size is plausible
+ * build is one read here (3.13t; out->free_threaded says it is one; 3.14t
+ * and 3.15t are refused), that every offset and size is plausible
  * and that every field fits what the reader copies of its struct
  * (pyoffsets_check). Returns 0, or -1 with a one-line reason in err that
  * names the version ("CPython 3.16.0 is not supported (...)"). Pure;

@@ -94,9 +94,15 @@ static int choose_layout(struct py_process *p, const struct py_runtime_loc *loc,
 	if (rc)
 		return rc;
 	if (pyoffsets_has_cookie(dbg, sizeof(dbg))) {
+		size_t n;
+
 		if (pyoffsets_from_debug(dbg, sizeof(dbg), &p->off, &hex, err, errlen) < 0)
 			return -ENOTSUP;
 		pyoffsets_version_name(hex, p->version, sizeof(p->version));
+		/* a free-threaded build as people name it: "3.13.5t" */
+		n = strlen(p->version);
+		if (p->off.free_threaded)
+			snprintf(p->version + n, sizeof(p->version) - n, "t");
 		return 0;
 	}
 	if (loc->py_version) {

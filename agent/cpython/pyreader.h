@@ -95,9 +95,9 @@ int py_process_open(pid_t pid, struct py_process **out, char *err, size_t errlen
 void py_process_close(struct py_process *p);
 
 /*
- * The target's Python version, "3.11.7", or "3.9" when the patch level
- * cannot be known without running the target (3.8-3.10). Valid until
- * py_process_close(). Never NULL.
+ * The target's Python version, "3.11.7", "3.13.5t" for a free-threaded
+ * build, or "3.9" when the patch level cannot be known without running the
+ * target (3.8-3.10). Valid until py_process_close(). Never NULL.
  */
 const char *py_process_version(const struct py_process *p);
 

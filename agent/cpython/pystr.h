@@ -14,7 +14,10 @@
 /* Longest string the reader copies, in characters (longer ones are cut). */
 #define PYSTR_MAX_CHARS 1024
 
-/* The PyASCIIObject.state bits that matter, the same from 3.8 to 3.14. */
+/*
+ * The PyASCIIObject.state bits that matter, the same from 3.8 to 3.15 and in
+ * 3.13t (3.14t moves them: its interned flag is a whole byte).
+ */
 struct pystr_shape {
 	unsigned kind;   /* bytes per character: 1, 2 or 4 */
 	bool compact;    /* characters follow the header */

@@ -541,16 +541,20 @@ def trixie_rootfs():
 # The stack tests run their targets with every CPython at hand: the host's
 # /usr/bin/python3.X, the python3.X of each Debian root file system `make
 # e2e` builds (BLOCKSNOOP_TEST_ROOTS; see the Makefile: bullseye 3.9, trixie
-# 3.13, testing 3.14 and 3.15), and pyenv builds under /root/.pyenv/versions
-# when the machine has them (extra coverage, never required). An interpreter
-# of a root needs the root's own C library, so it runs chrooted, in an
-# overlay of the root that keeps the shared root unwritten.
+# 3.13, testing 3.14 and 3.15, freethreaded 3.13t in /usr/local/bin), and
+# pyenv builds under /root/.pyenv/versions when the machine has them (extra
+# coverage, never required). An interpreter of a root needs the root's own C
+# library, so it runs chrooted, in an overlay of the root that keeps the
+# shared root unwritten. Whether one is free-threaded is asked of the
+# interpreter itself (sysconfig's Py_GIL_DISABLED), never told by its name.
 
 PYENV = pathlib.Path("/root/.pyenv/versions")
 TEST_ROOTS = [pathlib.Path(p) for p in os.environ.get("BLOCKSNOOP_TEST_ROOTS", "").split()] or \
     sorted(p for p in (ROOT / "build").glob("rootfs-*") if re.fullmatch(r"rootfs-\w+", p.name))
-# The versions the built-in reader reads (agent/cpython/README.md).
+# The versions the built-in reader reads (agent/cpython/README.md), and of
+# their free-threaded builds, those it reads.
 READER_OLDEST, READER_NEWEST = (3, 8), (3, 15)
+READER_FREE_THREADED = {(3, 13)}
 
 # Run as `sh -c IN_ROOT sh ROOT SCRATCH PATH... -- ARGV...` inside `unshare
 # --mount`: ROOT overlaid (upper layer and work directory in SCRATCH),
@@ -583,6 +587,7 @@ class Interpreter:
     path: str
     root: pathlib.Path = None
     origin: str = "host"         # "host", "pyenv", or the root's name ("testing")
+    free_threaded: bool = False  # built with --disable-gil (Py_GIL_DISABLED)
 
     @property
     def minor(self):
@@ -590,16 +595,19 @@ class Interpreter:
 
     @property
     def id(self):
-        """The test id: "3.14.8-testing", "3.11.2-host", "3.12.1-pyenv"."""
-        return f"{self.version}-{self.origin}"
+        """The test id: "3.14.8-testing", "3.11.2-host", "3.12.1-pyenv",
+        "3.13.5t-freethreaded"."""
+        return f"{self.version}{'t' if self.free_threaded else ''}-{self.origin}"
 
     def __str__(self):
         return f"{self.id}: {self.path}" + (f" in {self.root}" if self.root else "")
 
     @property
     def reader_reads(self):
-        """True if blocksnoop's built-in reader supports this version."""
-        return READER_OLDEST <= (3, self.minor) <= READER_NEWEST
+        """True if blocksnoop's built-in reader supports this version (and
+        build)."""
+        return READER_OLDEST <= (3, self.minor) <= READER_NEWEST and (
+            not self.free_threaded or (3, self.minor) in READER_FREE_THREADED)
 
     def command(self, tmp, *args):
         """argv running this interpreter with args. A host interpreter runs
@@ -618,41 +626,53 @@ class Interpreter:
                 self.path, *map(str, args)]
 
 
-def _version_of(argv):
-    out = subprocess.run([*argv, "-B", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+def _interpreter(argv, path, root=None, origin="host"):
+    """The Interpreter argv runs (at path), as it says it is: its version,
+    and whether it is free-threaded."""
+    out = subprocess.run([*argv, "-B", "-c", "import sys, sysconfig; print('%d.%d.%d' % "
+                          "sys.version_info[:3], sysconfig.get_config_var('Py_GIL_DISABLED') or 0)"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, f"{argv} does not start: {out.stderr}"
-    return out.stdout.strip()
+    version, free_threaded = out.stdout.split()
+    return Interpreter(version, path, root, origin, free_threaded == "1")
+
+
+# python3.X, and python3.Xt, the name a free-threaded build installs as
+# (besides python3.X, which the free-threaded root's /usr/local/bin has too)
+PYTHON_NAME = re.compile(r"python3\.\d+t?")
 
 
 def _find_interpreters():
     found = []
     for exe in sorted(pathlib.Path("/usr/bin").glob("python3.*")):
-        if re.fullmatch(r"python3\.\d+", exe.name):
-            found.append(Interpreter(_version_of([str(exe)]), str(exe)))
+        if PYTHON_NAME.fullmatch(exe.name):
+            found.append(_interpreter([str(exe)], str(exe)))
     for root in TEST_ROOTS:
         assert root.is_dir(), f"no root file system {root}: `make e2e` builds it"
         name = root.name.removeprefix("rootfs-")
-        for exe in sorted((root / "usr" / "bin").glob("python3.*")):
-            if re.fullmatch(r"python3\.\d+", exe.name):
-                path = f"/usr/bin/{exe.name}"
+        for exe in sorted([*(root / "usr" / "bin").glob("python3.*"),
+                           *(root / "usr" / "local" / "bin").glob("python3.*t")]):
+            if PYTHON_NAME.fullmatch(exe.name):
+                path = "/" + str(exe.relative_to(root))
                 # chroot only to ask: nothing in the root is written (-B)
-                found.append(Interpreter(_version_of(["chroot", str(root), path]), path,
-                                         root, name))
-    for exe in sorted(PYENV.glob("3.*/bin/python3")):
-        version = exe.parents[1].name
-        if re.fullmatch(r"3\.\d+\.\d+", version) and (3, int(version.split(".")[1])) >= READER_OLDEST:
-            found.append(Interpreter(version, str(exe), origin="pyenv"))
-    # The same version twice (the host's and bookworm's 3.11.2) is one build:
-    # the first found (the host's) is kept.
+                found.append(_interpreter(["chroot", str(root), path], path, root, name))
+    # pyenv names a free-threaded build 3.X.Yt, its interpreter python3.Xt
+    for d in sorted(PYENV.glob("3.*")):
+        m = re.fullmatch(r"3\.(\d+)\.\d+(t?)", d.name)
+        exe = d / "bin" / (f"python3.{m[1]}t" if m and m[2] else "python3")
+        if m and (3, int(m[1])) >= READER_OLDEST and exe.exists():
+            found.append(_interpreter([str(exe)], str(exe), origin="pyenv"))
+    # The same build twice (the host's and bookworm's 3.11.2) is one: the
+    # first found (the host's) is kept.
     unique = {}
     for i in found:
-        unique.setdefault(i.version, i)
-    return sorted(unique.values(), key=lambda i: (tuple(map(int, i.version.split("."))), i.origin))
+        unique.setdefault((i.version, i.free_threaded), i)
+    return sorted(unique.values(), key=lambda i: (tuple(map(int, i.version.split("."))),
+                                                  i.free_threaded, i.origin))
 
 
 INTERPRETERS = _find_interpreters()
-HOST_PY = Interpreter(_version_of([PY]), PY)  # the host's python3, as an Interpreter
+HOST_PY = _interpreter([PY], PY)  # the host's python3, as an Interpreter
 
 
 def interpreter_params():
@@ -661,7 +681,8 @@ def interpreter_params():
     -rs)."""
     return [pytest.param(i, id=i.id, marks=() if i.reader_reads else pytest.mark.skip(
         reason=f"Python {i.version} ({i.origin}): the built-in reader does not read "
-               f"{i.version.rsplit('.', 1)[0]} yet")) for i in INTERPRETERS]
+               f"{'free-threaded ' if i.free_threaded else ''}{i.version.rsplit('.', 1)[0]} "
+               f"yet")) for i in INTERPRETERS]
 
 
 def host_interpreter(minor):

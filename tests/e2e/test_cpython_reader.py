@@ -6,8 +6,9 @@ linked with build/libblocksnoop.a), which prints JSON stacks, against real
 interpreters running tests/fixtures/cpython_target.py:
 
   * every CPython of conftest.py's INTERPRETERS (the host's static
-    /usr/bin/python3.11, Debian 11's 3.9, 13's 3.13, testing's 3.14, pyenv
-    builds with shared libpython when present): the main thread's innermost
+    /usr/bin/python3.11, Debian 11's 3.9, 13's 3.13, testing's 3.14 and
+    3.15, a free-threaded 3.13t built from Debian's source, pyenv builds
+    with shared libpython when present): the main thread's innermost
     application frames (qualname, file, line, source line) and a second
     thread found by its TID; deep stacks; frames churning under the reader;
   * a Debian 13 (Python 3.13) root file system run in its own PID and mount
@@ -93,8 +94,10 @@ def test_stacks_of_main_and_worker(procs, tmp_path, python):
     assert rc == 0, recs
     main, worker = recs
     assert main["rc"] == 0 and worker["rc"] == 0, recs
-    # 3.11+ tell the patch level (Py_Version / _Py_DebugOffsets); 3.8-3.10 only X.Y
+    # 3.11+ tell the patch level (Py_Version / _Py_DebugOffsets); 3.8-3.10 only X.Y;
+    # a free-threaded build is named as such ("3.13.5t")
     want_version = version if python.minor >= 11 else version.rsplit(".", 1)[0]
+    want_version += "t" if python.free_threaded else ""
     assert main["version"] == want_version
 
     f = info["file"]

@@ -12,7 +12,10 @@ testing root file system `make e2e` builds (python3 is 3.14, python3.15 is
   * a real 3.14 or 3.15 that rewrote its own _Py_DebugOffsets (through
     ctypes: tests/fixtures/unreadable_target.py), as a hostile target may:
     one warning that names the version and why, and every event says why
-    it has no stack, in JSON (stack_unavailable) and on the console;
+    it has no stack, in JSON (stack_unavailable) and on the console; the
+    same for one whose _Py_DebugOffsets claim a free-threaded build, which
+    3.14 and 3.15 must be refused as (Debian packages no 3.14t or 3.15t;
+    test_free_threaded.py reads a real 3.13t);
   * the other reasons an event has no stack: the process is not Python,
     stack sampling is off.
 
@@ -113,6 +116,9 @@ def test_attach_in_own_pid_and_mount_namespaces(bs, procs, tmp_path, minor, kind
 def unreadable_reason(python, lie):
     if lie == "version":
         return "CPython 3.16.0 is not supported (this blocksnoop reads CPython 3.8 to 3.15)"
+    if lie == "free-threaded":
+        return (f"free-threaded CPython {python.version} is not supported (of the "
+                f"free-threaded builds, this blocksnoop reads 3.13's only)")
     if lie == "cookie":
         return (f"CPython 3.{python.minor} is not supported without its _Py_DebugOffsets "
                 f"(not found at _PyRuntime)")
@@ -125,7 +131,8 @@ WARNING = re.compile(r"^blocksnoop: warning: cannot read the Python stacks of PI
 
 
 @pytest.mark.parametrize("minor,lie", [(14, "version"), (14, "cookie"), (14, "ts-size"),
-                                       (15, "version")])
+                                       (15, "version"), (14, "free-threaded"),
+                                       (15, "free-threaded")])
 def test_unreadable_interpreter_says_why(bs, procs, tmp_path, minor, lie):
     """The target rewrites its own _Py_DebugOffsets before it is attached
     to: one warning naming the version and the reason, and every event

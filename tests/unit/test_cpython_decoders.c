@@ -222,6 +222,16 @@ static void test_builtin_tables(void **state)
 	assert_int_equal(o.str_compact_data, 56);
 }
 
+/*
+ * _Py_DebugOffsets of a free-threaded 3.13.5t (Debian 13's python3.13
+ * source configured --disable-gil, build/rootfs-freethreaded), read live.
+ */
+static const uint64_t dbg_3135t[73] = {
+	0x7970677562656478, 0x30d05f0, 1, 328320, 608, 632, 215616, 7272, 7264, 7344, 7400, 7664,
+	7648, 7656, 16, 7760, 0, 7784, 7776, 304, 0, 8, 16, 72, 152, 160, 232, 32, 80, 8, 0, 56,
+	72, 70, 224, 128, 136, 144, 152, 84, 68, 112, 120, 216, 32, 24, 432, 40, 104, 184, 48, 40,
+	32, 56, 40, 32, 64, 48, 56, 40, 32, 48, 32, 40, 56, 32, 48, 80, 48, 32, 56, 248, 200,
+};
 static void check_313(const struct py_offsets *o)
 {
 	assert_int_equal(o->frames, PY_FRAMES_DIRECT);
@@ -282,6 +292,61 @@ static void test_debug_offsets_313(void **state)
 }
 
 /*
+ * 3.13t: read. Its thread states and frames are the GIL build's; every
+ * object's header is 16 bytes longer (ob_tid, ob_flags, ob_mutex,
+ * ob_gc_bits, ob_ref_local and ob_ref_shared before ob_type), and the
+ * str state's bits are where the GIL build has them.
+ */
+static void test_debug_offsets_313t(void **state)
+{
+	struct py_offsets gil, o;
+	uint32_t hex;
+	char err[128];
+
+	(void)state;
+	assert_int_equal(pyoffsets_from_debug((const uint8_t *)dbg_3135, sizeof(dbg_3135), &gil,
+					      &hex, err, sizeof(err)), 0);
+	assert_false(gil.free_threaded);
+	if (pyoffsets_from_debug((const uint8_t *)dbg_3135t, sizeof(dbg_3135t), &o, &hex, err,
+				 sizeof(err)))
+		fail_msg("3.13t refused: %s", err);
+	assert_int_equal(hex, 0x030d05f0);
+	assert_true(o.free_threaded);
+	assert_int_equal(o.ob_type, 24);
+	assert_int_equal(o.type_tp_name, 40);
+	assert_int_equal(o.type_tp_flags, 184);
+	assert_int_equal(o.bytes_size, 32);
+	assert_int_equal(o.bytes_sval, 48);
+	assert_int_equal(o.str_length, 32);
+	assert_int_equal(o.str_state, 48);
+	assert_int_equal(o.str_ascii_data, 56);
+	assert_int_equal(o.str_compact_data, 72);
+	assert_int_equal(o.code_filename, 128);
+	assert_int_equal(o.code_name, 136);
+	assert_int_equal(o.code_qualname, 144);
+	assert_int_equal(o.code_linetable, 152);
+	assert_int_equal(o.code_firstlineno, 84);
+	assert_int_equal(o.code_adaptive, 216);
+	assert_int_equal(o.code_read, 160);
+	/* what is not an object's is the GIL build's */
+	assert_int_equal(o.runtime_interp_head, gil.runtime_interp_head);
+	assert_int_equal(o.interp_next, gil.interp_next);
+	assert_int_equal(o.interp_threads_head, gil.interp_threads_head);
+	assert_int_equal(o.ts_next, gil.ts_next);
+	assert_int_equal(o.ts_frame, gil.ts_frame);
+	assert_int_equal(o.ts_native_tid, gil.ts_native_tid);
+	assert_int_equal(o.ts_read, gil.ts_read);
+	assert_int_equal(o.frame_back, gil.frame_back);
+	assert_int_equal(o.frame_code, gil.frame_code);
+	assert_int_equal(o.frame_lasti, gil.frame_lasti);
+	assert_int_equal(o.frame_owner, gil.frame_owner);
+	assert_int_equal(o.frame_read, gil.frame_read);
+	assert_int_equal(o.owner_shim, gil.owner_shim);
+	assert_int_equal(o.owner_max, gil.owner_max);
+	assert_true(o.code_ptr_mask == gil.code_ptr_mask);
+}
+
+/*
  * The 3.14 and 3.15 code paths, fed the live 3.13 values moved to their
  * positions: the same table must come out, with the _PyStackRef tag mask
  * and the frame owners of each.
@@ -312,6 +377,16 @@ static void test_debug_offsets_314_315_from_313(void **state)
 		o.code_ptr_mask = o13.code_ptr_mask;
 		o.owner_max = o13.owner_max;
 		assert_memory_equal(&o13, &o, sizeof(o13));
+		/* their free-threaded builds are refused, saying so */
+		blob[2] = 1;
+		assert_int_equal(pyoffsets_from_debug((const uint8_t *)blob, sizeof(blob), &o, &hex,
+						      err, sizeof(err)), -1);
+		assert_string_equal(err, minor == 14 ?
+				    "free-threaded CPython 3.14.0 is not supported (of the "
+				    "free-threaded builds, this blocksnoop reads 3.13's only)" :
+				    "free-threaded CPython 3.15.0 is not supported (of the "
+				    "free-threaded builds, this blocksnoop reads 3.13's only)");
+		blob[2] = 0;
 	}
 	/* 3.15 says where a compact str's characters start */
 	blob[P315_COMPACT_SIZE / 8] = 64;
@@ -700,6 +775,7 @@ int main(void)
 		cmocka_unit_test(test_pystr_bad_states),
 		cmocka_unit_test(test_builtin_tables),
 		cmocka_unit_test(test_debug_offsets_313),
+		cmocka_unit_test(test_debug_offsets_313t),
 		cmocka_unit_test(test_debug_offsets_314_315_from_313),
 		cmocka_unit_test(test_owner_max),
 		cmocka_unit_test(test_debug_offsets_314),
