@@ -262,10 +262,14 @@ def test_caps_nothing_kept_without_stacks(bs, blocking_target, args):
     stop(b)
 
 
-def test_caps_launch_signals_a_command_that_changed_user(bs, procs, tmp_path):
+def test_caps_launch_signals_a_command_that_changed_user(bs, procs, nobody_dir):
     """Launch mode keeps CAP_KILL: the command may switch to another user
     (here through setpriv), and SIGTERM to blocksnoop must still reach it."""
-    b = bs.start("--json", "-t", "100", "--", *AS_NOBODY, PY, py_fixture("asyncio_blocks.py"),
+    # nobody's own copy: the checkout may lie where nobody cannot read (/root)
+    for name in ("asyncio_blocks.py", "truthlog.py"):
+        shutil.copy(py_fixture(name), nobody_dir / name)
+        os.chown(nobody_dir / name, NOBODY, NOBODY)
+    b = bs.start("--json", "-t", "100", "--", *AS_NOBODY, PY, str(nobody_dir / "asyncio_blocks.py"),
                  "--count", "0", "--block", "0.15", "--pause", "0.1")
     start = b.wait_record("session_start")
     child = start["pid"]
