@@ -327,7 +327,7 @@ e2e: $(OUTPUT)/blocksnoop fixtures $(OUTPUT)/tests/test_nsexec e2e-fetch
 	BLOCKSNOOP_ROOTFS=$(abspath $(ROOTFS)) \
 	BLOCKSNOOP_TEST_ROOTS="$(abspath $(addprefix build/rootfs-,$(TEST_ROOTS)))" \
 	K8S_MODELS=$(abspath $(K8S_MODELS)) \
-		$(PYTHON) -m pytest -q -rsxX -p no:cacheprovider --durations=15 $(or $(E2E_ARGS),tests/e2e)
+		$(PYTHON) -m pytest -q -rfEsxX -p no:cacheprovider --durations=15 $(or $(E2E_ARGS),tests/e2e)
 
 test: deps-test
 	$(MAKE) -j4 e2e-fetch

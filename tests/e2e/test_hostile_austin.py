@@ -19,7 +19,7 @@ plants, through /proc/<pid>/root:
                    like a Python without symbols, so that Austin 3.7 runs
                    "<it> -V" through the shell (popen) to learn its version.
 
-The planted code (compiled here with gcc, nothing prebuilt) leaves a mark
+The planted code (compiled here with clang, nothing prebuilt) leaves a mark
 in whatever root it runs in, and tries to reach a host directory by its
 absolute path and through every directory fd it inherited (".." out of any
 chroot), to read a secret there and write a mark.
@@ -99,7 +99,7 @@ static int host_through_fds(void)
 			up = next;
 		}
 		if (up >= 0) {
-			int host = openat(up, HOST_DIR + 1, O_PATH | O_DIRECTORY);
+			int host = openat(up, &HOST_DIR[1], O_PATH | O_DIRECTORY);
 
 			close(up);
 			if (host >= 0)
@@ -184,10 +184,11 @@ def driver():
     return DRIVER
 
 
-def gcc(out, src, *flags, libs=()):
-    r = subprocess.run(["gcc", "-O2", "-Wall", "-Werror", *flags, "-o", str(out), str(src),
+def cc(out, src, *flags, libs=()):
+    # clang: the compiler the project builds with (`make deps` installs it)
+    r = subprocess.run(["clang", "-O2", "-Wall", "-Werror", *flags, "-o", str(out), str(src),
                         *libs], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, f"gcc {flags}: {r.stderr}"
+    assert r.returncode == 0, f"clang {flags}: {r.stderr}"
     return out
 
 
@@ -205,11 +206,11 @@ class Planted:
         src = tmp_path / "planted.c"
         src.write_text(PLANTED_C)
         defs = [f'-DHOST_DIR="{self.host}"', f'-DMARK="{self.mark}"']
-        self.lib = gcc(tmp_path / "libplanted.so.1", src, "-shared", "-fPIC",
+        self.lib = cc(tmp_path / "libplanted.so.1", src, "-shared", "-fPIC",
                        "-Wl,-soname,libplanted.so.1", *defs)
-        self.libc = gcc(tmp_path / "libc.so.6", src, "-shared", "-fPIC", "-Wl,-soname,libc.so.6",
+        self.libc = cc(tmp_path / "libc.so.6", src, "-shared", "-fPIC", "-Wl,-soname,libc.so.6",
                         *defs)
-        self.program = gcc(tmp_path / "python-planted", src, "-DAS_PROGRAM", *defs)
+        self.program = cc(tmp_path / "python-planted", src, "-DAS_PROGRAM", *defs)
 
     def marks(self, ct):
         """Every mark the planted code left: in the target's root (and its
@@ -467,7 +468,7 @@ def test_needed_library_from_target_cache(procs, tmp_path, austin_root, driver, 
     plant("needed-cache", ct, planted)
     src = tmp_path / "needs.c"
     src.write_text(NEEDS_C)
-    prog = gcc(tmp_path / "needs-planted", src,
+    prog = cc(tmp_path / "needs-planted", src,
                libs=[f"-L{tmp_path}", "-Wl,--no-as-needed", "-l:libplanted.so.1"])
     r = subprocess.run(["readelf", "-d", str(prog)], capture_output=True, text=True)
     assert "[libplanted.so.1]" in r.stdout, r.stdout
@@ -552,7 +553,7 @@ def test_same_namespace_austin_is_confined(procs, tmp_path):
     src = tmp_path / "reporter.c"
     src.write_text(REPORTER_C)
     report = tmp_path / "report"
-    fake = gcc(tmp_path / "austin", src, f'-DREPORT="{report}"')
+    fake = cc(tmp_path / "austin", src, f'-DREPORT="{report}"')
     target = procs.start(["/bin/sleep", "60"])
     wait_for(lambda: "sleep" in pid_cmdline(target.pid), 5, "the target")
     b = procs.start([BLOCKSNOOP, "--json", "-v", "--sampler", "austin", "--austin", str(fake),
