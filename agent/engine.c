@@ -58,6 +58,15 @@
  * --duration in ms does not fit an int). */
 #define MAX_SLEEP_MS (3600 * 1000)
 
+/* Threads a watch gained (followed processes', other threads') whose
+ * stacks are sampled at once: each sampled process costs a reader of its
+ * own (bounded, agent/cpython/codecache.h), and a target that forks
+ * without end must not multiply that. Past it, blocks are reported
+ * without stacks, saying why. */
+#define MAX_SAMPLED_GAINED 256
+#define TOO_MANY_SAMPLED "more than 256 threads of processes and threads followed are " \
+	"sampled at once: blocksnoop reads no more stacks until some exit"
+
 /* A process's name is read again at most this often (it changes with
  * exec and prctl; an exec notice also makes it read again). */
 #define NAME_TTL_NS NS_PER_S
@@ -94,6 +103,7 @@ struct engine_thread {
 	/* Its THREAD_GONE came in this round of drain_events(); it is freed
 	 * once the events queued before that notice are in (0: it lives). */
 	uint64_t exited_round;
+	bool counted;                  /* in sampled_gained */
 };
 
 struct client_fd {
@@ -118,8 +128,9 @@ struct engine {
 	int slot_hi;                   /* one past the highest slot in use */
 	struct engine_watch *by_id[MAX_WATCHES]; /* by detector id % MAX_WATCHES */
 	uint64_t round;                /* detector_dispatch() calls so far */
+	unsigned sampled_gained;       /* gained threads with a sampler (MAX_SAMPLED_GAINED) */
 	unsigned exited;               /* threads waiting to be freed (exited_round) */
-	bool warned_no_follow;
+	bool warned_no_follow, warned_sampled;
 	struct client_fd fds[ENGINE_MAX_FDS];
 	int nfds;
 	int epfd, sigfd, tickfd;
@@ -374,6 +385,8 @@ static void thread_free(struct engine *e, struct engine_thread *t)
 		return;
 	if (t->sampler)
 		sampler_unwatch(t->sampler, t->slot);
+	if (t->counted)
+		e->sampled_gained--;
 	if (t->exited_round)
 		e->exited--;
 	if (t->watch->own == t)
@@ -402,6 +415,17 @@ static int thread_new(struct engine *e, struct engine_watch *w, int slot, uint32
 	*t = (struct engine_thread){ .watch = w, .slot = slot, .gen = gen, .pid = pid, .tid = tid };
 	shown_ids(&w->cfg, pid, tid, &t->shown_pid, &t->shown_tid);
 	t->sampler = thread_sampler(e, w, pid, &t->no_stacks);
+	if (t->sampler && gen) {
+		t->counted = e->sampled_gained < MAX_SAMPLED_GAINED;
+		if (!t->counted) {
+			t->sampler = NULL;
+			t->no_stacks = TOO_MANY_SAMPLED;
+			if (!e->warned_sampled) {
+				e->warned_sampled = true;
+				log_warn("%s (said once)", TOO_MANY_SAMPLED);
+			}
+		}
+	}
 	if (t->sampler) {
 		err = sampler_watch(t->sampler, slot, pid, tid, ms_to_ns(w->cfg.threshold_ms));
 		if (err) {
@@ -409,6 +433,7 @@ static int thread_new(struct engine *e, struct engine_watch *w, int slot, uint32
 			return err;
 		}
 	}
+	e->sampled_gained += t->counted;
 	e->by_slot[slot] = t;
 	if (slot >= e->slot_hi)
 		e->slot_hi = slot + 1;

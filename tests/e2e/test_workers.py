@@ -177,6 +177,15 @@ def match_blocks(events, truth_blocks):
         assert extra_ms < THRESHOLD_MS, f"{extra_ms:.3f} ms more than the block{where}"
 
 
+def one_event_of(events, block):
+    """The one event of block's process that contains it."""
+    over = [e for e in events if e["pid"] == block["pid"]
+            and e["start_ns"] <= block["start_ns"] + CLOCK_SLACK_NS
+            and e["end_ns"] >= block["end_ns"] - CLOCK_SLACK_NS]
+    assert len(over) == 1, f"block {block} is in {len(over)} events: {over}"
+    return over[0]
+
+
 def check_per_process(events, truth_blocks, *, key="pid"):
     """Every truth block of every process (or thread) is reported once, in
     that process (thread); no other event of it is."""
@@ -359,6 +368,45 @@ def test_console_names_processes(bs, tmp_path):
     assert sorted(int(l.split("pid ")[1].split()[0]) for l in lines) == sorted([parent, kid]), \
         res.stderr
     assert all(l.rstrip().endswith("(python3)") and " 1x " in l for l in lines), lines
+
+
+def test_many_children_stay_bounded(bs, groups, tmp_path):
+    """300 children blocking at the same time: every block is reported in
+    its process; 256 of the children are sampled and the rest say why not
+    (said once on stderr too); the summary lists 64 processes and counts
+    the others together."""
+    truth = tmp_path / "truth"
+    # 300 processes on a small machine: a higher threshold and longer
+    # blocks than elsewhere, so that each block is sampled in time. A child
+    # kept from a CPU for that long is blocked too: such events may come
+    # besides the blocks.
+    b = start_grouped(bs, groups, "--json", "-t", "200", "--",
+                      *fork_cmd(truth, "--children", "300", "--child-blocks", "1",
+                                "--parent-blocks", "0", "--block", "1.0", "--linger", "10",
+                                "--together"))
+    assert b.wait(120) == 0, b.describe()
+    res = Result(b)
+    check_common(res.records)
+    truth_blocks = blocks(truth)
+    assert len(pids_of(truth_blocks)) == 300, len(truth_blocks)
+    fixture = py_fixture("fork_blocks.py")
+    line, text = marker(fixture, "CHILD-LINE")
+    unsampled = set()
+    for blk in truth_blocks:
+        e = one_event_of(res.events, blk)
+        if e["python_stacks"] is None:
+            assert e["stack_unavailable"].startswith("more than 256 threads"), e
+            unsampled.add(e["pid"])
+        else:
+            f = culprit(e)
+            assert (f["function"], f["line"], f["source"]) == ("child_block", line, text), e
+    assert len(unsampled) == 300 - 256, unsampled
+    assert len([l for l in res.stderr_lines if "more than 256 threads" in l]) == 1, res.stderr
+    summary = res.one("session_summary")
+    assert len(summary["processes"]) == 64, summary
+    listed = sum(p["event_count"] for p in summary["processes"])
+    assert summary["other_processes"]["event_count"] == len(res.events) - listed, summary
+    assert summary["event_count"] == len(res.events), summary
 
 
 # --------------------------------------------------------------------------
