@@ -136,6 +136,7 @@ struct engine {
 	int epfd, sigfd, tickfd;
 	uint64_t deadline_ns;          /* --duration; 0: none */
 	uint64_t lost_reported;
+	uint64_t overflow_reported;    /* follow_overflow + slot_overflow said */
 	bool started, ended, failed;
 	enum engine_stop stopped;
 };
@@ -856,6 +857,24 @@ static void drain_fd(int fd)
 		;
 }
 
+/* Processes and threads that were to be followed but found no room (at
+ * most DETECTOR_FOLLOW_LIMIT followed, MAX_WATCHED_THREADS slots): said
+ * as they happen, at most once a second. */
+static void warn_overflow(struct engine *e)
+{
+	struct detector_counts c;
+	uint64_t overflow;
+
+	detector_read_counts(e->det, &c);
+	overflow = c.follow_overflow + c.slot_overflow;
+	if (overflow <= e->overflow_reported)
+		return;
+	log_warn("%llu processes or threads not watched: at most %d are followed and %d threads "
+		 "watched at once", (unsigned long long)(overflow - e->overflow_reported),
+		 DETECTOR_FOLLOW_LIMIT, MAX_WATCHED_THREADS);
+	e->overflow_reported = overflow;
+}
+
 /* Once a second: stats frame, loss warning, watched threads still there. */
 static void on_tick(struct engine *e)
 {
@@ -872,6 +891,7 @@ static void on_tick(struct engine *e)
 			 (unsigned long long)(lost - e->lost_reported));
 		e->lost_reported = lost;
 	}
+	warn_overflow(e);
 
 	/* A thread asked for other than the main one can end while its
 	 * process lives on: its pidfd does not say so. */

@@ -248,15 +248,17 @@ static void console_stats(struct sink *s, const struct session_info *si,
 /*
  * The blocks of each process, when more than one had any (the caller
  * sorted them): the top CONSOLE_TOP_PROCESSES, then the rest in one line.
+ * Not in agent mode, as in the record: a pid there does not say which
+ * pod's.
  */
-static void format_processes(char *buf, size_t len, size_t *used,
+static void format_processes(char *buf, size_t len, size_t *used, const struct session_info *si,
 			     const struct session_summary *sum)
 {
 	size_t shown = sum->nprocesses < CONSOLE_TOP_PROCESSES ? sum->nprocesses
 							       : CONSOLE_TOP_PROCESSES;
 	struct process_blocks rest = sum->other_processes;
 
-	if (sum->nprocesses + !!rest.event_count < 2)
+	if (sum->nprocesses + !!rest.event_count < 2 || (si->mode && !strcmp(si->mode, "agent")))
 		return;
 	append(buf, len, used, "Blocks by process:\n");
 	for (size_t i = 0; i < shown; i++) {
@@ -330,7 +332,7 @@ static void console_summary(struct sink *s, const struct session_info *si,
 		       site->total_blocked_ms, (unsigned long long)site->count,
 		       site->frame.file, site->frame.line, site->frame.function);
 	}
-	format_processes(buf, sizeof(buf), &used, sum);
+	format_processes(buf, sizeof(buf), &used, si, sum);
 	sink_write_all(cs->fd, buf, used);
 	say_dropped(cs, sum);
 }

@@ -934,6 +934,18 @@ static void test_console_processes(void **state)
 	assert_null(strstr(text, "Blocks by process"));
 	free(text);
 	close(fd);
+
+	/* Nor in agent mode, where a pid does not say which pod's. */
+	fd = temp_fd();
+	sc.sum.nprocesses = 12;
+	sc.si.mode = "agent";
+	s = sink_console_new(fd, false, false);
+	s->ops->summary(s, &sc.si, &sc.sum, NULL, sc.summary);
+	s->ops->destroy(s);
+	text = uh_read_fd_file(fd);
+	assert_null(strstr(text, "Blocks by process"));
+	free(text);
+	close(fd);
 	script_free(&sc);
 }
 
