@@ -467,9 +467,11 @@ static uint32_t watch_flags(struct engine *e, const struct engine_watch_config *
 		return flags;
 	if (!e->warned_no_follow) {
 		e->warned_no_follow = true;
-		log_warn("this kernel cannot follow processes and threads (BPF programs there have no task storage, or no BTF tracepoints): watching only PID %d's %s thread, not %s",
+		log_warn("this kernel cannot follow processes and threads (BPF programs there have no task storage, or no BTF tracepoints): watching only PID %d's %s thread, not %s%s%s",
 			 wc->pid, wc->tid && wc->tid != wc->pid && !wc->all_threads ? "chosen" : "main",
-			 wc->follow ? "the processes it starts" : "its other threads");
+			 wc->follow ? "the processes it starts" : "",
+			 wc->follow && wc->all_threads ? " or " : "",
+			 wc->all_threads ? "its other threads" : "");
 	}
 	return flags & WATCH_F_HISTOGRAM;
 }
