@@ -28,10 +28,12 @@ block); the kernel's timing to the fixture's own clock is test_follow.py's
 and test_detection.py's to check.
 
 Servers listen on Unix sockets in the test's directory. Everything a test
-starts runs in a process group of its own, killed whole at teardown.
+starts runs in a cgroup of the test's own, killed whole at teardown.
 """
 import os
 import pathlib
+import re
+import secrets
 import signal
 import socket
 import time
@@ -53,42 +55,75 @@ UVICORN_WORKER = "uvicorn.workers.UvicornWorker"
 # helpers
 
 
-def group_members(pgid):
-    """The processes of process group pgid."""
-    members = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+CGROUP2 = pathlib.Path("/sys/fs/cgroup/unified")
+
+
+class Cgroup:
+    """A cgroup of the test's own: every process the test starts joins it
+    before it execs, so whatever those start is in it too, however they
+    detach, and it is killed whole at teardown."""
+
+    def __init__(self):
+        assert (CGROUP2 / "cgroup.procs").exists(), f"no cgroup v2 hierarchy at {CGROUP2}"
+        self.path = CGROUP2 / f"blocksnoop-workers-{secrets.token_hex(6)}"
+        self.path.mkdir()
+        procs_file = str(self.path / "cgroup.procs")
+
+        def join():
+            with open(procs_file, "w") as f:
+                f.write("0")
+        self.join = join  # a preexec_fn
+
+    def pids(self):
         try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:
-            members.append(int(entry))
-    return members
+            return [int(x) for x in (self.path / "cgroup.procs").read_text().split()]
+        except FileNotFoundError:
+            return []
+
+    def cleanup(self):
+        deadline = time.monotonic() + 20
+        while self.pids() and time.monotonic() < deadline:
+            for pid in self.pids():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.05)
+        for _ in range(100):
+            try:
+                self.path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.1)
 
 
 @pytest.fixture
-def groups():
-    """Process groups to kill at teardown: every process a test starts is
-    started as a group leader (start_new_session), so whatever it forked
-    is found by its group, whatever happened."""
-    leaders = []
-    yield leaders
-    for pgid in leaders:
-        for pid in group_members(pgid):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+def cg(procs):
+    group = Cgroup()
+    try:
+        yield group
+    finally:
+        procs.cleanup()
+        group.cleanup()
 
 
-def start_grouped(bs, groups, *args, **kw):
-    """blocksnoop ARGS in a process group of its own."""
-    b = bs.start(*args, start_new_session=True, **kw)
-    groups.append(b.pid)
-    return b
+def start(bs, cg, *args, **kw):
+    """blocksnoop ARGS in the test's cgroup."""
+    return bs.start(*args, preexec_fn=cg.join, **kw)
+
+
+def run(bs, cg, *args, timeout=60, **kw):
+    """blocksnoop ARGS in the test's cgroup, to its end."""
+    b = start(bs, cg, *args, **kw)
+    b.wait(timeout)
+    return Result(b)
+
+
+def launch(bs, cg, *args, command, timeout=60, **kw):
+    """blocksnoop ARGS -- COMMAND in the test's cgroup, to its end."""
+    return run(bs, cg, *args, "--", *command, timeout=timeout, **kw)
 
 
 def children(pid):
@@ -215,13 +250,13 @@ def fork_cmd(truth, *args):
 # launch mode: web servers' workers
 
 
-def run_server(bs, groups, tmp_path, command, *, env=None):
+def run_server(bs, cg, tmp_path, command, *, env=None):
     """Launch a server with blocksnoop --json -t 50, serve requests until
     every worker has blocked twice, stop it with SIGTERM (forwarded to the
     server). Returns (result, truth blocks, worker pids)."""
     sock, truth = tmp_path / "app.sock", tmp_path / "truth"
     env = dict(os.environ, WORKERS_APP_TRUTH=str(truth), **(env or {}))
-    b = start_grouped(bs, groups, "--json", "-t", str(THRESHOLD_MS), "--", *command(sock), env=env)
+    b = start(bs, cg, "--json", "-t", str(THRESHOLD_MS), "--", *command(sock), env=env)
     master = b.wait_record("session_start")["pid"]
     workers = wait_for(lambda: (lambda k: k if len(k) >= 2 else None)(
         [c for c in children(master) if "resource_tracker" not in open(f"/proc/{c}/cmdline").read()]),
@@ -249,21 +284,21 @@ def check_server_events(res, truth_blocks, workers, master):
     assert start["follow"] is True and start["all_threads"] is False, start
 
 
-def test_gunicorn_uvicorn_workers(bs, groups, tmp_path):
+def test_gunicorn_uvicorn_workers(bs, cg, tmp_path):
     """blocksnoop -- gunicorn -w 2 -k uvicorn.workers.UvicornWorker: every
     block of both workers (forked by the master, no exec) is reported in its
     worker, with the handler's time.sleep line; none of the master."""
-    res, truth_blocks, workers, master = run_server(bs, groups, tmp_path, lambda sock: [
+    res, truth_blocks, workers, master = run_server(bs, cg, tmp_path, lambda sock: [
         GUNICORN, "-w", "2", "-k", UVICORN_WORKER, "-b", f"unix:{sock}",
         "--chdir", str(FIXTURES_SRC), "workers_app:app"])
     check_server_events(res, truth_blocks, workers, master)
     assert {e["process_name"] for e in res.events} == {"gunicorn"}, res.events
 
 
-def test_uvicorn_workers(bs, groups, tmp_path):
+def test_uvicorn_workers(bs, cg, tmp_path):
     """blocksnoop -- python3 -m uvicorn --workers 2: workers are spawned
     (fork, then exec of a new interpreter), and followed across the exec."""
-    res, truth_blocks, workers, master = run_server(bs, groups, tmp_path, lambda sock: [
+    res, truth_blocks, workers, master = run_server(bs, cg, tmp_path, lambda sock: [
         PY, "-m", "uvicorn", "--workers", "2", "--uds", str(sock),
         "--app-dir", str(FIXTURES_SRC), "workers_app:app"])
     check_server_events(res, truth_blocks, workers, master)
@@ -273,12 +308,12 @@ def test_uvicorn_workers(bs, groups, tmp_path):
 # launch mode: processes of the standard library and plain forks
 
 
-def test_multiprocessing_pool(bs, tmp_path):
+def test_multiprocessing_pool(bs, cg, tmp_path):
     """A multiprocessing pool's workers, each running an asyncio loop that
     blocks: every block, in its worker, with pool_block's line."""
     truth = tmp_path / "truth"
-    res = bs.launch("--json", "-t", str(THRESHOLD_MS), command=[
-        PY, py_fixture("mp_pool.py"), "--truth", str(truth)], timeout=60)
+    res = launch(bs, cg, "--json", "-t", str(THRESHOLD_MS), command=[
+        PY, py_fixture("mp_pool.py"), "--truth", str(truth)])
     assert res.rc == 0, res
     check_common(res.records)
     truth_blocks = blocks(truth)
@@ -291,14 +326,14 @@ def test_multiprocessing_pool(bs, tmp_path):
     check_summary_processes(res, res.events)
 
 
-def test_children_block_at_once(bs, groups, tmp_path):
+def test_children_block_at_once(bs, cg, tmp_path):
     """Children whose loop blocks in its very first iteration, right after
     the fork: that first block is reported, with its stack, and so is every
     other block of the children and of the parent."""
     truth = tmp_path / "truth"
-    res = bs.launch("--json", "-t", str(THRESHOLD_MS), command=fork_cmd(
+    res = launch(bs, cg, "--json", "-t", str(THRESHOLD_MS), command=fork_cmd(
         truth, "--children", "3", "--child-blocks", "2", "--parent-blocks", "2",
-        "--block", "0.3"), timeout=60)
+        "--block", "0.3"))
     assert res.rc == 0, res
     check_common(res.records)
     truth_blocks = blocks(truth)
@@ -317,12 +352,12 @@ def test_children_block_at_once(bs, groups, tmp_path):
     check_summary_processes(res, res.events)
 
 
-def test_no_follow(bs, tmp_path):
+def test_no_follow(bs, cg, tmp_path):
     """--no-follow: the command's own blocks only; its children's, which
     happen all the same, are not watched."""
     truth = tmp_path / "truth"
-    res = bs.launch("--json", "-t", str(THRESHOLD_MS), "--no-follow", command=fork_cmd(
-        truth, "--children", "2"), timeout=60)
+    res = launch(bs, cg, "--json", "-t", str(THRESHOLD_MS), "--no-follow", command=fork_cmd(
+        truth, "--children", "2"))
     assert res.rc == 0, res
     check_common(res.records)
     assert res.one("session_start")["follow"] is False
@@ -332,13 +367,13 @@ def test_no_follow(bs, tmp_path):
     assert pids_of(res.events) == {parent}, res.events
 
 
-def test_exit_status_while_a_child_lives_on(bs, groups, tmp_path):
+def test_exit_status_while_a_child_lives_on(bs, cg, tmp_path):
     """The run ends when the launched command exits, with its status, even
     though a child it started keeps running (and is not waited for); the
     child's blocks before that are reported."""
     truth = tmp_path / "truth"
-    b = start_grouped(bs, groups, "--json", "-t", str(THRESHOLD_MS), "--",
-                      *fork_cmd(truth, "--children", "1", "--linger", "120", "--exit-code", "7"))
+    b = start(bs, cg, "--json", "-t", str(THRESHOLD_MS), "--",
+              *fork_cmd(truth, "--children", "1", "--linger", "120", "--exit-code", "7"))
     rc = b.wait(60)
     res = Result(b)
     assert rc == 7, res
@@ -351,26 +386,26 @@ def test_exit_status_while_a_child_lives_on(bs, groups, tmp_path):
     assert (summary["termination_reason"], summary["status"]) == ("target_exit", "child_failed")
 
 
-def test_console_names_processes(bs, tmp_path):
+def test_console_names_processes(bs, cg, tmp_path):
     """The console names the process and thread of each event, and the
     summary lists the blocks of each process."""
     truth = tmp_path / "truth"
-    res = bs.launch("--no-color", "-t", str(THRESHOLD_MS), command=fork_cmd(
-        truth, "--children", "1", "--child-blocks", "1", "--parent-blocks", "1"), timeout=60)
+    res = launch(bs, cg, "--no-color", "-t", str(THRESHOLD_MS), command=fork_cmd(
+        truth, "--children", "1", "--child-blocks", "1", "--parent-blocks", "1"))
     assert res.rc == 0, res
     parent = next(r["pid"] for r in read_truth(truth) if r["event"] == "ready")
     kid = next(r["pid"] for r in read_truth(truth) if r["event"] == "child")
     assert f"watching PID {parent} thread {parent} and every process it starts" in res.stderr
     for pid in (parent, kid):
-        assert f"BLOCKED  " in res.stderr and f"pid={pid} (python3) tid={pid}\n" in res.stderr, \
-            res.stderr
+        assert re.search(rf"^\[ *\d+\.\d\ds\] #\d+  BLOCKED  \d+\.\dms  "
+                         rf"pid={pid} \(python3\) tid={pid}$", res.stderr, re.M), res.stderr
     lines = res.stderr.split("Blocks by process:\n", 1)[1].splitlines()[:2]
     assert sorted(int(l.split("pid ")[1].split()[0]) for l in lines) == sorted([parent, kid]), \
         res.stderr
     assert all(l.rstrip().endswith("(python3)") and " 1x " in l for l in lines), lines
 
 
-def test_many_children_stay_bounded(bs, groups, tmp_path):
+def test_many_children_stay_bounded(bs, cg, tmp_path):
     """300 children blocking at the same time: every block is reported in
     its process; 256 of the children are sampled and the rest say why not
     (said once on stderr too); the summary lists 64 processes and counts
@@ -382,10 +417,10 @@ def test_many_children_stay_bounded(bs, groups, tmp_path):
     # blocks than elsewhere, so that each block is sampled in time. A child
     # kept from a CPU for that long is blocked too: such events may come
     # besides the blocks.
-    b = start_grouped(bs, groups, "--json", "-t", "200", "--",
-                      *fork_cmd(truth, "--children", "300", "--child-blocks", "1",
-                                "--parent-blocks", "0", "--block", "1.0", "--linger", "10",
-                                "--together"))
+    b = start(bs, cg, "--json", "-t", "200", "--",
+              *fork_cmd(truth, "--children", "300", "--child-blocks", "1",
+                        "--parent-blocks", "0", "--block", "1.0", "--linger", "10",
+                        "--together"))
     assert b.wait(120) == 0, b.describe()
     res = Result(b)
     check_common(res.records)
@@ -418,7 +453,7 @@ def test_many_children_stay_bounded(bs, groups, tmp_path):
 # attach mode: a gunicorn master and its workers, old and new
 
 
-def test_attach_follows_gunicorn_workers(bs, procs, groups, tmp_path):
+def test_attach_follows_gunicorn_workers(bs, procs, cg, tmp_path):
     """blocksnoop --follow MASTER: the workers running at attach time, and
     the worker the master starts when one is killed, from its first
     request on; nothing of the master itself."""
@@ -426,15 +461,14 @@ def test_attach_follows_gunicorn_workers(bs, procs, groups, tmp_path):
     server = procs.start([GUNICORN, "-w", "2", "-k", UVICORN_WORKER, "-b", f"unix:{sock}",
                           "--chdir", str(FIXTURES_SRC), "workers_app:app"],
                          env=dict(os.environ, WORKERS_APP_TRUTH=str(truth)),
-                         start_new_session=True)
-    groups.append(server.pid)
+                         preexec_fn=cg.join)
     old = wait_for(lambda: (lambda k: k if len(k) == 2 else None)(children(server.pid)), 30,
                    "two workers")
     wait_serving(sock, server)
 
-    b = start_grouped(bs, groups, "--json", "-t", str(THRESHOLD_MS), "--follow", str(server.pid))
-    start = b.wait_record("session_start")
-    assert start["follow"] is True and start["pid"] == server.pid, start
+    b = start(bs, cg, "--json", "-t", str(THRESHOLD_MS), "--follow", str(server.pid))
+    session = b.wait_record("session_start")
+    assert session["follow"] is True and session["pid"] == server.pid, session
     since = time.monotonic_ns()
     load(sock, lambda: all(len([x for x in blocks(truth, pid=w) if x["start_ns"] > since]) >= 2
                            for w in old), what="blocks of both workers")
@@ -460,16 +494,16 @@ def test_attach_follows_gunicorn_workers(bs, procs, groups, tmp_path):
 # threads
 
 
-def test_all_threads(bs, tmp_path):
+def test_all_threads(bs, cg, tmp_path):
     """A loop in the main thread and one in another: --all-threads reports
     the blocks of both, each in its thread with its own function; without
     it only the main thread is watched."""
     fixture = py_fixture("stacks_threads.py")
     for all_threads in (True, False):
         truth = tmp_path / f"truth-{all_threads}"
-        res = bs.launch("--json", "-t", str(THRESHOLD_MS), *(["--all-threads"] if all_threads else []),
-                        command=[PY, fixture, "--count", "3", "--truth", str(truth)],
-                        timeout=60)
+        res = launch(bs, cg, "--json", "-t", str(THRESHOLD_MS),
+                     *(["--all-threads"] if all_threads else []),
+                     command=[PY, fixture, "--count", "3", "--truth", str(truth)])
         assert res.rc == 0, res
         check_common(res.records)
         assert res.one("session_start")["all_threads"] is all_threads
@@ -492,14 +526,15 @@ def test_all_threads(bs, tmp_path):
 # what cannot be followed
 
 
-def test_kernel_that_cannot_follow(bs, tmp_path):
+def test_kernel_that_cannot_follow(bs, cg, tmp_path):
     """On a kernel without task storage for tracing programs (as
     BLOCKSNOOP_NO_TASK_STORAGE makes it seem), launch mode says once that
     it watches the command alone, and does: its blocks, not its
     children's."""
     truth = tmp_path / "truth"
-    res = bs.launch("--json", "-t", str(THRESHOLD_MS), command=fork_cmd(truth, "--children", "2"),
-                    env=dict(os.environ, BLOCKSNOOP_NO_TASK_STORAGE="1"), timeout=60)
+    res = launch(bs, cg, "--json", "-t", str(THRESHOLD_MS),
+                 command=fork_cmd(truth, "--children", "2"),
+                 env=dict(os.environ, BLOCKSNOOP_NO_TASK_STORAGE="1"))
     assert res.rc == 0, res
     check_common(res.records)
     warnings = [l for l in res.stderr_lines if l.startswith("blocksnoop: warning: ")]
@@ -508,12 +543,12 @@ def test_kernel_that_cannot_follow(bs, tmp_path):
     match_blocks(res.events, blocks(truth, role="parent"))
 
 
-def test_austin_says_why_children_have_no_stacks(bs, tmp_path, austin_root):
+def test_austin_says_why_children_have_no_stacks(bs, cg, tmp_path, austin_root):
     """--sampler austin reads the launched process only: the events of its
     children are reported all the same, each saying why it has no stack."""
     truth = tmp_path / "truth"
-    res = bs.launch("--json", "-t", str(THRESHOLD_MS), "--sampler", "austin", "--austin-root",
-                    str(austin_root), command=fork_cmd(truth, "--children", "2"), timeout=60)
+    res = launch(bs, cg, "--json", "-t", str(THRESHOLD_MS), "--sampler", "austin",
+                 "--austin-root", str(austin_root), command=fork_cmd(truth, "--children", "2"))
     assert res.rc == 0, res
     check_common(res.records)
     check_per_process(res.events, blocks(truth))
