@@ -79,7 +79,7 @@ endif
 # Debian packages each goal needs (installed by `make deps`).
 DEPS_BUILD := make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libcjson-dev libcap-dev pkg-config python3 libcurl4-openssl-dev libmicrohttpd-dev
-DEPS_TEST := libcmocka-dev python3-pytest python3-uvloop python3-aiohttp \
+DEPS_TEST := libcmocka-dev python3-pytest python3-uvloop python3-aiohttp gunicorn python3-uvicorn \
 	libclang-rt-14-dev libcap2-bin util-linux openssl mmdebstrap \
 	podman runc python3-yaml fuse-overlayfs libpython3.11 binutils strace
 # Node.js and npm, for the manifests' schema check (without npm's

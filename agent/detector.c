@@ -928,26 +928,6 @@ int detector_add_descendants(struct detector *d, int watch, pid_t pid)
 	return ret ? ret : added;
 }
 
-int detector_watch(struct detector *d, pid_t pid, pid_t tid,
-		   uint64_t threshold_ns, uint32_t flags)
-{
-	struct watch_spec spec = {
-		.pid = pid, .tid = tid, .threshold_ns = threshold_ns, .flags = flags,
-	};
-	int slot, ret;
-
-	if (flags & ~WATCH_F_HISTOGRAM)
-		return -EINVAL;
-	ret = detector_add_watch(d, &spec, &slot);
-	return ret < 0 ? ret : slot;
-}
-
-void detector_unwatch(struct detector *d, int slot)
-{
-	if (slot_index_ok(slot) && d->views[slot].user)
-		detector_remove_watch(d, (int)d->views[slot].watch);
-}
-
 /* ---- delivery ----------------------------------------------------------- */
 
 /* Deliver a notice, unless its watch ended since. */
@@ -1015,13 +995,6 @@ int detector_dispatch(struct detector *d, const struct detector_handlers *h, voi
 	}
 	d->handlers = NULL;
 	return ret < 0 ? ret : d->delivered;
-}
-
-int detector_consume(struct detector *d, detector_event_fn fn, void *ctx)
-{
-	struct detector_handlers h = { .gap = fn };
-
-	return detector_dispatch(d, &h, ctx);
 }
 
 int detector_events_fd(const struct detector *d)

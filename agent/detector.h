@@ -161,11 +161,6 @@ struct detector_handlers {
  */
 int detector_dispatch(struct detector *d, const struct detector_handlers *h, void *ctx);
 
-typedef void (*detector_event_fn)(void *ctx, const struct gap_event *e);
-
-/* detector_dispatch() of gaps only. */
-int detector_consume(struct detector *d, detector_event_fn fn, void *ctx);
-
 struct detector_counts {
 	uint64_t lost_events;     /* gap events the events ring had no room for */
 	uint64_t lost_notices;    /* notices the notices ring had no room for */
@@ -186,14 +181,5 @@ int detector_read_stats(const struct detector *d, struct gap_stats *out);
 
 /* Which epoll variants are attached, as a bitmask of 1 << enum epoll_variant. */
 unsigned int detector_attached_variants(const struct detector *d);
-
-/*
- * Until the watch engine replaces their callers: detector_add_watch() of
- * thread tid with flags 0 or WATCH_F_HISTOGRAM, returning the slot (or
- * -errno), and the end of the watch a slot belongs to.
- */
-int detector_watch(struct detector *d, pid_t pid, pid_t tid,
-		   uint64_t threshold_ns, uint32_t flags);
-void detector_unwatch(struct detector *d, int slot);
 
 #endif

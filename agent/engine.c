@@ -4,8 +4,15 @@
  * reporter and the one epoll loop of a run.
  *
  * Each fd in the epoll set carries what it is in the low half of its
- * epoll data and an index in the high half: the detector slot of a
+ * epoll data and an index in the high half: the detector's id of a
  * watch's pidfd, the sampler's kind, the client fd's place.
+ *
+ * A watch (struct engine_watch) is the client's; each thread it watches
+ * is a struct engine_thread, found by its detector slot: the thread the
+ * client asked for, in the slot the engine took for it, and every thread
+ * the kernel side gives a slot on its own (a followed process's, another
+ * thread of an all-threads watch), announced by a THREAD_ADDED notice and
+ * taken back by THREAD_GONE.
  *
  * The flow of an event: the kernel's gap arrives through the ring buffer
  * (drained before anything else a wake-up brings, so a process that ends
@@ -51,21 +58,52 @@
  * --duration in ms does not fit an int). */
 #define MAX_SLEEP_MS (3600 * 1000)
 
+/* Threads a watch gained (followed processes', other threads') whose
+ * stacks are sampled at once: each sampled process costs a reader of its
+ * own (bounded, agent/cpython/codecache.h), and a target that forks
+ * without end must not multiply that. Past it, blocks are reported
+ * without stacks, saying why. */
+#define MAX_SAMPLED_GAINED 256
+#define TOO_MANY_SAMPLED "more than 256 threads of processes and threads followed are " \
+	"sampled at once: blocksnoop reads no more stacks until some exit"
+
+/* A process's name is read again at most this often (it changes with
+ * exec and prctl; an exec notice also makes it read again). */
+#define NAME_TTL_NS NS_PER_S
+
 enum wake {
 	WAKE_EVENTS = 1,
 	WAKE_SIGNAL,
 	WAKE_TICK,
 	WAKE_SAMPLER,      /* index: enum sampler_kind */
-	WAKE_WATCH,        /* index: the watch's detector slot */
+	WAKE_WATCH,        /* index: the watch's detector id */
 	WAKE_CLIENT,       /* index: in fds[] */
 };
 
 struct engine_watch {
 	struct engine_watch_config cfg;
+	int id;                        /* the detector's watch */
+	int pidfd;                     /* its own process */
+	struct engine_thread *own;     /* the thread asked for; NULL with all_threads */
+};
+
+/* One watched thread: a detector slot. */
+struct engine_thread {
+	struct engine_watch *watch;
 	int slot;
-	int pidfd;
+	/* The slot's generation the kernel side gave it; 0 for the slot
+	 * the engine took (kept until the watch ends, whatever the thread). */
+	uint32_t gen;
+	pid_t pid, tid;                /* ours */
 	pid_t shown_pid, shown_tid;    /* as its records name it */
-	struct sampler *sampler;       /* NULL: no stacks */
+	struct sampler *sampler;       /* NULL: no stacks, */
+	const char *no_stacks;         /* and why, if the watch has a sampler */
+	char name[PROCESS_NAME_LEN];   /* its process's, printable */
+	uint64_t name_read_ns;         /* 0: read it (again) */
+	/* Its THREAD_GONE came in this round of drain_events(); it is freed
+	 * once the events queued before that notice are in (0: it lives). */
+	uint64_t exited_round;
+	bool counted;                  /* in sampled_gained */
 };
 
 struct client_fd {
@@ -85,13 +123,20 @@ struct engine {
 	const char *log_file;
 	struct detector *det;
 	struct sampler *samplers[SAMPLER_NONE];
-	struct engine_watch *by_slot[MAX_WATCHED_THREADS];
+	/* Large: the engine is never on the stack. */
+	struct engine_thread *by_slot[MAX_WATCHED_THREADS];
 	int slot_hi;                   /* one past the highest slot in use */
+	struct engine_watch *by_id[MAX_WATCHES]; /* by detector id % MAX_WATCHES */
+	uint64_t round;                /* detector_dispatch() calls so far */
+	unsigned sampled_gained;       /* gained threads with a sampler (MAX_SAMPLED_GAINED) */
+	unsigned exited;               /* threads waiting to be freed (exited_round) */
+	bool warned_no_follow, warned_sampled;
 	struct client_fd fds[ENGINE_MAX_FDS];
 	int nfds;
 	int epfd, sigfd, tickfd;
 	uint64_t deadline_ns;          /* --duration; 0: none */
 	uint64_t lost_reported;
+	uint64_t overflow_reported;    /* follow_overflow + slot_overflow said */
 	bool started, ended, failed;
 	enum engine_stop stopped;
 };
@@ -125,7 +170,7 @@ static double since_start_s(const struct engine *e, uint64_t mono_ns)
 struct engine *engine_new(const struct engine_config *cfg, const struct engine_hooks *hooks,
 			  void *client)
 {
-	struct engine *e = calloc(1, sizeof(*e)); /* large (by_slot): never on the stack */
+	struct engine *e = calloc(1, sizeof(*e)); /* large (by_slot, by_id) */
 
 	if (!e) {
 		log_error("out of memory");
@@ -245,7 +290,9 @@ int engine_open(struct engine *e)
 		log_error("cannot set up signal handling: %s", strerror(-ret));
 		return EXIT_RUNTIME;
 	}
-	code = detector_open(&e->det, err, sizeof(err));
+	code = detector_open_with(&e->det,
+				  &(struct detector_options){ .no_task_storage = e->cfg.no_task_storage },
+				  err, sizeof(err));
 	if (code) {
 		log_error("%s", err);
 		return code;
@@ -291,21 +338,150 @@ int engine_add_fd(struct engine *e, int fd, engine_fd_fn ready, engine_timeout_f
 /* ---- watches ------------------------------------------------------------------ */
 
 /* The ids records give a thread: ours, or its own namespace's (NSpid). */
-static void shown_ids(const struct engine_watch_config *wc, pid_t *pid, pid_t *tid)
+static void shown_ids(const struct engine_watch_config *wc, pid_t pid, pid_t tid,
+		      pid_t *shown_pid, pid_t *shown_tid)
 {
-	*pid = wc->pid;
-	*tid = wc->tid;
+	*shown_pid = pid;
+	*shown_tid = tid;
 	if (!wc->ids_in_own_ns)
 		return;
-	*pid = procfs_tid_in_own_ns(wc->pid, wc->pid);
-	*tid = wc->tid == wc->pid ? *pid : procfs_tid_in_own_ns(wc->pid, wc->tid);
+	*shown_pid = procfs_tid_in_own_ns(pid, pid);
+	*shown_tid = tid == pid ? *shown_pid : procfs_tid_in_own_ns(pid, tid);
+}
+
+static struct engine_watch *watch_by_id(const struct engine *e, uint32_t id)
+{
+	struct engine_watch *w = id ? e->by_id[id % MAX_WATCHES] : NULL;
+
+	return w && (uint32_t)w->id == id ? w : NULL;
+}
+
+static struct engine_thread *thread_at(const struct engine *e, int slot)
+{
+	return slot >= 0 && slot < MAX_WATCHED_THREADS ? e->by_slot[slot] : NULL;
+}
+
+/*
+ * The sampler of a thread of w in process pid, or NULL with why (NULL
+ * when w samples nothing). One Austin per followed process is not done:
+ * the Austin sampler reads w's own process only.
+ */
+static struct sampler *thread_sampler(struct engine *e, const struct engine_watch *w, pid_t pid,
+				      const char **why)
+{
+	*why = NULL;
+	if (w->cfg.sampler >= SAMPLER_NONE)
+		return NULL;
+	if (w->cfg.sampler == SAMPLER_AUSTIN && pid != w->cfg.pid) {
+		*why = "the Austin sampler reads only the process blocksnoop was given, not "
+		       "those it starts (--sampler builtin reads them)";
+		return NULL;
+	}
+	return e->samplers[w->cfg.sampler];
+}
+
+static void thread_free(struct engine *e, struct engine_thread *t)
+{
+	if (!t)
+		return;
+	if (t->sampler)
+		sampler_unwatch(t->sampler, t->slot);
+	if (t->counted)
+		e->sampled_gained--;
+	if (t->exited_round)
+		e->exited--;
+	if (t->watch->own == t)
+		t->watch->own = NULL;
+	e->by_slot[t->slot] = NULL;
+	while (e->slot_hi > 0 && !e->by_slot[e->slot_hi - 1])
+		e->slot_hi--;
+	free(t);
+}
+
+/* Watch thread tid of pid in slot (generation gen; 0: the engine's own
+ * slot) for w: its sampler too. 0 or -errno. */
+static int thread_new(struct engine *e, struct engine_watch *w, int slot, uint32_t gen,
+		      pid_t pid, pid_t tid, struct engine_thread **out)
+{
+	struct engine_thread *t;
+	int err;
+
+	if (slot < 0 || slot >= MAX_WATCHED_THREADS)
+		return -EINVAL;
+	/* The slot's previous thread exited (its notice came, or was lost). */
+	thread_free(e, e->by_slot[slot]);
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	*t = (struct engine_thread){ .watch = w, .slot = slot, .gen = gen, .pid = pid, .tid = tid };
+	shown_ids(&w->cfg, pid, tid, &t->shown_pid, &t->shown_tid);
+	t->sampler = thread_sampler(e, w, pid, &t->no_stacks);
+	if (t->sampler && gen) {
+		t->counted = e->sampled_gained < MAX_SAMPLED_GAINED;
+		if (!t->counted) {
+			t->sampler = NULL;
+			t->no_stacks = TOO_MANY_SAMPLED;
+			if (!e->warned_sampled) {
+				e->warned_sampled = true;
+				log_warn("%s (said once)", TOO_MANY_SAMPLED);
+			}
+		}
+	}
+	if (t->sampler) {
+		err = sampler_watch(t->sampler, slot, pid, tid, ms_to_ns(w->cfg.threshold_ms));
+		if (err) {
+			free(t);
+			return err;
+		}
+	}
+	e->sampled_gained += t->counted;
+	e->by_slot[slot] = t;
+	if (slot >= e->slot_hi)
+		e->slot_hi = slot + 1;
+	if (out)
+		*out = t;
+	return 0;
+}
+
+/* The name of t's process, read again once it may have changed. */
+static const char *thread_name(struct engine_thread *t)
+{
+	uint64_t now = mono_now_ns();
+
+	if (!t->name_read_ns || now - t->name_read_ns >= NAME_TTL_NS) {
+		procfs_comm(t->pid, t->name, sizeof(t->name));
+		t->name_read_ns = now;
+	}
+	return t->name;
+}
+
+/* What a watch asks of the detector, as far as this kernel can: said once
+ * when it cannot follow. */
+static uint32_t watch_flags(struct engine *e, const struct engine_watch_config *wc)
+{
+	uint32_t flags = (wc->histogram ? WATCH_F_HISTOGRAM : 0) |
+			 (wc->follow ? WATCH_F_FOLLOW : 0) |
+			 (wc->all_threads ? WATCH_F_ALL_THREADS : 0);
+
+	if (!(flags & (WATCH_F_FOLLOW | WATCH_F_ALL_THREADS)) || detector_can_follow(e->det))
+		return flags;
+	if (!e->warned_no_follow) {
+		e->warned_no_follow = true;
+		log_warn("this kernel cannot follow processes and threads (BPF programs there have no task storage, or no BTF tracepoints): watching only PID %d's %s thread, not %s%s%s",
+			 wc->pid, wc->tid && wc->tid != wc->pid && !wc->all_threads ? "chosen" : "main",
+			 wc->follow ? "the processes it starts" : "",
+			 wc->follow && wc->all_threads ? " or " : "",
+			 wc->all_threads ? "its other threads" : "");
+	}
+	return flags & WATCH_F_HISTOGRAM;
 }
 
 int engine_watch(struct engine *e, const struct engine_watch_config *wc, int pidfd,
 		 struct engine_watch **out)
 {
+	struct watch_spec spec = { .threshold_ns = ms_to_ns(wc->threshold_ms) };
 	struct engine_watch *w;
-	int err;
+	int slot = -1, err;
 
 	w = calloc(1, sizeof(*w));
 	if (!w) {
@@ -315,13 +491,11 @@ int engine_watch(struct engine *e, const struct engine_watch_config *wc, int pid
 	w->cfg = *wc;
 	if (!w->cfg.tid)
 		w->cfg.tid = w->cfg.pid;
-	w->slot = w->pidfd = -1;
-	if (wc->sampler != SAMPLER_NONE) {
-		w->sampler = wc->sampler < SAMPLER_NONE ? e->samplers[wc->sampler] : NULL;
-		if (!w->sampler) {
-			err = -EINVAL;
-			goto fail;
-		}
+	w->pidfd = -1;
+	if (wc->sampler != SAMPLER_NONE &&
+	    (wc->sampler > SAMPLER_NONE || !e->samplers[wc->sampler])) {
+		err = -EINVAL;
+		goto fail;
 	}
 	/* Pin the process first: its exit is what ends the watch. */
 	w->pidfd = pidfd >= 0 ? pidfd : sys_pidfd_open(w->cfg.pid, 0);
@@ -330,35 +504,47 @@ int engine_watch(struct engine *e, const struct engine_watch_config *wc, int pid
 		err = -errno;
 		goto fail;
 	}
-	w->slot = detector_watch(e->det, w->cfg.pid, w->cfg.tid, ms_to_ns(wc->threshold_ms),
-				 wc->histogram ? WATCH_F_HISTOGRAM : 0);
-	if (w->slot < 0) {
-		err = w->slot;
+	spec.flags = watch_flags(e, &w->cfg);
+	w->cfg.follow = spec.flags & WATCH_F_FOLLOW;
+	w->cfg.all_threads = spec.flags & WATCH_F_ALL_THREADS;
+	spec.pid = w->cfg.pid;
+	spec.tid = w->cfg.all_threads ? 0 : w->cfg.tid;
+	if (w->cfg.all_threads)
+		w->cfg.tid = w->cfg.pid;
+	err = detector_add_watch(e->det, &spec, &slot);
+	if (err < 0)
 		goto fail;
-	}
-	shown_ids(&w->cfg, &w->shown_pid, &w->shown_tid);
-	if (w->sampler) {
-		err = sampler_watch(w->sampler, w->slot, w->cfg.pid, w->cfg.tid,
-				    ms_to_ns(wc->threshold_ms));
+	w->id = err;
+	e->by_id[(uint32_t)w->id % MAX_WATCHES] = w;
+	if (slot >= 0) {
+		err = thread_new(e, w, slot, 0, w->cfg.pid, w->cfg.tid, &w->own);
 		if (err)
 			goto fail;
 	}
-	err = epoll_add(e, w->pidfd, WAKE_WATCH, (uint32_t)w->slot);
+	/* The descendants it has now; those it starts from now on the kernel
+	 * side follows. */
+	if (w->cfg.follow) {
+		err = detector_add_descendants(e->det, w->id, w->cfg.pid);
+		if (err < 0) {
+			err = err == -ENOENT ? -ESRCH : err;
+			goto fail;
+		}
+		if (err > 0)
+			log_info("watching the %d processes PID %d has started", err, w->cfg.pid);
+	}
+	err = epoll_add(e, w->pidfd, WAKE_WATCH, (uint32_t)w->id);
 	if (err)
 		goto fail;
-	e->by_slot[w->slot] = w;
-	if (w->slot >= e->slot_hi)
-		e->slot_hi = w->slot + 1;
 	*out = w;
 	return 0;
 
 fail:
 	if (pidfd >= 0)
 		close(pidfd);
-	if (w && w->slot >= 0) {
-		if (w->sampler)
-			sampler_unwatch(w->sampler, w->slot);
-		detector_unwatch(e->det, w->slot);
+	if (w && w->id > 0) {
+		detector_remove_watch(e->det, w->id);
+		thread_free(e, w->own);
+		e->by_id[(uint32_t)w->id % MAX_WATCHES] = NULL;
 	}
 	if (w && w->pidfd >= 0)
 		close(w->pidfd);
@@ -370,25 +556,18 @@ void engine_unwatch(struct engine *e, struct engine_watch *w)
 {
 	if (!w)
 		return;
-	if (w->sampler)
-		sampler_unwatch(w->sampler, w->slot);
-	detector_unwatch(e->det, w->slot);
+	detector_remove_watch(e->det, w->id);
+	for (int slot = 0; slot < e->slot_hi; slot++)
+		if (e->by_slot[slot] && e->by_slot[slot]->watch == w)
+			thread_free(e, e->by_slot[slot]);
 	epoll_ctl(e->epfd, EPOLL_CTL_DEL, w->pidfd, NULL);
 	close(w->pidfd);
-	e->by_slot[w->slot] = NULL;
-	while (e->slot_hi > 0 && !e->by_slot[e->slot_hi - 1])
-		e->slot_hi--;
+	e->by_id[(uint32_t)w->id % MAX_WATCHES] = NULL;
 	free(w);
 }
 
-static struct engine_watch *watch_of(const struct engine *e, int slot)
-{
-	return slot >= 0 && slot < MAX_WATCHED_THREADS ? e->by_slot[slot] : NULL;
-}
-
 /* Whether w's process has exited: its pidfd is readable. (A wake-up
- * names a slot, and a hook may have unwatched it and watched another
- * process in it since.) */
+ * names a watch id, and a hook may have unwatched it since.) */
 static bool process_exited(const struct engine_watch *w)
 {
 	struct pollfd p = { .fd = w->pidfd, .events = POLLIN };
@@ -402,6 +581,45 @@ static void gone(struct engine *e, struct engine_watch *w, enum engine_gone why)
 	if (e->hooks.gone)
 		e->hooks.gone(e->client, w->cfg.ctx, why);
 	engine_unwatch(e, w);
+}
+
+/* What the kernel side did on its own: threads come and go. */
+static void on_task(void *ctx, const struct task_notice *n)
+{
+	struct engine *e = ctx;
+	struct engine_watch *w = watch_by_id(e, n->watch);
+	struct engine_thread *t;
+	int err;
+
+	if (!w)
+		return;
+	switch (n->kind) {
+	case TASK_NOTICE_THREAD_ADDED:
+		err = thread_new(e, w, (int)n->slot, n->gen, (pid_t)n->pid, (pid_t)n->tid, NULL);
+		if (err)
+			log_warn("cannot watch thread %u of PID %u: %s", n->tid, n->pid, strerror(-err));
+		else
+			log_info("watching thread %u of PID %u", n->tid, n->pid);
+		break;
+	case TASK_NOTICE_THREAD_GONE:
+		t = thread_at(e, (int)n->slot);
+		/* The engine's own slot stays until the watch ends. */
+		if (!t || !t->gen || t->gen != n->gen || t->exited_round)
+			break;
+		t->exited_round = e->round;
+		e->exited++;
+		break;
+	case TASK_NOTICE_PROCESS_ADDED:
+		log_info("following PID %u, started by PID %u", n->pid, n->ppid);
+		break;
+	case TASK_NOTICE_PROCESS_EXEC:
+		for (int slot = 0; slot < e->slot_hi; slot++)
+			if (e->by_slot[slot] && e->by_slot[slot]->pid == (pid_t)n->pid)
+				e->by_slot[slot]->name_read_ns = 0;
+		break;
+	default:
+		break;
+	}
 }
 
 /* ---- privileges --------------------------------------------------------------- */
@@ -430,11 +648,12 @@ static bool log_reopen_needs_dac(const char *path)
  * effective set has now: kernels before 6.5 check CAP_BPF on every one. */
 static bool map_update_needs_caps(struct engine *e)
 {
-	int slot = detector_watch(e->det, PROBE_TID, PROBE_TID, UINT64_MAX, 0);
+	struct watch_spec probe = { .pid = PROBE_TID, .threshold_ns = UINT64_MAX };
+	int id = detector_add_watch(e->det, &probe, NULL);
 
-	if (slot < 0)
+	if (id < 0)
 		return true;
-	detector_unwatch(e->det, slot);
+	detector_remove_watch(e->det, id);
 	return false;
 }
 
@@ -490,32 +709,45 @@ static void fail(struct engine *e)
 	engine_stop(e, ENGINE_ERROR);
 }
 
-static void on_gap(void *ctx, const struct gap_event *g)
+/*
+ * A gap of t (of watch w). t is NULL for a gap whose thread is no longer
+ * known (its slot was given to another thread before the gap came): it is
+ * still reported, with the ids the kernel gave, without stacks.
+ */
+static void report_gap(struct engine *e, struct engine_watch *w, struct engine_thread *t,
+		       const struct gap_event *g)
 {
-	struct engine *e = ctx;
-	struct engine_watch *w = watch_of(e, (int)g->slot);
-	struct stack_set *stacks;
+	struct stack_set *stacks = NULL;
 	struct blocking_event ev = {
 		.start_ns = g->start_ns,
 		.end_ns = g->end_ns,
 		.duration_ms = (double)(g->end_ns - g->start_ns) / 1e6,
+		.process_name = "",
 	};
 
-	if (!w)
-		return;
 	/* The kernel's own clock of the event keeps a rate limit exact. */
 	if (e->hooks.admit && !e->hooks.admit(e->client, w->cfg.ctx, g->end_ns)) {
 		e->summary.suppressed_event_count++;
 		return; /* its samples, if any, are overwritten by later gaps */
 	}
 	ev.number = e->summary.event_count + 1;
-	ev.pid = w->shown_pid;
-	ev.tid = w->shown_tid;
+	if (t) {
+		ev.pid = t->shown_pid;
+		ev.tid = t->shown_tid;
+		ev.process_name = thread_name(t);
+	} else {
+		shown_ids(&w->cfg, (pid_t)g->pid, (pid_t)g->tid, &ev.pid, &ev.tid);
+	}
 	ev.wall_start = mono_to_wall(g->start_ns);
 	ev.timestamp_s = since_start_s(e, g->start_ns);
 	ev.is_error = ev.duration_ms >= w->cfg.error_threshold_ms;
 	ev.meta = w->cfg.meta;
-	stacks = w->sampler ? sampler_take(w->sampler, w->slot, g->start_ns) : NULL;
+	if (t && t->sampler)
+		stacks = sampler_take(t->sampler, t->slot, g->start_ns);
+	else if (t && t->no_stacks)
+		stacks = stack_set_unavailable(0, t->no_stacks);
+	else if (!t && w->cfg.sampler != SAMPLER_NONE)
+		stacks = stack_set_unavailable(0, "its thread exited before the block was collected");
 	ev.stacks = stacks;
 	summary_add_event(&e->summary, &ev);
 	reporter_event(&e->reporter, &ev);
@@ -524,11 +756,25 @@ static void on_gap(void *ctx, const struct gap_event *g)
 	stack_set_free(stacks);
 }
 
+static void on_gap(void *ctx, const struct gap_event *g)
+{
+	struct engine *e = ctx;
+	struct engine_thread *t = thread_at(e, (int)g->slot);
+	struct engine_watch *w = watch_by_id(e, g->watch);
+
+	if (!w)
+		return;
+	if (t && (t->watch != w || (t->gen && t->gen != g->gen)))
+		t = NULL;
+	report_gap(e, w, t, g);
+}
+
 static void on_still_blocked(void *ctx, int slot, uint64_t gap_start_ns, uint64_t now_ns,
 			     const struct stack_set *current)
 {
 	struct engine *e = ctx;
-	struct engine_watch *w = watch_of(e, slot);
+	struct engine_thread *t = thread_at(e, slot);
+	struct engine_watch *w;
 	struct still_blocked b = {
 		.start_ns = gap_start_ns,
 		.now_ns = now_ns,
@@ -536,10 +782,12 @@ static void on_still_blocked(void *ctx, int slot, uint64_t gap_start_ns, uint64_
 		.stacks = current,
 	};
 
-	if (!w)
+	if (!t)
 		return;
-	b.pid = w->shown_pid;
-	b.tid = w->shown_tid;
+	w = t->watch;
+	b.pid = t->shown_pid;
+	b.tid = t->shown_tid;
+	b.process_name = thread_name(t);
 	b.wall_start = mono_to_wall(gap_start_ns);
 	b.timestamp_s = since_start_s(e, gap_start_ns);
 	b.is_error = b.blocked_ms >= w->cfg.error_threshold_ms;
@@ -549,10 +797,41 @@ static void on_still_blocked(void *ctx, int slot, uint64_t gap_start_ns, uint64_
 		e->hooks.still_blocked(e->client, w->cfg.ctx, &b);
 }
 
+static int dispatch(struct engine *e)
+{
+	static const struct detector_handlers handlers = { .gap = on_gap, .task = on_task };
+
+	e->round++;
+	return detector_dispatch(e->det, &handlers, e);
+}
+
+/* Free the threads whose THREAD_GONE came before round `before`. */
+static void free_exited(struct engine *e, uint64_t before)
+{
+	for (int slot = e->slot_hi - 1; slot >= 0 && e->exited; slot--) {
+		struct engine_thread *t = e->by_slot[slot];
+
+		if (t && t->exited_round && t->exited_round < before)
+			thread_free(e, t);
+	}
+}
+
+/*
+ * Report every event waiting, and take in the threads that came and went.
+ * A thread's last gaps were queued before its THREAD_GONE, but in the other
+ * ring: those queued while the notices were read come in one more round,
+ * so an exited thread is freed (with its samples) only after that one.
+ */
 static void drain_events(struct engine *e)
 {
-	int n = detector_consume(e->det, on_gap, e);
+	int n = dispatch(e);
 
+	if (n >= 0 && e->exited) {
+		uint64_t round = e->round;
+
+		n = dispatch(e);
+		free_exited(e, round + 1);
+	}
 	if (n < 0 && n != -EINTR) {
 		log_error("reading events from the kernel failed: %s", strerror(-n));
 		fail(e);
@@ -580,6 +859,24 @@ static void drain_fd(int fd)
 		;
 }
 
+/* Processes and threads that were to be followed but found no room (at
+ * most DETECTOR_FOLLOW_LIMIT followed, MAX_WATCHED_THREADS slots): said
+ * as they happen, at most once a second. */
+static void warn_overflow(struct engine *e)
+{
+	struct detector_counts c;
+	uint64_t overflow;
+
+	detector_read_counts(e->det, &c);
+	overflow = c.follow_overflow + c.slot_overflow;
+	if (overflow <= e->overflow_reported)
+		return;
+	log_warn("%llu processes or threads not watched: at most %d are followed and %d threads "
+		 "watched at once", (unsigned long long)(overflow - e->overflow_reported),
+		 DETECTOR_FOLLOW_LIMIT, MAX_WATCHED_THREADS);
+	e->overflow_reported = overflow;
+}
+
 /* Once a second: stats frame, loss warning, watched threads still there. */
 static void on_tick(struct engine *e)
 {
@@ -596,14 +893,16 @@ static void on_tick(struct engine *e)
 			 (unsigned long long)(lost - e->lost_reported));
 		e->lost_reported = lost;
 	}
+	warn_overflow(e);
 
-	/* A watched thread other than the main one can end while its process
-	 * lives on: its pidfd does not say so. */
+	/* A thread asked for other than the main one can end while its
+	 * process lives on: its pidfd does not say so. */
 	for (int slot = 0; slot < e->slot_hi; slot++) {
-		struct engine_watch *w = e->by_slot[slot];
+		struct engine_thread *t = e->by_slot[slot];
 
-		if (w && w->cfg.tid != w->cfg.pid && !procfs_is_thread_of(w->cfg.pid, w->cfg.tid))
-			gone(e, w, ENGINE_GONE_THREAD);
+		if (t && t->watch->own == t && t->tid != t->pid &&
+		    !procfs_is_thread_of(t->pid, t->tid))
+			gone(e, t->watch, ENGINE_GONE_THREAD);
 	}
 	if (e->hooks.tick)
 		e->hooks.tick(e->client);
@@ -689,7 +988,7 @@ void engine_run(struct engine *e)
 				sampler_ready(e->samplers[index], on_still_blocked, e);
 				break;
 			case WAKE_WATCH:
-				w = watch_of(e, (int)index);
+				w = watch_by_id(e, index);
 				if (w && process_exited(w))
 					gone(e, w, ENGINE_GONE_PROCESS);
 				break;
@@ -715,6 +1014,8 @@ void engine_start(struct engine *e, pid_t pid, pid_t tid)
 	uuid4(e->info.id, sizeof(e->info.id));
 	e->info.pid = pid;
 	e->info.tid = tid;
+	e->info.follow = e->cfg.follow && detector_can_follow(e->det);
+	e->info.all_threads = e->cfg.all_threads && detector_can_follow(e->det);
 	reporter_session_start(&e->reporter);
 	e->started = true;
 }
@@ -758,8 +1059,8 @@ void engine_free(struct engine *e)
 		return;
 	reporter_destroy(&e->reporter);
 	summary_release(&e->summary);
-	for (int slot = 0; slot < e->slot_hi; slot++)
-		engine_unwatch(e, e->by_slot[slot]);
+	for (int i = 0; i < MAX_WATCHES; i++)
+		engine_unwatch(e, e->by_id[i]);
 	for (int k = 0; k < SAMPLER_NONE; k++)
 		sampler_free(e->samplers[k]);
 	detector_free(e->det);

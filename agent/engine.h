@@ -30,13 +30,16 @@
  * Functions that return an exit status (exit_codes.h) have reported the
  * error on stderr, in one line, when they return non-zero.
  *
- * A watch is one thread of one process (its main thread unless told
- * otherwise), with its own thresholds, stack sampler and tags. The engine
- * tells the client when it is gone (its process exited, or its thread).
- * To come: the detector will report processes it starts watching on its
- * own (forked children, new threads), which will become watches of their
- * own with their parent's configuration, and a watch will say whether to
- * follow descendants and all threads; the summary will count per process.
+ * A watch is what a client asks for: a process, one of its threads (the
+ * main one unless told otherwise) or all of them, and optionally every
+ * process it starts (and those it started before), with its thresholds,
+ * stack sampler and tags. Each thread the watch gains (in the kernel: a
+ * forked child's, a new thread's, from their first instruction) is
+ * watched with the watch's configuration, sampled by its sampler and
+ * reported with its tags and its own pid, tid and process name, until it
+ * exits. The engine tells the client when the watch's own process (or
+ * its chosen thread) is gone; the watch, with whatever it gained, ends
+ * then. The summary counts the blocks of each process.
  */
 #ifndef BLOCKSNOOP_ENGINE_H
 #define BLOCKSNOOP_ENGINE_H
@@ -62,6 +65,7 @@ struct engine_config {
 				       * default interval follows it */
 	double error_threshold_ms;
 	bool stats;                   /* a stats frame a second, and stats in the summary */
+	bool follow, all_threads;     /* what the run's watches do (session_start) */
 	const char *service, *env;    /* records' service and env */
 	double duration_s;            /* stop after this long; 0: no limit */
 	/* The stack samplers to start (engine_open), by kind; a watch picks
@@ -71,6 +75,9 @@ struct engine_config {
 	const char *austin;           /* --austin; NULL: "austin" on PATH */
 	const char *austin_root;      /* --austin-root; NULL: "/" */
 	double correlation_padding_ms;
+	/* Run as on a kernel without task storage for BPF tracing programs:
+	 * nothing is followed (detector_options.no_task_storage). For tests. */
+	bool no_task_storage;
 };
 
 /* Why a run ended: the summary's termination_reason and status. */
@@ -85,7 +92,7 @@ enum engine_stop {
 
 /* Why a watch is gone. */
 enum engine_gone {
-	ENGINE_GONE_PROCESS,   /* its process exited */
+	ENGINE_GONE_PROCESS,   /* its own process exited (whatever it started may live on) */
 	ENGINE_GONE_THREAD,    /* its thread (not the main one) exited; the process lives on */
 };
 
@@ -104,7 +111,8 @@ struct engine_hooks {
 	 * CLOCK_MONOTONIC). False counts it as suppressed in the summary
 	 * instead, and the client counts it its own way. */
 	bool (*admit)(void *client, void *watch, uint64_t end_ns);
-	/* A block of the watch, or a block still going on, was reported. */
+	/* A block of the watch (of any thread it gained), or a block still
+	 * going on, was reported. */
 	void (*event)(void *client, void *watch, const struct blocking_event *e);
 	void (*still_blocked)(void *client, void *watch, const struct still_blocked *b);
 	/* Once a second, after the engine's own checks. */
@@ -143,13 +151,26 @@ int engine_add_log_file(struct engine *e, const char *path);
  */
 int engine_open(struct engine *e);
 
-/* One watch: a thread of a process, how it is watched, and its tags. */
+/* One watch: a process, which of its threads and processes are watched,
+ * how, and its tags. */
 struct engine_watch_config {
 	pid_t pid, tid;               /* in blocksnoop's PID namespace; tid 0: pid */
+	/* Also every thread of pid that waits in epoll, now and later (tid
+	 * is then ignored), and of each process followed. */
+	bool all_threads;
+	/* Also every descendant of pid: those it has now, and each process a
+	 * watched process starts later, from its first instruction (its main
+	 * thread, or with all_threads all of them). On a kernel that cannot
+	 * follow (detector_can_follow()), the engine says so once on stderr
+	 * and watches only what it can: pid's one thread. */
+	bool follow;
 	double threshold_ms;
 	double error_threshold_ms;
 	bool histogram;               /* stats mode: gaps go to the histogram, not events */
-	enum sampler_kind sampler;    /* one cfg started, or SAMPLER_NONE */
+	/* One cfg started, or SAMPLER_NONE. The Austin sampler reads only pid
+	 * (all its threads): events of processes followed from it have no
+	 * stacks, and say why. */
+	enum sampler_kind sampler;
 	/* Records name the thread as its own PID namespace does (NSpid),
 	 * not as blocksnoop's does. */
 	bool ids_in_own_ns;
@@ -164,14 +185,16 @@ struct engine_watch_config {
  * engine to open one; it becomes the engine's, also on failure. All or
  * nothing: 0 and *out (the engine's until engine_unwatch() or a gone
  * hook), or -errno and nothing watched: -ESRCH the process is gone,
- * -EEXIST the thread is watched already, -ENOSPC MAX_WATCHED_THREADS are,
- * -EINVAL a sampler cfg did not start.
+ * -EEXIST the thread is watched already, -ENOSPC MAX_WATCHED_THREADS
+ * threads or MAX_WATCHES watches are, -EINVAL a sampler cfg did not start.
+ * Threads gained later that find no free slot are counted by the kernel
+ * side, not watched.
  */
 int engine_watch(struct engine *e, const struct engine_watch_config *wc, int pidfd,
 		 struct engine_watch **out);
 
-/* Stop watching and free w; events of it not reported yet are dropped.
- * Accepts NULL. */
+/* Stop watching and free w, with every thread and process it gained;
+ * events of it not reported yet are dropped. Accepts NULL. */
 void engine_unwatch(struct engine *e, struct engine_watch *w);
 
 typedef void (*engine_fd_fn)(void *ctx);
@@ -203,7 +226,8 @@ void engine_drop_privileges(struct engine *e, struct caps_run_needs needs);
 /*
  * Start the run: its id and the session_start record. pid and tid are the
  * run's target as that record names it (0 when there is none, as in the
- * agent).
+ * agent); it says whether the run follows and watches all threads as cfg
+ * asks and this kernel can.
  */
 void engine_start(struct engine *e, pid_t pid, pid_t tid);
 
@@ -239,6 +263,8 @@ uint64_t engine_error_event_count(const struct engine *e);
 
 /* Events the kernel could not queue (its ring buffer was full). */
 uint64_t engine_lost_events(const struct engine *e);
+
+
 
 /* The run's identity, for records a client builds (record.h). Valid
  * until engine_free(). */

@@ -14,6 +14,9 @@
 
 struct stack_set; /* Python stacks seen during the event; see the samplers */
 
+/* A process's name as the kernel keeps it (comm): at most 15 characters. */
+#define PROCESS_NAME_LEN 16
+
 /* Where a watched process runs, in Kubernetes agent mode. */
 struct k8s_meta {
 	const char *node, *namespace, *pod, *pod_uid, *container, *container_id;
@@ -33,6 +36,9 @@ struct blocking_event {
 	double timestamp_s;       /* start, in seconds since the session began */
 	double duration_ms;
 	pid_t pid, tid;           /* in blocksnoop's PID namespace */
+	/* Its process's name (comm), printable ASCII only; "" if unknown.
+	 * Never NULL. */
+	const char *process_name;
 	bool is_error;            /* duration_ms >= --error-threshold */
 	const struct stack_set *stacks; /* NULL: no stack captured */
 	const struct target_meta *meta; /* NULL: the session's own target */
@@ -50,6 +56,7 @@ struct still_blocked {
 	double timestamp_s;         /* start, in seconds since the session began */
 	double blocked_ms;          /* so far */
 	pid_t pid, tid;
+	const char *process_name;   /* as in struct blocking_event */
 	bool is_error;
 	const struct stack_set *stacks; /* the most recent stack; NULL if none */
 	const struct target_meta *meta; /* NULL: the session's own target */

@@ -19,7 +19,13 @@ const char options_usage[] =
 "\n"
 "Target:\n"
 "  PID                       attach to a running process (its main thread)\n"
-"  -- COMMAND [ARG...]       run COMMAND and watch it from its first instruction\n"
+"  -- COMMAND [ARG...]       run COMMAND and watch it from its first instruction,\n"
+"                            and every process it starts (gunicorn's workers)\n"
+"      --follow              attach mode: also watch PID's descendants, those\n"
+"                            running now and those it starts later\n"
+"      --no-follow           launch mode: watch only COMMAND's own process\n"
+"      --all-threads         watch every thread that waits in epoll (an event\n"
+"                            loop in each), not only the main thread\n"
 "      --tid TID             watch thread TID of PID instead of the main thread\n"
 "\n"
 "Detection:\n"
@@ -70,6 +76,9 @@ const char options_usage[] =
 "Examples:\n"
 "  sudo blocksnoop -- python3 app.py        run app.py, report blocks >= 100 ms\n"
 "  sudo blocksnoop -t 50 1234               attach to PID 1234, blocks >= 50 ms\n"
+"  sudo blocksnoop -t 50 -- gunicorn -w 2 -k uvicorn.workers.UvicornWorker app:app\n"
+"                                           the master and every worker\n"
+"  sudo blocksnoop --follow 1234            PID 1234 and its workers, old and new\n"
 "  sudo blocksnoop --stats 1234             distribution of all gaps\n"
 "  sudo blocksnoop --json --log-file /var/log/blocksnoop.json 1234\n";
 
@@ -91,6 +100,9 @@ enum long_only {
 	OPT_INTERVAL,
 	OPT_AUSTIN,
 	OPT_AUSTIN_ROOT,
+	OPT_FOLLOW,
+	OPT_NO_FOLLOW,
+	OPT_ALL_THREADS,
 };
 
 static const struct option long_options[] = {
@@ -113,6 +125,9 @@ static const struct option long_options[] = {
 	{ "interval", required_argument, NULL, OPT_INTERVAL },
 	{ "austin", required_argument, NULL, OPT_AUSTIN },
 	{ "austin-root", required_argument, NULL, OPT_AUSTIN_ROOT },
+	{ "follow", no_argument, NULL, OPT_FOLLOW },
+	{ "no-follow", no_argument, NULL, OPT_NO_FOLLOW },
+	{ "all-threads", no_argument, NULL, OPT_ALL_THREADS },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -202,7 +217,7 @@ static bool looks_like_id(const char *text)
 int options_parse(int argc, char **argv, struct options *o, char *err,
 		  size_t errlen)
 {
-	bool threshold_set = false;
+	bool threshold_set = false, follow_set = false, no_follow_set = false;
 	int c, code;
 
 	*o = (struct options){
@@ -306,6 +321,9 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 			if (code)
 				return code;
 			break;
+		case OPT_FOLLOW: follow_set = true; break;
+		case OPT_NO_FOLLOW: no_follow_set = true; break;
+		case OPT_ALL_THREADS: o->all_threads = true; break;
 		case OPT_STATS: o->stats = true; break;
 		case OPT_JSON: o->json = true; break;
 		case OPT_LOG_FILE: o->log_file = optarg; break;
@@ -337,6 +355,14 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 	if (o->tid && !o->pid)
 		return options_usage_error(err, errlen,
 			"--tid needs a PID: a launched command has no threads yet");
+	if (follow_set && no_follow_set)
+		return options_usage_error(err, errlen,
+			"--follow and --no-follow contradict each other: give one");
+	if (o->all_threads && o->tid)
+		return options_usage_error(err, errlen,
+			"--all-threads watches every thread: it does not go with --tid");
+	/* Each is the default of one mode, and harmless in the other. */
+	o->follow = follow_set || (o->launch_argv && !no_follow_set);
 	if (o->stats && o->fail_on != FAIL_ON_NONE)
 		return options_usage_error(err, errlen,
 			"--fail-on does not apply to --stats, which reports no events");

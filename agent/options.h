@@ -34,6 +34,11 @@ struct options {
 	enum command command;
 	pid_t pid;            /* attach target; 0 in launch mode */
 	pid_t tid;            /* --tid; 0 = the main thread (tid == pid) */
+	/* Also watch the processes the target starts, from their first
+	 * instruction (attach mode: and those it started before): the default
+	 * in launch mode (--no-follow turns it off), --follow in attach mode. */
+	bool follow;
+	bool all_threads;     /* --all-threads: every thread that waits in epoll */
 	char **launch_argv;   /* NULL-terminated, points into argv; NULL = attach */
 	double threshold_ms;  /* 100, or 0 with --stats, unless -t */
 	bool stats;

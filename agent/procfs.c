@@ -93,6 +93,11 @@ void procfs_comm(pid_t pid, char *buf, size_t len)
 	if (read_text(path, buf, len) < 0)
 		buf[0] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
+	/* The target names itself: no escape sequence reaches a terminal,
+	 * no byte that is not UTF-8 a JSON line. */
+	for (char *c = buf; *c; c++)
+		if (*c < 0x20 || *c > 0x7e)
+			*c = '?';
 }
 
 int procfs_parse_nspid(const char *status, pid_t ids[PROCFS_MAX_NS_LEVELS])

@@ -28,7 +28,9 @@ bool procfs_is_thread_of(pid_t pid, pid_t tid);
  */
 bool procfs_is_python(pid_t pid);
 
-/* The process's command name (comm) into buf; "" on failure. */
+/* The process's command name (comm) into buf, printable: a byte outside
+ * ASCII 0x20-0x7e (a process names itself as it likes) becomes '?'. ""
+ * on failure. */
 void procfs_comm(pid_t pid, char *buf, size_t len);
 
 /*

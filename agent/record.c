@@ -66,6 +66,8 @@ cJSON *record_session_start(const struct session_info *s)
 	     cJSON_AddStringToObject(r, "mode", s->mode) &&
 	     cJSON_AddNumberToObject(r, "pid", s->pid) &&
 	     cJSON_AddNumberToObject(r, "tid", s->tid) &&
+	     cJSON_AddBoolToObject(r, "follow", s->follow) &&
+	     cJSON_AddBoolToObject(r, "all_threads", s->all_threads) &&
 	     cJSON_AddNumberToObject(r, "threshold_ms", round3(s->threshold_ms)) &&
 	     cJSON_AddNumberToObject(r, "error_threshold_ms", round3(s->error_threshold_ms)) &&
 	     cJSON_AddBoolToObject(r, "stats", s->stats);
@@ -219,6 +221,7 @@ cJSON *record_blocking_event(const struct session_info *s,
 	     cJSON_AddNumberToObject(r, "duration_ms", round3(e->duration_ms)) &&
 	     cJSON_AddNumberToObject(r, "pid", e->pid) &&
 	     cJSON_AddNumberToObject(r, "tid", e->tid) &&
+	     cJSON_AddStringToObject(r, "process_name", e->process_name ? e->process_name : "") &&
 	     cJSON_AddStringToObject(r, "level", e->is_error ? "error" : "warning") &&
 	     add_stacks(r, e->stacks) &&
 	     add_meta(r, e->meta);
@@ -242,6 +245,7 @@ cJSON *record_still_blocked(const struct session_info *s, const struct still_blo
 	     cJSON_AddNumberToObject(r, "blocked_ms", round3(b->blocked_ms)) &&
 	     cJSON_AddNumberToObject(r, "pid", b->pid) &&
 	     cJSON_AddNumberToObject(r, "tid", b->tid) &&
+	     cJSON_AddStringToObject(r, "process_name", b->process_name ? b->process_name : "") &&
 	     cJSON_AddStringToObject(r, "level", b->is_error ? "error" : "warning") &&
 	     add_stacks(r, b->stacks) &&
 	     add_meta(r, b->meta);
@@ -313,6 +317,37 @@ static bool add_call_sites(cJSON *r, const struct session_summary *sum)
 	return true;
 }
 
+static bool add_process_counts(cJSON *o, const struct process_blocks *p)
+{
+	return cJSON_AddNumberToObject(o, "event_count", (double)p->event_count) &&
+	       cJSON_AddNumberToObject(o, "error_event_count", (double)p->error_event_count) &&
+	       cJSON_AddNumberToObject(o, "total_blocked_ms", round3(p->total_blocked_ms)) &&
+	       cJSON_AddNumberToObject(o, "max_blocked_ms", round3(p->max_blocked_ms));
+}
+
+/* The blocks of each process, ranked (the caller sorted them:
+ * summary_top_processes), and of those that had no place. */
+static bool add_processes(cJSON *r, const struct session_summary *sum)
+{
+	cJSON *list = cJSON_AddArrayToObject(r, "processes"), *other;
+
+	if (!list)
+		return false;
+	for (size_t i = 0; i < sum->nprocesses; i++) {
+		const struct process_blocks *p = &sum->processes[i];
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o || !cJSON_AddItemToArray(list, o))
+			return cJSON_Delete(o), false;
+		if (!cJSON_AddNumberToObject(o, "pid", p->pid) ||
+		    !cJSON_AddStringToObject(o, "process_name", p->name) ||
+		    !add_process_counts(o, p))
+			return false;
+	}
+	other = cJSON_AddObjectToObject(r, "other_processes");
+	return other && add_process_counts(other, &sum->other_processes);
+}
+
 /* {"log_file": 2, "stdout": 0}: the records each JSON output missed. */
 static bool add_dropped(cJSON *r, const struct session_summary *sum)
 {
@@ -351,6 +386,9 @@ cJSON *record_session_summary(const struct session_info *s,
 	     cJSON_AddStringToObject(r, "termination_reason", sum->termination_reason) &&
 	     cJSON_AddStringToObject(r, "status", sum->status) &&
 	     add_call_sites(r, sum) &&
+	     /* The agent counts per pod (/metrics); pids alone would not say
+	      * which pod's. */
+	     (!s->mode || !strcmp(s->mode, "agent") || add_processes(r, sum)) &&
 	     add_dropped(r, sum);
 	if (ok && stats) {
 		/* The fields of a stats record, so one parser reads both. */

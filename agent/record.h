@@ -51,7 +51,8 @@ cJSON *record_events_suppressed(const struct session_info *s, const struct targe
 cJSON *record_stats(const struct session_info *s, const struct stats_snapshot *snap);
 
 /* type "session_summary"; stats (may be NULL) adds the final distribution.
- * The call sites must be sorted already (summary_top_call_sites). */
+ * The call sites and processes must be sorted already
+ * (summary_top_call_sites, summary_top_processes). */
 cJSON *record_session_summary(const struct session_info *s,
 			      const struct session_summary *sum,
 			      const struct stats_snapshot *stats);

@@ -79,6 +79,7 @@ void reporter_session_end(struct reporter *r, struct session_summary *sum,
 	cJSON *rec;
 
 	summary_top_call_sites(sum, RECORD_TOP_CALL_SITES);
+	summary_top_processes(sum, SUMMARY_MAX_PROCESSES);
 	collect_dropped(r, sum);
 	rec = record_session_summary(r->session, sum, stats);
 

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -119,14 +120,16 @@ static int add_sinks(struct session *s)
 	return code;
 }
 
-/* Watch the target: 0, or the exit status. A target already gone ends the
- * run at once, as if it had exited while watched. */
+/* Watch the target (and what it starts): 0, or the exit status. A target
+ * already gone ends the run at once, as if it had exited while watched. */
 static int watch_target(struct session *s)
 {
 	const struct options *o = s->o;
 	struct engine_watch_config wc = {
 		.pid = s->pid,
 		.tid = s->tid,
+		.follow = o->follow,
+		.all_threads = o->all_threads,
 		.threshold_ms = o->threshold_ms,
 		.error_threshold_ms = o->error_threshold_ms,
 		.histogram = o->stats,
@@ -169,6 +172,8 @@ int session_run(const struct options *o)
 		.threshold_ms = o->threshold_ms,
 		.error_threshold_ms = o->error_threshold_ms,
 		.stats = o->stats,
+		.follow = o->follow,
+		.all_threads = o->all_threads,
 		.service = o->service,
 		.env = o->env,
 		.duration_s = o->duration_s,
@@ -176,6 +181,8 @@ int session_run(const struct options *o)
 		.austin = o->austin,
 		.austin_root = o->austin_root,
 		.correlation_padding_ms = o->correlation_padding_ms,
+		/* For tests: run as on a kernel that cannot follow. */
+		.no_task_storage = getenv("BLOCKSNOOP_NO_TASK_STORAGE") != NULL,
 	};
 	struct session s = { .o = o, .pid = o->pid, .tid = o->tid };
 	char err[512], missing[256];

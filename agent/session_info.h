@@ -16,6 +16,8 @@ struct session_info {
 	const char *mode;         /* "attach" or "launch" */
 	char *const *command;     /* launch mode: the command's argv; else NULL */
 	pid_t pid, tid;           /* in blocksnoop's PID namespace */
+	bool follow;              /* the processes it starts are watched too */
+	bool all_threads;         /* every thread of a watched process, not one */
 	double threshold_ms;
 	double error_threshold_ms;
 	bool stats;

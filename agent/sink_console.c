@@ -2,7 +2,7 @@
 /*
  * sink_console.c - the human report on stderr:
  *
- *   [  1.23s] #1  BLOCKED  302.1ms  tid=1234
+ *   [  1.23s] #1  BLOCKED  302.1ms  pid=1234 (gunicorn) tid=1234
  *       no Python stack: stack sampling is off
  *
  * and, in stats mode, a distribution redrawn in place every second (one
@@ -59,15 +59,23 @@ static const char *c(const struct console_sink *cs, const char *code)
 static void console_start(struct sink *s, const struct session_info *si, const cJSON *rec)
 {
 	struct console_sink *cs = (struct console_sink *)s;
+	char what[96];
 
 	(void)rec;
-	if (si->stats)
-		say(cs, "blocksnoop: measuring epoll gaps of PID %d thread %d%s... Ctrl-C to stop\n",
-		    si->pid, si->tid, si->threshold_ms > 0 ? " over the threshold" : "");
+	if (si->all_threads)
+		snprintf(what, sizeof(what), "PID %d (every thread)", si->pid);
 	else
-		say(cs, "blocksnoop: watching PID %d thread %d for blocks >= %.1f ms... Ctrl-C to stop\n",
-		    si->pid, si->tid, si->threshold_ms);
+		snprintf(what, sizeof(what), "PID %d thread %d", si->pid, si->tid);
+	if (si->stats)
+		say(cs, "blocksnoop: measuring epoll gaps of %s%s%s... Ctrl-C to stop\n",
+		    what, si->follow ? " and every process it starts" : "",
+		    si->threshold_ms > 0 ? " over the threshold" : "");
+	else
+		say(cs, "blocksnoop: watching %s%s for blocks >= %.1f ms... Ctrl-C to stop\n",
+		    what, si->follow ? " and every process it starts" : "", si->threshold_ms);
 }
+
+
 
 /* At most this many distinct stacks are printed per event. */
 #define CONSOLE_MAX_STACKS 3
@@ -87,6 +95,17 @@ static void append(char *buf, size_t len, size_t *used, const char *fmt, ...)
 	va_end(ap);
 	if (n > 0)
 		*used = *used + n < len ? *used + n : len - 1;
+}
+
+/* Which process and thread: "pid=1234 (gunicorn) tid=1235". The name is
+ * printable already (procfs_comm). */
+static void append_ids(char *buf, size_t len, size_t *used, pid_t pid, const char *name,
+		       pid_t tid)
+{
+	if (name && name[0])
+		append(buf, len, used, "pid=%d (%s) tid=%d\n", pid, name, tid);
+	else
+		append(buf, len, used, "pid=%d tid=%d\n", pid, tid);
 }
 
 /*
@@ -152,10 +171,10 @@ static void console_event(struct sink *s, const struct session_info *si,
 	(void)si; (void)rec;
 	if (cs->summary_only)
 		return;
-	append(buf, sizeof(buf), &used, "[%7.2fs] #%llu  %sBLOCKED%s  %.1fms  tid=%d\n",
+	append(buf, sizeof(buf), &used, "[%7.2fs] #%llu  %sBLOCKED%s  %.1fms  ",
 	       e->timestamp_s, (unsigned long long)e->number,
-	       c(cs, e->is_error ? RED_BOLD : YELLOW), c(cs, RESET),
-	       e->duration_ms, e->tid);
+	       c(cs, e->is_error ? RED_BOLD : YELLOW), c(cs, RESET), e->duration_ms);
+	append_ids(buf, sizeof(buf), &used, e->pid, e->process_name, e->tid);
 	format_stacks(cs, buf, sizeof(buf), &used, e->stacks);
 	sink_write_all(cs->fd, buf, used);
 }
@@ -170,9 +189,10 @@ static void console_still_blocked(struct sink *s, const struct session_info *si,
 	(void)si; (void)rec;
 	if (cs->summary_only)
 		return;
-	append(buf, sizeof(buf), &used, "[%7.2fs]     %sSTILL BLOCKED%s  %.1fms so far  tid=%d\n",
+	append(buf, sizeof(buf), &used, "[%7.2fs]     %sSTILL BLOCKED%s  %.1fms so far  ",
 	       b->timestamp_s, c(cs, b->is_error ? RED_BOLD : YELLOW), c(cs, RESET),
-	       b->blocked_ms, b->tid);
+	       b->blocked_ms);
+	append_ids(buf, sizeof(buf), &used, b->pid, b->process_name, b->tid);
 	format_stacks(cs, buf, sizeof(buf), &used, b->stacks);
 	sink_write_all(cs->fd, buf, used);
 }
@@ -220,6 +240,41 @@ static void console_stats(struct sink *s, const struct session_info *si,
 	cs->stats_lines = 1;
 	for (const char *p = dist; *p; p++)
 		cs->stats_lines += *p == '\n';
+}
+
+/* Processes listed in the console's summary (--json lists them all). */
+#define CONSOLE_TOP_PROCESSES 10
+
+/*
+ * The blocks of each process, when more than one had any (the caller
+ * sorted them): the top CONSOLE_TOP_PROCESSES, then the rest in one line.
+ * Not in agent mode, as in the record: a pid there does not say which
+ * pod's.
+ */
+static void format_processes(char *buf, size_t len, size_t *used, const struct session_info *si,
+			     const struct session_summary *sum)
+{
+	size_t shown = sum->nprocesses < CONSOLE_TOP_PROCESSES ? sum->nprocesses
+							       : CONSOLE_TOP_PROCESSES;
+	struct process_blocks rest = sum->other_processes;
+
+	if (sum->nprocesses + !!rest.event_count < 2 || (si->mode && !strcmp(si->mode, "agent")))
+		return;
+	append(buf, len, used, "Blocks by process:\n");
+	for (size_t i = 0; i < shown; i++) {
+		const struct process_blocks *p = &sum->processes[i];
+
+		append(buf, len, used, "  %8.1f ms  %4llux  pid %d%s%s%s\n", p->total_blocked_ms,
+		       (unsigned long long)p->event_count, p->pid, p->name[0] ? " (" : "",
+		       p->name, p->name[0] ? ")" : "");
+	}
+	for (size_t i = shown; i < sum->nprocesses; i++) {
+		rest.event_count += sum->processes[i].event_count;
+		rest.total_blocked_ms += sum->processes[i].total_blocked_ms;
+	}
+	if (rest.event_count)
+		append(buf, len, used, "  %8.1f ms  %4llux  other processes\n",
+		       rest.total_blocked_ms, (unsigned long long)rest.event_count);
 }
 
 /* Records a JSON output missed: said only when there are some. */
@@ -277,6 +332,7 @@ static void console_summary(struct sink *s, const struct session_info *si,
 		       site->total_blocked_ms, (unsigned long long)site->count,
 		       site->frame.file, site->frame.line, site->frame.function);
 	}
+	format_processes(buf, sizeof(buf), &used, si, sum);
 	sink_write_all(cs->fd, buf, used);
 	say_dropped(cs, sum);
 }

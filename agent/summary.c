@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,8 +70,63 @@ static void count_call_site(struct session_summary *s, const struct blocking_eve
 		site->max_blocked_ms = e->duration_ms;
 }
 
+static void count_blocks(struct process_blocks *p, const struct blocking_event *e)
+{
+	p->event_count++;
+	if (e->is_error)
+		p->error_event_count++;
+	p->total_blocked_ms += e->duration_ms;
+	if (e->duration_ms > p->max_blocked_ms)
+		p->max_blocked_ms = e->duration_ms;
+}
+
+/* Fold p's counts into other (p gives up its place). */
+static void fold(struct process_blocks *other, const struct process_blocks *p)
+{
+	other->event_count += p->event_count;
+	other->error_event_count += p->error_event_count;
+	other->total_blocked_ms += p->total_blocked_ms;
+	if (p->max_blocked_ms > other->max_blocked_ms)
+		other->max_blocked_ms = p->max_blocked_ms;
+}
+
+/* The place of e's process: its own, a new one, or the one with the least
+ * blocked time, given up (as new_site() does for call sites). */
+static struct process_blocks *process_place(struct session_summary *s,
+					    const struct blocking_event *e)
+{
+	struct process_blocks *p = NULL, *least;
+
+	for (size_t i = 0; i < s->nprocesses; i++)
+		if (s->processes[i].pid == e->pid)
+			p = &s->processes[i];
+	if (p)
+		return p;
+	if (s->nprocesses < SUMMARY_MAX_PROCESSES) {
+		p = &s->processes[s->nprocesses++];
+	} else {
+		least = &s->processes[0];
+		for (size_t i = 1; i < s->nprocesses; i++)
+			if (s->processes[i].total_blocked_ms < least->total_blocked_ms)
+				least = &s->processes[i];
+		fold(&s->other_processes, least);
+		p = least;
+	}
+	*p = (struct process_blocks){ .pid = e->pid };
+	return p;
+}
+
+static void count_process(struct session_summary *s, const struct blocking_event *e)
+{
+	struct process_blocks *p = process_place(s, e);
+
+	snprintf(p->name, sizeof(p->name), "%s", e->process_name ? e->process_name : "");
+	count_blocks(p, e);
+}
+
 void summary_add_event(struct session_summary *s, const struct blocking_event *e)
 {
+	count_process(s, e);
 	s->event_count++;
 	if (e->is_error)
 		s->error_event_count++;
@@ -87,6 +143,24 @@ static int by_total_desc(const void *a, const void *b)
 	if (x->total_blocked_ms != y->total_blocked_ms)
 		return x->total_blocked_ms < y->total_blocked_ms ? 1 : -1;
 	return (x->count < y->count) - (x->count > y->count);
+}
+
+static int by_blocked_desc(const void *a, const void *b)
+{
+	const struct process_blocks *x = a, *y = b;
+
+	if (x->total_blocked_ms != y->total_blocked_ms)
+		return x->total_blocked_ms < y->total_blocked_ms ? 1 : -1;
+	if (x->event_count != y->event_count)
+		return x->event_count < y->event_count ? 1 : -1;
+	return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+size_t summary_top_processes(struct session_summary *s, size_t max)
+{
+	if (s->nprocesses > 1)
+		qsort(s->processes, s->nprocesses, sizeof(s->processes[0]), by_blocked_desc);
+	return s->nprocesses < max ? s->nprocesses : max;
 }
 
 size_t summary_top_call_sites(struct session_summary *s, size_t max)

@@ -7,6 +7,7 @@
 #define BLOCKSNOOP_SUMMARY_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "event.h"
 #include "stacks.h"
@@ -30,6 +31,20 @@ struct dropped_records {
 #define SUMMARY_MAX_OUTPUTS 4
 
 #define SUMMARY_MAX_SITES 1024
+
+/* The blocks of one process (the events' pid, as records give it). */
+struct process_blocks {
+	pid_t pid;
+	char name[PROCESS_NAME_LEN]; /* its name at its latest event */
+	uint64_t event_count;
+	uint64_t error_event_count;
+	double total_blocked_ms;
+	double max_blocked_ms;
+};
+
+/* Processes with a place of their own in the summary: a target that forks
+ * without end must not grow it. */
+#define SUMMARY_MAX_PROCESSES 64
 
 struct session_summary {
 	double duration_s;
@@ -55,6 +70,14 @@ struct session_summary {
 	 * summary_top_call_sites() ranks them. */
 	struct call_site *sites;
 	size_t nsites, sites_cap;
+	/* Blocks per process: at most SUMMARY_MAX_PROCESSES places; when they
+	 * are taken, a new process replaces the one with the least blocked
+	 * time, whose counts go to other_processes (pid 0, no name): the
+	 * places and other_processes always add up to the totals above.
+	 * summary_top_processes() ranks them. */
+	struct process_blocks processes[SUMMARY_MAX_PROCESSES];
+	size_t nprocesses;
+	struct process_blocks other_processes;
 };
 
 /* Count one event into s (and its call site, if it has stacks). Out of
@@ -64,6 +87,10 @@ void summary_add_event(struct session_summary *s, const struct blocking_event *e
 /* Sort s's call sites by total blocked time (then count), descending, and
  * return how many there are, at most max. */
 size_t summary_top_call_sites(struct session_summary *s, size_t max);
+
+/* Sort s's processes by total blocked time (then count), descending, and
+ * return how many there are, at most max. */
+size_t summary_top_processes(struct session_summary *s, size_t max);
 
 /* Free the call sites (and give back their strings). */
 void summary_release(struct session_summary *s);

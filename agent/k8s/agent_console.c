@@ -5,7 +5,7 @@
  * introduced by the pod and container it happened in:
  *
  *   == shop/checkout-7d9c6b5f4-x2x8q  container app  service checkout
- *   [  1.23s] #1  BLOCKED  302.1ms  tid=7
+ *   [  1.23s] #1  BLOCKED  302.1ms  pid=7 (python3) tid=7
  *       Python stack (most recent call last), ...
  *
  * The pod's names are shown through k8s_printable(): a pod cannot write

@@ -327,7 +327,8 @@ def test_summary_only(bs, tmp_path):
     assert abs(summary["max_blocked_ms"] - truth_max) <= 2.0, summary
 
 
-CONSOLE_EVENT = re.compile(r"^\[\s*(\d+\.\d\d)s\] #(\d+)\s+BLOCKED\s+(\d+\.\d)ms\s+tid=(\d+)\s*$")
+CONSOLE_EVENT = re.compile(r"^\[\s*(\d+\.\d\d)s\] #(\d+)\s+BLOCKED\s+(\d+\.\d)ms\s+"
+                           r"pid=(\d+) \(python3\) tid=(\d+)\s*$")
 
 
 def test_console_output(bs, tmp_path):
@@ -345,7 +346,7 @@ def test_console_output(bs, tmp_path):
     for n, (i, blk) in enumerate(zip(idx, blocks), 1):
         m = CONSOLE_EVENT.match(lines[i])
         assert int(m.group(2)) == n, lines[i]
-        assert int(m.group(4)) == ready["pid"], lines[i]
+        assert int(m.group(4)) == int(m.group(5)) == ready["pid"], lines[i]
         assert abs(float(m.group(3)) - (blk["end_ns"] - blk["start_ns"]) / 1e6) <= 2.1, lines[i]
         # Then an indented line: "no Python stack captured", or the stack.
         assert lines[i + 1].startswith((" ", "\t")) and lines[i + 1].strip(), lines[i + 1]

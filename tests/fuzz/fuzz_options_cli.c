@@ -36,6 +36,7 @@ static void check_accepted(const struct options *o, char **argv, int argc)
 	assert(!o->stats || (o->sampler == SAMPLER_NONE && o->fail_on == FAIL_ON_NONE));
 	assert(o->austin_root && o->austin_root[0] == '/');
 	assert(o->service && o->env);
+	assert(!o->all_threads || o->tid == o->pid); /* every thread: no --tid */
 }
 
 /* Field by field: the struct's padding is not part of the result. */
@@ -50,7 +51,8 @@ static bool same_options(const struct options *a, const struct options *b)
 	       a->duration_s == b->duration_s && a->fail_on == b->fail_on &&
 	       a->summary_only == b->summary_only && a->sampler == b->sampler &&
 	       a->interval_ms == b->interval_ms && a->austin == b->austin &&
-	       a->austin_root == b->austin_root;
+	       a->austin_root == b->austin_root && a->follow == b->follow &&
+	       a->all_threads == b->all_threads;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -94,6 +94,8 @@ static void test_defaults_attach(void **state)
 	assert_int_equal(o.fail_on, FAIL_ON_NONE);
 	assert_int_equal(o.sampler, SAMPLER_BUILTIN);
 	assert_true(o.interval_ms == 0); /* derived from the threshold later */
+	assert_false(o.follow);     /* attaching watches PID alone */
+	assert_false(o.all_threads);
 }
 
 static void test_stats_threshold_default(void **state)
@@ -135,6 +137,36 @@ static void test_sampler_options(void **state)
 	USAGE("--interval", "--interval", "-1", "1234");
 	USAGE("--interval", "--interval", "fast", "1234");
 	USAGE("--interval", "1234", "--interval");
+}
+
+/* Launch mode follows what the command starts unless --no-follow; attach
+ * mode only with --follow; each is harmless in the other mode. */
+static void test_follow_options(void **state)
+{
+	struct options o;
+
+	(void)state;
+	PARSE_OK(&o, "--", "gunicorn", "-w", "2", "app:app");
+	assert_true(o.follow);
+	assert_false(o.all_threads);
+	PARSE_OK(&o, "--no-follow", "--", "gunicorn", "app:app");
+	assert_false(o.follow);
+	PARSE_OK(&o, "--follow", "--", "gunicorn", "app:app");
+	assert_true(o.follow);
+	PARSE_OK(&o, "--follow", "1234");
+	assert_true(o.follow);
+	PARSE_OK(&o, "1234", "--no-follow");
+	assert_false(o.follow);
+	PARSE_OK(&o, "--all-threads", "1234");
+	assert_true(o.all_threads);
+	assert_int_equal(o.tid, 1234);
+	PARSE_OK(&o, "--all-threads", "--stats", "--follow", "1234");
+	assert_true(o.all_threads && o.follow && o.stats);
+	/* The command's own options are its own. */
+	PARSE_OK(&o, "--", "python3", "app.py", "--no-follow");
+	assert_true(o.follow);
+	USAGE("--no-follow", "--follow", "--no-follow", "1234");
+	USAGE("--tid", "--all-threads", "--tid", "1235", "1234");
 }
 
 /* ---- every option ---------------------------------------------------- */
@@ -524,6 +556,7 @@ int main(void)
 		cmocka_unit_test(test_defaults_attach),
 		cmocka_unit_test(test_stats_threshold_default),
 		cmocka_unit_test(test_sampler_options),
+		cmocka_unit_test(test_follow_options),
 		cmocka_unit_test(test_all_options),
 		cmocka_unit_test(test_long_and_attached_forms),
 		cmocka_unit_test(test_fail_on_values),

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -360,6 +361,12 @@ static void test_comm(void **state)
 	assert_string_equal(comm, want);
 	procfs_comm(reaped_child(), comm, sizeof(comm));
 	assert_string_equal(comm, "");
+	/* A name chosen to repaint a terminal, or not UTF-8, comes out
+	 * printable. */
+	assert_int_equal(prctl(PR_SET_NAME, "a\033[2Jb\xff\t"), 0);
+	procfs_comm(getpid(), comm, sizeof(comm));
+	assert_int_equal(prctl(PR_SET_NAME, want), 0);
+	assert_string_equal(comm, "a?[2Jb??");
 }
 
 static void test_ns_id(void **state)

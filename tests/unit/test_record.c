@@ -32,6 +32,7 @@ static struct session_info launch_session(void)
 		.command = launch_cmd,
 		.pid = 5968,
 		.tid = 5969,
+		.follow = true,
 		.threshold_ms = 100,
 		.error_threshold_ms = 500,
 		.stats = false,
@@ -66,6 +67,7 @@ static struct blocking_event sample_event(void)
 		.duration_ms = 302.1236,
 		.pid = 5968,
 		.tid = 5969,
+		.process_name = "gunicorn",
 		.is_error = false,
 		.stacks = NULL,
 	};
@@ -172,13 +174,16 @@ static void test_session_start_launch(void **state)
 	const cJSON *cmd;
 	static const char *const names[] = {
 		"schema", "type", "session_id", "time", "version", "mode", "pid", "tid",
-		"threshold_ms", "error_threshold_ms", "stats", "command", NULL,
+		"follow", "all_threads", "threshold_ms", "error_threshold_ms", "stats",
+		"command", NULL,
 	};
 
 	(void)state;
 	assert_non_null(r);
 	want_fields(r, names);
 	want_common(r, "session_start");
+	assert_true(cJSON_IsTrue(field(r, "follow")));
+	assert_true(cJSON_IsFalse(field(r, "all_threads")));
 	/* time is the session's wall-clock start, truncated to microseconds. */
 	want_string(r, "time", "2023-11-14T22:13:20.123456Z");
 	want_string(r, "version", BLOCKSNOOP_VERSION);
@@ -228,7 +233,7 @@ static void test_blocking_event(void **state)
 	char *line;
 	static const char *const names[] = {
 		"schema", "type", "session_id", "time", "event_number", "timestamp_s",
-		"start_ns", "end_ns", "duration_ms", "pid", "tid", "level",
+		"start_ns", "end_ns", "duration_ms", "pid", "tid", "process_name", "level",
 		"python_stacks", "stack_samples", "samples", "stack_unavailable", NULL,
 	};
 
@@ -243,6 +248,7 @@ static void test_blocking_event(void **state)
 	want_number(r, "duration_ms", 302.124);  /* 3 decimals */
 	want_number(r, "pid", 5968);
 	want_number(r, "tid", 5969);
+	want_string(r, "process_name", "gunicorn");
 	want_string(r, "level", "warning");
 	/* No stack captured: null, no per-stack counts, no samples, and why:
 	 * no sampler gave a set at all. */
@@ -397,7 +403,7 @@ static void test_summary(void **state)
 		"schema", "type", "session_id", "time", "pid", "tid", "duration_s",
 		"event_count", "error_event_count", "total_blocked_ms", "max_blocked_ms",
 		"lost_event_count", "termination_reason", "status", "top_call_sites",
-		"dropped_records", NULL,
+		"processes", "other_processes", "dropped_records", NULL,
 	};
 	const cJSON *dropped;
 
@@ -703,7 +709,7 @@ static void test_still_blocked(void **state)
 	};
 	static const char *const names[] = {
 		"schema", "type", "session_id", "time", "timestamp_s", "start_ns", "now_ns",
-		"blocked_ms", "pid", "tid", "level", "python_stacks", "stack_samples",
+		"blocked_ms", "pid", "tid", "process_name", "level", "python_stacks", "stack_samples",
 		"samples", "stack_unavailable", NULL,
 	};
 	cJSON *r, *log;
@@ -789,6 +795,57 @@ static void test_summary_call_sites(void **state)
 	cJSON_Delete(r);
 }
 
+/* The blocks of each process, in the order given (the caller sorts), and
+ * of those without a place; not in agent mode, where a pid does not say
+ * which pod. */
+static void test_summary_processes(void **state)
+{
+	struct session_info s = launch_session();
+	struct session_summary sum = sample_summary();
+	const cJSON *list, *p, *other;
+	cJSON *r;
+
+	(void)state;
+	sum.processes[0] = (struct process_blocks){
+		.pid = 5970, .name = "gunicorn", .event_count = 2, .error_event_count = 1,
+		.total_blocked_ms = 801.00049, .max_blocked_ms = 600.5,
+	};
+	sum.processes[1] = (struct process_blocks){
+		.pid = 5968, .name = "", .event_count = 1, .total_blocked_ms = 102.36,
+		.max_blocked_ms = 102.36,
+	};
+	sum.nprocesses = 2;
+	sum.other_processes = (struct process_blocks){ .event_count = 7, .total_blocked_ms = 700 };
+	r = record_session_summary(&s, &sum, NULL);
+	assert_non_null(r);
+	list = field(r, "processes");
+	assert_int_equal(cJSON_GetArraySize(list), 2);
+	p = cJSON_GetArrayItem(list, 0);
+	want_fields(p, (const char *const[]){ "pid", "process_name", "event_count",
+					       "error_event_count", "total_blocked_ms",
+					       "max_blocked_ms", NULL });
+	want_number(p, "pid", 5970);
+	want_string(p, "process_name", "gunicorn");
+	want_number(p, "event_count", 2);
+	want_number(p, "error_event_count", 1);
+	want_number(p, "total_blocked_ms", 801.0);
+	want_number(p, "max_blocked_ms", 600.5);
+	want_string(cJSON_GetArrayItem(list, 1), "process_name", "");
+	other = field(r, "other_processes");
+	want_fields(other, (const char *const[]){ "event_count", "error_event_count",
+						   "total_blocked_ms", "max_blocked_ms", NULL });
+	want_number(other, "event_count", 7);
+	want_number(other, "total_blocked_ms", 700);
+	cJSON_Delete(r);
+
+	s.mode = "agent";
+	r = record_session_summary(&s, &sum, NULL);
+	assert_non_null(r);
+	want_absent(r, "processes");
+	want_absent(r, "other_processes");
+	cJSON_Delete(r);
+}
+
 /* ---- record_to_line ------------------------------------------------------------ */
 
 /* Strings with newlines, quotes and control characters stay on one line. */
@@ -840,6 +897,7 @@ int main(void)
 		cmocka_unit_test(test_blocking_event_stack_unavailable),
 		cmocka_unit_test(test_still_blocked),
 		cmocka_unit_test(test_summary_call_sites),
+		cmocka_unit_test(test_summary_processes),
 		cmocka_unit_test(test_line_escapes),
 	};
 

@@ -61,13 +61,13 @@ static void script_init(struct script *sc, bool stats_mode)
 
 	sc->ev[0] = (struct blocking_event){ .number = 1, .start_ns = 1000, .end_ns = 302101000,
 		.wall_start = { 1700000001, 0 }, .timestamp_s = 1.23, .duration_ms = 302.1,
-		.pid = 1234, .tid = 1234 };
+		.pid = 1234, .tid = 1234, .process_name = "gunicorn" };
 	sc->ev[1] = (struct blocking_event){ .number = 2, .start_ns = 9000000000,
 		.end_ns = 9750000000, .wall_start = { 1700000009, 0 }, .timestamp_s = 9,
 		.duration_ms = 750, .pid = 1234, .tid = 1234, .is_error = true };
 	sc->still = (struct still_blocked){ .start_ns = 9000000000, .now_ns = 9600000000,
 		.wall_start = { 1700000009, 0 }, .timestamp_s = 9, .blocked_ms = 600,
-		.pid = 1234, .tid = 1234, .is_error = true };
+		.pid = 1234, .tid = 1235, .process_name = "gunicorn", .is_error = true };
 	sc->snap = (struct stats_snapshot){ .elapsed_s = 1, .count = 4, .rate = 4,
 		.min_ms = 0.5, .avg_ms = 1, .p50_ms = 1, .p90_ms = 1.5, .p95_ms = 1.5,
 		.p99_ms = 1.5, .max_ms = 1.5 };
@@ -740,11 +740,12 @@ static void test_console_plain(void **state)
 	char *text = console_output(false, false, false);
 
 	(void)state;
-	if (!strstr(text, "\n[   1.23s] #1  BLOCKED  302.1ms  tid=1234\n"
+	/* Each event names its process and thread (the name when known). */
+	if (!strstr(text, "\n[   1.23s] #1  BLOCKED  302.1ms  pid=1234 (gunicorn) tid=1234\n"
 			  "    no Python stack: stack sampling is off\n"
-			  "[   9.00s]     STILL BLOCKED  600.0ms so far  tid=1234\n"
+			  "[   9.00s]     STILL BLOCKED  600.0ms so far  pid=1234 (gunicorn) tid=1235\n"
 			  "    no Python stack: stack sampling is off\n"
-			  "[   9.00s] #2  BLOCKED  750.0ms  tid=1234\n"
+			  "[   9.00s] #2  BLOCKED  750.0ms  pid=1234 tid=1234\n"
 			  "    no Python stack: stack sampling is off\n"))
 		fail_msg("event lines not as documented:\n%s", text);
 	want_prefix(text, "blocksnoop: watching PID 1234 thread 1234 for blocks "
@@ -832,7 +833,7 @@ static void test_console_stacks(void **state)
 	s->ops->event(s, &sc.si, &sc.ev[0], sc.event[0]);
 	s->ops->destroy(s);
 	text = uh_read_fd_file(fd);
-	if (!strstr(text, "[   1.23s] #1  BLOCKED  302.1ms  tid=1234\n"
+	if (!strstr(text, "[   1.23s] #1  BLOCKED  302.1ms  pid=1234 (gunicorn) tid=1234\n"
 			  "    Python stack (most recent call last), 6 of 10 samples:\n"
 			  "      /srv/app.py:42 in handler\n"
 			  "        time.sleep(0.3)\n"
@@ -882,6 +883,70 @@ static void test_console_call_sites(void **state)
 	free(text);
 	script_free(&sc);
 	close(fd);
+}
+
+/* The banner says what is watched; the summary lists the blocks of each
+ * process once there is more than one (the caller sorted them), the top
+ * ten, then the rest (places beyond them and other_processes) in a line. */
+static void test_console_processes(void **state)
+{
+	struct script sc;
+	struct sink *s;
+	char *text;
+	int fd = temp_fd();
+
+	(void)state;
+	script_init(&sc, false);
+	sc.si.follow = true;
+	sc.si.all_threads = true;
+	for (int i = 0; i < 12; i++)
+		sc.sum.processes[i] = (struct process_blocks){
+			.pid = 2000 + i, .event_count = 2, .total_blocked_ms = 1000 - i,
+		};
+	snprintf(sc.sum.processes[0].name, sizeof(sc.sum.processes[0].name), "gunicorn");
+	sc.sum.nprocesses = 12;
+	sc.sum.other_processes = (struct process_blocks){ .event_count = 5, .total_blocked_ms = 500 };
+	s = sink_console_new(fd, false, false);
+	s->ops->session_start(s, &sc.si, sc.start);
+	s->ops->summary(s, &sc.si, &sc.sum, NULL, sc.summary);
+	s->ops->destroy(s);
+	text = uh_read_fd_file(fd);
+	want_prefix(text, "blocksnoop: watching PID 1234 (every thread) and every process it "
+		    "starts for blocks >= 100.0 ms... Ctrl-C to stop\n");
+	if (!strstr(text, "Lost events:     0\n"
+			  "Blocks by process:\n"
+			  "    1000.0 ms     2x  pid 2000 (gunicorn)\n"
+			  "     999.0 ms     2x  pid 2001\n") ||
+	    !strstr(text, "     991.0 ms     2x  pid 2009\n"
+			  "    2479.0 ms     9x  other processes\n") || strstr(text, "pid 2010"))
+		fail_msg("processes not as expected:\n%s", text);
+	free(text);
+	close(fd);
+
+	/* One process: nothing to compare, no list. */
+	fd = temp_fd();
+	sc.sum.nprocesses = 1;
+	sc.sum.other_processes.event_count = 0;
+	s = sink_console_new(fd, false, false);
+	s->ops->summary(s, &sc.si, &sc.sum, NULL, sc.summary);
+	s->ops->destroy(s);
+	text = uh_read_fd_file(fd);
+	assert_null(strstr(text, "Blocks by process"));
+	free(text);
+	close(fd);
+
+	/* Nor in agent mode, where a pid does not say which pod's. */
+	fd = temp_fd();
+	sc.sum.nprocesses = 12;
+	sc.si.mode = "agent";
+	s = sink_console_new(fd, false, false);
+	s->ops->summary(s, &sc.si, &sc.sum, NULL, sc.summary);
+	s->ops->destroy(s);
+	text = uh_read_fd_file(fd);
+	assert_null(strstr(text, "Blocks by process"));
+	free(text);
+	close(fd);
+	script_free(&sc);
 }
 
 /* On a terminal the stats frame is redrawn in place: the second frame
@@ -942,6 +1007,7 @@ int main(void)
 		cmocka_unit_test(test_console_stats_mode),
 		cmocka_unit_test(test_console_stacks),
 		cmocka_unit_test(test_console_call_sites),
+		cmocka_unit_test(test_console_processes),
 		cmocka_unit_test(test_console_stats_tty),
 	};
 
