@@ -22,9 +22,9 @@ reported once, in its own process and thread, with its own stack, and
 nothing else is. A gap here holds more than the block the fixture timed: a
 server's parsing before the handler, and, in a process's very first gap,
 blocksnoop's own wake-up to open its interpreter (docs/architecture.md),
-which on a loaded machine take milliseconds. So an event must contain its
-block and exceed it by less than the threshold (it cannot hold another
-block); the kernel's timing to the fixture's own clock is test_follow.py's
+which on a loaded machine take milliseconds, tens of them at times. So an
+event must contain its block and no other (events and blocks pair off one
+to one); the kernel's timing to the fixture's own clock is test_follow.py's
 and test_detection.py's to check.
 
 Servers listen on Unix sockets in the test's directory. Everything a test
@@ -197,7 +197,9 @@ def check_frames(events, *, path, function, tag):
 
 def match_blocks(events, truth_blocks):
     """Events and truth blocks pair off one to one: each event contains its
-    block (to the clocks' slack) and exceeds it by less than the threshold."""
+    block (to the clocks' slack), and no event holds two blocks (their
+    numbers match and each block meets exactly one event). How much longer
+    than its block a gap is depends on the machine's load: not checked."""
     assert len(events) == len(truth_blocks), (
         f"{len(events)} events for {len(truth_blocks)} blocks\nevents: {events}\n"
         f"blocks: {truth_blocks}")
@@ -208,8 +210,6 @@ def match_blocks(events, truth_blocks):
         where = f"\nevent: {e}\nblock: {b}"
         assert e["start_ns"] <= b["start_ns"] + CLOCK_SLACK_NS, where
         assert e["end_ns"] >= b["end_ns"] - CLOCK_SLACK_NS, where
-        extra_ms = (e["end_ns"] - e["start_ns"] - (b["end_ns"] - b["start_ns"])) / 1e6
-        assert extra_ms < THRESHOLD_MS, f"{extra_ms:.3f} ms more than the block{where}"
 
 
 def one_event_of(events, block):
