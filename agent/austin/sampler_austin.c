@@ -326,11 +326,21 @@ static void runner_healthy(struct runner *r, uint64_t now)
 	}
 }
 
-/* Whether the target still runs: a zombie (exited, its parent has not
- * reaped it yet) does not. */
+/* The kernel's PF_EXITING task flag (include/linux/sched.h), set as a task
+ * starts to exit; /proc/PID/stat shows the flags word. */
+#define TASK_FLAG_EXITING 0x00000004U
+
+/*
+ * Whether the target still runs: a zombie (exited, its parent has not
+ * reaped it yet) does not, nor a target on its way out. The latter matters
+ * when the target is PID 1 of its namespace: its exit kills Austin (which
+ * runs in that namespace) and waits for it to be reaped before the target
+ * itself becomes a zombie, so Austin's death is seen first.
+ */
 static bool target_alive(pid_t pid)
 {
-	char path[64], stat[512], *paren;
+	char path[64], stat[512], *paren, state;
+	unsigned int flags;
 	ssize_t n;
 	int fd;
 
@@ -344,7 +354,12 @@ static bool target_alive(pid_t pid)
 		return false;
 	stat[n] = '\0';
 	paren = strrchr(stat, ')');
-	return !paren || (paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X');
+	if (!paren)
+		return true; /* cannot tell: keep restarting, as for a live one */
+	/* state, ppid, pgrp, session, tty_nr, tpgid, flags */
+	if (sscanf(paren + 1, " %c %*d %*d %*d %*d %*d %u", &state, &flags) != 2)
+		return true;
+	return state != 'Z' && state != 'X' && !(flags & TASK_FLAG_EXITING);
 }
 
 static void schedule_restart(struct austin_sampler *s, struct runner *r, uint64_t now);
