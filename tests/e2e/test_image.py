@@ -154,6 +154,7 @@ def image():
     base_ref = f"{BASE_REPO}:{tag}"
     archive = CACHE / f"blocksnoop-test-{tag}.tar"
     made = []  # what to remove at the end
+    cgroups_before = set(pathlib.Path("/sys/fs/cgroup").glob(PODMAN_CGROUPS))
     try:
         if archive.exists():
             sh(["podman", "load", "-q", "-i", str(archive)], 300)
@@ -189,6 +190,23 @@ def image():
     finally:
         for r in reversed(made):
             remove_image(r)
+        remove_podman_cgroups(cgroups_before)
+
+
+# podman (cgroupfs manager) puts its containers under a parent cgroup of its
+# own in every hierarchy, and leaves that behind.
+PODMAN_CGROUPS = "*/libpod_parent"
+
+
+def remove_podman_cgroups(before):
+    """Remove the parent cgroups podman made during the tests (those absent
+    before), deepest first; one still in use stays."""
+    for top in set(pathlib.Path("/sys/fs/cgroup").glob(PODMAN_CGROUPS)) - before:
+        for d in sorted((p for p in top.rglob("*") if p.is_dir()), reverse=True) + [top]:
+            try:
+                d.rmdir()
+            except OSError as e:
+                warnings.warn(f"could not remove podman's cgroup {d}: {e}")
 
 
 def remove_image(ref):
