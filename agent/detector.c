@@ -14,7 +14,6 @@
  * the slot's generation and the watch's id on every use, so whatever this
  * side ends or recycles is never misattributed.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -629,34 +628,31 @@ static int mark_task(struct detector *d, pid_t pid, pid_t tid, const struct task
 	return mark_by_tid(d, tid, &by_id);
 }
 
+struct mark_threads_ctx {
+	struct detector *d;
+	pid_t pid;
+	const struct task_mark *m;
+};
+
+static int mark_one_thread(void *ctx, pid_t tid)
+{
+	struct mark_threads_ctx *c = ctx;
+	int r;
+
+	if (tid == c->pid)
+		return 0;
+	r = mark_task(c->d, c->pid, tid, c->m, false);
+	/* Gone meanwhile, or followed already: fine. */
+	return r == -ESRCH || r == -EEXIST ? 0 : r;
+}
+
 /* Mark every thread of pid (ALL_THREADS) but its leader, marked before:
  * threads created from now on are marked by the kernel side. */
 static int mark_threads(struct detector *d, pid_t pid, const struct task_mark *m)
 {
-	char path[64];
-	struct dirent *de;
-	DIR *dir;
-	int ret = 0;
+	struct mark_threads_ctx c = { .d = d, .pid = pid, .m = m };
 
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	dir = opendir(path);
-	if (!dir)
-		return -errno;
-	while ((de = readdir(dir))) {
-		pid_t tid = (pid_t)strtol(de->d_name, NULL, 10);
-		int r;
-
-		if (tid <= 0 || tid == pid)
-			continue;
-		r = mark_task(d, pid, tid, m, false);
-		/* Gone meanwhile, or followed already: fine. */
-		if (r && r != -ESRCH && r != -EEXIST) {
-			ret = r;
-			break;
-		}
-	}
-	closedir(dir);
-	return ret;
+	return procfs_each_thread(pid, mark_one_thread, &c);
 }
 
 /* Remove the tid_marks entries of watch id (the kernel side drops the
@@ -844,55 +840,57 @@ struct walk {
 	size_t len, cap, max;
 };
 
+struct children_ctx {
+	struct walk *w;
+	pid_t pid;
+};
+
+/* Append the children of thread tid of c->pid to the walk (at most
+ * walk->max in all); 0 or -ENOMEM. */
+static int list_thread_children(void *ctx, pid_t tid)
+{
+	struct children_ctx *c = ctx;
+	struct walk *w = c->w;
+	char path[96], *text;
+	pid_t *kids = NULL;
+	int count, ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)c->pid, (int)tid);
+	text = read_proc_text(path);
+	if (!text)
+		return 0; /* the thread exited */
+	count = parse_children(text, NULL, 0);
+	if (count > 0) {
+		kids = malloc((size_t)count * sizeof(*kids));
+		ret = kids ? 0 : -ENOMEM;
+	}
+	if (!ret && count > 0 && w->len + (size_t)count > w->cap && w->len < w->max) {
+		size_t ncap = w->len + (size_t)count;
+		struct found *grown = realloc(w->list, ncap * sizeof(*grown));
+
+		if (grown) {
+			w->list = grown;
+			w->cap = ncap;
+		} else {
+			ret = -ENOMEM;
+		}
+	}
+	if (!ret && count > 0)
+		parse_children(text, kids, (size_t)count);
+	for (int i = 0; !ret && i < count && w->len < w->max && w->len < w->cap; i++)
+		w->list[w->len++] = (struct found){ .pid = kids[i], .parent = c->pid };
+	free(kids);
+	free(text);
+	return ret;
+}
+
 /* Append the children of every thread of pid to the walk (at most
  * walk->max in all); -errno. */
 static int list_children(struct walk *w, pid_t pid)
 {
-	char path[96];
-	struct dirent *de;
-	DIR *dir;
-	int ret = 0;
+	struct children_ctx c = { .w = w, .pid = pid };
 
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	dir = opendir(path);
-	if (!dir)
-		return -errno;
-	while (!ret && (de = readdir(dir))) {
-		pid_t tid = (pid_t)strtol(de->d_name, NULL, 10), *kids = NULL;
-		char *text;
-		int count;
-
-		if (tid <= 0)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)tid);
-		text = read_proc_text(path);
-		if (!text)
-			continue; /* the thread exited */
-		count = parse_children(text, NULL, 0);
-		if (count > 0) {
-			kids = malloc((size_t)count * sizeof(*kids));
-			ret = kids ? 0 : -ENOMEM;
-		}
-		if (!ret && count > 0 && w->len + (size_t)count > w->cap && w->len < w->max) {
-			size_t ncap = w->len + (size_t)count;
-			struct found *grown = realloc(w->list, ncap * sizeof(*grown));
-
-			if (grown) {
-				w->list = grown;
-				w->cap = ncap;
-			} else {
-				ret = -ENOMEM;
-			}
-		}
-		if (!ret && count > 0)
-			parse_children(text, kids, (size_t)count);
-		for (int i = 0; !ret && i < count && w->len < w->max && w->len < w->cap; i++)
-			w->list[w->len++] = (struct found){ .pid = kids[i], .parent = pid };
-		free(kids);
-		free(text);
-	}
-	closedir(dir);
-	return ret;
+	return procfs_each_thread(pid, list_thread_children, &c);
 }
 
 int detector_add_descendants(struct detector *d, int watch, pid_t pid)

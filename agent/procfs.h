@@ -28,6 +28,14 @@ bool procfs_is_thread_of(pid_t pid, pid_t tid);
  */
 bool procfs_is_python(pid_t pid);
 
+/*
+ * Call fn(ctx, tid) for each thread of process pid that /proc lists now
+ * (threads may come and go meanwhile), until fn returns non-zero. Returns
+ * what fn last returned (0 when every thread was visited), or -errno if the
+ * list cannot be read (-ENOENT: no such process).
+ */
+int procfs_each_thread(pid_t pid, int (*fn)(void *ctx, pid_t tid), void *ctx);
+
 /* The process's command name (comm) into buf, printable: a byte outside
  * ASCII 0x20-0x7e (a process names itself as it likes) becomes '?'. ""
  * on failure. */

@@ -319,6 +319,55 @@ static void test_thread_of(void **state)
 	assert_false(procfs_is_thread_of(0x3fffffff, 0x3fffffff));
 }
 
+struct seen_threads {
+	pid_t tids[8];
+	int n, stop_after;
+};
+
+static int see_thread(void *ctx, pid_t tid)
+{
+	struct seen_threads *s = ctx;
+
+	if (s->n < 8)
+		s->tids[s->n] = tid;
+	s->n++;
+	return s->n == s->stop_after ? 42 : 0;
+}
+
+static bool seen(const struct seen_threads *s, pid_t tid)
+{
+	for (int i = 0; i < s->n && i < 8; i++)
+		if (s->tids[i] == tid)
+			return true;
+	return false;
+}
+
+static void test_each_thread(void **state)
+{
+	struct seen_threads s = { .n = 0 };
+	pthread_t th;
+	int tid = -1;
+
+	(void)state;
+	assert_int_equal(pthread_create(&th, NULL, park, &tid), 0);
+	while (__atomic_load_n(&tid, __ATOMIC_SEQ_CST) == -1)
+		usleep(1000);
+	/* Every thread, once. */
+	assert_int_equal(procfs_each_thread(getpid(), see_thread, &s), 0);
+	assert_int_equal(s.n, 2);
+	assert_true(seen(&s, getpid()) && seen(&s, tid));
+	/* fn's non-zero answer stops the walk and is returned. */
+	s = (struct seen_threads){ .stop_after = 1 };
+	assert_int_equal(procfs_each_thread(getpid(), see_thread, &s), 42);
+	assert_int_equal(s.n, 1);
+	__atomic_store_n(&tid, 0, __ATOMIC_SEQ_CST);
+	pthread_join(th, NULL);
+	/* A process that is gone. */
+	s = (struct seen_threads){ .n = 0 };
+	assert_int_equal(procfs_each_thread(reaped_child(), see_thread, &s), -ENOENT);
+	assert_int_equal(s.n, 0);
+}
+
 static void test_is_python(void **state)
 {
 	pid_t child;
@@ -395,6 +444,7 @@ int main(void)
 		cmocka_unit_test(test_nspid_too_many_levels),
 		cmocka_unit_test(test_nspid_of_self),
 		cmocka_unit_test(test_thread_nspid),
+		cmocka_unit_test(test_each_thread),
 		cmocka_unit_test(test_pid_exists),
 		cmocka_unit_test(test_thread_of),
 		cmocka_unit_test(test_is_python),
