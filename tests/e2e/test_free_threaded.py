@@ -30,7 +30,8 @@ import pytest
 from conftest import (INTERPRETERS, Result, check_common, check_events, pid_cmdline,
                       read_truth, wait_for)
 from test_newest_pythons import in_own_pid_namespace, nspid
-from test_stacks import KINDS, TARGET, attach_and_go, children, check_target_events, marker
+from test_stacks import (KINDS, TARGET, attach_and_go, children, check_target_events,
+                         launch_first_block, marker)
 
 FREE_THREADED = [i for i in INTERPRETERS if i.free_threaded]
 # (none: the tests still run, and fail in the_one_we_build())
@@ -68,17 +69,8 @@ def test_free_threaded_builds_are_there_and_free_threaded(tmp_path):
 @pytest.mark.parametrize("python", READ)
 def test_launch_first_block(bs, tmp_path, python, kind):
     the_one_we_build()
-    truth = tmp_path / "truth"
-    res = bs.launch("--json", "-t", "100",
-                    command=python.command(tmp_path, TARGET, "--first", "--kind", kind,
-                                           "--count", "3", "--block", "0.2",
-                                           "--truth", truth), timeout=40)
-    assert res.rc == 0, res
+    res, truth = launch_first_block(bs, tmp_path, python, kind)
     assert ready_of(truth)["gil"] is False, read_truth(truth)
-    check_common(res.records)
-    start = res.one("session_start")
-    check_events(res.events, pid=start["pid"], tid=start["pid"])
-    check_target_events(res.events, truth, python, kind)
     assert "warning" not in res.stderr.lower(), res
 
 

@@ -30,7 +30,8 @@ import pytest
 from conftest import (HOST_PY, INTERPRETERS, Result, bin_fixture, check_common, check_events,
                       pid_cmdline, py_fixture, read_truth, start_ready_target, wait_for)
 from test_stacks import (KINDS, TARGET, attach_and_go, blocks_of, check_stack_fields,
-                         check_target_events, children, event_of)
+                         check_target_events, children, event_of,
+                         launch_first_block)
 
 NEWEST = {i.minor: i for i in INTERPRETERS if i.origin == "testing"}
 UNREADABLE = py_fixture("unreadable_target.py")
@@ -64,17 +65,7 @@ def nspid(pid):
 @pytest.mark.parametrize("kind", sorted(KINDS))
 @pytest.mark.parametrize("minor", [14, 15])
 def test_launch_first_block(bs, tmp_path, minor, kind):
-    python = newest(minor)
-    truth = tmp_path / "truth"
-    res = bs.launch("--json", "-t", "100",
-                    command=python.command(tmp_path, TARGET, "--first", "--kind", kind,
-                                           "--count", "3", "--block", "0.2",
-                                           "--truth", truth), timeout=40)
-    assert res.rc == 0, res
-    check_common(res.records)
-    start = res.one("session_start")
-    check_events(res.events, pid=start["pid"], tid=start["pid"])
-    check_target_events(res.events, truth, python, kind)
+    res, _ = launch_first_block(bs, tmp_path, newest(minor), kind)
     assert "warning" not in res.stderr.lower(), res
 
 

@@ -164,11 +164,11 @@ def check_target_events(events, truth, python, kind, count=3):
                      what=f"block #{b['index']} ({kind}, {python})")
 
 
-@pytest.mark.parametrize("kind", sorted(KINDS))
-@pytest.mark.parametrize("python", interpreter_params())
-def test_first_block_launch(bs, tmp_path, python, kind):
-    """Launch mode, the loop's very first callback blocks at once: every
-    event, the first included, names the blocking line."""
+def launch_first_block(bs, tmp_path, python, kind):
+    """Launch python running the stacks target whose loop's very first
+    callback blocks at once, 3 times; check that every event, the first
+    included, names the blocking line. Returns the result and the truth
+    file."""
     truth = tmp_path / "truth"
     res = bs.launch("--json", "-t", "100",
                     command=python.command(tmp_path, TARGET, "--first", "--kind", kind,
@@ -179,6 +179,15 @@ def test_first_block_launch(bs, tmp_path, python, kind):
     start = res.one("session_start")
     check_events(res.events, pid=start["pid"], tid=start["pid"])
     check_target_events(res.events, truth, python, kind)
+    return res, truth
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("python", interpreter_params())
+def test_first_block_launch(bs, tmp_path, python, kind):
+    """Launch mode, the loop's very first callback blocks at once: every
+    event, the first included, names the blocking line."""
+    launch_first_block(bs, tmp_path, python, kind)
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
