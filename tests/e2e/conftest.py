@@ -129,6 +129,24 @@ def pid_alive(pid):
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def children(pid):
+    """The child processes of pid's main thread ([] if pid is gone)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def nspid(pid):
+    """NSpid values of pid: [host pid, ..., pid in its own namespace]."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("NSpid:"):
+                return [int(x) for x in line.split()[1:]]
+    raise AssertionError(f"no NSpid for {pid}")
+
+
 def pid_cmdline(pid):
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:

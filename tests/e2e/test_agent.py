@@ -37,7 +37,7 @@ import uuid
 
 import pytest
 
-from conftest import (BLOCKSNOOP, PY, parse_json_lines, pid_alive, pid_cmdline,
+from conftest import (BLOCKSNOOP, PY, children, nspid, parse_json_lines, pid_alive, pid_cmdline,
                       py_fixture, read_truth, wait_for)
 
 NODE = "node-a.test"
@@ -223,11 +223,6 @@ class App:
                 os.kill(pid, signal.SIGKILL)
         self.proc.kill()
         wait_for(lambda: not any(pid_alive(p) for p in self.pids), 10, "the app to be gone")
-
-
-def nspid(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return [int(x) for x in next(l for l in f if l.startswith("NSpid:")).split()[1:]]
 
 
 # --------------------------------------------------------------------------
@@ -825,14 +820,6 @@ def rootfs(trixie_rootfs):
     return trixie_rootfs
 
 COMM = "/blocksnoop-comm"
-
-
-def children(pid):
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
 
 
 def test_container_in_its_own_pid_and_mount_namespace(procs, cgroups, tmp_path, certs, rootfs):

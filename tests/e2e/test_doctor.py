@@ -15,7 +15,7 @@ import tempfile
 
 import pytest
 
-from conftest import BLOCKSNOOP, PY, Result, wait_for
+from conftest import (BLOCKSNOOP, PY, children, Result, wait_for)
 
 STATUS = ("ok    ", "warn  ", "FAIL  ")
 SLEEP_PY = [PY, "-c", "import time; time.sleep(60)"]
@@ -72,14 +72,6 @@ def private_mounts(procs, script):
     outside."""
     return run_shell(procs, ["unshare", "--mount", "--propagation", "private",
                              "sh", "-c", script])
-
-
-def children(pid):
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
 
 
 # --------------------------------------------------------------------------

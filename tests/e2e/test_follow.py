@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from conftest import (PY, TOL_NS, bin_fixture, match_blocks, py_fixture, read_truth, truth_blocks,
-                      wait_for, wait_truth)
+from conftest import (PY, TOL_NS, bin_fixture, children, match_blocks, nspid, py_fixture,
+                      read_truth, truth_blocks, wait_for, wait_truth)
 
 UNSHARE = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"]
 
@@ -54,22 +54,6 @@ def stop(d, timeout=20):
     d.send(signal.SIGINT)
     assert d.wait(timeout) == 0, d.describe()
     return d.records()
-
-
-def children(pid):
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
-
-
-def nspid(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("NSpid:"):
-                return [int(x) for x in line.split()[1:]]
-    raise AssertionError(f"no NSpid for {pid}")
 
 
 def check_blocks_per_process(recs, blocks):

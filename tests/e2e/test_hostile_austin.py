@@ -43,7 +43,7 @@ import uuid
 
 import pytest
 
-from conftest import BLOCKSNOOP, ROOT, Result, pid_alive, pid_cmdline, wait_for
+from conftest import (BLOCKSNOOP, ROOT, children, pid_alive, pid_cmdline, Result, wait_for)
 
 DRIVER = os.environ.get("NSEXEC_DRIVER", str(ROOT / "build" / "tests" / "test_nsexec"))
 CAP_SYS_PTRACE = 0x80000
@@ -238,14 +238,6 @@ def planted(tmp_path):
         yield p
     finally:
         p.cleanup()
-
-
-def children(pid):
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
 
 
 def descendants(pid):

@@ -32,8 +32,8 @@ import uuid
 
 import pytest
 
-from conftest import (PY, Result, attach_and_go, check_common, pid_alive, pid_cmdline,
-                      read_truth, wait_for)
+from conftest import (PY, attach_and_go, check_common, children, pid_alive, pid_cmdline, read_truth,
+                      Result, wait_for)
 
 NOBODY = 65534
 # The code every hostile name gets: all on line 1, so that line 1 of the
@@ -89,14 +89,6 @@ asyncio.run(run())
 ''' % (LINKED_SOURCE, NOBODY, NOBODY)
 
 ROOT_COMM = "/blocksnoop-comm"  # the comm directory, bind-mounted inside a root
-
-
-def children(pid):
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
 
 
 def blocks(truth):

@@ -28,7 +28,7 @@ import uuid
 
 import pytest
 
-from conftest import (BLOCKSNOOP, FIXTURES_SRC, bin_fixture, parse_json_lines, pid_alive,
+from conftest import (BLOCKSNOOP, FIXTURES_SRC, bin_fixture, children, parse_json_lines, pid_alive,
                       py_fixture, wait_for)
 
 PYENV = pathlib.Path("/root/.pyenv/versions")
@@ -41,14 +41,6 @@ RSS_WARMUP_S = 15
 RSS_MEASURE_S = 60
 RSS_EVERY_S = 2
 RSS_SLACK_KB = 1024
-
-
-def children(pid):
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
 
 
 def vm_rss_kb(pid):

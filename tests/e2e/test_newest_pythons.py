@@ -27,8 +27,8 @@ import re
 
 import pytest
 
-from conftest import (HOST_PY, INTERPRETERS, Result, bin_fixture, check_common, check_events,
-                      pid_cmdline, py_fixture, read_truth, start_ready_target, wait_for)
+from conftest import (HOST_PY, INTERPRETERS, bin_fixture, check_common, check_events, nspid,
+                      pid_cmdline, py_fixture, read_truth, Result, start_ready_target, wait_for)
 from test_stacks import (KINDS, TARGET, attach_and_go, blocks_of, check_stack_fields,
                          check_target_events, children, event_of,
                          launch_first_block)
@@ -51,11 +51,6 @@ def in_own_pid_namespace(python, tmp_path, *args):
     argv = python.command(tmp_path, *args)
     i = argv.index("--")
     return argv[:i + 1] + ["--pid", "--fork", "--kill-child", "--mount-proc"] + argv[i + 1:]
-
-
-def nspid(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return [int(x) for x in next(l for l in f if l.startswith("NSpid:")).split()[1:]]
 
 
 # --------------------------------------------------------------------------

@@ -32,7 +32,7 @@ import time
 
 import pytest
 
-from conftest import BLOCKSNOOP, ROOT, pid_alive, pid_cmdline, wait_for
+from conftest import (BLOCKSNOOP, ROOT, children, nspid, pid_alive, pid_cmdline, wait_for)
 
 DRIVER = os.environ.get("NSEXEC_DRIVER", str(ROOT / "build" / "tests" / "test_nsexec"))
 TARGET_SRC = ROOT / "tests" / "fixtures" / "nsexec_target.py"
@@ -87,25 +87,8 @@ def driver():
 # helpers
 
 
-def children(pid):
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
-
-
 def child_of(pid, what):
     return wait_for(lambda: (children(pid) or [None])[0], 10, f"the child of {what} ({pid})")
-
-
-def nspid(pid):
-    """NSpid values of pid: [host pid, ..., pid in its own namespace]."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("NSpid:"):
-                return [int(x) for x in line.split()[1:]]
-    pytest.fail(f"no NSpid for {pid}")
 
 
 def same_ns(pid, ns):

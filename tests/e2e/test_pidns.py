@@ -3,18 +3,10 @@ whether blocksnoop runs inside the target's namespace or outside it."""
 import shlex
 import time
 
-from conftest import (BLOCKSNOOP, PY, Result, check_common, check_events, match_blocks,
-                      pid_alive, py_fixture, truth_blocks, wait_for, wait_truth)
+from conftest import (BLOCKSNOOP, PY, check_common, check_events, children, match_blocks, pid_alive,
+                      py_fixture, Result, truth_blocks, wait_for, wait_truth)
 
 UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc"]
-
-
-def children(pid):
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
 
 
 def ns_init(procs, unshare_proc, marker):

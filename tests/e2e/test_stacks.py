@@ -33,9 +33,9 @@ import uuid
 
 import pytest
 
-from conftest import (HOST_PY, PY, PYENV, Result, check_common, check_events,
-                      check_summary, interpreter_params, pid_alive, pid_cmdline, py_fixture,
-                      read_truth, start_ready_target, wait_for, wait_truth)
+from conftest import (HOST_PY, PY, PYENV, check_common, check_events, check_summary, children,
+                      interpreter_params, pid_alive, pid_cmdline, py_fixture, read_truth, Result,
+                      start_ready_target, wait_for, wait_truth)
 
 # What blocksnoop (and these tests) call loop machinery, not application code.
 LOOP_MACHINERY = re.compile(r"/lib/python[0-9.]+/(asyncio/[^/]+|selectors\.py|threading\.py)$")
@@ -120,14 +120,6 @@ def assert_frame(rec, *, function, file, line, source, what=""):
 def blocks_of(truth, **match):
     return [r for r in read_truth(truth) if r["event"] == "block"
             and all(r.get(k) == v for k, v in match.items())]
-
-
-def children(pid):
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
 
 
 def check_clean_end(res, *, allow_warning=True):

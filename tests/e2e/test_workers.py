@@ -40,8 +40,8 @@ import time
 
 import pytest
 
-from conftest import (CLOCK_SLACK_NS, FIXTURES_SRC, PY, Result, check_common, pid_alive,
-                      py_fixture, read_truth, wait_for)
+from conftest import (CLOCK_SLACK_NS, FIXTURES_SRC, PY, check_common, children, pid_alive,
+                      py_fixture, read_truth, Result, wait_for)
 from test_austin import austin_root  # noqa: F401 (a fixture)
 from test_stacks import culprit, marker
 
@@ -124,14 +124,6 @@ def run(bs, cg, *args, timeout=60, **kw):
 def launch(bs, cg, *args, command, timeout=60, **kw):
     """blocksnoop ARGS -- COMMAND in the test's cgroup, to its end."""
     return run(bs, cg, *args, "--", *command, timeout=timeout, **kw)
-
-
-def children(pid):
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
 
 
 def get(sock_path, timeout=5):
