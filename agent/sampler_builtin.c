@@ -21,6 +21,7 @@
 
 #include "cpython/pyreader.h"
 #include "log.h"
+#include "procfs.h"
 #include "sampler.h"
 #include "timeutil.h"
 
@@ -189,7 +190,13 @@ static bool ensure_open(struct target *t, uint64_t now)
 	t->proc = NULL;
 	t->open_err = ret;
 	snprintf(t->open_why, sizeof(t->open_why), "%s", err[0] ? err : strerror(-ret));
-	if (ret == -ESRCH) {
+	/*
+	 * "No such process" from a process that still exists is a moment
+	 * of its exec (a launched command passes through a shell or
+	 * unshare on its way to Python, and its maps are empty while the
+	 * kernel swaps them): try again like any other failure.
+	 */
+	if (ret == -ESRCH && !procfs_process_exists(t->thread.pid)) {
 		t->gone = true;
 		return false;
 	}
@@ -300,7 +307,7 @@ static void sample_target(struct builtin_sampler *s, int slot, uint64_t now,
 		 * may well start a new interpreter). */
 		py_process_close(t->proc);
 		t->proc = NULL;
-		t->gone = ret == -ESRCH;
+		t->gone = ret == -ESRCH && !procfs_process_exists(t->thread.pid);
 		t->next_open_ns = now + OPEN_RETRY_MIN_NS;
 		t->first_open_attempt_ns = now;
 		return;
