@@ -241,20 +241,40 @@ static int setup_signals(struct engine *e)
 	return e->sigfd < 0 ? -errno : 0;
 }
 
+static struct engine_thread *thread_at(const struct engine *e, int slot);
+
+/* A sampler's news of a slot, to the client with the watch it is of. */
+static void on_sampler_news(void *ctx, int slot, enum sampler_news what, uint64_t n,
+			    const char *why)
+{
+	struct engine *e = ctx;
+	struct engine_thread *t = thread_at(e, slot);
+
+	if (!t || !e->hooks.sampler_news)
+		return;
+	e->hooks.sampler_news(e->client, t->watch->cfg.ctx, t->pid, t->watch->cfg.sampler, what,
+			      n, why);
+}
+
 static struct sampler *new_sampler(struct engine *e, enum sampler_kind kind)
 {
 	const struct engine_config *c = &e->cfg;
 	uint64_t interval_ns = c->interval_ms > 0 ? ms_to_ns(c->interval_ms) : 0;
 	struct sampler *s;
 
-	if (kind == SAMPLER_AUSTIN)
-		return sampler_austin_new(e->det, c->austin, c->austin_root, interval_ns,
-					  ms_to_ns(c->correlation_padding_ms));
-	if (!interval_ns)
-		interval_ns = sampler_default_interval_ns(ms_to_ns(c->threshold_ms));
-	s = sampler_builtin_new(e->det, interval_ns);
+	if (kind == SAMPLER_AUSTIN) {
+		s = sampler_austin_new(e->det, c->austin, c->austin_root, interval_ns,
+				       ms_to_ns(c->correlation_padding_ms));
+	} else {
+		if (!interval_ns)
+			interval_ns = sampler_default_interval_ns(ms_to_ns(c->threshold_ms));
+		s = sampler_builtin_new(e->det, interval_ns);
+		if (s)
+			log_info("sampling Python stacks every %.2f ms during blocks",
+				 interval_ns / 1e6);
+	}
 	if (s)
-		log_info("sampling Python stacks every %.2f ms during blocks", interval_ns / 1e6);
+		sampler_set_news(s, on_sampler_news, e);
 	return s;
 }
 
@@ -742,6 +762,7 @@ static void report_gap(struct engine *e, struct engine_watch *w, struct engine_t
 	ev.timestamp_s = since_start_s(e, g->start_ns);
 	ev.is_error = ev.duration_ms >= w->cfg.error_threshold_ms;
 	ev.meta = w->cfg.meta;
+	ev.sampler = w->cfg.sampler;
 	if (t && t->sampler)
 		stacks = sampler_take(t->sampler, t->slot, g->start_ns);
 	else if (t && t->no_stacks)

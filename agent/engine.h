@@ -52,6 +52,7 @@
 #include "caps.h"
 #include "event.h"
 #include "options.h"       /* enum sampler_kind */
+#include "sampler.h"       /* enum sampler_news */
 #include "session_info.h"
 #include "sink.h"
 
@@ -115,6 +116,11 @@ struct engine_hooks {
 	 * going on, was reported. */
 	void (*event)(void *client, void *watch, const struct blocking_event *e);
 	void (*still_blocked)(void *client, void *watch, const struct still_blocked *b);
+	/* The sampler of a thread of the watch, in process pid (ours), had
+	 * news (sampler.h: samples counted, its Austin restarted, a failure
+	 * and why), for the client's counters. */
+	void (*sampler_news)(void *client, void *watch, pid_t pid, enum sampler_kind kind,
+			     enum sampler_news what, uint64_t n, const char *why);
 	/* Once a second, after the engine's own checks. */
 	void (*tick)(void *client);
 	/* The run is over and its last events are reported: the client's

@@ -41,6 +41,9 @@ struct blocking_event {
 	const char *process_name;
 	bool is_error;            /* duration_ms >= --error-threshold */
 	const struct stack_set *stacks; /* NULL: no stack captured */
+	/* Which sampler its thread has (stacks or the reason for none came
+	 * from it): an enum sampler_kind (options.h); SAMPLER_NONE: none. */
+	int sampler;
 	const struct target_meta *meta; /* NULL: the session's own target */
 };
 

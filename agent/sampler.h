@@ -44,6 +44,22 @@ typedef void (*still_blocked_fn)(void *ctx, int slot, uint64_t gap_start_ns,
 
 struct sampler;
 
+/*
+ * What a sampler tells its owner besides stacks, for counters (the agent's
+ * /metrics): about the thread watched in `slot`, or for a helper that
+ * serves a whole process (an Austin), about one of that process's slots.
+ * Whatever needed saying on stderr the sampler has said; news is never a
+ * second report.
+ */
+enum sampler_news {
+	SAMPLER_NEWS_SAMPLES,  /* n samples were counted for the slot's gaps */
+	SAMPLER_NEWS_RESTART,  /* its helper was started again after it ended (why: how) */
+	SAMPLER_NEWS_FAILURE,  /* sampling it failed (why; n: 1) */
+};
+
+typedef void (*sampler_news_fn)(void *ctx, int slot, enum sampler_news what, uint64_t n,
+				const char *why);
+
 /* What every stack sampler does; the engine knows only this. */
 struct sampler_ops {
 	/* Sample thread tid of pid, watched in detector slot `slot`, whose
@@ -69,7 +85,24 @@ struct sampler_ops {
 /* Every sampler struct starts with this. */
 struct sampler {
 	const struct sampler_ops *ops;
+	sampler_news_fn news;            /* NULL: nobody listens */
+	void *news_ctx;
 };
+
+/* Where s tells its news (NULL: nowhere). */
+static inline void sampler_set_news(struct sampler *s, sampler_news_fn fn, void *ctx)
+{
+	s->news = fn;
+	s->news_ctx = ctx;
+}
+
+/* For implementations: tell news of slot, if anyone listens. */
+static inline void sampler_tell(const struct sampler *s, int slot, enum sampler_news what,
+				uint64_t n, const char *why)
+{
+	if (s->news)
+		s->news(s->news_ctx, slot, what, n, why);
+}
 
 static inline int sampler_watch(struct sampler *s, int slot, pid_t pid, pid_t tid,
 				uint64_t threshold_ns)
