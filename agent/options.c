@@ -298,13 +298,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 					"invalid --fail-on '%s': expected none, event or error", optarg);
 			break;
 		case OPT_SAMPLER:
-			if (!strcmp(optarg, "builtin"))
-				o->sampler = SAMPLER_BUILTIN;
-			else if (!strcmp(optarg, "austin"))
-				o->sampler = SAMPLER_AUSTIN;
-			else if (!strcmp(optarg, "none"))
-				o->sampler = SAMPLER_NONE;
-			else
+			if (!sampler_kind_parse(optarg, &o->sampler))
 				return options_usage_error(err, errlen,
 					"invalid --sampler '%s': expected builtin, austin or none", optarg);
 			break;
@@ -373,4 +367,33 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 	if (!o->tid)
 		o->tid = o->pid;
 	return 0;
+}
+
+const char *sampler_kind_name(int kind)
+{
+	switch (kind) {
+	case SAMPLER_BUILTIN:
+		return "builtin";
+	case SAMPLER_AUSTIN:
+		return "austin";
+	default:
+		return NULL;
+	}
+}
+
+bool sampler_kind_parse(const char *name, enum sampler_kind *out)
+{
+	if (!name)
+		return false;
+	if (!strcmp(name, "none")) {
+		*out = SAMPLER_NONE;
+		return true;
+	}
+	for (int k = 0; k < SAMPLER_NONE; k++) {
+		if (!strcmp(name, sampler_kind_name(k))) {
+			*out = (enum sampler_kind)k;
+			return true;
+		}
+	}
+	return false;
 }

@@ -30,6 +30,14 @@ enum sampler_kind {
 	SAMPLER_NONE,    /* no stacks */
 };
 
+/* "builtin", "austin", or NULL for SAMPLER_NONE (and anything else): the
+ * name records and options use. */
+const char *sampler_kind_name(int kind);
+
+/* The sampler_kind named name ("builtin", "austin", "none"): true and
+ * *out, or false for any other string (NULL included). */
+bool sampler_kind_parse(const char *name, enum sampler_kind *out);
+
 struct options {
 	enum command command;
 	pid_t pid;            /* attach target; 0 in launch mode */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "options.h"
 #include "record.h"
 #include "stacks.h"
 #include "timeutil.h"
@@ -206,6 +207,16 @@ static bool add_stacks(cJSON *r, const struct stack_set *set)
 	return cJSON_AddNumberToObject(r, "samples", set->total_samples) != NULL;
 }
 
+/* sampler: which sampler the event's thread has ("builtin", "austin"), or
+ * null for none. */
+static bool add_sampler(cJSON *r, int kind)
+{
+	const char *name = sampler_kind_name(kind);
+
+	return name ? cJSON_AddStringToObject(r, "sampler", name) != NULL
+		    : cJSON_AddNullToObject(r, "sampler") != NULL;
+}
+
 cJSON *record_blocking_event(const struct session_info *s,
 			     const struct blocking_event *e)
 {
@@ -224,6 +235,7 @@ cJSON *record_blocking_event(const struct session_info *s,
 	     cJSON_AddStringToObject(r, "process_name", e->process_name ? e->process_name : "") &&
 	     cJSON_AddStringToObject(r, "level", e->is_error ? "error" : "warning") &&
 	     add_stacks(r, e->stacks) &&
+	     add_sampler(r, e->sampler) &&
 	     add_meta(r, e->meta);
 	if (!ok) {
 		cJSON_Delete(r);

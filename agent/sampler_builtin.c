@@ -160,15 +160,17 @@ static int builtin_fd(const struct sampler *base)
 }
 
 /*
- * Open the target's interpreter if it is not open yet; false if not ready.
+ * Open the interpreter of the target in slot if it is not open yet; false
+ * if not ready.
  * A failure is said once, as a warning: at once for an interpreter this
  * reader cannot read or no permission (that will not change by waiting),
  * after OPEN_COMPLAIN_AFTER_NS for anything else (a launched command takes
  * a moment to exec its interpreter). Every failure is kept for the events
  * (open_why).
  */
-static bool ensure_open(struct target *t, uint64_t now)
+static bool ensure_open(struct builtin_sampler *s, int slot, uint64_t now)
 {
+	struct target *t = s->targets[slot];
 	char err[sizeof(t->open_why)] = "";
 	bool definite;
 	int ret;
@@ -207,6 +209,7 @@ static bool ensure_open(struct target *t, uint64_t now)
 	if (!t->complained &&
 	    (definite || now - t->first_open_attempt_ns >= OPEN_COMPLAIN_AFTER_NS)) {
 		t->complained = true;
+		sampler_tell(&s->base, slot, SAMPLER_NEWS_FAILURE, 1, t->open_why);
 		log_warn("cannot read the Python stacks of PID %d: %s; its events will have no "
 			 "Python stack", t->thread.pid, t->open_why);
 	}
@@ -295,7 +298,7 @@ static void sample_target(struct builtin_sampler *s, int slot, uint64_t now,
 	before = detector_gap_open_since(s->det, slot);
 	if (!before || now < before || now - before < t->thread.threshold_ns / 4)
 		return;
-	if (!ensure_open(t, now))
+	if (!ensure_open(s, slot, now))
 		return;
 
 	ret = py_process_sample(t->proc, t->thread.tid, &s->scratch);
@@ -323,6 +326,7 @@ static void sample_target(struct builtin_sampler *s, int slot, uint64_t now,
 		frames[i] = sampler_frame(s->scratch.frames[i].function, s->scratch.frames[i].file,
 					  s->scratch.frames[i].line);
 	sampled_thread_count(&t->thread, before, now, &st, fn, ctx);
+	sampler_tell(&s->base, slot, SAMPLER_NEWS_SAMPLES, 1, NULL);
 }
 
 
@@ -341,7 +345,7 @@ static void builtin_ready(struct sampler *base, still_blocked_fn fn, void *ctx)
 			continue;
 		/* Open eagerly, so that the first block is not spent parsing ELF. */
 		if (!t->proc)
-			ensure_open(t, now);
+			ensure_open(s, slot, now);
 		sample_target(s, slot, now, fn, ctx);
 	}
 	arm_timer(s, mono_now_ns());

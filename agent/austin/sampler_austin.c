@@ -239,6 +239,7 @@ static void on_sample(void *ctx, const struct austin_sample *as)
 			continue;
 		w->samples++;
 		w->last_sample_ns = now;
+		sampler_tell(&s->base, slot, SAMPLER_NEWS_SAMPLES, 1, NULL);
 		if (as->invalid || !as->depth) {
 			w->empty++;
 			continue;
@@ -296,17 +297,32 @@ static void close_fd(struct austin_sampler *s, int *fd)
  * repeats at every restart is said once (until Austin has run well for a
  * while, see runner_healthy()). The restart delay is said, not compared.
  */
-static void report(struct runner *r, uint64_t restart_in_ns, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void report(struct austin_sampler *s, struct runner *r, uint64_t restart_in_ns,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-static void report(struct runner *r, uint64_t restart_in_ns, const char *fmt, ...)
+/* One of the slots r's process is watched in (news is told by slot); -1
+ * if none is. */
+static int runner_slot(const struct austin_sampler *s, const struct runner *r)
+{
+	for (int slot = 0; slot < s->nslots; slot++)
+		if (s->watches[slot] && s->watches[slot]->run == r)
+			return slot;
+	return -1;
+}
+
+static void report(struct austin_sampler *s, struct runner *r, uint64_t restart_in_ns,
+		   const char *fmt, ...)
 {
 	char msg[sizeof(r->last_failure)];
+	int slot = runner_slot(s, r);
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* Every failure counts; a repeated one is not said again. */
+	if (slot >= 0)
+		sampler_tell(&s->base, slot, SAMPLER_NEWS_FAILURE, 1, msg);
 	if (!strcmp(msg, r->last_failure))
 		return;
 	snprintf(r->last_failure, sizeof(r->last_failure), "%s", msg);
@@ -375,7 +391,7 @@ static void feed(struct austin_sampler *s, struct runner *r, const char *buf, si
 	if (austin_stream_feed(r->parser, buf, n)) {
 		snprintf(r->stream_error, sizeof(r->stream_error), "%s",
 			 austin_stream_error(r->parser));
-		report(r, r->backoff_ns, "Austin's output for PID %d is not what blocksnoop reads (%s)",
+		report(s, r, r->backoff_ns, "Austin's output for PID %d is not what blocksnoop reads (%s)",
 		       r->pid, r->stream_error);
 		r->stopping = true;
 		if (r->child.pid)
@@ -540,7 +556,7 @@ static void runner_start(struct austin_sampler *s, struct runner *r)
 	uint64_t now = mono_now_ns();
 	bool shim;
 	pid_t austin_pid;
-	int out = -1, slave = -1, errp[2] = { -1, -1 }, ret;
+	int out = -1, slave = -1, errp[2] = { -1, -1 }, ret, slot;
 
 	r->next_start_ns = 0;
 	if (r->child.pid || r->gone)
@@ -553,7 +569,7 @@ static void runner_start(struct austin_sampler *s, struct runner *r)
 	}
 	ret = austin_locate(s->root, s->program, path, sizeof(path), err, sizeof(err));
 	if (ret) {
-		report(r, r->backoff_ns, "cannot sample Python stacks of PID %d with Austin: %s",
+		report(s, r, r->backoff_ns, "cannot sample Python stacks of PID %d with Austin: %s",
 		       r->pid, err);
 		goto retry;
 	}
@@ -564,7 +580,7 @@ static void runner_start(struct austin_sampler *s, struct runner *r)
 			r->gone = true;
 			return;
 		}
-		report(r, r->backoff_ns, "cannot tell the PID of %d in its namespace: %s", r->pid,
+		report(s, r, r->backoff_ns, "cannot tell the PID of %d in its namespace: %s", r->pid,
 		       strerror(-ret));
 		goto retry;
 	}
@@ -576,7 +592,7 @@ static void runner_start(struct austin_sampler *s, struct runner *r)
 	if (!ret && pipe2(errp, O_CLOEXEC))
 		ret = -errno;
 	if (ret) {
-		report(r, r->backoff_ns, "cannot start Austin for PID %d: %s", r->pid,
+		report(s, r, r->backoff_ns, "cannot start Austin for PID %d: %s", r->pid,
 		       strerror(-ret));
 		goto fail;
 	}
@@ -588,7 +604,7 @@ static void runner_start(struct austin_sampler *s, struct runner *r)
 	errp[1] = -1;
 	if (ret) {
 		r->child.pid = 0;
-		report(r, r->backoff_ns, "cannot start Austin for PID %d: %s", r->pid, err);
+		report(s, r, r->backoff_ns, "cannot start Austin for PID %d: %s", r->pid, err);
 		goto fail;
 	}
 	r->pidfd = sys_pidfd_open(r->child.pid, 0);
@@ -598,7 +614,7 @@ static void runner_start(struct austin_sampler *s, struct runner *r)
 	r->parser = austin_stream_new(&(struct austin_parse_cb){ on_sample, on_meta, s });
 	if (r->pidfd < 0 || !r->parser || epoll_add(s, r->pidfd, EV_EXIT, r->index) ||
 	    epoll_add(s, r->out, EV_OUT, r->index) || epoll_add(s, r->err, EV_ERR, r->index)) {
-		report(r, r->backoff_ns, "cannot watch Austin for PID %d: %s", r->pid,
+		report(s, r, r->backoff_ns, "cannot watch Austin for PID %d: %s", r->pid,
 		       strerror(errno));
 		r->stopping = true;
 		kill(r->child.pid, SIGKILL);
@@ -619,6 +635,9 @@ static void runner_start(struct austin_sampler *s, struct runner *r)
 	r->run_samples = 0;
 	r->announced = false;
 	r->austin_version[0] = r->python_version[0] = '\0';
+	if (r->runs && (slot = runner_slot(s, r)) >= 0)
+		sampler_tell(&s->base, slot, SAMPLER_NEWS_RESTART, 1,
+			     r->last_failure[0] ? r->last_failure : "it ended");
 	r->runs++;
 	log_info("started Austin (PID %d%s) for PID %d: %s -P -i %s -t %s -p %s", r->child.pid,
 		 r->child.via_shim ? ", through the namespace shim" : "", r->pid, path, interval,
@@ -670,10 +689,10 @@ static void runner_exited(struct austin_sampler *s, struct runner *r)
 				     sizeof(why));
 		said(r, words, sizeof(words));
 		if (r->stream_error[0])
-			report(r, r->backoff_ns, "Austin for PID %d %s, its output cut short (%s)%s",
+			report(s, r, r->backoff_ns, "Austin for PID %d %s, its output cut short (%s)%s",
 			       r->pid, why, r->stream_error, words);
 		else
-			report(r, r->backoff_ns, "Austin for PID %d %s%s", r->pid, why, words);
+			report(s, r, r->backoff_ns, "Austin for PID %d %s%s", r->pid, why, words);
 	}
 	r->stopping = false;
 	schedule_restart(s, r, now);
