@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "options.h"
 #include "record.h"
 #include "stacks.h"
 #include "unit_helpers.h"
@@ -70,6 +71,7 @@ static struct blocking_event sample_event(void)
 		.process_name = "gunicorn",
 		.is_error = false,
 		.stacks = NULL,
+		.sampler = SAMPLER_NONE,
 	};
 	return e;
 }
@@ -234,13 +236,14 @@ static void test_blocking_event(void **state)
 	static const char *const names[] = {
 		"schema", "type", "session_id", "time", "event_number", "timestamp_s",
 		"start_ns", "end_ns", "duration_ms", "pid", "tid", "process_name", "level",
-		"python_stacks", "stack_samples", "samples", "stack_unavailable", NULL,
+		"python_stacks", "stack_samples", "samples", "stack_unavailable", "sampler", NULL,
 	};
 
 	(void)state;
 	assert_non_null(r);
 	want_fields(r, names);
 	want_common(r, "blocking_event");
+	want_null(r, "sampler");
 	/* time is when the block began (wall_start), not the session start. */
 	want_string(r, "time", "2023-11-14T22:13:21.000005Z");
 	want_number(r, "event_number", 3);
@@ -682,11 +685,13 @@ static void test_blocking_event_stack_unavailable(void **state)
 	(void)state;
 	assert_non_null(why);
 	e.stacks = why;
+	e.sampler = SAMPLER_BUILTIN;
 	r = record_blocking_event(&s, &e);
 	assert_non_null(r);
 	want_null(r, "python_stacks");
 	want_number(r, "samples", 3);
 	want_string(r, "stack_unavailable", "CPython 3.16.0 is not supported");
+	want_string(r, "sampler", "builtin");
 	cJSON_Delete(r);
 	stack_set_free(why);
 }
