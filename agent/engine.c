@@ -256,6 +256,17 @@ static void on_sampler_news(void *ctx, int slot, enum sampler_news what, uint64_
 			      n, why);
 }
 
+/* What the client calls the watch of a slot, for a sampler's warning. */
+static void on_sampler_whose(void *ctx, int slot, char *buf, size_t len)
+{
+	struct engine *e = ctx;
+	struct engine_thread *t = thread_at(e, slot);
+
+	buf[0] = '\0';
+	if (t && e->hooks.describe)
+		e->hooks.describe(e->client, t->watch->cfg.ctx, buf, len);
+}
+
 static struct sampler *new_sampler(struct engine *e, enum sampler_kind kind)
 {
 	const struct engine_config *c = &e->cfg;
@@ -274,7 +285,7 @@ static struct sampler *new_sampler(struct engine *e, enum sampler_kind kind)
 				 interval_ns / 1e6);
 	}
 	if (s)
-		sampler_set_news(s, on_sampler_news, e);
+		sampler_set_news(s, on_sampler_news, on_sampler_whose, e);
 	return s;
 }
 

@@ -46,6 +46,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -121,6 +122,10 @@ struct engine_hooks {
 	 * and why), for the client's counters. */
 	void (*sampler_news)(void *client, void *watch, pid_t pid, enum sampler_kind kind,
 			     enum sampler_news what, uint64_t n, const char *why);
+	/* What to call the watch in a sampler's warning about one of its
+	 * processes (the agent: "pod ns/name container c"), written into
+	 * buf (len > 0): printable text, "" for nothing. */
+	void (*describe)(void *client, void *watch, char *buf, size_t len);
 	/* Once a second, after the engine's own checks. */
 	void (*tick)(void *client);
 	/* The run is over and its last events are reported: the client's

@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * sampler.c - what the stack samplers share: the default interval, and
- * the samples of each watched thread's recent gaps (sampler.h).
+ * sampler.c - what the stack samplers share: the default interval, the
+ * samples of each watched thread's recent gaps, and warnings that name
+ * their target as the owner does (sampler.h).
  */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "log.h"
 #include "sampler.h"
 
 #define NS_PER_S 1000000000ULL
@@ -81,4 +86,20 @@ struct stack_set *sampled_thread_take(struct sampled_thread *t, uint64_t start_n
 		break;
 	}
 	return set;
+}
+
+void sampler_warn(const struct sampler *s, int slot, const char *fmt, ...)
+{
+	char msg[1024], whose[512] = "";
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (slot >= 0 && s->whose)
+		s->whose(s->news_ctx, slot, whose, sizeof(whose));
+	if (whose[0])
+		log_warn("%s: %s", whose, msg);
+	else
+		log_warn("%s", msg);
 }

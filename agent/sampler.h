@@ -14,6 +14,7 @@
 #ifndef BLOCKSNOOP_SAMPLER_H
 #define BLOCKSNOOP_SAMPLER_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -60,6 +61,11 @@ enum sampler_news {
 typedef void (*sampler_news_fn)(void *ctx, int slot, enum sampler_news what, uint64_t n,
 				const char *why);
 
+/* Who the target of slot is, for the sampler's warnings about it, as its
+ * owner names it (the agent: "pod ns/name container c"): written into buf
+ * (len > 0, always NUL-terminated), "" for nothing to add. */
+typedef void (*sampler_whose_fn)(void *ctx, int slot, char *buf, size_t len);
+
 /* What every stack sampler does; the engine knows only this. */
 struct sampler_ops {
 	/* Sample thread tid of pid, watched in detector slot `slot`, whose
@@ -86,15 +92,28 @@ struct sampler_ops {
 struct sampler {
 	const struct sampler_ops *ops;
 	sampler_news_fn news;            /* NULL: nobody listens */
-	void *news_ctx;
+	sampler_whose_fn whose;          /* NULL: warnings name PIDs only */
+	void *news_ctx;                  /* both functions' */
 };
 
-/* Where s tells its news (NULL: nowhere). */
-static inline void sampler_set_news(struct sampler *s, sampler_news_fn fn, void *ctx)
+/* Where s tells its news (fn NULL: nowhere), and who names its targets in
+ * its warnings (whose NULL: nobody). */
+static inline void sampler_set_news(struct sampler *s, sampler_news_fn fn,
+				    sampler_whose_fn whose, void *ctx)
 {
 	s->news = fn;
+	s->whose = whose;
 	s->news_ctx = ctx;
 }
+
+/*
+ * For implementations: a warning about the target of slot (-1: none in
+ * particular) on stderr (log_warn), introduced by what the owner calls it
+ * ("pod ns/name container c: ..."), so that an agent watching many pods
+ * says whose it is.
+ */
+void sampler_warn(const struct sampler *s, int slot, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* For implementations: tell news of slot, if anyone listens. */
 static inline void sampler_tell(const struct sampler *s, int slot, enum sampler_news what,

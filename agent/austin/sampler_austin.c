@@ -327,9 +327,9 @@ static void report(struct austin_sampler *s, struct runner *r, uint64_t restart_
 		return;
 	snprintf(r->last_failure, sizeof(r->last_failure), "%s", msg);
 	if (restart_in_ns)
-		log_warn("%s; restarting it in %.1f s", msg, restart_in_ns / 1e9);
+		sampler_warn(&s->base, slot, "%s; restarting it in %.1f s", msg, restart_in_ns / 1e9);
 	else
-		log_warn("%s", msg);
+		sampler_warn(&s->base, slot, "%s", msg);
 }
 
 /* Austin has sampled for RUN_OK_NS: the next failure is news again, and
@@ -944,7 +944,7 @@ static struct stack_set *austin_take(struct sampler *base, int slot, uint64_t st
 
 		why_bare(s, w, why, sizeof(why));
 		w->warned = true;
-		log_warn("no Python stacks from Austin for thread %d of PID %d in %u blocks over %.0f s: %s; events carry no stack",
+		sampler_warn(&s->base, slot, "no Python stacks from Austin for thread %d of PID %d in %u blocks over %.0f s: %s; events carry no stack",
 			 w->thread.tid, w->thread.pid, w->blocks_bare, (now - w->first_bare_ns) / 1e9, why);
 	}
 	/* The event says why it has no stack (NULL: out of memory). */

@@ -66,6 +66,7 @@ struct target {
 	char *label;                    /* "ns/pod container c", printable: for log lines */
 	struct pod_state *pod_state;    /* its pod's; NULL when out of memory */
 	double threshold_ms, error_threshold_ms;
+	enum sampler_kind sampler;      /* its pod's: one the engine runs, or none */
 	struct k8s_meta k8s;            /* points into the strings above */
 	struct target_meta meta;
 	struct metrics_series *series;
@@ -209,7 +210,7 @@ static void attach(struct agent *a, struct target *t, pid_t pid)
 		.tid = pid,
 		.threshold_ms = t->threshold_ms,
 		.error_threshold_ms = t->error_threshold_ms,
-		.sampler = a->o->sampler,
+		.sampler = t->sampler,
 		/* The process's own numbering: the main thread's TID is its PID. */
 		.ids_in_own_ns = true,
 		.meta = &t->meta,
@@ -250,8 +251,10 @@ static void attach(struct agent *a, struct target *t, pid_t pid)
 	t->nprocs++;
 	if (t->series)
 		t->series->watched++;
-	log_info("watching PID %d (PID %d in its namespace) of %s for blocks >= %.1f ms",
-		 pid, procfs_tid_in_own_ns(pid, pid), t->label, t->threshold_ms);
+	metrics_sampler_used(t->series, t->sampler);
+	log_info("watching PID %d (PID %d in its namespace) of %s for blocks >= %.1f ms, stacks: %s",
+		 pid, procfs_tid_in_own_ns(pid, pid), t->label, t->threshold_ms,
+		 t->sampler == SAMPLER_NONE ? "none" : sampler_kind_name(t->sampler));
 }
 
 static void on_process(void *ctx, pid_t pid, const struct k8s_cgroup_ids *ids)
@@ -322,7 +325,7 @@ static struct target *find_target(struct agent *a, const struct k8s_pod *p,
 		    !strcmp(t->container_id, c->id) && !strcmp(t->namespace, p->namespace) &&
 		    !strcmp(t->pod, p->name) && same_str(t->service, p->service) &&
 		    t->threshold_ms == p->threshold_ms &&
-		    t->error_threshold_ms == p->error_threshold_ms)
+		    t->error_threshold_ms == p->error_threshold_ms && t->sampler == p->sampler)
 			return t;
 	return NULL;
 }
@@ -348,6 +351,7 @@ static struct target *new_target(struct agent *a, const struct k8s_pod *p,
 	}
 	t->threshold_ms = p->threshold_ms;
 	t->error_threshold_ms = p->error_threshold_ms;
+	t->sampler = p->sampler;
 	t->k8s = (struct k8s_meta){
 		.node = node_name(a), .namespace = t->namespace, .pod = t->pod,
 		.pod_uid = t->pod_uid, .container = t->container, .container_id = t->container_id,
@@ -658,6 +662,11 @@ static void on_poll_done(void *ctx, const struct kubelet_result *r)
 		.threshold_ms = a->o->threshold_ms,
 		.error_threshold_ms = a->o->error_threshold_ms,
 		.min_threshold_ms = a->o->min_threshold_ms,
+		.sampler = a->o->sampler,
+		.runs = {
+			[SAMPLER_BUILTIN] = agent_runs_builtin(a->o),
+			[SAMPLER_AUSTIN] = agent_runs_austin(a->o),
+		},
 	};
 	struct k8s_podlist *list = NULL;
 	char err[256], message[1024];
@@ -739,6 +748,39 @@ static void on_still_blocked(void *client, void *watch, const struct still_block
 	(void)client;
 	(void)b;
 	metrics_still_blocked(w->t->series);
+}
+
+/* What a watched process's sampler did: counted for its container. The
+ * sampler has said on stderr what needed saying (naming the pod, through
+ * describe()). */
+static void on_sampler_news(void *client, void *watch, pid_t pid, enum sampler_kind kind,
+			    enum sampler_news what, uint64_t n, const char *why)
+{
+	struct watched *w = watch;
+
+	(void)client;
+	(void)pid;
+	(void)why;
+	switch (what) {
+	case SAMPLER_NEWS_SAMPLES:
+		metrics_sampler_samples(w->t->series, kind, n);
+		break;
+	case SAMPLER_NEWS_RESTART:
+		metrics_sampler_restart(w->t->series, kind);
+		break;
+	case SAMPLER_NEWS_FAILURE:
+		metrics_sampler_failure(w->t->series, kind);
+		break;
+	}
+}
+
+/* A sampler's warnings about a watched process name its pod and container. */
+static void describe(void *client, void *watch, char *buf, size_t len)
+{
+	const struct watched *w = watch;
+
+	(void)client;
+	snprintf(buf, len, "pod %s", w->t->label);
 }
 
 static void on_gone(void *client, void *watch, enum engine_gone why)
@@ -967,8 +1009,13 @@ static void engine_config_of(const struct agent_options *o, struct engine_config
 		.env = o->env,
 		.duration_s = o->duration_s,
 		.interval_ms = o->interval_ms,
+		.austin = o->austin,
+		.austin_root = o->austin_root,
 	};
-	cfg->samplers[SAMPLER_BUILTIN] = o->sampler == SAMPLER_BUILTIN;
+	/* What a pod may choose from (agent_options.h): a sampler not run
+	 * here costs no capability and no helper. */
+	cfg->samplers[SAMPLER_BUILTIN] = agent_runs_builtin(o);
+	cfg->samplers[SAMPLER_AUSTIN] = agent_runs_austin(o);
 }
 
 int agent_main(int argc, char **argv)
@@ -977,7 +1024,8 @@ int agent_main(int argc, char **argv)
 	static struct agent agent;
 	const struct engine_hooks hooks = {
 		.gone = on_gone, .admit = admit, .event = on_event,
-		.still_blocked = on_still_blocked, .tick = on_tick, .closing = on_closing,
+		.still_blocked = on_still_blocked, .sampler_news = on_sampler_news,
+		.describe = describe, .tick = on_tick, .closing = on_closing,
 	};
 	struct agent *a = &agent;
 	struct engine_config cfg;

@@ -63,8 +63,21 @@ const char agent_usage[] =
 "                            [BLOCKSNOOP_MAX_EVENTS_PER_POD] (default 10)\n"
 "      --max-events-burst N  ... after a burst of up to N events\n"
 "                            [BLOCKSNOOP_MAX_EVENTS_BURST] (default 50)\n"
-"      --sampler builtin|none\n"
-"                            read Python stacks or not [BLOCKSNOOP_SAMPLER]\n"
+"\n"
+"Stacks (a pod may choose its own with blocksnoop.io/sampler):\n"
+"      --sampler builtin|austin|none\n"
+"                            how pods' Python stacks are read: blocksnoop's own\n"
+"                            CPython reader, Austin inside each target's\n"
+"                            namespaces, or not at all [BLOCKSNOOP_SAMPLER]\n"
+"                            (default builtin)\n"
+"      --austin PATH         the Austin binary, inside --austin-root (default:\n"
+"                            austin on PATH) [BLOCKSNOOP_AUSTIN]\n"
+"      --austin-root DIR     the root file system Austin, its loader and its\n"
+"                            libraries come from [BLOCKSNOOP_AUSTIN_ROOT]\n"
+"                            (default /)\n"
+"                            Austin runs, and its capabilities are kept, only\n"
+"                            with --sampler austin or one of these two given;\n"
+"                            otherwise pods asking for it get the default\n"
 "      --interval MS         stack sampling interval during blocks, 0.5 to 50\n"
 "                            [BLOCKSNOOP_INTERVAL] (default threshold/10)\n"
 "      --duration DURATION   stop after DURATION, at most 365 days\n"
@@ -89,6 +102,8 @@ const char agent_usage[] =
 "  blocksnoop.io/service: \"checkout\"       service of its records (default:\n"
 "                                          label app.kubernetes.io/name, app,\n"
 "                                          or the owner's name)\n"
+"  blocksnoop.io/sampler: \"austin\"         --sampler for this pod (builtin,\n"
+"                                          austin or none)\n"
 "The agent skips its own pod (POD_UID). See docs/kubernetes.md.\n";
 
 enum agent_opt {
@@ -110,6 +125,8 @@ enum agent_opt {
 	OPT_MAX_EVENTS,
 	OPT_MAX_BURST,
 	OPT_SAMPLER,
+	OPT_AUSTIN,
+	OPT_AUSTIN_ROOT,
 	OPT_INTERVAL,
 	OPT_DURATION,
 	OPT_NO_COLOR,
@@ -144,6 +161,8 @@ static const struct opt_def defs[] = {
 	{ "max-events-per-pod", required_argument, OPT_MAX_EVENTS, "BLOCKSNOOP_MAX_EVENTS_PER_POD" },
 	{ "max-events-burst", required_argument, OPT_MAX_BURST, "BLOCKSNOOP_MAX_EVENTS_BURST" },
 	{ "sampler", required_argument, OPT_SAMPLER, "BLOCKSNOOP_SAMPLER" },
+	{ "austin", required_argument, OPT_AUSTIN, "BLOCKSNOOP_AUSTIN" },
+	{ "austin-root", required_argument, OPT_AUSTIN_ROOT, "BLOCKSNOOP_AUSTIN_ROOT" },
 	{ "interval", required_argument, OPT_INTERVAL, "BLOCKSNOOP_INTERVAL" },
 	{ "duration", required_argument, OPT_DURATION, "BLOCKSNOOP_DURATION" },
 	{ "no-color", no_argument, OPT_NO_COLOR, "BLOCKSNOOP_NO_COLOR" },
@@ -377,13 +396,24 @@ static int apply(struct agent_options *o, const struct opt_def *d, const char *v
 		return 0;
 	}
 	case OPT_SAMPLER:
-		if (!strcmp(value, "builtin"))
-			o->sampler = SAMPLER_BUILTIN;
-		else if (!strcmp(value, "none"))
-			o->sampler = SAMPLER_NONE;
-		else
+		if (!sampler_kind_parse(value, &o->sampler))
 			return options_usage_error(err, errlen,
-				"invalid %s '%s': expected builtin or none", what, value);
+				"invalid %s '%s': expected builtin, austin or none", what, value);
+		return 0;
+	case OPT_AUSTIN:
+		if (!*value)
+			return options_usage_error(err, errlen,
+				"%s is empty: give the Austin binary's path, or leave it out for austin on PATH",
+				what);
+		o->austin = value;
+		o->austin_given = true;
+		return 0;
+	case OPT_AUSTIN_ROOT:
+		if (value[0] != '/')
+			return options_usage_error(err, errlen,
+				"invalid %s '%s': expected an absolute directory", what, value);
+		o->austin_root = value;
+		o->austin_given = true;
 		return 0;
 	case OPT_INTERVAL:
 		return options_parse_number(what, value, &options_interval_range,
@@ -431,6 +461,7 @@ int agent_options_parse(int argc, char **argv, agent_getenv_fn env, struct agent
 		.max_events_per_pod = AGENT_DEFAULT_MAX_EVENTS_PER_POD,
 		.max_events_burst = AGENT_DEFAULT_MAX_EVENTS_BURST,
 		.sampler = SAMPLER_BUILTIN,
+		.austin_root = "/",
 	};
 	err[0] = '\0';
 
@@ -496,4 +527,14 @@ int agent_options_parse(int argc, char **argv, agent_getenv_fn env, struct agent
 			 o->node_name, v6 ? "]" : "", AGENT_DEFAULT_KUBELET_PORT);
 	}
 	return 0;
+}
+
+bool agent_runs_austin(const struct agent_options *o)
+{
+	return o->sampler == SAMPLER_AUSTIN || o->austin_given;
+}
+
+bool agent_runs_builtin(const struct agent_options *o)
+{
+	return o->sampler != SAMPLER_NONE;
 }

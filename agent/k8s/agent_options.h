@@ -55,12 +55,27 @@ struct agent_options {
 	double min_threshold_ms;      /* --min-threshold: floor of pods' thresholds, <= threshold_ms */
 	double max_events_per_pod;    /* --max-events-per-pod, per second; 0 = no limit */
 	unsigned max_events_burst;    /* --max-events-burst, >= 1 */
-	enum sampler_kind sampler;    /* builtin or none */
+	enum sampler_kind sampler;    /* --sampler: the pods' default */
+	const char *austin;           /* --austin; NULL: "austin" on PATH (or in austin_root) */
+	const char *austin_root;      /* --austin-root, absolute; "/" */
+	bool austin_given;            /* --austin or --austin-root was set */
 	double interval_ms;           /* --interval; 0 = from -t */
 	double duration_s;            /* --duration; 0 = until a signal */
 	bool no_color;
 	bool verbose;
 };
+
+/*
+ * Pure. Whether the agent runs the Austin sampler, and so keeps what
+ * starting Austin through the namespace shim needs (caps.h CAPS_AUSTIN):
+ * only when Austin is the default or was made available explicitly
+ * (--austin, --austin-root). Least privilege: an agent nobody asked to run
+ * Austin has no helper to start and keeps none of its capabilities.
+ */
+bool agent_runs_austin(const struct agent_options *o);
+
+/* Pure. Whether the agent runs the built-in sampler: unless --sampler none. */
+bool agent_runs_builtin(const struct agent_options *o);
 
 /* How the agent reads its environment: getenv, or a table in tests. */
 typedef const char *(*agent_getenv_fn)(const char *name);

@@ -135,6 +135,35 @@ void metrics_suppressed(struct metrics_series *s)
 		s->suppressed++;
 }
 
+static bool is_sampler(enum sampler_kind kind)
+{
+	return kind >= 0 && kind < SAMPLER_NONE;
+}
+
+void metrics_sampler_used(struct metrics_series *s, enum sampler_kind kind)
+{
+	if (s && is_sampler(kind))
+		s->sampler_used[kind] = true;
+}
+
+void metrics_sampler_samples(struct metrics_series *s, enum sampler_kind kind, uint64_t n)
+{
+	if (s && is_sampler(kind))
+		s->sampler_samples[kind] += n;
+}
+
+void metrics_sampler_restart(struct metrics_series *s, enum sampler_kind kind)
+{
+	if (s && is_sampler(kind))
+		s->sampler_restarts[kind]++;
+}
+
+void metrics_sampler_failure(struct metrics_series *s, enum sampler_kind kind)
+{
+	if (s && is_sampler(kind))
+		s->sampler_failures[kind]++;
+}
+
 void metrics_kubelet_poll(struct metrics *m, bool ok, enum kubelet_error_reason reason,
 			  double unix_time)
 {
@@ -256,6 +285,32 @@ static void put_series(struct text *t, const struct metrics *m, const char *name
 	}
 }
 
+enum sampler_field { F_SAMPLES, F_RESTARTS, F_FAILURES };
+
+/* A sampler counter of every series, for each sampler that series used. */
+static void put_sampler_series(struct text *t, const struct metrics *m, const char *name,
+			       enum sampler_field f)
+{
+	for (size_t i = 0; i < m->nseries; i++) {
+		const struct metrics_series *s = m->series[i];
+
+		for (int k = 0; k < SAMPLER_NONE; k++) {
+			uint64_t v = f == F_SAMPLES ? s->sampler_samples[k]
+				     : f == F_RESTARTS ? s->sampler_restarts[k]
+						       : s->sampler_failures[k];
+
+			if (!s->sampler_used[k])
+				continue;
+			put(t, "%s{", name);
+			put_label(t, "namespace", s->namespace, false);
+			put_label(t, "pod", s->pod, false);
+			put_label(t, "container", s->container, false);
+			put_label(t, "sampler", sampler_kind_name(k), true);
+			put(t, "} %llu\n", (unsigned long long)v);
+		}
+	}
+}
+
 char *metrics_render(const struct metrics *m, const char *version, size_t *len)
 {
 	struct text t = { 0 };
@@ -279,6 +334,15 @@ char *metrics_render(const struct metrics *m, const char *version, size_t *len)
 	put_head(&t, "blocksnoop_watched_processes", "gauge",
 		 "Python processes whose event loop is watched, by container.");
 	put_series(&t, m, "blocksnoop_watched_processes", F_WATCHED);
+	put_head(&t, "blocksnoop_sampler_samples_total", "counter",
+		 "Python stack samples taken of watched threads, by container and sampler.");
+	put_sampler_series(&t, m, "blocksnoop_sampler_samples_total", F_SAMPLES);
+	put_head(&t, "blocksnoop_sampler_restarts_total", "counter",
+		 "Austin started again for a watched process after it ended, by container.");
+	put_sampler_series(&t, m, "blocksnoop_sampler_restarts_total", F_RESTARTS);
+	put_head(&t, "blocksnoop_sampler_failures_total", "counter",
+		 "Failures to sample a watched process (the reason is in the agent's log), by container.");
+	put_sampler_series(&t, m, "blocksnoop_sampler_failures_total", F_FAILURES);
 	for (size_t i = 0; i < m->nseries; i++)
 		watched += m->series[i]->watched;
 	put_head(&t, "blocksnoop_watched_processes_all", "gauge",

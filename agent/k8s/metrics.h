@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "options.h" /* enum sampler_kind */
+
 /* Why a poll of the kubelet failed: the reason label of
  * blocksnoop_kubelet_errors_total. */
 enum kubelet_error_reason {
@@ -46,6 +48,13 @@ struct metrics_series {
 	uint64_t still_blocked;   /* still_blocked reports */
 	uint64_t suppressed;      /* blocking events over the pod's rate limit, not reported */
 	int watched;              /* processes watched now */
+	/* Its stack samplers' news, by sampler (enum sampler_kind below
+	 * SAMPLER_NONE), shown for those that ever sampled one of its
+	 * processes (sampler_used): a bounded label. */
+	bool sampler_used[SAMPLER_NONE];
+	uint64_t sampler_samples[SAMPLER_NONE];
+	uint64_t sampler_restarts[SAMPLER_NONE];  /* Austin started again after it ended */
+	uint64_t sampler_failures[SAMPLER_NONE];
 	bool live;                /* marked in the current sweep */
 };
 
@@ -75,6 +84,16 @@ void metrics_still_blocked(struct metrics_series *s);
 
 /* Count one blocking event into s that was suppressed (not reported). */
 void metrics_suppressed(struct metrics_series *s);
+
+/* A process of s is sampled by kind (SAMPLER_NONE: by none, nothing to
+ * count): its sampler series appear in the registry's text. */
+void metrics_sampler_used(struct metrics_series *s, enum sampler_kind kind);
+
+/* Count into s's series of sampler kind: n samples, one restart of its
+ * helper, one failure. Kinds out of range (SAMPLER_NONE) are ignored. */
+void metrics_sampler_samples(struct metrics_series *s, enum sampler_kind kind, uint64_t n);
+void metrics_sampler_restart(struct metrics_series *s, enum sampler_kind kind);
+void metrics_sampler_failure(struct metrics_series *s, enum sampler_kind kind);
 
 /* The agent-wide numbers. */
 void metrics_kubelet_poll(struct metrics *m, bool ok, enum kubelet_error_reason reason,

@@ -482,13 +482,48 @@ static void threshold_annotation(struct parse *p, struct k8s_pod *pod, const cJS
 		     exclusive ? ">" : ">=", K8S_MAX_THRESHOLD_MS, dflt);
 }
 
+/* The agent's sampler flags, as its options name them. */
+static const char *sampler_option(enum sampler_kind kind)
+{
+	return kind == SAMPLER_AUSTIN ? "--sampler austin, or make Austin available with --austin or --austin-root"
+				      : "--sampler builtin or --sampler austin";
+}
+
+/* blocksnoop.io/sampler: one of the samplers the agent runs; default the
+ * agent's. */
+static void sampler_annotation(struct parse *p, struct k8s_pod *pod, const cJSON *annotations)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(annotations, K8S_ANNOTATION_SAMPLER);
+	const char *text = cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
+	const char *dflt = sampler_kind_name(p->defaults->sampler);
+	enum sampler_kind kind;
+	struct quoted q;
+
+	pod->sampler = p->defaults->sampler;
+	if (!v)
+		return;
+	if (!text || !sampler_kind_parse(text, &kind)) {
+		config_error(p, pod, K8S_ANNOTATION_SAMPLER, v,
+			     "'%s' is not builtin, austin or none; using the agent's default (%s)",
+			     text ? quote(&q, text) : "(not a string)", dflt ? dflt : "none");
+		return;
+	}
+	if (kind != SAMPLER_NONE && !p->defaults->runs[kind]) {
+		config_error(p, pod, K8S_ANNOTATION_SAMPLER, v,
+			     "this agent does not run the %s sampler (it would with %s); using the agent's default (%s)",
+			     sampler_kind_name(kind), sampler_option(kind), dflt ? dflt : "none");
+		return;
+	}
+	pod->sampler = kind;
+}
+
 /* The settings of an opted-in pod. */
 static void pod_settings(struct parse *p, struct k8s_pod *pod, const cJSON *meta,
 			 const cJSON *labels, const cJSON *annotations)
 {
 	static const char *const known[] = {
 		K8S_ANNOTATION_ENABLED, K8S_ANNOTATION_CONTAINERS, K8S_ANNOTATION_THRESHOLD,
-		K8S_ANNOTATION_ERROR_THRESHOLD, K8S_ANNOTATION_SERVICE,
+		K8S_ANNOTATION_ERROR_THRESHOLD, K8S_ANNOTATION_SERVICE, K8S_ANNOTATION_SAMPLER,
 	};
 	const size_t prefix = strlen(K8S_ANNOTATION_PREFIX);
 	const cJSON *a, *service;
@@ -499,6 +534,7 @@ static void pod_settings(struct parse *p, struct k8s_pod *pod, const cJSON *meta
 			     &pod->threshold_ms);
 	threshold_annotation(p, pod, annotations, K8S_ANNOTATION_ERROR_THRESHOLD, false,
 			     p->defaults->error_threshold_ms, 0, &pod->error_threshold_ms);
+	sampler_annotation(p, pod, annotations);
 
 	pod->service = default_service(p, meta, labels);
 	service = cJSON_GetObjectItemCaseSensitive(annotations, K8S_ANNOTATION_SERVICE);
@@ -533,7 +569,7 @@ static void pod_settings(struct parse *p, struct k8s_pod *pod, const cJSON *meta
 			ok = ok || !strcmp(a->string, known[i]);
 		if (!ok && ++unknown <= K8S_MAX_UNKNOWN_REPORTED)
 			config_error(p, pod, a->string, a,
-				     "unknown annotation (blocksnoop.io/ knows enabled, containers, threshold-ms, error-threshold-ms and service); ignored");
+				     "unknown annotation (blocksnoop.io/ knows enabled, containers, threshold-ms, error-threshold-ms, service and sampler); ignored");
 	}
 	/* Each is said once, but a pod could have thousands. */
 	if (unknown > K8S_MAX_UNKNOWN_REPORTED)
@@ -590,6 +626,7 @@ static bool parse_pod(struct parse *p, const cJSON *item, struct k8s_pod *pod)
 	pod->phase = dup_or_oom(p, str_item(status, "phase"));
 	pod->threshold_ms = p->defaults->threshold_ms;
 	pod->error_threshold_ms = p->defaults->error_threshold_ms;
+	pod->sampler = p->defaults->sampler;
 	add_containers(p, pod, cJSON_GetObjectItemCaseSensitive(spec, "containers"),
 		       cJSON_GetObjectItemCaseSensitive(status, "containerStatuses"), false);
 	add_containers(p, pod, cJSON_GetObjectItemCaseSensitive(spec, "initContainers"),

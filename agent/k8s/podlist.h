@@ -14,6 +14,11 @@
  *   blocksnoop.io/service             the service field of its records;
  *                                     default: label app.kubernetes.io/name,
  *                                     then label app, then the owner's name
+ *   blocksnoop.io/sampler             "builtin", "austin" or "none": how its
+ *                                     stacks are read; default the agent's
+ *                                     --sampler. One the agent does not run
+ *                                     is a config error, and the default
+ *                                     applies.
  * A value that cannot be used becomes a k8s_config_error of the pod and the
  * default applies. Only "enabled" is looked at on pods that are not opted in.
  *
@@ -32,12 +37,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "options.h" /* enum sampler_kind */
+
 #define K8S_ANNOTATION_PREFIX "blocksnoop.io/"
 #define K8S_ANNOTATION_ENABLED K8S_ANNOTATION_PREFIX "enabled"
 #define K8S_ANNOTATION_CONTAINERS K8S_ANNOTATION_PREFIX "containers"
 #define K8S_ANNOTATION_THRESHOLD K8S_ANNOTATION_PREFIX "threshold-ms"
 #define K8S_ANNOTATION_ERROR_THRESHOLD K8S_ANNOTATION_PREFIX "error-threshold-ms"
 #define K8S_ANNOTATION_SERVICE K8S_ANNOTATION_PREFIX "service"
+#define K8S_ANNOTATION_SAMPLER K8S_ANNOTATION_PREFIX "sampler"
 
 /* Thresholds from annotations are at most an hour. */
 #define K8S_MAX_THRESHOLD_MS 3600000.0
@@ -76,6 +84,7 @@ struct k8s_pod {
 	/* Opted-in pods only (defaults otherwise): */
 	char *service;     /* NULL: no annotation, label or owner to name it */
 	double threshold_ms, error_threshold_ms;
+	enum sampler_kind sampler; /* one the agent runs, or SAMPLER_NONE */
 	/* spec.containers, then spec.initContainers. */
 	struct k8s_container *containers;
 	size_t ncontainers;
@@ -96,6 +105,11 @@ struct k8s_pod_defaults {
 	/* A threshold annotation below this is raised to it (a config error
 	 * says so); 0: no floor. */
 	double min_threshold_ms;
+	/* The agent's --sampler, and which samplers it runs (indexed by enum
+	 * sampler_kind; SAMPLER_NONE is always possible): a pod asking for
+	 * one it does not run gets a config error and the default. */
+	enum sampler_kind sampler;
+	bool runs[SAMPLER_NONE];
 };
 
 /*

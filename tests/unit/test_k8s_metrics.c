@@ -109,6 +109,42 @@ static void test_series_counts(void **state)
 	metrics_free(m);
 }
 
+/* Samplers' news, by container and sampler; only samplers a container
+ * used have series (the sampler label has at most two values). */
+static void test_sampler_series(void **state)
+{
+	struct metrics *m = metrics_new();
+	struct metrics_series *s, *t;
+	char *text;
+
+	(void)state;
+	s = metrics_series(m, "shop", "a", "app");
+	t = metrics_series(m, "shop", "b", "app");
+	metrics_sampler_used(s, SAMPLER_AUSTIN);
+	metrics_sampler_used(t, SAMPLER_BUILTIN);
+	metrics_sampler_used(t, SAMPLER_NONE); /* nothing to count */
+	metrics_sampler_used(NULL, SAMPLER_AUSTIN);
+	metrics_sampler_samples(s, SAMPLER_AUSTIN, 40);
+	metrics_sampler_samples(s, SAMPLER_AUSTIN, 2);
+	metrics_sampler_restart(s, SAMPLER_AUSTIN);
+	metrics_sampler_failure(s, SAMPLER_AUSTIN);
+	metrics_sampler_failure(s, SAMPLER_AUSTIN);
+	metrics_sampler_failure(s, SAMPLER_NONE); /* ignored */
+	metrics_sampler_failure(NULL, SAMPLER_AUSTIN);
+	metrics_sampler_samples(t, SAMPLER_BUILTIN, 5);
+	text = render(m);
+	has_line(text, "# TYPE blocksnoop_sampler_failures_total counter");
+	has_line(text, "blocksnoop_sampler_samples_total{namespace=\"shop\",pod=\"a\",container=\"app\",sampler=\"austin\"} 42");
+	has_line(text, "blocksnoop_sampler_restarts_total{namespace=\"shop\",pod=\"a\",container=\"app\",sampler=\"austin\"} 1");
+	has_line(text, "blocksnoop_sampler_failures_total{namespace=\"shop\",pod=\"a\",container=\"app\",sampler=\"austin\"} 2");
+	has_line(text, "blocksnoop_sampler_samples_total{namespace=\"shop\",pod=\"b\",container=\"app\",sampler=\"builtin\"} 5");
+	has_line(text, "blocksnoop_sampler_failures_total{namespace=\"shop\",pod=\"b\",container=\"app\",sampler=\"builtin\"} 0");
+	assert_null(strstr(text, "pod=\"a\",container=\"app\",sampler=\"builtin\""));
+	assert_null(strstr(text, "pod=\"b\",container=\"app\",sampler=\"austin\""));
+	free(text);
+	metrics_free(m);
+}
+
 static void test_label_escaping(void **state)
 {
 	struct metrics *m = metrics_new();
@@ -200,6 +236,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_empty_registry),
 		cmocka_unit_test(test_series_counts),
+		cmocka_unit_test(test_sampler_series),
 		cmocka_unit_test(test_label_escaping),
 		cmocka_unit_test(test_sweep),
 		cmocka_unit_test(test_reason_names),

@@ -79,6 +79,12 @@ static void test_defaults(void **state)
 	assert_near(o.threshold_ms, 100, 0);
 	assert_near(o.error_threshold_ms, 500, 0);
 	assert_int_equal(o.sampler, SAMPLER_BUILTIN);
+	assert_null(o.austin);
+	assert_string_equal(o.austin_root, "/");
+	assert_false(o.austin_given);
+	/* Least privilege: no Austin unless asked for. */
+	assert_true(agent_runs_builtin(&o));
+	assert_false(agent_runs_austin(&o));
 	assert_false(o.verbose);
 	assert_near(o.min_threshold_ms, 10, 0);
 	assert_near(o.max_events_per_pod, 10, 0);
@@ -116,6 +122,38 @@ static void test_flags(void **state)
 	assert_int_equal(o.sampler, SAMPLER_NONE);
 	assert_true(o.verbose);
 	assert_near(o.duration_s, 60, 0);
+}
+
+/* Which samplers an agent runs: the default, the built-in one unless
+ * none, Austin when it is the default or made available. */
+static void test_samplers_run(void **state)
+{
+	static const char *const env[] = { "NODE_NAME=n", "BLOCKSNOOP_AUSTIN_ROOT=/rootfs", NULL };
+	struct agent_options o;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(parse(&o, err, NULL, "--node-name", "n", "--sampler", "austin", NULL), 0);
+	assert_int_equal(o.sampler, SAMPLER_AUSTIN);
+	assert_true(agent_runs_austin(&o));
+	assert_true(agent_runs_builtin(&o));
+	assert_false(o.austin_given);
+
+	assert_int_equal(parse(&o, err, NULL, "--node-name", "n", "--austin", "/usr/bin/austin",
+			       NULL), 0);
+	assert_int_equal(o.sampler, SAMPLER_BUILTIN);
+	assert_string_equal(o.austin, "/usr/bin/austin");
+	assert_true(o.austin_given);
+	assert_true(agent_runs_austin(&o));
+
+	assert_int_equal(parse(&o, err, env, "--sampler", "none", NULL), 0);
+	assert_string_equal(o.austin_root, "/rootfs");
+	assert_true(agent_runs_austin(&o));
+	assert_false(agent_runs_builtin(&o));
+
+	assert_int_equal(parse(&o, err, NULL, "--node-name", "n", "--sampler", "none", NULL), 0);
+	assert_false(agent_runs_austin(&o));
+	assert_false(agent_runs_builtin(&o));
 }
 
 static void test_pod_limits(void **state)
@@ -258,7 +296,11 @@ static void test_usage_errors(void **state)
 	expect_usage(node, "in clear", "--kubelet-url", "http://node:10255", NULL);
 	expect_usage(node, "invalid --kubelet-host-ip", "--kubelet-host-ip", "x", NULL);
 	expect_usage(bad_ip, "invalid HOST_IP", NULL);
-	expect_usage(node, "invalid --sampler", "--sampler", "austin", NULL);
+	expect_usage(node, "invalid --sampler 'pyspy': expected builtin, austin or none", "--sampler",
+		     "pyspy", NULL);
+	expect_usage(node, "invalid --austin-root 'rel/dir': expected an absolute directory",
+		     "--austin-root", "rel/dir", NULL);
+	expect_usage(node, "--austin is empty", "--austin", "", NULL);
 	expect_usage(node, "invalid --threshold", "-t", "-1", NULL);
 	expect_usage(bad_env, "invalid BLOCKSNOOP_JSON", NULL);
 	expect_usage(node, "unknown option", "--nope", NULL);
@@ -276,6 +318,10 @@ static void test_help(void **state)
 	assert_int_equal(parse(&o, err, NULL, "--help", NULL), 0);
 	assert_int_equal(o.command, AGENT_HELP);
 	assert_non_null(strstr(agent_usage, "--kubelet-insecure-skip-tls-verify"));
+	assert_non_null(strstr(agent_usage, "--sampler builtin|austin|none"));
+	assert_non_null(strstr(agent_usage, "--austin PATH"));
+	assert_non_null(strstr(agent_usage, "--austin-root DIR"));
+	assert_non_null(strstr(agent_usage, "blocksnoop.io/sampler"));
 }
 
 static void test_listen_addr(void **state)
@@ -416,6 +462,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_flags),
+		cmocka_unit_test(test_samplers_run),
 		cmocka_unit_test(test_pod_limits),
 		cmocka_unit_test(test_kubelet_url_is_https_only),
 		cmocka_unit_test(test_pod_limit_errors),

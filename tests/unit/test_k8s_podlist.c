@@ -520,6 +520,68 @@ static void test_threshold_floor(void **state)
 	k8s_podlist_free(list);
 }
 
+static void test_sampler_annotation(void **state)
+{
+	static const struct k8s_pod_defaults both = {
+		.threshold_ms = 100, .error_threshold_ms = 500, .sampler = SAMPLER_BUILTIN,
+		.runs = { [SAMPLER_BUILTIN] = true, [SAMPLER_AUSTIN] = true },
+	};
+	static const struct k8s_pod_defaults no_austin = {
+		.threshold_ms = 100, .error_threshold_ms = 500, .sampler = SAMPLER_BUILTIN,
+		.runs = { [SAMPLER_BUILTIN] = true },
+	};
+	static const struct k8s_pod_defaults austin_only = {
+		.threshold_ms = 100, .error_threshold_ms = 500, .sampler = SAMPLER_AUSTIN,
+		.runs = { [SAMPLER_AUSTIN] = true },
+	};
+	struct k8s_podlist *list;
+	const struct k8s_pod *p;
+
+	(void)state;
+	/* No annotation: the agent's default. */
+	list = parse_pod_with(&austin_only, "\"blocksnoop.io/enabled\":\"true\"");
+	assert_int_equal(list->pods[0].sampler, SAMPLER_AUSTIN);
+	assert_int_equal(list->pods[0].nerrors, 0);
+	k8s_podlist_free(list);
+
+	/* Each of the three, when the agent runs it. */
+	list = parse_pod_with(&both, "\"blocksnoop.io/enabled\":\"true\",\"blocksnoop.io/sampler\":\"austin\"");
+	assert_int_equal(list->pods[0].sampler, SAMPLER_AUSTIN);
+	assert_int_equal(list->pods[0].nerrors, 0);
+	k8s_podlist_free(list);
+	list = parse_pod_with(&austin_only, "\"blocksnoop.io/enabled\":\"true\",\"blocksnoop.io/sampler\":\"none\"");
+	assert_int_equal(list->pods[0].sampler, SAMPLER_NONE);
+	assert_int_equal(list->pods[0].nerrors, 0);
+	k8s_podlist_free(list);
+
+	/* One the agent does not run: the default, and said. */
+	list = parse_pod_with(&no_austin, "\"blocksnoop.io/enabled\":\"true\",\"blocksnoop.io/sampler\":\"austin\"");
+	p = &list->pods[0];
+	assert_int_equal(p->sampler, SAMPLER_BUILTIN);
+	assert_int_equal(p->nerrors, 1);
+	expect_error(p, "blocksnoop.io/sampler", "austin",
+		     "this agent does not run the austin sampler (it would with --sampler austin, or make Austin available with --austin or --austin-root); using the agent's default (builtin)");
+	k8s_podlist_free(list);
+	list = parse_pod_with(&austin_only, "\"blocksnoop.io/enabled\":\"true\",\"blocksnoop.io/sampler\":\"builtin\"");
+	assert_int_equal(list->pods[0].sampler, SAMPLER_AUSTIN);
+	expect_error(&list->pods[0], "blocksnoop.io/sampler", "builtin",
+		     "does not run the builtin sampler");
+	k8s_podlist_free(list);
+
+	/* Junk, and a value that is not a string: the default, shown printable. */
+	list = parse_pod_with(&both, "\"blocksnoop.io/enabled\":\"true\",\"blocksnoop.io/sampler\":\"Austin\\u001b[2J\"");
+	p = &list->pods[0];
+	assert_int_equal(p->sampler, SAMPLER_BUILTIN);
+	expect_error(p, "blocksnoop.io/sampler", "Austin\033[2J",
+		     "'Austin\\x1b[2J' is not builtin, austin or none; using the agent's default (builtin)");
+	assert_printable(p->errors[0].message);
+	k8s_podlist_free(list);
+	list = parse_pod_with(&both, "\"blocksnoop.io/enabled\":\"true\",\"blocksnoop.io/sampler\":[\"austin\"]");
+	assert_int_equal(list->pods[0].sampler, SAMPLER_BUILTIN);
+	expect_error(&list->pods[0], "blocksnoop.io/sampler", "", "(not a string)");
+	k8s_podlist_free(list);
+}
+
 static void test_threshold_junk(void **state)
 {
 	static const char *const junk[] = {
@@ -820,6 +882,7 @@ int main(void)
 		cmocka_unit_test(test_watched_containers_cap),
 		cmocka_unit_test(test_unknown_annotations_are_bounded),
 		cmocka_unit_test(test_echoed_values_are_bounded),
+		cmocka_unit_test(test_sampler_annotation),
 		cmocka_unit_test(test_printable),
 		cmocka_unit_test(test_not_nul_terminated),
 	};
