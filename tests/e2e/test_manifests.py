@@ -198,7 +198,43 @@ def test_privileges(ds, agent):
     assert caps["drop"] == ["ALL"], caps
     need = {"BPF", "PERFMON", "SYS_ADMIN", "SYS_PTRACE", "DAC_READ_SEARCH", "SETUID", "SETGID"}
     assert need <= set(caps["add"]), f"missing {need - set(caps['add'])}"
-    assert not set(caps["add"]) - need - {"SETPCAP"}, f"more than needed: {caps['add']}"
+    # SETPCAP: give capabilities up; SYS_CHROOT: the Austin shim's chroot.
+    assert not set(caps["add"]) - need - {"SETPCAP", "SYS_CHROOT"}, \
+        f"more than needed: {caps['add']}"
+
+
+def test_apparmor_and_seccomp_are_stated(ds, agent):
+    """The GA fields (Kubernetes 1.30+), not the deprecated beta
+    annotation; seccomp stated Unconfined so that a kubelet's
+    --seccomp-default (RuntimeDefault) cannot refuse bpf(),
+    perf_event_open() or setns() to the agent."""
+    sc = agent["securityContext"]
+    if sc.get("privileged"):
+        return
+    assert sc.get("appArmorProfile") == {"type": "Unconfined"}, sc
+    assert sc.get("seccompProfile") == {"type": "Unconfined"}, sc
+    pod = ds["spec"]["template"]
+    annotations = pod["metadata"].get("annotations", {})
+    assert not [a for a in annotations if a.startswith("container.apparmor.security.beta.")
+                or a.startswith("seccomp.security.alpha.")], annotations
+    # Nothing at the pod level says otherwise.
+    for key in ("appArmorProfile", "seccompProfile"):
+        assert pod["spec"].get("securityContext", {}).get(key) in (None, sc[key]), pod["spec"]
+
+
+def test_austin_is_opt_in_and_its_capabilities_documented(agent):
+    """The DaemonSet does not run Austin unless told (least privilege), and
+    says how: the image's own Austin, and what it needs beyond the built-in
+    sampler (docs/kubernetes.md)."""
+    args = agent["args"]
+    assert option(args, "sampler") in (None, "builtin"), args
+    assert option(args, "austin") is None and option(args, "austin-root") is None, args
+    text = (MANIFESTS / "daemonset.yaml").read_text()
+    assert "# - --austin=/usr/bin/austin" in text and "# - --sampler=austin" in text
+    docs = (ROOT / "docs" / "kubernetes.md").read_text()
+    for cap in ("CAP_SYS_ADMIN", "CAP_SYS_CHROOT", "CAP_SETPCAP", "CAP_SYS_PTRACE"):
+        assert cap in docs, f"docs/kubernetes.md does not say why Austin needs {cap}"
+    assert "blocksnoop.io/sampler" in docs
     # A capability list with SYS_ADMIN cannot go with this (the API rejects it).
     assert sc.get("allowPrivilegeEscalation", True) is True, sc
 
@@ -423,6 +459,13 @@ def test_schema_check_catches_mistakes(k8s_models, ds):
     bad["spec"]["template"]["spec"]["hostPID"] = "true"
     r = validate(k8s_models, [("hostPID as a string", bad)])
     assert r.returncode != 0 and "hostPID must be boolean" in r.stdout, r.stdout + r.stderr
+    bad = json.loads(json.dumps(ds))
+    sc = bad["spec"]["template"]["spec"]["containers"][0]["securityContext"]
+    sc["appArmorProfile"] = "unconfined"  # the annotation's value, not the field's form
+    sc["seccompProfile"] = {"localhostProfile": "x"}  # no type
+    r = validate(k8s_models, [("appArmorProfile and seccompProfile malformed", bad)])
+    assert r.returncode != 0 and "appArmorProfile must be object" in r.stdout \
+        and "seccompProfile must have required property type" in r.stdout, r.stdout + r.stderr
 
 
 # --------------------------------------------------------------------------
