@@ -179,6 +179,12 @@ def test_austin_and_builtin_pods(procs, cgroups, helpers, tmp_path, certs, austi
     k8s_a = expected_k8s("iso", "ns-0", a_uid, "app", a_cid)
     k8s_b = expected_k8s("shop", "plain-0", b_uid, "app", b_cid)
 
+    # Austin is made available (--austin-root): what the shim needs is kept.
+    with open(f"/proc/{agent.p.pid}/status") as f:
+        eff = int(next(l for l in f if l.startswith("CapEff:")).split()[1], 16)
+    for cap in (8, 18, 19, 21):  # SETPCAP, SYS_CHROOT, SYS_PTRACE, SYS_ADMIN
+        assert eff & (1 << cap), hex(eff)
+
     # One Austin, through the shim, in the target's PID and mount namespaces.
     shim = wait_for(lambda: helpers.shims(agent, a_host), 20,
                     f"Austin for {a_host}\n{agent.p.describe()}")[0][0]
