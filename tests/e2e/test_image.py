@@ -33,6 +33,7 @@ import yaml
 
 from conftest import (PY, ROOT, check_common, check_events, match_blocks, parse_json_lines,
                       py_fixture, read_truth, truth_blocks, wait_for)
+from test_agent import certs, cgroups  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.skipif(os.environ.get("BLOCKSNOOP_IMAGE_TESTS") == "0",
                                 reason="BLOCKSNOOP_IMAGE_TESTS=0")
@@ -428,3 +429,58 @@ def test_kubectl_debug_style_attach_to_pid_1(image, containers, procs, tmp_path)
         assert frames, f"no frame of the app, as the container sees it, in {e}"
         inner.add(frames[0]["function"])
     assert inner == {"slow_sync_client", "hash_password"}, (inner, r.stdout[-3000:])
+
+
+# --------------------------------------------------------------------------
+# the node agent in Austin mode, as manifests/daemonset.yaml runs it (host
+# PID namespace, the image's own Austin), against a host process in a
+# kubepods cgroup, with test_agent.py's stand-in kubelet
+
+
+def test_agent_in_austin_mode(image, containers, procs, tmp_path, certs, cgroups):
+    """`blocksnoop agent --sampler austin` in the image: the image's Austin
+    (3.7.0, in the container's root) runs through the shim in the host
+    target's namespaces; events carry the pod's metadata, the sampler's
+    name and the target's frame; nothing of Austin outlives the container."""
+    from test_agent import (APP, NODE, App, ENABLED, Kubelet, containerd, expected_k8s,
+                            new_cid, new_uid, pod)
+    uid, cid = new_uid(), new_cid()
+    app = App(procs, tmp_path, cgroups.container(uid, cid), name="host-app")
+    k = Kubelet(procs, tmp_path, certs["node"],
+                pods=[pod("web-0", "shop", uid, [("app", containerd(cid))],
+                          annotations=ENABLED)])
+    token = tmp_path / "token"
+    token.write_text("token-1\n")
+    r = sh([*RUN, "--name", containers(), *PRIV, "--cgroupns=host",
+            "-v", f"{tmp_path}:{tmp_path}:ro", "-v", f"{certs['ca'].parent}:{certs['ca'].parent}:ro",
+            image, "agent", "--node-name", NODE, "--kubelet-url", k.url,
+            "--kubelet-host-ip", "127.0.0.1", "--kubelet-token-file", str(token),
+            "--kubelet-ca-file", str(certs["ca"]), "--poll-interval", "0.5s",
+            "--metrics-addr", "", "--json", "-v", "--sampler", "austin", "-t", "100",
+            "--duration", "8"], 120, check=False)
+    assert r.returncode == 0, r
+    assert re.search(r"started Austin \(PID \d+, through the namespace shim\) for PID "
+                     rf"{app.pids[0]}: /usr/bin/austin ", r.stderr), r.stderr[-4000:]
+    records = parse_json_lines(r.stdout)
+    check_common(records)
+    events = [x for x in records if x["type"] == "blocking_event"]
+    assert events, r.stderr[-4000:]
+    with_stacks = [e for e in events if e["python_stacks"]]
+    assert len(with_stacks) >= 3, r.stderr[-4000:]
+    for e in events:
+        assert e["pid"] == app.pids[0] and e["sampler"] == "austin", e
+        assert e["k8s"] == expected_k8s("shop", "web-0", uid, "app", cid), e
+    for e in with_stacks:
+        top = innermost(e["python_stacks"][0])
+        assert (top["function"], top["file"]) == ("block_here", APP), e
+    # The container is gone: so is every Austin it started for the target.
+    left = []
+    for d in pathlib.Path("/proc").iterdir():
+        try:
+            if d.name.isdigit() and (d / "comm").read_text().strip() in (
+                    "austin", "bs-nsexec", "bs-nsexec:chil") and \
+                    f"-p\0{app.pids[0]}\0" in (d / "cmdline").read_text():
+                left.append(int(d.name))
+        except OSError:
+            pass
+    assert not left, f"Austin helpers left: {left}"
