@@ -421,14 +421,25 @@ def test_many_children_stay_bounded(bs, cg, tmp_path):
     fixture = py_fixture("fork_blocks.py")
     line, text = marker(fixture, "CHILD-LINE")
     unsampled = set()
+    in_caller = []
+    sampled = 0
     for blk in truth_blocks:
         e = one_event_of(res.events, blk)
         if e["python_stacks"] is None:
             if e["stack_unavailable"].startswith("more than 256 threads"):
                 unsampled.add(e["pid"])
-        else:
-            f = culprit(e)
-            assert (f["function"], f["line"], f["source"]) == ("child_block", line, text), e
+            continue
+        sampled += 1
+        f = culprit(e)
+        # 300 runnable processes on two cores: a child may wait long for a
+        # CPU just before or after its sleep, and its block's few samples
+        # may all land in the caller, blocks(), around the call. A stack of
+        # another process, or of no block, never.
+        if (f["function"], f["file"]) == ("blocks", fixture):
+            in_caller.append(e)
+            continue
+        assert (f["function"], f["line"], f["source"]) == ("child_block", line, text), e
+    assert len(in_caller) <= sampled // 20, in_caller
     assert len(unsampled) == 300 - 256, unsampled
     # The threads without a sampler are the same all along.
     assert {e["pid"] for e in res.events if e["python_stacks"] is None and
