@@ -404,7 +404,8 @@ def _boot_ticks():
 
 
 def _stat(pid):
-    """(comm, ppid, session, starttime) of pid, or None if it is gone."""
+    """(comm, ppid, session, starttime) of pid, or None if it is gone or
+    a zombie (it runs nothing; its parent, or PID 1, reaps it)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             text = f.read()
@@ -412,6 +413,8 @@ def _stat(pid):
         return None
     head, _, rest = text.rpartition(")")
     fields = rest.split()
+    if fields[0] in ("Z", "X"):
+        return None
     return head.partition("(")[2], int(fields[1]), int(fields[3]), int(fields[19])
 
 
