@@ -403,9 +403,10 @@ def _boot_ticks():
     return int(time.clock_gettime(time.CLOCK_BOOTTIME) * CLK_TCK)
 
 
-def _stat(pid):
+def _stat(pid, zombie_too=False):
     """(comm, ppid, session, starttime) of pid, or None if it is gone or
-    a zombie (it runs nothing; its parent, or PID 1, reaps it)."""
+    (unless zombie_too) a zombie: that runs nothing; its parent, or PID 1,
+    reaps it."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             text = f.read()
@@ -413,7 +414,7 @@ def _stat(pid):
         return None
     head, _, rest = text.rpartition(")")
     fields = rest.split()
-    if fields[0] in ("Z", "X"):
+    if fields[0] in ("Z", "X") and not zombie_too:
         return None
     return head.partition("(")[2], int(fields[1]), int(fields[3]), int(fields[19])
 
@@ -455,7 +456,7 @@ def _descends_from(pid, ancestor):
         if pid == ancestor:
             return True
         seen.add(pid)
-        st = _stat(pid)
+        st = _stat(pid, zombie_too=True)
         if st is None:
             return False
         pid = st[1]
