@@ -8,6 +8,8 @@ the processes a launched command forks included.
     started for each of the three processes, once;
   * a worker that exits takes its Austin (and the shim that waits for it)
     with it at once, while the parent and the other worker live on;
+  * with --all-threads, a worker whose only watched thread (its loop's)
+    ends while it lives on: its Austin is stopped and reaped at once;
   * 34 workers: 32 followed processes get an Austin, the other two's
     events say why they have no stack, stderr says so once, and no more
     Austins run than that (counted in /proc).
@@ -131,11 +133,11 @@ def check_frame(e, index):
     assert e["stack_samples"][0] >= 2, f"too few samples for a 200 ms block: {e}"
 
 
-def launch_workers(bs, cg, tmp_path, austin_root, n, *args):
+def launch_workers(bs, cg, tmp_path, austin_root, n, *args, bs_args=()):
     truth, go = tmp_path / "truth", tmp_path / "go"
     b = start(bs, cg, "--json", "-v", "-t", str(THRESHOLD_MS), "--sampler", "austin",
-              "--austin-root", str(austin_root), "--", PY311, FIXTURE, "--workers", str(n),
-              "--go", str(go), "--truth", str(truth), *args)
+              "--austin-root", str(austin_root), *bs_args, "--", PY311, FIXTURE,
+              "--workers", str(n), "--go", str(go), "--truth", str(truth), *args)
     parent = b.wait_record("session_start")["pid"]
     return b, parent, workers_of(truth, n), truth, go
 
@@ -191,6 +193,42 @@ def test_each_worker_has_its_austin(bs, cg, tmp_path, austin_root):
             check_frame(e, index)
     # One Austin for each process, started once (none restarted).
     assert sorted(t for _, t in started(res.stderr)) == sorted(everyone), res.stderr
+    assert not [l for l in res.stderr_lines if l.startswith("blocksnoop: warning")], res.stderr
+
+
+def test_austin_ends_with_the_last_watched_thread(bs, cg, tmp_path, austin_root):
+    """--all-threads, a worker that runs its loop in a thread, the only one
+    of it watched: once that thread ends, the worker's Austin is stopped
+    and reaped although the worker lives on (Austin would sample it for
+    nothing); the parent's stays."""
+    b, parent, workers, truth, go = launch_workers(bs, cg, tmp_path, austin_root, 1,
+                                                   "--loop-thread", "--blocks", "2",
+                                                   bs_args=("--all-threads",))
+    worker = workers[0]
+    wait_for(lambda: samples(b.stderr, parent) and samples(b.stderr, worker), 60,
+             f"Austin to sample {parent} and {worker}\n{b.describe()}")
+    helpers = helpers_of(b.pid)
+    assert set(helpers) == {parent, worker}, helpers
+    shim, austin = helpers[worker]
+
+    pathlib.Path(go).touch()
+    wait_reported(b, truth, [worker], 2)
+    wait_for(lambda: any(r["event"] == "loop_ended" for r in read_truth(truth)), 20,
+             "the worker's loop thread to end")
+    wait_for(lambda: not os.path.exists(f"/proc/{shim}"), 10,
+             f"the shim {shim} of worker {worker}'s Austin to be reaped\n{b.describe()}")
+    assert not os.path.exists(f"/proc/{austin}"), pid_cmdline(austin)
+    assert os.path.exists(f"/proc/{worker}"), "the worker ended"
+    assert set(helpers_of(b.pid)) == {parent}, helpers_of(b.pid)
+
+    res = stop(b)
+    blocks = blocks_of(truth, worker)
+    assert len(blocks) == 2 and all(x["tid"] != worker for x in blocks), blocks
+    for blk in blocks:
+        e = event_of(res.events, blk)
+        assert e and e["tid"] == blk["tid"], f"block {blk} not reported once: {res.events}"
+        check_frame(e, 0)
+    assert sorted(t for _, t in started(res.stderr)) == sorted([parent, worker]), res.stderr
     assert not [l for l in res.stderr_lines if l.startswith("blocksnoop: warning")], res.stderr
 
 
