@@ -396,9 +396,9 @@ static struct engine_thread *thread_at(const struct engine *e, int slot)
 	return slot >= 0 && slot < MAX_WATCHED_THREADS ? e->by_slot[slot] : NULL;
 }
 
-/* The sampler of a thread of w in process pid, or NULL (w samples
- * nothing). The Austin sampler runs one Austin per process, followed
- * processes included: thread_new() bounds how many. */
+/* The sampler of w's threads, or NULL (w samples nothing). The Austin
+ * sampler runs one Austin per process, followed processes included:
+ * thread_choose_sampler() bounds how many. */
 static struct sampler *thread_sampler(struct engine *e, const struct engine_watch *w)
 {
 	return w->cfg.sampler < SAMPLER_NONE ? e->samplers[w->cfg.sampler] : NULL;
