@@ -178,9 +178,11 @@ struct engine_watch_config {
 	double threshold_ms;
 	double error_threshold_ms;
 	bool histogram;               /* stats mode: gaps go to the histogram, not events */
-	/* One cfg started, or SAMPLER_NONE. The Austin sampler reads only pid
-	 * (all its threads): events of processes followed from it have no
-	 * stacks, and say why. */
+	/* One cfg started, or SAMPLER_NONE. The Austin sampler runs one
+	 * Austin per process, followed ones included (at most 32 of those at
+	 * once in the run: events of further processes have no stacks, and
+	 * say why); it is stopped and reaped as the process's last watched
+	 * thread goes. */
 	enum sampler_kind sampler;
 	/* Records name the thread as its own PID namespace does (NSpid),
 	 * not as blocksnoop's does. */

@@ -377,6 +377,147 @@ def bs(procs):
     return Blocksnoop(procs)
 
 
+# --------------------------------------------------------------------------
+# no Austin and no namespace shim outlives its test
+#
+# blocksnoop ends every Austin it starts, and the shim (`blocksnoop nsexec`)
+# that waits for it, before it exits, and both die with it in any case
+# (PR_SET_PDEATHSIG). After every test (after its own fixtures have ended
+# what it started) whatever Austin or shim of the test is still there is
+# killed by PID and the test errors, naming it. A process is the test's if
+# it started after the test began (/proc/PID/stat starttime against
+# CLOCK_BOOTTIME read at the start) and either descends from this pytest
+# process, or is an orphan (its parent is PID 1) of this pytest's session:
+# other runs on the machine started before the test, or under another
+# parent, are never touched. (An orphan helper another suite of the same
+# session leaked during the test would be blamed too; the helpers die with
+# their parent, so an orphan that lives on past the grace period below is
+# a leak whoever made it.)
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+# A helper its parent just killed may take a moment to go.
+LEAK_GRACE_S = 3.0
+
+
+def _boot_ticks():
+    return int(time.clock_gettime(time.CLOCK_BOOTTIME) * CLK_TCK)
+
+
+def _stat(pid, zombie_too=False):
+    """(comm, ppid, session, starttime) of pid, or None if it is gone or
+    (unless zombie_too) a zombie: that runs nothing; its parent, or PID 1,
+    reaps it."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            text = f.read()
+    except OSError:
+        return None
+    head, _, rest = text.rpartition(")")
+    fields = rest.split()
+    if fields[0] in ("Z", "X") and not zombie_too:
+        return None
+    return head.partition("(")[2], int(fields[1]), int(fields[3]), int(fields[19])
+
+
+def _argv(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return []
+
+
+def helper_kind(pid, comm):
+    """"Austin" or "namespace shim" if pid is one, else None: by its name
+    (the kernel's comm: Austin's file name, or the shim's own "bs-nsexec"
+    and "bs-nsexec:child"), its executable, or, for an Austin run by a
+    wrapper script, its command line (blocksnoop's `-P ... -p PID`)."""
+    if comm == "austin":
+        return "Austin"
+    if comm.startswith("bs-nsexec"):
+        return "namespace shim"
+    try:
+        exe = os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        exe = ""
+    argv = _argv(pid)
+    if os.path.basename(exe) == "austin":
+        return "Austin"
+    if argv[1:2] == ["nsexec"] and os.path.basename(exe) == "blocksnoop":
+        return "namespace shim"
+    if "-P" in argv and "-p" in argv and any("austin" in os.path.basename(a) for a in argv[:2]):
+        return "Austin"
+    return None
+
+
+def _descends_from(pid, ancestor):
+    seen = set()
+    while pid > 1 and pid not in seen:
+        if pid == ancestor:
+            return True
+        seen.add(pid)
+        st = _stat(pid, zombie_too=True)
+        if st is None:
+            return False
+        pid = st[1]
+    return False
+
+
+def surviving_helpers(since_ticks, me, session):
+    """[(pid, starttime, description)] of the Austins and shims of this
+    pytest (see above) that started at or after since_ticks."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        pid = int(name)
+        st = _stat(pid)
+        if st is None or st[3] < since_ticks or pid == me:
+            continue
+        comm, ppid, sid, start = st
+        kind = helper_kind(pid, comm)
+        if not kind:
+            continue
+        if _descends_from(pid, me) or (ppid == 1 and sid == session):
+            found.append((pid, start, f"{kind} PID {pid} ({' '.join(_argv(pid))!r}, "
+                                      f"parent {ppid})"))
+    return found
+
+
+def kill_if_same(pid, start):
+    """SIGKILL pid if it is still the process that started at start (a
+    pidfd pins it between the check and the kill)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return
+    try:
+        st = _stat(pid)
+        if st is not None and st[3] == start:
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@pytest.fixture(autouse=True)
+def no_helper_survives():
+    """Fails (errors) the test if an Austin or shim of it outlives it."""
+    since, me, session = _boot_ticks(), os.getpid(), os.getsid(0)
+    yield
+    deadline = time.monotonic() + LEAK_GRACE_S
+    left = surviving_helpers(since, me, session)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = surviving_helpers(since, me, session)
+    for pid, start, _ in left:
+        kill_if_same(pid, start)
+    if left:
+        pytest.fail("left running after the test (now killed): " +
+                    "; ".join(what for _, _, what in left))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _binary_present():
     assert os.access(BLOCKSNOOP, os.X_OK), f"blocksnoop binary not found at {BLOCKSNOOP}"

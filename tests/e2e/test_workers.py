@@ -14,8 +14,8 @@ instruction, with the right Python stacks, through the real binary.
   * the launched command's exit status ends the run even while a child it
     started lives on;
   * the console names each event's process and thread, the summary counts
-    per process; a kernel that cannot follow is said once; --sampler
-    austin says why followed processes have no stacks.
+    per process; a kernel that cannot follow is said once. (--sampler
+    austin with followed processes: test_austin_follow.py.)
 
 What is checked is attribution: every block the fixtures record is
 reported once, in its own process and thread, with its own stack, and
@@ -42,7 +42,6 @@ import pytest
 
 from conftest import (CLOCK_SLACK_NS, FIXTURES_SRC, PY, check_common, children, pid_alive,
                       py_fixture, read_truth, Result, wait_for)
-from test_austin import austin_root  # noqa: F401 (a fixture)
 from test_stacks import culprit, marker
 
 GUNICORN = "/usr/bin/gunicorn"
@@ -544,19 +543,3 @@ def test_kernel_that_cannot_follow(bs, cg, tmp_path):
     assert len(warnings) == 1 and "cannot follow" in warnings[0], res.stderr
     assert res.one("session_start")["follow"] is False
     match_blocks(res.events, blocks(truth, role="parent"))
-
-
-def test_austin_says_why_children_have_no_stacks(bs, cg, tmp_path, austin_root):
-    """--sampler austin reads the launched process only: the events of its
-    children are reported all the same, each saying why it has no stack."""
-    truth = tmp_path / "truth"
-    res = launch(bs, cg, "--json", "-t", str(THRESHOLD_MS), "--sampler", "austin",
-                 "--austin-root", str(austin_root), command=fork_cmd(truth, "--children", "2"))
-    assert res.rc == 0, res
-    check_common(res.records)
-    check_per_process(res.events, blocks(truth))
-    kids = pids_of(blocks(truth, role="child"))
-    mine = [e for e in res.events if e["pid"] in kids]
-    assert len(mine) == 4, res.events
-    for e in mine:
-        assert e["python_stacks"] is None and "Austin" in e["stack_unavailable"], e
