@@ -20,6 +20,7 @@ Every process is killed by PID (the ones in our own cgroups included),
 every cgroup directory made here is removed deepest first once empty, and
 only loopback addresses are used.
 """
+import fcntl
 import json
 import os
 import pathlib
@@ -94,11 +95,46 @@ def certs(tmp_path_factory):
 # cgroups, processes
 
 
+# The shared parents (kubepods.slice, kubepods-<qos>.slice) that a test
+# run made, one path a line. Another run (a second suite on the machine)
+# may be using a parent when the run that made it ends; whichever run ends
+# last removes it. A parent that no test run made (a real node's) is never
+# listed, so never removed.
+SHARED_PARENTS = pathlib.Path("/run/blocksnoop-e2e-cgroup-parents")
+
+
+def _shared_parents(update):
+    """Under a lock, the listed parents, replaced by update(listed)."""
+    with open(SHARED_PARENTS, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        listed = [line for line in f.read().split("\n") if line]
+        kept = update(listed)
+        f.seek(0)
+        f.truncate()
+        f.write("".join(f"{p}\n" for p in kept))
+
+
+def _remove_empty(listed):
+    """The listed parents that are still there after trying to remove them,
+    deepest first (one in use by another run stays)."""
+    kept = []
+    for p in sorted(listed, key=len, reverse=True):
+        try:
+            os.rmdir(p)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            kept.append(p)
+    return kept
+
+
 class Cgroups:
     """Container cgroup directories as a kubelet with the systemd driver
     names them. Removal kills what is left in them (by PID: only our own
     processes can be in cgroups with our random IDs), waits until they are
-    empty and removes the directories made here, deepest first."""
+    empty and removes the directories made here, deepest first, then the
+    shared parents any test run made that are now empty."""
 
     def __init__(self):
         self.made = []     # directories we created, in creation order
@@ -120,7 +156,9 @@ class Cgroups:
                 path.mkdir()
                 self.made.append(path)
             except FileExistsError:
-                pass
+                continue
+            if p.startswith("kubepods") and "-pod" not in p:
+                _shared_parents(lambda listed, made=str(path): [*listed, made])
         self.leaves.append(path)
         return path
 
@@ -154,6 +192,8 @@ class Cgroups:
                         time.sleep(0.1)
                         continue
                     break
+        if SHARED_PARENTS.exists():
+            _shared_parents(_remove_empty)
 
 
 @pytest.fixture
