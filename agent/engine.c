@@ -436,6 +436,19 @@ static bool followed_austin_runs(const struct engine *e, pid_t pid,
 	return false;
 }
 
+/* t gets no sampler past a cap: its events say why, and so does stderr,
+ * once per cap (*warned). */
+static void thread_unsampled(struct engine_thread *t, const char *why, bool *warned)
+{
+	t->sampler = NULL;
+	t->counted = false;
+	t->no_stacks = why;
+	if (!*warned) {
+		*warned = true;
+		log_warn("%s (said once)", why);
+	}
+}
+
 /* Set t (not yet in by_slot) to sample, or not, as the caps allow: at most
  * MAX_SAMPLED_GAINED gained threads, MAX_AUSTINS_FOLLOWED followed
  * processes with an Austin. Past either, t has no sampler and says why,
@@ -446,25 +459,14 @@ static void thread_choose_sampler(struct engine *e, struct engine_thread *t)
 	if (!t->sampler)
 		return;
 	if (t->gen && e->sampled_gained >= MAX_SAMPLED_GAINED) {
-		t->sampler = NULL;
-		t->no_stacks = TOO_MANY_SAMPLED;
-		if (!e->warned_sampled) {
-			e->warned_sampled = true;
-			log_warn("%s (said once)", TOO_MANY_SAMPLED);
-		}
+		thread_unsampled(t, TOO_MANY_SAMPLED, &e->warned_sampled);
 		return;
 	}
 	t->counted = t->gen != 0;
 	if (!has_followed_austin(e, t) || followed_austin_runs(e, t->pid, NULL))
 		return;
 	if (e->austins_followed >= MAX_AUSTINS_FOLLOWED) {
-		t->sampler = NULL;
-		t->counted = false;
-		t->no_stacks = TOO_MANY_AUSTINS;
-		if (!e->warned_austins) {
-			e->warned_austins = true;
-			log_warn("%s (said once)", TOO_MANY_AUSTINS);
-		}
+		thread_unsampled(t, TOO_MANY_AUSTINS, &e->warned_austins);
 		return;
 	}
 	e->austins_followed++;
