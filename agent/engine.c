@@ -135,6 +135,9 @@ struct engine {
 	struct reporter reporter;
 	struct session_summary summary;
 	const char *log_file;
+	/* Directories the sinks create files in later (engine_add_output_dir). */
+	const char *output_dirs[ENGINE_MAX_OUTPUT_DIRS];
+	int noutput_dirs;
 	struct detector *det;
 	struct sampler *samplers[SAMPLER_NONE];
 	/* Large: the engine is never on the stack. */
@@ -235,6 +238,14 @@ int engine_add_log_file(struct engine *e, const char *path)
 	if (!code)
 		e->log_file = path;
 	return code;
+}
+
+int engine_add_output_dir(struct engine *e, const char *dir)
+{
+	if (e->noutput_dirs == ENGINE_MAX_OUTPUT_DIRS)
+		return -ENOSPC;
+	e->output_dirs[e->noutput_dirs++] = dir;
+	return 0;
 }
 
 /* Route the signals the loop handles to a signalfd. */
@@ -768,6 +779,11 @@ void engine_drop_privileges(struct engine *e, struct caps_run_needs needs)
 				 needs.kernel_has_cap_bpf ? "CAP_BPF" : "CAP_SYS_ADMIN");
 		}
 		needs.log_reopen_dac = e->log_file && log_reopen_needs_dac(e->log_file);
+		/* Files replaced in a directory need the same as a log
+		 * file created there. */
+		for (int i = 0; i < e->noutput_dirs; i++)
+			if (faccessat(AT_FDCWD, e->output_dirs[i], W_OK | X_OK, AT_EACCESS))
+				needs.log_reopen_dac = true;
 	}
 	keep = caps_run_keep(&needs);
 	ret = caps_drop_to(keep, &bounding);
@@ -992,6 +1008,7 @@ static void on_tick(struct engine *e)
 		    !procfs_is_thread_of(t->pid, t->tid))
 			gone(e, t->watch, ENGINE_GONE_THREAD);
 	}
+	reporter_tick(&e->reporter);
 	if (e->hooks.tick)
 		e->hooks.tick(e->client);
 }

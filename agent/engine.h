@@ -154,6 +154,14 @@ int engine_add_sink(struct engine *e, struct sink *sink);
 int engine_add_log_file(struct engine *e, const char *path);
 
 /*
+ * A directory a sink creates files in for the whole run (flame graphs):
+ * the privilege drop keeps what creating them there needs. dir is not
+ * copied. 0, or -ENOSPC past ENGINE_MAX_OUTPUT_DIRS.
+ */
+#define ENGINE_MAX_OUTPUT_DIRS 4
+int engine_add_output_dir(struct engine *e, const char *dir);
+
+/*
  * Route the signals to the loop (SIGPIPE is ignored: a closed stdout is
  * an error the sinks report), load and attach the detector, start the
  * samplers cfg names, and set up the loop. The run's clock starts here,

@@ -59,6 +59,10 @@ const char options_usage[] =
 "      --service NAME        service name in log records (default blocksnoop)\n"
 "      --env ENV             environment name in log records\n"
 "      --summary-only        print only the session start and summary\n"
+"      --folded FILE         write blocked time by stack as collapsed stacks\n"
+"                            (FlameGraph, inferno, speedscope) to FILE\n"
+"      --speedscope FILE     write it as a speedscope JSON file to FILE\n"
+"                            (both replaced whole every 10 s and at exit)\n"
 "      --no-color            no colours on the console\n"
 "  -v, --verbose             explain what blocksnoop does\n"
 "\n"
@@ -103,6 +107,8 @@ enum long_only {
 	OPT_FOLLOW,
 	OPT_NO_FOLLOW,
 	OPT_ALL_THREADS,
+	OPT_FOLDED,
+	OPT_SPEEDSCOPE,
 };
 
 static const struct option long_options[] = {
@@ -128,6 +134,8 @@ static const struct option long_options[] = {
 	{ "follow", no_argument, NULL, OPT_FOLLOW },
 	{ "no-follow", no_argument, NULL, OPT_NO_FOLLOW },
 	{ "all-threads", no_argument, NULL, OPT_ALL_THREADS },
+	{ "folded", required_argument, NULL, OPT_FOLDED },
+	{ "speedscope", required_argument, NULL, OPT_SPEEDSCOPE },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -318,6 +326,8 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 		case OPT_FOLLOW: follow_set = true; break;
 		case OPT_NO_FOLLOW: no_follow_set = true; break;
 		case OPT_ALL_THREADS: o->all_threads = true; break;
+		case OPT_FOLDED: o->folded = optarg; break;
+		case OPT_SPEEDSCOPE: o->speedscope = optarg; break;
 		case OPT_STATS: o->stats = true; break;
 		case OPT_JSON: o->json = true; break;
 		case OPT_LOG_FILE: o->log_file = optarg; break;
@@ -360,6 +370,12 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 	if (o->stats && o->fail_on != FAIL_ON_NONE)
 		return options_usage_error(err, errlen,
 			"--fail-on does not apply to --stats, which reports no events");
+	if (o->stats && (o->folded || o->speedscope))
+		return options_usage_error(err, errlen,
+			"--folded and --speedscope do not apply to --stats, which reports no events");
+	if (o->folded && o->speedscope && !strcmp(o->folded, o->speedscope))
+		return options_usage_error(err, errlen,
+			"--folded and --speedscope name the same file '%s': give each its own", o->folded);
 	if (o->stats && !threshold_set)
 		o->threshold_ms = 0;
 	if (o->stats)

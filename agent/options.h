@@ -65,6 +65,9 @@ struct options {
 	double interval_ms;            /* --interval; 0 = threshold/10 in [0.5, 50] */
 	const char *austin;            /* --austin; NULL = "austin" on PATH (or in --austin-root) */
 	const char *austin_root;       /* --austin-root: where Austin, its loader and libraries live; "/" */
+	/* Flame graph files (sink_flame_new()); NULL = none. */
+	const char *folded;            /* --folded */
+	const char *speedscope;        /* --speedscope */
 };
 
 /*

@@ -88,6 +88,13 @@ void reporter_session_end(struct reporter *r, struct session_summary *sum,
 	cJSON_Delete(rec);
 }
 
+void reporter_tick(struct reporter *r)
+{
+	for (int i = 0; i < r->nsinks; i++)
+		if (r->sinks[i]->ops->tick)
+			r->sinks[i]->ops->tick(r->sinks[i]);
+}
+
 void reporter_reopen(struct reporter *r)
 {
 	for (int i = 0; i < r->nsinks; i++)

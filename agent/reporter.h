@@ -50,6 +50,9 @@ void reporter_record(struct reporter *r, const cJSON *rec);
 void reporter_session_end(struct reporter *r, struct session_summary *sum,
 			  const struct stats_snapshot *stats);
 
+/* Once a second: the sinks that keep files up to date (sink_ops.tick). */
+void reporter_tick(struct reporter *r);
+
 /* Reopen the sinks' files (SIGHUP). */
 void reporter_reopen(struct reporter *r);
 

@@ -10,6 +10,7 @@
  * status (the command's own, or --fail-on's).
  */
 #include <errno.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@ struct session {
 	pid_t pid, tid;          /* the target */
 	struct launched child;   /* launch mode: child.pid > 0 */
 	int launch_error;        /* the command could not be run: 126 or 127 */
+	char *flame_dirs[2];     /* the flame graph files' directories */
 };
 
 /* Check the attach target before anything is loaded. */
@@ -103,6 +105,34 @@ static void on_gone(void *client, void *watch, enum engine_gone why)
 
 /* ---- set-up ----------------------------------------------------------------------- */
 
+/* The flame graph files: written once now, so that a path that cannot
+ * be written is a usage error before anything runs. */
+static int add_flame_sink(struct session *s)
+{
+	const char *paths[] = { s->o->folded, s->o->speedscope };
+	char err[512];
+	struct sink *sink = sink_flame_new(s->o->folded, s->o->speedscope, err, sizeof(err));
+	int code;
+
+	if (!sink) {
+		log_error("%s", err);
+		return EXIT_USAGE;
+	}
+	code = engine_add_sink(s->engine, sink);
+	for (int i = 0; !code && i < 2; i++) {
+		char *copy = paths[i] ? strdup(paths[i]) : NULL;
+
+		if (copy) {
+			/* The directory stays the engine's for the run. */
+			s->flame_dirs[i] = strdup(dirname(copy));
+			free(copy);
+		}
+		if (s->flame_dirs[i])
+			engine_add_output_dir(s->engine, s->flame_dirs[i]);
+	}
+	return code;
+}
+
 static int add_sinks(struct session *s)
 {
 	const struct options *o = s->o;
@@ -117,6 +147,8 @@ static int add_sinks(struct session *s)
 	code = engine_add_sink(s->engine, sink);
 	if (!code && o->log_file)
 		code = engine_add_log_file(s->engine, o->log_file);
+	if (!code && (o->folded || o->speedscope))
+		code = add_flame_sink(s);
 	return code;
 }
 
@@ -260,5 +292,7 @@ out:
 	if (s.child.pid && !s.child.reaped)
 		launch_abort(&s.child);
 	engine_free(s.engine);
+	free(s.flame_dirs[0]);
+	free(s.flame_dirs[1]);
 	return code;
 }

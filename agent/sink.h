@@ -7,6 +7,8 @@
  *   json     - the records as JSON lines on stdout (--json)
  *   logfile  - the records plus log-shipper fields, appended to a file
  *              (--log-file), reopened on SIGHUP
+ *   flame    - blocked time by stack, rewritten whole as flame graph files
+ *              (--folded, --speedscope; the agent's --flame-dir, per pod)
  * A sink never fails its caller: write errors are reported once on stderr,
  * and the records a JSON sink could not write are counted for the summary
  * (sink_ops.dropped). JSON lines are written whole or not at all
@@ -40,6 +42,8 @@ struct sink_ops {
 	/* Any other record, built by its producer (the Kubernetes agent's
 	 * config_error). Optional: sinks without it skip such records. */
 	void (*record)(struct sink *, const struct session_info *, const cJSON *rec);
+	/* Once a second (files rewritten now and then). Optional. */
+	void (*tick)(struct sink *);
 	/* Reopen output files (SIGHUP). Optional. */
 	void (*reopen)(struct sink *);
 	/* The records this sink could not write so far, as the summary's
@@ -75,6 +79,45 @@ struct sink *sink_json_new(int fd, bool summary_only);
  * it has.
  */
 struct sink *sink_logfile_new(const char *path, char *err, size_t errlen);
+
+/*
+ * Flame graph files of the whole run (flame.h): the collapsed stacks at
+ * folded_path and speedscope's JSON at speedscope_path (either may be
+ * NULL, not both), each replaced whole (atomic_file.h) at the start (an
+ * empty graph: a path that cannot be written fails now, not at the end),
+ * every FLAME_REWRITE_S while new blocks come, and with the summary. The
+ * directories on the way are followed; the file itself is replaced, never
+ * written through (a link there is replaced too). NULL and a one-line
+ * reason in err if a file cannot be written.
+ */
+#define FLAME_REWRITE_S 10
+struct sink *sink_flame_new(const char *folded_path, const char *speedscope_path,
+			    char *err, size_t errlen);
+
+/*
+ * The Kubernetes agent's flame graphs: per pod, DIR/<namespace>_<pod>.folded
+ * and .speedscope.json (names made safe: sink_flame_pod_base()), written as
+ * sink_flame_new()'s are. DIR (created 0750 if missing) is the agent's:
+ * files of those kinds an earlier run left there are removed at the start,
+ * and at most SINK_FLAME_MAX_PODS pods have files at once (a new pod takes
+ * the place of the one whose last block is the oldest, whose files are
+ * removed). Events without a pod are left out. NULL and a one-line reason
+ * in err if DIR cannot be used.
+ */
+#define SINK_FLAME_MAX_PODS 64
+struct sink *sink_flame_pods_new(const char *dir, char *err, size_t errlen);
+
+/*
+ * The file name (without suffix) of a pod's flame graphs into out
+ * (SINK_FLAME_BASE_LEN bytes): "<namespace>_<pod>" when both are names
+ * Kubernetes allows (letters, digits, '-', '.', not starting with '.');
+ * otherwise every other byte becomes '-', a leading '.' too, each part is
+ * cut (63 and 100 bytes) and "_x" and 16 hex digits of a hash of both
+ * original names follow, so that no name leaves the directory or hides,
+ * and two pods do not share files. Pure.
+ */
+#define SINK_FLAME_BASE_LEN 192
+void sink_flame_pod_base(const char *namespace, const char *pod, char *out);
 
 /* Write all of buf to fd (retrying on EINTR and short writes). 0 or -errno. */
 int sink_write_all(int fd, const char *buf, size_t len);
