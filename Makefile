@@ -86,6 +86,8 @@ DEPS_TEST := libcmocka-dev python3-pytest python3-uvloop python3-aiohttp gunicor
 # recommended test framework); a host that has its own (NodeSource's nodejs,
 # say, which conflicts with Debian's npm) keeps them.
 DEPS_NODE := $(if $(shell command -v node >/dev/null && command -v npm),,nodejs npm)
+# A headless browser that renders the flame graph files in speedscope.
+DEPS_BROWSER := chromium
 
 .PHONY: all clean install uninstall deps deps-test demo test unit e2e e2e-fetch fixtures fuzz fuzz-long
 all: $(OUTPUT)/blocksnoop
@@ -269,6 +271,7 @@ deps:
 deps-test: deps
 	$(call apt_install,$(DEPS_TEST))
 	$(call apt_install,$(DEPS_NODE),--no-install-recommends)
+	$(call apt_install,$(DEPS_BROWSER))
 
 demo: deps
 	$(MAKE) all
@@ -314,8 +317,9 @@ $(eval $(call rootfs_rule,freethreaded,trixie,build-essential,usr/local/bin/pyth
 	--customize-hook=tests/rootfs/free-threaded-python))
 TEST_ROOTS := bullseye trixie testing freethreaded $(if $(wildcard /usr/bin/python3.11),,bookworm)
 
-# kubernetes-models (the Kubernetes OpenAPI schema, for the manifest tests)
-# from npm, as pinned by tests/e2e/npm/package-lock.json.
+# kubernetes-models (the Kubernetes OpenAPI schema, for the manifest tests),
+# speedscope and ajv (the flame graph tests) from npm, as pinned by
+# tests/e2e/npm/package-lock.json.
 K8S_MODELS := build/k8s-models
 $(K8S_MODELS)/installed: tests/e2e/npm/package.json tests/e2e/npm/package-lock.json
 	$(call msg,NPM,$(K8S_MODELS))

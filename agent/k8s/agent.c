@@ -867,6 +867,23 @@ static int render_health(void *ctx, char *buf, size_t len)
 
 /* ---- set-up ------------------------------------------------------------------- */
 
+/* Per-pod flame graphs in --flame-dir (sink_flame_pods_new()). */
+static int add_flame_sink(struct agent *a)
+{
+	char err[512];
+	struct sink *sink = sink_flame_pods_new(a->o->flame_dir, err, sizeof(err));
+	int code;
+
+	if (!sink) {
+		log_error("%s", err);
+		return EXIT_USAGE;
+	}
+	code = engine_add_sink(a->engine, sink);
+	if (!code)
+		engine_add_output_dir(a->engine, a->o->flame_dir);
+	return code;
+}
+
 static int add_sinks(struct agent *a)
 {
 	const struct agent_options *o = a->o;
@@ -892,6 +909,8 @@ static int add_sinks(struct agent *a)
 	code = engine_add_sink(a->engine, sink);
 	if (!code && o->log_file)
 		code = engine_add_log_file(a->engine, o->log_file);
+	if (!code && o->flame_dir)
+		code = add_flame_sink(a);
 	return code;
 }
 

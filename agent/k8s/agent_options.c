@@ -87,6 +87,9 @@ const char agent_usage[] =
 "      --json                JSON lines on stdout [BLOCKSNOOP_JSON]\n"
 "      --log-file PATH       also append JSON lines to PATH, reopened on\n"
 "                            SIGHUP [BLOCKSNOOP_LOG_FILE]\n"
+"      --flame-dir DIR       per-pod flame graphs of blocked time in DIR:\n"
+"                            NAMESPACE_POD.folded and .speedscope.json\n"
+"                            [BLOCKSNOOP_FLAME_DIR]\n"
 "      --service NAME        service of records whose pod names none\n"
 "                            [BLOCKSNOOP_SERVICE] (default blocksnoop)\n"
 "      --env ENV             env field of log records [BLOCKSNOOP_ENV]\n"
@@ -132,6 +135,7 @@ enum agent_opt {
 	OPT_NO_COLOR,
 	OPT_VERBOSE,
 	OPT_HELP,
+	OPT_FLAME_DIR,
 };
 
 struct opt_def {
@@ -168,6 +172,7 @@ static const struct opt_def defs[] = {
 	{ "no-color", no_argument, OPT_NO_COLOR, "BLOCKSNOOP_NO_COLOR" },
 	{ "verbose", no_argument, OPT_VERBOSE, "BLOCKSNOOP_VERBOSE" },
 	{ "help", no_argument, OPT_HELP, NULL },
+	{ "flame-dir", required_argument, OPT_FLAME_DIR, "BLOCKSNOOP_FLAME_DIR" },
 };
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))
 
@@ -364,6 +369,9 @@ static int apply(struct agent_options *o, const struct opt_def *d, const char *v
 	}
 	case OPT_LOG_FILE:
 		o->log_file = *value ? value : NULL;
+		return 0;
+	case OPT_FLAME_DIR:
+		o->flame_dir = *value ? value : NULL;
 		return 0;
 	case OPT_SERVICE:
 		if (!*value)

@@ -63,6 +63,7 @@ struct agent_options {
 	double duration_s;            /* --duration; 0 = until a signal */
 	bool no_color;
 	bool verbose;
+	const char *flame_dir;        /* --flame-dir: per-pod flame graphs; NULL = none */
 };
 
 /*
