@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include "atomic_file.h"
-#include "flame.h"
-#include "flame_output.h"
+#include "flame/flame.h"
+#include "flame/flame_output.h"
 #include "log.h"
 #include "sink.h"
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * test_flame.c - flame graphs (agent/flame.h) and their sinks: a block
+ * test_flame.c - flame graphs (agent/flame/flame.h) and their sinks: a block
  * shared among its stacks by samples; the agent's per-pod files in a real
  * directory with pod names an attacker chose, links planted where the
  * files go, and more pods than files are kept for.
@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "flame.h"
+#include "flame/flame.h"
 #include "sink.h"
 #include "stacks.h"
 
