@@ -967,8 +967,9 @@ static void report_austin(struct report *r, const struct doctor_facts *f)
 		return;
 	}
 	if (!f->austin_found) {
-		check(r, "austin", bad, "Austin (--sampler austin) not found: %s", f->austin_error);
-		fix(r, "install Austin 3 or later (Debian 13: apt install austin), or give --austin PATH");
+		/* austin_locate()'s message says where it looked and what to do. */
+		check(r, "austin", bad, "Austin (--sampler austin) not found");
+		fix(r, "%s", f->austin_error);
 		return;
 	}
 	if (!f->austin_version[0]) {
