@@ -886,6 +886,26 @@ static void test_line_escapes(void **state)
 	cJSON_Delete(r);
 }
 
+/* The agent's notices carry the common fields too, schema_version included. */
+static void test_agent_notices_are_versioned(void **state)
+{
+	struct session_info s = attach_session();
+	const struct k8s_meta k = { "node-1", "shop", "checkout-1", "uid-1", "", "" };
+	const struct target_meta meta = { "checkout", &k };
+	cJSON *r;
+
+	(void)state;
+	s.mode = "agent";
+	r = record_config_error(&s, &meta, "blocksnoop.io/threshold-ms", "abc", "not a number");
+	assert_non_null(r);
+	want_common(r, "config_error");
+	cJSON_Delete(r);
+	r = record_events_suppressed(&s, &meta, 3, 7, 10, 50);
+	assert_non_null(r);
+	want_common(r, "events_suppressed");
+	cJSON_Delete(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -908,6 +928,7 @@ int main(void)
 		cmocka_unit_test(test_summary_call_sites),
 		cmocka_unit_test(test_summary_processes),
 		cmocka_unit_test(test_line_escapes),
+		cmocka_unit_test(test_agent_notices_are_versioned),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
