@@ -81,7 +81,8 @@ DEPS_BUILD := make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libcjson-dev libcap-dev pkg-config python3 libcurl4-openssl-dev libmicrohttpd-dev
 DEPS_TEST := libcmocka-dev python3-pytest python3-uvloop python3-aiohttp gunicorn python3-uvicorn \
 	libclang-rt-14-dev libcap2-bin util-linux openssl mmdebstrap \
-	podman runc python3-yaml fuse-overlayfs libpython3.11 binutils strace
+	podman runc python3-yaml fuse-overlayfs libpython3.11 binutils strace \
+	groff-base man-db bash
 # Node.js and npm, for the manifests' schema check (without npm's
 # recommended test framework); a host that has its own (NodeSource's nodejs,
 # say, which conflicts with Debian's npm) keeps them.
@@ -247,11 +248,19 @@ FUZZ_LONG_SECONDS ?= 600
 fuzz-long: $(FUZZ_BINS)
 	$(Q)tests/fuzz/long.sh $(FUZZ_LONG_RUNS) $(FUZZ_LONG_SECONDS) $(FUZZ_BINS) | tee build/fuzz/long.txt
 
+# The manual page and the bash completion go with the binary
+# (tests/e2e/test_manual.py checks both against --help).
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+
 install: $(OUTPUT)/blocksnoop
 	install -D -m 0755 $(OUTPUT)/blocksnoop $(DESTDIR)$(BINDIR)/blocksnoop
+	install -D -m 0644 man/blocksnoop.8 $(DESTDIR)$(MANDIR)/man8/blocksnoop.8
+	install -D -m 0644 completion/blocksnoop.bash $(DESTDIR)$(BASHCOMPDIR)/blocksnoop
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/blocksnoop
+	rm -f $(DESTDIR)$(BINDIR)/blocksnoop $(DESTDIR)$(MANDIR)/man8/blocksnoop.8 \
+		$(DESTDIR)$(BASHCOMPDIR)/blocksnoop
 
 # Install only what is missing, so that a machine that has everything
 # never touches apt. $(2): more options for apt-get install.

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <cjson/cJSON.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
@@ -33,7 +34,7 @@
 
 static const char usage[] =
 "Usage: blocksnoop doctor [PID] [--tid TID]\n"
-"       blocksnoop doctor [PID] [--tid TID] [--austin PATH] [--austin-root DIR]\n"
+"       blocksnoop doctor [PID] [--tid TID] [--json] [--austin PATH] [--austin-root DIR]\n"
 "\n"
 "Check, without changing anything, whether blocksnoop can run here: kernel,\n"
 "BTF, tracefs, the epoll tracepoints, capabilities, Austin (for --sampler\n"
@@ -42,6 +43,10 @@ static const char usage[] =
 "\n"
 "  PID                 also check this target process\n"
 "      --tid TID       also check that TID is a thread of PID\n"
+"      --json          one JSON document on stdout instead: every check's\n"
+"                      name, status, detail and fix, and the verdict\n"
+"                      (status \"ready\" or \"not_ready\"; schema\n"
+"                      blocksnoop-doctor/v1, docs/output-schema.md)\n"
 "      --austin PATH   the Austin to check (default: austin on PATH)\n"
 "      --austin-root DIR  where Austin, its loader and libraries live\n"
 "                      (default /); either option makes a missing or\n"
@@ -129,6 +134,9 @@ int doctor_parse_args(int argc, char **argv, struct doctor_args *a,
 			if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
 				a->help = true;
 				return 0;
+			} else if (!strcmp(arg, "--json")) {
+				a->json = true;
+				continue;
 			} else if (!strcmp(arg, "--")) {
 				options_done = true;
 				continue;
@@ -548,28 +556,87 @@ void doctor_gather(const struct doctor_args *a, struct doctor_facts *f)
 
 enum status { ST_OK, ST_WARN, ST_FAIL };
 
+/*
+ * One check at a time: check() opens it (name, status, what was found),
+ * fix() may add what to do about it, and the next check() or the end of
+ * the report writes it out, as a text line ("FAIL  detail: what to do")
+ * or as an object of the JSON report's "checks".
+ */
 struct report {
 	FILE *out;
+	cJSON *checks;          /* JSON report: the array; NULL: text */
+	bool json_failed;       /* out of memory building it */
 	int problems;
+	bool open;              /* a check is waiting to be written */
+	const char *name;       /* static */
+	enum status status;
+	char detail[1024];
+	char fix[1024];         /* "" when there is nothing to do */
 };
 
-static void line(struct report *r, enum status st, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static const char *const status_word[] = {
+	[ST_OK] = "ok", [ST_WARN] = "warn", [ST_FAIL] = "FAIL",
+};
+static const char *const status_json[] = {
+	[ST_OK] = "ok", [ST_WARN] = "warn", [ST_FAIL] = "fail",
+};
 
-static void line(struct report *r, enum status st, const char *fmt, ...)
+static void put_check(struct report *r)
 {
-	static const char *const word[] = {
-		[ST_OK] = "ok", [ST_WARN] = "warn", [ST_FAIL] = "FAIL",
-	};
+	cJSON *c;
+
+	if (!r->open)
+		return;
+	r->open = false;
+	if (!r->checks) {
+		fprintf(r->out, "%-6s%s%s%s\n", status_word[r->status], r->detail,
+			r->fix[0] ? ": " : "", r->fix);
+		return;
+	}
+	c = cJSON_CreateObject();
+	if (!c || !cJSON_AddItemToArray(r->checks, c)) {
+		cJSON_Delete(c);
+		r->json_failed = true;
+		return;
+	}
+	if (!cJSON_AddStringToObject(c, "name", r->name) ||
+	    !cJSON_AddStringToObject(c, "status", status_json[r->status]) ||
+	    !cJSON_AddStringToObject(c, "detail", r->detail) ||
+	    !(r->fix[0] ? cJSON_AddStringToObject(c, "fix", r->fix)
+			: cJSON_AddNullToObject(c, "fix")))
+		r->json_failed = true;
+}
+
+static void check(struct report *r, const char *name, enum status st, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void check(struct report *r, const char *name, enum status st, const char *fmt, ...)
+{
 	va_list ap;
 
-	fprintf(r->out, "%-6s", word[st]);
+	put_check(r);
+	r->open = true;
+	r->name = name;
+	r->status = st;
+	r->fix[0] = '\0';
 	va_start(ap, fmt);
-	vfprintf(r->out, fmt, ap);
+	vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
 	va_end(ap);
-	fputc('\n', r->out);
 	if (st == ST_FAIL)
 		r->problems++;
+}
+
+/* What to do about the check just opened. */
+static void fix(struct report *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void fix(struct report *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->fix, sizeof(r->fix), fmt, ap);
+	va_end(ap);
 }
 
 static bool has(const struct doctor_facts *f, int cap)
@@ -598,26 +665,31 @@ static void report_kernel(struct report *r, const struct doctor_facts *f)
 	const int *k = f->kernel;
 
 	if (!f->kernel_parsed)
-		line(r, ST_WARN, "kernel '%s': cannot tell its version (>= 5.8 needed for BPF ring buffers)",
-		     f->release);
+		check(r, "kernel", ST_WARN, "kernel '%s': cannot tell its version (>= 5.8 needed for BPF ring buffers)",
+		      f->release);
 	else if (kernel_at_least(f, 5, 8))
-		line(r, ST_OK, "kernel %d.%d.%d (>= 5.8 needed for BPF ring buffers)",
-		     k[0], k[1], k[2]);
+		check(r, "kernel", ST_OK, "kernel %d.%d.%d (>= 5.8 needed for BPF ring buffers)",
+		      k[0], k[1], k[2]);
 	else if (f->ringbuf == PROBE_OK)
 		/* Distribution kernels backport (RHEL 8's 4.18 has ring
 		 * buffers): the probe outranks the number. */
-		line(r, ST_WARN, "kernel %d.%d.%d is older than 5.8, but it has BPF ring buffers (backported)",
-		     k[0], k[1], k[2]);
-	else
-		line(r, ST_FAIL, "kernel %d.%d.%d is too old: blocksnoop needs >= 5.8 (BPF ring buffers; 5.7 for bpf_get_ns_current_pid_tgid)",
-		     k[0], k[1], k[2]);
+		check(r, "kernel", ST_WARN, "kernel %d.%d.%d is older than 5.8, but it has BPF ring buffers (backported)",
+		      k[0], k[1], k[2]);
+	else {
+		check(r, "kernel", ST_FAIL, "kernel %d.%d.%d is too old: blocksnoop needs >= 5.8 (BPF ring buffers; 5.7 for bpf_get_ns_current_pid_tgid)",
+		      k[0], k[1], k[2]);
+		fix(r, "run a kernel of 5.8 or later");
+	}
 
-	if (!f->btf_errno)
-		line(r, ST_OK, "BTF at " BTF_PATH " (CO-RE relocations)");
-	else if (f->btf_errno == ENOENT)
-		line(r, ST_FAIL, "no BTF at " BTF_PATH ": blocksnoop's CO-RE programs need a kernel built with CONFIG_DEBUG_INFO_BTF=y");
-	else
-		line(r, ST_FAIL, "cannot read " BTF_PATH ": %s", strerror(f->btf_errno));
+	if (!f->btf_errno) {
+		check(r, "btf", ST_OK, "BTF at " BTF_PATH " (CO-RE relocations)");
+	} else if (f->btf_errno == ENOENT) {
+		check(r, "btf", ST_FAIL, "no BTF at " BTF_PATH);
+		fix(r, "blocksnoop's CO-RE programs need a kernel built with CONFIG_DEBUG_INFO_BTF=y");
+	} else {
+		check(r, "btf", ST_FAIL, "cannot read " BTF_PATH ": %s", strerror(f->btf_errno));
+		fix(r, "run blocksnoop as root, or with CAP_DAC_READ_SEARCH");
+	}
 }
 
 static void report_tracefs(struct report *r, const struct doctor_facts *f)
@@ -626,34 +698,38 @@ static void report_tracefs(struct report *r, const struct doctor_facts *f)
 	size_t mlen = 0, plen = 0;
 	int complete = 0;
 
-	if (f->tracefs)
-		line(r, ST_OK, "tracefs mounted at %s", f->tracefs);
-	else if (f->tracefs_hidden)
+	if (f->tracefs) {
+		check(r, "tracefs", ST_OK, "tracefs mounted at %s", f->tracefs);
+	} else if (f->tracefs_hidden) {
 		/* A problem, unless the capabilities line already counts it. */
-		line(r, tracefs_wants_dac(f) ? ST_WARN : ST_FAIL,
-		     "tracefs is mounted at %s, but blocksnoop cannot read it: %s (needs root or CAP_DAC_READ_SEARCH)",
-		     f->tracefs_hidden, strerror(f->tracefs_hidden_errno));
-	else if (has(f, CAP_SYS_ADMIN) || f->caps_errno)
-		line(r, ST_WARN, "tracefs is not mounted: blocksnoop will mount it on /sys/kernel/tracing (needs CAP_SYS_ADMIN)");
-	else
-		line(r, ST_FAIL, "tracefs is not mounted, and blocksnoop cannot mount it without CAP_SYS_ADMIN: mount it first (mount -t tracefs tracefs /sys/kernel/tracing), or grant CAP_SYS_ADMIN");
+		check(r, "tracefs", tracefs_wants_dac(f) ? ST_WARN : ST_FAIL,
+		      "tracefs is mounted at %s, but blocksnoop cannot read it: %s",
+		      f->tracefs_hidden, strerror(f->tracefs_hidden_errno));
+		fix(r, "run as root or grant CAP_DAC_READ_SEARCH");
+	} else if (has(f, CAP_SYS_ADMIN) || f->caps_errno) {
+		check(r, "tracefs", ST_WARN, "tracefs is not mounted: blocksnoop will mount it on /sys/kernel/tracing (needs CAP_SYS_ADMIN)");
+	} else {
+		check(r, "tracefs", ST_FAIL, "tracefs is not mounted, and blocksnoop cannot mount it without CAP_SYS_ADMIN");
+		fix(r, "mount it first (mount -t tracefs tracefs /sys/kernel/tracing), or grant CAP_SYS_ADMIN");
+	}
 
 	if (f->tracefs_hidden) {
-		line(r, ST_WARN, "epoll tracepoints not checked: tracefs cannot be read");
+		check(r, "tracepoints", ST_WARN, "epoll tracepoints not checked: tracefs cannot be read");
 		return;
 	}
 	if (!f->tracefs) {
-		line(r, ST_WARN, "epoll tracepoints not checked: that needs tracefs mounted, and doctor mounts nothing");
+		check(r, "tracepoints", ST_WARN, "epoll tracepoints not checked: that needs tracefs mounted, and doctor mounts nothing");
 		return;
 	}
 	if (f->syscalls_errno == ENOENT) {
-		line(r, ST_FAIL, "no syscall tracepoints in %s/events/syscalls: the kernel needs CONFIG_FTRACE_SYSCALLS=y",
-		     f->tracefs);
+		check(r, "tracepoints", ST_FAIL, "no syscall tracepoints in %s/events/syscalls",
+		      f->tracefs);
+		fix(r, "run a kernel built with CONFIG_FTRACE_SYSCALLS=y");
 		return;
 	}
 	if (f->syscalls_errno) {
-		line(r, ST_WARN, "epoll tracepoints not checked: cannot read %s/events/syscalls: %s",
-		     f->tracefs, strerror(f->syscalls_errno));
+		check(r, "tracepoints", ST_WARN, "epoll tracepoints not checked: cannot read %s/events/syscalls: %s",
+		      f->tracefs, strerror(f->syscalls_errno));
 		return;
 	}
 	for (int v = 0; v < EPOLL_VARIANT_COUNT; v++) {
@@ -669,14 +745,16 @@ static void report_tracefs(struct report *r, const struct doctor_facts *f)
 						 "%ssyscalls:sys_%s_%s", mlen ? ", " : "",
 						 exit ? "exit" : "enter", epoll_variant_names[v]);
 	}
-	if (!complete)
-		line(r, ST_FAIL, "no complete enter/exit pair of epoll tracepoints: missing %s",
-		     missing);
-	else if (complete < EPOLL_VARIANT_COUNT)
-		line(r, ST_WARN, "missing tracepoints %s: loops waiting in %s will not be seen",
-		     missing, partial);
-	else
-		line(r, ST_OK, "tracepoints syscalls:sys_{enter,exit}_{epoll_wait,epoll_pwait,epoll_pwait2}");
+	if (!complete) {
+		check(r, "tracepoints", ST_FAIL, "no complete enter/exit pair of epoll tracepoints: missing %s",
+		      missing);
+		fix(r, "run a kernel built with CONFIG_FTRACE_SYSCALLS=y");
+	} else if (complete < EPOLL_VARIANT_COUNT) {
+		check(r, "tracepoints", ST_WARN, "missing tracepoints %s: loops waiting in %s will not be seen",
+		      missing, partial);
+	} else {
+		check(r, "tracepoints", ST_OK, "tracepoints syscalls:sys_{enter,exit}_{epoll_wait,epoll_pwait,epoll_pwait2}");
+	}
 }
 
 static void report_caps(struct report *r, const struct doctor_facts *f)
@@ -686,8 +764,8 @@ static void report_caps(struct report *r, const struct doctor_facts *f)
 	size_t w = 0;
 
 	if (f->caps_errno) {
-		line(r, ST_WARN, "capabilities not checked: cannot read them: %s",
-		     strerror(f->caps_errno));
+		check(r, "capabilities", ST_WARN, "capabilities not checked: cannot read them: %s",
+		      strerror(f->caps_errno));
 		return;
 	}
 	trace = caps_trace_missing(f->effective, f->kernel_has_cap_bpf);
@@ -697,10 +775,10 @@ static void report_caps(struct report *r, const struct doctor_facts *f)
 	/* 1. What running at all needs: one line naming all that is missing,
 	 * so that one grant fixes it. */
 	if (!need) {
-		line(r, ST_OK, "%s (load and attach the BPF programs), CAP_SYS_PTRACE (read Python stacks)",
-		     !f->kernel_has_cap_bpf ? "CAP_SYS_ADMIN" :
-		     has(f, CAP_BPF) && has(f, CAP_PERFMON) ? "CAP_BPF, CAP_PERFMON" :
-		     "CAP_SYS_ADMIN in place of CAP_BPF, CAP_PERFMON");
+		check(r, "capabilities", ST_OK, "%s (load and attach the BPF programs), CAP_SYS_PTRACE (read Python stacks)",
+		      !f->kernel_has_cap_bpf ? "CAP_SYS_ADMIN" :
+		      has(f, CAP_BPF) && has(f, CAP_PERFMON) ? "CAP_BPF, CAP_PERFMON" :
+		      "CAP_SYS_ADMIN in place of CAP_BPF, CAP_PERFMON");
 	} else {
 		why[0] = '\0';
 		if (trace) {
@@ -718,39 +796,47 @@ static void report_caps(struct report *r, const struct doctor_facts *f)
 				 w ? ", " : "");
 		caps_format_grant(need, f->effective & RELEVANT_CAPS, f->root,
 				  f->exe, grant, sizeof(grant));
-		line(r, ST_FAIL, "missing %s: %s", why, grant);
+		check(r, "capabilities", ST_FAIL, "missing %s", why);
+		fix(r, "%s", grant);
 	}
 
 	/* 2. CAP_SYS_ADMIN for the rest, unless named above already. */
 	if (!(trace & CAPS_BIT(CAP_SYS_ADMIN))) {
 		if (has(f, CAP_SYS_ADMIN)) {
-			line(r, ST_OK, "CAP_SYS_ADMIN (mount tracefs when missing, enter a container's namespaces)");
+			check(r, "cap_sys_admin", ST_OK, "CAP_SYS_ADMIN (mount tracefs when missing, enter a container's namespaces)");
 		} else {
 			caps_format_grant(CAPS_BIT(CAP_SYS_ADMIN),
 					  f->effective & RELEVANT_CAPS, f->root,
 					  f->exe, grant, sizeof(grant));
-			line(r, ST_WARN, "missing CAP_SYS_ADMIN: blocksnoop cannot mount tracefs%s or enter a container's namespaces; to allow that, %s",
-			     f->tracefs ? " (it is mounted)" : "", grant);
+			check(r, "cap_sys_admin", ST_WARN, "missing CAP_SYS_ADMIN: blocksnoop cannot mount tracefs%s or enter a container's namespaces",
+			      f->tracefs ? " (it is mounted)" : "");
+			fix(r, "to allow that, %s", grant);
 		}
 	}
 
 	/* 3. CAP_SYS_RESOURCE, informational: libbpf raises RLIMIT_MEMLOCK
 	 * with it, which only kernels before 5.11 charge BPF memory to. */
 	if (!f->kernel_parsed || kernel_at_least(f, 5, 11))
-		line(r, ST_OK, "CAP_SYS_RESOURCE %s: not needed, kernels >= 5.11 charge BPF memory to the memory cgroup",
-		     has(f, CAP_SYS_RESOURCE) ? "present" : "missing");
+		check(r, "memlock", ST_OK, "CAP_SYS_RESOURCE %s: not needed, kernels >= 5.11 charge BPF memory to the memory cgroup",
+		      has(f, CAP_SYS_RESOURCE) ? "present" : "missing");
 	else if (has(f, CAP_SYS_RESOURCE) || f->memlock_unlimited)
-		line(r, ST_OK, "RLIMIT_MEMLOCK can hold the BPF maps (kernel < 5.11 charges them to it)");
-	else
-		line(r, ST_WARN, "missing CAP_SYS_RESOURCE, and RLIMIT_MEMLOCK is %llu KiB: kernels < 5.11 charge BPF maps to it; raise it (ulimit -l unlimited) or grant CAP_SYS_RESOURCE",
-		     (unsigned long long)(f->memlock / 1024));
+		check(r, "memlock", ST_OK, "RLIMIT_MEMLOCK can hold the BPF maps (kernel < 5.11 charges them to it)");
+	else {
+		check(r, "memlock", ST_WARN, "missing CAP_SYS_RESOURCE, and RLIMIT_MEMLOCK is %llu KiB: kernels < 5.11 charge BPF maps to it",
+		      (unsigned long long)(f->memlock / 1024));
+		fix(r, "raise it (ulimit -l unlimited) or grant CAP_SYS_RESOURCE");
+	}
 
-	if (f->perf_event_paranoid > 2 && !has(f, CAP_SYS_ADMIN))
-		line(r, ST_WARN, "kernel.perf_event_paranoid is %d: some distribution kernels then refuse perf_event_open(), which attaches tracepoints, without CAP_SYS_ADMIN",
-		     f->perf_event_paranoid);
-	if (f->yama_ptrace_scope >= 3)
-		line(r, ST_FAIL, "kernel.yama.ptrace_scope is %d: no process may read another's memory, so no Python stacks (only a reboot lowers it)",
-		     f->yama_ptrace_scope);
+	if (f->perf_event_paranoid > 2 && !has(f, CAP_SYS_ADMIN)) {
+		check(r, "perf_event_paranoid", ST_WARN, "kernel.perf_event_paranoid is %d: some distribution kernels then refuse perf_event_open(), which attaches tracepoints, without CAP_SYS_ADMIN",
+		      f->perf_event_paranoid);
+		fix(r, "grant CAP_SYS_ADMIN, or lower it (sysctl kernel.perf_event_paranoid=2)");
+	}
+	if (f->yama_ptrace_scope >= 3) {
+		check(r, "yama_ptrace_scope", ST_FAIL, "kernel.yama.ptrace_scope is %d: no process may read another's memory, so no Python stacks",
+		      f->yama_ptrace_scope);
+		fix(r, "only a reboot lowers it: set kernel.yama.ptrace_scope below 3 at boot, or run with --sampler none (no stacks)");
+	}
 }
 
 static void report_bpf(struct report *r, const struct doctor_facts *f)
@@ -758,11 +844,11 @@ static void report_bpf(struct report *r, const struct doctor_facts *f)
 	const char *why = "";
 
 	if (f->ringbuf == PROBE_SKIPPED) {
-		line(r, ST_WARN, "bpf() not probed: it needs the capabilities above");
+		check(r, "bpf", ST_WARN, "bpf() not probed: it needs the capabilities above");
 		return;
 	}
 	if (f->ringbuf == PROBE_OK && f->tp_prog == PROBE_OK) {
-		line(r, ST_OK, "bpf(): created a ring buffer and loaded a tracepoint program (closed again)");
+		check(r, "bpf", ST_OK, "bpf(): created a ring buffer and loaded a tracepoint program (closed again)");
 		return;
 	}
 	if (f->ringbuf_errno == EPERM || f->tp_prog_errno == EPERM)
@@ -770,26 +856,30 @@ static void report_bpf(struct report *r, const struct doctor_facts *f)
 		      " (a seccomp filter is active, e.g. a container's default profile, and may refuse bpf())" :
 		      " (an LSM or kernel lockdown may refuse bpf())";
 	if (f->ringbuf == PROBE_FAILED)
-		line(r, ST_FAIL, "bpf() could not create a BPF ring buffer: %s%s",
-		     strerror(f->ringbuf_errno),
-		     f->ringbuf_errno == EINVAL ? " (kernel without ring buffers, < 5.8)" : why);
+		check(r, "bpf", ST_FAIL, "bpf() could not create a BPF ring buffer: %s%s",
+		      strerror(f->ringbuf_errno),
+		      f->ringbuf_errno == EINVAL ? " (kernel without ring buffers, < 5.8)" : why);
 	else
-		line(r, ST_FAIL, "bpf() could not load a tracepoint program: %s%s",
-		     strerror(f->tp_prog_errno), why);
+		check(r, "bpf", ST_FAIL, "bpf() could not load a tracepoint program: %s%s",
+		      strerror(f->tp_prog_errno), why);
+	fix(r, "%s", f->ringbuf_errno == EINVAL ? "run a kernel of 5.8 or later" :
+	    f->seccomp_mode == 2 ? "run blocksnoop without a seccomp filter (a container: --security-opt seccomp=unconfined)" :
+	    "allow bpf() to blocksnoop (LSM policy, kernel lockdown, kernel.unprivileged_bpf_disabled for a non-root user)");
 }
 
 static void report_self_pidns(struct report *r, const struct doctor_facts *f)
 {
 	if (f->self_pidns_errno)
-		line(r, ST_WARN, "cannot read /proc/self/ns/pid: %s", strerror(f->self_pidns_errno));
+		check(r, "pid_namespace", ST_WARN, "cannot read /proc/self/ns/pid: %s", strerror(f->self_pidns_errno));
 	else if (f->self_pidns == PROC_PID_INIT_INO)
-		line(r, ST_OK, "blocksnoop runs in the initial PID namespace");
-	else if (f->ns_helper == PROBE_FAILED)
-		line(r, ST_FAIL, "blocksnoop runs in PID namespace pid:[%llu], not the initial one, and the kernel lacks bpf_get_ns_current_pid_tgid (5.7) to number threads as it does",
-		     (unsigned long long)f->self_pidns);
-	else
-		line(r, ST_OK, "blocksnoop runs in PID namespace pid:[%llu], not the initial one: the BPF programs translate thread ids with bpf_get_ns_current_pid_tgid",
-		     (unsigned long long)f->self_pidns);
+		check(r, "pid_namespace", ST_OK, "blocksnoop runs in the initial PID namespace");
+	else if (f->ns_helper == PROBE_FAILED) {
+		check(r, "pid_namespace", ST_FAIL, "blocksnoop runs in PID namespace pid:[%llu], not the initial one, and the kernel lacks bpf_get_ns_current_pid_tgid (5.7) to number threads as it does",
+		      (unsigned long long)f->self_pidns);
+		fix(r, "run blocksnoop in the host's PID namespace (docker --pid=host, hostPID: true)");
+	} else
+		check(r, "pid_namespace", ST_OK, "blocksnoop runs in PID namespace pid:[%llu], not the initial one: the BPF programs translate thread ids with bpf_get_ns_current_pid_tgid",
+		      (unsigned long long)f->self_pidns);
 }
 
 static void report_target(struct report *r, const struct doctor_facts *f)
@@ -801,26 +891,33 @@ static void report_target(struct report *r, const struct doctor_facts *f)
 	if (!pid)
 		return;
 	if (!f->pid_exists) {
-		line(r, ST_FAIL, "PID %d does not exist", pid);
+		check(r, "target", ST_FAIL, "PID %d does not exist", pid);
+		fix(r, "give the PID as blocksnoop's PID namespace numbers it (ps -p %d)", pid);
 		return;
 	}
-	line(r, ST_OK, "PID %d exists (%s)", pid, f->comm[0] ? f->comm : "?");
-	if (f->tgid && f->tgid != pid)
-		line(r, ST_WARN, "PID %d is a thread of process %d: to watch that thread, use blocksnoop %d --tid %d",
-		     pid, f->tgid, f->tgid, pid);
+	check(r, "target", ST_OK, "PID %d exists (%s)", pid, f->comm[0] ? f->comm : "?");
+	if (f->tgid && f->tgid != pid) {
+		check(r, "target_process", ST_WARN, "PID %d is a thread of process %d", pid, f->tgid);
+		fix(r, "to watch that thread, use blocksnoop %d --tid %d", f->tgid, pid);
+	}
 	if (f->python)
-		line(r, ST_OK, "PID %d looks like Python", pid);
+		check(r, "target_python", ST_OK, "PID %d looks like Python", pid);
 	else
-		line(r, ST_WARN, "PID %d does not look like Python: its executable is not python* and no libpython is mapped (or doctor may not read /proc/%d/exe and maps)",
-		     pid, pid);
-	if (f->tid)
-		line(r, f->tid_is_thread ? ST_OK : ST_FAIL, "TID %d is %sa thread of PID %d",
-		     f->tid, f->tid_is_thread ? "" : "not ", pid);
-	if (!f->mem_errno)
-		line(r, ST_OK, "can read the memory of PID %d (Python stacks)", pid);
-	else
-		line(r, ST_FAIL, "cannot read the memory of PID %d: %s (needs CAP_SYS_PTRACE, or the same user and a Yama ptrace_scope of 0)",
-		     pid, strerror(f->mem_errno));
+		check(r, "target_python", ST_WARN, "PID %d does not look like Python: its executable is not python* and no libpython is mapped (or doctor may not read /proc/%d/exe and maps)",
+		      pid, pid);
+	if (f->tid) {
+		check(r, "target_tid", f->tid_is_thread ? ST_OK : ST_FAIL, "TID %d is %sa thread of PID %d",
+		      f->tid, f->tid_is_thread ? "" : "not ", pid);
+		if (!f->tid_is_thread)
+			fix(r, "list its threads with ls /proc/%d/task", pid);
+	}
+	if (!f->mem_errno) {
+		check(r, "target_memory", ST_OK, "can read the memory of PID %d (Python stacks)", pid);
+	} else {
+		check(r, "target_memory", ST_FAIL, "cannot read the memory of PID %d: %s",
+		      pid, strerror(f->mem_errno));
+		fix(r, "grant CAP_SYS_PTRACE, or run as the same user with a Yama ptrace_scope of 0");
+	}
 
 	/* Compare namespace inodes when both are readable (the target's needs
 	 * ptrace access); otherwise the depth of NSpid, which anyone may
@@ -830,24 +927,28 @@ static void report_target(struct report *r, const struct doctor_facts *f)
 	else if (f->ns_levels && f->self_ns_levels)
 		same = f->ns_levels == f->self_ns_levels;
 	else {
-		line(r, ST_WARN, "cannot tell the PID namespace of PID %d: %s", pid,
-		     strerror(f->pidns_errno ? f->pidns_errno : EINVAL));
+		check(r, "target_pid_namespace", ST_WARN, "cannot tell the PID namespace of PID %d: %s", pid,
+		      strerror(f->pidns_errno ? f->pidns_errno : EINVAL));
 		return;
 	}
 	if (f->pidns_errno)
 		ns[0] = '\0';
 	else
 		snprintf(ns, sizeof(ns), " pid:[%llu]", (unsigned long long)f->pidns);
-	if (same)
-		line(r, ST_OK, "PID %d is in blocksnoop's PID namespace", pid);
-	else if (f->ns_levels > f->self_ns_levels)
-		line(r, has(f, CAP_SYS_ADMIN) ? ST_OK : ST_WARN,
-		     "PID %d is in a nested PID namespace%s, where it is PID %d%s",
-		     pid, ns, f->inner_pid, has(f, CAP_SYS_ADMIN) ? "" :
-		     "; entering it, to read its files as it sees them, needs CAP_SYS_ADMIN, which is missing");
-	else
-		line(r, ST_WARN, "PID %d is in PID namespace%s, neither blocksnoop's nor one nested in it (is /proc from another namespace?)",
-		     pid, ns);
+	if (same) {
+		check(r, "target_pid_namespace", ST_OK, "PID %d is in blocksnoop's PID namespace", pid);
+	} else if (f->ns_levels > f->self_ns_levels) {
+		check(r, "target_pid_namespace", has(f, CAP_SYS_ADMIN) ? ST_OK : ST_WARN,
+		      "PID %d is in a nested PID namespace%s, where it is PID %d%s",
+		      pid, ns, f->inner_pid, has(f, CAP_SYS_ADMIN) ? "" :
+		      "; entering it, to read its files as it sees them, needs CAP_SYS_ADMIN, which is missing");
+		if (!has(f, CAP_SYS_ADMIN))
+			fix(r, "grant CAP_SYS_ADMIN");
+	} else {
+		check(r, "target_pid_namespace", ST_WARN, "PID %d is in PID namespace%s, neither blocksnoop's nor one nested in it (is /proc from another namespace?)",
+		      pid, ns);
+		fix(r, "run blocksnoop in the target's PID namespace or an ancestor of it (docker --pid=host, hostPID: true)");
+	}
 }
 
 /* Austin is optional (--sampler austin): only when asked for with --austin
@@ -861,64 +962,114 @@ static void report_austin(struct report *r, const struct doctor_facts *f)
 	if (!f->austin_root[0])
 		return; /* not checked */
 	if (!f->austin_found && !f->austin_wanted) {
-		line(r, ST_OK, "Austin not found, which only --sampler austin needs: %s",
-		     f->austin_error);
+		check(r, "austin", ST_OK, "Austin not found, which only --sampler austin needs: %s",
+		      f->austin_error);
 		return;
 	}
 	if (!f->austin_found) {
-		line(r, bad, "Austin (--sampler austin) not found: %s", f->austin_error);
+		/* austin_locate()'s message says where it looked and what to do. */
+		check(r, "austin", bad, "Austin (--sampler austin) not found");
+		fix(r, "%s", f->austin_error);
 		return;
 	}
-	if (!f->austin_version[0])
-		line(r, bad, "Austin at %s%s%s does not run: %s", f->austin_path, in, root,
-		     f->austin_error);
-	else if (!f->austin_version_parsed)
-		line(r, bad, "%s%s%s is not Austin: '%s -V' printed '%s'", f->austin_path, in,
-		     root, f->austin_path, f->austin_version);
-	else if (f->austin_v[0] < 3)
-		line(r, bad, "Austin %d.%d.%d at %s%s%s is too old: --sampler austin needs Austin 3 or later (pipe mode); Debian 12 ships 1.0.1, Debian 13 3.7.0",
-		     f->austin_v[0], f->austin_v[1], f->austin_v[2], f->austin_path, in, root);
-	else
-		line(r, ST_OK, "Austin %d.%d.%d at %s%s%s (--sampler austin): %s output in pipe mode",
-		     f->austin_v[0], f->austin_v[1], f->austin_v[2], f->austin_path, in, root,
-		     f->austin_v[0] >= 4 ? "MOJO (binary)" : "text");
+	if (!f->austin_version[0]) {
+		check(r, "austin", bad, "Austin at %s%s%s does not run: %s", f->austin_path, in, root,
+		      f->austin_error);
+		fix(r, "give --austin-root the root file system Austin and its libraries come from");
+	} else if (!f->austin_version_parsed) {
+		check(r, "austin", bad, "%s%s%s is not Austin: '%s -V' printed '%s'", f->austin_path, in,
+		      root, f->austin_path, f->austin_version);
+		fix(r, "give --austin the Austin binary");
+	} else if (f->austin_v[0] < 3) {
+		check(r, "austin", bad, "Austin %d.%d.%d at %s%s%s is too old: --sampler austin needs Austin 3 or later (pipe mode)",
+		      f->austin_v[0], f->austin_v[1], f->austin_v[2], f->austin_path, in, root);
+		fix(r, "install Austin 3 or later (Debian 12 ships 1.0.1, Debian 13 3.7.0), or give --austin-root a root that has it");
+	} else {
+		check(r, "austin", ST_OK, "Austin %d.%d.%d at %s%s%s (--sampler austin): %s output in pipe mode",
+		      f->austin_v[0], f->austin_v[1], f->austin_v[2], f->austin_path, in, root,
+		      f->austin_v[0] >= 4 ? "MOJO (binary)" : "text");
+	}
 	if (!f->austin_shim_known)
 		return;
 	if (!f->pid)
-		line(r, ST_OK, "Austin from %s runs through blocksnoop's namespace shim (its own loader and libraries)",
-		     f->austin_root);
-	else if (f->austin_shim)
-		line(r, has(f, CAP_SYS_ADMIN) || f->caps_errno ? ST_OK : ST_WARN,
-		     "Austin for PID %d runs through blocksnoop's namespace shim (%s), with -p %d%s",
-		     f->pid, strcmp(f->austin_root, "/") ? "Austin comes from --austin-root" :
-		     "the target's mount namespace or root differs from blocksnoop's",
-		     f->inner_pid ? f->inner_pid : f->pid,
-		     has(f, CAP_SYS_ADMIN) || f->caps_errno ? "" :
-		     "; entering its namespaces needs CAP_SYS_ADMIN, which is missing");
-	else if (f->austin_elf)
-		line(r, ST_OK, "Austin for PID %d runs confined through blocksnoop's namespace shim, entering nothing: the target shares blocksnoop's mount namespace and root",
-		     f->pid);
-	else
-		line(r, ST_WARN, "Austin for PID %d is not an ELF binary (a script?): it would run unconfined, with blocksnoop's privileges; give --austin the Austin binary itself",
-		     f->pid);
+		check(r, "austin_shim", ST_OK, "Austin from %s runs through blocksnoop's namespace shim (its own loader and libraries)",
+		      f->austin_root);
+	else if (f->austin_shim) {
+		check(r, "austin_shim", has(f, CAP_SYS_ADMIN) || f->caps_errno ? ST_OK : ST_WARN,
+		      "Austin for PID %d runs through blocksnoop's namespace shim (%s), with -p %d%s",
+		      f->pid, strcmp(f->austin_root, "/") ? "Austin comes from --austin-root" :
+		      "the target's mount namespace or root differs from blocksnoop's",
+		      f->inner_pid ? f->inner_pid : f->pid,
+		      has(f, CAP_SYS_ADMIN) || f->caps_errno ? "" :
+		      "; entering its namespaces needs CAP_SYS_ADMIN, which is missing");
+		if (!has(f, CAP_SYS_ADMIN) && !f->caps_errno)
+			fix(r, "grant CAP_SYS_ADMIN");
+	} else if (f->austin_elf) {
+		check(r, "austin_shim", ST_OK, "Austin for PID %d runs confined through blocksnoop's namespace shim, entering nothing: the target shares blocksnoop's mount namespace and root",
+		      f->pid);
+	} else {
+		check(r, "austin_shim", ST_WARN, "Austin for PID %d is not an ELF binary (a script?): it would run unconfined, with blocksnoop's privileges",
+		      f->pid);
+		fix(r, "give --austin the Austin binary itself");
+	}
+}
+
+/* Every check, in the order the report gives them. */
+static void run_checks(struct report *r, const struct doctor_facts *f)
+{
+	report_kernel(r, f);
+	report_tracefs(r, f);
+	report_caps(r, f);
+	report_bpf(r, f);
+	report_self_pidns(r, f);
+	report_target(r, f);
+	report_austin(r, f);
+	put_check(r);
 }
 
 int doctor_report(FILE *out, const struct doctor_facts *f)
 {
-	struct report r = { out, 0 };
+	struct report r = { .out = out };
 
-	report_kernel(&r, f);
-	report_tracefs(&r, f);
-	report_caps(&r, f);
-	report_bpf(&r, f);
-	report_self_pidns(&r, f);
-	report_target(&r, f);
-	report_austin(&r, f);
+	run_checks(&r, f);
 	if (r.problems)
 		fprintf(out, "not ready: %d problem(s)\n", r.problems);
 	else
 		fprintf(out, "ready\n");
 	return r.problems;
+}
+
+static cJSON *add_id(cJSON *doc, const char *name, pid_t id)
+{
+	return id ? cJSON_AddNumberToObject(doc, name, id) : cJSON_AddNullToObject(doc, name);
+}
+
+int doctor_report_json(FILE *out, const struct doctor_facts *f)
+{
+	struct report r = { .out = out };
+	cJSON *doc = cJSON_CreateObject();
+	char *text = NULL;
+	bool ok;
+
+	ok = doc &&
+	     cJSON_AddStringToObject(doc, "schema", DOCTOR_SCHEMA) &&
+	     cJSON_AddNumberToObject(doc, "schema_version", DOCTOR_SCHEMA_VERSION) &&
+	     cJSON_AddStringToObject(doc, "version", BLOCKSNOOP_VERSION) &&
+	     add_id(doc, "pid", f->pid) && add_id(doc, "tid", f->tid) &&
+	     (r.checks = cJSON_AddArrayToObject(doc, "checks"));
+	if (ok) {
+		run_checks(&r, f);
+		ok = !r.json_failed &&
+		     cJSON_AddStringToObject(doc, "status", r.problems ? "not_ready" : "ready") &&
+		     cJSON_AddNumberToObject(doc, "problems", r.problems) &&
+		     (text = cJSON_PrintUnformatted(doc));
+	}
+	/* The whole document or nothing: a reader never gets half of one. */
+	if (ok)
+		fprintf(out, "%s\n", text);
+	free(text);
+	cJSON_Delete(doc);
+	return ok ? r.problems : -ENOMEM;
 }
 
 int doctor_main(int argc, char **argv)
@@ -937,8 +1088,15 @@ int doctor_main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	doctor_gather(&a, &f);
-	problems = doctor_report(stdout, &f);
-	fflush(stdout);
+	problems = a.json ? doctor_report_json(stdout, &f) : doctor_report(stdout, &f);
+	if (problems < 0) {
+		log_error("doctor: out of memory writing the report");
+		return EXIT_RUNTIME;
+	}
+	if (fflush(stdout) || ferror(stdout)) {
+		log_error("doctor: cannot write the report: %s", strerror(errno));
+		return EXIT_RUNTIME;
+	}
 	if (a.pid && (!f.pid_exists || (a.tid && !f.tid_is_thread)))
 		return EXIT_NO_TARGET;
 	return problems ? NOT_READY : EXIT_OK;

@@ -2,7 +2,7 @@
 /*
  * doctor.h - `blocksnoop doctor [PID] [--tid TID]`: a read-only preflight.
  *
- * Says, one line per check, whether blocksnoop can run here: kernel, BTF,
+ * Says, one line per check (or, with --json, one JSON document), whether blocksnoop can run here: kernel, BTF,
  * tracefs, the epoll tracepoints, capabilities, a transient BPF probe,
  * Austin for --sampler austin (found, version, output format) and, given a
  * PID, the target (exists, Python, thread, PID namespace, whether Austin
@@ -44,6 +44,7 @@ struct doctor_args {
 	const char *austin;      /* --austin PATH; NULL = "austin" */
 	const char *austin_root; /* --austin-root DIR; "/" */
 	bool austin_given;       /* either was given: Austin is wanted */
+	bool json;               /* --json: doctor_report_json() */
 };
 
 /*
@@ -163,5 +164,21 @@ void doctor_gather(const struct doctor_args *a, struct doctor_facts *f);
 /* Pure. Print the report of f to out, ending with "ready" or
  * "not ready: N problem(s)". Returns N, the number of FAIL lines. */
 int doctor_report(FILE *out, const struct doctor_facts *f);
+
+/*
+ * doctor --json: the same checks as one JSON document on one line
+ * (docs/output-schema.md):
+ *   {"schema": DOCTOR_SCHEMA, "schema_version": 1, "version": "...",
+ *    "pid": N|null, "tid": N|null,
+ *    "checks": [{"name", "status": "ok"|"warn"|"fail", "detail",
+ *                "fix": what to do, or null}, ...],
+ *    "status": "ready"|"not_ready", "problems": N}
+ * A check's name is stable (scripts key on it); its detail and fix are
+ * prose. Pure. Returns N, the number of failed checks, or -ENOMEM with
+ * nothing written.
+ */
+#define DOCTOR_SCHEMA "blocksnoop-doctor/v1"
+#define DOCTOR_SCHEMA_VERSION 1
+int doctor_report_json(FILE *out, const struct doctor_facts *f);
 
 #endif

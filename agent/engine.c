@@ -1205,6 +1205,11 @@ uint64_t engine_lost_events(const struct engine *e)
 	return e->det ? detector_lost_events(e->det) : 0;
 }
 
+uint64_t engine_losses(const struct engine *e)
+{
+	return engine_lost_events(e) + reporter_dropped_records(&e->reporter);
+}
+
 const struct session_info *engine_session(const struct engine *e)
 {
 	return &e->info;

@@ -285,6 +285,14 @@ uint64_t engine_error_event_count(const struct engine *e);
 /* Events the kernel could not queue (its ring buffer was full). */
 uint64_t engine_lost_events(const struct engine *e);
 
+/*
+ * Everything the run lost, for --fail-on-loss: the events the kernel could
+ * not queue plus the records an output could not write (a full disk, a
+ * closed pipe), the summary included once engine_end() has written it.
+ * Suppressed events (agent mode) are a limit the user set, not a loss.
+ */
+uint64_t engine_losses(const struct engine *e);
+
 
 
 /* The run's identity, for records a client builds (record.h). Valid

@@ -70,9 +70,12 @@ const char options_usage[] =
 "      --fail-on none|event|error\n"
 "                            exit 3 if any event (or any error-level event)\n"
 "                            was seen\n"
-"  0 ok, 1 runtime failure, 2 usage error, 3 --fail-on hit, 4 no such\n"
-"  process or thread, 5 missing privileges; in launch mode the command's own\n"
-"  status (128+N if signal N ended it).\n"
+"      --fail-on-loss        exit 3 if events were lost: the kernel's ring\n"
+"                            buffer was full, or an output could not write a\n"
+"                            record (after everything seen is written)\n"
+"  0 ok, 1 runtime failure, 2 usage error, 3 --fail-on or --fail-on-loss hit,\n"
+"  4 no such process or thread, 5 missing privileges; in launch mode the\n"
+"  command's own status (128+N if signal N ended it) when it is not 0.\n"
 "\n"
 "  -h, --help                this help\n"
 "      --version             print the version\n"
@@ -109,6 +112,7 @@ enum long_only {
 	OPT_ALL_THREADS,
 	OPT_FOLDED,
 	OPT_SPEEDSCOPE,
+	OPT_FAIL_ON_LOSS,
 };
 
 static const struct option long_options[] = {
@@ -136,6 +140,7 @@ static const struct option long_options[] = {
 	{ "all-threads", no_argument, NULL, OPT_ALL_THREADS },
 	{ "folded", required_argument, NULL, OPT_FOLDED },
 	{ "speedscope", required_argument, NULL, OPT_SPEEDSCOPE },
+	{ "fail-on-loss", no_argument, NULL, OPT_FAIL_ON_LOSS },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -328,6 +333,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 		case OPT_ALL_THREADS: o->all_threads = true; break;
 		case OPT_FOLDED: o->folded = optarg; break;
 		case OPT_SPEEDSCOPE: o->speedscope = optarg; break;
+		case OPT_FAIL_ON_LOSS: o->fail_on_loss = true; break;
 		case OPT_STATS: o->stats = true; break;
 		case OPT_JSON: o->json = true; break;
 		case OPT_LOG_FILE: o->log_file = optarg; break;

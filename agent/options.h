@@ -60,6 +60,8 @@ struct options {
 	double correlation_padding_ms; /* 200 */
 	double duration_s;             /* 0 = until the target ends or a signal */
 	enum fail_on fail_on;
+	/* --fail-on-loss: exit EXIT_POLICY if anything was lost (engine_losses). */
+	bool fail_on_loss;
 	bool summary_only;
 	enum sampler_kind sampler;
 	double interval_ms;            /* --interval; 0 = threshold/10 in [0.5, 50] */

@@ -38,6 +38,7 @@ static cJSON *new_record(const struct session_info *s, const char *type,
 		return NULL;
 	format_iso8601(when, iso, sizeof(iso));
 	if (!cJSON_AddStringToObject(r, "schema", RECORD_SCHEMA) ||
+	    !cJSON_AddNumberToObject(r, "schema_version", RECORD_SCHEMA_VERSION) ||
 	    !cJSON_AddStringToObject(r, "type", type) ||
 	    !cJSON_AddStringToObject(r, "session_id", s->id) ||
 	    !cJSON_AddStringToObject(r, "time", iso)) {

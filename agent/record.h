@@ -17,6 +17,12 @@
 #include "summary.h"
 
 #define RECORD_SCHEMA "blocksnoop/v1"
+/*
+ * schema_version, on every record beside schema: the number a reader of
+ * the earlier Python blocksnoop compares (its records carried
+ * "schema_version": 1). It moves with RECORD_SCHEMA: v1 is 1.
+ */
+#define RECORD_SCHEMA_VERSION 1
 /* Call sites listed in a session summary. */
 #define RECORD_TOP_CALL_SITES 5
 

@@ -95,6 +95,20 @@ void reporter_tick(struct reporter *r)
 			r->sinks[i]->ops->tick(r->sinks[i]);
 }
 
+uint64_t reporter_dropped_records(const struct reporter *r)
+{
+	struct dropped_records d;
+	uint64_t total = 0;
+
+	for (int i = 0; i < r->nsinks; i++) {
+		if (!r->sinks[i]->ops->dropped)
+			continue;
+		r->sinks[i]->ops->dropped(r->sinks[i], &d);
+		total += d.count;
+	}
+	return total;
+}
+
 void reporter_reopen(struct reporter *r)
 {
 	for (int i = 0; i < r->nsinks; i++)

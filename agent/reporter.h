@@ -53,6 +53,11 @@ void reporter_session_end(struct reporter *r, struct session_summary *sum,
 /* Once a second: the sinks that keep files up to date (sink_ops.tick). */
 void reporter_tick(struct reporter *r);
 
+/* The records the sinks could not write so far, all outputs together, as
+ * they count them now: after reporter_session_end() this includes a
+ * summary that was not written. Cannot fail. */
+uint64_t reporter_dropped_records(const struct reporter *r);
+
 /* Reopen the sinks' files (SIGHUP). */
 void reporter_reopen(struct reporter *r);
 

@@ -7,7 +7,7 @@
  * What is the command line's own: checking the target before anything is
  * loaded, the launched command (started before it is watched, released
  * once it is, signals forwarded to it, ended at the end), and the exit
- * status (the command's own, or --fail-on's).
+ * status (the command's own, or --fail-on's and --fail-on-loss's).
  */
 #include <errno.h>
 #include <libgen.h>
@@ -192,6 +192,11 @@ static int exit_status(const struct session *s)
 	if (!code && ((o->fail_on == FAIL_ON_EVENT && engine_event_count(s->engine)) ||
 		      (o->fail_on == FAIL_ON_ERROR && engine_error_event_count(s->engine))))
 		code = EXIT_POLICY;
+	if (!code && o->fail_on_loss && engine_losses(s->engine)) {
+		log_error("%llu events or records were lost (--fail-on-loss): see lost_event_count and dropped_records in the summary",
+			  (unsigned long long)engine_losses(s->engine));
+		code = EXIT_POLICY;
+	}
 	return code;
 }
 

@@ -500,6 +500,12 @@ int agent_options_parse(int argc, char **argv, agent_getenv_fn env, struct agent
 			return options_usage_error(err, errlen, "option '%s' needs a value (see blocksnoop agent --help)",
 					   argv[optind - 1]);
 		case '?':
+			/* The command line's exit-status policies: an agent runs
+			 * until it is stopped, and its status then says nothing. */
+			if (!strncmp(argv[optind - 1], "--fail-on", 9))
+				return options_usage_error(err, errlen,
+					"'%s' does not apply to blocksnoop agent, which runs until it is stopped: alert on blocksnoop_lost_events_total and blocksnoop_blocking_events_total from /metrics instead",
+					argv[optind - 1]);
 			return options_usage_error(err, errlen, "unknown option '%s' (see blocksnoop agent --help)",
 					   argv[optind - 1]);
 		}

@@ -37,6 +37,7 @@ FIXTURES_BIN = pathlib.Path(os.environ.get("FIXTURES_BIN", str(ROOT / "build" / 
 FIXTURES_SRC = ROOT / "tests" / "fixtures"
 PY = "/usr/bin/python3"
 SCHEMA = "blocksnoop/v1"
+SCHEMA_VERSION = 1  # the number beside SCHEMA on every record
 
 # Kernel-measured durations are compared with the fixtures' own
 # measurements: the spec is +-2 ms.
@@ -542,6 +543,7 @@ def check_common(records):
     sessions = set()
     for r in records:
         assert r.get("schema") == SCHEMA, r
+        assert r.get("schema_version") == SCHEMA_VERSION and type(r["schema_version"]) is int, r
         assert r.get("type") in ("session_start", "blocking_event", "still_blocked",
                                  "stats", "session_summary"), r
         assert isinstance(r.get("session_id"), str) and r["session_id"], r

@@ -146,7 +146,8 @@ def test_nonexistent_pid(bs):
     res = bs.run("doctor", str(pid))
     checks = report(res)
     assert res.rc == 4, res
-    line(checks, rf"^FAIL  PID {pid} does not exist$")
+    line(checks, rf"^FAIL  PID {pid} does not exist: give the PID as blocksnoop's PID namespace "
+                 rf"numbers it \(ps -p {pid}\)$")
     # The rest of the report is still there.
     line(checks, r"^ok    kernel \d", "ok")
 
@@ -189,7 +190,8 @@ def test_tid(bs, procs):
     res = bs.run("doctor", str(t.pid), "--tid", str(other.pid))
     checks = report(res)
     assert res.rc == 4, res
-    line(checks, rf"^FAIL  TID {other.pid} is not a thread of PID {t.pid}$")
+    line(checks, rf"^FAIL  TID {other.pid} is not a thread of PID {t.pid}: list its threads with "
+                 rf"ls /proc/{t.pid}/task$")
 
 
 def test_target_in_nested_pid_namespace(bs, procs):
@@ -369,3 +371,72 @@ def test_tracefs_unmounted_without_sys_admin(procs):
     line(checks, r"tracefs is not mounted, and blocksnoop cannot mount it without "
                  r"CAP_SYS_ADMIN", "FAIL")
     assert mounted_after == 0, res
+
+
+# --------------------------------------------------------------------------
+# doctor --json: one document, the same checks as the text report
+
+
+def json_report(res):
+    """The --json document: one line, nothing on stderr, and the same
+    checks, statuses and verdict as the text report of the same run."""
+    assert res.stderr == "", f"doctor wrote to stderr\n{res}"
+    lines = res.stdout.splitlines()
+    assert len(lines) == 1, f"not one line\n{res}"
+    import json
+    doc = json.loads(lines[0])
+    assert doc["schema"] == "blocksnoop-doctor/v1" and doc["schema_version"] == 1, doc
+    assert doc["status"] in ("ready", "not_ready"), doc
+    fails = [c for c in doc["checks"] if c["status"] == "fail"]
+    assert doc["problems"] == len(fails), doc
+    assert doc["status"] == ("not_ready" if fails else "ready"), doc
+    for c in doc["checks"]:
+        assert set(c) == {"name", "status", "detail", "fix"}, c
+        assert re.fullmatch(r"[a-z_]+", c["name"]) and c["status"] in ("ok", "warn", "fail"), c
+        assert isinstance(c["detail"], str) and c["detail"], c
+        assert c["fix"] is None or (isinstance(c["fix"], str) and c["fix"]), c
+    for c in fails:
+        assert c["fix"], f"a failed check says nothing to do: {c}"
+    return doc
+
+
+def same_as_text(doc, text_res):
+    word = {"ok": "ok    ", "warn": "warn  ", "fail": "FAIL  "}
+    want = [word[c["status"]] + c["detail"] + (": " + c["fix"] if c["fix"] else "")
+            for c in doc["checks"]]
+    assert report(text_res) == want, f"{doc}\n{text_res}"
+
+
+def test_json_root_is_ready(bs, procs):
+    target = procs.start(SLEEP_PY)
+    res = bs.run("doctor", "--json", str(target.pid))
+    doc = json_report(res)
+    assert res.rc == 0 and doc["status"] == "ready", res
+    assert doc["pid"] == target.pid and doc["tid"] is None, doc
+    names = [c["name"] for c in doc["checks"]]
+    for name in ("kernel", "btf", "tracefs", "capabilities", "bpf", "pid_namespace",
+                 "target", "target_python", "target_memory", "target_pid_namespace"):
+        assert name in names, names
+    same_as_text(doc, bs.run("doctor", str(target.pid)))
+
+
+def test_json_not_ready_names_what_to_do(procs):
+    dropped = ["cap_bpf", "cap_perfmon", "cap_sys_admin", "cap_sys_ptrace"]
+    res = capsh(procs, dropped, "--json")
+    doc = json_report(res)
+    assert res.rc == 1 and doc["status"] == "not_ready", res
+    caps = [c for c in doc["checks"] if c["name"] == "capabilities"]
+    assert len(caps) == 1 and caps[0]["status"] == "fail", doc
+    assert "CAP_BPF" in caps[0]["detail"], caps
+    assert "--cap-add BPF --cap-add PERFMON --cap-add SYS_PTRACE" in caps[0]["fix"], caps
+    same_as_text(doc, capsh(procs, dropped))
+
+
+def test_json_no_such_pid(bs):
+    pid = nonexistent_pid()
+    res = bs.run("doctor", "--json", str(pid))
+    doc = json_report(res)
+    assert res.rc == 4 and doc["status"] == "not_ready", res
+    target = [c for c in doc["checks"] if c["name"] == "target"]
+    assert target == [{"name": "target", "status": "fail", "detail": f"PID {pid} does not exist",
+                       "fix": f"give the PID as blocksnoop's PID namespace numbers it (ps -p {pid})"}], doc

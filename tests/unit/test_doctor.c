@@ -13,6 +13,7 @@
 #include <sys/capability.h>
 
 #include <cmocka.h>
+#include <cjson/cJSON.h>
 
 #include "caps.h"
 #include "doctor.h"
@@ -94,6 +95,21 @@ static void args_usage_errors(void **state)
 	assert_non_null(strstr(err, "--tid needs a PID"));
 	assert_int_equal(parse(&a, err, sizeof(err), "--verbose", NULL), EXIT_USAGE);
 	assert_string_equal(err, "unknown option '--verbose' (see doctor --help)");
+}
+
+static void args_json(void **state)
+{
+	struct doctor_args a;
+	char err[128];
+
+	(void)state;
+	assert_int_equal(parse(&a, err, sizeof(err), "42", NULL), 0);
+	assert_false(a.json);
+	assert_int_equal(parse(&a, err, sizeof(err), "--json", "42", "--tid", "43", NULL), 0);
+	assert_true(a.json);
+	assert_int_equal(a.pid, 42);
+	assert_int_equal(a.tid, 43);
+	assert_int_equal(parse(&a, err, sizeof(err), "--json=yes", NULL), EXIT_USAGE);
 }
 
 static void args_double_dash(void **state)
@@ -300,6 +316,134 @@ static void report_healthy_is_ready(void **state)
 	assert_non_null(strstr(text, "\nready\n"));
 	assert_int_equal(strlen(strstr(text, "\nready\n")), strlen("\nready\n"));
 	free(text);
+}
+
+/* The JSON report of f, parsed (cJSON_Delete it), and its problem count;
+ * it must be one line. */
+static cJSON *report_json(const struct doctor_facts *f, int *problems)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	cJSON *doc;
+
+	assert_non_null(out);
+	*problems = doctor_report_json(out, f);
+	fclose(out);
+	assert_true(len > 2);
+	assert_int_equal(text[len - 1], '\n');
+	assert_null(memchr(text, '\n', len - 1));
+	doc = cJSON_Parse(text);
+	if (!doc)
+		fail_msg("not JSON: %s", text);
+	free(text);
+	return doc;
+}
+
+/*
+ * The JSON report says what the text report says: the same checks in the
+ * same order with the same status word, each "detail[: fix]" the text
+ * line; a stable name on each, a fix on every failure; the verdict.
+ */
+static void check_json_matches_text(const struct doctor_facts *f)
+{
+	static const char *const words[][2] = { { "ok", "ok    " }, { "warn", "warn  " },
+						{ "fail", "FAIL  " } };
+	int problems, json_problems, fails = 0;
+	char *text = report(f, &problems), *p = text;
+	cJSON *doc = report_json(f, &json_problems), *c;
+
+	assert_int_equal(problems, json_problems);
+	assert_string_equal(cJSON_GetObjectItem(doc, "schema")->valuestring, "blocksnoop-doctor/v1");
+	assert_int_equal(cJSON_GetObjectItem(doc, "schema_version")->valueint, 1);
+	assert_string_equal(cJSON_GetObjectItem(doc, "status")->valuestring,
+			    problems ? "not_ready" : "ready");
+	assert_int_equal(cJSON_GetObjectItem(doc, "problems")->valueint, problems);
+	cJSON_ArrayForEach(c, cJSON_GetObjectItem(doc, "checks")) {
+		const char *status = cJSON_GetObjectItem(c, "status")->valuestring;
+		const char *name = cJSON_GetObjectItem(c, "name")->valuestring;
+		const cJSON *fx = cJSON_GetObjectItem(c, "fix");
+		char want[2300];
+		const char *word = NULL;
+		size_t n;
+
+		assert_true(name[0] && strspn(name, "abcdefghijklmnopqrstuvwxyz_") == strlen(name));
+		for (size_t i = 0; i < 3; i++)
+			if (!strcmp(status, words[i][0]))
+				word = words[i][1];
+		if (!word)
+			fail_msg("check %s has status '%s'", name, status);
+		fails += !strcmp(status, "fail");
+		if (!strcmp(status, "fail") && !cJSON_IsString(fx))
+			fail_msg("failed check %s says nothing to do", name);
+		assert_true(cJSON_IsString(fx) || cJSON_IsNull(fx));
+		snprintf(want, sizeof(want), "%s%s%s%s\n", word,
+			 cJSON_GetObjectItem(c, "detail")->valuestring,
+			 cJSON_IsString(fx) ? ": " : "", cJSON_IsString(fx) ? fx->valuestring : "");
+		n = strlen(want);
+		if (strncmp(p, want, n))
+			fail_msg("JSON check %s reads\n%sthe text line\n%.*s", name, want,
+				 (int)strcspn(p, "\n"), p);
+		p += n;
+	}
+	assert_int_equal(fails, problems);
+	/* Only the verdict is left of the text. */
+	assert_true(!strcmp(p, "ready\n") || !strncmp(p, "not ready: ", 11));
+	cJSON_Delete(doc);
+	free(text);
+}
+
+static void report_json_healthy(void **state)
+{
+	struct doctor_facts f;
+	int problems;
+	cJSON *doc, *c;
+
+	(void)state;
+	healthy(&f);
+	check_json_matches_text(&f);
+	doc = report_json(&f, &problems);
+	assert_int_equal(problems, 0);
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(doc, "pid")));
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(doc, "tid")));
+	c = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "checks"), 0);
+	assert_string_equal(cJSON_GetObjectItem(c, "name")->valuestring, "kernel");
+	assert_string_equal(cJSON_GetObjectItem(c, "status")->valuestring, "ok");
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(c, "fix")));
+	cJSON_Delete(doc);
+}
+
+static void report_json_not_ready(void **state)
+{
+	struct doctor_facts f;
+	int problems;
+	cJSON *doc, *c;
+	bool seen = false;
+
+	(void)state;
+	healthy(&f);
+	f.effective = 0;
+	f.root = false;
+	f.ringbuf = f.tp_prog = PROBE_SKIPPED;
+	f.pid = 4242;
+	f.tid = 4243;
+	f.yama_ptrace_scope = 3;
+	check_json_matches_text(&f);
+	doc = report_json(&f, &problems);
+	assert_int_equal(problems, 3); /* capabilities, Yama, PID 4242 */
+	assert_int_equal(cJSON_GetObjectItem(doc, "pid")->valueint, 4242);
+	assert_int_equal(cJSON_GetObjectItem(doc, "tid")->valueint, 4243);
+	cJSON_ArrayForEach(c, cJSON_GetObjectItem(doc, "checks")) {
+		if (strcmp(cJSON_GetObjectItem(c, "name")->valuestring, "capabilities"))
+			continue;
+		seen = true;
+		assert_string_equal(cJSON_GetObjectItem(c, "status")->valuestring, "fail");
+		assert_null(strstr(cJSON_GetObjectItem(c, "detail")->valuestring, "setcap"));
+		assert_non_null(strstr(cJSON_GetObjectItem(c, "fix")->valuestring,
+				       "sudo setcap cap_bpf,cap_perfmon,cap_sys_ptrace+ep /usr/bin/blocksnoop"));
+	}
+	assert_true(seen);
+	cJSON_Delete(doc);
 }
 
 static void report_names_every_missing_capability(void **state)
@@ -696,6 +840,9 @@ int main(void)
 		cmocka_unit_test(report_target_nested_namespace),
 		cmocka_unit_test(report_blocksnoop_in_a_pod_namespace),
 		cmocka_unit_test(report_yama_3_and_paranoid),
+		cmocka_unit_test(args_json),
+		cmocka_unit_test(report_json_healthy),
+		cmocka_unit_test(report_json_not_ready),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

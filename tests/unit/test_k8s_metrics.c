@@ -212,7 +212,7 @@ static void test_config_error_record(void **state)
 	(void)state;
 	assert_non_null(r);
 	line = record_to_line(r);
-	assert_non_null(strstr(line, "\"schema\":\"blocksnoop/v1\",\"type\":\"config_error\""));
+	assert_non_null(strstr(line, "\"schema\":\"blocksnoop/v1\",\"schema_version\":1,\"type\":\"config_error\""));
 	assert_non_null(strstr(line, "\"annotation\":\"blocksnoop.io/threshold-ms\",\"value\":\"abc\""));
 	assert_non_null(strstr(line, "\"service\":\"web\""));
 	assert_non_null(strstr(line, "\"k8s\":{\"node\":\"n1\",\"namespace\":\"shop\",\"pod\":\"web-1\","

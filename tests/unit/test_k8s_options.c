@@ -304,6 +304,9 @@ static void test_usage_errors(void **state)
 	expect_usage(node, "invalid --threshold", "-t", "-1", NULL);
 	expect_usage(bad_env, "invalid BLOCKSNOOP_JSON", NULL);
 	expect_usage(node, "unknown option", "--nope", NULL);
+	/* The command line's exit-status policies: said to be not the agent's. */
+	expect_usage(node, "'--fail-on-loss' does not apply to blocksnoop agent", "--fail-on-loss", NULL);
+	expect_usage(node, "'--fail-on' does not apply to blocksnoop agent", "--fail-on", "event", NULL);
 	expect_usage(node, "needs a value", "--node-name", NULL);
 	expect_usage(node, "unexpected argument", "1234", NULL);
 	expect_usage(node, "empty", "--node-name", "", NULL);

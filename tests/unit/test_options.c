@@ -232,6 +232,26 @@ static void test_fail_on_values(void **state)
 	assert_int_equal(o.fail_on, FAIL_ON_NONE);
 }
 
+static void test_fail_on_loss(void **state)
+{
+	struct options o;
+
+	(void)state;
+	PARSE_OK(&o, "1234");
+	assert_false(o.fail_on_loss);
+	PARSE_OK(&o, "--fail-on-loss", "1234");
+	assert_true(o.fail_on_loss);
+	assert_int_equal(o.fail_on, FAIL_ON_NONE); /* independent of --fail-on */
+	PARSE_OK(&o, "--fail-on-loss", "--fail-on", "error", "--", "python3", "app.py");
+	assert_true(o.fail_on_loss);
+	assert_int_equal(o.fail_on, FAIL_ON_ERROR);
+	/* Stats mode loses no gap (the kernel counts them), but an output
+	 * can still fail to write its records. */
+	PARSE_OK(&o, "--stats", "--fail-on-loss", "1234");
+	assert_true(o.fail_on_loss);
+	USAGE("'--fail-on-loss=yes'", "--fail-on-loss=yes", "1234"); /* takes no value */
+}
+
 static void test_help_and_version(void **state)
 {
 	struct options o;
@@ -560,6 +580,7 @@ int main(void)
 		cmocka_unit_test(test_all_options),
 		cmocka_unit_test(test_long_and_attached_forms),
 		cmocka_unit_test(test_fail_on_values),
+		cmocka_unit_test(test_fail_on_loss),
 		cmocka_unit_test(test_help_and_version),
 		cmocka_unit_test(test_pid_before_and_after_options),
 		cmocka_unit_test(test_command_after_double_dash),

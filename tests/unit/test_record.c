@@ -159,9 +159,13 @@ static char *line_of(const cJSON *r)
 	return line;
 }
 
+/* The fields every record starts with: schema .. time. */
+#define COMMON_FIELDS 5
+
 static void want_common(const cJSON *r, const char *type)
 {
 	want_string(r, "schema", "blocksnoop/v1");
+	want_number(r, "schema_version", 1);
 	want_string(r, "type", type);
 	want_string(r, "session_id", "7d5435d7-3d01-4305-813a-a8d4c11fe379");
 	want_iso_time(field(r, "time")->valuestring);
@@ -175,7 +179,7 @@ static void test_session_start_launch(void **state)
 	cJSON *r = record_session_start(&s);
 	const cJSON *cmd;
 	static const char *const names[] = {
-		"schema", "type", "session_id", "time", "version", "mode", "pid", "tid",
+		"schema", "schema_version", "type", "session_id", "time", "version", "mode", "pid", "tid",
 		"follow", "all_threads", "threshold_ms", "error_threshold_ms", "stats",
 		"command", NULL,
 	};
@@ -234,7 +238,7 @@ static void test_blocking_event(void **state)
 	cJSON *r = record_blocking_event(&s, &e);
 	char *line;
 	static const char *const names[] = {
-		"schema", "type", "session_id", "time", "event_number", "timestamp_s",
+		"schema", "schema_version", "type", "session_id", "time", "event_number", "timestamp_s",
 		"start_ns", "end_ns", "duration_ms", "pid", "tid", "process_name", "level",
 		"python_stacks", "stack_samples", "samples", "stack_unavailable", "sampler", NULL,
 	};
@@ -324,7 +328,7 @@ static void test_blocking_event_level_and_rounding(void **state)
 /* ---- stats ------------------------------------------------------------------ */
 
 static const char *const stats_names[] = {
-	"schema", "type", "session_id", "time", "pid", "tid", "elapsed_s", "count",
+	"schema", "schema_version", "type", "session_id", "time", "pid", "tid", "elapsed_s", "count",
 	"rate", "min_ms", "avg_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms",
 	NULL,
 };
@@ -345,7 +349,7 @@ static void test_stats_empty(void **state)
 	want_number(r, "elapsed_s", 1.0);
 	want_number(r, "count", 0);
 	want_number(r, "rate", 0);
-	for (int i = 9; stats_names[i]; i++) /* min_ms .. max_ms */
+	for (int i = COMMON_FIELDS + 5; stats_names[i]; i++) /* min_ms .. max_ms */
 		want_null(r, stats_names[i]);
 	line = line_of(r);
 	assert_non_null(strstr(line, "\"min_ms\":null,"));
@@ -403,7 +407,7 @@ static void test_summary(void **state)
 	struct session_summary sum = sample_summary();
 	cJSON *r = record_session_summary(&s, &sum, NULL);
 	static const char *const names[] = {
-		"schema", "type", "session_id", "time", "pid", "tid", "duration_s",
+		"schema", "schema_version", "type", "session_id", "time", "pid", "tid", "duration_s",
 		"event_count", "error_event_count", "total_blocked_ms", "max_blocked_ms",
 		"lost_event_count", "termination_reason", "status", "top_call_sites",
 		"processes", "other_processes", "dropped_records", NULL,
@@ -468,7 +472,7 @@ static void test_summary_with_stats(void **state)
 	dist = field(r, "stats");
 	assert_true(cJSON_IsObject(dist));
 	/* The fields of a stats record, less the record header. */
-	want_fields(dist, &stats_names[4]);
+	want_fields(dist, &stats_names[COMMON_FIELDS]); /* from pid */
 	want_number(dist, "elapsed_s", 5);
 	want_number(dist, "count", 0);
 	want_null(dist, "p99_ms");
@@ -713,7 +717,7 @@ static void test_still_blocked(void **state)
 		.stacks = NULL,
 	};
 	static const char *const names[] = {
-		"schema", "type", "session_id", "time", "timestamp_s", "start_ns", "now_ns",
+		"schema", "schema_version", "type", "session_id", "time", "timestamp_s", "start_ns", "now_ns",
 		"blocked_ms", "pid", "tid", "process_name", "level", "python_stacks", "stack_samples",
 		"samples", "stack_unavailable", NULL,
 	};
@@ -882,6 +886,26 @@ static void test_line_escapes(void **state)
 	cJSON_Delete(r);
 }
 
+/* The agent's notices carry the common fields too, schema_version included. */
+static void test_agent_notices_are_versioned(void **state)
+{
+	struct session_info s = attach_session();
+	const struct k8s_meta k = { "node-1", "shop", "checkout-1", "uid-1", "", "" };
+	const struct target_meta meta = { "checkout", &k };
+	cJSON *r;
+
+	(void)state;
+	s.mode = "agent";
+	r = record_config_error(&s, &meta, "blocksnoop.io/threshold-ms", "abc", "not a number");
+	assert_non_null(r);
+	want_common(r, "config_error");
+	cJSON_Delete(r);
+	r = record_events_suppressed(&s, &meta, 3, 7, 10, 50);
+	assert_non_null(r);
+	want_common(r, "events_suppressed");
+	cJSON_Delete(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -904,6 +928,7 @@ int main(void)
 		cmocka_unit_test(test_summary_call_sites),
 		cmocka_unit_test(test_summary_processes),
 		cmocka_unit_test(test_line_escapes),
+		cmocka_unit_test(test_agent_notices_are_versioned),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
