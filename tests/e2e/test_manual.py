@@ -132,7 +132,7 @@ def test_completion_offers_every_option(sub):
 
 
 def test_completion_of_a_partial_option():
-    assert complete("blocksnoop", "--fo") == {"--follow"}
+    assert complete("blocksnoop", "--foll") == {"--follow"}
     assert complete("blocksnoop", "--fail") == {"--fail-on", "--fail-on-loss"}
     assert complete("blocksnoop", "agent", "--node") == {"--node-name"}
     assert complete("blocksnoop", "doctor", "--js") == {"--json"}
