@@ -183,7 +183,7 @@ endef
 $(foreach d,$(FUZZ_DIRS),$(eval $(call fuzz_rule,$(d))))
 # The option parsers, each linked with the modules it calls; the harness
 # builds argv (and the agent's environment) from the input.
-FUZZ_OPTIONS_CLI := agent/options.c agent/numparse.c
+FUZZ_OPTIONS_CLI := agent/options.c agent/numparse.c agent/listen_addr.c
 FUZZ_OPTIONS_AGENT := agent/k8s/agent_options.c $(FUZZ_OPTIONS_CLI)
 build/fuzz/fuzz_options_cli: tests/fuzz/fuzz_options_cli.c $(FUZZ_OPTIONS_CLI) agent/*.h | $(OUTPUT)
 	$(call msg,FUZZ,$@)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "exit_codes.h"
+#include "listen_addr.h"
 #include "options.h"
 
 const char options_usage[] =
@@ -60,6 +61,10 @@ const char options_usage[] =
 "      --env ENV             environment name in log records\n"
 "      --summary-only        print only the session start and summary\n"
 "      --no-color            no colours on the console\n"
+"      --metrics-addr ADDR:PORT\n"
+"                            serve Prometheus /metrics (the loop's lag\n"
+"                            histogram, events) and /healthz there, e.g.\n"
+"                            127.0.0.1:9464, :9464 (every address), [::1]:9464\n"
 "  -v, --verbose             explain what blocksnoop does\n"
 "\n"
 "Exit status:\n"
@@ -103,6 +108,7 @@ enum long_only {
 	OPT_FOLLOW,
 	OPT_NO_FOLLOW,
 	OPT_ALL_THREADS,
+	OPT_METRICS_ADDR,
 };
 
 static const struct option long_options[] = {
@@ -128,6 +134,7 @@ static const struct option long_options[] = {
 	{ "follow", no_argument, NULL, OPT_FOLLOW },
 	{ "no-follow", no_argument, NULL, OPT_NO_FOLLOW },
 	{ "all-threads", no_argument, NULL, OPT_ALL_THREADS },
+	{ "metrics-addr", required_argument, NULL, OPT_METRICS_ADDR },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -318,6 +325,17 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 		case OPT_FOLLOW: follow_set = true; break;
 		case OPT_NO_FOLLOW: no_follow_set = true; break;
 		case OPT_ALL_THREADS: o->all_threads = true; break;
+		case OPT_METRICS_ADDR: {
+			struct sockaddr_storage ss;
+			socklen_t len;
+
+			if (listen_addr_parse(optarg, &ss, &len))
+				return options_usage_error(err, errlen,
+					"invalid --metrics-addr '%s': expected ADDR:PORT such as 127.0.0.1:9464, :9464 (every address) or [::1]:9464",
+					optarg);
+			o->metrics_addr = optarg;
+			break;
+		}
 		case OPT_STATS: o->stats = true; break;
 		case OPT_JSON: o->json = true; break;
 		case OPT_LOG_FILE: o->log_file = optarg; break;

@@ -65,6 +65,9 @@ struct options {
 	double interval_ms;            /* --interval; 0 = threshold/10 in [0.5, 50] */
 	const char *austin;            /* --austin; NULL = "austin" on PATH (or in --austin-root) */
 	const char *austin_root;       /* --austin-root: where Austin, its loader and libraries live; "/" */
+	/* --metrics-addr: serve /metrics and /healthz there (a valid
+	 * listen_addr_parse() address); NULL = no server. */
+	const char *metrics_addr;
 };
 
 /*
