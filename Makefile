@@ -86,6 +86,9 @@ DEPS_TEST := libcmocka-dev python3-pytest python3-uvloop python3-aiohttp gunicor
 # recommended test framework); a host that has its own (NodeSource's nodejs,
 # say, which conflicts with Debian's npm) keeps them.
 DEPS_NODE := $(if $(shell command -v node >/dev/null && command -v npm),,nodejs npm)
+# A real Prometheus server, for the loop lag histogram's end-to-end test
+# (tests/e2e/test_metrics.py); without its recommended web console.
+DEPS_PROMETHEUS := prometheus
 
 .PHONY: all clean install uninstall deps deps-test demo test unit e2e e2e-fetch fixtures fuzz fuzz-long
 all: $(OUTPUT)/blocksnoop
@@ -269,6 +272,7 @@ deps:
 deps-test: deps
 	$(call apt_install,$(DEPS_TEST))
 	$(call apt_install,$(DEPS_NODE),--no-install-recommends)
+	$(call apt_install,$(DEPS_PROMETHEUS),--no-install-recommends)
 
 demo: deps
 	$(MAKE) all
