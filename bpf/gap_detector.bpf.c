@@ -8,7 +8,9 @@
  * running callbacks), sys_enter_epoll_* closes it (the loop is ready to wait
  * again). A closed gap at or over the thread's threshold is sent to user space
  * through a ring buffer, or, in stats mode, counted into a per-CPU
- * histogram so that no event per gap ever crosses into user space.
+ * histogram so that no event per gap ever crosses into user space. A watch
+ * that keeps a loop histogram (the Prometheus metric) counts every gap into
+ * it as well.
  *
  * Which tasks are watched is a mark per task (gap_detector.h). Two sets of
  * epoll programs find it; user space loads one:
