@@ -89,6 +89,9 @@ DEPS_TEST := libcmocka-dev python3-pytest python3-uvloop python3-aiohttp gunicor
 DEPS_NODE := $(if $(shell command -v node >/dev/null && command -v npm),,nodejs npm)
 # A headless browser that renders the flame graph files in speedscope.
 DEPS_BROWSER := chromium
+# A real Prometheus server, for the loop lag histogram's end-to-end test
+# (tests/e2e/test_metrics.py); without its recommended web console.
+DEPS_PROMETHEUS := prometheus
 
 .PHONY: all clean install uninstall deps deps-test demo test unit e2e e2e-fetch fixtures fuzz fuzz-long
 all: $(OUTPUT)/blocksnoop
@@ -186,7 +189,7 @@ endef
 $(foreach d,$(FUZZ_DIRS),$(eval $(call fuzz_rule,$(d))))
 # The option parsers, each linked with the modules it calls; the harness
 # builds argv (and the agent's environment) from the input.
-FUZZ_OPTIONS_CLI := agent/options.c agent/numparse.c
+FUZZ_OPTIONS_CLI := agent/options.c agent/numparse.c agent/listen_addr.c
 FUZZ_OPTIONS_AGENT := agent/k8s/agent_options.c $(FUZZ_OPTIONS_CLI)
 build/fuzz/fuzz_options_cli: tests/fuzz/fuzz_options_cli.c $(FUZZ_OPTIONS_CLI) agent/*.h | $(OUTPUT)
 	$(call msg,FUZZ,$@)
@@ -281,6 +284,7 @@ deps-test: deps
 	$(call apt_install,$(DEPS_TEST))
 	$(call apt_install,$(DEPS_NODE),--no-install-recommends)
 	$(call apt_install,$(DEPS_BROWSER))
+	$(call apt_install,$(DEPS_PROMETHEUS),--no-install-recommends)
 
 demo: deps
 	$(MAKE) all

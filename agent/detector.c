@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -64,6 +65,11 @@ struct detector {
 	struct slot_view views[MAX_WATCHED_THREADS];
 	uint64_t lost_notices_seen;
 	uint32_t next_watch_id;
+	/* The kernel side's loop histograms (loop_hists), mapped; NULL
+	 * unless detector_options.loop_hists. */
+	struct loop_hist *loop_hists;
+	size_t loop_hists_len;
+	bool want_loop_hists;
 	/* Per-CPU read buffer for the stats histogram. */
 	struct gap_stats *percpu;
 	int ncpus;
@@ -189,6 +195,9 @@ static int configure_pidns(struct gap_detector_bpf *skel, char *err, size_t errl
 
 static void unload(struct detector *d)
 {
+	if (d->loop_hists)
+		munmap(d->loop_hists, d->loop_hists_len);
+	d->loop_hists = NULL;
 	for (unsigned int i = 0; i < d->nlinks; i++)
 		bpf_link__destroy(d->links[i]);
 	d->nlinks = 0;
@@ -240,6 +249,8 @@ static int load(struct detector *d, enum mark_lookup lookup, char *err, size_t e
 	bpf_program__set_autoload(d->skel->progs.follow_exec, ts);
 	bpf_program__set_autoload(d->skel->progs.follow_exit, ts);
 	bpf_map__set_autocreate(d->skel->maps.task_marks, ts);
+	/* The loop histograms cost memory only when asked for. */
+	bpf_map__set_max_entries(d->skel->maps.loop_hists, d->want_loop_hists ? MAX_WATCHES : 1);
 
 	ret = gap_detector_bpf__load(d->skel);
 	if (ret) {
@@ -291,6 +302,25 @@ static int fill_free_slots(struct detector *d)
 	return 0;
 }
 
+/* Map loop_hists (BPF_F_MMAPABLE: page-aligned, MAX_WATCHES entries) into
+ * our memory: read and zeroed without a syscall, so also once capabilities
+ * are dropped. */
+static int map_loop_hists(struct detector *d)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t len = sizeof(struct loop_hist) * MAX_WATCHES;
+	void *p;
+
+	len = (len + (size_t)page - 1) / (size_t)page * (size_t)page;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 bpf_map__fd(d->skel->maps.loop_hists), 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	d->loop_hists = p;
+	d->loop_hists_len = len;
+	return 0;
+}
+
 static int ring_ready(struct detector *d, struct ring_buffer *rb)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -321,6 +351,7 @@ int detector_open_with(struct detector **out, const struct detector_options *o,
 	d->next_watch_id = 1;
 	d->follow_limit = o->follow_limit ? o->follow_limit : DETECTOR_FOLLOW_LIMIT;
 	d->thread_pidfd = !o->no_thread_pidfd && kernel_has_thread_pidfd();
+	d->want_loop_hists = o->loop_hists;
 	if (!d->thread_pidfd)
 		log_info("no pidfds for threads: other threads than the main one are marked by id");
 
@@ -371,6 +402,13 @@ loaded:
 		 d->lookup == LOOKUP_THREAD_ID ? "thread ids" : "task storage, processes followed");
 	code = EXIT_RUNTIME;
 	d->skel->bss->follow_limit = d->follow_limit;
+	if (d->want_loop_hists) {
+		ret = map_loop_hists(d);
+		if (ret) {
+			fail(err, errlen, code, "cannot map the loop histograms: %s", strerror(-ret));
+			goto cleanup;
+		}
+	}
 	ret = fill_free_slots(d);
 	if (ret) {
 		fail(err, errlen, code, "cannot fill the slot queue: %s", strerror(-ret));
@@ -697,7 +735,8 @@ void detector_remove_watch(struct detector *d, int watch)
 
 int detector_add_watch(struct detector *d, const struct watch_spec *spec, int *slot_out)
 {
-	const uint32_t allowed = WATCH_F_HISTOGRAM | WATCH_F_FOLLOW | WATCH_F_ALL_THREADS;
+	const uint32_t allowed = WATCH_F_HISTOGRAM | WATCH_F_FOLLOW | WATCH_F_ALL_THREADS |
+				 WATCH_F_LOOP_HIST;
 	bool all = spec->flags & WATCH_F_ALL_THREADS;
 	pid_t tid = spec->tid ? spec->tid : spec->pid;
 	struct task_mark m = { .slot = NO_SLOT, .pid = (__u32)spec->pid };
@@ -711,6 +750,8 @@ int detector_add_watch(struct detector *d, const struct watch_spec *spec, int *s
 		return -EINVAL;
 	if ((spec->flags & (WATCH_F_FOLLOW | WATCH_F_ALL_THREADS)) && !detector_can_follow(d))
 		return -EOPNOTSUPP;
+	if ((spec->flags & WATCH_F_LOOP_HIST) && !d->loop_hists)
+		return -EOPNOTSUPP;
 	for (int i = 0; i < MAX_WATCHED_THREADS && !all; i++)
 		if (d->views[i].user && d->views[i].tid == tid)
 			return -EEXIST;
@@ -721,6 +762,9 @@ int detector_add_watch(struct detector *d, const struct watch_spec *spec, int *s
 	w = &d->skel->bss->watches[id % MAX_WATCHES];
 	w->threshold_ns = spec->threshold_ns;
 	w->id = id;
+	/* The previous watch at this index is over: its counts go. */
+	if (d->loop_hists)
+		memset(&d->loop_hists[id % MAX_WATCHES], 0, sizeof(struct loop_hist));
 	/* No mark names the watch before it is complete. */
 	__atomic_store_n(&w->flags, spec->flags | WATCH_F_ACTIVE, __ATOMIC_RELEASE);
 	m.watch = id;
@@ -1035,4 +1079,24 @@ int detector_read_stats(const struct detector *d, struct gap_stats *out)
 unsigned int detector_attached_variants(const struct detector *d)
 {
 	return d->attached_variants;
+}
+
+int detector_read_loop_hist(const struct detector *d, int watch, struct loop_hist *out)
+{
+	const struct watch_config *w;
+	const struct loop_hist *h;
+
+	if (watch <= 0 || !d->loop_hists)
+		return -ENOENT;
+	w = &d->skel->bss->watches[(uint32_t)watch % MAX_WATCHES];
+	if (w->id != (uint32_t)watch || !(w->flags & WATCH_F_LOOP_HIST))
+		return -ENOENT;
+	/* The kernel side adds as we read: each word is read whole, and a
+	 * gap counted in a bucket may miss the sum until the next read. */
+	h = &d->loop_hists[(uint32_t)watch % MAX_WATCHES];
+	out->sum_ns = __atomic_load_n(&h->sum_ns, __ATOMIC_RELAXED);
+	out->pad = 0;
+	for (unsigned int b = 0; b < LOOP_HIST_BUCKETS; b++)
+		out->buckets[b] = __atomic_load_n(&h->buckets[b], __ATOMIC_RELAXED);
+	return 0;
 }

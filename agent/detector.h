@@ -43,6 +43,10 @@ struct detector_options {
 	/* Run as on a kernel without pidfds for threads (before 6.9): other
 	 * threads than the main one are marked by thread id. For tests. */
 	bool no_thread_pidfd;
+	/* Keep a loop histogram for each watch with WATCH_F_LOOP_HIST: a
+	 * map of MAX_WATCHES * sizeof(struct loop_hist) (1.1 MiB), made only
+	 * when asked for. */
+	bool loop_hists;
 };
 
 /*
@@ -77,8 +81,10 @@ struct watch_spec {
 	 * now and later, once it returns from epoll (tid is ignored).
 	 * WATCH_F_FOLLOW: every process a member process forks from now on
 	 * joins the watch before its first instruction (its main thread, or
-	 * all its threads), also across exec. The flags, threshold and watch
-	 * id are inherited. */
+	 * all its threads), also across exec. WATCH_F_LOOP_HIST: every gap
+	 * of the watch is counted into its loop histogram (needs
+	 * detector_options.loop_hists). The flags, threshold and watch id are
+	 * inherited. */
 	uint32_t flags;
 };
 
@@ -91,7 +97,7 @@ struct watch_spec {
  * with WATCH_F_ALL_THREADS.
  * Returns the watch id (> 0), or -EEXIST (the thread is watched already),
  * -ENOSPC (no free slot or watch), -EOPNOTSUPP (FOLLOW or ALL_THREADS, and
- * !detector_can_follow()), -EINVAL (other flags), -ESRCH (the process is
+ * !detector_can_follow(); LOOP_HIST without detector_options.loop_hists), -EINVAL (other flags), -ESRCH (the process is
  * gone; only with FOLLOW or ALL_THREADS: a plain watch of a thread that
  * does not exist is kept in case its id appears), or another -errno.
  */
@@ -178,6 +184,14 @@ uint64_t detector_lost_events(const struct detector *d);
 
 /* The stats-mode histogram summed over all CPUs into *out. */
 int detector_read_stats(const struct detector *d, struct gap_stats *out);
+
+/*
+ * The loop histogram of a live watch with WATCH_F_LOOP_HIST, as counted so
+ * far, into *out (from memory, no syscall: works without capabilities).
+ * Each count only grows while the watch lives; it starts from zero. 0, or
+ * -ENOENT (no such watch, or it keeps no histogram).
+ */
+int detector_read_loop_hist(const struct detector *d, int watch, struct loop_hist *out);
 
 /* Which epoll variants are attached, as a bitmask of 1 << enum epoll_variant. */
 unsigned int detector_attached_variants(const struct detector *d);

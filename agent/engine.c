@@ -348,7 +348,10 @@ int engine_open(struct engine *e)
 		return EXIT_RUNTIME;
 	}
 	code = detector_open_with(&e->det,
-				  &(struct detector_options){ .no_task_storage = e->cfg.no_task_storage },
+				  &(struct detector_options){
+					  .no_task_storage = e->cfg.no_task_storage,
+					  .loop_hists = e->cfg.loop_hists,
+				  },
 				  err, sizeof(err));
 	if (code) {
 		log_error("%s", err);
@@ -560,9 +563,10 @@ static uint32_t watch_flags(struct engine *e, const struct engine_watch_config *
 	uint32_t flags = (wc->histogram ? WATCH_F_HISTOGRAM : 0) |
 			 (wc->follow ? WATCH_F_FOLLOW : 0) |
 			 (wc->all_threads ? WATCH_F_ALL_THREADS : 0);
+	uint32_t loop_hist = wc->loop_hist ? WATCH_F_LOOP_HIST : 0;
 
 	if (!(flags & (WATCH_F_FOLLOW | WATCH_F_ALL_THREADS)) || detector_can_follow(e->det))
-		return flags;
+		return flags | loop_hist;
 	if (!e->warned_no_follow) {
 		e->warned_no_follow = true;
 		log_warn("this kernel cannot follow processes and threads (BPF programs there have no task storage, or no BTF tracepoints): watching only PID %d's %s thread, not %s%s%s",
@@ -571,7 +575,7 @@ static uint32_t watch_flags(struct engine *e, const struct engine_watch_config *
 			 wc->follow && wc->all_threads ? " or " : "",
 			 wc->all_threads ? "its other threads" : "");
 	}
-	return flags & WATCH_F_HISTOGRAM;
+	return (flags & WATCH_F_HISTOGRAM) | loop_hist;
 }
 
 int engine_watch(struct engine *e, const struct engine_watch_config *wc, int pidfd,
@@ -1198,6 +1202,12 @@ uint64_t engine_event_count(const struct engine *e)
 uint64_t engine_error_event_count(const struct engine *e)
 {
 	return e->summary.error_event_count;
+}
+
+int engine_loop_hist(const struct engine *e, const struct engine_watch *w,
+		     struct loop_hist *out)
+{
+	return e->det && w ? detector_read_loop_hist(e->det, w->id, out) : -ENOENT;
 }
 
 uint64_t engine_lost_events(const struct engine *e)

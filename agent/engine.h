@@ -52,6 +52,7 @@
 
 #include "caps.h"
 #include "event.h"
+#include "gap_hist.h"      /* struct loop_hist */
 #include "options.h"       /* enum sampler_kind */
 #include "sampler.h"       /* enum sampler_news */
 #include "session_info.h"
@@ -80,6 +81,9 @@ struct engine_config {
 	/* Run as on a kernel without task storage for BPF tracing programs:
 	 * nothing is followed (detector_options.no_task_storage). For tests. */
 	bool no_task_storage;
+	/* Watches may keep a loop histogram (engine_watch_config.loop_hist):
+	 * the detector makes its map for them (detector_options.loop_hists). */
+	bool loop_hists;
 };
 
 /* Why a run ended: the summary's termination_reason and status. */
@@ -186,6 +190,9 @@ struct engine_watch_config {
 	double threshold_ms;
 	double error_threshold_ms;
 	bool histogram;               /* stats mode: gaps go to the histogram, not events */
+	/* Count every gap into the watch's loop histogram (engine_loop_hist);
+	 * needs engine_config.loop_hists. */
+	bool loop_hist;
 	/* One cfg started, or SAMPLER_NONE. The Austin sampler runs one
 	 * Austin per process, followed ones included (at most 32 of those at
 	 * once in the run: events of further processes have no stacks, and
@@ -281,6 +288,15 @@ bool engine_failed(const struct engine *e);
 /* Blocks reported so far, and those of them at the error threshold. */
 uint64_t engine_event_count(const struct engine *e);
 uint64_t engine_error_event_count(const struct engine *e);
+
+/*
+ * The loop histogram of watch w (one with loop_hist) into *out: every gap
+ * of every thread it has had, counted in the kernel since it started; from
+ * memory, so also after engine_drop_privileges(). 0, or -ENOENT (w keeps
+ * none, or is NULL). Read it in the gone hook to keep the last counts.
+ */
+int engine_loop_hist(const struct engine *e, const struct engine_watch *w,
+		     struct loop_hist *out);
 
 /* Events the kernel could not queue (its ring buffer was full). */
 uint64_t engine_lost_events(const struct engine *e);

@@ -61,3 +61,18 @@ void hist_snapshot(const struct gap_stats *st, double elapsed_s,
 	snap->p95_ms = hist_percentile_ns(st, 95) / 1e6;
 	snap->p99_ms = hist_percentile_ns(st, 99) / 1e6;
 }
+
+static uint64_t grown(uint64_t now, uint64_t seen)
+{
+	return now > seen ? now - seen : 0;
+}
+
+void loop_hist_since(struct loop_hist *delta, const struct loop_hist *now,
+		     struct loop_hist *seen)
+{
+	delta->sum_ns = grown(now->sum_ns, seen->sum_ns);
+	delta->pad = 0;
+	for (unsigned int b = 0; b < LOOP_HIST_BUCKETS; b++)
+		delta->buckets[b] = grown(now->buckets[b], seen->buckets[b]);
+	*seen = *now;
+}

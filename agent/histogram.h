@@ -29,6 +29,14 @@ void hist_accumulate(struct gap_stats *sum, const struct gap_stats *cpu);
  */
 uint64_t hist_percentile_ns(const struct gap_stats *st, double p);
 
+/*
+ * What a loop histogram counted since *seen was taken: *delta = *now -
+ * *seen, each count at least 0, then *seen = *now. For adding a watch's
+ * counts into a total that outlives the watch. Cannot fail.
+ */
+void loop_hist_since(struct loop_hist *delta, const struct loop_hist *now,
+		     struct loop_hist *seen);
+
 /* Fill *snap from the summed stats. Cannot fail. */
 void hist_snapshot(const struct gap_stats *st, double elapsed_s,
 		   struct stats_snapshot *snap);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "exit_codes.h"
+#include "listen_addr.h"
 #include "options.h"
 
 const char options_usage[] =
@@ -64,6 +65,10 @@ const char options_usage[] =
 "      --speedscope FILE     write it as a speedscope JSON file to FILE\n"
 "                            (both replaced whole every 10 s and at exit)\n"
 "      --no-color            no colours on the console\n"
+"      --metrics-addr ADDR:PORT\n"
+"                            serve Prometheus /metrics (the loop's lag\n"
+"                            histogram, events) and /healthz there, e.g.\n"
+"                            127.0.0.1:9464, :9464 (every address), [::1]:9464\n"
 "  -v, --verbose             explain what blocksnoop does\n"
 "\n"
 "Exit status:\n"
@@ -113,6 +118,7 @@ enum long_only {
 	OPT_FOLDED,
 	OPT_SPEEDSCOPE,
 	OPT_FAIL_ON_LOSS,
+	OPT_METRICS_ADDR,
 };
 
 static const struct option long_options[] = {
@@ -141,6 +147,7 @@ static const struct option long_options[] = {
 	{ "folded", required_argument, NULL, OPT_FOLDED },
 	{ "speedscope", required_argument, NULL, OPT_SPEEDSCOPE },
 	{ "fail-on-loss", no_argument, NULL, OPT_FAIL_ON_LOSS },
+	{ "metrics-addr", required_argument, NULL, OPT_METRICS_ADDR },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -334,6 +341,17 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 		case OPT_FOLDED: o->folded = optarg; break;
 		case OPT_SPEEDSCOPE: o->speedscope = optarg; break;
 		case OPT_FAIL_ON_LOSS: o->fail_on_loss = true; break;
+		case OPT_METRICS_ADDR: {
+			struct sockaddr_storage ss;
+			socklen_t len;
+
+			if (listen_addr_parse(optarg, &ss, &len))
+				return options_usage_error(err, errlen,
+					"invalid --metrics-addr '%s': expected ADDR:PORT such as 127.0.0.1:9464, :9464 (every address) or [::1]:9464",
+					optarg);
+			o->metrics_addr = optarg;
+			break;
+		}
 		case OPT_STATS: o->stats = true; break;
 		case OPT_JSON: o->json = true; break;
 		case OPT_LOG_FILE: o->log_file = optarg; break;

@@ -70,6 +70,9 @@ struct options {
 	/* Flame graph files (sink_flame_new()); NULL = none. */
 	const char *folded;            /* --folded */
 	const char *speedscope;        /* --speedscope */
+	/* --metrics-addr: serve /metrics and /healthz there (a valid
+	 * listen_addr_parse() address); NULL = no server. */
+	const char *metrics_addr;
 };
 
 /*

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "caps.h"
+#include "cli_metrics.h"
 #include "engine.h"
 #include "exit_codes.h"
 #include "launch.h"
@@ -36,6 +37,8 @@ struct session {
 	struct launched child;   /* launch mode: child.pid > 0 */
 	int launch_error;        /* the command could not be run: 126 or 127 */
 	char *flame_dirs[2];     /* the flame graph files' directories */
+	struct engine_watch *watch;     /* the target's */
+	struct cli_metrics *metrics;    /* --metrics-addr; NULL: none */
 };
 
 /* Check the attach target before anything is loaded. */
@@ -84,6 +87,7 @@ static void on_gone(void *client, void *watch, enum engine_gone why)
 	struct session *s = client;
 
 	(void)watch;
+	cli_metrics_watch_gone(s->metrics);
 	if (why == ENGINE_GONE_THREAD) {
 		log_info("thread %d has exited", s->tid);
 	} else if (s->child.pid) {
@@ -166,9 +170,9 @@ static int watch_target(struct session *s)
 		.error_threshold_ms = o->error_threshold_ms,
 		.histogram = o->stats,
 		.sampler = o->stats ? SAMPLER_NONE : o->sampler,
+		.loop_hist = o->metrics_addr != NULL,
 	};
-	struct engine_watch *w;
-	int ret = engine_watch(s->engine, &wc, -1, &w);
+	int ret = engine_watch(s->engine, &wc, -1, &s->watch);
 
 	if (ret == -ESRCH) {
 		engine_stop(s->engine, ENGINE_TARGET_EXIT);
@@ -220,6 +224,7 @@ int session_run(const struct options *o)
 		.correlation_padding_ms = o->correlation_padding_ms,
 		/* For tests: run as on a kernel that cannot follow. */
 		.no_task_storage = getenv("BLOCKSNOOP_NO_TASK_STORAGE") != NULL,
+		.loop_hists = o->metrics_addr != NULL,
 	};
 	struct session s = { .o = o, .pid = o->pid, .tid = o->tid };
 	char err[512], missing[256];
@@ -255,6 +260,9 @@ int session_run(const struct options *o)
 	code = add_sinks(&s);
 	if (!code)
 		code = engine_open(s.engine);
+	/* Bound before privileges go (a port below 1024). */
+	if (!code && o->metrics_addr)
+		code = cli_metrics_start(s.engine, o->metrics_addr, &s.metrics);
 	if (code)
 		goto out;
 
@@ -284,6 +292,9 @@ int session_run(const struct options *o)
 			engine_stop(s.engine, ENGINE_ERROR);
 		}
 	}
+	/* Named once it runs the command (a launched one has exec'ed now). */
+	if (s.metrics && s.watch)
+		cli_metrics_watch(s.metrics, s.watch, s.pid);
 
 	engine_run(s.engine);
 
@@ -299,5 +310,6 @@ out:
 	engine_free(s.engine);
 	free(s.flame_dirs[0]);
 	free(s.flame_dirs[1]);
+	cli_metrics_free(s.metrics);
 	return code;
 }

@@ -8,7 +8,9 @@
  * running callbacks), sys_enter_epoll_* closes it (the loop is ready to wait
  * again). A closed gap at or over the thread's threshold is sent to user space
  * through a ring buffer, or, in stats mode, counted into a per-CPU
- * histogram so that no event per gap ever crosses into user space.
+ * histogram so that no event per gap ever crosses into user space. A watch
+ * that keeps a loop histogram (the Prometheus metric) counts every gap into
+ * it as well.
  *
  * Which tasks are watched is a mark per task (gap_detector.h). Two sets of
  * epoll programs find it; user space loads one:
@@ -102,6 +104,22 @@ struct {
 	__type(key, __u32);
 	__type(value, struct gap_stats);
 } gap_stats SEC(".maps");
+
+/*
+ * The loop histogram of each watch with WATCH_F_LOOP_HIST, at watch id %
+ * MAX_WATCHES as in watches[]. One copy shared by the CPUs, counted with
+ * atomic adds: its memory (288 bytes a watch) does not grow with the number
+ * of CPUs, and the threads of one watch rarely close gaps at the same
+ * instant. User space sizes it before loading (one entry when no watch
+ * asks), maps it, and zeroes a watch's entry before the watch starts.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, MAX_WATCHES);
+	__type(key, __u32);
+	__type(value, struct loop_hist);
+} loop_hists SEC(".maps");
 
 /* include/linux/pid_namespace.h */
 #define MAX_PID_NS_LEVEL 32
@@ -398,6 +416,26 @@ static __always_inline void count_gap(__u64 gap_ns)
 		st->buckets[bucket]++;
 }
 
+/* Count a closed gap of slot s into its watch's loop histogram, if the
+ * watch keeps one. */
+static __always_inline void count_loop_gap(const struct watch_slot *s, __u64 gap_ns)
+{
+	__u32 idx = s->watch & (MAX_WATCHES - 1), bucket;
+	struct loop_hist *h;
+
+	if (!(watches[idx].flags & WATCH_F_LOOP_HIST))
+		return;
+	h = bpf_map_lookup_elem(&loop_hists, &idx);
+	if (!h)
+		return;
+	bucket = loop_hist_bucket(gap_ns);
+	/* As in count_gap(): keep the check the verifier needs. */
+	barrier_var(bucket);
+	if (bucket < LOOP_HIST_BUCKETS)
+		__sync_fetch_and_add(&h->buckets[bucket], 1);
+	__sync_fetch_and_add(&h->sum_ns, gap_ns);
+}
+
 static __always_inline void gap_opens(struct task_mark *m, struct task_struct *task,
 				      __u32 tid, bool in_hash, __u32 variant)
 {
@@ -423,6 +461,7 @@ static __always_inline void gap_closes(struct task_mark *m, struct task_struct *
 		return;
 	now = bpf_ktime_get_ns();
 	s->gap_start_ns = 0;
+	count_loop_gap(s, now - start);
 	if (now - start < s->threshold_ns)
 		return;
 

@@ -57,6 +57,9 @@ enum watch_flags {
 	/* Slot only: user space allocated it and alone frees it; the kernel
 	 * side only deactivates it when its thread exits. */
 	WATCH_F_USER = 1u << 4,
+	/* Count every gap of the watch, whatever its length, into its loop
+	 * histogram (loop_hists, gap_hist.h), besides what else it does. */
+	WATCH_F_LOOP_HIST = 1u << 5,
 };
 
 /*

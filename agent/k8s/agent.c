@@ -46,12 +46,14 @@
 #include "k8s/agent.h"
 #include "k8s/agent_options.h"
 #include "k8s/kubelet.h"
+#include "listen_addr.h"
+#include "histogram.h"
 #include "k8s/metrics.h"
-#include "k8s/metrics_http.h"
 #include "k8s/podlist.h"
 #include "k8s/procscan.h"
 #include "k8s/ratelimit.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "procfs.h"
 #include "record.h"
 #include "timeutil.h"
@@ -80,6 +82,8 @@ struct watched {
 	struct target *t;
 	pid_t pid;                      /* in the agent's PID namespace */
 	struct engine_watch *watch;
+	/* Its loop histogram as last added into its container's series. */
+	struct loop_hist loop_seen;
 };
 
 /* What the agent keeps about a pod between polls: the config errors
@@ -162,7 +166,25 @@ static void arm_once(int fd, uint64_t delay_ns)
 
 /* ---- watched processes ---------------------------------------------------- */
 
-/* Forget w, which the engine no longer watches. */
+/* Whether the agent serves /metrics, and so keeps loop histograms. */
+static bool serves_metrics(const struct agent_options *o)
+{
+	return o->metrics_addr && o->metrics_addr[0];
+}
+
+/* Add what w's loop histogram counted since the last time into its
+ * container's series. */
+static void add_loop_gaps(struct agent *a, struct watched *w)
+{
+	struct loop_hist now, delta;
+
+	if (engine_loop_hist(a->engine, w->watch, &now))
+		return;
+	loop_hist_since(&delta, &now, &w->loop_seen);
+	metrics_loop_gaps(w->t->series, &delta);
+}
+
+/* Forget w, which the engine is about to stop watching or has. */
 static void forget(struct agent *a, struct watched *w, const char *why)
 {
 	struct target *t = w->t;
@@ -182,8 +204,12 @@ static void forget(struct agent *a, struct watched *w, const char *why)
 
 static void detach(struct agent *a, struct watched *w, const char *why)
 {
-	engine_unwatch(a->engine, w->watch);
+	struct engine_watch *watch = w->watch;
+
+	/* Its last gaps are counted before the watch ends. */
+	add_loop_gaps(a, w);
 	forget(a, w, why);
+	engine_unwatch(a->engine, watch);
 }
 
 static bool is_watched(const struct agent *a, pid_t pid)
@@ -214,6 +240,7 @@ static void attach(struct agent *a, struct target *t, pid_t pid)
 		/* The process's own numbering: the main thread's TID is its PID. */
 		.ids_in_own_ns = true,
 		.meta = &t->meta,
+		.loop_hist = serves_metrics(a->o),
 	};
 	struct k8s_cgroup_ids again;
 	struct watched *w;
@@ -786,6 +813,7 @@ static void describe(void *client, void *watch, char *buf, size_t len)
 static void on_gone(void *client, void *watch, enum engine_gone why)
 {
 	(void)why; /* only main threads are watched: their process exited */
+	add_loop_gaps(client, watch);
 	forget(client, watch, "it exited");
 }
 
@@ -830,16 +858,6 @@ static void on_kubelet(void *ctx)
 	kubelet_ready(a->kubelet, on_poll_done, a);
 }
 
-static void on_http(void *ctx)
-{
-	metrics_http_run(ctx);
-}
-
-static long http_timeout_ms(void *ctx)
-{
-	return metrics_http_timeout_ms(ctx);
-}
-
 /* ---- /metrics and /healthz ---------------------------------------------------- */
 
 static char *render_metrics(void *ctx, size_t *len)
@@ -847,6 +865,8 @@ static char *render_metrics(void *ctx, size_t *len)
 	struct agent *a = ctx;
 
 	metrics_set_lost_events(a->metrics, engine_lost_events(a->engine));
+	for (struct watched *w = a->watched; w; w = w->next)
+		add_loop_gaps(a, w);
 	return metrics_render(a->metrics, BLOCKSNOOP_VERSION, len);
 }
 
@@ -952,9 +972,9 @@ static int start_metrics(struct agent *a)
 	char err[256];
 	int ret;
 
-	if (!a->o->metrics_addr || !a->o->metrics_addr[0])
+	if (!serves_metrics(a->o))
 		return 0;
-	if (agent_parse_listen_addr(a->o->metrics_addr, &ss, &len)) {
+	if (listen_addr_parse(a->o->metrics_addr, &ss, &len)) {
 		log_error("invalid --metrics-addr '%s'", a->o->metrics_addr);
 		return EXIT_USAGE;
 	}
@@ -982,8 +1002,7 @@ static int add_fds(struct agent *a)
 	if (!err)
 		err = engine_add_fd(a->engine, kubelet_fd(a->kubelet), on_kubelet, NULL, a);
 	if (!err && a->http)
-		err = engine_add_fd(a->engine, metrics_http_fd(a->http), on_http, http_timeout_ms,
-				    a->http);
+		err = metrics_http_join(a->http, a->engine);
 	return err;
 }
 
@@ -1030,6 +1049,7 @@ static void engine_config_of(const struct agent_options *o, struct engine_config
 		.interval_ms = o->interval_ms,
 		.austin = o->austin,
 		.austin_root = o->austin_root,
+		.loop_hists = serves_metrics(o),
 	};
 	/* What a pod may choose from (agent_options.h): a sampler not run
 	 * here costs no capability and no helper. */

@@ -91,12 +91,6 @@ typedef const char *(*agent_getenv_fn)(const char *name);
 int agent_options_parse(int argc, char **argv, agent_getenv_fn env, struct agent_options *o,
 			char *err, size_t errlen);
 
-/*
- * Pure. A listen address: ":PORT" (every address, IPv6 and IPv4),
- * "HOST:PORT" with a numeric IPv4 HOST, or "[IPV6]:PORT"; PORT 0..65535.
- * Returns 0 and fills *ss and *len, or -EINVAL.
- */
-int agent_parse_listen_addr(const char *text, struct sockaddr_storage *ss, socklen_t *len);
 
 /*
  * Pure. A duration: seconds as a plain decimal ("10", "0.5", numparse.h)

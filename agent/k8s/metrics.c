@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "k8s/metrics.h"
+#include "prom_text.h"
 
 struct metrics {
 	struct metrics_series **series;
@@ -123,6 +124,15 @@ void metrics_event(struct metrics_series *s, double duration_ms, bool is_error)
 	s->blocked_seconds += duration_ms / 1e3;
 }
 
+void metrics_loop_gaps(struct metrics_series *s, const struct loop_hist *gaps)
+{
+	if (!s)
+		return;
+	s->loop.sum_ns += gaps->sum_ns;
+	for (unsigned int b = 0; b < LOOP_HIST_BUCKETS; b++)
+		s->loop.buckets[b] += gaps->buckets[b];
+}
+
 void metrics_still_blocked(struct metrics_series *s)
 {
 	if (s)
@@ -191,104 +201,55 @@ void metrics_set_pods(struct metrics *m, unsigned watched_pods)
 	m->watched_pods = watched_pods;
 }
 
-/* A growing text buffer; on out of memory it stops growing and says so. */
-struct text {
-	char *buf;
-	size_t len, cap;
-	bool oom;
-};
-
-static void put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct text *t, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (t->oom)
-		return;
-	if (!t->buf) {
-		t->buf = malloc(4096);
-		if (!t->buf) {
-			t->oom = true;
-			return;
-		}
-		t->cap = 4096;
-	}
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			t->oom = true;
-			return;
-		}
-		if ((size_t)n < t->cap - t->len) {
-			t->len += (size_t)n;
-			return;
-		}
-		{
-			size_t cap = (t->cap + (size_t)n + 1) * 2;
-			char *bigger = realloc(t->buf, cap);
-
-			if (!bigger) {
-				t->oom = true;
-				return;
-			}
-			t->buf = bigger;
-			t->cap = cap;
-		}
-	}
-}
-
-/* A label value, escaped as the text format requires. */
-static void put_label(struct text *t, const char *name, const char *value, bool last)
-{
-	put(t, "%s=\"", name);
-	for (const char *p = value; *p; p++) {
-		if (*p == '\\')
-			put(t, "\\\\");
-		else if (*p == '"')
-			put(t, "\\\"");
-		else if (*p == '\n')
-			put(t, "\\n");
-		else
-			put(t, "%c", *p);
-	}
-	put(t, "\"%s", last ? "" : ",");
-}
-
-static void put_head(struct text *t, const char *name, const char *type, const char *help)
-{
-	put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
 enum series_field { F_EVENTS, F_ERRORS, F_SECONDS, F_STILL, F_SUPPRESSED, F_WATCHED };
 
-static void put_series(struct text *t, const struct metrics *m, const char *name,
+static void put_series(struct prom_text *t, const struct metrics *m, const char *name,
 		       enum series_field f)
 {
 	for (size_t i = 0; i < m->nseries; i++) {
 		const struct metrics_series *s = m->series[i];
 
-		put(t, "%s{", name);
-		put_label(t, "namespace", s->namespace, false);
-		put_label(t, "pod", s->pod, false);
-		put_label(t, "container", s->container, true);
+		prom_put(t, "%s{", name);
+		prom_label(t, "namespace", s->namespace, false);
+		prom_label(t, "pod", s->pod, false);
+		prom_label(t, "container", s->container, true);
 		switch (f) {
-		case F_EVENTS: put(t, "} %llu\n", (unsigned long long)s->events); break;
-		case F_ERRORS: put(t, "} %llu\n", (unsigned long long)s->error_events); break;
-		case F_SECONDS: put(t, "} %.6f\n", s->blocked_seconds); break;
-		case F_STILL: put(t, "} %llu\n", (unsigned long long)s->still_blocked); break;
-		case F_SUPPRESSED: put(t, "} %llu\n", (unsigned long long)s->suppressed); break;
-		case F_WATCHED: put(t, "} %d\n", s->watched); break;
+		case F_EVENTS: prom_put(t, "} %llu\n", (unsigned long long)s->events); break;
+		case F_ERRORS: prom_put(t, "} %llu\n", (unsigned long long)s->error_events); break;
+		case F_SECONDS: prom_put(t, "} %.6f\n", s->blocked_seconds); break;
+		case F_STILL: prom_put(t, "} %llu\n", (unsigned long long)s->still_blocked); break;
+		case F_SUPPRESSED: prom_put(t, "} %llu\n", (unsigned long long)s->suppressed); break;
+		case F_WATCHED: prom_put(t, "} %d\n", s->watched); break;
 		}
+	}
+}
+
+/* Every series' loop histogram, labelled by container. */
+static void put_loop_hists(struct prom_text *t, const struct metrics *m)
+{
+	for (size_t i = 0; i < m->nseries; i++) {
+		const struct metrics_series *s = m->series[i];
+		struct prom_text labels = { 0 };
+		size_t len;
+		char *text;
+
+		prom_label(&labels, "namespace", s->namespace, false);
+		prom_label(&labels, "pod", s->pod, false);
+		prom_label(&labels, "container", s->container, true);
+		text = prom_finish(&labels, &len);
+		if (!text) {
+			t->oom = true;
+			return;
+		}
+		prom_loop_hist(t, PROM_LOOP_GAP, text, &s->loop);
+		free(text);
 	}
 }
 
 enum sampler_field { F_SAMPLES, F_RESTARTS, F_FAILURES };
 
 /* A sampler counter of every series, for each sampler that series used. */
-static void put_sampler_series(struct text *t, const struct metrics *m, const char *name,
+static void put_sampler_series(struct prom_text *t, const struct metrics *m, const char *name,
 			       enum sampler_field f)
 {
 	for (size_t i = 0; i < m->nseries; i++) {
@@ -301,81 +262,78 @@ static void put_sampler_series(struct text *t, const struct metrics *m, const ch
 
 			if (!s->sampler_used[k])
 				continue;
-			put(t, "%s{", name);
-			put_label(t, "namespace", s->namespace, false);
-			put_label(t, "pod", s->pod, false);
-			put_label(t, "container", s->container, false);
-			put_label(t, "sampler", sampler_kind_name(k), true);
-			put(t, "} %llu\n", (unsigned long long)v);
+			prom_put(t, "%s{", name);
+			prom_label(t, "namespace", s->namespace, false);
+			prom_label(t, "pod", s->pod, false);
+			prom_label(t, "container", s->container, false);
+			prom_label(t, "sampler", sampler_kind_name(k), true);
+			prom_put(t, "} %llu\n", (unsigned long long)v);
 		}
 	}
 }
 
 char *metrics_render(const struct metrics *m, const char *version, size_t *len)
 {
-	struct text t = { 0 };
+	struct prom_text t = { 0 };
 	int watched = 0;
 
-	put_head(&t, "blocksnoop_blocking_events_total", "counter",
+	prom_head(&t, "blocksnoop_blocking_events_total", "counter",
 		 "Blocks of an event loop at or over its threshold, by container.");
 	put_series(&t, m, "blocksnoop_blocking_events_total", F_EVENTS);
-	put_head(&t, "blocksnoop_blocking_error_events_total", "counter",
+	prom_head(&t, "blocksnoop_blocking_error_events_total", "counter",
 		 "Blocking events at level error (at or over the error threshold).");
 	put_series(&t, m, "blocksnoop_blocking_error_events_total", F_ERRORS);
-	put_head(&t, "blocksnoop_blocked_seconds_total", "counter",
+	prom_head(&t, "blocksnoop_blocked_seconds_total", "counter",
 		 "Time event loops were blocked, summed over blocking events.");
 	put_series(&t, m, "blocksnoop_blocked_seconds_total", F_SECONDS);
-	put_head(&t, "blocksnoop_still_blocked_total", "counter",
+	prom_head(&t, "blocksnoop_still_blocked_total", "counter",
 		 "Reports of a block still in progress.");
 	put_series(&t, m, "blocksnoop_still_blocked_total", F_STILL);
-	put_head(&t, "blocksnoop_suppressed_events_total", "counter",
+	prom_head(&t, "blocksnoop_suppressed_events_total", "counter",
 		 "Blocking events not reported: over their pod's --max-events-per-pod.");
 	put_series(&t, m, "blocksnoop_suppressed_events_total", F_SUPPRESSED);
-	put_head(&t, "blocksnoop_watched_processes", "gauge",
+	prom_head(&t, PROM_LOOP_GAP, "histogram", PROM_LOOP_GAP_HELP);
+	put_loop_hists(&t, m);
+	prom_head(&t, "blocksnoop_watched_processes", "gauge",
 		 "Python processes whose event loop is watched, by container.");
 	put_series(&t, m, "blocksnoop_watched_processes", F_WATCHED);
-	put_head(&t, "blocksnoop_sampler_samples_total", "counter",
+	prom_head(&t, "blocksnoop_sampler_samples_total", "counter",
 		 "Python stack samples taken of watched threads, by container and sampler.");
 	put_sampler_series(&t, m, "blocksnoop_sampler_samples_total", F_SAMPLES);
-	put_head(&t, "blocksnoop_sampler_restarts_total", "counter",
+	prom_head(&t, "blocksnoop_sampler_restarts_total", "counter",
 		 "Austin started again for a watched process after it ended, by container.");
 	put_sampler_series(&t, m, "blocksnoop_sampler_restarts_total", F_RESTARTS);
-	put_head(&t, "blocksnoop_sampler_failures_total", "counter",
+	prom_head(&t, "blocksnoop_sampler_failures_total", "counter",
 		 "Failures to sample a watched process (the reason is in the agent's log), by container.");
 	put_sampler_series(&t, m, "blocksnoop_sampler_failures_total", F_FAILURES);
 	for (size_t i = 0; i < m->nseries; i++)
 		watched += m->series[i]->watched;
-	put_head(&t, "blocksnoop_watched_processes_all", "gauge",
+	prom_head(&t, "blocksnoop_watched_processes_all", "gauge",
 		 "Python processes whose event loop is watched, on this node.");
-	put(&t, "blocksnoop_watched_processes_all %d\n", watched);
-	put_head(&t, "blocksnoop_watched_pods", "gauge", "Opted-in pods known to the agent.");
-	put(&t, "blocksnoop_watched_pods %u\n", m->watched_pods);
-	put_head(&t, "blocksnoop_lost_events_total", "counter",
+	prom_put(&t, "blocksnoop_watched_processes_all %d\n", watched);
+	prom_head(&t, "blocksnoop_watched_pods", "gauge", "Opted-in pods known to the agent.");
+	prom_put(&t, "blocksnoop_watched_pods %u\n", m->watched_pods);
+	prom_head(&t, "blocksnoop_lost_events_total", "counter",
 		 "Blocking events the kernel could not queue (ring buffer full).");
-	put(&t, "blocksnoop_lost_events_total %llu\n", (unsigned long long)m->lost_events);
-	put_head(&t, "blocksnoop_config_errors_total", "counter",
+	prom_put(&t, "blocksnoop_lost_events_total %llu\n", (unsigned long long)m->lost_events);
+	prom_head(&t, "blocksnoop_config_errors_total", "counter",
 		 "Pod annotations whose value could not be used (config_error records).");
-	put(&t, "blocksnoop_config_errors_total %llu\n", (unsigned long long)m->config_errors);
-	put_head(&t, "blocksnoop_kubelet_polls_total", "counter", "Polls of the kubelet's /pods.");
-	put(&t, "blocksnoop_kubelet_polls_total %llu\n", (unsigned long long)m->kubelet_polls);
-	put_head(&t, "blocksnoop_kubelet_errors_total", "counter",
+	prom_put(&t, "blocksnoop_config_errors_total %llu\n", (unsigned long long)m->config_errors);
+	prom_head(&t, "blocksnoop_kubelet_polls_total", "counter", "Polls of the kubelet's /pods.");
+	prom_put(&t, "blocksnoop_kubelet_polls_total %llu\n", (unsigned long long)m->kubelet_polls);
+	prom_head(&t, "blocksnoop_kubelet_errors_total", "counter",
 		 "Failed polls of the kubelet's /pods, by reason.");
 	for (int r = 0; r < KUBELET_ERR_COUNT; r++)
-		put(&t, "blocksnoop_kubelet_errors_total{reason=\"%s\"} %llu\n", reason_names[r],
+		prom_put(&t, "blocksnoop_kubelet_errors_total{reason=\"%s\"} %llu\n", reason_names[r],
 		    (unsigned long long)m->kubelet_errors[r]);
-	put_head(&t, "blocksnoop_kubelet_up", "gauge", "1 if the last poll of the kubelet succeeded.");
-	put(&t, "blocksnoop_kubelet_up %d\n", m->kubelet_up ? 1 : 0);
-	put_head(&t, "blocksnoop_kubelet_last_success_timestamp_seconds", "gauge",
+	prom_head(&t, "blocksnoop_kubelet_up", "gauge", "1 if the last poll of the kubelet succeeded.");
+	prom_put(&t, "blocksnoop_kubelet_up %d\n", m->kubelet_up ? 1 : 0);
+	prom_head(&t, "blocksnoop_kubelet_last_success_timestamp_seconds", "gauge",
 		 "When the kubelet last answered with a pod list (0: never).");
-	put(&t, "blocksnoop_kubelet_last_success_timestamp_seconds %.3f\n", m->kubelet_last_success);
-	put_head(&t, "blocksnoop_build_info", "gauge", "blocksnoop's version.");
-	put(&t, "blocksnoop_build_info{");
-	put_label(&t, "version", version ? version : "", true);
-	put(&t, "} 1\n");
-	if (t.oom) {
-		free(t.buf);
-		return NULL;
-	}
-	*len = t.len;
-	return t.buf;
+	prom_put(&t, "blocksnoop_kubelet_last_success_timestamp_seconds %.3f\n", m->kubelet_last_success);
+	prom_head(&t, "blocksnoop_build_info", "gauge", "blocksnoop's version.");
+	prom_put(&t, "blocksnoop_build_info{");
+	prom_label(&t, "version", version ? version : "", true);
+	prom_put(&t, "} 1\n");
+	return prom_finish(&t, len);
 }

@@ -17,7 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "options.h" /* enum sampler_kind */
+#include "gap_hist.h" /* struct loop_hist */
+#include "options.h"  /* enum sampler_kind */
 
 /* Why a poll of the kubelet failed: the reason label of
  * blocksnoop_kubelet_errors_total. */
@@ -55,6 +56,9 @@ struct metrics_series {
 	uint64_t sampler_samples[SAMPLER_NONE];
 	uint64_t sampler_restarts[SAMPLER_NONE];  /* Austin started again after it ended */
 	uint64_t sampler_failures[SAMPLER_NONE];
+	/* Every gap of its watched processes' loops (blocksnoop_loop_gap_seconds),
+	 * added up as they are read (metrics_loop_gaps). */
+	struct loop_hist loop;
 	bool live;                /* marked in the current sweep */
 };
 
@@ -78,6 +82,10 @@ void metrics_sweep_end(struct metrics *m);
 
 /* Count one blocking event of duration_ms into s. */
 void metrics_event(struct metrics_series *s, double duration_ms, bool is_error);
+
+/* Add gaps counted since the last call for the same process into s's
+ * loop histogram. */
+void metrics_loop_gaps(struct metrics_series *s, const struct loop_hist *gaps);
 
 /* Count one still_blocked report into s. */
 void metrics_still_blocked(struct metrics_series *s);

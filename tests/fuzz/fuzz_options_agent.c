@@ -16,6 +16,7 @@
 
 #include "exit_codes.h"
 #include "k8s/agent_options.h"
+#include "listen_addr.h"
 
 #define MAX_ARGS 32
 
@@ -45,7 +46,7 @@ static void check_accepted(const struct agent_options *o)
 	assert(!strncasecmp(o->kubelet_url, "https://", 8)); /* schemes are case-insensitive */
 	assert(num_in_range(o->poll_interval_s, &poll));
 	assert(o->metrics_addr);
-	assert(!o->metrics_addr[0] || !agent_parse_listen_addr(o->metrics_addr, &ss, &len));
+	assert(!o->metrics_addr[0] || !listen_addr_parse(o->metrics_addr, &ss, &len));
 	assert(num_in_range(o->threshold_ms, &options_ms_range));
 	assert(num_in_range(o->error_threshold_ms, &options_ms_range));
 	assert(o->interval_ms == 0 || num_in_range(o->interval_ms, &options_interval_range));

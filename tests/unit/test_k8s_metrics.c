@@ -109,6 +109,39 @@ static void test_series_counts(void **state)
 	metrics_free(m);
 }
 
+/* Each container's loop histogram: cumulative buckets at the kernel
+ * histogram's boundaries, added up over the processes' reads. */
+static void test_loop_histogram(void **state)
+{
+	struct metrics *m = metrics_new();
+	struct loop_hist gaps = { 0 };
+	struct metrics_series *s;
+	char *text;
+
+	(void)state;
+	s = metrics_series(m, "shop", "checkout-1", "app");
+	metrics_series(m, "shop", "checkout-1", "envoy");
+	gaps.buckets[loop_hist_bucket(100000)] = 5;     /* 0.1 ms: below 262 us */
+	gaps.buckets[loop_hist_bucket(1500000)] = 3;    /* 1.5 ms: [1.048576, 1.572864) ms */
+	gaps.buckets[loop_hist_bucket(60000000000)] = 1; /* 60 s: over 17.18 s */
+	gaps.sum_ns = 5 * 100000ull + 3 * 1500000ull + 60000000000ull;
+	metrics_loop_gaps(s, &gaps);
+	metrics_loop_gaps(s, &gaps); /* a second process of the container */
+	metrics_loop_gaps(NULL, &gaps); /* ignored */
+	text = render(m);
+	has_line(text, "# TYPE blocksnoop_loop_gap_seconds histogram");
+	has_line(text, "blocksnoop_loop_gap_seconds_bucket{namespace=\"shop\",pod=\"checkout-1\",container=\"app\",le=\"0.000262144\"} 10");
+	has_line(text, "blocksnoop_loop_gap_seconds_bucket{namespace=\"shop\",pod=\"checkout-1\",container=\"app\",le=\"0.001048576\"} 10");
+	has_line(text, "blocksnoop_loop_gap_seconds_bucket{namespace=\"shop\",pod=\"checkout-1\",container=\"app\",le=\"0.001572864\"} 16");
+	has_line(text, "blocksnoop_loop_gap_seconds_bucket{namespace=\"shop\",pod=\"checkout-1\",container=\"app\",le=\"17.179869184\"} 16");
+	has_line(text, "blocksnoop_loop_gap_seconds_bucket{namespace=\"shop\",pod=\"checkout-1\",container=\"app\",le=\"+Inf\"} 18");
+	has_line(text, "blocksnoop_loop_gap_seconds_sum{namespace=\"shop\",pod=\"checkout-1\",container=\"app\"} 120.010000000");
+	has_line(text, "blocksnoop_loop_gap_seconds_count{namespace=\"shop\",pod=\"checkout-1\",container=\"app\"} 18");
+	has_line(text, "blocksnoop_loop_gap_seconds_count{namespace=\"shop\",pod=\"checkout-1\",container=\"envoy\"} 0");
+	free(text);
+	metrics_free(m);
+}
+
 /* Samplers' news, by container and sampler; only samplers a container
  * used have series (the sampler label has at most two values). */
 static void test_sampler_series(void **state)
@@ -236,6 +269,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_empty_registry),
 		cmocka_unit_test(test_series_counts),
+		cmocka_unit_test(test_loop_histogram),
 		cmocka_unit_test(test_sampler_series),
 		cmocka_unit_test(test_label_escaping),
 		cmocka_unit_test(test_sweep),

@@ -19,6 +19,7 @@
 #include "exit_codes.h"
 #include "k8s/agent_options.h"
 #include "k8s/kubelet.h"
+#include "listen_addr.h"
 #include "unit_helpers.h"
 
 /* The environment of a test: NAME=VALUE strings, NULL-terminated. */
@@ -336,30 +337,30 @@ static void test_listen_addr(void **state)
 	char text[64];
 
 	(void)state;
-	assert_int_equal(agent_parse_listen_addr(":9090", &ss, &len), 0);
+	assert_int_equal(listen_addr_parse(":9090", &ss, &len), 0);
 	assert_int_equal(ss.ss_family, AF_INET6);
 	assert_int_equal(ntohs(a6->sin6_port), 9090);
 	assert_memory_equal(&a6->sin6_addr, &in6addr_any, sizeof(in6addr_any));
 	assert_int_equal(len, sizeof(*a6));
 
-	assert_int_equal(agent_parse_listen_addr("127.0.0.1:0", &ss, &len), 0);
+	assert_int_equal(listen_addr_parse("127.0.0.1:0", &ss, &len), 0);
 	assert_int_equal(ss.ss_family, AF_INET);
 	assert_int_equal(ntohs(a4->sin_port), 0);
 	inet_ntop(AF_INET, &a4->sin_addr, text, sizeof(text));
 	assert_string_equal(text, "127.0.0.1");
 
-	assert_int_equal(agent_parse_listen_addr("[::1]:65535", &ss, &len), 0);
+	assert_int_equal(listen_addr_parse("[::1]:65535", &ss, &len), 0);
 	assert_int_equal(ss.ss_family, AF_INET6);
 	inet_ntop(AF_INET6, &a6->sin6_addr, text, sizeof(text));
 	assert_string_equal(text, "::1");
 
-	assert_int_equal(agent_parse_listen_addr("0.0.0.0:9090", &ss, &len), 0);
+	assert_int_equal(listen_addr_parse("0.0.0.0:9090", &ss, &len), 0);
 	static const char *const bad[] = {
 		"", "9090", ":", ":65536", ":-1", ":90a", "::1:9090", "[::1]9090", "[::1", "[zz]:1",
 		"1.2.3:9", "host:9090", "1.2.3.4:",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (agent_parse_listen_addr(bad[i], &ss, &len) != -EINVAL)
+		if (listen_addr_parse(bad[i], &ss, &len) != -EINVAL)
 			fail_msg("'%s' was accepted", bad[i]);
 }
 

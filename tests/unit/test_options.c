@@ -169,6 +169,27 @@ static void test_follow_options(void **state)
 	USAGE("--tid", "--all-threads", "--tid", "1235", "1234");
 }
 
+/* --metrics-addr takes a listen address, checked before anything runs. */
+static void test_metrics_addr(void **state)
+{
+	struct options o;
+
+	(void)state;
+	PARSE_OK(&o, "1234");
+	assert_null(o.metrics_addr);
+	PARSE_OK(&o, "--metrics-addr", "127.0.0.1:9464", "1234");
+	assert_string_equal(o.metrics_addr, "127.0.0.1:9464");
+	PARSE_OK(&o, "--metrics-addr=:9464", "--", "python3", "app.py");
+	assert_string_equal(o.metrics_addr, ":9464");
+	PARSE_OK(&o, "--metrics-addr", "[::1]:0", "--stats", "1234");
+	assert_true(o.stats);
+	USAGE("invalid --metrics-addr 'localhost:9464': expected ADDR:PORT", "--metrics-addr",
+	      "localhost:9464", "1234");
+	USAGE("invalid --metrics-addr '9464'", "--metrics-addr", "9464", "1234");
+	USAGE("invalid --metrics-addr '1.2.3.4:65536'", "--metrics-addr", "1.2.3.4:65536", "1234");
+	USAGE("needs a value", "1234", "--metrics-addr");
+}
+
 /* ---- every option ---------------------------------------------------- */
 
 static void test_all_options(void **state)
@@ -577,6 +598,7 @@ int main(void)
 		cmocka_unit_test(test_stats_threshold_default),
 		cmocka_unit_test(test_sampler_options),
 		cmocka_unit_test(test_follow_options),
+		cmocka_unit_test(test_metrics_addr),
 		cmocka_unit_test(test_all_options),
 		cmocka_unit_test(test_long_and_attached_forms),
 		cmocka_unit_test(test_fail_on_values),

@@ -9,8 +9,9 @@
 
 #include <microhttpd.h>
 
-#include "k8s/metrics_http.h"
+#include "engine.h"
 #include "log.h"
+#include "metrics_http.h"
 
 #define PROMETHEUS_TEXT "text/plain; version=0.0.4; charset=utf-8"
 
@@ -177,6 +178,21 @@ long metrics_http_timeout_ms(struct metrics_http *s)
 	if (MHD_get_timeout(s->daemon, &ms) != MHD_YES)
 		return -1;
 	return ms > 60000 ? 60000 : (long)ms;
+}
+
+static void serve_ready(void *ctx)
+{
+	metrics_http_run(ctx);
+}
+
+static long serve_timeout_ms(void *ctx)
+{
+	return metrics_http_timeout_ms(ctx);
+}
+
+int metrics_http_join(struct metrics_http *s, struct engine *e)
+{
+	return engine_add_fd(e, s->epfd, serve_ready, serve_timeout_ms, s);
 }
 
 int metrics_http_port(const struct metrics_http *s)

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * k8s/metrics_http.h - /metrics and /healthz over HTTP, served by
- * libmicrohttpd in its "external epoll" mode: MHD's own epoll fd joins the
- * agent's epoll set and MHD_run() is called when it is readable, so the
- * server runs on the agent's one thread and reads the counters without
+ * metrics_http.h - /metrics and /healthz over HTTP, for the agent and the
+ * command line's --metrics-addr, served by libmicrohttpd in its "external
+ * epoll" mode: MHD's own epoll fd joins the engine's epoll set
+ * (engine_add_fd) and MHD_run() is called when it is readable, so the
+ * server runs on the run's one thread and reads the counters without
  * locks. GET and HEAD only; anything else is 405, other paths 404.
  */
-#ifndef BLOCKSNOOP_K8S_METRICS_HTTP_H
-#define BLOCKSNOOP_K8S_METRICS_HTTP_H
+#ifndef BLOCKSNOOP_METRICS_HTTP_H
+#define BLOCKSNOOP_METRICS_HTTP_H
 
 #include <stddef.h>
 #include <sys/socket.h>
@@ -46,6 +47,11 @@ long metrics_http_timeout_ms(struct metrics_http *s);
 
 /* The port it listens on (useful with port 0). */
 int metrics_http_port(const struct metrics_http *s);
+
+/* Serve from e's loop (engine_add_fd): 0 or -errno. Stop the server
+ * only after engine_free(e). */
+struct engine;
+int metrics_http_join(struct metrics_http *s, struct engine *e);
 
 /* Close every connection and the listening socket. Accepts NULL. */
 void metrics_http_stop(struct metrics_http *s);
