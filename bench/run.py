@@ -82,6 +82,9 @@ def parse_args():
     g.add_argument("--wait-quiet", type=int, default=10, metavar="S",
                    help="before a round, wait up to S s for other processes' syscall "
                    "tracepoint programs to go (default 10)")
+    g.add_argument("--keep-disturbed", action="store_true",
+                   help="keep rounds during which other processes had syscall tracepoint "
+                   "programs (counted in the report) instead of running them again")
     a = ap.parse_args()
     q = a.quick
     defaults = {"idle_rounds": (4, 2), "idle_window": (10, 4), "min_rounds": (10, 4),

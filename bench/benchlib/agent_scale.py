@@ -20,7 +20,7 @@ import subprocess
 import time
 import urllib.request
 
-from . import k8s_env, procs, procstat, stats
+from . import k8s_env, memory, procs, procstat, stats
 from .context import HERE, PYTHON, Result, log, verdict
 
 SIZES = (0, 1, 10, 100, 200)
@@ -38,6 +38,7 @@ class Node:
             f.write(k8s_env.TOKEN + "\n")
         self.kubelet = k8s_env.Kubelet(d, cert, key)
         self._loops = []
+        self.agent_only = memory.agent_only_libraries(ctx.blocksnoop)
         self.single = self.add_pod("single", 1)
         self.pairs = []
         for i in range(max(SIZES) // 2):
@@ -104,6 +105,7 @@ def measure(ctx, node, n):
         out["rss_kib"] = procstat.status_kib(agent.pid, "VmRSS")
         out["hwm_kib"] = procstat.status_kib(agent.pid, "VmHWM")
         out["watched"] = metric(port, "blocksnoop_watched_processes_all")
+        out["split"] = memory.smaps_split(agent.pid, node.agent_only)
         return out
     finally:
         procs.stop(agent, sig=signal.SIGTERM, timeout=20)
@@ -147,6 +149,13 @@ def report(ctx, rounds):
             f"| {stats.fmt(stats.median(col['wakeups']), '.1f')}{stats.fmt_range(col['wakeups'], '.1f')} "
             f"| {stats.median(col['rss_kib']) / 1024:.1f} | {max(col['hwm_kib']) / 1024:.1f} |")
     top = max(SIZES)
+    res.lines += ["", f"Where the agent's steady RSS goes (MiB, first round), N = 0 and N = {top}:",
+                  "", f"| mapping | N = 0 | N = {top} | per watched process, KiB |",
+                  "|---|---|---|---|"]
+    s0, s1 = rounds[0][0]["split"], rounds[0][top]["split"]
+    for k in sorted(set(s0) | set(s1), key=lambda k: -s1.get(k, 0)):
+        res.lines.append(f"| {k} | {s0.get(k, 0) / 1024:.1f} | {s1.get(k, 0) / 1024:.1f} "
+                         f"| {(s1.get(k, 0) - s0.get(k, 0)) / top:.0f} |")
     cpu = stats.median([r[top]["cpu_pct"] for r in rounds])
     hwm = max(r[top]["hwm_kib"] for r in rounds) / 1024
     res.goals += [(f"agent, {top} processes: ≤ {GOAL_CPU:g}% of a core", f"{cpu:.3f}%",

@@ -95,13 +95,14 @@ def ci_halfwidth_pct(rounds):
 
 def run(ctx):
     a = ctx.args
-    rounds, thrown, t0 = [], 0, time.monotonic()
+    rounds, thrown, disturbed, t0 = [], 0, 0, time.monotonic()
     while len(rounds) < a.max_rounds:
         log(f"throughput round {len(rounds) + 1} (at most {a.max_rounds})")
         machine.wait_quiet(procs.started_pids, a.wait_quiet, log)
         with machine.ProbeWatch(procs.started_pids) as watch:
             res = one_round(ctx, len(rounds) + thrown)
-        if watch.seen:
+        disturbed += watch.seen
+        if watch.seen and not a.keep_disturbed:
             thrown += 1
             log("  another process had syscall tracepoint programs meanwhile: round thrown away")
             if thrown > a.max_rounds:
@@ -115,15 +116,16 @@ def run(ctx):
         if time.monotonic() - t0 > a.throughput_budget:
             log("  time budget for the throughput part used up")
             break
-    return report(ctx, rounds, thrown, time.monotonic() - t0)
+    return report(ctx, rounds, thrown, disturbed, time.monotonic() - t0)
 
 
-def report(ctx, rounds, thrown, seconds):
+def report(ctx, rounds, thrown, disturbed, seconds):
     a = ctx.args
     hw = ci_halfwidth_pct(rounds)
     res = Result(f"Throughput: aiohttp hello under `wrk -t1 -c{a.connections} -d{a.duration}s`")
-    res.lines += [f"{len(rounds)} rounds ({seconds / 60:.1f} min; {thrown} thrown away for "
-                  "other processes' syscall probes). Server on CPU "
+    res.lines += [f"{len(rounds)} rounds ({seconds / 60:.1f} min; {thrown} thrown away and "
+                  f"{disturbed - thrown} kept although other processes had syscall probes "
+                  "meanwhile). Server on CPU "
                   f"{ctx.target_cpu}, wrk and the attached program on CPU {ctx.tool_cpus}. "
                   "Ratios: geometric mean of same-round ratios [95% bootstrap interval]; "
                   f"the rounds stopped once the interval of blocksnoop/empty was ±{a.ci_target}% "
