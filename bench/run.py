@@ -149,15 +149,24 @@ def header(ctx, started, seconds, load):
             ""]
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def on_stop_signal(sig, _frame):
+    for s in STOP_SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+    sys.exit(128 + sig)
+
+
 def main():
     a = parse_args()
     check_dependencies(a)
     prepare(a)
-    # Signals unwind through the finally blocks, which stop the children
-    # and remove cgroups. SIGINT too: a shell starts background jobs with
-    # it ignored.
-    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(s, lambda sig, _: sys.exit(128 + sig))
+    # A signal unwinds through the finally blocks, which stop the children
+    # and remove cgroups; further signals are ignored so they cannot cut
+    # that short. SIGINT too: a shell starts background jobs with it ignored.
+    for s in STOP_SIGNALS:
+        signal.signal(s, on_stop_signal)
     procs.set_logdir(tempfile.mkdtemp(prefix="blocksnoop-bench."))
     load = machine.LoadMonitor().start()
     ctx = Ctx(args=a, blocksnoop=os.path.abspath(a.blocksnoop),
@@ -171,8 +180,8 @@ def main():
             res.notes.append(f"Machine during this part: {load.summary(mark)}.")
             results.append(res)
     finally:
-        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(s, signal.SIG_IGN)  # a second Ctrl-C must not skip cleanup
+        for s in STOP_SIGNALS:
+            signal.signal(s, signal.SIG_IGN)
         procs.stop_all()
         load.stop()
         if a.keep_logs:

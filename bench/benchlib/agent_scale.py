@@ -30,15 +30,18 @@ GOAL_CPU, GOAL_RSS_MIB = 1.0, 32
 class Node:
     """The pods, their processes and cgroups, and the stand-in kubelet."""
 
-    def __init__(self, ctx, d):
-        self.ctx, self.cgroups = ctx, k8s_env.Cgroups()
+    def __init__(self, ctx):
+        self.ctx, self.cgroups, self._loops = ctx, k8s_env.Cgroups(), []
+
+    def build(self, d):
+        """Certificates, the kubelet, the pods and their processes; what is
+        made before a failure is still undone by cleanup()."""
         self.ca, cert, key = k8s_env.make_certs(d)
         self.token_file = os.path.join(d, "token")
         with open(self.token_file, "w") as f:
             f.write(k8s_env.TOKEN + "\n")
         self.kubelet = k8s_env.Kubelet(d, cert, key)
-        self._loops = []
-        self.agent_only = memory.agent_only_libraries(ctx.blocksnoop)
+        self.agent_only = memory.agent_only_libraries(self.ctx.blocksnoop)
         self.single = self.add_pod("single", 1)
         self.pairs = []
         for i in range(max(SIZES) // 2):
@@ -112,8 +115,9 @@ def measure(ctx, node, n):
 
 
 def run(ctx):
-    node = Node(ctx, procs.logdir())
+    node = Node(ctx)
     try:
+        node.build(procs.logdir())
         rounds = []
         for r in range(ctx.args.agent_rounds):
             k = r % len(SIZES)
