@@ -55,7 +55,16 @@ class Result:
             [""] + [f"- {n}" for n in self.notes] if self.notes else [])])
 
 
-def verdict(ok, undecided=False):
-    if undecided:
-        return "not resolved"
+def verdict(ok):
     return "met" if ok else "**missed**"
+
+
+def verdict_ci(value, ci, goal, higher_is_better):
+    """met / missed when the 95% interval lies on one side of goal; when it
+    spans the goal, not resolved (which side the point estimate is on)."""
+    if value is None:
+        return "not run"
+    ok = value >= goal if higher_is_better else value <= goal
+    if ci is None or ci[0] <= goal <= ci[1]:
+        return f"not resolved (estimate {'meets' if ok else 'misses'} it)"
+    return verdict(ok)

@@ -13,7 +13,7 @@ import subprocess
 import time
 
 from . import machine, procs, stats
-from .context import PYTHON, Result, log, verdict
+from .context import PYTHON, Result, log, verdict_ci
 
 SETUPS = ("nothing", "empty", "blocksnoop")
 IDLE_LOOP = "import asyncio; asyncio.run(asyncio.sleep(1e9))"
@@ -113,5 +113,5 @@ def report(ctx, rounds, thrown, disturbed):
         m, ci = stats.diff_summary(diffs(rounds, key, "blocksnoop", "empty"))
         res.goals.append((f"epoll call of an unwatched thread ≤ floor + {GOAL_NS} ns ({what})",
                           f"{stats.fmt(m, '+,.0f')} ns{stats.fmt_ci(ci, '+,.0f')}",
-                          verdict(m is not None and m <= GOAL_NS)))
+                          verdict_ci(m, ci, GOAL_NS, higher_is_better=False)))
     return res

@@ -17,7 +17,7 @@ import subprocess
 import time
 
 from . import machine, procs, procstat, stats
-from .context import HERE, PYTHON, Result, log, verdict
+from .context import HERE, PYTHON, Result, log, verdict_ci
 
 SETUPS = ("nothing", "empty", "blocksnoop")
 GOAL = 0.995
@@ -155,12 +155,10 @@ def report(ctx, rounds, thrown, disturbed, seconds):
                   ", ".join(f"{r:.4f}" for r in ratios(rounds, "blocksnoop", "empty")) + "."]
     gm, ci = stats.ratio_summary(ratios(rounds, "blocksnoop", "empty"))
     floor, fci = stats.ratio_summary(ratios(rounds, "empty", "nothing"))
-    decided = ci is not None and (ci[0] >= GOAL or ci[1] < GOAL)
     res.goals.append(("throughput with blocksnoop -t 10 ≥ 99.5% of the empty-program floor",
                       f"{stats.fmt(stats.pct(gm), '.2f')}%"
                       f"{stats.fmt_ci(ci and (100 * ci[0], 100 * ci[1]), '.2f')}, "
                       f"{len(rounds)} rounds; floor itself {stats.fmt(stats.pct(floor), '.2f')}%"
                       f"{stats.fmt_ci(fci and (100 * fci[0], 100 * fci[1]), '.2f')} of nothing",
-                      verdict(gm is not None and gm >= GOAL) +
-                      ("" if decided else " (interval spans 99.5%)")))
+                      verdict_ci(gm, ci, GOAL, higher_is_better=True)))
     return res
