@@ -51,7 +51,7 @@ def parse_args():
     ap.add_argument("--blocksnoop-args", default="", metavar="ARGS",
                     help='extra options for every blocksnoop run, e.g. "--sampler none"')
     ap.add_argument("--quick", action="store_true",
-                    help="~6 minutes instead of ~40: fewer, shorter rounds (too few to "
+                    help="~8 minutes instead of 25-40: fewer, shorter rounds (too few to "
                     "resolve the throughput goal)")
     ap.add_argument("--only", default=",".join(PARTS), metavar="PART,...",
                     help=f"run only these parts ({', '.join(PARTS)})")

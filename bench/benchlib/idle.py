@@ -25,7 +25,8 @@ def start_loops(ctx, tick, threads=1, cpus=None, name="loops"):
     p = procs.start(procs.pinned([PYTHON, os.path.join(HERE, "idle_loops.py"), "--tick",
                                   str(tick), "--threads", str(threads)], cpus),
                     name, stdout=subprocess.PIPE)
-    procs.read_line(p, "idle_loops.py", timeout=60)
+    # A thousand threads start slowly on a busy machine.
+    procs.read_line(p, "idle_loops.py", timeout=max(60, threads * 0.2))
     return p
 
 
