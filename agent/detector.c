@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "detector.h"
@@ -125,9 +127,10 @@ static struct bpf_program *epoll_program(struct gap_detector_bpf *skel, enum mar
 	return progs[lookup][v][enter];
 }
 
-/* Whether BTF tracepoint name can take a program (probe as libbpf-tools
- * do: load the smallest one). */
-static bool kernel_has_tp_btf(const char *name)
+/* Whether BTF tracepoint name, found in vmlinux as libbpf finds it (the
+ * typedef btf_trace_<name>), can take a program (probe as libbpf-tools do:
+ * load the smallest one). */
+static bool kernel_has_tp_btf(const struct btf *vmlinux, const char *name)
 {
 	/* r0 = 0; exit */
 	const struct bpf_insn insns[] = {
@@ -135,8 +138,11 @@ static bool kernel_has_tp_btf(const char *name)
 		{ .code = 0x95 },
 	};
 	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_RAW_TP);
-	int fd, id = libbpf_find_vmlinux_btf_id(name, BPF_TRACE_RAW_TP);
+	char typedef_name[64];
+	int fd, id;
 
+	snprintf(typedef_name, sizeof(typedef_name), "btf_trace_%s", name);
+	id = btf__find_by_name_kind(vmlinux, typedef_name, BTF_KIND_TYPEDEF);
 	if (id <= 0)
 		return false;
 	opts.attach_btf_id = id;
@@ -145,6 +151,23 @@ static bool kernel_has_tp_btf(const char *name)
 		return false;
 	close(fd);
 	return true;
+}
+
+/* The three process-following tracepoints, looked up in one parse of the
+ * kernel's BTF: each parse holds two copies of it (~11 MB here) at once,
+ * the largest part of our peak memory. */
+static bool kernel_has_follow_tracepoints(void)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	bool ok;
+
+	if (!vmlinux)
+		return false;
+	ok = kernel_has_tp_btf(vmlinux, "sched_process_fork") &&
+	     kernel_has_tp_btf(vmlinux, "sched_process_exec") &&
+	     kernel_has_tp_btf(vmlinux, "sched_process_exit");
+	btf__free(vmlinux);
+	return ok;
 }
 
 /* Whether pidfds can name threads other than the main one (Linux 6.9):
@@ -171,8 +194,7 @@ static bool kernel_has_task_storage(const char **why)
 	    libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_get_current_task_btf, NULL) != 1)
 		return false;
 	*why = "no BTF tracepoints for sched_process_{fork,exec,exit}";
-	return kernel_has_tp_btf("sched_process_fork") && kernel_has_tp_btf("sched_process_exec") &&
-	       kernel_has_tp_btf("sched_process_exit");
+	return kernel_has_follow_tracepoints();
 }
 
 /* Tell the kernel side which PID namespace our ids are numbered in. */
@@ -343,6 +365,12 @@ int detector_open_with(struct detector **out, const struct detector_options *o,
 	if (!o)
 		o = &defaults;
 	libbpf_set_print(libbpf_print);
+	/* libbpf parses the kernel's BTF (megabytes) into malloc'd copies.
+	 * glibc raises its mmap threshold to the size of the first large
+	 * block freed, so the next parse's copies would land in the heap and
+	 * stay part of our resident memory for good; a fixed threshold keeps
+	 * every large block in a mapping of its own, unmapped on free. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
 	d = calloc(1, sizeof(*d));
 	if (!d)
@@ -398,6 +426,7 @@ int detector_open_with(struct detector **out, const struct detector_options *o,
 	if (code)
 		goto cleanup;
 loaded:
+	malloc_trim(0); /* what loading freed, back to the system */
 	log_info("attached to the epoll tracepoints (%s)",
 		 d->lookup == LOOKUP_THREAD_ID ? "thread ids" : "task storage, processes followed");
 	code = EXIT_RUNTIME;
