@@ -190,12 +190,12 @@ struct dict_entry {
 
 /*
  * The entries of the dict at addr (combined tables only: a split table is
- * an instance's, never one of those read here), at most max, into a
- * malloc'd *out (free it). 0, -EFAULT (not a dict, or a torn or implausible
+ * an instance's, never one of those read here), at most max (*more says
+ * whether there were more), into a malloc'd *out (free it). 0, -EFAULT (not a dict, or a torn or implausible
  * table), other -errno.
  */
 static int read_dict(struct py_process *p, const struct py_task_offsets *t, uint64_t addr,
-		     size_t max, struct dict_entry **out, size_t *n)
+		     size_t max, struct dict_entry **out, size_t *n, bool *more)
 {
 	uint8_t hdr[48], khdr[32], *raw = NULL;
 	uint64_t keys, type, entries, esize;
@@ -208,6 +208,7 @@ static int read_dict(struct py_process *p, const struct py_task_offsets *t, uint
 
 	*out = NULL;
 	*n = 0;
+	*more = false;
 	if (!remote_ptr_ok(addr) || t->dict_keys + 16 > sizeof(hdr))
 		return -EFAULT;
 	err = remote_read(&p->r, addr, hdr, t->dict_keys + 16);
@@ -237,8 +238,10 @@ static int read_dict(struct py_process *p, const struct py_task_offsets *t, uint
 	    rbuf_u8(&rb, 10) > 1)
 		return -EFAULT;
 	esize = rbuf_u8(&rb, 10) == 0 ? 24 : 16;
-	if ((size_t)nentries > max)
+	if ((size_t)nentries > max) {
 		nentries = (int64_t)max;
+		*more = true;
+	}
 	if (nentries == 0)
 		return 0;
 	entries = keys + 32 + (1ULL << log2_index);
@@ -276,10 +279,11 @@ static int dict_lookup(struct py_process *p, struct py_tasks *tasks, uint64_t ad
 {
 	struct dict_entry *e;
 	size_t n, i;
+	bool more;
 	int err;
 
 	*value = 0;
-	err = read_dict(p, &tasks->toff, addr, MAX_MODULES, &e, &n);
+	err = read_dict(p, &tasks->toff, addr, MAX_MODULES, &e, &n, &more);
 	if (err)
 		return err;
 	for (i = 0; i < n && !*value; i++)
@@ -513,15 +517,20 @@ static void fill_chain(struct py_process *p, struct py_tasks *tasks, uint64_t ta
 	}
 }
 
-/* 3.11-3.13: the task of _current_tasks whose coroutine the thread runs. */
+/*
+ * 3.11-3.13: the task of _current_tasks whose coroutine the thread runs
+ * (0: none). -E2BIG: none among the MAX_LOOPS entries read, and there are
+ * more (a target that fills its dict cannot make a task look absent).
+ */
 static int task_from_dict(struct py_process *p, struct py_tasks *tasks, uint64_t *task)
 {
 	struct dict_entry *e;
 	size_t n, i;
+	bool more;
 	int err;
 
 	*task = 0;
-	err = read_dict(p, &tasks->toff, tasks->current_tasks, MAX_LOOPS, &e, &n);
+	err = read_dict(p, &tasks->toff, tasks->current_tasks, MAX_LOOPS, &e, &n, &more);
 	if (err)
 		return err;
 	for (i = 0; i < n && !*task; i++) {
@@ -534,7 +543,7 @@ static int task_from_dict(struct py_process *p, struct py_tasks *tasks, uint64_t
 			*task = e[i].value;
 	}
 	free(e);
-	return 0;
+	return !*task && more ? -E2BIG : 0;
 }
 
 int py_process_task(struct py_process *p, pid_t tid, struct py_task *out)
@@ -586,6 +595,12 @@ int py_process_task(struct py_process *p, pid_t tid, struct py_task *out)
 		}
 		if (!err)
 			err = task_from_dict(p, tasks, &task);
+		if (err == -E2BIG) {
+			out->state = PY_TASK_UNAVAILABLE;
+			snprintf(out->why, sizeof(out->why), "more than %d loops run a task step at "
+				 "once (not all read)", MAX_LOOPS);
+			return 0;
+		}
 		if (err) {
 			/* Maybe no longer the dict it was: look for it again. */
 			tasks->current_tasks = 0;
