@@ -50,6 +50,7 @@ struct py_tasks {
 	uint64_t retry_ns;           /* choose (or find) again not before */
 	uint64_t current_tasks;      /* 3.11-3.13: the dict; 0 = not found yet */
 	uint64_t find_retry_ns;      /* ... looked for again not before */
+	uint64_t ctask_type;         /* 3.11-3.13: asyncio's C Task type; 0 = none */
 	bool no_asyncio;             /* 3.11-3.13: sys.modules has no asyncio.tasks */
 	char *str;                   /* PY_STR_BUF scratch */
 };
@@ -322,6 +323,9 @@ static int find_current_tasks(struct py_process *p, struct py_tasks *tasks)
 	err = remote_u64(&p->r, mod + t->module_dict, &md_dict);
 	if (!err)
 		err = dict_lookup(p, tasks, md_dict, "_current_tasks", &dict);
+	/* Tasks are _CTask (the C module's) unless asyncio runs without it. */
+	if (!err)
+		err = dict_lookup(p, tasks, md_dict, "_CTask", &tasks->ctask_type);
 	if (err)
 		return err;
 	if (!dict)
@@ -519,13 +523,16 @@ static void fill_chain(struct py_process *p, struct py_tasks *tasks, uint64_t ta
 
 /*
  * 3.11-3.13: the task of _current_tasks whose coroutine the thread runs
- * (0: none). -E2BIG: none among the MAX_LOOPS entries read, and there are
- * more (a target that fills its dict cannot make a task look absent).
+ * (0: none). Any entry is tried (a class derived from the C Task has its
+ * layout), but with none found, -E2BIG says there were more entries than
+ * read and -EPROTOTYPE that some were not the C Task (the pure-Python
+ * Task's coroutine is not where the C Task keeps it): a target cannot make
+ * a task it runs look absent.
  */
 static int task_from_dict(struct py_process *p, struct py_tasks *tasks, uint64_t *task)
 {
 	struct dict_entry *e;
-	size_t n, i;
+	size_t n, i, others = 0;
 	bool more;
 	int err;
 
@@ -534,8 +541,12 @@ static int task_from_dict(struct py_process *p, struct py_tasks *tasks, uint64_t
 	if (err)
 		return err;
 	for (i = 0; i < n && !*task; i++) {
-		uint64_t coro;
+		uint64_t coro, type = 0;
 
+		if (!remote_ptr_ok(e[i].value) ||
+		    remote_u64(&p->r, e[i].value + p->off.ob_type, &type) ||
+		    type != tasks->ctask_type || !type)
+			others++;
 		if (!remote_ptr_ok(e[i].value) ||
 		    remote_u64(&p->r, e[i].value + tasks->toff.task_coro, &coro))
 			continue;
@@ -543,7 +554,9 @@ static int task_from_dict(struct py_process *p, struct py_tasks *tasks, uint64_t
 			*task = e[i].value;
 	}
 	free(e);
-	return !*task && more ? -E2BIG : 0;
+	if (!*task && more)
+		return -E2BIG;
+	return !*task && others ? -EPROTOTYPE : 0;
 }
 
 int py_process_task(struct py_process *p, pid_t tid, struct py_task *out)
@@ -573,7 +586,7 @@ int py_process_task(struct py_process *p, pid_t tid, struct py_task *out)
 	}
 	tasks = p->tasks;
 	if (choose(p, tasks) < 0) {
-		unavailable(out, "asyncio tasks are %s", tasks->why);
+		unavailable(out, "asyncio tasks: %s", tasks->why);
 		return 0;
 	}
 	if (tasks->toff.style == PY_TASKS_THREAD_STATE) {
@@ -599,6 +612,11 @@ int py_process_task(struct py_process *p, pid_t tid, struct py_task *out)
 			out->state = PY_TASK_UNAVAILABLE;
 			snprintf(out->why, sizeof(out->why), "more than %d loops run a task step at "
 				 "once (not all read)", MAX_LOOPS);
+			return 0;
+		}
+		if (err == -EPROTOTYPE) {
+			unavailable(out, "%s", "a task that is not asyncio's C Task is running (the "
+				    "pure-Python Task, or a class of its own): it is not read");
 			return 0;
 		}
 		if (err) {

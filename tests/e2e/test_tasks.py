@@ -16,6 +16,7 @@ tasks and says in its truth file what a reader should find:
     at unmapped memory, while it blocks: "unavailable" with a reason, the
     stack still read, blocksnoop unharmed; on 3.11-3.13 it also fills
     asyncio.tasks._current_tasks with entries that are no task;
+  * asyncio without its C module: its pure-Python tasks are "unavailable";
   * versions that do not read tasks (before 3.11, free-threaded builds)
     say "unavailable" and why;
   * the console's task line; Austin's events say it reads no tasks.
@@ -102,6 +103,25 @@ def test_tasks(bs, tmp_path, python):
     default = next(b for b in blocks if b["kind"] == "default")
     assert default["task"].startswith("Task-"), default
     assert "warning" not in res.stderr.lower(), res
+
+
+@pytest.mark.parametrize("minor", [11, 13, 14])
+def test_pure_python_tasks(bs, tmp_path, minor):
+    """asyncio without its C module: its pure-Python tasks are not read, and
+    an event in one says so ("unavailable", not "no_task"); a bare callback
+    is still no task where that can be told (3.11-3.13)."""
+    python = tasks_python(minor)
+    res, blocks = run_target(bs, tmp_path, python, "--pure-python")
+    for b in blocks:
+        e = event_of(res.events, b)
+        assert e["python_stacks"], e
+        t = e["task"]
+        if b["kind"] == "callback" and minor < 14:
+            assert t["state"] == "no_task", e
+        else:
+            assert t["state"] == "unavailable", e
+            assert ("not asyncio's C Task" in t["reason"] if minor < 14
+                    else ".AsyncioDebug section was not found" in t["reason"]), e
 
 
 @pytest.mark.parametrize("python", [pytest.param(i, id=i.id) for i in NOT_READ])
