@@ -81,12 +81,6 @@ def tasks_python(minor):
     return found[0]
 
 
-@pytest.mark.parametrize("minor", [11, 13, 14, 15])
-def test_required_versions_present(minor):
-    """The versions this feature is promised for are all here to be tested."""
-    tasks_python(minor)
-
-
 @pytest.mark.parametrize("python", [pytest.param(i, id=i.id) for i in READS_TASKS])
 def test_tasks(bs, tmp_path, python):
     """Named and default-named tasks, the awaited-by chain, a bare callback,
