@@ -189,25 +189,27 @@ struct dict_entry {
 	uint64_t key, value;
 };
 
+/* Dict entries copied per read (on the stack: no allocation per sample). */
+#define DICT_CHUNK 64
+
 /*
- * The entries of the dict at addr (combined tables only: a split table is
- * an instance's, never one of those read here), at most max (*more says
- * whether there were more), into a malloc'd *out (free it). 0, -EFAULT (not a dict, or a torn or implausible
- * table), other -errno.
+ * The used entries of the dict at addr (combined tables only: a split table
+ * is an instance's, never one of those read here), of its first max
+ * entries, into out[max]; *more says whether it has more. 0, -EFAULT (not
+ * a dict, or a torn or implausible table), other -errno.
  */
 static int read_dict(struct py_process *p, const struct py_task_offsets *t, uint64_t addr,
-		     size_t max, struct dict_entry **out, size_t *n, bool *more)
+		     struct dict_entry *out, size_t max, size_t *n, bool *more)
 {
-	uint8_t hdr[48], khdr[32], *raw = NULL;
+	uint8_t hdr[48], khdr[32], raw[DICT_CHUNK * 24];
 	uint64_t keys, type, entries, esize;
 	unsigned log2_size, log2_index;
 	enum py_obkind kind;
 	struct rbuf rb;
 	int64_t nentries;
-	size_t i, k = 0;
+	size_t done, i;
 	int err;
 
-	*out = NULL;
 	*n = 0;
 	*more = false;
 	if (!remote_ptr_ok(addr) || t->dict_keys + 16 > sizeof(hdr))
@@ -243,50 +245,44 @@ static int read_dict(struct py_process *p, const struct py_task_offsets *t, uint
 		nentries = (int64_t)max;
 		*more = true;
 	}
-	if (nentries == 0)
-		return 0;
 	entries = keys + 32 + (1ULL << log2_index);
-	raw = malloc((size_t)nentries * esize);
-	*out = malloc((size_t)nentries * sizeof(**out));
-	if (!raw || !*out) {
-		err = -ENOMEM;
-		goto fail;
-	}
-	err = remote_read(&p->r, entries, raw, (size_t)nentries * esize);
-	if (err)
-		goto fail;
-	for (i = 0; i < (size_t)nentries; i++) {
-		const uint8_t *e = raw + i * esize + (esize == 24 ? 8 : 0);
-		struct dict_entry de;
+	for (done = 0; done < (size_t)nentries; done += DICT_CHUNK) {
+		size_t chunk = (size_t)nentries - done < DICT_CHUNK ? (size_t)nentries - done
+								    : DICT_CHUNK;
 
-		memcpy(&de.key, e, 8);
-		memcpy(&de.value, e + 8, 8);
-		if (de.key && de.value)
-			(*out)[k++] = de;
+		err = remote_read(&p->r, entries + done * esize, raw, chunk * esize);
+		if (err)
+			return err;
+		for (i = 0; i < chunk; i++) {
+			const uint8_t *e = raw + i * esize + (esize == 24 ? 8 : 0);
+			struct dict_entry de;
+
+			memcpy(&de.key, e, 8);
+			memcpy(&de.value, e + 8, 8);
+			if (de.key && de.value)
+				out[(*n)++] = de;
+		}
 	}
-	free(raw);
-	*n = k;
 	return 0;
-fail:
-	free(raw);
-	free(*out);
-	*out = NULL;
-	return err;
 }
 
 /* The value of key `name` (a str) in the dict at addr: 0 = none. */
 static int dict_lookup(struct py_process *p, struct py_tasks *tasks, uint64_t addr,
 		       const char *name, uint64_t *value)
 {
-	struct dict_entry *e;
+	struct dict_entry *e = malloc(MAX_MODULES * sizeof(*e));
 	size_t n, i;
 	bool more;
 	int err;
 
 	*value = 0;
-	err = read_dict(p, &tasks->toff, addr, MAX_MODULES, &e, &n, &more);
-	if (err)
+	if (!e)
+		return -ENOMEM;
+	err = read_dict(p, &tasks->toff, addr, e, MAX_MODULES, &n, &more);
+	if (err) {
+		free(e);
 		return err;
+	}
 	for (i = 0; i < n && !*value; i++)
 		if (py_read_str(p, e[i].key, tasks->str) == 0 && strcmp(tasks->str, name) == 0)
 			*value = e[i].value;
@@ -531,13 +527,13 @@ static void fill_chain(struct py_process *p, struct py_tasks *tasks, uint64_t ta
  */
 static int task_from_dict(struct py_process *p, struct py_tasks *tasks, uint64_t *task)
 {
-	struct dict_entry *e;
+	struct dict_entry e[MAX_LOOPS];
 	size_t n, i, others = 0;
 	bool more;
 	int err;
 
 	*task = 0;
-	err = read_dict(p, &tasks->toff, tasks->current_tasks, MAX_LOOPS, &e, &n, &more);
+	err = read_dict(p, &tasks->toff, tasks->current_tasks, e, MAX_LOOPS, &n, &more);
 	if (err)
 		return err;
 	for (i = 0; i < n && !*task; i++) {
@@ -553,7 +549,6 @@ static int task_from_dict(struct py_process *p, struct py_tasks *tasks, uint64_t
 		if (remote_ptr_ok(coro) && walked(p, coro + tasks->toff.gen_iframe))
 			*task = e[i].value;
 	}
-	free(e);
 	if (!*task && more)
 		return -E2BIG;
 	return !*task && others ? -EPROTOTYPE : 0;
