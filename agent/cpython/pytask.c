@@ -385,7 +385,7 @@ static int read_task(struct py_process *p, struct py_tasks *tasks, uint64_t task
 		     struct py_task_link *link, uint64_t *coro_out, uint8_t *hdr)
 {
 	const struct py_task_offsets *t = &tasks->toff;
-	uint64_t name, coro, qualname;
+	uint64_t name, coro, name_type, qualname;
 	enum py_obkind kind;
 	struct rbuf rb;
 	int err;
@@ -401,9 +401,9 @@ static int read_task(struct py_process *p, struct py_tasks *tasks, uint64_t task
 	if (rb.bad || !remote_ptr_ok(name) || !remote_ptr_ok(coro))
 		return -EFAULT;
 	*coro_out = coro;
-	err = remote_u64(&p->r, name + p->off.ob_type, &qualname);
+	err = remote_u64(&p->r, name + p->off.ob_type, &name_type);
 	if (!err)
-		err = py_type_kind(p, qualname, &kind);
+		err = py_type_kind(p, name_type, &kind);
 	if (err)
 		return err;
 	if (kind == PY_KIND_STR) {
