@@ -8,6 +8,7 @@
 #include "options.h"
 #include "record.h"
 #include "stacks.h"
+#include "tasks.h"
 #include "timeutil.h"
 
 /* Milliseconds and seconds are reported to the microsecond / millisecond:
@@ -208,6 +209,44 @@ static bool add_stacks(cJSON *r, const struct stack_set *set)
 	return cJSON_AddNumberToObject(r, "samples", set->total_samples) != NULL;
 }
 
+/*
+ * task: the asyncio task the block ran in (of its most sampled stack):
+ * state "running" (name, coro, awaited_by: the tasks awaiting it, nearest
+ * first, up to the root), "no_task" (a bare callback) or "unavailable"
+ * (reason). Every key is always there; null where it does not apply.
+ */
+static bool add_task(cJSON *r, const struct stack_set *set, int sampler)
+{
+	const struct task_seen *t;
+	cJSON *o = cJSON_AddObjectToObject(r, "task"), *by;
+	const char *why;
+	bool running;
+
+	if (!o)
+		return false;
+	t = event_task(set, sampler, &why);
+	running = t && t->state == TASK_RUNNING;
+	if (!cJSON_AddStringToObject(o, "state", task_state_name(t ? t->state : TASK_UNAVAILABLE)) ||
+	    !(running ? cJSON_AddStringToObject(o, "name", t->chain[0].name)
+		      : cJSON_AddNullToObject(o, "name")) ||
+	    !(running ? cJSON_AddStringToObject(o, "coro", t->chain[0].coro)
+		      : cJSON_AddNullToObject(o, "coro")) ||
+	    !(by = cJSON_AddArrayToObject(o, "awaited_by")) ||
+	    !cJSON_AddBoolToObject(o, "awaited_by_truncated", running && t->truncated) ||
+	    !(why ? cJSON_AddStringToObject(o, "reason", why) : cJSON_AddNullToObject(o, "reason")))
+		return false;
+	for (int i = 1; running && i < t->depth; i++) {
+		cJSON *link = cJSON_CreateObject();
+
+		if (!link || !cJSON_AddItemToArray(by, link))
+			return cJSON_Delete(link), false;
+		if (!cJSON_AddStringToObject(link, "name", t->chain[i].name) ||
+		    !cJSON_AddStringToObject(link, "coro", t->chain[i].coro))
+			return false;
+	}
+	return true;
+}
+
 /* sampler: which sampler the event's thread has ("builtin", "austin"), or
  * null for none. */
 static bool add_sampler(cJSON *r, int kind)
@@ -236,6 +275,7 @@ cJSON *record_blocking_event(const struct session_info *s,
 	     cJSON_AddStringToObject(r, "process_name", e->process_name ? e->process_name : "") &&
 	     cJSON_AddStringToObject(r, "level", e->is_error ? "error" : "warning") &&
 	     add_stacks(r, e->stacks) &&
+	     add_task(r, e->stacks, e->sampler) &&
 	     add_sampler(r, e->sampler) &&
 	     add_meta(r, e->meta);
 	if (!ok) {
@@ -261,6 +301,7 @@ cJSON *record_still_blocked(const struct session_info *s, const struct still_blo
 	     cJSON_AddStringToObject(r, "process_name", b->process_name ? b->process_name : "") &&
 	     cJSON_AddStringToObject(r, "level", b->is_error ? "error" : "warning") &&
 	     add_stacks(r, b->stacks) &&
+	     add_task(r, b->stacks, -1) &&
 	     add_meta(r, b->meta);
 	if (!ok) {
 		cJSON_Delete(r);

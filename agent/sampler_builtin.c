@@ -20,9 +20,11 @@
 #include <unistd.h>
 
 #include "cpython/pyreader.h"
+#include "cpython/pytask.h"
 #include "log.h"
 #include "procfs.h"
 #include "sampler.h"
+#include "tasks.h"
 #include "timeutil.h"
 
 /* Retry opening a target's interpreter after 20 ms, doubling up to 1 s: a
@@ -63,6 +65,7 @@ struct builtin_sampler {
 	struct target *targets[MAX_WATCHED_THREADS];
 	int nslots; /* one past the highest slot ever watched */
 	struct py_stack scratch;         /* large: kept off the stack */
+	struct py_task task;             /* the running task, read with each sample */
 };
 
 static void target_free(struct target *t)
@@ -302,6 +305,10 @@ static void sample_target(struct builtin_sampler *s, int slot, uint64_t now,
 		return;
 
 	ret = py_process_sample(t->proc, t->thread.tid, &s->scratch);
+	/* The task is read inside the same window as the stack, so that it is
+	 * attributed to the gap exactly as the stack is. */
+	if (!ret)
+		ret = py_process_task(t->proc, t->thread.tid, &s->task);
 	after = detector_gap_open_since(s->det, slot);
 	if (ret && before == after)
 		note_failure(t, before, ret);
@@ -325,6 +332,7 @@ static void sample_target(struct builtin_sampler *s, int slot, uint64_t now,
 	for (int i = 0; i < st.depth; i++)
 		frames[i] = sampler_frame(s->scratch.frames[i].function, s->scratch.frames[i].file,
 					  s->scratch.frames[i].line);
+	task_seen_from_py(&st.task, &s->task);
 	sampled_thread_count(&t->thread, before, now, &st, fn, ctx);
 	sampler_tell(&s->base, slot, SAMPLER_NEWS_SAMPLES, 1, NULL);
 }

@@ -3,7 +3,8 @@
  * sink_console.c - the human report on stderr:
  *
  *   [  1.23s] #1  BLOCKED  302.1ms  pid=1234 (gunicorn) tid=1234
- *       no Python stack: stack sampling is off
+ *       task checkout-42 (handle_order) ← awaited by main (main)
+ *       Python stack (most recent call last), 3 of 3 samples: ...
  *
  * and, in stats mode, a distribution redrawn in place every second (one
  * line per second when stderr is not a terminal).
@@ -17,6 +18,7 @@
 #include "record.h"
 #include "sink.h"
 #include "stacks.h"
+#include "tasks.h"
 
 #define RED_BOLD "\033[1;31m"
 #define YELLOW "\033[33m"
@@ -140,6 +142,32 @@ static void format_stack(const struct console_sink *cs, char *buf, size_t len,
 		       c(cs, DIM), hidden, hidden == 1 ? "" : "s", c(cs, RESET));
 }
 
+/*
+ * The asyncio task the block ran in, on its own line under the header:
+ * "task checkout-42 (handle_order) ← awaited by main (main)". Nothing when
+ * no task could be looked for (no sampler, no stack, or a sampler that
+ * does not read tasks): the stack line says why already.
+ */
+static void format_task(const struct console_sink *cs, char *buf, size_t len, size_t *used,
+			const struct stack_set *set, int sampler)
+{
+	const struct task_seen *t;
+	const char *why;
+	char chain[1024];
+
+	t = event_task(set, sampler, &why);
+	if (t && t->state == TASK_RUNNING) {
+		task_format_chain(t, chain, sizeof(chain));
+		append(buf, len, used, "    task %s\n", chain);
+	} else if (t) {
+		append(buf, len, used, "    %sno task: a bare callback, not a task step%s\n",
+		       c(cs, DIM), c(cs, RESET));
+	} else if (set && set->nstacks && set->stacks[0].stack.task.state == TASK_UNAVAILABLE) {
+		append(buf, len, used, "    %stask unavailable: %s%s\n", c(cs, DIM), why,
+		       c(cs, RESET));
+	}
+}
+
 static void format_stacks(const struct console_sink *cs, char *buf, size_t len,
 			  size_t *used, const struct stack_set *set)
 {
@@ -175,6 +203,7 @@ static void console_event(struct sink *s, const struct session_info *si,
 	       e->timestamp_s, (unsigned long long)e->number,
 	       c(cs, e->is_error ? RED_BOLD : YELLOW), c(cs, RESET), e->duration_ms);
 	append_ids(buf, sizeof(buf), &used, e->pid, e->process_name, e->tid);
+	format_task(cs, buf, sizeof(buf), &used, e->stacks, e->sampler);
 	format_stacks(cs, buf, sizeof(buf), &used, e->stacks);
 	sink_write_all(cs->fd, buf, used);
 }
@@ -193,6 +222,7 @@ static void console_still_blocked(struct sink *s, const struct session_info *si,
 	       b->timestamp_s, c(cs, b->is_error ? RED_BOLD : YELLOW), c(cs, RESET),
 	       b->blocked_ms);
 	append_ids(buf, sizeof(buf), &used, b->pid, b->process_name, b->tid);
+	format_task(cs, buf, sizeof(buf), &used, b->stacks, -1);
 	format_stacks(cs, buf, sizeof(buf), &used, b->stacks);
 	sink_write_all(cs->fd, buf, used);
 }

@@ -128,7 +128,7 @@ static void frames_put(struct frame *frames, int n)
 
 bool stack_equal(const struct stack *a, const struct stack *b)
 {
-	if (a->depth != b->depth)
+	if (a->depth != b->depth || !task_seen_equal(&a->task, &b->task))
 		return false;
 	/* Interned strings: equal strings are the same pointer. */
 	for (int i = 0; i < a->depth; i++)
@@ -142,11 +142,16 @@ bool stack_equal(const struct stack *a, const struct stack *b)
 int stack_copy(struct stack *dst, const struct stack *src)
 {
 	*dst = (struct stack){ .depth = src->depth, .truncated = src->truncated };
+	if (task_seen_copy(&dst->task, &src->task)) {
+		dst->depth = 0;
+		return -ENOMEM;
+	}
 	if (!src->depth)
 		return 0;
 	dst->frames = malloc(src->depth * sizeof(*dst->frames));
 	if (!dst->frames) {
 		dst->depth = 0;
+		task_seen_put(&dst->task);
 		return -ENOMEM;
 	}
 	for (int i = 0; i < src->depth; i++) {
@@ -167,11 +172,14 @@ int stack_copy(struct stack *dst, const struct stack *src)
 
 int stack_take(struct stack *dst, struct stack *src)
 {
-	*dst = (struct stack){ .depth = src->depth, .truncated = src->truncated };
+	*dst = (struct stack){ .depth = src->depth, .truncated = src->truncated,
+			       .task = src->task };
+	memset(&src->task, 0, sizeof(src->task)); /* its references are dst's now */
 	if (src->depth) {
 		dst->frames = malloc(src->depth * sizeof(*dst->frames));
 		if (!dst->frames) {
 			dst->depth = 0;
+			task_seen_put(&dst->task);
 			stack_release(src);
 			return -ENOMEM;
 		}
@@ -185,6 +193,7 @@ void stack_release(struct stack *s)
 {
 	frames_put(s->frames, s->depth);
 	s->depth = 0;
+	task_seen_put(&s->task);
 }
 
 void stack_free(struct stack *s)

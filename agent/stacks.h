@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "tasks.h"
+
 /*
  * A frame's strings are interned (intern() below) and the frame holds one
  * reference on each: whoever frees a frame gives them back (stack_free(),
@@ -27,6 +29,10 @@ struct stack {
 	int depth;
 	bool truncated;       /* deeper than the reader follows */
 	struct frame *frames; /* innermost first; owned, with their references */
+	/* The asyncio task running when it was sampled (tasks.h), with its own
+	 * references: part of what makes two stacks equal, moved, copied and
+	 * given back with the frames. */
+	struct task_seen task;
 };
 
 struct stack_count {
@@ -59,7 +65,7 @@ void intern_put(const char *s);
 /* How many distinct interned strings are alive (for tests). */
 size_t intern_count(void);
 
-/* Whether two stacks have the same frames (function, file, line). */
+/* Whether two stacks have the same frames (function, file, line) and task. */
 bool stack_equal(const struct stack *a, const struct stack *b);
 
 /* Deep copy: a new frames array, with new references on the strings.

@@ -40,7 +40,8 @@ async def serve(seconds):
     n = 0
     while time.monotonic() < deadline:
         n += 1
-        await asyncio.gather(fetch_profile(n), write_audit_log(f"request {n}"))
+        profile = asyncio.create_task(fetch_profile(n), name=f"request-{n}")
+        await asyncio.gather(profile, write_audit_log(f"request {n}"))
         if n % 2 == 0:
             await hash_password(f"secret-{n}")
         await asyncio.sleep(0.2)

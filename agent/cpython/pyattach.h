@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "pyelf.h"
 #include "pyreader.h"
 #include "remote.h"
 
@@ -26,6 +27,10 @@ struct py_runtime_loc {
 	char path[4096];              /* the file, as the target sees it */
 	bool replaced;                /* the file on disk may not be the one mapped */
 	unsigned files_tried;         /* ELF files opened to find it */
+	/* The file's .AsyncioDebug section, if it has one (3.14+ with _asyncio
+	 * built in): see pyelf.h. */
+	uint8_t asyncio_debug[PYELF_ASYNCIO_DEBUG_MAX];
+	size_t asyncio_debug_len;
 };
 
 /*

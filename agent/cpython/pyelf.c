@@ -37,6 +37,22 @@ static bool section_readable(Elf_Scn *scn, uint64_t size, GElf_Shdr *sh)
 	       sh->sh_size <= PYELF_SECTION_MAX;
 }
 
+/* Keep the start of the .AsyncioDebug section (initialised data). */
+static void keep_asyncio_debug(Elf_Scn *scn, uint64_t size, struct pyelf *out)
+{
+	Elf_Data *data;
+	GElf_Shdr sh;
+
+	if (!section_readable(scn, size, &sh) || sh.sh_type != SHT_PROGBITS)
+		return;
+	data = elf_getdata(scn, NULL);
+	if (!data || !data->d_buf || data->d_size == 0)
+		return;
+	out->asyncio_debug_len = data->d_size < sizeof(out->asyncio_debug) ?
+				 data->d_size : sizeof(out->asyncio_debug);
+	memcpy(out->asyncio_debug, data->d_buf, out->asyncio_debug_len);
+}
+
 /* Look for _PyRuntime and Py_Version in one symbol table. */
 static void scan_symbols(Elf *elf, Elf_Scn *scn, uint64_t size, struct pyelf *out)
 {
@@ -186,6 +202,8 @@ int pyelf_inspect(int fd, struct pyelf *out, char *err, size_t errlen)
 		if (name && strcmp(name, ".PyRuntime") == 0 && sh.sh_addr) {
 			have_section = true;
 			section_addr = sh.sh_addr;
+		} else if (name && strcmp(name, ".AsyncioDebug") == 0 && !out->asyncio_debug_len) {
+			keep_asyncio_debug(scn, size, out);
 		}
 	}
 	/* .dynsym first (exported, survives strip), then .symtab. */

@@ -18,6 +18,8 @@
 /* The largest section read (symbol and string tables: a few MiB at most
  * in an unstripped libpython). */
 #define PYELF_SECTION_MAX (32u << 20)
+/* Bytes of the .AsyncioDebug section kept. */
+#define PYELF_ASYNCIO_DEBUG_MAX 128
 
 struct pyelf_load {
 	uint64_t vaddr, offset, filesz, memsz;
@@ -33,6 +35,13 @@ struct pyelf {
 	uint64_t py_version;
 	int nloads;
 	struct pyelf_load loads[PYELF_MAX_LOADS];
+	/*
+	 * The start of section ".AsyncioDebug" (3.14+: the _asyncio module's
+	 * _AsyncioDebug offsets, constant data), at most PYELF_ASYNCIO_DEBUG_MAX
+	 * bytes; asyncio_debug_len 0 = no such section.
+	 */
+	uint8_t asyncio_debug[PYELF_ASYNCIO_DEBUG_MAX];
+	size_t asyncio_debug_len;
 };
 
 /*

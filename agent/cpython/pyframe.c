@@ -55,6 +55,7 @@ int py_walk(struct py_process *p, uint64_t frame, struct raw_frame *raw, int *n,
 		if (o->frames == PY_FRAMES_OBJECT) {
 			uint8_t state = rbuf_u8(&fb, o->frame_state);
 
+			raw[*n].addr = frame;
 			raw[*n].code = code;
 			raw[*n].where = (int64_t)rbuf_i32(&fb, o->frame_lasti) * o->lasti_scale;
 			(*n)++;
@@ -69,6 +70,7 @@ int py_walk(struct py_process *p, uint64_t frame, struct raw_frame *raw, int *n,
 			}
 			shim = owner >= o->owner_shim;
 			if (!shim) {
+				raw[*n].addr = frame;
 				raw[*n].code = code;
 				raw[*n].where = (int64_t)rbuf_u64(&fb, o->frame_lasti);
 				(*n)++;

@@ -16,6 +16,7 @@
 
 /* A frame as walked, before its code object is resolved. */
 struct raw_frame {
+	uint64_t addr; /* the frame itself (for pytask.c: which coroutine runs) */
 	uint64_t code;
 	int64_t where; /* byte offset (PyFrameObject) or instruction pointer */
 };

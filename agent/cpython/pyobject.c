@@ -17,7 +17,8 @@ int py_type_kind(struct py_process *p, uint64_t type, enum py_obkind *kind)
 	static const struct {
 		const char *name;
 		enum py_obkind kind;
-	} known[] = { { "code", PY_KIND_CODE }, { "str", PY_KIND_STR }, { "bytes", PY_KIND_BYTES } };
+	} known[] = { { "code", PY_KIND_CODE }, { "str", PY_KIND_STR }, { "bytes", PY_KIND_BYTES },
+		      { "int", PY_KIND_INT }, { "dict", PY_KIND_DICT } };
 	const struct py_offsets *o = &p->off;
 	uint8_t hdr[PYOFF_TYPE_MAX];
 	uint64_t name_ptr, flags;

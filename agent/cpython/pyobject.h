@@ -16,8 +16,8 @@
 
 /*
  * What kind of object has type `type` (remembered by address, at most
- * PY_MAX_TYPES). The builtin types are static objects named "code", "str"
- * and "bytes"; a class of the same name is a heap type, and each kind has
+ * PY_MAX_TYPES). The builtin types are static objects named "code", "str",
+ * "bytes", "int" and "dict"; a class of the same name is a heap type, and each kind has
  * one type only. 0, or -errno of a failed read (-EFAULT for a bad pointer).
  */
 int py_type_kind(struct py_process *p, uint64_t type, enum py_obkind *kind);

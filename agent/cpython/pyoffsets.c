@@ -456,3 +456,128 @@ int pyoffsets_from_debug(const uint8_t *buf, size_t len, struct py_offsets *out,
 	}
 	return 0;
 }
+
+/* ---- asyncio tasks (see pyoffsets.h) ---- */
+
+/* What every GIL build of 3.11+ shares. */
+#define PY_TASK_COMMON .dict_keys = 32, .module_dict = 16, .long_size = 16, .long_digits = 24, \
+	.set_mask = 32, .set_table = 40, .ts_running_task = PYOFF_NONE,                      \
+	.task_awaited_by = PYOFF_NONE, .task_awaited_by_is_set = PYOFF_NONE
+
+/* 3.11-3.13, measured live (TaskObj is private to _asynciomodule.c). */
+static const struct {
+	int minor;
+	struct py_task_offsets o;
+} task_builtin[] = {
+	{ 11, { .style = PY_TASKS_CURRENT_DICT, PY_TASK_COMMON, .interp_modules = 888,
+		.task_name = 144, .task_coro = 136, .gen_qualname = 40, .gen_iframe = 80 } },
+	{ 12, { .style = PY_TASKS_CURRENT_DICT, PY_TASK_COMMON, .interp_modules = 944,
+		.task_name = 144, .task_coro = 136, .gen_qualname = 32, .gen_iframe = 72,
+		.long_tagged = true } },
+	/* interp_modules: from _Py_DebugOffsets.interpreter_state.imports_modules */
+	{ 13, { .style = PY_TASKS_CURRENT_DICT, PY_TASK_COMMON, .interp_modules = PYOFF_NONE,
+		.task_name = 128, .task_coro = 120, .gen_qualname = 32, .gen_iframe = 72,
+		.long_tagged = true } },
+};
+
+/* Where 3.13's _Py_DebugOffsets keep interpreter_state.imports_modules. */
+#define DEBUG313_IMPORTS_MODULES 88
+
+/*
+ * _AsyncioDebug (3.14, 3.15): asyncio_task_object {size, task_name,
+ * task_awaited_by, task_is_task, task_awaited_by_is_set, task_coro,
+ * task_node}, asyncio_interpreter_state {size, asyncio_tasks_head},
+ * asyncio_thread_state {size, asyncio_running_loop, asyncio_running_task,
+ * asyncio_tasks_head}: the position of each uint64_t used.
+ */
+enum {
+	ADBG_TASK_SIZE = 0, ADBG_TASK_NAME = 8, ADBG_TASK_AWAITED_BY = 16,
+	ADBG_TASK_AWAITED_BY_IS_SET = 32, ADBG_TASK_CORO = 40,
+	ADBG_TS_SIZE = 72, ADBG_TS_RUNNING_TASK = 88,
+};
+
+static void task_finish(struct py_task_offsets *o)
+{
+	uint32_t n = MAX2(reach(o->task_name, 8), reach(o->task_coro, 8));
+
+	n = MAX2(n, reach(o->task_awaited_by, 8));
+	o->task_read = MAX2(n, reach(o->task_awaited_by_is_set, 1));
+}
+
+int pyoffsets_tasks(int minor, bool free_threaded, const uint8_t *dbg, size_t dbglen,
+		    const uint8_t *adbg, size_t adbglen, struct py_task_offsets *out,
+		    char *err, size_t errlen)
+{
+	uint64_t task_size, ts_size, v[4];
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	out->style = PY_TASKS_NONE;
+	if (minor < 11) {
+		snprintf(err, errlen, "not read for CPython 3.%d (tasks are read from 3.11 on)",
+			 minor);
+		return -1;
+	}
+	if (free_threaded) {
+		snprintf(err, errlen, "not read for a free-threaded CPython");
+		return -1;
+	}
+	for (i = 0; i < sizeof(task_builtin) / sizeof(task_builtin[0]); i++) {
+		if (task_builtin[i].minor != minor)
+			continue;
+		*out = task_builtin[i].o;
+		if (out->interp_modules == PYOFF_NONE) {
+			if (!dbg || dbglen < DEBUG313_IMPORTS_MODULES + 8 ||
+			    !pyoffsets_has_cookie(dbg, dbglen)) {
+				snprintf(err, errlen, "its _Py_DebugOffsets are missing");
+				goto refuse;
+			}
+			v[0] = get_u64(dbg, DEBUG313_IMPORTS_MODULES);
+			if (v[0] < 8 || v[0] >= MAX_BIG_STRUCT - 8 || (v[0] & 7)) {
+				snprintf(err, errlen, "its _Py_DebugOffsets give an implausible "
+					 "imports.modules (%llu)", (unsigned long long)v[0]);
+				goto refuse;
+			}
+			out->interp_modules = (uint32_t)v[0];
+		}
+		task_finish(out);
+		return 0;
+	}
+	if (!adbg) {
+		snprintf(err, errlen, "the _asyncio module's .AsyncioDebug section was not found "
+			 "(asyncio not imported yet, or a build without it)");
+		goto refuse;
+	}
+	if (adbglen < PY_ASYNCIO_DEBUG_SIZE) {
+		snprintf(err, errlen, "its _AsyncioDebug offsets are cut short (%zu of %u bytes)",
+			 adbglen, PY_ASYNCIO_DEBUG_SIZE);
+		goto refuse;
+	}
+	task_size = get_u64(adbg, ADBG_TASK_SIZE);
+	ts_size = get_u64(adbg, ADBG_TS_SIZE);
+	v[0] = get_u64(adbg, ADBG_TASK_NAME);
+	v[1] = get_u64(adbg, ADBG_TASK_CORO);
+	v[2] = get_u64(adbg, ADBG_TASK_AWAITED_BY);
+	v[3] = get_u64(adbg, ADBG_TASK_AWAITED_BY_IS_SET);
+	if (task_size < 16 || task_size > PYOFF_TASK_MAX || ts_size < 16 || ts_size > MAX_STRUCT ||
+	    get_u64(adbg, ADBG_TS_RUNNING_TASK) > ts_size - 8 || v[0] > task_size - 8 ||
+	    v[1] > task_size - 8 || v[2] > task_size - 8 || v[3] > task_size - 1) {
+		snprintf(err, errlen, "its _AsyncioDebug offsets are implausible");
+		goto refuse;
+	}
+	*out = (struct py_task_offsets){
+		.style = PY_TASKS_THREAD_STATE, PY_TASK_COMMON, .interp_modules = PYOFF_NONE,
+		.gen_qualname = 32, .gen_iframe = PYOFF_NONE, .long_tagged = true,
+	};
+	out->ts_running_task = (uint32_t)get_u64(adbg, ADBG_TS_RUNNING_TASK);
+	out->task_name = (uint32_t)v[0];
+	out->task_coro = (uint32_t)v[1];
+	out->task_awaited_by = (uint32_t)v[2];
+	out->task_awaited_by_is_set = (uint32_t)v[3];
+	task_finish(out);
+	return 0;
+refuse:
+	memset(out, 0, sizeof(*out));
+	out->style = PY_TASKS_NONE;
+	return -1;
+}

@@ -169,4 +169,69 @@ void pyoffsets_version_name(uint32_t hexversion, char *buf, size_t len);
 /* Whether buf starts with the _Py_DebugOffsets cookie. */
 bool pyoffsets_has_cookie(const uint8_t *buf, size_t len);
 
+/*
+ * ---- asyncio tasks (pytask.c) ----
+ * Which task a thread runs is kept apart from the stack layout above: it
+ * lives in the _asyncio module, whose layout is its own.
+ *   3.11-3.13 (PY_TASKS_CURRENT_DICT): asyncio.tasks._current_tasks, a dict
+ *     loop -> running task (the C module's own dict, or the pure-Python
+ *     fallback's), reached through sys.modules (the interpreter state's
+ *     modules dict). Which entry is the thread's: the one whose coroutine's
+ *     frame (inside the coroutine object, at gen_iframe) the thread's stack
+ *     goes through. TaskObj, PyGenObject and the dict layouts were measured
+ *     on live 3.11.2, 3.12.1 and 3.13.5 (3.13's modules offset comes from
+ *     its _Py_DebugOffsets).
+ *   3.14+ (PY_TASKS_THREAD_STATE): _PyThreadStateImpl.asyncio_running_task,
+ *     and the task layout, from the _AsyncioDebug offsets the _asyncio
+ *     module publishes in its ELF section ".AsyncioDebug"; awaited_by gives
+ *     the tasks waiting for it (one task, or a set of them).
+ * GIL builds only: the free-threaded ones have other object headers.
+ */
+enum py_task_style {
+	PY_TASKS_NONE,         /* tasks are not read for this version */
+	PY_TASKS_CURRENT_DICT, /* 3.11-3.13 */
+	PY_TASKS_THREAD_STATE, /* 3.14+ */
+};
+
+struct py_task_offsets {
+	enum py_task_style style;
+	/* CURRENT_DICT: PyInterpreterState.modules (3.12+ imports.modules) */
+	uint32_t interp_modules;
+	/* PyDictObject.ma_keys; PyModuleObject.md_dict */
+	uint32_t dict_keys, module_dict;
+	/* THREAD_STATE: _PyThreadStateImpl.asyncio_running_task */
+	uint32_t ts_running_task;
+	/* TaskObj (task_awaited_by* PYOFF_NONE before 3.14); bytes read of one */
+	uint32_t task_name, task_coro, task_awaited_by, task_awaited_by_is_set, task_read;
+	/* PyGenObject / PyCoroObject: gi_qualname, the embedded frame */
+	uint32_t gen_qualname, gen_iframe;
+	/* PyLongObject (a 3.12+ task's default name is its number until asked
+	 * for): size or lv_tag (3.12+: digits = tag >> 3), then 30-bit digits */
+	uint32_t long_size, long_digits;
+	bool long_tagged;
+	/* PySetObject: mask, table (of {key, hash} entries) */
+	uint32_t set_mask, set_table;
+};
+
+/* The most the reader copies of a TaskObj: task_read. */
+#define PYOFF_TASK_MAX 512
+/* Size of the _AsyncioDebug offsets read (13 uint64_t in 3.14 and 3.15). */
+#define PY_ASYNCIO_DEBUG_SIZE 104
+/* Bytes of the start of _Py_DebugOffsets pyoffsets_tasks() needs (3.13). */
+#define PY_TASK_DEBUG_PREFIX 96
+
+/*
+ * The task layout of CPython 3.<minor> into *out. 3.11 and 3.12 are built
+ * in; 3.13 also needs the first PY_TASK_DEBUG_PREFIX bytes of its
+ * _Py_DebugOffsets in dbg (where imports.modules is); 3.14+ need the
+ * _AsyncioDebug offsets in adbg (PY_ASYNCIO_DEBUG_SIZE bytes, NULL if the
+ * _asyncio module has not been found), each checked to be plausible and to
+ * fit the reader's buffers. free_threaded: a free-threaded build (never
+ * read). 0, or -1 with a one-line reason in err (what is not available
+ * and why). Pure; fuzzed.
+ */
+int pyoffsets_tasks(int minor, bool free_threaded, const uint8_t *dbg, size_t dbglen,
+		    const uint8_t *adbg, size_t adbglen, struct py_task_offsets *out,
+		    char *err, size_t errlen);
+
 #endif

@@ -203,6 +203,8 @@ int py_process_attach(struct remote *r, const struct py_runtime_loc *loc,
 	}
 	p->r = *r;
 	p->runtime = loc->runtime;
+	p->exe_asyncio_debug_len = loc->asyncio_debug_len;
+	memcpy(p->exe_asyncio_debug, loc->asyncio_debug, loc->asyncio_debug_len);
 	rc = choose_layout(p, loc, err, errlen);
 	if (!rc)
 		rc = check_layout(p, loc->replaced, err, errlen);
@@ -268,6 +270,7 @@ void py_process_close(struct py_process *p)
 	free(p->strbuf[1]);
 	pagecache_free(&p->pc);
 	free(p->seen);
+	py_tasks_free(p->tasks);
 	remote_close(&p->r);
 	free(p);
 }

@@ -12,6 +12,7 @@
  *   pythread.c   its Python threads and their OS TIDs
  *   pyframe.c    walking a thread's frames, and a frame's line
  *   pyreader.c   py_process_sample(): the above put together
+ *   pytask.c     py_process_task(): the asyncio task a thread runs
  *
  * Everything the target controls is checked where it is read (see the
  * top of pyreader.c).
@@ -26,6 +27,7 @@
 
 #include "codecache.h"
 #include "pagecache.h"
+#include "pyelf.h"
 #include "pyoffsets.h"
 #include "pyreader.h"
 #include "pystr.h"
@@ -38,7 +40,7 @@
 /* Object types whose kind is remembered. */
 #define PY_MAX_TYPES 32
 
-enum py_obkind { PY_KIND_OTHER, PY_KIND_CODE, PY_KIND_STR, PY_KIND_BYTES };
+enum py_obkind { PY_KIND_OTHER, PY_KIND_CODE, PY_KIND_STR, PY_KIND_BYTES, PY_KIND_INT, PY_KIND_DICT };
 
 /* A Python thread state found by the last scan. */
 struct pythread {
@@ -89,7 +91,22 @@ struct py_process {
 	/* pyframe.c */
 	struct page_cache pc; /* thread states and frames, per sample */
 	struct py_seen *seen;
+
+	/* pyreader.c: the frames the last sample walked, for pytask.c */
+	pid_t walk_tid; /* 0: none */
+	int nwalk;
+	uint64_t walk[PY_MAX_DEPTH + 1];
+
+	/* pytask.c: where its asyncio tasks are (NULL until first asked) */
+	struct py_tasks *tasks;
+	/* the executable's .AsyncioDebug section (3.15: _asyncio built in) */
+	uint8_t exe_asyncio_debug[PYELF_ASYNCIO_DEBUG_MAX];
+	size_t exe_asyncio_debug_len;
 };
+
+/* pytask.c: free what p->tasks holds. Accepts NULL. */
+struct py_tasks;
+void py_tasks_free(struct py_tasks *t);
 
 /* CLOCK_MONOTONIC in ns. */
 uint64_t py_now_ns(void);

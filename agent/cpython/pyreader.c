@@ -56,6 +56,7 @@ static int sample(struct py_process *p, pid_t tid, bool retry, struct py_stack *
 
 	out->depth = 0;
 	out->truncated = false;
+	p->walk_tid = 0;
 	pagecache_reset(&p->pc); /* the target has moved on since the last sample */
 	err = py_ns_tid_of(p, tid, &ns);
 	if (err == -ENOENT) {
@@ -108,6 +109,9 @@ static int sample(struct py_process *p, pid_t tid, bool retry, struct py_stack *
 	err = py_walk(p, root, raw, &n, &more);
 	if (err)
 		return py_read_failure(p, err);
+	for (i = 0; i < n; i++)
+		p->walk[i] = raw[i].addr;
+	p->nwalk = n;
 	err = py_resolve_codes(p, raw, n, ents);
 	if (err)
 		return py_read_failure(p, err);
@@ -136,7 +140,10 @@ static int sample(struct py_process *p, pid_t tid, bool retry, struct py_stack *
 	}
 	out->truncated = more;
 	/* Everything above came from the image we opened, not an exec'ed one. */
-	return py_check_alive(p);
+	err = py_check_alive(p);
+	if (!err)
+		p->walk_tid = tid;
+	return err;
 }
 
 int py_process_sample(struct py_process *p, pid_t tid, struct py_stack *out)

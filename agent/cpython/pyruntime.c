@@ -98,6 +98,8 @@ static int find_runtime_in(pid_t pid, int rootfd, const struct pmap *m,
 	}
 	loc->runtime = elf.runtime + bias;
 	loc->py_version = elf.has_py_version ? elf.py_version + bias : 0;
+	loc->asyncio_debug_len = elf.asyncio_debug_len;
+	memcpy(loc->asyncio_debug, elf.asyncio_debug, elf.asyncio_debug_len);
 	return 0;
 }
 

@@ -5,6 +5,11 @@
  * a 3.13 or 3.14 version are written in, so the fuzzer reaches the field
  * checks. Whatever is accepted must keep every field inside the bytes the
  * reader copies of its struct.
+ *
+ * The same bytes are also the _AsyncioDebug offsets (and 3.13's debug
+ * prefix) of pyoffsets_tasks(), for 3.11 to 3.15: a task layout accepted
+ * must keep every task field inside what the reader copies of a task, and
+ * the running task inside the thread state.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -40,6 +45,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	} else if (!memchr(err, '\0', sizeof(err)) || !err[0]) {
 		abort();
+	}
+	for (int minor = 11; minor <= 15; minor++) {
+		struct py_task_offsets t;
+
+		if (pyoffsets_tasks(minor, false, buf, size, buf, size, &t, err, sizeof(err)) == 0) {
+			if (t.task_read > PYOFF_TASK_MAX || t.task_name + 8 > t.task_read ||
+			    t.task_coro + 8 > t.task_read ||
+			    (t.task_awaited_by != PYOFF_NONE && t.task_awaited_by + 8 > t.task_read) ||
+			    (t.style == PY_TASKS_THREAD_STATE && t.ts_running_task >= (1u << 16)))
+				abort();
+		} else if (!memchr(err, '\0', sizeof(err)) || !err[0] || t.style != PY_TASKS_NONE) {
+			abort();
+		}
 	}
 	free(buf);
 	return 0;

@@ -30,7 +30,10 @@
  *
  * Whatever the memory says: no crash, no read outside a buffer, no hang;
  * a stack returned has at most PY_MAX_DEPTH frames, each with UTF-8
- * strings of bounded length and a line >= 0.
+ * strings of bounded length and a line >= 0. After each stack, the asyncio
+ * task of the thread is read too (pytask.c, on the same made-up memory;
+ * 3.14+ with Debian 3.14.8's _AsyncioDebug offsets as the executable's):
+ * a state it can have, a chain within PY_TASK_CHAIN_MAX, terminated names.
  *
  * With FUZZ_PYREADER_PRINT set in the environment, each sample is printed
  * as cpython_record prints it (to check that a seed replays).
@@ -42,6 +45,7 @@
 
 #include "../unit/fake_remote.h"
 #include "cpython/pyattach.h"
+#include "cpython/pytask.h"
 
 struct header {
 	uint8_t minor, flags, nsamples, ntids;
@@ -78,6 +82,25 @@ static size_t map_regions(const uint8_t *data, size_t size, size_t pos)
 		pos += len;
 	}
 	return size;
+}
+
+/* Debian 3.14.8's .AsyncioDebug section. */
+static const uint64_t asyncio_debug[13] = { 168, 136, 96, 108, 109, 128, 152,
+					    225864, 10880, 936, 864, 872, 880 };
+
+static void check_task(const struct py_task *t)
+{
+	if (t->state != PY_TASK_RUNNING && t->state != PY_TASK_NONE &&
+	    t->state != PY_TASK_UNAVAILABLE)
+		abort();
+	if ((t->state == PY_TASK_RUNNING) != (t->depth > 0) || t->depth > PY_TASK_CHAIN_MAX ||
+	    !memchr(t->why, '\0', sizeof(t->why)) ||
+	    (t->state == PY_TASK_UNAVAILABLE && !t->why[0]))
+		abort();
+	for (int i = 0; i < t->depth; i++)
+		if (!memchr(t->chain[i].name, '\0', PY_TASK_NAME_MAX) ||
+		    !memchr(t->chain[i].coro, '\0', PY_TASK_NAME_MAX))
+			abort();
 }
 
 static void check_stack(const struct py_stack *st)
@@ -127,6 +150,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	loc.runtime = h.runtime;
 	loc.py_version = h.py_version;
 	snprintf(loc.path, sizeof(loc.path), "/usr/lib/libpython3.%u.so.1.0", h.minor);
+	/* never looked for in files: the fake process has none */
+	memcpy(loc.asyncio_debug, asyncio_debug, sizeof(asyncio_debug));
+	loc.asyncio_debug_len = sizeof(asyncio_debug);
 	r = fake_remote(&fp, 4242);
 	err[0] = '\0';
 	rc = py_process_attach(&r, &loc, &p, err, sizeof(err));
@@ -147,6 +173,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_stack(&st);
 		else if (st.depth != 0)
 			abort();
+		if (rc == 0) {
+			static struct py_task task;
+			int trc = py_process_task(p, tid, &task);
+
+			check_task(&task);
+			if (trc && trc != -ESRCH && trc != -ESTALE)
+				abort();
+		}
 		if (print) {
 			printf("{\"rc\":%d,\"depth\":%d", rc, st.depth);
 			if (st.depth)

@@ -589,6 +589,126 @@ static void put32(uint8_t *w, size_t off, int32_t v)
 	memcpy(w + off, &v, 4);
 }
 
+/* ---- asyncio task layouts (pyoffsets_tasks) ---- */
+
+/* The .AsyncioDebug sections of Debian's 3.14.8 (_asyncio.cpython-314-*.so)
+ * and 3.15.0 (python3.15, _asyncio built in), as read from the files. */
+static const uint64_t adbg_3148[13] = { 168, 136, 96, 108, 109, 128, 152,
+					225864, 10880, 936, 864, 872, 880 };
+static const uint64_t adbg_3150[13] = { 168, 136, 96, 108, 109, 128, 152,
+					226240, 10856, 1104, 1024, 1032, 1048 };
+
+static void test_task_offsets_builtin(void **state)
+{
+	struct py_task_offsets t;
+	char err[160];
+
+	(void)state;
+	assert_int_equal(pyoffsets_tasks(11, false, NULL, 0, NULL, 0, &t, err, sizeof(err)), 0);
+	assert_int_equal(t.style, PY_TASKS_CURRENT_DICT);
+	assert_int_equal(t.interp_modules, 888);
+	assert_int_equal(t.task_name, 144);
+	assert_int_equal(t.task_coro, 136);
+	assert_int_equal(t.gen_qualname, 40);
+	assert_int_equal(t.gen_iframe, 80);
+	assert_false(t.long_tagged);
+	assert_int_equal(t.task_awaited_by, PYOFF_NONE);
+	assert_int_equal(t.task_read, 152);
+
+	assert_int_equal(pyoffsets_tasks(12, false, NULL, 0, NULL, 0, &t, err, sizeof(err)), 0);
+	assert_int_equal(t.interp_modules, 944);
+	assert_int_equal(t.gen_iframe, 72);
+	assert_true(t.long_tagged);
+
+	/* 3.13: imports.modules from its own _Py_DebugOffsets */
+	assert_int_equal(pyoffsets_tasks(13, false, (const uint8_t *)dbg_3130, sizeof(dbg_3130),
+					 NULL, 0, &t, err, sizeof(err)), 0);
+	assert_int_equal(t.style, PY_TASKS_CURRENT_DICT);
+	assert_int_equal(t.interp_modules, 7656);
+	assert_int_equal(t.task_name, 128);
+	assert_int_equal(t.task_coro, 120);
+	assert_int_equal(pyoffsets_tasks(13, false, NULL, 0, NULL, 0, &t, err, sizeof(err)), -1);
+	assert_int_equal(t.style, PY_TASKS_NONE);
+	assert_non_null(strstr(err, "_Py_DebugOffsets are missing"));
+	{
+		uint8_t bad[PY_TASK_DEBUG_PREFIX];
+		uint64_t v = 1ULL << 40;
+
+		memcpy(bad, dbg_3130, sizeof(bad));
+		memcpy(bad + 88, &v, 8);
+		assert_int_equal(pyoffsets_tasks(13, false, bad, sizeof(bad), NULL, 0, &t, err,
+						 sizeof(err)), -1);
+		assert_non_null(strstr(err, "implausible imports.modules"));
+	}
+
+	/* Not read: before 3.11, and free-threaded builds */
+	assert_int_equal(pyoffsets_tasks(10, false, NULL, 0, NULL, 0, &t, err, sizeof(err)), -1);
+	assert_string_equal(err, "not read for CPython 3.10 (tasks are read from 3.11 on)");
+	assert_int_equal(pyoffsets_tasks(13, true, (const uint8_t *)dbg_3130, sizeof(dbg_3130),
+					 NULL, 0, &t, err, sizeof(err)), -1);
+	assert_string_equal(err, "not read for a free-threaded CPython");
+}
+
+static void test_task_offsets_asyncio_debug(void **state)
+{
+	struct py_task_offsets t;
+	uint64_t blob[13];
+	char err[160];
+
+	(void)state;
+	assert_int_equal(pyoffsets_tasks(14, false, NULL, 0, (const uint8_t *)adbg_3148,
+					 sizeof(adbg_3148), &t, err, sizeof(err)), 0);
+	assert_int_equal(t.style, PY_TASKS_THREAD_STATE);
+	assert_int_equal(t.ts_running_task, 872);
+	assert_int_equal(t.task_name, 136);
+	assert_int_equal(t.task_coro, 128);
+	assert_int_equal(t.task_awaited_by, 96);
+	assert_int_equal(t.task_awaited_by_is_set, 109);
+	assert_int_equal(t.task_read, 144);
+	assert_int_equal(t.gen_qualname, 32);
+	assert_int_equal(pyoffsets_tasks(15, false, NULL, 0, (const uint8_t *)adbg_3150,
+					 sizeof(adbg_3150), &t, err, sizeof(err)), 0);
+	assert_int_equal(t.ts_running_task, 1032);
+
+	/* not found yet (asyncio not imported), cut short, implausible */
+	assert_int_equal(pyoffsets_tasks(14, false, NULL, 0, NULL, 0, &t, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ".AsyncioDebug section was not found"));
+	assert_int_equal(pyoffsets_tasks(14, false, NULL, 0, (const uint8_t *)adbg_3148, 96, &t,
+					 err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "cut short (96 of 104 bytes)"));
+	for (int field = 0; field < 13; field++) {
+		static const int checked[] = { 0, 1, 2, 4, 5, 9, 11 };
+		bool is_checked = false;
+
+		for (size_t k = 0; k < sizeof(checked) / sizeof(checked[0]); k++)
+			is_checked |= checked[k] == field;
+		memcpy(blob, adbg_3148, sizeof(blob));
+		blob[field] = 1ULL << 33;
+		assert_int_equal(pyoffsets_tasks(14, false, NULL, 0, (const uint8_t *)blob,
+						 sizeof(blob), &t, err, sizeof(err)),
+				 is_checked ? -1 : 0);
+		if (is_checked) {
+			assert_string_equal(err, "its _AsyncioDebug offsets are implausible");
+			assert_int_equal(t.style, PY_TASKS_NONE);
+		}
+	}
+	/* a field that reaches past its struct: the running task past the thread
+	 * state, a name past the task, a task larger than the reader copies */
+	memcpy(blob, adbg_3148, sizeof(blob));
+	blob[11] = blob[9] - 4;
+	assert_int_equal(pyoffsets_tasks(14, false, NULL, 0, (const uint8_t *)blob, sizeof(blob),
+					 &t, err, sizeof(err)), -1);
+	memcpy(blob, adbg_3148, sizeof(blob));
+	blob[1] = blob[0] - 7;
+	assert_int_equal(pyoffsets_tasks(14, false, NULL, 0, (const uint8_t *)blob, sizeof(blob),
+					 &t, err, sizeof(err)), -1);
+	memcpy(blob, adbg_3148, sizeof(blob));
+	blob[0] = PYOFF_TASK_MAX + 8;
+	assert_int_equal(pyoffsets_tasks(14, false, NULL, 0, (const uint8_t *)blob, sizeof(blob),
+					 &t, err, sizeof(err)), -1);
+}
+
+
 static void test_pytid(void **state)
 {
 	static uint8_t w1[1024], w2[1024], w3[600];
@@ -781,6 +901,8 @@ int main(void)
 		cmocka_unit_test(test_debug_offsets_314),
 		cmocka_unit_test(test_debug_offsets_refused),
 		cmocka_unit_test(test_debug_offsets_out_of_range),
+		cmocka_unit_test(test_task_offsets_builtin),
+		cmocka_unit_test(test_task_offsets_asyncio_debug),
 		cmocka_unit_test(test_pytid),
 		cmocka_unit_test(test_pmap_lines),
 		cmocka_unit_test(test_pmap_read_self),

@@ -240,7 +240,8 @@ static void test_blocking_event(void **state)
 	static const char *const names[] = {
 		"schema", "schema_version", "type", "session_id", "time", "event_number", "timestamp_s",
 		"start_ns", "end_ns", "duration_ms", "pid", "tid", "process_name", "level",
-		"python_stacks", "stack_samples", "samples", "stack_unavailable", "sampler", NULL,
+		"python_stacks", "stack_samples", "samples", "stack_unavailable", "task", "sampler",
+		NULL,
 	};
 
 	(void)state;
@@ -700,6 +701,126 @@ static void test_blocking_event_stack_unavailable(void **state)
 	stack_set_free(why);
 }
 
+/* ---- the asyncio task ------------------------------------------------------------- */
+
+static const char *const task_names[] = {
+	"state", "name", "coro", "awaited_by", "awaited_by_truncated", "reason", NULL,
+};
+
+/* The event's "task" object, its keys always all there. */
+static const cJSON *task_of(const cJSON *r, const char *state)
+{
+	const cJSON *t = field(r, "task");
+
+	want_fields(t, task_names);
+	want_string(t, "state", state);
+	assert_true(cJSON_IsArray(field(t, "awaited_by")));
+	return t;
+}
+
+/* A running task, awaited by two others: the chain nearest first, as the
+ * stack set's most sampled stack saw it. */
+static void test_task_running_chain(void **state)
+{
+	struct stack_count sc[] = {
+		{ .stack = { .depth = 1, .frames = other_frames }, .samples = 3 },
+		{ .stack = { .depth = 1, .frames = other_frames }, .samples = 1 },
+	};
+	struct stack_set set = { .total_samples = 4, .nstacks = 2, .stacks = sc };
+	struct session_info s = launch_session();
+	struct blocking_event e = sample_event();
+	const cJSON *t, *by;
+	cJSON *r;
+
+	(void)state;
+	sc[0].stack.task = (struct task_seen){
+		.state = TASK_RUNNING, .depth = 3,
+		.chain = { { "checkout-42", "handle_order" }, { "outer-7", "Server.serve" },
+			   { "Task-1", "main" } },
+	};
+	sc[1].stack.task = (struct task_seen){
+		.state = TASK_RUNNING, .depth = 1, .chain = { { "other", "other" } },
+	};
+	e.stacks = &set;
+	e.sampler = SAMPLER_BUILTIN;
+	r = record_blocking_event(&s, &e);
+	assert_non_null(r);
+	t = task_of(r, "running");
+	want_string(t, "name", "checkout-42");
+	want_string(t, "coro", "handle_order");
+	want_null(t, "reason");
+	assert_true(cJSON_IsFalse(field(t, "awaited_by_truncated")));
+	by = field(t, "awaited_by");
+	assert_int_equal(cJSON_GetArraySize(by), 2);
+	want_string(cJSON_GetArrayItem(by, 0), "name", "outer-7");
+	want_string(cJSON_GetArrayItem(by, 0), "coro", "Server.serve");
+	want_string(cJSON_GetArrayItem(by, 1), "name", "Task-1");
+	want_string(cJSON_GetArrayItem(by, 1), "coro", "main");
+	cJSON_Delete(r);
+
+	/* A chain cut short says so. */
+	sc[0].stack.task.truncated = true;
+	r = record_blocking_event(&s, &e);
+	assert_true(cJSON_IsTrue(field(field(r, "task"), "awaited_by_truncated")));
+	cJSON_Delete(r);
+}
+
+/* A bare callback, a task that could not be read, a sampler that reads no
+ * tasks, no stack at all: state and reason say which. */
+static void test_task_other_states(void **state)
+{
+	struct stack_count sc[] = { { .stack = { .depth = 1, .frames = other_frames },
+				      .samples = 1 } };
+	struct stack_set set = { .total_samples = 1, .nstacks = 1, .stacks = sc };
+	static const struct stack_set none = { .total_samples = 4, .nstacks = 0 };
+	struct session_info s = launch_session();
+	struct blocking_event e = sample_event();
+	struct still_blocked b = { .pid = 1, .tid = 1, .stacks = &set };
+	const cJSON *t;
+	cJSON *r;
+
+	(void)state;
+	e.stacks = &set;
+	e.sampler = SAMPLER_BUILTIN;
+	sc[0].stack.task = (struct task_seen){ .state = TASK_NONE };
+	r = record_blocking_event(&s, &e);
+	t = task_of(r, "no_task");
+	want_null(t, "name");
+	want_null(t, "coro");
+	want_null(t, "reason");
+	cJSON_Delete(r);
+
+	sc[0].stack.task = (struct task_seen){ .state = TASK_UNAVAILABLE,
+					       .why = "the running task could not be read" };
+	r = record_blocking_event(&s, &e);
+	t = task_of(r, "unavailable");
+	want_null(t, "name");
+	want_string(t, "reason", "the running task could not be read");
+	cJSON_Delete(r);
+	/* still_blocked carries it too */
+	r = record_still_blocked(&s, &b);
+	want_string(task_of(r, "unavailable"), "reason", "the running task could not be read");
+	cJSON_Delete(r);
+
+	sc[0].stack.task = (struct task_seen){ .state = TASK_NOT_READ };
+	e.sampler = SAMPLER_AUSTIN;
+	r = record_blocking_event(&s, &e);
+	want_string(task_of(r, "unavailable"), "reason",
+		    "the Austin sampler does not read asyncio tasks");
+	cJSON_Delete(r);
+
+	e.stacks = &none;
+	r = record_blocking_event(&s, &e);
+	want_string(task_of(r, "unavailable"), "reason", "no stack sample of the block");
+	cJSON_Delete(r);
+
+	e.stacks = NULL;
+	e.sampler = SAMPLER_NONE;
+	r = record_blocking_event(&s, &e);
+	want_string(task_of(r, "unavailable"), "reason", "stack sampling is off");
+	cJSON_Delete(r);
+}
+
 /* ---- still_blocked ----------------------------------------------------------------- */
 
 static void test_still_blocked(void **state)
@@ -719,7 +840,7 @@ static void test_still_blocked(void **state)
 	static const char *const names[] = {
 		"schema", "schema_version", "type", "session_id", "time", "timestamp_s", "start_ns", "now_ns",
 		"blocked_ms", "pid", "tid", "process_name", "level", "python_stacks", "stack_samples",
-		"samples", "stack_unavailable", NULL,
+		"samples", "stack_unavailable", "task", NULL,
 	};
 	cJSON *r, *log;
 	char *line;
@@ -924,6 +1045,8 @@ int main(void)
 		cmocka_unit_test(test_blocking_event_with_stacks),
 		cmocka_unit_test(test_blocking_event_empty_stack_set),
 		cmocka_unit_test(test_blocking_event_stack_unavailable),
+		cmocka_unit_test(test_task_running_chain),
+		cmocka_unit_test(test_task_other_states),
 		cmocka_unit_test(test_still_blocked),
 		cmocka_unit_test(test_summary_call_sites),
 		cmocka_unit_test(test_summary_processes),

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "options.h"
 #include "record.h"
 #include "sink.h"
 #include "stacks.h"
@@ -814,11 +815,11 @@ static void test_console_stacks(void **state)
 	};
 	struct frame f_other[] = { { "parse", "/srv/app.py", 7, NULL } };
 	struct stack_count stacks[] = {
-		{ { 4, false, f_main }, 6 },
-		{ { 1, true, f_other }, 1 },
-		{ { 1, false, f_other }, 1 },
-		{ { 1, false, f_other }, 1 },
-		{ { 1, false, f_other }, 1 },
+		{ { .depth = 4, .truncated = false, .frames = f_main }, 6 },
+		{ { .depth = 1, .truncated = true, .frames = f_other }, 1 },
+		{ { .depth = 1, .truncated = false, .frames = f_other }, 1 },
+		{ { .depth = 1, .truncated = false, .frames = f_other }, 1 },
+		{ { .depth = 1, .truncated = false, .frames = f_other }, 1 },
 	};
 	struct stack_set set = { .total_samples = 10, .nstacks = 5, .stacks = stacks };
 	struct script sc;
@@ -853,6 +854,55 @@ static void test_console_stacks(void **state)
 	free(text);
 	script_free(&sc);
 	close(fd);
+}
+
+/* The asyncio task on its own line under the header: the chain, a bare
+ * callback, a task that could not be read; nothing for a sampler that
+ * reads no tasks. */
+static void test_console_task(void **state)
+{
+	struct frame f[] = { { "handler", "/srv/app.py", 42, NULL } };
+	struct stack_count stacks[] = { { .stack = { .depth = 1, .frames = f }, .samples = 2 } };
+	struct stack_set set = { .total_samples = 2, .nstacks = 1, .stacks = stacks };
+	static const struct {
+		struct task_seen task;
+		const char *line; /* NULL: no task line */
+	} cases[] = {
+		{ { .state = TASK_RUNNING, .depth = 2,
+		    .chain = { { "checkout-42", "handle_order" }, { "Task-1", "main" } } },
+		  "tid=1234\n    task checkout-42 (handle_order) \xe2\x86\x90 awaited by Task-1 (main)\n"
+		  "    Python stack" },
+		{ { .state = TASK_RUNNING, .depth = 1, .truncated = true,
+		    .chain = { { "a", "f" } } },
+		  "tid=1234\n    task a (f) \xe2\x86\x90 ...\n    Python stack" },
+		{ { .state = TASK_NONE }, "tid=1234\n    no task: a bare callback, not a task step\n" },
+		{ { .state = TASK_UNAVAILABLE, .why = "it moved" },
+		  "tid=1234\n    task unavailable: it moved\n" },
+		{ { .state = TASK_NOT_READ }, NULL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct script sc;
+		struct sink *s;
+		char *text;
+		int fd = temp_fd();
+
+		script_init(&sc, false);
+		stacks[0].stack.task = cases[i].task;
+		sc.ev[0].stacks = &set;
+		sc.ev[0].sampler = SAMPLER_BUILTIN;
+		s = sink_console_new(fd, false, false);
+		s->ops->event(s, &sc.si, &sc.ev[0], sc.event[0]);
+		s->ops->destroy(s);
+		text = uh_read_fd_file(fd);
+		if (cases[i].line ? !strstr(text, cases[i].line)
+				  : strstr(text, "task") != NULL)
+			fail_msg("case %zu: task line not as expected:\n%s", i, text);
+		free(text);
+		script_free(&sc);
+		close(fd);
+	}
 }
 
 /* The summary lists the top call sites (already sorted by the caller). */
@@ -1006,6 +1056,7 @@ int main(void)
 		cmocka_unit_test(test_console_summary_only),
 		cmocka_unit_test(test_console_stats_mode),
 		cmocka_unit_test(test_console_stacks),
+		cmocka_unit_test(test_console_task),
 		cmocka_unit_test(test_console_call_sites),
 		cmocka_unit_test(test_console_processes),
 		cmocka_unit_test(test_console_stats_tty),

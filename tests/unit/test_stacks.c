@@ -124,6 +124,72 @@ static void test_gaps_give_strings_back(void **state)
 	assert_int_equal(intern_count(), 0);
 }
 
+/* A running task as a sample gives it: new references on its strings. */
+static struct task_seen running(const char *name, const char *coro)
+{
+	struct task_seen t = { 0 }, raw = {
+		.state = TASK_RUNNING, .depth = 2,
+		.chain = { { name, coro }, { "Task-1", "main" } },
+	};
+
+	assert_int_equal(task_seen_copy(&t, &raw), 0);
+	return t;
+}
+
+/*
+ * The task is part of a stack: the same frames under two tasks are two
+ * stacks, the same task twice is one; copies, moves and releases carry
+ * its references with the frames, and every string is given back.
+ */
+static void test_stack_tasks(void **state)
+{
+	struct gap_samples g = { .gap_start_ns = 1 };
+	struct stack_set *set;
+	char line[256];
+
+	(void)state;
+	assert_int_equal(intern_count(), 0);
+	for (int i = 0; i < 3; i++) {
+		struct frame f = { .function = intern("handler"), .file = intern("/srv/app.py"),
+				   .line = 7 };
+		struct stack st = { .depth = 1, .frames = &f };
+
+		st.task = running(i == 2 ? "other-1" : "checkout-42", "handle_order");
+		gap_samples_add(&g, &st);
+	}
+	assert_int_equal(g.nstacks, 2);
+	assert_int_equal(g.stacks[0].samples, 2);
+	assert_string_equal(g.stacks[1].stack.task.chain[0].name, "other-1");
+
+	set = gap_samples_to_set(&g, -1, 0);
+	assert_non_null(set);
+	assert_int_equal(set->stacks[0].stack.task.state, TASK_RUNNING);
+	assert_string_equal(set->stacks[0].stack.task.chain[0].name, "checkout-42");
+	task_format_chain(&set->stacks[0].stack.task, line, sizeof(line));
+	assert_string_equal(line, "checkout-42 (handle_order) \xe2\x86\x90 awaited by Task-1 (main)");
+	gap_samples_clear(&g);
+	/* the set holds its own references */
+	assert_string_equal(set->stacks[0].stack.task.chain[1].coro, "main");
+	stack_set_free(set);
+	assert_int_equal(intern_count(), 0);
+
+	/* A bare callback and an unreadable task differ from a running one
+	 * and from each other. */
+	{
+		struct task_seen a = { .state = TASK_NONE }, b = { .state = TASK_UNAVAILABLE },
+				 c = running("x", "y"), d = { 0 };
+
+		assert_false(task_seen_equal(&a, &b));
+		assert_false(task_seen_equal(&a, &c));
+		assert_int_equal(task_seen_copy(&d, &c), 0);
+		assert_true(task_seen_equal(&c, &d));
+		task_seen_put(&c);
+		task_seen_put(&d);
+		assert_int_equal(d.state, TASK_NOT_READ);
+	}
+	assert_int_equal(intern_count(), 0);
+}
+
 /* An event with one stack whose culprit is function name in file. */
 static void count_event(struct session_summary *s, const char *name, double ms)
 {
@@ -175,6 +241,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_intern_counts_references),
 		cmocka_unit_test(test_gaps_give_strings_back),
+		cmocka_unit_test(test_stack_tasks),
 		cmocka_unit_test(test_summary_sites_bounded),
 	};
 
