@@ -57,7 +57,9 @@ struct detector {
 	struct ring_buffer *events_rb;
 	struct ring_buffer *notices_rb;
 	int epfd; /* both rings' epoll fds */
-	struct bpf_link *links[2 * EPOLL_VARIANT_COUNT + 3];
+	/* The scheduler programs of the gap anatomy are attached. */
+	bool anatomy;
+	struct bpf_link *links[2 * EPOLL_VARIANT_COUNT + 5];
 	unsigned int nlinks;
 	unsigned int attached_variants;
 	/* What each slot was told to be. */
@@ -240,6 +242,12 @@ static int load(struct detector *d, enum mark_lookup lookup, char *err, size_t e
 	bpf_program__set_autoload(d->skel->progs.follow_exec, ts);
 	bpf_program__set_autoload(d->skel->progs.follow_exit, ts);
 	bpf_map__set_autocreate(d->skel->maps.task_marks, ts);
+	/* The gap anatomy finds threads by their marks in task storage. */
+	d->anatomy = d->anatomy && ts;
+	d->skel->rodata->targ_anatomy = d->anatomy;
+	bpf_program__set_autoload(d->skel->progs.sched_switch, d->anatomy);
+	bpf_program__set_autoload(d->skel->progs.sched_wakeup, d->anatomy);
+	bpf_map__set_autocreate(d->skel->maps.anatomy_slots, d->anatomy);
 
 	ret = gap_detector_bpf__load(d->skel);
 	if (ret) {
@@ -269,6 +277,14 @@ static int load(struct detector *d, enum mark_lookup lookup, char *err, size_t e
 					  err, errlen);
 		if (!code)
 			code = attach_one(d, d->skel->progs.follow_exit, "sched:sched_process_exit",
+					  err, errlen);
+		if (code)
+			goto fail;
+	}
+	if (d->anatomy) {
+		code = attach_one(d, d->skel->progs.sched_switch, "sched:sched_switch", err, errlen);
+		if (!code)
+			code = attach_one(d, d->skel->progs.sched_wakeup, "sched:sched_wakeup",
 					  err, errlen);
 		if (code)
 			goto fail;
@@ -320,6 +336,7 @@ int detector_open_with(struct detector **out, const struct detector_options *o,
 	d->epfd = -1;
 	d->next_watch_id = 1;
 	d->follow_limit = o->follow_limit ? o->follow_limit : DETECTOR_FOLLOW_LIMIT;
+	d->anatomy = !o->no_anatomy;
 	d->thread_pidfd = !o->no_thread_pidfd && kernel_has_thread_pidfd();
 	if (!d->thread_pidfd)
 		log_info("no pidfds for threads: other threads than the main one are marked by id");

@@ -43,6 +43,10 @@ struct detector_options {
 	/* Run as on a kernel without pidfds for threads (before 6.9): other
 	 * threads than the main one are marked by thread id. For tests. */
 	bool no_thread_pidfd;
+	/* Leave the gap anatomy out (stats mode): no scheduler programs, and
+	 * every gap_event's anatomy is zero (not GAP_ANATOMY_F_MEASURED).
+	 * Without task storage it is always left out. */
+	bool no_anatomy;
 };
 
 /*

@@ -374,6 +374,8 @@ static __always_inline struct task_mark *id_current_mark(__u32 *tid)
 	return m;
 }
 
+#include "gap_anatomy.bpf.h"
+
 static __always_inline void count_gap(__u64 gap_ns)
 {
 	__u32 zero = 0;
@@ -447,6 +449,7 @@ static __always_inline void gap_closes(struct task_mark *m, struct task_struct *
 	e->start_variant = s->gap_variant;
 	e->end_variant = variant;
 	e->pad = 0;
+	anatomy_gap_closes(m->slot, m->slot_gen, start, now, &e->anatomy);
 	bpf_ringbuf_submit(e, 0);
 }
 
@@ -730,6 +733,27 @@ int follow_exec(__u64 *ctx)
 	}
 	if (m->flags & MARK_F_PROCESS)
 		notify(TASK_NOTICE_PROCESS_EXEC, m->watch, m->pid, m->pid, 0, NO_SLOT, 0);
+	return 0;
+}
+
+/* ---- the scheduler's view of gaps (gap_anatomy.bpf.h) ----------------------- */
+
+/* Every context switch on the host: one mark lookup each for prev and next. */
+SEC("tp_btf/sched_switch")
+int sched_switch(__u64 *ctx)
+{
+	bool preempt = (bool)ctx[0];
+	struct task_struct *prev = (void *)ctx[1], *next = (void *)ctx[2];
+
+	anatomy_on_switch(preempt, prev, next);
+	return 0;
+}
+
+/* Every wake-up on the host: one mark lookup. */
+SEC("tp_btf/sched_wakeup")
+int sched_wakeup(__u64 *ctx)
+{
+	anatomy_on_wakeup((struct task_struct *)ctx[0]);
 	return 0;
 }
 
