@@ -367,6 +367,7 @@ static bool add_call_sites(cJSON *r, const struct session_summary *sum)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		const struct call_site *c = &sum->sites[i];
+		const char *class = summary_site_class(c);
 		cJSON *o = cJSON_CreateObject();
 
 		if (!o || !cJSON_AddItemToArray(sites, o))
@@ -376,7 +377,9 @@ static bool add_call_sites(cJSON *r, const struct session_summary *sum)
 		    !cJSON_AddNumberToObject(o, "line", c->frame.line) ||
 		    !cJSON_AddNumberToObject(o, "count", (double)c->count) ||
 		    !cJSON_AddNumberToObject(o, "total_blocked_ms", round3(c->total_blocked_ms)) ||
-		    !cJSON_AddNumberToObject(o, "max_blocked_ms", round3(c->max_blocked_ms)))
+		    !cJSON_AddNumberToObject(o, "max_blocked_ms", round3(c->max_blocked_ms)) ||
+		    !(class ? cJSON_AddStringToObject(o, "class", class)
+			    : cJSON_AddNullToObject(o, "class")))
 			return false;
 	}
 	return true;

@@ -354,10 +354,14 @@ static void console_summary(struct sink *s, const struct session_info *si,
 		append(buf, sizeof(buf), &used, "Top blocking call sites:\n");
 	for (size_t i = 0; i < sites; i++) {
 		const struct call_site *site = &sum->sites[i];
+		const char *class = summary_site_class(site);
 
-		append(buf, sizeof(buf), &used, "  %8.1f ms  %4llux  %s:%d in %s\n",
-		       site->total_blocked_ms, (unsigned long long)site->count,
-		       site->frame.file, site->frame.line, site->frame.function);
+		append(buf, sizeof(buf), &used, "  %8.1f ms  %4llux  ", site->total_blocked_ms,
+		       (unsigned long long)site->count);
+		if (class)
+			append(buf, sizeof(buf), &used, "%-9s  ", class);
+		append(buf, sizeof(buf), &used, "%s:%d in %s\n", site->frame.file,
+		       site->frame.line, site->frame.function);
 	}
 	format_processes(buf, sizeof(buf), &used, si, sum);
 	sink_write_all(cs->fd, buf, used);
