@@ -59,7 +59,7 @@ struct detector {
 	int epfd; /* both rings' epoll fds */
 	/* The scheduler programs of the gap anatomy are attached. */
 	bool anatomy;
-	struct bpf_link *links[2 * EPOLL_VARIANT_COUNT + 5];
+	struct bpf_link *links[2 * EPOLL_VARIANT_COUNT + 4];
 	unsigned int nlinks;
 	unsigned int attached_variants;
 	/* What each slot was told to be. */
@@ -246,7 +246,6 @@ static int load(struct detector *d, enum mark_lookup lookup, char *err, size_t e
 	d->anatomy = d->anatomy && ts;
 	d->skel->rodata->targ_anatomy = d->anatomy;
 	bpf_program__set_autoload(d->skel->progs.sched_switch, d->anatomy);
-	bpf_program__set_autoload(d->skel->progs.sched_wakeup, d->anatomy);
 	bpf_map__set_autocreate(d->skel->maps.anatomy_slots, d->anatomy);
 
 	ret = gap_detector_bpf__load(d->skel);
@@ -283,9 +282,6 @@ static int load(struct detector *d, enum mark_lookup lookup, char *err, size_t e
 	}
 	if (d->anatomy) {
 		code = attach_one(d, d->skel->progs.sched_switch, "sched:sched_switch", err, errlen);
-		if (!code)
-			code = attach_one(d, d->skel->progs.sched_wakeup, "sched:sched_wakeup",
-					  err, errlen);
 		if (code)
 			goto fail;
 	}

@@ -6,18 +6,27 @@
  * and which syscall with which first argument.
  *
  * Included by gap_detector.bpf.c after its marks and slots; its functions
- * are called from that file's scheduler programs and its gap_closes().
+ * are called from that file's sched_switch program and its gap_closes().
  *
- * The scheduler tracepoints fire for every task on the host. A task pays
- * one task-storage lookup (its mark) per switch or wake-up; only a marked
- * thread whose slot has a gap open goes further. The state of a gap is
- * reset lazily: the first switch of a gap finds the state of an older gap
- * (another gap_start_ns or slot generation) and starts afresh from the
- * gap's start, when the thread was on CPU (it had just returned from epoll).
+ * Every context switch on the host runs the sched_switch program. A task
+ * that has no task storage at all (nearly every task) costs one pointer
+ * load each for prev and next; one that has some, a task-storage lookup of
+ * its mark; only a marked thread whose slot has a gap open goes further.
+ * The state of a gap is reset lazily: the first switch of a gap finds the
+ * state of an older gap (another gap_start_ns or slot generation) and
+ * starts afresh from the gap's start, when the thread was on CPU (it had
+ * just returned from epoll).
  *
- * Ordering: a thread's switch-out, wake-up and switch-in are serialised by
- * the scheduler (try_to_wake_up() waits for the switch-out to finish), and
- * its gap opens and closes on its own CPU while it runs: no locks needed.
+ * No wake-up program: how long a thread that slept then waited runnable
+ * for a CPU is the kernel's own count (sched_info.run_delay), which grows
+ * when the thread is given a CPU; it is read at the thread's next
+ * switch-out or gap end, and that much of its last sleep moves to the run
+ * queue (or to throttled). A preempted thread's whole time off CPU is run
+ * queue (or throttled) time.
+ *
+ * Ordering: a thread's switch-out and switch-in are serialised by the
+ * scheduler, and its gap opens and closes on its own CPU while it runs:
+ * no locks needed.
  */
 #ifndef BLOCKSNOOP_GAP_ANATOMY_BPF_H
 #define BLOCKSNOOP_GAP_ANATOMY_BPF_H
@@ -34,6 +43,9 @@ enum anatomy_state {
 	ANATOMY_OFF_CPU = 2,
 };
 
+/* anatomy_slot.last_sleep: no sleep waits to be settled. */
+#define ANATOMY_NO_SLEEP (-1)
+
 /* A slot's gap as the scheduler saw it so far. */
 struct anatomy_slot {
 	__u64 gap_start_ns; /* the gap it is of: the slot's gap_start_ns then */
@@ -42,9 +54,16 @@ struct anatomy_slot {
 	__u64 since_ns;
 	__s64 wait_syscall; /* OFF_CPU: the syscall it sleeps in */
 	__u64 wait_arg;     /* and its first argument */
-	__u64 throttles;    /* RUNNABLE: throttle_events() when it began */
-	__u32 throttled;    /* RUNNABLE: its group was throttled when it began */
+	__u64 throttles;    /* anatomy_throttle_events() at the switch-out */
+	__u32 throttled;    /* RUNNABLE: its group was throttled at the switch-out */
+	/* The last sleep, not settled yet: where it went in waits
+	 * (GAP_WAITS_MAX: other_wait_ns), how long, and whether its group
+	 * was throttled meanwhile; or ANATOMY_NO_SLEEP. */
+	__s32 last_sleep;
+	__u64 last_sleep_ns;
+	__u32 last_sleep_throttled;
 	__u32 pad;
+	__u64 run_delay;    /* the thread's sched_info.run_delay when last settled */
 	struct gap_anatomy a;
 };
 
@@ -115,7 +134,8 @@ static __always_inline __u64 anatomy_throttle_events(struct task_struct *t)
 
 /* Off-CPU time in one syscall and argument: its entry in waits, or
  * other_wait_ns once waits is full. */
-static __always_inline void anatomy_add_wait(struct gap_anatomy *a, __s64 nr, __u64 arg, __u64 ns)
+static __always_inline __s32 anatomy_add_wait(struct gap_anatomy *a, __s64 nr, __u64 arg,
+					       __u64 ns)
 {
 	__u32 n = a->nwaits;
 
@@ -125,7 +145,7 @@ static __always_inline void anatomy_add_wait(struct gap_anatomy *a, __s64 nr, __
 			break;
 		if (a->waits[i].syscall == nr && a->waits[i].arg == arg) {
 			a->waits[i].ns += ns;
-			return;
+			return i;
 		}
 	}
 	if (n < GAP_WAITS_MAX) {
@@ -133,9 +153,58 @@ static __always_inline void anatomy_add_wait(struct gap_anatomy *a, __s64 nr, __
 		a->waits[n].arg = arg;
 		a->waits[n].ns = ns;
 		a->nwaits = n + 1;
-		return;
+		return n;
 	}
 	a->other_wait_ns += ns;
+	return GAP_WAITS_MAX;
+}
+
+/* The time t has waited runnable for a CPU so far (CONFIG_SCHED_INFO); 0
+ * where the kernel does not count it. */
+static __always_inline __u64 anatomy_run_delay(struct task_struct *t)
+{
+	if (!bpf_core_field_exists(t->sched_info.run_delay))
+		return 0;
+	return BPF_CORE_READ(t, sched_info.run_delay);
+}
+
+/*
+ * t, in its own context (it has been given a CPU since its last sleep):
+ * the part of that sleep it spent waiting runnable, which the kernel
+ * counted in run_delay meanwhile, moves out of its wait.
+ */
+static __always_inline void anatomy_settle(struct anatomy_slot *as, struct task_struct *t)
+{
+	__u64 rd = anatomy_run_delay(t), queued = rd - as->run_delay;
+	__s32 i = as->last_sleep;
+
+	as->run_delay = rd;
+	if (i == ANATOMY_NO_SLEEP)
+		return;
+	as->last_sleep = ANATOMY_NO_SLEEP;
+	if (queued > as->last_sleep_ns)
+		queued = as->last_sleep_ns;
+	if (!queued)
+		return;
+	if (i >= 0 && i < GAP_WAITS_MAX)
+		as->a.waits[i].ns -= queued;
+	else
+		as->a.other_wait_ns -= queued;
+	as->a.off_cpu_ns -= queued;
+	if (as->last_sleep_throttled) {
+		as->a.throttled_ns += queued;
+		as->a.flags |= GAP_ANATOMY_F_THROTTLED;
+	} else {
+		as->a.runqueue_ns += queued;
+	}
+}
+
+/* Whether t's group was throttled while t was off CPU (it switched out
+ * marked so, or the count moved). */
+static __always_inline bool anatomy_was_throttled(struct anatomy_slot *as, struct task_struct *t)
+{
+	return as->throttled || anatomy_throttled_now(t) ||
+	       anatomy_throttle_events(t) != as->throttles;
 }
 
 /* Account [since_ns, now) to the state the thread was in. */
@@ -149,8 +218,7 @@ static __always_inline void anatomy_close_interval(struct anatomy_slot *as, stru
 		as->a.on_cpu_ns += ns;
 		break;
 	case ANATOMY_RUNNABLE:
-		if (as->throttled || anatomy_throttled_now(t) ||
-		    anatomy_throttle_events(t) != as->throttles) {
+		if (anatomy_was_throttled(as, t)) {
 			as->a.throttled_ns += ns;
 			as->a.flags |= GAP_ANATOMY_F_THROTTLED;
 		} else {
@@ -158,17 +226,12 @@ static __always_inline void anatomy_close_interval(struct anatomy_slot *as, stru
 		}
 		break;
 	default:
-		anatomy_add_wait(&as->a, as->wait_syscall, as->wait_arg, ns);
+		as->last_sleep = anatomy_add_wait(&as->a, as->wait_syscall, as->wait_arg, ns);
+		as->last_sleep_ns = ns;
+		as->last_sleep_throttled = anatomy_was_throttled(as, t);
 		break;
 	}
 	as->since_ns = now;
-}
-
-static __always_inline void anatomy_becomes_runnable(struct anatomy_slot *as, struct task_struct *t)
-{
-	as->state = ANATOMY_RUNNABLE;
-	as->throttled = anatomy_throttled_now(t);
-	as->throttles = anatomy_throttle_events(t);
 }
 
 /*
@@ -179,12 +242,17 @@ static __always_inline void anatomy_becomes_runnable(struct anatomy_slot *as, st
  */
 static __always_inline struct anatomy_slot *anatomy_of(struct task_struct *t, bool fresh)
 {
-	struct task_mark *m = bpf_task_storage_get(&task_marks, t, 0, 0);
 	struct anatomy_slot *as;
+	struct task_mark *m;
 	struct watch_slot *s;
 	__u64 start;
 	__u32 idx;
 
+	/* Nearly every task has no task storage at all: one load says so,
+	 * without the helper call. */
+	if (bpf_core_field_exists(t->bpf_storage) && !t->bpf_storage)
+		return NULL;
+	m = bpf_task_storage_get(&task_marks, t, 0, 0);
 	if (!m)
 		return NULL;
 	s = slot_of(m);
@@ -207,6 +275,9 @@ static __always_inline struct anatomy_slot *anatomy_of(struct task_struct *t, bo
 	as->gen = m->slot_gen;
 	as->state = ANATOMY_ON_CPU;
 	as->since_ns = start;
+	as->last_sleep = ANATOMY_NO_SLEEP;
+	/* On CPU since the gap began: run_delay has not moved since. */
+	as->run_delay = anatomy_run_delay(t);
 	return as;
 }
 
@@ -220,10 +291,14 @@ static __always_inline void anatomy_on_switch(bool preempt, struct task_struct *
 	as = anatomy_of(prev, true);
 	if (as) {
 		now = bpf_ktime_get_ns();
+		anatomy_settle(as, prev);
 		anatomy_close_interval(as, prev, now);
+		as->throttles = anatomy_throttle_events(prev);
 		if (anatomy_stays_runnable(prev, preempt)) {
-			anatomy_becomes_runnable(as, prev);
+			as->state = ANATOMY_RUNNABLE;
+			as->throttled = anatomy_throttled_now(prev);
 		} else {
+			as->throttled = false;
 			as->state = ANATOMY_OFF_CPU;
 			/* prev is current here: its saved registers are its
 			 * syscall's. */
@@ -242,17 +317,6 @@ static __always_inline void anatomy_on_switch(bool preempt, struct task_struct *
 	}
 }
 
-/* sched_wakeup: p, asleep, is runnable again; its wait ends. */
-static __always_inline void anatomy_on_wakeup(struct task_struct *p)
-{
-	struct anatomy_slot *as = anatomy_of(p, false);
-
-	if (!as || as->state != ANATOMY_OFF_CPU)
-		return;
-	anatomy_close_interval(as, p, bpf_ktime_get_ns());
-	anatomy_becomes_runnable(as, p);
-}
-
 /*
  * The gap of slot idx (generation gen) that began at start closes now, its
  * thread on CPU: the anatomy goes into out. A gap no switch ever saw was
@@ -262,6 +326,7 @@ static __always_inline void anatomy_gap_closes(__u32 idx, __u32 gen, __u64 start
 					       struct gap_anatomy *out)
 {
 	struct anatomy_slot *as;
+	struct task_struct *t;
 
 	__builtin_memset(out, 0, sizeof(*out));
 	if (!targ_anatomy)
@@ -272,7 +337,9 @@ static __always_inline void anatomy_gap_closes(__u32 idx, __u32 gen, __u64 start
 		out->flags = GAP_ANATOMY_F_MEASURED;
 		return;
 	}
-	anatomy_close_interval(as, bpf_get_current_task_btf(), now);
+	t = bpf_get_current_task_btf();
+	anatomy_settle(as, t);
+	anatomy_close_interval(as, t, now);
 	*out = as->a;
 	/* A late wake-up of this thread must not touch the next gap. */
 	as->gap_start_ns = 0;

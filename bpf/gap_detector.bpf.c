@@ -738,7 +738,7 @@ int follow_exec(__u64 *ctx)
 
 /* ---- the scheduler's view of gaps (gap_anatomy.bpf.h) ----------------------- */
 
-/* Every context switch on the host: one mark lookup each for prev and next. */
+/* Every context switch on the host: one check each of prev and next. */
 SEC("tp_btf/sched_switch")
 int sched_switch(__u64 *ctx)
 {
@@ -746,14 +746,6 @@ int sched_switch(__u64 *ctx)
 	struct task_struct *prev = (void *)ctx[1], *next = (void *)ctx[2];
 
 	anatomy_on_switch(preempt, prev, next);
-	return 0;
-}
-
-/* Every wake-up on the host: one mark lookup. */
-SEC("tp_btf/sched_wakeup")
-int sched_wakeup(__u64 *ctx)
-{
-	anatomy_on_wakeup((struct task_struct *)ctx[0]);
 	return 0;
 }
 
