@@ -61,6 +61,19 @@ def test_cpu_loop_is_cpu(bs):
         assert a["on_cpu_ms"] > 0.5 * e["duration_ms"], e
 
 
+def test_cpu_loop_sharing_its_cpu_waits_in_the_run_queue(bs, procs):
+    """Pinned to one CPU beside a busy process pinned there too, a CPU loop
+    spends a good part of the gap runnable, waiting for its turn."""
+    cpu = max(os.sched_getaffinity(0))
+    procs.start([PY, "-c", f"import os; os.sched_setaffinity(0, {{{cpu}}})\nwhile True: pass"])
+    res = run_kind(bs, "cpu", "--pin", str(cpu))
+    for e in res.events:
+        a = check_anatomy(e)
+        assert a["class"] in ("cpu", "runqueue"), e
+        assert a["runqueue_ms"] > 0.25 * e["duration_ms"], a
+        assert a["off_cpu_ms"] < 0.1 * e["duration_ms"], a
+
+
 @contextlib.contextmanager
 def slow_server(delay):
     """A TCP server on 127.0.0.1 that answers each request after delay s."""
