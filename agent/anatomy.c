@@ -92,9 +92,13 @@ bool anatomy_from_kernel(struct event_anatomy *out, const struct gap_anatomy *k,
 
 void anatomy_describe_fds(struct event_anatomy *a, pid_t pid)
 {
-	for (size_t i = 0; i < a->nwaits; i++)
-		if (a->waits[i].fd >= 0)
+	size_t described = 0;
+
+	for (size_t i = 0; i < a->nwaits && described < ANATOMY_FDS_DESCRIBED; i++)
+		if (a->waits[i].fd >= 0) {
 			fd_describe(pid, a->waits[i].fd, a->waits[i].what, sizeof(a->waits[i].what));
+			described++;
+		}
 }
 
 const char *anatomy_main_wait(const struct event_anatomy *a, char *buf, size_t len)

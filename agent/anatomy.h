@@ -60,8 +60,10 @@ struct event_anatomy {
  */
 bool anatomy_from_kernel(struct event_anatomy *out, const struct gap_anatomy *k, uint64_t gap_ns);
 
-/* Describe the fds of a's waits, of process pid (blocksnoop's PID
- * namespace), from /proc (fd_describe.h). What cannot be described stays "". */
+/* Describe the fds of a's longest ANATOMY_FDS_DESCRIBED fd waits, of
+ * process pid (blocksnoop's PID namespace), from /proc (fd_describe.h).
+ * What cannot be described stays "". */
+#define ANATOMY_FDS_DESCRIBED 3
 void anatomy_describe_fds(struct event_anatomy *a, pid_t pid);
 
 /*

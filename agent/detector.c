@@ -365,8 +365,16 @@ int detector_open_with(struct detector **out, const struct detector_options *o,
 	if (o->no_task_storage)
 		why = "turned off";
 	if (!why && kernel_has_task_storage(&why)) {
-		code = load(d, d->thread_pidfd ? LOOKUP_TASK_STORAGE : LOOKUP_TASK_STORAGE_AND_IDS,
-			    err, errlen);
+		enum mark_lookup ts = d->thread_pidfd ? LOOKUP_TASK_STORAGE
+						      : LOOKUP_TASK_STORAGE_AND_IDS;
+
+		code = load(d, ts, err, errlen);
+		if (code && code != EXIT_PRIVILEGE && d->anatomy) {
+			/* Keep following processes without the anatomy. */
+			log_warn("the gap anatomy cannot be loaded (%s): events will have none", err);
+			d->anatomy = false;
+			code = load(d, ts, err, errlen);
+		}
 		if (!code)
 			goto loaded;
 		/* A kernel that passes the probes can still refuse a part

@@ -81,8 +81,10 @@ int fd_describe_inet_line(const char *line, uint64_t inode, const char *proto, i
 	return 1;
 }
 
-/* Look for socket inode in /proc/PID/net/<table>: 1 found (buf set), 0 not. */
-static int find_in_table(pid_t pid, const char *table, uint64_t inode, char *buf, size_t len)
+/* Look for socket inode in /proc/PID/net/<table>, reading at most *budget
+ * lines (taken off it): 1 found (buf set), 0 not. */
+static int find_in_table(pid_t pid, const char *table, uint64_t inode, char *buf, size_t len,
+			 long *budget)
 {
 	static const struct { const char *name, *proto; int ipv6; } inet[] = {
 		{ "tcp", "TCP", 0 }, { "tcp6", "TCP", 1 }, { "udp", "UDP", 0 }, { "udp6", "UDP", 1 },
@@ -98,7 +100,7 @@ static int find_in_table(pid_t pid, const char *table, uint64_t inode, char *buf
 	f = fopen(path, "re");
 	if (!f)
 		return 0;
-	for (long n = 0; !found && n < FD_DESCRIBE_MAX_LINES && fgets(line, sizeof(line), f); n++) {
+	for (long n = 0; !found && *budget > 0 && fgets(line, sizeof(line), f); n++, --*budget) {
 		if (n == 0)
 			continue; /* the heading */
 		if (is_unix) {
@@ -128,6 +130,7 @@ int fd_describe(pid_t pid, int fd, char *buf, size_t len)
 {
 	static const char *const tables[] = { "tcp", "tcp6", "udp", "udp6", "unix" };
 	char path[64], link[PATH_MAX];
+	long budget = FD_DESCRIBE_MAX_LINES;
 	uint64_t inode;
 	ssize_t n;
 
@@ -142,7 +145,7 @@ int fd_describe(pid_t pid, int fd, char *buf, size_t len)
 	inode = fd_link_socket_inode(link);
 	if (inode)
 		for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
-			if (find_in_table(pid, tables[i], inode, buf, len))
+			if (find_in_table(pid, tables[i], inode, buf, len, &budget))
 				return 0;
 	copy_printable(buf, len, link);
 	return 0;

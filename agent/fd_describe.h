@@ -7,7 +7,9 @@
  * Only /proc is read: the fd's link text (readlink, never followed: nothing
  * of the target is opened) and, for a socket, the kernel's socket tables of
  * the target's network namespace (/proc/PID/net/{tcp,tcp6,udp,udp6,unix}),
- * matched by the socket's inode, at most FD_DESCRIBE_MAX_LINES lines each.
+ * matched by the socket's inode, at most FD_DESCRIBE_MAX_LINES lines in all
+ * (a target with that many sockets gets its fds described less, never
+ * more of blocksnoop's time).
  * Everything the target names (paths) is made printable ASCII.
  *
  * The answer is of the fd now, not of when the wait happened: a target may
