@@ -23,7 +23,9 @@
  * With task storage, sched_process_fork gives the children of a member
  * process (and the threads it creates) their marks before they first run,
  * sched_process_exec keeps a process that exec'ed a member, and
- * sched_process_exit frees slots and marks.
+ * sched_process_exit frees slots and marks; sched_switch follows a watched
+ * thread through its gap for the gap's anatomy (gap_anatomy.bpf.h), which
+ * each gap_event carries.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
