@@ -60,7 +60,9 @@ struct detector {
 	struct ring_buffer *events_rb;
 	struct ring_buffer *notices_rb;
 	int epfd; /* both rings' epoll fds */
-	struct bpf_link *links[2 * EPOLL_VARIANT_COUNT + 3];
+	/* The scheduler programs of the gap anatomy are attached. */
+	bool anatomy;
+	struct bpf_link *links[2 * EPOLL_VARIANT_COUNT + 4];
 	unsigned int nlinks;
 	unsigned int attached_variants;
 	/* What each slot was told to be. */
@@ -273,6 +275,11 @@ static int load(struct detector *d, enum mark_lookup lookup, char *err, size_t e
 	bpf_map__set_autocreate(d->skel->maps.task_marks, ts);
 	/* The loop histograms cost memory only when asked for. */
 	bpf_map__set_max_entries(d->skel->maps.loop_hists, d->want_loop_hists ? MAX_WATCHES : 1);
+	/* The gap anatomy finds threads by their marks in task storage. */
+	d->anatomy = d->anatomy && ts;
+	d->skel->rodata->targ_anatomy = d->anatomy;
+	bpf_program__set_autoload(d->skel->progs.sched_switch, d->anatomy);
+	bpf_map__set_autocreate(d->skel->maps.anatomy_slots, d->anatomy);
 
 	ret = gap_detector_bpf__load(d->skel);
 	if (ret) {
@@ -303,6 +310,11 @@ static int load(struct detector *d, enum mark_lookup lookup, char *err, size_t e
 		if (!code)
 			code = attach_one(d, d->skel->progs.follow_exit, "sched:sched_process_exit",
 					  err, errlen);
+		if (code)
+			goto fail;
+	}
+	if (d->anatomy) {
+		code = attach_one(d, d->skel->progs.sched_switch, "sched:sched_switch", err, errlen);
 		if (code)
 			goto fail;
 	}
@@ -378,6 +390,7 @@ int detector_open_with(struct detector **out, const struct detector_options *o,
 	d->epfd = -1;
 	d->next_watch_id = 1;
 	d->follow_limit = o->follow_limit ? o->follow_limit : DETECTOR_FOLLOW_LIMIT;
+	d->anatomy = !o->no_anatomy;
 	d->thread_pidfd = !o->no_thread_pidfd && kernel_has_thread_pidfd();
 	d->want_loop_hists = o->loop_hists;
 	if (!d->thread_pidfd)
@@ -411,8 +424,16 @@ int detector_open_with(struct detector **out, const struct detector_options *o,
 	if (o->no_task_storage)
 		why = "turned off";
 	if (!why && kernel_has_task_storage(&why)) {
-		code = load(d, d->thread_pidfd ? LOOKUP_TASK_STORAGE : LOOKUP_TASK_STORAGE_AND_IDS,
-			    err, errlen);
+		enum mark_lookup ts = d->thread_pidfd ? LOOKUP_TASK_STORAGE
+						      : LOOKUP_TASK_STORAGE_AND_IDS;
+
+		code = load(d, ts, err, errlen);
+		if (code && code != EXIT_PRIVILEGE && d->anatomy) {
+			/* Keep following processes without the anatomy. */
+			log_warn("the gap anatomy cannot be loaded (%s): events will have none", err);
+			d->anatomy = false;
+			code = load(d, ts, err, errlen);
+		}
 		if (!code)
 			goto loaded;
 		/* A kernel that passes the probes can still refuse a part

@@ -47,6 +47,10 @@ struct detector_options {
 	 * map of MAX_WATCHES * sizeof(struct loop_hist) (1.1 MiB), made only
 	 * when asked for. */
 	bool loop_hists;
+	/* Leave the gap anatomy out (stats mode): no scheduler programs, and
+	 * every gap_event's anatomy is zero (not GAP_ANATOMY_F_MEASURED).
+	 * Without task storage it is always left out. */
+	bool no_anatomy;
 };
 
 /*
@@ -55,7 +59,10 @@ struct detector_options {
  * missing. Where the kernel has BTF tracepoints and task storage for
  * tracing programs, the programs find watched threads in task storage and
  * follow processes (detector_can_follow()); elsewhere they look threads up
- * by id and follow nothing. o may be NULL (defaults). On success returns 0
+ * by id and follow nothing. With task storage, unless o says no_anatomy,
+ * a sched_switch program measures each gap's anatomy (gap_event.anatomy);
+ * a kernel that refuses it gets the rest without it (said on stderr).
+ * o may be NULL (defaults). On success returns 0
  * and *out; the caller frees it with detector_free(). On failure returns
  * EXIT_PRIVILEGE or EXIT_RUNTIME (exit_codes.h) with a one-line reason in
  * err, and nothing stays loaded.

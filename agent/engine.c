@@ -35,6 +35,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "anatomy.h"
 #include "compat.h"
 #include "detector.h"
 #include "engine.h"
@@ -351,6 +352,7 @@ int engine_open(struct engine *e)
 				  &(struct detector_options){
 					  .no_task_storage = e->cfg.no_task_storage,
 					  .loop_hists = e->cfg.loop_hists,
+					  .no_anatomy = e->cfg.stats,
 				  },
 				  err, sizeof(err));
 	if (code) {
@@ -825,6 +827,7 @@ static void report_gap(struct engine *e, struct engine_watch *w, struct engine_t
 		       const struct gap_event *g)
 {
 	struct stack_set *stacks = NULL;
+	struct event_anatomy anatomy;
 	struct blocking_event ev = {
 		.start_ns = g->start_ns,
 		.end_ns = g->end_ns,
@@ -857,6 +860,11 @@ static void report_gap(struct engine *e, struct engine_watch *w, struct engine_t
 	else if (!t && w->cfg.sampler != SAMPLER_NONE)
 		stacks = stack_set_unavailable(0, "its thread exited before the block was collected");
 	ev.stacks = stacks;
+	if (anatomy_from_kernel(&anatomy, &g->anatomy, g->end_ns - g->start_ns)) {
+		/* The fds are the thread's process's, named in our /proc. */
+		anatomy_describe_fds(&anatomy, t ? t->pid : (pid_t)g->pid);
+		ev.anatomy = &anatomy;
+	}
 	summary_add_event(&e->summary, &ev);
 	reporter_event(&e->reporter, &ev);
 	if (e->hooks.event)

@@ -13,6 +13,7 @@
 #include <time.h>
 
 struct stack_set; /* Python stacks seen during the event; see the samplers */
+struct event_anatomy; /* where the gap's time went; see anatomy.h */
 
 /* A process's name as the kernel keeps it (comm): at most 15 characters. */
 #define PROCESS_NAME_LEN 16
@@ -45,6 +46,9 @@ struct blocking_event {
 	 * from it): an enum sampler_kind (options.h); SAMPLER_NONE: none. */
 	int sampler;
 	const struct target_meta *meta; /* NULL: the session's own target */
+	/* Where the thread's time went (anatomy.h); NULL if not measured
+	 * (stats mode, a kernel without the scheduler programs). */
+	const struct event_anatomy *anatomy;
 };
 
 /*

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "anatomy.h"
 #include "options.h"
 #include "record.h"
 #include "stacks.h"
@@ -257,6 +258,57 @@ static bool add_sampler(cJSON *r, int kind)
 		    : cJSON_AddNullToObject(r, "sampler") != NULL;
 }
 
+static bool add_wait(cJSON *waits, const struct anatomy_wait *w)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o || !cJSON_AddItemToArray(waits, o)) {
+		cJSON_Delete(o);
+		return false;
+	}
+	return cJSON_AddStringToObject(o, "syscall", w->name) &&
+	       cJSON_AddStringToObject(o, "class", anatomy_class_name(w->class)) &&
+	       cJSON_AddNumberToObject(o, "ms", round3(w->ms)) &&
+	       (w->fd < 0 || cJSON_AddNumberToObject(o, "fd", w->fd)) &&
+	       (!w->what[0] || cJSON_AddStringToObject(o, "what", w->what));
+}
+
+/* anatomy: where the gap's time went (docs/output-schema.md); absent when
+ * not measured. Shares are fractions of the gap. */
+static bool add_anatomy(cJSON *r, const struct blocking_event *e)
+{
+	const struct event_anatomy *a = e->anatomy;
+	cJSON *o, *shares, *waits;
+
+	if (!a)
+		return true;
+	o = cJSON_AddObjectToObject(r, "anatomy");
+	if (!o || !cJSON_AddStringToObject(o, "class", anatomy_class_name(a->dominant)))
+		return false;
+	shares = cJSON_AddObjectToObject(o, "shares");
+	if (!shares)
+		return false;
+	for (int c = 0; c < ANATOMY_CLASSES; c++) {
+		double f = e->duration_ms > 0 ? a->share_ms[c] / e->duration_ms : 0;
+
+		if (!cJSON_AddNumberToObject(shares, anatomy_class_name(c), round(f * 1e4) / 1e4))
+			return false;
+	}
+	if (!cJSON_AddNumberToObject(o, "on_cpu_ms", round3(a->on_cpu_ms)) ||
+	    !cJSON_AddNumberToObject(o, "off_cpu_ms", round3(a->off_cpu_ms)) ||
+	    !cJSON_AddNumberToObject(o, "runqueue_ms", round3(a->runqueue_ms)) ||
+	    !cJSON_AddNumberToObject(o, "throttled_ms", round3(a->throttled_ms)) ||
+	    !cJSON_AddBoolToObject(o, "throttled", a->throttled))
+		return false;
+	waits = cJSON_AddArrayToObject(o, "waits");
+	if (!waits)
+		return false;
+	for (size_t i = 0; i < a->nwaits; i++)
+		if (!add_wait(waits, &a->waits[i]))
+			return false;
+	return true;
+}
+
 cJSON *record_blocking_event(const struct session_info *s,
 			     const struct blocking_event *e)
 {
@@ -277,7 +329,8 @@ cJSON *record_blocking_event(const struct session_info *s,
 	     add_stacks(r, e->stacks) &&
 	     add_task(r, e->stacks, e->sampler) &&
 	     add_sampler(r, e->sampler) &&
-	     add_meta(r, e->meta);
+	     add_meta(r, e->meta) &&
+	     add_anatomy(r, e);
 	if (!ok) {
 		cJSON_Delete(r);
 		return NULL;
@@ -356,6 +409,7 @@ static bool add_call_sites(cJSON *r, const struct session_summary *sum)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		const struct call_site *c = &sum->sites[i];
+		const char *class = summary_site_class(c);
 		cJSON *o = cJSON_CreateObject();
 
 		if (!o || !cJSON_AddItemToArray(sites, o))
@@ -365,7 +419,9 @@ static bool add_call_sites(cJSON *r, const struct session_summary *sum)
 		    !cJSON_AddNumberToObject(o, "line", c->frame.line) ||
 		    !cJSON_AddNumberToObject(o, "count", (double)c->count) ||
 		    !cJSON_AddNumberToObject(o, "total_blocked_ms", round3(c->total_blocked_ms)) ||
-		    !cJSON_AddNumberToObject(o, "max_blocked_ms", round3(c->max_blocked_ms)))
+		    !cJSON_AddNumberToObject(o, "max_blocked_ms", round3(c->max_blocked_ms)) ||
+		    !(class ? cJSON_AddStringToObject(o, "class", class)
+			    : cJSON_AddNullToObject(o, "class")))
 			return false;
 	}
 	return true;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "anatomy.h"
 #include "record.h"
 #include "sink.h"
 #include "stacks.h"
@@ -189,6 +190,31 @@ static void format_stacks(const struct console_sink *cs, char *buf, size_t len,
 		       set->nstacks - shown, set->nstacks - shown == 1 ? "" : "s");
 }
 
+/*
+ * The event's anatomy in one line: its class and that class's share, the
+ * split of the gap, and the wait that took longest:
+ *   sleep 97%: on-CPU 3%, off-CPU 96% — 290.1 ms in clock_nanosleep
+ */
+static void format_anatomy(char *buf, size_t len, size_t *used, const struct blocking_event *e)
+{
+	const struct event_anatomy *a = e->anatomy;
+	double gap = e->duration_ms > 0 ? e->duration_ms : 1;
+	char wait[256];
+
+	if (!a)
+		return;
+	append(buf, len, used, "    %s %.0f%%: on-CPU %.0f%%", anatomy_class_name(a->dominant),
+	       100 * a->share_ms[a->dominant] / gap, 100 * a->on_cpu_ms / gap);
+	if (a->runqueue_ms >= gap / 100)
+		append(buf, len, used, ", run queue %.0f%%", 100 * a->runqueue_ms / gap);
+	if (a->throttled_ms >= gap / 100 || a->throttled)
+		append(buf, len, used, ", throttled %.0f%%", 100 * a->throttled_ms / gap);
+	append(buf, len, used, ", off-CPU %.0f%%", 100 * a->off_cpu_ms / gap);
+	if (a->off_cpu_ms >= gap / 100 && anatomy_main_wait(a, wait, sizeof(wait))[0])
+		append(buf, len, used, " \u2014 %s", wait);
+	append(buf, len, used, "\n");
+}
+
 static void console_event(struct sink *s, const struct session_info *si,
 			  const struct blocking_event *e, const cJSON *rec)
 {
@@ -203,6 +229,7 @@ static void console_event(struct sink *s, const struct session_info *si,
 	       e->timestamp_s, (unsigned long long)e->number,
 	       c(cs, e->is_error ? RED_BOLD : YELLOW), c(cs, RESET), e->duration_ms);
 	append_ids(buf, sizeof(buf), &used, e->pid, e->process_name, e->tid);
+	format_anatomy(buf, sizeof(buf), &used, e);
 	format_task(cs, buf, sizeof(buf), &used, e->stacks, e->sampler);
 	format_stacks(cs, buf, sizeof(buf), &used, e->stacks);
 	sink_write_all(cs->fd, buf, used);
@@ -357,10 +384,14 @@ static void console_summary(struct sink *s, const struct session_info *si,
 		append(buf, sizeof(buf), &used, "Top blocking call sites:\n");
 	for (size_t i = 0; i < sites; i++) {
 		const struct call_site *site = &sum->sites[i];
+		const char *class = summary_site_class(site);
 
-		append(buf, sizeof(buf), &used, "  %8.1f ms  %4llux  %s:%d in %s\n",
-		       site->total_blocked_ms, (unsigned long long)site->count,
-		       site->frame.file, site->frame.line, site->frame.function);
+		append(buf, sizeof(buf), &used, "  %8.1f ms  %4llux  ", site->total_blocked_ms,
+		       (unsigned long long)site->count);
+		if (class)
+			append(buf, sizeof(buf), &used, "%-9s  ", class);
+		append(buf, sizeof(buf), &used, "%s:%d in %s\n", site->frame.file,
+		       site->frame.line, site->frame.function);
 	}
 	format_processes(buf, sizeof(buf), &used, si, sum);
 	sink_write_all(cs->fd, buf, used);

@@ -68,6 +68,19 @@ static void count_call_site(struct session_summary *s, const struct blocking_eve
 	site->total_blocked_ms += e->duration_ms;
 	if (e->duration_ms > site->max_blocked_ms)
 		site->max_blocked_ms = e->duration_ms;
+	if (e->anatomy)
+		for (int c = 0; c < ANATOMY_CLASSES; c++)
+			site->class_ms[c] += e->anatomy->share_ms[c];
+}
+
+const char *summary_site_class(const struct call_site *site)
+{
+	int best = 0;
+
+	for (int c = 1; c < ANATOMY_CLASSES; c++)
+		if (site->class_ms[c] > site->class_ms[best])
+			best = c;
+	return site->class_ms[best] > 0 ? anatomy_class_name(best) : NULL;
 }
 
 static void count_blocks(struct process_blocks *p, const struct blocking_event *e)

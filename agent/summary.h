@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "anatomy.h"
 #include "event.h"
 #include "stacks.h"
 
@@ -19,7 +20,14 @@ struct call_site {
 	uint64_t count;
 	double total_blocked_ms;
 	double max_blocked_ms;
+	/* Its events' time per anatomy class (events without an anatomy
+	 * add nothing). */
+	double class_ms[ANATOMY_CLASSES];
 };
+
+/* The class that took most of a call site's measured time ("cpu",
+ * "sleep", ...), or NULL if none of its events had an anatomy. */
+const char *summary_site_class(const struct call_site *site);
 
 /* Records a JSON output could not write (a full disk, a closed pipe). */
 struct dropped_records {

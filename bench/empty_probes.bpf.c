@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /*
- * Two BPF programs that do nothing, on the tracepoints blocksnoop uses for
- * epoll_wait. Whatever they cost is the floor of the attach mechanism
- * (tracepoint dispatch + BPF entry), which blocksnoop cannot go below.
+ * BPF programs that do nothing, on the tracepoints blocksnoop uses: two for
+ * epoll_wait, one for sched_switch (the gap anatomy). Whatever they cost is
+ * the floor of the attach mechanism (tracepoint dispatch + BPF entry),
+ * which blocksnoop cannot go below. empty_probes loads one set.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -16,6 +17,13 @@ int empty_enter(void *ctx)
 
 SEC("tracepoint/syscalls/sys_exit_epoll_wait")
 int empty_exit(void *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+SEC("tp_btf/sched_switch")
+int empty_switch(unsigned long long *ctx)
 {
 	(void)ctx;
 	return 0;

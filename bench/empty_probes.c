@@ -4,6 +4,8 @@
  * once both programs are live, then wait for SIGINT/SIGTERM.
  */
 #include <signal.h>
+#include <stdbool.h>
+#include <string.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -17,15 +19,26 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-int main(void)
+/* empty_probes [epoll|switch]: the epoll pair (default) or sched_switch. */
+int main(int argc, char **argv)
 {
+	bool sched = argc > 1 && !strcmp(argv[1], "switch");
 	struct empty_probes_bpf *skel;
 	int err;
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
-	skel = empty_probes_bpf__open_and_load();
+	skel = empty_probes_bpf__open();
+	if (skel) {
+		bpf_program__set_autoload(skel->progs.empty_enter, !sched);
+		bpf_program__set_autoload(skel->progs.empty_exit, !sched);
+		bpf_program__set_autoload(skel->progs.empty_switch, sched);
+		if (empty_probes_bpf__load(skel)) {
+			empty_probes_bpf__destroy(skel);
+			skel = NULL;
+		}
+	}
 	if (!skel) {
 		fprintf(stderr, "empty_probes: cannot load BPF object\n");
 		return 1;

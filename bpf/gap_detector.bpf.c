@@ -25,7 +25,9 @@
  * With task storage, sched_process_fork gives the children of a member
  * process (and the threads it creates) their marks before they first run,
  * sched_process_exec keeps a process that exec'ed a member, and
- * sched_process_exit frees slots and marks.
+ * sched_process_exit frees slots and marks; sched_switch follows a watched
+ * thread through its gap for the gap's anatomy (gap_anatomy.bpf.h), which
+ * each gap_event carries.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -392,6 +394,8 @@ static __always_inline struct task_mark *id_current_mark(__u32 *tid)
 	return m;
 }
 
+#include "gap_anatomy.bpf.h"
+
 static __always_inline void count_gap(__u64 gap_ns)
 {
 	__u32 zero = 0;
@@ -486,6 +490,7 @@ static __always_inline void gap_closes(struct task_mark *m, struct task_struct *
 	e->start_variant = s->gap_variant;
 	e->end_variant = variant;
 	e->pad = 0;
+	anatomy_gap_closes(m->slot, m->slot_gen, start, now, &e->anatomy);
 	bpf_ringbuf_submit(e, 0);
 }
 
@@ -769,6 +774,19 @@ int follow_exec(__u64 *ctx)
 	}
 	if (m->flags & MARK_F_PROCESS)
 		notify(TASK_NOTICE_PROCESS_EXEC, m->watch, m->pid, m->pid, 0, NO_SLOT, 0);
+	return 0;
+}
+
+/* ---- the scheduler's view of gaps (gap_anatomy.bpf.h) ----------------------- */
+
+/* Every context switch on the host: one check each of prev and next. */
+SEC("tp_btf/sched_switch")
+int sched_switch(__u64 *ctx)
+{
+	bool preempt = (bool)ctx[0];
+	struct task_struct *prev = (void *)ctx[1], *next = (void *)ctx[2];
+
+	anatomy_on_switch(preempt, prev, next);
 	return 0;
 }
 

@@ -172,6 +172,45 @@ struct detector_counters {
 	__s32 handovers;
 };
 
+/*
+ * Gap anatomy (bpf/gap_anatomy.bpf.h): where a watched thread's time went
+ * during one gap, from the scheduler's point of view. Every nanosecond of
+ * the gap is in exactly one of on_cpu_ns, runqueue_ns, throttled_ns or
+ * off_cpu_ns; off_cpu_ns is split over waits[] and other_wait_ns.
+ */
+#define GAP_WAITS_MAX 6
+/* gap_wait.syscall of a thread that went to sleep outside a syscall (a
+ * page fault, say). */
+#define GAP_WAIT_NO_SYSCALL (-1)
+
+/* Time spent off CPU in one syscall with one first argument. */
+struct gap_wait {
+	__s64 syscall;  /* the number, as the kernel's architecture numbers it */
+	__u64 arg;      /* its first argument (an fd, a futex address, ...) */
+	__u64 ns;
+};
+
+/* gap_anatomy.flags */
+enum gap_anatomy_flags {
+	/* Measured: the scheduler programs ran (not so in stats mode, or
+	 * where they could not be loaded). */
+	GAP_ANATOMY_F_MEASURED = 1u << 0,
+	/* The thread's CPU controller group (or an ancestor) was throttled
+	 * while the thread waited runnable. */
+	GAP_ANATOMY_F_THROTTLED = 1u << 1,
+};
+
+struct gap_anatomy {
+	__u64 on_cpu_ns;
+	__u64 runqueue_ns;   /* runnable, waiting for a CPU */
+	__u64 throttled_ns;  /* runnable, held back by CPU bandwidth control */
+	__u64 off_cpu_ns;    /* sleeping (voluntarily off CPU) */
+	__u64 other_wait_ns; /* the part of off_cpu_ns that found no place in waits */
+	__u32 nwaits;        /* entries used in waits, in order of first wait */
+	__u32 flags;         /* enum gap_anatomy_flags */
+	struct gap_wait waits[GAP_WAITS_MAX];
+};
+
 /* A gap at or over its slot's threshold, sent through the events ring. */
 struct gap_event {
 	__u64 start_ns; /* return from epoll, CLOCK_MONOTONIC */
@@ -184,6 +223,7 @@ struct gap_event {
 	__u32 watch;    /* watch id */
 	__u32 gen;      /* the slot's generation */
 	__u32 pad;
+	struct gap_anatomy anatomy;
 };
 
 /* task_notice.kind */

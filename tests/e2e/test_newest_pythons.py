@@ -112,6 +112,8 @@ def unreadable_reason(python, lie):
             f"implausible struct sizes")
 
 
+# The event's anatomy, the line under its header (docs/output-schema.md).
+ANATOMY_LINE = re.compile(r"^    (cpu|sleep|io|lock|runqueue|throttled) \d+%: on-CPU \d+%")
 WARNING = re.compile(r"^blocksnoop: warning: cannot read the Python stacks of PID (\d+): (.*); "
                      r"its events will have no Python stack$")
 
@@ -159,12 +161,13 @@ def test_unreadable_interpreter_says_why(bs, procs, tmp_path, minor, lie):
                 assert e["python_stacks"] is None, e
                 assert e["stack_unavailable"] == reason, e
         else:
-            # every event header is followed by the reason
+            # every event header is followed by its anatomy, then the reason
             lines = res.stderr_lines
             heads = [i for i, l in enumerate(lines) if re.search(r"#\d+ +BLOCKED", l)]
             assert len(heads) >= 3, res
             for i in heads:
-                assert lines[i + 1] == f"    no Python stack: {reason}", (lines[i:i + 2], res)
+                assert ANATOMY_LINE.match(lines[i + 1]), (lines[i:i + 3], res)
+                assert lines[i + 2] == f"    no Python stack: {reason}", (lines[i:i + 3], res)
 
 
 # --------------------------------------------------------------------------
@@ -208,4 +211,5 @@ def test_sampler_off_says_so(bs, tmp_path):
             heads = [i for i, l in enumerate(lines) if re.search(r"#\d+ +BLOCKED", l)]
             assert len(heads) >= 2, res
             for i in heads:
-                assert lines[i + 1] == "    no Python stack: stack sampling is off", res
+                assert ANATOMY_LINE.match(lines[i + 1]), res
+                assert lines[i + 2] == "    no Python stack: stack sampling is off", res

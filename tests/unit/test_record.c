@@ -908,7 +908,9 @@ static void test_summary_call_sites(void **state)
 	for (int i = 0; i < RECORD_TOP_CALL_SITES; i++) {
 		c = cJSON_GetArrayItem(list, i);
 		want_fields(c, (const char *const[]){ "function", "file", "line", "count",
-						       "total_blocked_ms", "max_blocked_ms", NULL });
+						       "total_blocked_ms", "max_blocked_ms", "class",
+						       NULL });
+		want_null(c, "class");
 		want_string(c, "function", names[i]);
 		want_string(c, "file", "/srv/app.py");
 		want_number(c, "line", 10 + i);
@@ -916,6 +918,13 @@ static void test_summary_call_sites(void **state)
 		want_number(c, "total_blocked_ms", 1000.0 - i);
 		want_number(c, "max_blocked_ms", 200.123);
 	}
+	cJSON_Delete(r);
+
+	/* A site whose events had an anatomy names its largest class. */
+	sites[1].class_ms[ANATOMY_CPU] = 10;
+	sites[1].class_ms[ANATOMY_LOCK] = 900;
+	r = record_session_summary(&s, &sum, NULL);
+	want_string(cJSON_GetArrayItem(field(r, "top_call_sites"), 1), "class", "lock");
 	cJSON_Delete(r);
 
 	/* Fewer than the limit: all of them. */

@@ -909,8 +909,8 @@ static void test_console_task(void **state)
 static void test_console_call_sites(void **state)
 {
 	struct call_site sites[] = {
-		{ { "handler", "/srv/app.py", 42, NULL }, 3, 903.36, 301.2 },
-		{ { "parse", "/srv/app.py", 7, NULL }, 12, 150.04, 20 },
+		{ { "handler", "/srv/app.py", 42, NULL }, 3, 903.36, 301.2, { 0 } },
+		{ { "parse", "/srv/app.py", 7, NULL }, 12, 150.04, 20, { 0 } },
 	};
 	struct script sc;
 	struct sink *s;
