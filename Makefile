@@ -216,6 +216,22 @@ build/fuzz/fuzz_austin_stream: tests/fuzz/fuzz_austin_stream.c agent/austin/stre
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) $(LIBS) -o $@
+# The frame names through both writers: flame.c with its two formats.
+FUZZ_FLAME := agent/flame/flame.c agent/flame/flame_folded.c agent/flame/flame_speedscope.c
+build/fuzz/fuzz_flame_flame: tests/fuzz/fuzz_flame_flame.c $(FUZZ_FLAME) $(wildcard agent/flame/*.h) | $(OUTPUT)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -DBLOCKSNOOP_VERSION='"$(VERSION)"' $< $(FUZZ_FLAME) $(LIBS) -o $@
+# The pods' file names, checked against the names atomic_file.c takes; the
+# sink around them links the files it writes.
+FUZZ_SINK_FLAME_PODS := agent/sink_flame_pods.c agent/atomic_file.c agent/sink_lines.c agent/log.c \
+	agent/flame/flame.c agent/flame/flame_folded.c agent/flame/flame_speedscope.c \
+	agent/flame/flame_output.c
+build/fuzz/fuzz_sink_flame_pods: tests/fuzz/fuzz_sink_flame_pods.c $(FUZZ_SINK_FLAME_PODS) agent/*.h \
+		$(wildcard agent/flame/*.h) | $(OUTPUT)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -DBLOCKSNOOP_VERSION='"$(VERSION)"' $< $(FUZZ_SINK_FLAME_PODS) $(LIBS) -o $@
 # ... and tests/fuzz/fuzz_<module>.c with agent/<module>.c.
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c agent/%.c agent/%.h | $(OUTPUT)
 	$(call msg,FUZZ,$@)

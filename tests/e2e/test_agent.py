@@ -229,15 +229,16 @@ def new_cid():
 class App:
     """k8s_app.py in a container cgroup: `pids` are its loop processes
     (workers, or the process itself with workers=0), `master` the forking
-    parent (None with workers=0)."""
+    parent (None with workers=0); `function` renames its blocking function."""
 
     def __init__(self, procs, tmp_path, cgroup, *, workers=0, count=0, block=0.15, pause=0.2,
-                 go=False, name="app"):
+                 go=False, name="app", function=None):
         self.dir = tmp_path / f"{name}-{secrets.token_hex(3)}"
         self.dir.mkdir()
         self.truth = self.dir / "truth"
         argv = [PY, APP, str(self.dir), "--workers", str(workers), "--count", str(count),
-                "--block", str(block), "--pause", str(pause)] + (["--go"] if go else [])
+                "--block", str(block), "--pause", str(pause)] + (["--go"] if go else []) + \
+            (["--function", function] if function else [])
         self.proc = procs.start(argv, preexec_fn=join_cgroup(cgroup))
         want = max(workers, 1)
         ready = wait_for(lambda: (lambda r: r if len(r) >= want else None)(
