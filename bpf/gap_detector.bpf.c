@@ -338,6 +338,27 @@ static __always_inline struct task_mark *adopt_tid_mark(struct task_struct *task
 }
 
 /*
+ * Whether task may have task storage at all: its bpf_storage pointer, one
+ * load from the task_struct the caller holds. Nearly every task on a host
+ * has none (no BPF program ever gave it storage), and this test is what
+ * they pay instead of a bpf_task_storage_get() call (a helper call that
+ * takes and drops a per-CPU lock), on every epoll call and every context
+ * switch.
+ */
+static __always_inline bool task_has_storage(struct task_struct *task)
+{
+	return task->bpf_storage != NULL;
+}
+
+/* task's mark in task storage, or NULL. */
+static __always_inline struct task_mark *task_mark_of(struct task_struct *task)
+{
+	if (!task_has_storage(task))
+		return NULL;
+	return bpf_task_storage_get(&task_marks, task, 0, 0);
+}
+
+/*
  * The current task's mark (ts_* and tsid_* programs). Every load on the way
  * to "not watched" is paid by every epoll call of every thread on the host
  * (a map value out of the TLB costs more than the lookup itself), so only
@@ -348,7 +369,7 @@ static __always_inline struct task_mark *adopt_tid_mark(struct task_struct *task
 static __always_inline struct task_mark *ts_current_mark(struct task_struct *task,
 							 bool tid_marks)
 {
-	struct task_mark *m = bpf_task_storage_get(&task_marks, task, 0, 0);
+	struct task_mark *m = task_mark_of(task);
 	__u32 pid, tid;
 
 	if (m || !tid_marks || !counters.tid_marks)
@@ -540,7 +561,7 @@ int follow_fork(__u64 *ctx)
 		if (adopt_tid_mark(child, thread ? pid : tid, tid))
 			return 0;
 	}
-	pm = bpf_task_storage_get(&task_marks, parent->group_leader, 0, 0);
+	pm = task_mark_of(parent->group_leader);
 	if (!pm || !(pm->flags & MARK_F_PROCESS))
 		return 0;
 	w = live_watch(pm->watch);
@@ -649,7 +670,7 @@ static __always_inline void forget_handover(struct task_struct *task)
  * leader's process mark goes with it. */
 static __always_inline void leader_gone(struct task_struct *leader)
 {
-	struct task_mark *lm = bpf_task_storage_get(&task_marks, leader, 0, 0);
+	struct task_mark *lm = task_mark_of(leader);
 	__u32 watch, pid, flags;
 
 	if (!lm || !(lm->flags & MARK_F_PROCESS))
@@ -674,7 +695,7 @@ int follow_exit(__u64 *ctx)
 	__u32 tid = 0;
 
 	/* Runs in the exiting task: current_ids() are its own. */
-	m = bpf_task_storage_get(&task_marks, task, 0, 0);
+	m = task_mark_of(task);
 	if (!m && counters.tid_marks) {
 		m = id_current_mark(&tid);
 		in_hash = true;
@@ -712,7 +733,7 @@ int follow_exec(__u64 *ctx)
 {
 	struct task_struct *task = (void *)ctx[0];
 	pid_t old_pid = (pid_t)ctx[1];
-	struct task_mark *m = bpf_task_storage_get(&task_marks, task, 0, 0);
+	struct task_mark *m = task_mark_of(task);
 
 	m = take_over(task, m);
 	if (!m)
