@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -35,6 +36,10 @@
 #include "log.h"
 #include "procfs.h"
 #include "tracefs.h"
+
+/* Setting up the wake timers: tries, and the pause between them. */
+#define WAKE_SETUP_TRIES 20
+#define WAKE_SETUP_PAUSE_NS 10000000L
 
 #ifndef PIDFD_THREAD
 #define PIDFD_THREAD O_EXCL /* include/uapi/linux/pidfd.h, Linux 6.9 */
@@ -57,7 +62,13 @@ struct detector {
 	struct ring_buffer *events_rb;
 	struct ring_buffer *notices_rb;
 	int epfd; /* both rings' epoll fds */
-	struct bpf_link *links[2 * EPOLL_VARIANT_COUNT + 3];
+	/* Waking the sampler: asked for and possible so far; the wakes ring
+	 * (NULL: the sampler polls), and why not (for -v). */
+	bool wake;
+	const char *no_wake_why;
+	char no_wake_buf[256];
+	struct ring_buffer *wakes_rb;
+	struct bpf_link *links[2 * EPOLL_VARIANT_COUNT + 5];
 	unsigned int nlinks;
 	unsigned int attached_variants;
 	/* What each slot was told to be. */
@@ -212,6 +223,36 @@ static int attach_one(struct detector *d, struct bpf_program *prog, const char *
 }
 
 /*
+ * Set up the wake timers and attach the kicks (load()). A timer's memory
+ * is allocated in a way that may fail for a moment (BPF programs do not
+ * wait for memory): wake_setup sets up those not set up yet, and is run
+ * again a few times after a pause.
+ */
+static int start_wakes(struct detector *d, char *err, size_t errlen)
+{
+	const struct timespec pause = { .tv_nsec = WAKE_SETUP_PAUSE_NS };
+	LIBBPF_OPTS(bpf_test_run_opts, run);
+	int code, fd = bpf_program__fd(d->skel->progs.wake_setup);
+
+	for (int tries = 0;; tries++) {
+		if (bpf_prog_test_run_opts(fd, &run))
+			return fail(err, errlen, EXIT_RUNTIME, "cannot set up the wake timers: %s",
+				    strerror(errno));
+		if (!run.retval)
+			break;
+		if (tries == WAKE_SETUP_TRIES)
+			return fail(err, errlen, EXIT_RUNTIME,
+				    "cannot set up the wake timers: %u of %d failed", run.retval,
+				    WAKE_TIMERS);
+		nanosleep(&pause, NULL);
+	}
+	code = attach_one(d, d->skel->progs.wake_on_tick, "timer:hrtimer_expire_entry", err, errlen);
+	if (!code)
+		code = attach_one(d, d->skel->progs.on_sched_switch, "sched:sched_switch", err, errlen);
+	return code;
+}
+
+/*
  * Open, load and attach the programs of one way of finding marks; the
  * epoll variants to attach are d->attached_variants. On failure returns an
  * exit code with err set, and unloads what it loaded.
@@ -240,6 +281,11 @@ static int load(struct detector *d, enum mark_lookup lookup, char *err, size_t e
 	bpf_program__set_autoload(d->skel->progs.follow_exec, ts);
 	bpf_program__set_autoload(d->skel->progs.follow_exit, ts);
 	bpf_map__set_autocreate(d->skel->maps.task_marks, ts);
+	bpf_program__set_autoload(d->skel->progs.wake_on_tick, d->wake);
+	bpf_program__set_autoload(d->skel->progs.on_sched_switch, d->wake);
+	bpf_program__set_autoload(d->skel->progs.wake_setup, d->wake);
+	bpf_map__set_autocreate(d->skel->maps.wake_timers, d->wake);
+	bpf_map__set_autocreate(d->skel->maps.wakes, d->wake);
 
 	ret = gap_detector_bpf__load(d->skel);
 	if (ret) {
@@ -273,11 +319,42 @@ static int load(struct detector *d, enum mark_lookup lookup, char *err, size_t e
 		if (code)
 			goto fail;
 	}
+	if (d->wake) {
+		code = start_wakes(d, err, errlen);
+		if (code)
+			goto fail;
+	}
 	return 0;
 
 fail:
 	unload(d);
 	return code;
+}
+
+/* Whether the kernel side may be able to wake the sampler here, and if
+ * not, why. Whether BPF timers work there (Linux 5.15) only loading tells:
+ * load_waking(). */
+static bool kernel_can_wake(const char **why)
+{
+	*why = "no BTF tracepoints for hrtimer_expire_entry and sched_switch";
+	return kernel_has_tp_btf("hrtimer_expire_entry") && kernel_has_tp_btf("sched_switch");
+}
+
+/*
+ * Load the programs of a way of finding marks, with the sampler's wakes if
+ * d->wake; if those cannot load, or be set up, without them (the sampler
+ * polls), keeping why.
+ */
+static int load_waking(struct detector *d, enum mark_lookup lookup, char *err, size_t errlen)
+{
+	int code = load(d, lookup, err, errlen);
+
+	if (!code || !d->wake || code == EXIT_PRIVILEGE)
+		return code;
+	snprintf(d->no_wake_buf, sizeof(d->no_wake_buf), "%s", err);
+	d->no_wake_why = d->no_wake_buf;
+	d->wake = false;
+	return load(d, lookup, err, errlen);
 }
 
 /* Fill the free slot queue: every slot starts free. */
@@ -300,6 +377,7 @@ static int ring_ready(struct detector *d, struct ring_buffer *rb)
 
 static int on_event(void *ctx, void *data, size_t size);
 static int on_notice(void *ctx, void *data, size_t size);
+static int on_wake(void *ctx, void *data, size_t size);
 
 int detector_open_with(struct detector **out, const struct detector_options *o,
 		       char *err, size_t errlen)
@@ -349,11 +427,15 @@ int detector_open_with(struct detector **out, const struct detector_options *o,
 		goto cleanup;
 	}
 
+	d->no_wake_why = "turned off";
+	if (o->sampler_wake)
+		d->wake = kernel_can_wake(&d->no_wake_why);
 	if (o->no_task_storage)
 		why = "turned off";
 	if (!why && kernel_has_task_storage(&why)) {
-		code = load(d, d->thread_pidfd ? LOOKUP_TASK_STORAGE : LOOKUP_TASK_STORAGE_AND_IDS,
-			    err, errlen);
+		code = load_waking(d, d->thread_pidfd ? LOOKUP_TASK_STORAGE
+						       : LOOKUP_TASK_STORAGE_AND_IDS,
+				   err, errlen);
 		if (!code)
 			goto loaded;
 		/* A kernel that passes the probes can still refuse a part
@@ -363,6 +445,11 @@ int detector_open_with(struct detector **out, const struct detector_options *o,
 			goto cleanup;
 	}
 	log_info("threads are looked up by id and no process is followed: %s", why);
+	if (d->wake) {
+		/* The kicks find threads in task storage. */
+		d->wake = false;
+		d->no_wake_why = "no task storage";
+	}
 	code = load(d, LOOKUP_THREAD_ID, err, errlen);
 	if (code)
 		goto cleanup;
@@ -384,6 +471,15 @@ loaded:
 	    ring_ready(d, d->notices_rb)) {
 		fail(err, errlen, code, "cannot set up the BPF ring buffers: %s", strerror(errno));
 		goto cleanup;
+	}
+
+	if (d->wake) {
+		d->wakes_rb = ring_buffer__new(bpf_map__fd(d->skel->maps.wakes), on_wake, d, NULL);
+		if (!d->wakes_rb) {
+			fail(err, errlen, code, "cannot set up the BPF ring buffers: %s",
+			     strerror(errno));
+			goto cleanup;
+		}
 	}
 
 	d->ncpus = libbpf_num_possible_cpus();
@@ -416,6 +512,7 @@ void detector_free(struct detector *d)
 		return;
 	ring_buffer__free(d->events_rb);
 	ring_buffer__free(d->notices_rb);
+	ring_buffer__free(d->wakes_rb);
 	if (d->epfd >= 0)
 		close(d->epfd);
 	unload(d);
@@ -1000,6 +1097,37 @@ int detector_events_fd(const struct detector *d)
 	return d->epfd;
 }
 
+/* ---- waking the sampler ------------------------------------------------- */
+
+int detector_wake_fd(const struct detector *d, const char **why)
+{
+	if (why)
+		*why = d->wakes_rb ? NULL : d->no_wake_why;
+	return d->wakes_rb ? ring_buffer__epoll_fd(d->wakes_rb) : -1;
+}
+
+void detector_wake_slot(struct detector *d, int slot)
+{
+	if (!d->wakes_rb || !slot_index_ok(slot))
+		return;
+	__atomic_store_n(&d->skel->bss->slot_wakes[slot].want_gen, d->views[slot].gen,
+			 __ATOMIC_RELAXED);
+}
+
+/* A wake's only news is that it came. */
+static int on_wake(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	(void)data;
+	(void)size;
+	return 0;
+}
+
+int detector_wake_drain(struct detector *d)
+{
+	return d->wakes_rb ? ring_buffer__consume(d->wakes_rb) : 0;
+}
+
 /* ---- counters ----------------------------------------------------------- */
 
 void detector_read_counts(const struct detector *d, struct detector_counts *out)
@@ -1012,6 +1140,9 @@ void detector_read_counts(const struct detector *d, struct detector_counts *out)
 	out->slot_overflow = __atomic_load_n(&c->slot_overflow, __ATOMIC_RELAXED);
 	out->followed = __atomic_load_n(&c->followed, __ATOMIC_RELAXED);
 	out->slots_in_use = __atomic_load_n(&c->slots_out, __ATOMIC_RELAXED);
+	out->wake_arms = __atomic_load_n(&c->wake_arms, __ATOMIC_RELAXED);
+	out->wakes_sent = __atomic_load_n(&c->wakes_sent, __ATOMIC_RELAXED);
+	out->wakes_failed = __atomic_load_n(&c->wakes_failed, __ATOMIC_RELAXED);
 }
 
 uint64_t detector_lost_events(const struct detector *d)

@@ -282,6 +282,11 @@ static void on_sampler_whose(void *ctx, int slot, char *buf, size_t len)
 		e->hooks.describe(e->client, t->watch->cfg.ctx, buf, len);
 }
 
+bool sampler_poll_forced(void)
+{
+	return getenv("BLOCKSNOOP_SAMPLER_POLL") != NULL;
+}
+
 static struct sampler *new_sampler(struct engine *e, enum sampler_kind kind)
 {
 	const struct engine_config *c = &e->cfg;
@@ -337,7 +342,11 @@ int engine_open(struct engine *e)
 		return EXIT_RUNTIME;
 	}
 	code = detector_open_with(&e->det,
-				  &(struct detector_options){ .no_task_storage = e->cfg.no_task_storage },
+				  &(struct detector_options){
+					  .no_task_storage = e->cfg.no_task_storage,
+					  .sampler_wake = e->cfg.samplers[SAMPLER_BUILTIN] &&
+							  !e->cfg.sampler_poll,
+				  },
 				  err, sizeof(err));
 	if (code) {
 		log_error("%s", err);

@@ -80,7 +80,14 @@ struct engine_config {
 	/* Run as on a kernel without task storage for BPF tracing programs:
 	 * nothing is followed (detector_options.no_task_storage). For tests. */
 	bool no_task_storage;
+	/* The built-in sampler polls, also where the kernel could wake it
+	 * (detector_options.sampler_wake off). For tests: the environment
+	 * variable BLOCKSNOOP_SAMPLER_POLL (sampler_poll_forced()). */
+	bool sampler_poll;
 };
+
+/* Whether the environment asks the built-in sampler to poll. */
+bool sampler_poll_forced(void);
 
 /* Why a run ended: the summary's termination_reason and status. */
 enum engine_stop {
