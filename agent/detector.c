@@ -1103,14 +1103,15 @@ int detector_wake_fd(const struct detector *d, const char **why)
 {
 	if (why)
 		*why = d->wakes_rb ? NULL : d->no_wake_why;
-	return d->wakes_rb ? ring_buffer__epoll_fd(d->wakes_rb) : -1;
+	/* The ring's own fd: it polls readable while a record waits. */
+	return d->wakes_rb ? bpf_map__fd(d->skel->maps.wakes) : -1;
 }
 
-void detector_wake_slot(struct detector *d, int slot)
+void detector_wake_slot(struct detector *d, int slot, bool on)
 {
 	if (!d->wakes_rb || !slot_index_ok(slot))
 		return;
-	__atomic_store_n(&d->skel->bss->slot_wakes[slot].want_gen, d->views[slot].gen,
+	__atomic_store_n(&d->skel->bss->slot_wakes[slot].want_gen, on ? d->views[slot].gen : 0,
 			 __ATOMIC_RELAXED);
 }
 

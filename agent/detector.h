@@ -154,9 +154,10 @@ uint64_t detector_gap_open_since(const struct detector *d, int slot);
  */
 int detector_wake_fd(const struct detector *d, const char **why);
 
-/* Wake for the gaps of slot's thread from now on, until the slot is given
- * to another thread. Without detector_wake_fd(), does nothing. */
-void detector_wake_slot(struct detector *d, int slot);
+/* Wake (on) for the gaps of slot's thread from now on, until the slot is
+ * given to another thread, or no longer (!on). Without detector_wake_fd(),
+ * does nothing. */
+void detector_wake_slot(struct detector *d, int slot, bool on);
 
 /* Forget the wakes waiting (their fd is then no longer readable until the
  * next one). Returns how many there were, or -errno. */

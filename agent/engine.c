@@ -284,7 +284,11 @@ static void on_sampler_whose(void *ctx, int slot, char *buf, size_t len)
 
 bool sampler_poll_forced(void)
 {
-	return getenv("BLOCKSNOOP_SAMPLER_POLL") != NULL;
+	const char *wake = getenv("BLOCKSNOOP_SAMPLER_WAKE");
+
+	/* The kernel's wakes are opt-in for now: under CPU contention some
+	 * arrive late (docs/architecture.md, "Waking the sampler"). */
+	return getenv("BLOCKSNOOP_SAMPLER_POLL") != NULL || !wake || strcmp(wake, "kernel") != 0;
 }
 
 static struct sampler *new_sampler(struct engine *e, enum sampler_kind kind)

@@ -81,12 +81,13 @@ struct engine_config {
 	 * nothing is followed (detector_options.no_task_storage). For tests. */
 	bool no_task_storage;
 	/* The built-in sampler polls, also where the kernel could wake it
-	 * (detector_options.sampler_wake off). For tests: the environment
-	 * variable BLOCKSNOOP_SAMPLER_POLL (sampler_poll_forced()). */
+	 * (detector_options.sampler_wake off): sampler_poll_forced(). */
 	bool sampler_poll;
 };
 
-/* Whether the environment asks the built-in sampler to poll. */
+/* Whether the built-in sampler polls: unless the environment variable
+ * BLOCKSNOOP_SAMPLER_WAKE is "kernel" (opt-in for now), or always with
+ * BLOCKSNOOP_SAMPLER_POLL set (for tests). */
 bool sampler_poll_forced(void);
 
 /* Why a run ended: the summary's termination_reason and status. */

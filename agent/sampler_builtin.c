@@ -166,7 +166,7 @@ static int builtin_watch(struct sampler *base, int slot, pid_t pid, pid_t tid,
 		s->nslots = slot + 1;
 	sampled_thread_init(&t->thread, slot, pid, tid, threshold_ns);
 	t->open_backoff_ns = OPEN_RETRY_MIN_NS;
-	detector_wake_slot(s->det, slot);
+	detector_wake_slot(s->det, slot, true);
 	/* The timer may be set for an idle second: bring it forward so the
 	 * new thread's interpreter is opened and its blocks sampled at once. */
 	arm_timer(s, mono_now_ns());
@@ -178,6 +178,8 @@ static void builtin_unwatch(struct sampler *base, int slot)
 	struct builtin_sampler *s = (struct builtin_sampler *)base;
 
 	if (slot >= 0 && slot < MAX_WATCHED_THREADS) {
+		if (s->targets[slot])
+			detector_wake_slot(s->det, slot, false);
 		target_free(s->targets[slot]);
 		s->targets[slot] = NULL;
 	}

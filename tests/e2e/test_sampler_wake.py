@@ -1,7 +1,8 @@
 """How the built-in sampler is woken, end to end: by the kernel (a BPF timer
 set when a tick or a context switch sees a gap open, sending one record when
 the gap reaches a quarter of its threshold), or, where that cannot load or
-BLOCKSNOOP_SAMPLER_POLL is set, by polling every quarter threshold. Either
+BLOCKSNOOP_SAMPLER_WAKE is not "kernel" (the kernel's wakes are opt-in for
+now) or BLOCKSNOOP_SAMPLER_POLL is set, by polling every quarter threshold. Either
 way every block must carry the stack it blocked in:
 
   * the first block after launch (the loop's very first callback), a block
@@ -26,7 +27,7 @@ from conftest import (PY, check_common, check_events, py_fixture, start_ready_ta
 from test_stacks import KINDS, TARGET, assert_frame, check_target_events, marker
 
 MODES = {
-    "kernel": {},
+    "kernel": {"BLOCKSNOOP_SAMPLER_WAKE": "kernel"},
     "poll": {"BLOCKSNOOP_SAMPLER_POLL": "1"},
 }
 SAYS = {
