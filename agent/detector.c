@@ -24,6 +24,7 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -38,6 +39,10 @@
 #include "log.h"
 #include "procfs.h"
 #include "tracefs.h"
+
+/* Setting up the wake timers: tries, and the pause between them. */
+#define WAKE_SETUP_TRIES 20
+#define WAKE_SETUP_PAUSE_NS 10000000L
 
 #ifndef PIDFD_THREAD
 #define PIDFD_THREAD O_EXCL /* include/uapi/linux/pidfd.h, Linux 6.9 */
@@ -62,7 +67,14 @@ struct detector {
 	int epfd; /* both rings' epoll fds */
 	/* The scheduler programs of the gap anatomy are attached. */
 	bool anatomy;
-	struct bpf_link *links[2 * EPOLL_VARIANT_COUNT + 4];
+	/* Waking the sampler: asked for and possible so far; the wakes ring
+	 * (NULL: the sampler polls), and why not (for -v). */
+	bool wake;
+	const char *no_wake_why;
+	char no_wake_buf[256];
+	struct ring_buffer *wakes_rb;
+	/* epoll enter and exit, fork, exec, exit, sched_switch, hrtimer */
+	struct bpf_link *links[2 * EPOLL_VARIANT_COUNT + 5];
 	unsigned int nlinks;
 	unsigned int attached_variants;
 	/* What each slot was told to be. */
@@ -155,21 +167,27 @@ static bool kernel_has_tp_btf(const struct btf *vmlinux, const char *name)
 	return true;
 }
 
-/* The three process-following tracepoints, looked up in one parse of the
- * kernel's BTF: each parse holds two copies of it (~11 MB here) at once,
- * the largest part of our peak memory. */
-static bool kernel_has_follow_tracepoints(void)
+/* Which BTF tracepoints the kernel side needs can take a program. */
+struct tp_btf_support {
+	bool follow; /* sched_process_{fork,exec,exit}: following processes */
+	bool wake;   /* hrtimer_expire_entry and sched_switch: the kicks */
+};
+
+/* Probe them all in one parse of the kernel's BTF: each parse holds two
+ * copies of it (~11 MB here) at once, the largest part of our peak memory. */
+static void kernel_probe_tp_btf(struct tp_btf_support *tp)
 {
 	struct btf *vmlinux = btf__load_vmlinux_btf();
-	bool ok;
 
+	*tp = (struct tp_btf_support){ 0 };
 	if (!vmlinux)
-		return false;
-	ok = kernel_has_tp_btf(vmlinux, "sched_process_fork") &&
-	     kernel_has_tp_btf(vmlinux, "sched_process_exec") &&
-	     kernel_has_tp_btf(vmlinux, "sched_process_exit");
+		return;
+	tp->follow = kernel_has_tp_btf(vmlinux, "sched_process_fork") &&
+		     kernel_has_tp_btf(vmlinux, "sched_process_exec") &&
+		     kernel_has_tp_btf(vmlinux, "sched_process_exit");
+	tp->wake = kernel_has_tp_btf(vmlinux, "hrtimer_expire_entry") &&
+		   kernel_has_tp_btf(vmlinux, "sched_switch");
 	btf__free(vmlinux);
-	return ok;
 }
 
 /* Whether pidfds can name threads other than the main one (Linux 6.9):
@@ -186,7 +204,7 @@ static bool kernel_has_thread_pidfd(void)
 
 /* Whether the ts_* programs and the process following can run here, and
  * if not, why (for -v). */
-static bool kernel_has_task_storage(const char **why)
+static bool kernel_has_task_storage(const struct tp_btf_support *tp, const char **why)
 {
 	*why = "no task storage maps (Linux 5.11)";
 	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL) != 1)
@@ -196,7 +214,7 @@ static bool kernel_has_task_storage(const char **why)
 	    libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_get_current_task_btf, NULL) != 1)
 		return false;
 	*why = "no BTF tracepoints for sched_process_{fork,exec,exit}";
-	return kernel_has_follow_tracepoints();
+	return tp->follow;
 }
 
 /* Tell the kernel side which PID namespace our ids are numbered in. */
@@ -245,6 +263,34 @@ static int attach_one(struct detector *d, struct bpf_program *prog, const char *
 }
 
 /*
+ * Set up the wake timers and attach the kicks (load()). A timer's memory
+ * is allocated in a way that may fail for a moment (BPF programs do not
+ * wait for memory): wake_setup sets up those not set up yet, and is run
+ * again a few times after a pause.
+ */
+static int start_wakes(struct detector *d, char *err, size_t errlen)
+{
+	const struct timespec pause = { .tv_nsec = WAKE_SETUP_PAUSE_NS };
+	LIBBPF_OPTS(bpf_test_run_opts, run);
+	int fd = bpf_program__fd(d->skel->progs.wake_setup);
+
+	for (int tries = 0;; tries++) {
+		if (bpf_prog_test_run_opts(fd, &run))
+			return fail(err, errlen, EXIT_RUNTIME, "cannot set up the wake timers: %s",
+				    strerror(errno));
+		if (!run.retval)
+			break;
+		if (tries == WAKE_SETUP_TRIES)
+			return fail(err, errlen, EXIT_RUNTIME,
+				    "cannot set up the wake timers: %u of %d failed", run.retval,
+				    WAKE_TIMERS);
+		nanosleep(&pause, NULL);
+	}
+	/* on_sched_switch, which also kicks, is attached by load(). */
+	return attach_one(d, d->skel->progs.wake_on_tick, "timer:hrtimer_expire_entry", err, errlen);
+}
+
+/*
  * Open, load and attach the programs of one way of finding marks; the
  * epoll variants to attach are d->attached_variants. On failure returns an
  * exit code with err set, and unloads what it loaded.
@@ -275,11 +321,18 @@ static int load(struct detector *d, enum mark_lookup lookup, char *err, size_t e
 	bpf_map__set_autocreate(d->skel->maps.task_marks, ts);
 	/* The loop histograms cost memory only when asked for. */
 	bpf_map__set_max_entries(d->skel->maps.loop_hists, d->want_loop_hists ? MAX_WATCHES : 1);
-	/* The gap anatomy finds threads by their marks in task storage. */
+	/* The gap anatomy and the sampler's wakes find threads by their marks
+	 * in task storage; one context switch program serves both. */
 	d->anatomy = d->anatomy && ts;
+	d->wake = d->wake && ts;
 	d->skel->rodata->targ_anatomy = d->anatomy;
-	bpf_program__set_autoload(d->skel->progs.sched_switch, d->anatomy);
+	d->skel->rodata->targ_wake = d->wake;
+	bpf_program__set_autoload(d->skel->progs.on_sched_switch, d->anatomy || d->wake);
 	bpf_map__set_autocreate(d->skel->maps.anatomy_slots, d->anatomy);
+	bpf_program__set_autoload(d->skel->progs.wake_on_tick, d->wake);
+	bpf_program__set_autoload(d->skel->progs.wake_setup, d->wake);
+	bpf_map__set_autocreate(d->skel->maps.wake_timers, d->wake);
+	bpf_map__set_autocreate(d->skel->maps.wakes, d->wake);
 
 	ret = gap_detector_bpf__load(d->skel);
 	if (ret) {
@@ -313,8 +366,13 @@ static int load(struct detector *d, enum mark_lookup lookup, char *err, size_t e
 		if (code)
 			goto fail;
 	}
-	if (d->anatomy) {
-		code = attach_one(d, d->skel->progs.sched_switch, "sched:sched_switch", err, errlen);
+	if (d->anatomy || d->wake) {
+		code = attach_one(d, d->skel->progs.on_sched_switch, "sched:sched_switch", err, errlen);
+		if (code)
+			goto fail;
+	}
+	if (d->wake) {
+		code = start_wakes(d, err, errlen);
 		if (code)
 			goto fail;
 	}
@@ -323,6 +381,32 @@ static int load(struct detector *d, enum mark_lookup lookup, char *err, size_t e
 fail:
 	unload(d);
 	return code;
+}
+
+/* Whether the kernel side may be able to wake the sampler here, and if
+ * not, why. Whether BPF timers work there (Linux 5.15) only loading tells:
+ * load_waking(). */
+static bool kernel_can_wake(const struct tp_btf_support *tp, const char **why)
+{
+	*why = "no BTF tracepoints for hrtimer_expire_entry and sched_switch";
+	return tp->wake;
+}
+
+/*
+ * Load the programs of a way of finding marks, with the sampler's wakes if
+ * d->wake; if those cannot load, or be set up, without them (the sampler
+ * polls), keeping why.
+ */
+static int load_waking(struct detector *d, enum mark_lookup lookup, char *err, size_t errlen)
+{
+	int code = load(d, lookup, err, errlen);
+
+	if (!code || !d->wake || code == EXIT_PRIVILEGE)
+		return code;
+	snprintf(d->no_wake_buf, sizeof(d->no_wake_buf), "%s", err);
+	d->no_wake_why = d->no_wake_buf;
+	d->wake = false;
+	return load(d, lookup, err, errlen);
 }
 
 /* Fill the free slot queue: every slot starts free. */
@@ -364,6 +448,7 @@ static int ring_ready(struct detector *d, struct ring_buffer *rb)
 
 static int on_event(void *ctx, void *data, size_t size);
 static int on_notice(void *ctx, void *data, size_t size);
+static int on_wake(void *ctx, void *data, size_t size);
 
 int detector_open_with(struct detector **out, const struct detector_options *o,
 		       char *err, size_t errlen)
@@ -371,6 +456,7 @@ int detector_open_with(struct detector **out, const struct detector_options *o,
 	static const struct detector_options defaults;
 	struct detector *d;
 	const char *root, *why = NULL;
+	struct tp_btf_support tp;
 	int ret, code = EXIT_RUNTIME;
 
 	*out = NULL;
@@ -421,18 +507,22 @@ int detector_open_with(struct detector **out, const struct detector_options *o,
 		goto cleanup;
 	}
 
+	kernel_probe_tp_btf(&tp);
+	d->no_wake_why = "turned off";
+	if (o->sampler_wake)
+		d->wake = kernel_can_wake(&tp, &d->no_wake_why);
 	if (o->no_task_storage)
 		why = "turned off";
-	if (!why && kernel_has_task_storage(&why)) {
+	if (!why && kernel_has_task_storage(&tp, &why)) {
 		enum mark_lookup ts = d->thread_pidfd ? LOOKUP_TASK_STORAGE
 						      : LOOKUP_TASK_STORAGE_AND_IDS;
 
-		code = load(d, ts, err, errlen);
+		code = load_waking(d, ts, err, errlen);
 		if (code && code != EXIT_PRIVILEGE && d->anatomy) {
 			/* Keep following processes without the anatomy. */
 			log_warn("the gap anatomy cannot be loaded (%s): events will have none", err);
 			d->anatomy = false;
-			code = load(d, ts, err, errlen);
+			code = load_waking(d, ts, err, errlen);
 		}
 		if (!code)
 			goto loaded;
@@ -443,6 +533,11 @@ int detector_open_with(struct detector **out, const struct detector_options *o,
 			goto cleanup;
 	}
 	log_info("threads are looked up by id and no process is followed: %s", why);
+	if (d->wake) {
+		/* The kicks find threads in task storage. */
+		d->wake = false;
+		d->no_wake_why = "no task storage";
+	}
 	code = load(d, LOOKUP_THREAD_ID, err, errlen);
 	if (code)
 		goto cleanup;
@@ -472,6 +567,15 @@ loaded:
 	    ring_ready(d, d->notices_rb)) {
 		fail(err, errlen, code, "cannot set up the BPF ring buffers: %s", strerror(errno));
 		goto cleanup;
+	}
+
+	if (d->wake) {
+		d->wakes_rb = ring_buffer__new(bpf_map__fd(d->skel->maps.wakes), on_wake, d, NULL);
+		if (!d->wakes_rb) {
+			fail(err, errlen, code, "cannot set up the BPF ring buffers: %s",
+			     strerror(errno));
+			goto cleanup;
+		}
 	}
 
 	d->ncpus = libbpf_num_possible_cpus();
@@ -504,6 +608,7 @@ void detector_free(struct detector *d)
 		return;
 	ring_buffer__free(d->events_rb);
 	ring_buffer__free(d->notices_rb);
+	ring_buffer__free(d->wakes_rb);
 	if (d->epfd >= 0)
 		close(d->epfd);
 	unload(d);
@@ -1094,6 +1199,38 @@ int detector_events_fd(const struct detector *d)
 	return d->epfd;
 }
 
+/* ---- waking the sampler ------------------------------------------------- */
+
+int detector_wake_fd(const struct detector *d, const char **why)
+{
+	if (why)
+		*why = d->wakes_rb ? NULL : d->no_wake_why;
+	/* The ring's own fd: it polls readable while a record waits. */
+	return d->wakes_rb ? bpf_map__fd(d->skel->maps.wakes) : -1;
+}
+
+void detector_wake_slot(struct detector *d, int slot, bool on)
+{
+	if (!d->wakes_rb || !slot_index_ok(slot))
+		return;
+	__atomic_store_n(&d->skel->bss->slot_wakes[slot].want_gen, on ? d->views[slot].gen : 0,
+			 __ATOMIC_RELAXED);
+}
+
+/* A wake's only news is that it came. */
+static int on_wake(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	(void)data;
+	(void)size;
+	return 0;
+}
+
+int detector_wake_drain(struct detector *d)
+{
+	return d->wakes_rb ? ring_buffer__consume(d->wakes_rb) : 0;
+}
+
 /* ---- counters ----------------------------------------------------------- */
 
 void detector_read_counts(const struct detector *d, struct detector_counts *out)
@@ -1106,6 +1243,9 @@ void detector_read_counts(const struct detector *d, struct detector_counts *out)
 	out->slot_overflow = __atomic_load_n(&c->slot_overflow, __ATOMIC_RELAXED);
 	out->followed = __atomic_load_n(&c->followed, __ATOMIC_RELAXED);
 	out->slots_in_use = __atomic_load_n(&c->slots_out, __ATOMIC_RELAXED);
+	out->wake_arms = __atomic_load_n(&c->wake_arms, __ATOMIC_RELAXED);
+	out->wakes_sent = __atomic_load_n(&c->wakes_sent, __ATOMIC_RELAXED);
+	out->wakes_failed = __atomic_load_n(&c->wakes_failed, __ATOMIC_RELAXED);
 }
 
 uint64_t detector_lost_events(const struct detector *d)

@@ -51,6 +51,11 @@ struct detector_options {
 	 * every gap_event's anatomy is zero (not GAP_ANATOMY_F_MEASURED).
 	 * Without task storage it is always left out. */
 	bool no_anatomy;
+	/* Load what wakes the built-in sampler when a gap reaches its
+	 * sampling point (detector_wake_fd()). Where the kernel cannot (no
+	 * task storage, no BTF tracepoints for hrtimer_expire_entry and
+	 * sched_switch, no BPF timers), or without this, the sampler polls. */
+	bool sampler_wake;
 };
 
 /*
@@ -153,6 +158,24 @@ pid_t detector_slot_tid(const struct detector *d, int slot);
  */
 uint64_t detector_gap_open_since(const struct detector *d, int slot);
 
+/*
+ * Waking the built-in sampler (docs/architecture.md, "Waking the sampler").
+ * detector_wake_fd() is an fd that becomes readable when a gap of a slot
+ * given to detector_wake_slot() reaches its sampling point
+ * (WAKE_SAMPLING_POINT of its threshold), once per gap; -1 if the kernel
+ * side cannot wake anyone here, with why in *why (for -v; may be NULL).
+ */
+int detector_wake_fd(const struct detector *d, const char **why);
+
+/* Wake (on) for the gaps of slot's thread from now on, until the slot is
+ * given to another thread, or no longer (!on). Without detector_wake_fd(),
+ * does nothing. */
+void detector_wake_slot(struct detector *d, int slot, bool on);
+
+/* Forget the wakes waiting (their fd is then no longer readable until the
+ * next one). Returns how many there were, or -errno. */
+int detector_wake_drain(struct detector *d);
+
 /* An fd that becomes readable when events or notices are waiting. */
 int detector_events_fd(const struct detector *d);
 
@@ -181,6 +204,9 @@ struct detector_counts {
 	uint64_t slot_overflow;   /* member threads that found no free slot */
 	uint32_t followed;        /* tasks followed by the kernel side now */
 	uint32_t slots_in_use;    /* slots out of the free queue now */
+	uint64_t wake_arms;       /* sampler wake timers set */
+	uint64_t wakes_sent;      /* sampler wakes sent */
+	uint64_t wakes_failed;    /* ... not sent (full ring) or timers not set */
 };
 
 /* The counters, from memory (no syscall). */

@@ -294,6 +294,15 @@ static void on_sampler_whose(void *ctx, int slot, char *buf, size_t len)
 		e->hooks.describe(e->client, t->watch->cfg.ctx, buf, len);
 }
 
+bool sampler_poll_forced(void)
+{
+	const char *wake = getenv("BLOCKSNOOP_SAMPLER_WAKE");
+
+	/* The kernel's wakes are opt-in for now: under CPU contention some
+	 * arrive late (docs/architecture.md, "Waking the sampler"). */
+	return getenv("BLOCKSNOOP_SAMPLER_POLL") != NULL || !wake || strcmp(wake, "kernel") != 0;
+}
+
 static struct sampler *new_sampler(struct engine *e, enum sampler_kind kind)
 {
 	const struct engine_config *c = &e->cfg;
@@ -353,6 +362,8 @@ int engine_open(struct engine *e)
 					  .no_task_storage = e->cfg.no_task_storage,
 					  .loop_hists = e->cfg.loop_hists,
 					  .no_anatomy = e->cfg.stats,
+					  .sampler_wake = e->cfg.samplers[SAMPLER_BUILTIN] &&
+							  !e->cfg.sampler_poll,
 				  },
 				  err, sizeof(err));
 	if (code) {

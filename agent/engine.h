@@ -84,7 +84,15 @@ struct engine_config {
 	/* Watches may keep a loop histogram (engine_watch_config.loop_hist):
 	 * the detector makes its map for them (detector_options.loop_hists). */
 	bool loop_hists;
+	/* The built-in sampler polls, also where the kernel could wake it
+	 * (detector_options.sampler_wake off): sampler_poll_forced(). */
+	bool sampler_poll;
 };
+
+/* Whether the built-in sampler polls: unless the environment variable
+ * BLOCKSNOOP_SAMPLER_WAKE is "kernel" (opt-in for now), or always with
+ * BLOCKSNOOP_SAMPLER_POLL set (for tests). */
+bool sampler_poll_forced(void);
 
 /* Why a run ended: the summary's termination_reason and status. */
 enum engine_stop {

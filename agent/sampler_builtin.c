@@ -4,8 +4,10 @@
  * threads, and only while they are blocked: on each tick it reads every
  * watched thread's "out of epoll since" time from the detector (a memory
  * read, no syscall) and samples the threads whose current gap has lasted at
- * least a quarter of their threshold. An idle loop, or one whose callbacks
- * are all short, costs a few timer wake-ups per threshold (arm_timer()).
+ * least a quarter of their threshold (its sampling point). Where the
+ * detector can, the kernel wakes it when a gap reaches its sampling point,
+ * and an idle loop, or one whose callbacks are all short, costs no wake-up
+ * at all; elsewhere it polls, a few wake-ups per threshold (arm_timer()).
  *
  * Samples are attributed to gaps exactly: a sample counts for the gap whose
  * start time the detector showed both before and after the read, and an
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -61,12 +64,22 @@ struct builtin_sampler {
 	struct detector *det;
 	uint64_t interval_ns;
 	int timerfd;
+	/* Woken by the kernel: the detector's wake fd and an epoll set of it
+	 * and timerfd, which is then our fd; -1 when polling. */
+	int wakefd;
+	int epfd;
 	/* Indexed by detector slot; allocated while watched. */
 	struct target *targets[MAX_WATCHED_THREADS];
 	int nslots; /* one past the highest slot ever watched */
 	struct py_stack scratch;         /* large: kept off the stack */
 	struct py_task task;             /* the running task, read with each sample */
 };
+
+/* Whether the kernel wakes s when a gap reaches its sampling point. */
+static bool woken_by_kernel(const struct builtin_sampler *s)
+{
+	return s->epfd >= 0;
+}
 
 static void target_free(struct target *t)
 {
@@ -80,26 +93,38 @@ static void target_free(struct target *t)
 static void builtin_destroy(struct sampler *base)
 {
 	struct builtin_sampler *s = (struct builtin_sampler *)base;
+	struct detector_counts c;
 
+	if (woken_by_kernel(s)) {
+		detector_read_counts(s->det, &c);
+		log_info("the kernel set %llu wake timers and woke the sampler %llu times "
+			 "(%llu wakes failed)", (unsigned long long)c.wake_arms,
+			 (unsigned long long)c.wakes_sent, (unsigned long long)c.wakes_failed);
+	}
 	for (int i = 0; i < s->nslots; i++)
 		target_free(s->targets[i]);
 	if (s->timerfd >= 0)
 		close(s->timerfd);
+	if (s->epfd >= 0)
+		close(s->epfd);
 	free(s);
 }
 
 /*
  * Wake up only when there may be work: every interval while some watched
- * thread is in a gap old enough to sample, else when the youngest open gap
- * becomes old enough, else after a quarter of the smallest threshold (a gap
- * that opens meanwhile is then first sampled between a quarter and half of
- * its threshold). An idle loop thus costs 4/threshold wake-ups a second
- * rather than 1/interval. A target not yet opened is retried on its own
- * schedule.
+ * thread is in a gap past its sampling point; a target not yet opened is
+ * retried on its own schedule. Polling, also when the youngest open gap
+ * reaches its sampling point, else after a quarter of the smallest
+ * threshold (a gap that opens meanwhile is then first sampled between a
+ * quarter and half of its threshold): an idle loop costs 4/threshold
+ * wake-ups a second rather than 1/interval. Woken by the kernel, nothing
+ * else: the timer stays off until the kernel's next wake.
  */
 static void arm_timer(struct builtin_sampler *s, uint64_t now)
 {
-	uint64_t next = now + 1000000000ULL, soonest = now + s->interval_ns;
+	const uint64_t never = UINT64_MAX;
+	uint64_t next = woken_by_kernel(s) ? never : now + 1000000000ULL;
+	uint64_t soonest = now + s->interval_ns;
 	struct itimerspec its = { 0 };
 
 	for (int slot = 0; slot < s->nslots; slot++) {
@@ -109,16 +134,21 @@ static void arm_timer(struct builtin_sampler *s, uint64_t now)
 		if (!t)
 			continue;
 		gap = detector_gap_open_since(s->det, slot);
-		due = (gap ? gap : now) + t->thread.threshold_ns / 4;
+		due = (gap ? gap : now) + WAKE_SAMPLING_POINT(t->thread.threshold_ns);
+		if (woken_by_kernel(s) && (!gap || due > now))
+			due = never; /* the kernel wakes us for it */
 		if (!t->proc && !t->gone && t->next_open_ns < due)
 			due = t->next_open_ns;
 		if (due < next)
 			next = due;
 	}
-	if (next < soonest)
-		next = soonest;
-	its.it_value.tv_sec = next / 1000000000ULL;
-	its.it_value.tv_nsec = next % 1000000000ULL;
+	if (next != never) {
+		if (next < soonest)
+			next = soonest;
+		its.it_value.tv_sec = next / 1000000000ULL;
+		its.it_value.tv_nsec = next % 1000000000ULL;
+	}
+	/* it_value zero: off */
 	timerfd_settime(s->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
@@ -139,6 +169,7 @@ static int builtin_watch(struct sampler *base, int slot, pid_t pid, pid_t tid,
 		s->nslots = slot + 1;
 	sampled_thread_init(&t->thread, slot, pid, tid, threshold_ns);
 	t->open_backoff_ns = OPEN_RETRY_MIN_NS;
+	detector_wake_slot(s->det, slot, true);
 	/* The timer may be set for an idle second: bring it forward so the
 	 * new thread's interpreter is opened and its blocks sampled at once. */
 	arm_timer(s, mono_now_ns());
@@ -150,6 +181,8 @@ static void builtin_unwatch(struct sampler *base, int slot)
 	struct builtin_sampler *s = (struct builtin_sampler *)base;
 
 	if (slot >= 0 && slot < MAX_WATCHED_THREADS) {
+		if (s->targets[slot])
+			detector_wake_slot(s->det, slot, false);
 		target_free(s->targets[slot]);
 		s->targets[slot] = NULL;
 	}
@@ -159,7 +192,7 @@ static int builtin_fd(const struct sampler *base)
 {
 	const struct builtin_sampler *s = (const struct builtin_sampler *)base;
 
-	return s->timerfd;
+	return woken_by_kernel(s) ? s->epfd : s->timerfd;
 }
 
 /*
@@ -285,7 +318,7 @@ static struct stack_set *no_stack(const struct target *t, uint64_t gap_start_ns,
 		return stack_set_unavailable(0, t->open_why);
 	snprintf(why, sizeof(why), "no sample landed in the block: it ended before the sampler's "
 		 "first look, a quarter of the threshold in (%.1f ms; then every %.1f ms)",
-		 t->thread.threshold_ns / 4 / 1e6, s->interval_ns / 1e6);
+		 WAKE_SAMPLING_POINT(t->thread.threshold_ns) / 1e6, s->interval_ns / 1e6);
 	return stack_set_unavailable(0, why);
 }
 
@@ -299,7 +332,7 @@ static void sample_target(struct builtin_sampler *s, int slot, uint64_t now,
 	int ret;
 
 	before = detector_gap_open_since(s->det, slot);
-	if (!before || now < before || now - before < t->thread.threshold_ns / 4)
+	if (!before || now < before || now - before < WAKE_SAMPLING_POINT(t->thread.threshold_ns))
 		return;
 	if (!ensure_open(s, slot, now))
 		return;
@@ -343,8 +376,12 @@ static void builtin_ready(struct sampler *base, still_blocked_fn fn, void *ctx)
 	struct builtin_sampler *s = (struct builtin_sampler *)base;
 	uint64_t expirations, now;
 
+	/* Woken by either the timer or the kernel: both are consumed (the
+	 * timer may not have expired: its read fails with EAGAIN), and every
+	 * slot looked at. */
 	while (read(s->timerfd, &expirations, sizeof(expirations)) < 0 && errno == EINTR)
 		;
+	detector_wake_drain(s->det);
 	now = mono_now_ns();
 	for (int slot = 0; slot < s->nslots; slot++) {
 		struct target *t = s->targets[slot];
@@ -393,6 +430,8 @@ struct sampler *sampler_builtin_new(struct detector *det, uint64_t interval_ns)
 		.it_value = { interval_ns / 1000000000ULL, interval_ns % 1000000000ULL },
 	};
 	struct builtin_sampler *s = calloc(1, sizeof(*s));
+	struct epoll_event in = { .events = EPOLLIN };
+	const char *why;
 	int err;
 
 	if (!s)
@@ -400,12 +439,27 @@ struct sampler *sampler_builtin_new(struct detector *det, uint64_t interval_ns)
 	s->base.ops = &builtin_ops;
 	s->det = det;
 	s->interval_ns = interval_ns;
+	s->epfd = -1;
 	s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (s->timerfd < 0 || timerfd_settime(s->timerfd, 0, &its, NULL)) {
-		err = errno;
-		builtin_destroy(&s->base);
-		errno = err;
-		return NULL;
+	if (s->timerfd < 0 || timerfd_settime(s->timerfd, 0, &its, NULL))
+		goto fail;
+	s->wakefd = detector_wake_fd(det, &why);
+	if (s->wakefd >= 0) {
+		s->epfd = epoll_create1(EPOLL_CLOEXEC);
+		if (s->epfd < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->timerfd, &in) ||
+		    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wakefd, &in))
+			goto fail;
+		log_info("the sampler sleeps until the kernel wakes it: when a block reaches "
+			 "a quarter of its threshold");
+	} else {
+		log_info("the sampler polls every quarter of the threshold (no wake-ups from "
+			 "the kernel: %s)", why);
 	}
 	return &s->base;
+
+fail:
+	err = errno;
+	builtin_destroy(&s->base);
+	errno = err;
+	return NULL;
 }

@@ -225,6 +225,8 @@ int session_run(const struct options *o)
 		/* For tests: run as on a kernel that cannot follow. */
 		.no_task_storage = getenv("BLOCKSNOOP_NO_TASK_STORAGE") != NULL,
 		.loop_hists = o->metrics_addr != NULL,
+		/* For tests: poll as on a kernel that cannot wake the sampler. */
+		.sampler_poll = sampler_poll_forced(),
 	};
 	struct session s = { .o = o, .pid = o->pid, .tid = o->tid };
 	char err[512], missing[256];

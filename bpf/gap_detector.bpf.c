@@ -358,6 +358,27 @@ static __always_inline struct task_mark *adopt_tid_mark(struct task_struct *task
 }
 
 /*
+ * Whether task may have task storage at all: its bpf_storage pointer, one
+ * load from the task_struct the caller holds. Nearly every task on a host
+ * has none (no BPF program ever gave it storage), and this test is what
+ * they pay instead of a bpf_task_storage_get() call (a helper call that
+ * takes and drops a per-CPU lock), on every epoll call and every context
+ * switch.
+ */
+static __always_inline bool task_has_storage(struct task_struct *task)
+{
+	return task->bpf_storage != NULL;
+}
+
+/* task's mark in task storage, or NULL. */
+static __always_inline struct task_mark *task_mark_of(struct task_struct *task)
+{
+	if (!task_has_storage(task))
+		return NULL;
+	return bpf_task_storage_get(&task_marks, task, 0, 0);
+}
+
+/*
  * The current task's mark (ts_* and tsid_* programs). Every load on the way
  * to "not watched" is paid by every epoll call of every thread on the host
  * (a map value out of the TLB costs more than the lookup itself), so only
@@ -368,7 +389,7 @@ static __always_inline struct task_mark *adopt_tid_mark(struct task_struct *task
 static __always_inline struct task_mark *ts_current_mark(struct task_struct *task,
 							 bool tid_marks)
 {
-	struct task_mark *m = bpf_task_storage_get(&task_marks, task, 0, 0);
+	struct task_mark *m = task_mark_of(task);
 	__u32 pid, tid;
 
 	if (m || !tid_marks || !counters.tid_marks)
@@ -584,7 +605,7 @@ int follow_fork(__u64 *ctx)
 		if (adopt_tid_mark(child, thread ? pid : tid, tid))
 			return 0;
 	}
-	pm = bpf_task_storage_get(&task_marks, parent->group_leader, 0, 0);
+	pm = task_mark_of(parent->group_leader);
 	if (!pm || !(pm->flags & MARK_F_PROCESS))
 		return 0;
 	w = live_watch(pm->watch);
@@ -693,7 +714,7 @@ static __always_inline void forget_handover(struct task_struct *task)
  * leader's process mark goes with it. */
 static __always_inline void leader_gone(struct task_struct *leader)
 {
-	struct task_mark *lm = bpf_task_storage_get(&task_marks, leader, 0, 0);
+	struct task_mark *lm = task_mark_of(leader);
 	__u32 watch, pid, flags;
 
 	if (!lm || !(lm->flags & MARK_F_PROCESS))
@@ -718,7 +739,7 @@ int follow_exit(__u64 *ctx)
 	__u32 tid = 0;
 
 	/* Runs in the exiting task: current_ids() are its own. */
-	m = bpf_task_storage_get(&task_marks, task, 0, 0);
+	m = task_mark_of(task);
 	if (!m && counters.tid_marks) {
 		m = id_current_mark(&tid);
 		in_hash = true;
@@ -756,7 +777,7 @@ int follow_exec(__u64 *ctx)
 {
 	struct task_struct *task = (void *)ctx[0];
 	pid_t old_pid = (pid_t)ctx[1];
-	struct task_mark *m = bpf_task_storage_get(&task_marks, task, 0, 0);
+	struct task_mark *m = task_mark_of(task);
 
 	m = take_over(task, m);
 	if (!m)
@@ -777,16 +798,258 @@ int follow_exec(__u64 *ctx)
 	return 0;
 }
 
-/* ---- the scheduler's view of gaps (gap_anatomy.bpf.h) ----------------------- */
+/* ---- waking the sampler (wake_* programs; task storage only) ------------ */
 
-/* Every context switch on the host: one check each of prev and next. */
+/*
+ * The built-in sampler sleeps until a gap of a thread it samples reaches
+ * its sampling point (WAKE_SAMPLING_POINT into the gap): then a record in
+ * the wakes ring wakes it. Nothing here runs per gap: the classic syscall
+ * tracepoints above cannot use timers, and a timer per gap would be set
+ * hundreds of times a second by a busy loop. Instead two events the kernel
+ * has anyway "kick" a gap that is open:
+ *   - a timer interrupt (hrtimer_expire_entry, the tick on a busy CPU)
+ *     looks at the task it interrupted: a thread spinning in a gap is
+ *     current at its CPU's tick;
+ *   - a context switch looks at the task leaving its CPU: a thread that
+ *     sleeps or blocks in a gap (time.sleep, a blocking read), or is
+ *     preempted in one, leaves it then.
+ * A kicked gap past its sampling point is sent at once; else a timer is
+ * set for the sampling point, and sends the wake if the same gap is still
+ * open then. A gap shorter than the time to the next tick is rarely seen:
+ * an idle or healthy loop costs no timer and no wake-up. Which slots want
+ * wakes is user space's to say (slot_wake.want_gen): stats mode and the
+ * Austin sampler want none.
+ */
+struct slot_wake slot_wakes[MAX_WATCHED_THREADS];
+
+/* Set by user space: the wakes are loaded (wake_timers and wakes exist). */
+const volatile bool targ_wake = false;
+
+/* The timers, set up once by wake_setup (nothing is allocated later, in a
+ * context switch), set by kicks and by themselves. */
+struct wake_timer {
+	struct bpf_timer timer;
+	/* When it is set to go off (CLOCK_MONOTONIC); 0: not set. */
+	__u64 due;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, WAKE_TIMERS);
+	__type(key, __u32);
+	__type(value, struct wake_timer);
+} wake_timers SEC(".maps");
+
+/* Records only wake user space; a full ring means it is due anyway. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} wakes SEC(".maps");
+
+#define CLOCK_MONOTONIC 1
+#define SLOTS_PER_TIMER (MAX_WATCHED_THREADS / WAKE_TIMERS)
+
+/* Send the wake of gap start of slot i (gen), once per gap. */
+static __always_inline void wake_send(__u32 i, __u32 gen, __u64 start)
+{
+	struct sampler_wake rec = { .gap_start_ns = start, .slot = i, .gen = gen };
+	__u64 sent;
+
+	if (i >= MAX_WATCHED_THREADS)
+		return;
+	sent = slot_wakes[i].sent_start;
+	if (sent == start ||
+	    __sync_val_compare_and_swap(&slot_wakes[i].sent_start, sent, start) != sent)
+		return;
+	if (bpf_ringbuf_output(&wakes, &rec, sizeof(rec), BPF_RB_FORCE_WAKEUP))
+		__sync_fetch_and_add(&counters.wakes_failed, 1);
+	else
+		__sync_fetch_and_add(&counters.wakes_sent, 1);
+}
+
+/* The slot i's gap now, if the sampler wants it woken: its start (0: no
+ * gap, or not wanted), with its generation in *gen and sampling point in
+ * *point. */
+static __always_inline __u64 wanted_gap(__u32 i, __u32 *gen, __u64 *point)
+{
+	struct watch_slot *s;
+	union watch_slot_state st;
+	__u64 start;
+
+	if (i >= MAX_WATCHED_THREADS)
+		return 0;
+	s = &watch_slots[i];
+	st.word = *(volatile __u64 *)&s->state;
+	if (!(st.flags & WATCH_F_ACTIVE) || (st.flags & WATCH_F_HISTOGRAM) ||
+	    slot_wakes[i].want_gen != st.gen)
+		return 0;
+	start = *(volatile __u64 *)&s->gap_start_ns;
+	*gen = st.gen;
+	*point = start + WAKE_SAMPLING_POINT(s->threshold_ns);
+	return start;
+}
+
+/*
+ * Have timer t go off at point (now is now), unless it goes off sooner
+ * already: then its callback sets it again for what is left. A kick and
+ * the callback race only over due; whoever changes it from what it read
+ * sets the timer.
+ */
+static __always_inline void timer_set_by(struct wake_timer *t, __u64 point, __u64 now)
+{
+	for (int tries = 0; tries < 4; tries++) {
+		__u64 due = t->due;
+
+		if (due && due <= point)
+			return;
+		if (__sync_val_compare_and_swap(&t->due, due, point) != due)
+			continue;
+		if (bpf_timer_start(&t->timer, point > now ? point - now : 0, 0))
+			__sync_fetch_and_add(&counters.wakes_failed, 1);
+		else
+			__sync_fetch_and_add(&counters.wake_arms, 1);
+		return;
+	}
+}
+
+/* Where a timer that went off is in looking at the slots that share it. */
+struct timer_check {
+	__u32 timer;
+	__u64 now;
+	__u64 next; /* the earliest sampling point still to come */
+};
+
+/* The j-th slot sharing a timer that went off: wake for its gap if the gap
+ * the timer was set for is open and due; else keep its sampling point. */
+static long timer_check_slot(__u32 j, struct timer_check *c)
+{
+	__u32 i = c->timer + j * WAKE_TIMERS, gen;
+	__u64 start, point;
+
+	start = wanted_gap(i, &gen, &point);
+	if (!start || i >= MAX_WATCHED_THREADS || start != slot_wakes[i].armed_start ||
+	    start == slot_wakes[i].sent_start)
+		return 0;
+	if (c->now >= point)
+		wake_send(i, gen, start);
+	else if (point < c->next)
+		c->next = point;
+	return 0;
+}
+
+/* Timer *key went off: look at the slots that share it. A gap that closed
+ * meanwhile (or whose slot went to another thread) has another start, and
+ * is not woken for. */
+static int wake_timer_fired(void *map __attribute__((unused)), __u32 *key,
+			    struct wake_timer *t)
+{
+	struct timer_check c = { .timer = *key, .next = ~0ULL };
+
+	__sync_lock_test_and_set(&t->due, 0);
+	c.now = bpf_ktime_get_ns();
+	bpf_loop(SLOTS_PER_TIMER, timer_check_slot, &c, 0);
+	if (c.next != ~0ULL)
+		timer_set_by(t, c.next, c.now);
+	return 0;
+}
+
+/*
+ * Kick the gap of task, if it is in one the sampler wants: past its
+ * sampling point, wake user space now; else have its slot's timer go off
+ * then, once per gap (the compare-and-swap decides between two kicks).
+ */
+static __always_inline void wake_kick(struct task_struct *task)
+{
+	struct task_mark *m = task_mark_of(task);
+	struct wake_timer *t;
+	__u64 start, point, now, armed;
+	__u32 i, gen, k;
+
+	if (!m)
+		return;
+	i = m->slot;
+	start = wanted_gap(i, &gen, &point);
+	if (!start || gen != m->slot_gen || i >= MAX_WATCHED_THREADS)
+		return;
+	armed = slot_wakes[i].armed_start;
+	if (start == armed || start == slot_wakes[i].sent_start)
+		return;
+	now = bpf_ktime_get_ns();
+	if (now >= point) {
+		wake_send(i, gen, start);
+		return;
+	}
+	if (__sync_val_compare_and_swap(&slot_wakes[i].armed_start, armed, start) != armed)
+		return;
+	k = i % WAKE_TIMERS;
+	t = bpf_map_lookup_elem(&wake_timers, &k);
+	if (t)
+		timer_set_by(t, point, now);
+}
+
+/* A task leaves its CPU (sched_switch): if it sleeps or is preempted in a
+ * gap, this is the last look at it before it runs again. */
+static __always_inline void wake_on_switch_out(struct task_struct *prev)
+{
+	wake_kick(prev);
+}
+
+/* A timer interrupt: the task it interrupted may spin in a gap. */
+SEC("tp_btf/hrtimer_expire_entry")
+int wake_on_tick(__u64 *ctx __attribute__((unused)))
+{
+	wake_kick(bpf_get_current_task_btf());
+	return 0;
+}
+
+
+/* Set up timer k unless an earlier run did; count it in *left if its
+ * memory was not to be had. */
+static long wake_setup_one(__u32 k, int *left)
+{
+	struct wake_timer *t = bpf_map_lookup_elem(&wake_timers, &k);
+	long err;
+
+	if (!t)
+		return 1; /* cannot be: stop */
+	err = bpf_timer_init(&t->timer, &wake_timers, CLOCK_MONOTONIC);
+	if (err == -16) /* EBUSY: set up by an earlier run */
+		return 0;
+	if (err || bpf_timer_set_callback(&t->timer, wake_timer_fired))
+		(*left)++;
+	return 0;
+}
+
+/*
+ * Run by user space after loading (BPF_PROG_RUN): sets up the timers not
+ * set up yet. Returns how many are left (their memory was not to be had
+ * just then; user space runs it again).
+ */
+SEC("syscall")
+int wake_setup(void *ctx __attribute__((unused)))
+{
+	int left = 0;
+
+	if (bpf_loop(WAKE_TIMERS, wake_setup_one, &left, 0) != WAKE_TIMERS)
+		return WAKE_TIMERS;
+	return left;
+}
+
+
+/* ---- every context switch: the gap anatomy and the sampler's wakes ------- */
+
+/* One program for both, so a context switch pays for one program run; each
+ * first checks the tasks for task storage, which almost none have. */
 SEC("tp_btf/sched_switch")
-int sched_switch(__u64 *ctx)
+int on_sched_switch(__u64 *ctx)
 {
 	bool preempt = (bool)ctx[0];
 	struct task_struct *prev = (void *)ctx[1], *next = (void *)ctx[2];
 
-	anatomy_on_switch(preempt, prev, next);
+	if (targ_anatomy)
+		anatomy_on_switch(preempt, prev, next);
+	if (targ_wake)
+		wake_on_switch_out(prev);
 	return 0;
 }
 

@@ -170,6 +170,13 @@ struct detector_counters {
 	__s32 tid_marks;
 	/* Entries in exec_handover; looked at only if non-zero. */
 	__s32 handovers;
+	__u32 pad;
+	/* Waking the sampler: timers set, wakes sent, and wakes that could
+	 * not be sent or set (a full wakes ring: user space is due to wake
+	 * anyway; a timer that failed to start). */
+	__u64 wake_arms;
+	__u64 wakes_sent;
+	__u64 wakes_failed;
 };
 
 /*
@@ -254,6 +261,42 @@ struct task_notice {
 	__u32 slot;     /* THREAD_*: the slot; else NO_SLOT */
 	__u32 gen;      /* THREAD_*: the slot's generation; else 0 */
 	__u32 pad;
+};
+
+/*
+ * Waking the built-in sampler (gap_detector.bpf.c, "waking the sampler").
+ * A gap of a slot the sampler wants woken (slot_wake.want_gen) is first
+ * worth a sample a quarter of its threshold in (its sampling point): a
+ * kernel timer set only once a gap is seen open sends one sampler_wake
+ * through the wakes ring then, and user space, woken, samples the gap every
+ * interval while it stays open.
+ */
+#define WAKE_SAMPLING_POINT(threshold_ns) ((threshold_ns) / 4)
+/* How many timers the slots share (slot i's is i % WAKE_TIMERS): a timer
+ * costs kernel memory that BPF programs get without waiting for it, so
+ * there are few, set up at load; two gaps being timed on one is rare and
+ * correct (its callback looks at the slots that share it). A power of two. */
+#define WAKE_TIMERS 64
+
+/* Per slot, in slot_wakes[] (.bss). Gaps are known by their start time,
+ * which only grows for a slot, also across its recycling. */
+struct slot_wake {
+	/* The gap the slot's timer was last set for: kicks skip it. */
+	__u64 armed_start;
+	/* The gap a wake was last sent for: nothing more is sent for it. */
+	__u64 sent_start;
+	/* Written by user space: the slot's generation the sampler watches
+	 * (its gaps are woken); 0 or another generation: none. */
+	__u32 want_gen;
+	__u32 pad;
+};
+
+/* One wake, through the wakes ring: gap of slot (gen) reached its sampling
+ * point. The record itself is what wakes user space. */
+struct sampler_wake {
+	__u64 gap_start_ns;
+	__u32 slot;
+	__u32 gen;
 };
 
 #endif /* BLOCKSNOOP_GAP_DETECTOR_H */

@@ -1050,6 +1050,8 @@ static void engine_config_of(const struct agent_options *o, struct engine_config
 		.austin = o->austin,
 		.austin_root = o->austin_root,
 		.loop_hists = serves_metrics(o),
+		/* For tests: poll as on a kernel that cannot wake the sampler. */
+		.sampler_poll = sampler_poll_forced(),
 	};
 	/* What a pod may choose from (agent_options.h): a sampler not run
 	 * here costs no capability and no helper. */

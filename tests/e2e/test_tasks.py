@@ -136,13 +136,17 @@ def test_versions_not_read(bs, tmp_path, python):
 @pytest.mark.parametrize("minor", [14, 15])
 def test_console_line(bs, tmp_path, minor):
     """The console names the task and the chain that awaits it, on its own
-    line under the event's header; a bare callback says it ran in no task."""
+    line under the event's header and its anatomy line; a bare callback says
+    it ran in no task."""
     python = tasks_python(minor)
     res, blocks = run_target(bs, tmp_path, python, json=False)
     main_name = next(b for b in blocks if b["kind"] == "named")["awaited_by"][-1]["name"]
     lines = res.stderr.splitlines()
     headers = [i for i, l in enumerate(lines) if " BLOCKED " in l]
     assert len(headers) == 3, res
+    # Each header is followed by the anatomy line, then the task line.
+    assert all(lines[h + 1].startswith("    sleep ") for h in headers), res
+    headers = [h + 1 for h in headers]
     assert lines[headers[0] + 1] == (
         f"    task checkout-42 (handle_order) \u2190 awaited by outer-7 (Server.serve) "
         f"\u2190 awaited by {main_name} (main)"), res
