@@ -73,6 +73,10 @@ endif
 DL_LIBS := $(if $(shell printf '\043include <dlfcn.h>\nint main(void){return !dlopen;}' | \
 	$(CC) -x c - -o /dev/null 2>/dev/null && echo ok),,-ldl)
 LIBS += $(DL_LIBS)
+# The packages of the libraries loaded at run time (the container image
+# installs them: no NEEDED entry names them).
+print-dlopen-packages:
+	@echo $(CURL_PACKAGE) $(MHD_PACKAGE)
 
 WARNINGS := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
@@ -124,7 +128,7 @@ DEPS_BROWSER := chromium
 # (tests/e2e/test_metrics.py); without its recommended web console.
 DEPS_PROMETHEUS := prometheus
 
-.PHONY: all clean install uninstall deps deps-test demo test unit e2e e2e-fetch fixtures fuzz fuzz-long
+.PHONY: all print-dlopen-packages clean install uninstall deps deps-test demo test unit e2e e2e-fetch fixtures fuzz fuzz-long
 all: $(OUTPUT)/blocksnoop
 
 $(OUTPUT) $(OUTPUT)/agent $(OUTPUT)/tests $(OUTPUT)/fixtures:
