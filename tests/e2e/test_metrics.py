@@ -12,15 +12,19 @@ directory, and killed by PID at the end whatever happens.
 """
 import json
 import math
+import os
+import re
 import shutil
 import signal
+import subprocess
 import time
 import urllib.parse
 import urllib.request
 
 import pytest
 
-from conftest import BLOCKSNOOP, PY, bin_fixture, py_fixture, read_truth, wait_for
+from conftest import (BLOCKSNOOP, PY, Result, bin_fixture, check_error_line, py_fixture,
+                      read_truth, wait_for)
 from test_agent import (ENABLED, Agent, Kubelet, certs, cgroups, containerd,  # noqa: F401
                         free_port, join_cgroup, new_cid, new_uid, parse_metrics, pod)
 
@@ -283,3 +287,40 @@ def test_agent_loads_libcurl_and_libmicrohttpd(procs, tmp_path, certs):
     assert any(n.startswith("libcurl.so.") for n in names), names
     assert any(n.startswith("libmicrohttpd.so.") for n in names), names
     agent.stop()
+
+
+def system_library(prefix):
+    """The file the dynamic linker loads for the soname starting with
+    prefix (ld.so.cache), symlinks resolved."""
+    cache = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True, check=True).stdout
+    paths = re.findall(rf"^\s*{re.escape(prefix)}\d+ \(.*\) => (\S+)", cache, re.M)
+    assert paths, f"no {prefix}* in ld.so.cache"
+    return os.path.realpath(paths[0])
+
+
+def test_missing_libmicrohttpd_is_a_clear_error(procs):
+    """With libmicrohttpd unloadable (/dev/null mounted over it in a private
+    mount namespace), --metrics-addr fails with one line naming the package
+    to install, and doctor warns about it; a plain attach does not need it."""
+    lib = system_library("libmicrohttpd.so.")
+    target = procs.start([PY, "-c", "import asyncio; asyncio.run(asyncio.sleep(120))"])
+    hidden = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+              f'mount --bind /dev/null {lib} && exec "$@"', "sh", BLOCKSNOOP]
+
+    p = procs.start([*hidden, "--metrics-addr", f"127.0.0.1:{free_port()}", "-t", "1000",
+                     str(target.pid)])
+    p.wait(30)
+    line = check_error_line(Result(p), 1)
+    assert re.search(r"cannot serve /metrics on 127\.0\.0\.1:\d+: cannot load "
+                     r"libmicrohttpd\.so\.\d+: .*\(install the libmicrohttpd\S* package\)", line), line
+
+    doctor = procs.start([*hidden, "doctor"])
+    doctor.wait(30)
+    assert re.search(r"^warn  --metrics-addr and agent mode cannot serve /metrics: cannot load "
+                     r"libmicrohttpd\.so\.\d+: .*\(install the libmicrohttpd\S* package\)$",
+                     doctor.stdout, re.M), doctor.describe()
+
+    plain = procs.start([*hidden, "--json", "-t", "1000", str(target.pid)])
+    plain.wait_record("session_start")
+    plain.send(signal.SIGINT)
+    assert plain.wait(20) == 0, plain.describe()
