@@ -235,7 +235,7 @@ build/fuzz/fuzz_options_agent: tests/fuzz/fuzz_options_agent.c $(FUZZ_OPTIONS_AG
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_OPTIONS_AGENT) -o $@
 # The pod list names samplers as the command line does (options.c).
-FUZZ_K8S_PODLIST := agent/k8s/podlist.c agent/options.c agent/numparse.c
+FUZZ_K8S_PODLIST := agent/k8s/podlist.c agent/options.c agent/numparse.c agent/listen_addr.c
 build/fuzz/fuzz_k8s_podlist: tests/fuzz/fuzz_k8s_podlist.c $(FUZZ_K8S_PODLIST) agent/*.h agent/k8s/*.h | $(OUTPUT)
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
