@@ -43,16 +43,21 @@ RUN if [ ! -r "$VMLINUX_BTF" ]; then \
  && /out/usr/local/bin/blocksnoop --version
 
 # The Debian packages that own the shared libraries the binary itself links
-# (its NEEDED entries, not their dependencies): the runtime stage installs
-# exactly these, so a library added to the Makefile needs no change here.
+# (its NEEDED entries, not their dependencies), and those of the libraries it
+# loads only when a run needs them (libcurl, libmicrohttpd: the Makefile
+# names their packages): the runtime stage installs exactly these, so a
+# library added to the Makefile needs no change here.
 # Today: libbpf1 libcap2 libcjson1 libcurl4t64 libelf1t64 libmicrohttpd12t64
 # (libc6 and zlib1g are in every Debian image).
 RUN set -e; bin=/out/usr/local/bin/blocksnoop; \
-    for lib in $(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do \
+    { for lib in $(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do \
         path=$(ldd "$bin" | awk -v l="$lib" '$1 == l { print $3 }'); \
         dpkg -S "$(realpath "$path")" | cut -d: -f1; \
-    done | sort -u | grep -vx libc6 > /out/runtime-packages; \
+      done; make -s print-dlopen-packages | tr ' ' '\n'; \
+    } | sort -u | grep -vx libc6 > /out/runtime-packages; \
     grep -qx libbpf1 /out/runtime-packages; \
+    grep -q '^libcurl' /out/runtime-packages; \
+    grep -q '^libmicrohttpd' /out/runtime-packages; \
     cat /out/runtime-packages
 
 # --------------------------------------------------------------------------
@@ -70,7 +75,8 @@ RUN apt-get update \
 
 COPY --from=build /out/usr/local/bin/blocksnoop /usr/local/bin/blocksnoop
 RUN if ldd /usr/local/bin/blocksnoop | grep 'not found'; then exit 1; fi \
- && blocksnoop --version && austin -V
+ && blocksnoop --version && austin -V \
+ && blocksnoop doctor | grep -E '^ok +lib(curl|microhttpd)\.so' | grep -c . | grep -qx 2
 
 # eBPF, tracefs and reading other processes' memory need root (or
 # CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE, CAP_SYS_ADMIN, CAP_DAC_READ_SEARCH):

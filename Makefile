@@ -43,12 +43,47 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \
 	-e 's/ppc64le/powerpc/' -e 's/s390x/s390/' -e 's/riscv64/riscv/')
 
 LIBS := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz \
-	-lcjson -lcap -lm -lcurl -lmicrohttpd
+	-lcjson -lcap -lm
+
+# libcurl (agent mode's kubelet client) and libmicrohttpd (the /metrics
+# server) are not linked: agent/dynlib.c loads each when a run first needs
+# it, so a plain attach does not map them and the ~40 libraries they bring
+# (agent/dynlib.h). The soname to load is the one linking would record: the
+# SONAME of the file -lcurl links (the -dev package's symlink), read here;
+# the package named in the "install ..." error owns that file (dpkg), or is
+# named as Debian names library packages. Only the headers are compiled in.
+# $(1): link name (curl); $(2): the soname, once known.
+lib_file = $(shell $(CC) -print-file-name=lib$(1).so)
+soname_of = $(shell readelf -d $(call lib_file,$(1)) 2>/dev/null | \
+	sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+package_of = $(or $(shell dpkg-query -S $(dir $(realpath $(call lib_file,$(1))))$(2) \
+	2>/dev/null | sed -n '1s/:.*//p'),$(shell echo $(2) | \
+	sed -e 's/\([0-9]\)\.so\./\1-/' -e 's/\.so\.//'))
+CURL_SONAME := $(call soname_of,curl)
+MHD_SONAME := $(call soname_of,microhttpd)
+CURL_PACKAGE := $(call package_of,curl,$(CURL_SONAME))
+MHD_PACKAGE := $(call package_of,microhttpd,$(MHD_SONAME))
+ifeq ($(CURL_SONAME)$(filter clean deps%,$(MAKECMDGOALS)),)
+$(error cannot find libcurl.so's soname: install libcurl4-openssl-dev (make deps))
+endif
+ifeq ($(MHD_SONAME)$(filter clean deps%,$(MAKECMDGOALS)),)
+$(error cannot find libmicrohttpd.so's soname: install libmicrohttpd-dev (make deps))
+endif
+# dlopen() is in the C library from glibc 2.34; -ldl keeps older ones working.
+DL_LIBS := $(if $(shell printf '\043include <dlfcn.h>\nint main(void){return !dlopen;}' | \
+	$(CC) -x c - -o /dev/null 2>/dev/null && echo ok),,-ldl)
+LIBS += $(DL_LIBS)
+# The packages of the libraries loaded at run time (the container image
+# installs them: no NEEDED entry names them).
+print-dlopen-packages:
+	@echo $(CURL_PACKAGE) $(MHD_PACKAGE)
 
 WARNINGS := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
 override CFLAGS += $(WARNINGS) -std=gnu11 -D_GNU_SOURCE $(SAN_FLAGS) \
-	-DBLOCKSNOOP_VERSION='"$(VERSION)"' -I$(OUTPUT) -Ibpf -Iagent -Insexec
+	-DBLOCKSNOOP_VERSION='"$(VERSION)"' -I$(OUTPUT) -Ibpf -Iagent -Insexec \
+	-DBLOCKSNOOP_CURL_SONAME='"$(CURL_SONAME)"' -DBLOCKSNOOP_CURL_PACKAGE='"$(CURL_PACKAGE)"' \
+	-DBLOCKSNOOP_MHD_SONAME='"$(MHD_SONAME)"' -DBLOCKSNOOP_MHD_PACKAGE='"$(MHD_PACKAGE)"'
 override LDFLAGS += $(SAN_FLAGS)
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(WARNINGS) \
 	-I$(OUTPUT) -Ibpf
@@ -93,7 +128,7 @@ DEPS_BROWSER := chromium
 # (tests/e2e/test_metrics.py); without its recommended web console.
 DEPS_PROMETHEUS := prometheus
 
-.PHONY: all clean install uninstall deps deps-test demo test unit e2e e2e-fetch fixtures fuzz fuzz-long
+.PHONY: all print-dlopen-packages clean install uninstall deps deps-test demo test unit e2e e2e-fetch fixtures fuzz fuzz-long
 all: $(OUTPUT)/blocksnoop
 
 $(OUTPUT) $(OUTPUT)/agent $(OUTPUT)/tests $(OUTPUT)/fixtures:
@@ -200,7 +235,7 @@ build/fuzz/fuzz_options_agent: tests/fuzz/fuzz_options_agent.c $(FUZZ_OPTIONS_AG
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_OPTIONS_AGENT) -o $@
 # The pod list names samplers as the command line does (options.c).
-FUZZ_K8S_PODLIST := agent/k8s/podlist.c agent/options.c agent/numparse.c
+FUZZ_K8S_PODLIST := agent/k8s/podlist.c agent/options.c agent/numparse.c agent/listen_addr.c
 build/fuzz/fuzz_k8s_podlist: tests/fuzz/fuzz_k8s_podlist.c $(FUZZ_K8S_PODLIST) agent/*.h agent/k8s/*.h | $(OUTPUT)
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)

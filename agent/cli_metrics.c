@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,8 +123,9 @@ int cli_metrics_start(struct engine *e, const char *addr, struct cli_metrics **o
 			snprintf(err, sizeof(err), "%s", strerror(-ret));
 	}
 	if (ret) {
-		log_error("cannot serve /metrics on %s: %s (choose another --metrics-addr)", addr,
-			  err);
+		/* -ENOENT: libmicrohttpd is missing, and err says which package. */
+		log_error("cannot serve /metrics on %s: %s%s", addr, err,
+			  ret == -ENOENT ? "" : " (choose another --metrics-addr)");
 		cli_metrics_free(m);
 		return EXIT_RUNTIME;
 	}

@@ -20,7 +20,9 @@
 #include "caps.h"
 #include "doctor.h"
 #include "exit_codes.h"
+#include "k8s/kubelet.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "procfs.h"
 #include "tracefs.h"
 
@@ -540,6 +542,14 @@ static void gather_austin(const struct doctor_args *a, struct doctor_facts *f)
 	f->austin_elf = f->austin_found && !strcmp(root, "/") && austin_is_elf(f->austin_path);
 }
 
+/* Loading them maps them into doctor (and runs their constructors): they
+ * are the system's libraries, the ones a run would load. */
+static void gather_libraries(struct doctor_facts *f)
+{
+	kubelet_load_libcurl(f->libcurl_error, sizeof(f->libcurl_error));
+	metrics_http_load_libmicrohttpd(f->libmhd_error, sizeof(f->libmhd_error));
+}
+
 void doctor_gather(const struct doctor_args *a, struct doctor_facts *f)
 {
 	*f = (struct doctor_facts){ 0 };
@@ -550,6 +560,7 @@ void doctor_gather(const struct doctor_args *a, struct doctor_facts *f)
 	gather_bpf(f);
 	gather_target(a, f);
 	gather_austin(a, f);
+	gather_libraries(f);
 }
 
 /* ---------------------------------------------------------------- reporting */
@@ -1014,6 +1025,24 @@ static void report_austin(struct report *r, const struct doctor_facts *f)
 	}
 }
 
+/* Not needed to attach, so never a problem: a warning for the modes that
+ * need them. */
+static void report_libraries(struct report *r, const struct doctor_facts *f)
+{
+	if (f->libcurl_error[0])
+		check(r, "libcurl", ST_WARN, "agent mode (blocksnoop agent) cannot run: %s",
+		      f->libcurl_error);
+	else
+		check(r, "libcurl", ST_OK, "%s loads (agent mode's kubelet client)",
+		      BLOCKSNOOP_CURL_SONAME);
+	if (f->libmhd_error[0])
+		check(r, "libmicrohttpd", ST_WARN, "--metrics-addr and agent mode cannot serve /metrics: %s",
+		      f->libmhd_error);
+	else
+		check(r, "libmicrohttpd", ST_OK, "%s loads (--metrics-addr, agent mode's /metrics)",
+		      BLOCKSNOOP_MHD_SONAME);
+}
+
 /* Every check, in the order the report gives them. */
 static void run_checks(struct report *r, const struct doctor_facts *f)
 {
@@ -1024,6 +1053,7 @@ static void run_checks(struct report *r, const struct doctor_facts *f)
 	report_self_pidns(r, f);
 	report_target(r, f);
 	report_austin(r, f);
+	report_libraries(r, f);
 	put_check(r);
 }
 

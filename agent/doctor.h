@@ -155,6 +155,11 @@ struct doctor_facts {
 	bool austin_shim_known;
 	bool austin_elf;              /* an ELF binary, confined by the shim even when
 				       * it enters nothing (else a script, run as is) */
+
+	/* The libraries blocksnoop loads only when a run needs them
+	 * (agent/dynlib.h), each tried: "" if it loads, else why not. */
+	char libcurl_error[256];      /* agent mode's kubelet client */
+	char libmhd_error[256];       /* --metrics-addr, the agent's /metrics */
 };
 
 /* Read the system (and the target of a, if any) into *f. Cannot fail: what

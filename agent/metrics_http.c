@@ -9,9 +9,44 @@
 
 #include <microhttpd.h>
 
+#include "dynlib.h"
 #include "engine.h"
 #include "log.h"
 #include "metrics_http.h"
+
+/* Every libmicrohttpd function this file calls, as libmhd.<name without
+ * MHD_>, typed by microhttpd.h's own prototypes. */
+#define LIBMHD_FUNCTIONS(X) \
+	X(start_daemon) X(stop_daemon) X(run) X(get_timeout) X(get_daemon_info) \
+	X(create_response_from_buffer) X(add_response_header) X(queue_response) \
+	X(destroy_response)
+
+static struct {
+#define LIBMHD_SLOT(name) __typeof__(MHD_##name) *name;
+	LIBMHD_FUNCTIONS(LIBMHD_SLOT)
+} libmhd;
+
+int metrics_http_load_libmicrohttpd(char *err, size_t errlen)
+{
+	static const struct dynlib_symbol symbols[] = {
+#define LIBMHD_SYMBOL(name) { "MHD_" #name, &libmhd.name },
+		LIBMHD_FUNCTIONS(LIBMHD_SYMBOL)
+	};
+	static const struct dynlib lib = {
+		.soname = BLOCKSNOOP_MHD_SONAME,
+		.package = BLOCKSNOOP_MHD_PACKAGE,
+		.symbols = symbols,
+		.count = sizeof(symbols) / sizeof(symbols[0]),
+	};
+	static bool loaded;
+	int ret;
+
+	if (loaded)
+		return 0;
+	ret = dynlib_load(&lib, err, errlen);
+	loaded = ret == 0;
+	return ret;
+}
 
 #define PROMETHEUS_TEXT "text/plain; version=0.0.4; charset=utf-8"
 
@@ -38,19 +73,19 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
-	r = must_free ? MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE)
-		      : MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_COPY);
+	r = must_free ? libmhd.create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE)
+		      : libmhd.create_response_from_buffer(len, body, MHD_RESPMEM_MUST_COPY);
 	if (!r) {
 		if (must_free)
 			free(body);
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	MHD_add_response_header(r, "Cache-Control", "no-store");
+	libmhd.add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	libmhd.add_response_header(r, "Cache-Control", "no-store");
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-	ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
+		libmhd.add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	ret = libmhd.queue_response(c, status, r);
+	libmhd.destroy_response(r);
 	return ret;
 }
 
@@ -97,7 +132,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static struct MHD_Daemon *start(struct metrics_http *s, unsigned flags,
 				const struct sockaddr *addr)
 {
-	return MHD_start_daemon(flags | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	return libmhd.start_daemon(flags | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 				on_request, s,
 				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				MHD_OPTION_SOCK_ADDR, addr,
@@ -117,6 +152,11 @@ int metrics_http_start(const struct sockaddr *addr, socklen_t addrlen,
 
 	(void)addrlen;
 	*out = NULL;
+	saved = metrics_http_load_libmicrohttpd(err, errlen);
+	if (saved) {
+		free(s);
+		return saved;
+	}
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
@@ -148,9 +188,9 @@ int metrics_http_start(const struct sockaddr *addr, socklen_t addrlen,
 		free(s);
 		return -saved;
 	}
-	info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+	info = libmhd.get_daemon_info(s->daemon, MHD_DAEMON_INFO_EPOLL_FD);
 	s->epfd = info ? info->epoll_fd : -1;
-	info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	info = libmhd.get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = info ? info->port : 0;
 	if (s->epfd < 0) {
 		snprintf(err, errlen, "libmicrohttpd has no epoll fd");
@@ -168,14 +208,14 @@ int metrics_http_fd(const struct metrics_http *s)
 
 void metrics_http_run(struct metrics_http *s)
 {
-	MHD_run(s->daemon);
+	libmhd.run(s->daemon);
 }
 
 long metrics_http_timeout_ms(struct metrics_http *s)
 {
 	MHD_UNSIGNED_LONG_LONG ms;
 
-	if (MHD_get_timeout(s->daemon, &ms) != MHD_YES)
+	if (libmhd.get_timeout(s->daemon, &ms) != MHD_YES)
 		return -1;
 	return ms > 60000 ? 60000 : (long)ms;
 }
@@ -205,6 +245,6 @@ void metrics_http_stop(struct metrics_http *s)
 	if (!s)
 		return;
 	if (s->daemon)
-		MHD_stop_daemon(s->daemon);
+		libmhd.stop_daemon(s->daemon);
 	free(s);
 }

@@ -26,10 +26,18 @@ struct metrics_http_handlers {
 struct metrics_http;
 
 /*
+ * Load libmicrohttpd (agent/dynlib.h: by its soname, once per process; the
+ * binary does not link it, so a run without a metrics server never maps
+ * it). metrics_http_start() calls it; doctor too. 0, or -ENOENT with a
+ * one-line reason in err naming the package.
+ */
+int metrics_http_load_libmicrohttpd(char *err, size_t errlen);
+
+/*
  * Listen on addr (an in6addr_any address listens on IPv6 and IPv4, or on
  * IPv4 alone where IPv6 is unavailable). h is copied; its ctx must outlive
  * the server. Returns 0 and *out, or -errno with a one-line reason in err
- * (e.g. the port is taken).
+ * (e.g. the port is taken; -ENOENT: libmicrohttpd cannot be loaded).
  */
 int metrics_http_start(const struct sockaddr *addr, socklen_t addrlen,
 		       const struct metrics_http_handlers *h, struct metrics_http **out,

@@ -980,8 +980,10 @@ static int start_metrics(struct agent *a)
 	}
 	ret = metrics_http_start((struct sockaddr *)&ss, len, &h, &a->http, err, sizeof(err));
 	if (ret) {
-		log_error("cannot serve /metrics on %s: %s (choose another --metrics-addr, or \"\" to serve none)",
-			  a->o->metrics_addr, err);
+		/* -ENOENT: libmicrohttpd is missing, and err says which package. */
+		log_error("cannot serve /metrics on %s: %s (%s, or \"\" to serve none)",
+			  a->o->metrics_addr, err,
+			  ret == -ENOENT ? "install it" : "choose another --metrics-addr");
 		return EXIT_RUNTIME;
 	}
 	log_info("serving /metrics and /healthz on %s (port %d)", a->o->metrics_addr,

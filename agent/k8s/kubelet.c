@@ -22,8 +22,47 @@
 
 #include <curl/curl.h>
 
+#include "dynlib.h"
 #include "k8s/kubelet.h"
 #include "timeutil.h"
+
+/* ---- libcurl, loaded by the first kubelet_new() --------------------------- */
+
+/* Every libcurl function this file calls, as libcurl.<name without curl_>,
+ * typed by curl.h's own prototypes. */
+#define LIBCURL_FUNCTIONS(X) \
+	X(global_init) X(global_cleanup) X(version) \
+	X(easy_init) X(easy_setopt) X(easy_getinfo) X(easy_strerror) X(easy_cleanup) \
+	X(multi_init) X(multi_setopt) X(multi_add_handle) X(multi_remove_handle) \
+	X(multi_socket_action) X(multi_info_read) X(multi_cleanup) \
+	X(slist_append) X(slist_free_all)
+
+static struct {
+#define LIBCURL_SLOT(name) __typeof__(curl_##name) *name;
+	LIBCURL_FUNCTIONS(LIBCURL_SLOT)
+} libcurl;
+
+int kubelet_load_libcurl(char *err, size_t errlen)
+{
+	static const struct dynlib_symbol symbols[] = {
+#define LIBCURL_SYMBOL(name) { "curl_" #name, &libcurl.name },
+		LIBCURL_FUNCTIONS(LIBCURL_SYMBOL)
+	};
+	static const struct dynlib lib = {
+		.soname = BLOCKSNOOP_CURL_SONAME,
+		.package = BLOCKSNOOP_CURL_PACKAGE,
+		.symbols = symbols,
+		.count = sizeof(symbols) / sizeof(symbols[0]),
+	};
+	static bool loaded;
+	int ret;
+
+	if (loaded)
+		return 0;
+	ret = dynlib_load(&lib, err, errlen);
+	loaded = ret == 0;
+	return ret;
+}
 
 /* A token file larger than this is not a token. */
 #define TOKEN_MAX 65536
@@ -178,8 +217,13 @@ int kubelet_new(const struct kubelet_config *c, struct kubelet **out, char *err,
 		free(k);
 		return -EINVAL;
 	}
+	ret = kubelet_load_libcurl(err, errlen);
+	if (ret) {
+		free(k);
+		return ret;
+	}
 	k->epfd = k->timerfd = -1;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	if (libcurl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		snprintf(err, errlen, "cannot initialise libcurl");
 		free(k);
 		return -EIO;
@@ -211,7 +255,7 @@ int kubelet_new(const struct kubelet_config *c, struct kubelet **out, char *err,
 		bool v6 = strchr(k->host_ip, ':') != NULL;
 
 		snprintf(rule, sizeof(rule), "::%s%s%s:", v6 ? "[" : "", k->host_ip, v6 ? "]" : "");
-		k->connect_to = curl_slist_append(NULL, rule);
+		k->connect_to = libcurl.slist_append(NULL, rule);
 		if (!k->connect_to) {
 			snprintf(err, errlen, "out of memory");
 			ret = -ENOMEM;
@@ -227,49 +271,49 @@ int kubelet_new(const struct kubelet_config *c, struct kubelet **out, char *err,
 		snprintf(err, errlen, "cannot set up the kubelet client's event loop: %s", strerror(errno));
 		goto fail;
 	}
-	k->multi = curl_multi_init();
-	k->easy = curl_easy_init();
+	k->multi = libcurl.multi_init();
+	k->easy = libcurl.easy_init();
 	if (!k->multi || !k->easy) {
 		snprintf(err, errlen, "cannot initialise libcurl");
 		ret = -ENOMEM;
 		goto fail;
 	}
-	curl_multi_setopt(k->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-	curl_multi_setopt(k->multi, CURLMOPT_SOCKETDATA, k);
-	curl_multi_setopt(k->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-	curl_multi_setopt(k->multi, CURLMOPT_TIMERDATA, k);
+	libcurl.multi_setopt(k->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	libcurl.multi_setopt(k->multi, CURLMOPT_SOCKETDATA, k);
+	libcurl.multi_setopt(k->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+	libcurl.multi_setopt(k->multi, CURLMOPT_TIMERDATA, k);
 
 	/* The token must reach the kubelet and nothing else: HTTPS only,
 	 * redirects never followed (and, were they ever, HTTPS only and
 	 * without the Authorization header for another host), and TLS
 	 * verification set explicitly, failing if libcurl refuses it. */
-	if (curl_easy_setopt(k->easy, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
-	    curl_easy_setopt(k->easy, CURLOPT_REDIR_PROTOCOLS_STR, "https") != CURLE_OK ||
-	    curl_easy_setopt(k->easy, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-	    curl_easy_setopt(k->easy, CURLOPT_UNRESTRICTED_AUTH, 0L) != CURLE_OK ||
-	    curl_easy_setopt(k->easy, CURLOPT_SSL_VERIFYPEER, k->insecure ? 0L : 1L) != CURLE_OK ||
-	    curl_easy_setopt(k->easy, CURLOPT_SSL_VERIFYHOST, k->insecure ? 0L : 2L) != CURLE_OK ||
+	if (libcurl.easy_setopt(k->easy, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
+	    libcurl.easy_setopt(k->easy, CURLOPT_REDIR_PROTOCOLS_STR, "https") != CURLE_OK ||
+	    libcurl.easy_setopt(k->easy, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+	    libcurl.easy_setopt(k->easy, CURLOPT_UNRESTRICTED_AUTH, 0L) != CURLE_OK ||
+	    libcurl.easy_setopt(k->easy, CURLOPT_SSL_VERIFYPEER, k->insecure ? 0L : 1L) != CURLE_OK ||
+	    libcurl.easy_setopt(k->easy, CURLOPT_SSL_VERIFYHOST, k->insecure ? 0L : 2L) != CURLE_OK ||
 	    (!k->insecure && k->ca_file &&
-	     curl_easy_setopt(k->easy, CURLOPT_CAINFO, k->ca_file) != CURLE_OK)) {
+	     libcurl.easy_setopt(k->easy, CURLOPT_CAINFO, k->ca_file) != CURLE_OK)) {
 		snprintf(err, errlen, "this libcurl cannot talk to the kubelet over verified HTTPS (%s)",
-			 curl_version());
+			 libcurl.version());
 		ret = -ENOTSUP;
 		goto fail;
 	}
-	curl_easy_setopt(k->easy, CURLOPT_URL, k->url);
-	curl_easy_setopt(k->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(k->easy, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(k->easy, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(k->easy, CURLOPT_USERAGENT, k->user_agent);
-	curl_easy_setopt(k->easy, CURLOPT_TIMEOUT_MS, k->timeout_ms);
-	curl_easy_setopt(k->easy, CURLOPT_CONNECTTIMEOUT_MS,
+	libcurl.easy_setopt(k->easy, CURLOPT_URL, k->url);
+	libcurl.easy_setopt(k->easy, CURLOPT_NOSIGNAL, 1L);
+	libcurl.easy_setopt(k->easy, CURLOPT_NOPROXY, "*");
+	libcurl.easy_setopt(k->easy, CURLOPT_ACCEPT_ENCODING, "");
+	libcurl.easy_setopt(k->easy, CURLOPT_USERAGENT, k->user_agent);
+	libcurl.easy_setopt(k->easy, CURLOPT_TIMEOUT_MS, k->timeout_ms);
+	libcurl.easy_setopt(k->easy, CURLOPT_CONNECTTIMEOUT_MS,
 			 k->timeout_ms < 5000 ? k->timeout_ms : 5000L);
-	curl_easy_setopt(k->easy, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(k->easy, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(k->easy, CURLOPT_WRITEDATA, k);
-	curl_easy_setopt(k->easy, CURLOPT_ERRORBUFFER, k->errbuf);
+	libcurl.easy_setopt(k->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	libcurl.easy_setopt(k->easy, CURLOPT_WRITEFUNCTION, on_body);
+	libcurl.easy_setopt(k->easy, CURLOPT_WRITEDATA, k);
+	libcurl.easy_setopt(k->easy, CURLOPT_ERRORBUFFER, k->errbuf);
 	if (k->connect_to)
-		curl_easy_setopt(k->easy, CURLOPT_CONNECT_TO, k->connect_to);
+		libcurl.easy_setopt(k->easy, CURLOPT_CONNECT_TO, k->connect_to);
 	*out = k;
 	return 0;
 
@@ -283,13 +327,13 @@ void kubelet_free(struct kubelet *k)
 	if (!k)
 		return;
 	if (k->multi && k->easy && k->busy)
-		curl_multi_remove_handle(k->multi, k->easy);
+		libcurl.multi_remove_handle(k->multi, k->easy);
 	if (k->easy)
-		curl_easy_cleanup(k->easy);
+		libcurl.easy_cleanup(k->easy);
 	if (k->multi)
-		curl_multi_cleanup(k->multi);
-	curl_slist_free_all(k->headers);
-	curl_slist_free_all(k->connect_to);
+		libcurl.multi_cleanup(k->multi);
+	libcurl.slist_free_all(k->headers);
+	libcurl.slist_free_all(k->connect_to);
 	wipe_free(k->token);
 	if (k->epfd >= 0)
 		close(k->epfd);
@@ -303,7 +347,7 @@ void kubelet_free(struct kubelet *k)
 	free(k->host_ip);
 	free(k->user_agent);
 	free(k);
-	curl_global_cleanup();
+	libcurl.global_cleanup();
 }
 
 int kubelet_fd(const struct kubelet *k)
@@ -370,33 +414,33 @@ fail:
 /* Headers for a poll with token (may be NULL), replacing the last poll's. */
 static int set_headers(struct kubelet *k, const char *token)
 {
-	struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json"), *t;
+	struct curl_slist *h = libcurl.slist_append(NULL, "Accept: application/json"), *t;
 
 	if (h && token) {
 		size_t len = strlen(token) + sizeof("Authorization: Bearer ");
 		char *line = malloc(len);
 
 		if (!line) {
-			curl_slist_free_all(h);
+			libcurl.slist_free_all(h);
 			return -ENOMEM;
 		}
 		snprintf(line, len, "Authorization: Bearer %s", token);
-		t = curl_slist_append(h, line);
+		t = libcurl.slist_append(h, line);
 		explicit_bzero(line, len);
 		free(line);
 		if (!t) {
-			curl_slist_free_all(h);
+			libcurl.slist_free_all(h);
 			return -ENOMEM;
 		}
 	}
 	if (!h)
 		return -ENOMEM;
-	curl_easy_setopt(k->easy, CURLOPT_HTTPHEADER, h);
+	libcurl.easy_setopt(k->easy, CURLOPT_HTTPHEADER, h);
 	if (k->headers) {
 		/* The slist holds the token too: wipe it before freeing. */
 		for (t = k->headers; t; t = t->next)
 			explicit_bzero(t->data, strlen(t->data));
-		curl_slist_free_all(k->headers);
+		libcurl.slist_free_all(k->headers);
 	}
 	k->headers = h;
 	return 0;
@@ -409,7 +453,7 @@ static int start_transfer(struct kubelet *k)
 	k->len = 0;
 	k->too_large = false;
 	k->errbuf[0] = '\0';
-	mc = curl_multi_add_handle(k->multi, k->easy);
+	mc = libcurl.multi_add_handle(k->multi, k->easy);
 	if (mc != CURLM_OK)
 		return -EIO;
 	k->busy = true;
@@ -491,7 +535,7 @@ static void body_excerpt(const struct kubelet *k, char *buf, size_t len)
 
 static void classify(struct kubelet *k, CURLcode code, long status, struct kubelet_result *r)
 {
-	const char *detail = k->errbuf[0] ? k->errbuf : curl_easy_strerror(code);
+	const char *detail = k->errbuf[0] ? k->errbuf : libcurl.easy_strerror(code);
 	char excerpt[204];
 
 	r->http_status = status;
@@ -514,7 +558,7 @@ static void classify(struct kubelet *k, CURLcode code, long status, struct kubel
 		} else if (status >= 300 && status < 400) {
 			char *location = NULL, where[204] = "(no Location)";
 
-			curl_easy_getinfo(k->easy, CURLINFO_REDIRECT_URL, &location);
+			libcurl.easy_getinfo(k->easy, CURLINFO_REDIRECT_URL, &location);
 			if (location)
 				excerpt_of(location, strlen(location), where, sizeof(where));
 			r->reason = KUBELET_ERR_HTTP;
@@ -608,7 +652,7 @@ static void check_done(struct kubelet *k, kubelet_done_fn fn, void *ctx)
 	CURLMsg *msg;
 	int left;
 
-	while ((msg = curl_multi_info_read(k->multi, &left))) {
+	while ((msg = libcurl.multi_info_read(k->multi, &left))) {
 		struct kubelet_result r = { 0 };
 		long status = 0;
 		CURLcode code;
@@ -616,8 +660,8 @@ static void check_done(struct kubelet *k, kubelet_done_fn fn, void *ctx)
 		if (msg->msg != CURLMSG_DONE || msg->easy_handle != k->easy)
 			continue;
 		code = msg->data.result;
-		curl_easy_getinfo(k->easy, CURLINFO_RESPONSE_CODE, &status);
-		curl_multi_remove_handle(k->multi, k->easy);
+		libcurl.easy_getinfo(k->easy, CURLINFO_RESPONSE_CODE, &status);
+		libcurl.multi_remove_handle(k->multi, k->easy);
 		k->busy = false;
 		if (code == CURLE_OK && status == 401 && retry_with_new_token(k))
 			continue;
@@ -649,7 +693,7 @@ void kubelet_ready(struct kubelet *k, kubelet_done_fn fn, void *ctx)
 				finish(k, &r, fn, ctx);
 				continue;
 			}
-			curl_multi_socket_action(k->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+			libcurl.multi_socket_action(k->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 		} else {
 			int flags = 0;
 
@@ -659,7 +703,7 @@ void kubelet_ready(struct kubelet *k, kubelet_done_fn fn, void *ctx)
 				flags |= CURL_CSELECT_OUT;
 			if (ev[i].events & (EPOLLERR | EPOLLHUP))
 				flags |= CURL_CSELECT_ERR;
-			curl_multi_socket_action(k->multi, ev[i].data.fd, flags, &running);
+			libcurl.multi_socket_action(k->multi, ev[i].data.fd, flags, &running);
 		}
 	}
 	check_done(k, fn, ctx);

@@ -51,9 +51,18 @@ struct kubelet_result {
 struct kubelet;
 
 /*
+ * Load libcurl (agent/dynlib.h: by its soname, once per process; the
+ * binary does not link it, so a run that never polls a kubelet never maps
+ * it). kubelet_new() calls it; doctor too, to tell whether agent mode can
+ * run. 0, or -ENOENT with a one-line reason in err naming the package.
+ */
+int kubelet_load_libcurl(char *err, size_t errlen);
+
+/*
  * Set up a client (no connection is made yet). c's strings are copied.
  * Returns 0 and *out (free with kubelet_free), or -errno with a one-line
- * reason in err: -EINVAL for a URL that is not https://, -ENOTSUP when
+ * reason in err: -EINVAL for a URL that is not https://, -ENOENT when
+ * libcurl cannot be loaded (kubelet_load_libcurl()), -ENOTSUP when
  * libcurl cannot be restricted to verified HTTPS.
  */
 int kubelet_new(const struct kubelet_config *c, struct kubelet **out, char *err, size_t errlen);

@@ -12,15 +12,19 @@ directory, and killed by PID at the end whatever happens.
 """
 import json
 import math
+import os
+import re
 import shutil
 import signal
+import subprocess
 import time
 import urllib.parse
 import urllib.request
 
 import pytest
 
-from conftest import BLOCKSNOOP, PY, bin_fixture, py_fixture, read_truth, wait_for
+from conftest import (BLOCKSNOOP, PY, Result, bin_fixture, check_error_line, py_fixture,
+                      read_truth, wait_for)
 from test_agent import (ENABLED, Agent, Kubelet, certs, cgroups, containerd,  # noqa: F401
                         free_port, join_cgroup, new_cid, new_uid, parse_metrics, pod)
 
@@ -227,3 +231,96 @@ def test_cli_loop_histogram_in_prometheus(procs, tmp_path):
     assert prom.one("blocksnoop_lost_events_total") == 0
     bs.send(signal.SIGTERM)  # forwarded to the command (sleep by now), which ends
     assert bs.wait(20) == 128 + signal.SIGTERM, bs.describe()
+
+
+# The HTTP libraries (and what only they bring) are loaded when a run first
+# needs them (agent/dynlib.h), not linked: a plain attach must not map them.
+HTTP_LIBRARIES = ("libcurl.so.", "libmicrohttpd.so.", "libssl.so.", "libgnutls.so.")
+
+
+def mapped_libraries(pid):
+    """The file names of the shared objects mapped into pid."""
+    names = set()
+    with open(f"/proc/{pid}/maps") as f:
+        for line in f:
+            fields = line.split(maxsplit=5)
+            if len(fields) == 6 and ".so" in fields[5]:
+                names.add(fields[5].strip().rsplit("/", 1)[-1])
+    assert any(n.startswith("libbpf.so.") for n in names), names  # the list is real
+    return names
+
+
+def http_libraries(names):
+    return sorted(n for n in names if n.startswith(HTTP_LIBRARIES))
+
+
+def test_cli_loads_http_libraries_only_when_it_serves(procs, bs):
+    """Attached to an idle asyncio loop, blocksnoop maps neither libcurl nor
+    libmicrohttpd nor their TLS libraries; with --metrics-addr it maps
+    libmicrohttpd (still not libcurl: only agent mode polls a kubelet)."""
+    target = procs.start([PY, "-c", "import asyncio; asyncio.run(asyncio.sleep(120))"])
+    plain = bs.start("--json", "-t", "1000", str(target.pid))
+    plain.wait_record("session_start")
+    assert http_libraries(mapped_libraries(plain.pid)) == [], plain.describe()
+    plain.send(signal.SIGINT)
+    assert plain.wait(20) == 0, plain.describe()
+
+    port = free_port()
+    served = bs.start("--json", "-t", "1000", "--metrics-addr", f"127.0.0.1:{port}",
+                      str(target.pid))
+    served.wait_record("session_start")
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+        assert r.status == 200
+    names = mapped_libraries(served.pid)
+    assert any(n.startswith("libmicrohttpd.so.") for n in names), names
+    assert not any(n.startswith("libcurl.so.") for n in names), names
+    served.send(signal.SIGINT)
+    assert served.wait(20) == 0, served.describe()
+
+
+def test_agent_loads_libcurl_and_libmicrohttpd(procs, tmp_path, certs):
+    """The agent, polling a kubelet and serving /metrics, maps both."""
+    kubelet = Kubelet(procs, tmp_path, certs["node"], pods=[])
+    agent = Agent(procs, kubelet, tmp_path, ca=certs["ca"])
+    agent.wait_metric("blocksnoop_kubelet_polls_total", pred=lambda v: v >= 1)
+    names = mapped_libraries(agent.p.pid)
+    assert any(n.startswith("libcurl.so.") for n in names), names
+    assert any(n.startswith("libmicrohttpd.so.") for n in names), names
+    agent.stop()
+
+
+def system_library(prefix):
+    """The file the dynamic linker loads for the soname starting with
+    prefix (ld.so.cache), symlinks resolved."""
+    cache = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True, check=True).stdout
+    paths = re.findall(rf"^\s*{re.escape(prefix)}\d+ \(.*\) => (\S+)", cache, re.M)
+    assert paths, f"no {prefix}* in ld.so.cache"
+    return os.path.realpath(paths[0])
+
+
+def test_missing_libmicrohttpd_is_a_clear_error(procs):
+    """With libmicrohttpd unloadable (/dev/null mounted over it in a private
+    mount namespace), --metrics-addr fails with one line naming the package
+    to install, and doctor warns about it; a plain attach does not need it."""
+    lib = system_library("libmicrohttpd.so.")
+    target = procs.start([PY, "-c", "import asyncio; asyncio.run(asyncio.sleep(120))"])
+    hidden = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+              f'mount --bind /dev/null {lib} && exec "$@"', "sh", BLOCKSNOOP]
+
+    p = procs.start([*hidden, "--metrics-addr", f"127.0.0.1:{free_port()}", "-t", "1000",
+                     str(target.pid)])
+    p.wait(30)
+    line = check_error_line(Result(p), 1)
+    assert re.search(r"cannot serve /metrics on 127\.0\.0\.1:\d+: cannot load "
+                     r"libmicrohttpd\.so\.\d+: .*\(install the libmicrohttpd\S* package\)", line), line
+
+    doctor = procs.start([*hidden, "doctor"])
+    doctor.wait(30)
+    assert re.search(r"^warn  --metrics-addr and agent mode cannot serve /metrics: cannot load "
+                     r"libmicrohttpd\.so\.\d+: .*\(install the libmicrohttpd\S* package\)$",
+                     doctor.stdout, re.M), doctor.describe()
+
+    plain = procs.start([*hidden, "--json", "-t", "1000", str(target.pid)])
+    plain.wait_record("session_start")
+    plain.send(signal.SIGINT)
+    assert plain.wait(20) == 0, plain.describe()

@@ -569,6 +569,35 @@ static void report_old_kernel_wants_sys_admin(void **state)
 	free(text);
 }
 
+/* The libraries loaded only when needed: missing is a warning, never a
+ * problem (a plain attach runs without them), and says what to install. */
+static void report_agent_libraries(void **state)
+{
+	struct doctor_facts f;
+	int problems;
+	char *text;
+
+	(void)state;
+	healthy(&f);
+	text = report(&f, &problems);
+	assert_line(text, BLOCKSNOOP_CURL_SONAME " loads (agent mode's kubelet client)", "ok    ");
+	assert_line(text, BLOCKSNOOP_MHD_SONAME " loads (--metrics-addr, agent mode's /metrics)",
+		    "ok    ");
+	free(text);
+
+	snprintf(f.libcurl_error, sizeof(f.libcurl_error),
+		 "cannot load libcurl.so.4: not found (install the libcurl4 package)");
+	snprintf(f.libmhd_error, sizeof(f.libmhd_error),
+		 "cannot load libmicrohttpd.so.12: not found (install the libmicrohttpd12 package)");
+	text = report(&f, &problems);
+	assert_line(text, "agent mode (blocksnoop agent) cannot run: cannot load libcurl.so.4: not found (install the libcurl4 package)",
+		    "warn  ");
+	assert_line(text, "--metrics-addr and agent mode cannot serve /metrics: cannot load libmicrohttpd.so.12: not found (install the libmicrohttpd12 package)",
+		    "warn  ");
+	assert_int_equal(problems, 0);
+	free(text);
+}
+
 static void report_tracefs_unmounted(void **state)
 {
 	struct doctor_facts f;
@@ -832,6 +861,7 @@ int main(void)
 		cmocka_unit_test(report_old_kernel),
 		cmocka_unit_test(report_old_kernel_wants_sys_admin),
 		cmocka_unit_test(report_tracefs_unmounted),
+		cmocka_unit_test(report_agent_libraries),
 		cmocka_unit_test(report_setcap_user_needs_dac_read_search),
 		cmocka_unit_test(report_tracepoints),
 		cmocka_unit_test(report_bpf_refused),
