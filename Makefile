@@ -63,21 +63,10 @@ CURL_SONAME := $(call soname_of,curl)
 MHD_SONAME := $(call soname_of,microhttpd)
 CURL_PACKAGE := $(call package_of,curl,$(CURL_SONAME))
 MHD_PACKAGE := $(call package_of,microhttpd,$(MHD_SONAME))
-ifeq ($(CURL_SONAME)$(filter clean deps%,$(MAKECMDGOALS)),)
-$(error cannot find libcurl.so's soname: install libcurl4-openssl-dev (make deps))
-endif
-ifeq ($(MHD_SONAME)$(filter clean deps%,$(MAKECMDGOALS)),)
-$(error cannot find libmicrohttpd.so's soname: install libmicrohttpd-dev (make deps))
-endif
 # dlopen() is in the C library from glibc 2.34; -ldl keeps older ones working.
 DL_LIBS := $(if $(shell printf '\043include <dlfcn.h>\nint main(void){return !dlopen;}' | \
 	$(CC) -x c - -o /dev/null 2>/dev/null && echo ok),,-ldl)
 LIBS += $(DL_LIBS)
-# The packages of the libraries loaded at run time (the container image
-# installs them: no NEEDED entry names them).
-print-dlopen-packages:
-	@echo $(CURL_PACKAGE) $(MHD_PACKAGE)
-
 WARNINGS := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
 override CFLAGS += $(WARNINGS) -std=gnu11 -D_GNU_SOURCE $(SAN_FLAGS) \
@@ -128,8 +117,19 @@ DEPS_BROWSER := chromium
 # (tests/e2e/test_metrics.py); without its recommended web console.
 DEPS_PROMETHEUS := prometheus
 
-.PHONY: all print-dlopen-packages clean install uninstall deps deps-test demo test unit e2e e2e-fetch fixtures fuzz fuzz-long
+.PHONY: all print-dlopen-packages check-sonames clean install uninstall deps deps-test demo test unit e2e e2e-fetch fixtures fuzz fuzz-long
 all: $(OUTPUT)/blocksnoop
+
+# The packages of the libraries loaded at run time (the container image
+# installs them: no NEEDED entry names them).
+print-dlopen-packages:
+	@echo $(CURL_PACKAGE) $(MHD_PACKAGE)
+
+# Checked when compiling, not when this file is read: `make demo` and
+# `make test` install the -dev packages first, then build in a new make.
+check-sonames:
+	@test -n "$(CURL_SONAME)" || { echo "cannot find libcurl.so's soname: install libcurl4-openssl-dev (make deps)" >&2; exit 1; }
+	@test -n "$(MHD_SONAME)" || { echo "cannot find libmicrohttpd.so's soname: install libmicrohttpd-dev (make deps)" >&2; exit 1; }
 
 $(OUTPUT) $(OUTPUT)/agent $(OUTPUT)/tests $(OUTPUT)/fixtures:
 	$(Q)mkdir -p $@
@@ -146,7 +146,7 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
-$(OUTPUT)/agent/%.o: agent/%.c $(wildcard agent/*.h agent/*/*.h nsexec/*.h) bpf/*.h $(BPF_SKELS) | $(OUTPUT)/agent
+$(OUTPUT)/agent/%.o: agent/%.c $(wildcard agent/*.h agent/*/*.h nsexec/*.h) bpf/*.h $(BPF_SKELS) | $(OUTPUT)/agent check-sonames
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
