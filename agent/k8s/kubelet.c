@@ -54,14 +54,10 @@ int kubelet_load_libcurl(char *err, size_t errlen)
 		.symbols = symbols,
 		.count = sizeof(symbols) / sizeof(symbols[0]),
 	};
-	static bool loaded;
-	int ret;
 
-	if (loaded)
-		return 0;
-	ret = dynlib_load(&lib, err, errlen);
-	loaded = ret == 0;
-	return ret;
+	/* Called once per kubelet client or server started: a second load
+	 * only counts a reference and looks the symbols up again. */
+	return dynlib_load(&lib, err, errlen);
 }
 
 /* A token file larger than this is not a token. */

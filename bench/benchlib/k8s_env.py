@@ -5,29 +5,25 @@ with a certificate made here by openssl, and real cgroup v2 directories
 named the way a kubelet's systemd driver names them, under
 /sys/fs/cgroup/unified/kubepods.slice/kubepods-burstable.slice/.
 
-Cgroups.cleanup() kills what is left in the leaves made here (by PID: only
-our processes can be in cgroups with our random IDs) and removes every
-directory made here, deepest first. The shared parents (kubepods.slice,
-kubepods-burstable.slice) are listed in the same registry the e2e tests
-use, and whichever run ends last removes them; a parent no run made (a
-real node's) is never touched.
+The cgroups come from tests/fixtures/pod_cgroups.py, as in the e2e tests:
+Cgroups.cleanup() kills what is left in them (by PID) and removes them; the
+shared parents are removed by whichever run ends last.
 """
-import fcntl
 import json
 import os
-import pathlib
 import secrets
-import signal
 import subprocess
-import time
+import sys
 import uuid
 
 from . import procs
 from .context import PYTHON, ROOT
 
+# Pod cgroups are made and removed as the e2e tests do, by their one home.
+sys.path.insert(0, os.path.join(ROOT, "tests", "fixtures"))
+from pod_cgroups import CGROUP2, Cgroups  # noqa: E402,F401
+
 NODE = "node-bench.test"
-CGROUP2 = pathlib.Path("/sys/fs/cgroup/unified")
-SHARED_PARENTS = pathlib.Path("/run/blocksnoop-e2e-cgroup-parents")
 KUBELET = os.path.join(ROOT, "tests", "fixtures", "k8s_kubelet.py")
 TOKEN = "bench-token"
 
@@ -51,84 +47,6 @@ def make_certs(d):
     openssl("x509", "-req", "-in", "node.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
             "-CAcreateserial", "-out", "node.crt", "-days", "2", "-extfile", "node.ext", cwd=d)
     return tuple(os.path.join(d, n) for n in ("ca.crt", "node.crt", "node.key"))
-
-
-def _shared_parents(update):
-    """Under a lock, the listed parents, replaced by update(listed)."""
-    with open(SHARED_PARENTS, "a+") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        f.seek(0)
-        listed = [line for line in f.read().split("\n") if line]
-        kept = update(listed)
-        f.seek(0)
-        f.truncate()
-        f.write("".join(f"{p}\n" for p in kept))
-
-
-def _remove_empty(listed):
-    kept = []
-    for p in sorted(listed, key=len, reverse=True):
-        try:
-            os.rmdir(p)
-        except FileNotFoundError:
-            pass
-        except OSError:
-            kept.append(p)  # in use by another run
-    return kept
-
-
-class Cgroups:
-    def __init__(self):
-        self.made, self.leaves = [], []
-
-    def container(self, pod_uid, cid):
-        parts = ["kubepods.slice", "kubepods-burstable.slice",
-                 f"kubepods-burstable-pod{pod_uid.replace('-', '_')}.slice",
-                 f"cri-containerd-{cid}.scope"]
-        path = CGROUP2
-        for p in parts:
-            path = path / p
-            try:
-                path.mkdir()
-            except FileExistsError:
-                continue
-            self.made.append(path)
-            if "-pod" not in p and p.startswith("kubepods"):
-                _shared_parents(lambda listed, made=str(path): [*listed, made])
-        self.leaves.append(path)
-        return path
-
-    @staticmethod
-    def pids(path):
-        try:
-            return [int(x) for x in (path / "cgroup.procs").read_text().split()]
-        except FileNotFoundError:
-            return []
-
-    def cleanup(self):
-        for leaf in self.leaves:
-            deadline = time.monotonic() + 10
-            while self.pids(leaf) and time.monotonic() < deadline:
-                for pid in self.pids(leaf):
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                time.sleep(0.05)
-        for path in reversed(self.made):
-            for _ in range(50):
-                try:
-                    path.rmdir()
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    if path not in self.leaves:
-                        break  # a shared parent in use by someone else
-                    time.sleep(0.1)
-        if SHARED_PARENTS.exists():
-            _shared_parents(_remove_empty)
-        self.made, self.leaves = [], []
 
 
 def joiner(cgroup):

@@ -20,7 +20,6 @@ Every process is killed by PID (the ones in our own cgroups included),
 every cgroup directory made here is removed deepest first once empty, and
 only loopback addresses are used.
 """
-import fcntl
 import json
 import os
 import pathlib
@@ -30,6 +29,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -38,11 +38,13 @@ import uuid
 
 import pytest
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "fixtures"))
+from pod_cgroups import CGROUP2, Cgroups  # noqa: E402 (the one home of pod cgroups)
+
 from conftest import (BLOCKSNOOP, PY, children, nspid, parse_json_lines, pid_alive, pid_cmdline,
                       py_fixture, read_truth, wait_for)
 
 NODE = "node-a.test"
-CGROUP2 = pathlib.Path("/sys/fs/cgroup/unified")
 # `make e2e` says where the shared Debian 13 root is (and builds it).
 APP = py_fixture("k8s_app.py")
 POLL = "0.5s"
@@ -93,107 +95,6 @@ def certs(tmp_path_factory):
 
 # --------------------------------------------------------------------------
 # cgroups, processes
-
-
-# The shared parents (kubepods.slice, kubepods-<qos>.slice) that a test
-# run made, one path a line. Another run (a second suite on the machine)
-# may be using a parent when the run that made it ends; whichever run ends
-# last removes it. A parent that no test run made (a real node's) is never
-# listed, so never removed.
-SHARED_PARENTS = pathlib.Path("/run/blocksnoop-e2e-cgroup-parents")
-
-
-def _shared_parents(update):
-    """Under a lock, the listed parents, replaced by update(listed)."""
-    with open(SHARED_PARENTS, "a+") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        f.seek(0)
-        listed = [line for line in f.read().split("\n") if line]
-        kept = update(listed)
-        f.seek(0)
-        f.truncate()
-        f.write("".join(f"{p}\n" for p in kept))
-
-
-def _remove_empty(listed):
-    """The listed parents that are still there after trying to remove them,
-    deepest first (one in use by another run stays)."""
-    kept = []
-    for p in sorted(listed, key=len, reverse=True):
-        try:
-            os.rmdir(p)
-        except FileNotFoundError:
-            pass
-        except OSError:
-            kept.append(p)
-    return kept
-
-
-class Cgroups:
-    """Container cgroup directories as a kubelet with the systemd driver
-    names them. Removal kills what is left in them (by PID: only our own
-    processes can be in cgroups with our random IDs), waits until they are
-    empty and removes the directories made here, deepest first, then the
-    shared parents any test run made that are now empty."""
-
-    def __init__(self):
-        self.made = []     # directories we created, in creation order
-        self.leaves = []
-
-    def container(self, pod_uid, cid, qos="burstable", runtime="containerd"):
-        uid_ = pod_uid.replace("-", "_")
-        scope = {"containerd": f"cri-containerd-{cid}.scope", "cri-o": f"crio-{cid}.scope",
-                 "docker": f"docker-{cid}.scope"}[runtime]
-        if qos == "guaranteed":
-            parts = ["kubepods.slice", f"kubepods-pod{uid_}.slice", scope]
-        else:
-            parts = ["kubepods.slice", f"kubepods-{qos}.slice",
-                     f"kubepods-{qos}-pod{uid_}.slice", scope]
-        path = CGROUP2
-        for p in parts:
-            path = path / p
-            try:
-                path.mkdir()
-                self.made.append(path)
-            except FileExistsError:
-                continue
-            if p.startswith("kubepods") and "-pod" not in p:
-                _shared_parents(lambda listed, made=str(path): [*listed, made])
-        self.leaves.append(path)
-        return path
-
-    @staticmethod
-    def pids(path):
-        try:
-            return [int(x) for x in (path / "cgroup.procs").read_text().split()]
-        except FileNotFoundError:
-            return []
-
-    def cleanup(self):
-        for leaf in self.leaves:
-            deadline = time.monotonic() + 10
-            while self.pids(leaf) and time.monotonic() < deadline:
-                for pid in self.pids(leaf):
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                time.sleep(0.05)
-        for path in reversed(self.made):
-            for _ in range(50):
-                try:
-                    path.rmdir()
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    # Still emptying, or a shared parent someone else uses.
-                    if path in self.leaves:
-                        time.sleep(0.1)
-                        continue
-                    break
-        if SHARED_PARENTS.exists():
-            _shared_parents(_remove_empty)
 
 
 @pytest.fixture
