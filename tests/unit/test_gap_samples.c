@@ -167,6 +167,75 @@ static void test_to_set(void **state)
 	uh_rmtree(dir);
 }
 
+/* A sample in which thread tid held the GIL running holder_fn (NULL: its
+ * stack could not be read). */
+static void add_gil(struct gap_samples *g, pid_t tid, const char *holder_fn)
+{
+	struct frame frames[1];
+	struct stack st = { .frames = frames };
+
+	if (holder_fn) {
+		frames[0] = (struct frame){ .function = intern(holder_fn), .file = intern("w.py"),
+					    .line = 7 };
+		st.depth = 1;
+	}
+	gap_samples_add_gil(g, tid, &st);
+	assert_int_equal(st.depth, 0);
+}
+
+/* The GIL verdict: the holder seen most, named when it held the GIL in at
+ * least GIL_SHARE_MIN of the samples, with its latest readable stack. */
+static void test_gil_verdict(void **state)
+{
+	struct gap_samples gaps[GAPS_KEPT];
+	struct gap_samples *g;
+	struct stack_set *set;
+
+	(void)state;
+	memset(gaps, 0, sizeof(gaps));
+	g = gap_samples_for(gaps, 7);
+	for (int i = 0; i < 8; i++)
+		add_sample(g, "app.py", 3);
+	add_gil(g, 41, "other");
+	add_gil(g, 42, "compute_digest");
+	add_gil(g, 42, NULL); /* a holder stack not read keeps the one before */
+	add_gil(g, 42, "digest_more");
+	add_gil(g, 42, NULL);
+	for (pid_t t = 100; t < 110; t++) /* more holders than are kept */
+		add_gil(g, t, "x");
+	assert_int_equal(g->gil.nholders, GIL_HOLDERS_KEPT);
+
+	set = gap_samples_to_set(g, -1, getpid());
+	assert_non_null(set);
+	assert_non_null(set->gil);
+	assert_int_equal(set->gil->holder_tid, 42);
+	assert_true(set->gil->share > 0.49 && set->gil->share < 0.51); /* 4 of 8 */
+	assert_int_equal(set->gil->stack.depth, 1);
+	assert_string_equal(set->gil->stack.frames[0].function, "digest_more");
+	stack_set_free(set);
+
+	/* a still-blocked report's set carries no verdict */
+	set = gap_samples_to_set(g, g->last, getpid());
+	assert_null(set->gil);
+	stack_set_free(set);
+	clear_all(gaps);
+
+	/* below GIL_SHARE_MIN: 1 of 5 */
+	g = gap_samples_for(gaps, 8);
+	for (int i = 0; i < 5; i++)
+		add_sample(g, "app.py", 3);
+	add_gil(g, 42, "compute_digest");
+	set = gap_samples_to_set(g, -1, getpid());
+	assert_null(set->gil);
+	stack_set_free(set);
+	/* at it: 2 of 5 */
+	add_gil(g, 42, "compute_digest");
+	set = gap_samples_to_set(g, -1, getpid());
+	assert_non_null(set->gil);
+	stack_set_free(set);
+	clear_all(gaps);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -174,6 +243,7 @@ int main(void)
 		cmocka_unit_test(test_distinct_stacks),
 		cmocka_unit_test(test_stack_bound),
 		cmocka_unit_test(test_to_set),
+		cmocka_unit_test(test_gil_verdict),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
