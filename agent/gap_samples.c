@@ -50,9 +50,10 @@ void gap_samples_add(struct gap_samples *g, struct stack *st)
 	g->last = (int)g->nstacks++;
 }
 
-void gap_samples_add_gil(struct gap_samples *g, pid_t holder_tid, struct stack *st)
+void gap_samples_add_gil(struct gap_samples *g, pid_t holder_tid, uint64_t gil_addr,
+			 struct stack *st)
 {
-	gil_tally_add(&g->gil, holder_tid, st);
+	gil_tally_add(&g->gil, holder_tid, gil_addr, st);
 }
 
 struct stack_set *gap_samples_to_set(const struct gap_samples *g, int only, pid_t pid)
@@ -96,6 +97,6 @@ struct stack_set *gap_samples_to_set(const struct gap_samples *g, int only, pid_
 		set->stacks[j] = key;
 	}
 	if (only < 0)
-		set->gil = gil_tally_verdict(&g->gil, g->total);
+		set->gil = gil_tally_candidate(&g->gil);
 	return set;
 }

@@ -72,9 +72,9 @@ void sampled_thread_count(struct sampled_thread *t, uint64_t gap_start_ns, uint6
 }
 
 void sampled_thread_count_gil(struct sampled_thread *t, uint64_t gap_start_ns,
-			      pid_t holder_tid, struct stack *st)
+			      pid_t holder_tid, uint64_t gil_addr, struct stack *st)
 {
-	gap_samples_add_gil(gap_samples_for(t->gaps, gap_start_ns), holder_tid, st);
+	gap_samples_add_gil(gap_samples_for(t->gaps, gap_start_ns), holder_tid, gil_addr, st);
 }
 
 struct stack_set *sampled_thread_take(struct sampled_thread *t, uint64_t start_ns)

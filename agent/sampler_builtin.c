@@ -68,6 +68,7 @@ struct builtin_sampler {
 	struct py_stack scratch;         /* large: kept off the stack */
 	struct py_task task;             /* the running task, read with each sample */
 	struct py_stack holder;          /* the GIL holder's stack, read with each sample */
+	uint64_t gil_addr;               /* ... and where its GIL is */
 };
 
 static void target_free(struct target *t)
@@ -303,8 +304,8 @@ static void stack_of(struct stack *st, const struct py_stack *py)
 
 /*
  * Who holds the GIL of the thread just sampled: if another thread does,
- * its TID, and its stack in s->holder (depth 0 if it could not be read);
- * else 0. At most one more stack read per sample.
+ * its TID, its stack in s->holder (depth 0 if it could not be read) and
+ * the GIL's address in s->gil_addr; else 0. At most one more stack read per sample.
  */
 static pid_t read_gil_holder(struct builtin_sampler *s, const struct target *t)
 {
@@ -314,6 +315,7 @@ static pid_t read_gil_holder(struct builtin_sampler *s, const struct target *t)
 	if (py_process_gil(t->proc, t->thread.tid, &gil) || gil.state != PY_GIL_OTHER)
 		return 0;
 	py_process_sample(t->proc, gil.holder_tid, &s->holder);
+	s->gil_addr = gil.addr;
 	return gil.holder_tid;
 }
 
@@ -363,7 +365,7 @@ static void sample_target(struct builtin_sampler *s, int slot, uint64_t now,
 	sampled_thread_count(&t->thread, before, now, &st, fn, ctx);
 	if (holder) {
 		stack_of(&st, &s->holder);
-		sampled_thread_count_gil(&t->thread, before, holder, &st);
+		sampled_thread_count_gil(&t->thread, before, holder, s->gil_addr, &st);
 	}
 	sampler_tell(&s->base, slot, SAMPLER_NEWS_SAMPLES, 1, NULL);
 }

@@ -193,7 +193,7 @@ static void format_stacks(const struct console_sink *cs, char *buf, size_t len,
 
 /*
  * Under the anatomy, the thread it waited for the GIL for, if it did:
- *   waiting for the GIL held by thread 4242 in compute_digest() (48% of samples)
+ *   waiting for the GIL held by thread 4242 in compute_digest() (48% of the block)
  */
 static void format_gil(char *buf, size_t len, size_t *used, const struct stack_set *set)
 {
@@ -206,7 +206,7 @@ static void format_gil(char *buf, size_t len, size_t *used, const struct stack_s
 	f = stack_culprit(&w->stack);
 	if (f && f->function)
 		append(buf, len, used, " in %s()", f->function);
-	append(buf, len, used, " (%.0f%% of samples)\n", 100 * w->share);
+	append(buf, len, used, " (%.0f%% of the block)\n", 100 * w->share);
 }
 
 /*

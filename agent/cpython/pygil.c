@@ -47,6 +47,7 @@ int py_process_gil(struct py_process *p, pid_t tid, struct py_gil *out)
 
 	out->state = PY_GIL_FREE;
 	out->holder_tid = 0;
+	out->addr = 0;
 	if (p->gil.home == PY_GIL_NONE)
 		return -ENOTSUP;
 	err = py_ns_tid_of(p, tid, &ns);
@@ -60,6 +61,7 @@ int py_process_gil(struct py_process *p, pid_t tid, struct py_gil *out)
 		err = remote_read(&p->r, gil, buf, sizeof(buf));
 	if (err)
 		return py_read_failure(p, err);
+	out->addr = gil;
 	rb = rbuf_of(buf, sizeof(buf));
 	locked = rbuf_i32(&rb, p->gil.gil_locked);
 	last = rbuf_u64(&rb, p->gil.gil_holder);

@@ -7,6 +7,7 @@
 #ifndef BLOCKSNOOP_CPYTHON_PYGIL_H
 #define BLOCKSNOOP_CPYTHON_PYGIL_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 struct py_process;
@@ -20,7 +21,14 @@ enum py_gil_state {
 struct py_gil {
 	enum py_gil_state state;
 	pid_t holder_tid; /* OTHER: its TID in blocksnoop's PID namespace */
+	uint64_t addr;    /* where the GIL is (its mutexes and condition variables,
+			   * which a thread waiting for it sleeps on, lie in its
+			   * first PY_GIL_SPAN bytes) */
 };
+
+/* sizeof(struct _gil_runtime_state) is 208 in 3.11-3.13 (offsetof() on
+ * their headers); what a waiter sleeps on lies within this many bytes. */
+#define PY_GIL_SPAN 256
 
 /*
  * Who holds the GIL that thread tid of p's process runs under, into *out.

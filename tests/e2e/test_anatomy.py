@@ -246,7 +246,7 @@ def test_gil_wait_names_the_holding_thread_and_its_stack(bs, tmp_path, python):
         gil = e["anatomy"]["gil"]
         assert gil is not None, e
         assert gil["holder_tid"] == digest != e["tid"], e
-        assert 0.25 <= gil["share"] <= 1, e
+        assert 0.1 <= gil["share"] <= 1, e
         # innermost compute_digest, or the Event.is_set() it calls
         frames = [(f["function"], os.path.basename(f["file"])) for f in gil["stack"]]
         assert ("compute_digest", "anatomy_blocks.py") in frames[:2], e
@@ -262,7 +262,7 @@ def test_gil_console_line(bs, tmp_path):
     for line in said:
         assert line.startswith(f"    waiting for the GIL held by thread {digest} in "
                                "compute_digest() ("), res
-        assert line.endswith("% of samples)"), res
+        assert line.endswith("% of the block)"), res
 
 
 def test_no_gil_holder_without_another_thread(bs):
