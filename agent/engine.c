@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "anatomy.h"
+#include "gil_wait.h"
 #include "compat.h"
 #include "detector.h"
 #include "engine.h"
@@ -876,6 +877,9 @@ static void report_gap(struct engine *e, struct engine_watch *w, struct engine_t
 		anatomy_describe_fds(&anatomy, t ? t->pid : (pid_t)g->pid);
 		ev.anatomy = &anatomy;
 	}
+	/* Whether it waited for the GIL is the kernel's to say (gil_wait.h). */
+	if (stacks)
+		gil_wait_confirm(&stacks->gil, ev.anatomy, ev.duration_ms);
 	summary_add_event(&e->summary, &ev);
 	reporter_event(&e->reporter, &ev);
 	if (e->hooks.event)

@@ -9,6 +9,7 @@ void gap_samples_clear(struct gap_samples *g)
 {
 	for (unsigned i = 0; i < g->nstacks; i++)
 		stack_free(&g->stacks[i].stack);
+	gil_tally_clear(&g->gil);
 	memset(g, 0, sizeof(*g));
 }
 
@@ -47,6 +48,12 @@ void gap_samples_add(struct gap_samples *g, struct stack *st)
 		return;
 	g->stacks[g->nstacks].samples = 1;
 	g->last = (int)g->nstacks++;
+}
+
+void gap_samples_add_gil(struct gap_samples *g, pid_t holder_tid, uint64_t gil_addr,
+			 struct stack *st)
+{
+	gil_tally_add(&g->gil, holder_tid, gil_addr, st);
 }
 
 struct stack_set *gap_samples_to_set(const struct gap_samples *g, int only, pid_t pid)
@@ -89,5 +96,7 @@ struct stack_set *gap_samples_to_set(const struct gap_samples *g, int only, pid_
 			set->stacks[j] = set->stacks[j - 1];
 		set->stacks[j] = key;
 	}
+	if (only < 0)
+		set->gil = gil_tally_candidate(&g->gil);
 	return set;
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "gil_wait.h"
 #include "stacks.h"
 
 /* Distinct stacks kept per gap; further ones are counted, not kept. */
@@ -29,6 +30,7 @@ struct gap_samples {
 	struct stack_count stacks[GAP_MAX_STACKS];
 	int last;                        /* index of the most recent stack */
 	uint64_t last_report_ns;         /* still-blocked report; 0 = none yet */
+	struct gil_tally gil;            /* who held the GIL while it was sampled */
 };
 
 /* Free g's stacks and mark it unused. */
@@ -48,9 +50,19 @@ struct gap_samples *gap_samples_for(struct gap_samples gaps[GAPS_KEPT],
 void gap_samples_add(struct gap_samples *g, struct stack *st);
 
 /*
+ * Count one sample of g in which thread holder_tid held the GIL (at
+ * gil_addr), with its
+ * stack st (handed over as for gap_samples_add(); may have depth 0). The
+ * sample itself is counted by gap_samples_add().
+ */
+void gap_samples_add_gil(struct gap_samples *g, pid_t holder_tid, uint64_t gil_addr,
+			 struct stack *st);
+
+/*
  * The stacks of g (or only its stack number `only`, if >= 0), with source
- * lines read from process pid's files, most sampled first. Owned by the
- * caller (stack_set_free); NULL when out of memory.
+ * lines read from process pid's files, most sampled first, and (for all
+ * of them) the GIL holder its samples saw most (gil_tally_candidate()). Owned by
+ * the caller (stack_set_free); NULL when out of memory.
  */
 struct stack_set *gap_samples_to_set(const struct gap_samples *g, int only, pid_t pid);
 

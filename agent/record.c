@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "anatomy.h"
+#include "gil_wait.h"
 #include "options.h"
 #include "record.h"
 #include "stacks.h"
@@ -273,6 +274,29 @@ static bool add_wait(cJSON *waits, const struct anatomy_wait *w)
 	       (!w->what[0] || cJSON_AddStringToObject(o, "what", w->what));
 }
 
+/* anatomy.gil: the thread the loop thread waited for the GIL for
+ * (gil_wait.h), or null. */
+static bool add_gil(cJSON *o, const struct stack_set *set)
+{
+	const struct gil_wait *w = set ? set->gil : NULL;
+	cJSON *g, *frames;
+
+	if (!w)
+		return cJSON_AddNullToObject(o, "gil") != NULL;
+	g = cJSON_AddObjectToObject(o, "gil");
+	if (!g || !cJSON_AddNumberToObject(g, "holder_tid", w->holder_tid) ||
+	    !cJSON_AddNumberToObject(g, "share", round(w->share * 1e4) / 1e4) ||
+	    !(frames = cJSON_AddArrayToObject(g, "stack")))
+		return false;
+	for (int f = 0; f < w->stack.depth; f++) {
+		cJSON *fj = frame_json(&w->stack.frames[f]);
+
+		if (!fj || !cJSON_AddItemToArray(frames, fj))
+			return cJSON_Delete(fj), false;
+	}
+	return true;
+}
+
 /* anatomy: where the gap's time went (docs/output-schema.md); absent when
  * not measured. Shares are fractions of the gap. */
 static bool add_anatomy(cJSON *r, const struct blocking_event *e)
@@ -306,7 +330,7 @@ static bool add_anatomy(cJSON *r, const struct blocking_event *e)
 	for (size_t i = 0; i < a->nwaits; i++)
 		if (!add_wait(waits, &a->waits[i]))
 			return false;
-	return true;
+	return add_gil(o, e->stacks);
 }
 
 cJSON *record_blocking_event(const struct session_info *s,

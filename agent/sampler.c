@@ -71,6 +71,12 @@ void sampled_thread_count(struct sampled_thread *t, uint64_t gap_start_ns, uint6
 	stack_set_free(current);
 }
 
+void sampled_thread_count_gil(struct sampled_thread *t, uint64_t gap_start_ns,
+			      pid_t holder_tid, uint64_t gil_addr, struct stack *st)
+{
+	gap_samples_add_gil(gap_samples_for(t->gaps, gap_start_ns), holder_tid, gil_addr, st);
+}
+
 struct stack_set *sampled_thread_take(struct sampled_thread *t, uint64_t start_ns)
 {
 	struct stack_set *set = NULL;

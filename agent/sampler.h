@@ -194,6 +194,15 @@ struct frame sampler_frame(const char *function, const char *file, int line);
 void sampled_thread_count(struct sampled_thread *t, uint64_t gap_start_ns, uint64_t now_ns,
 			  struct stack *st, still_blocked_fn fn, void *ctx);
 
+/*
+ * Count, for the gap that began at gap_start_ns, that a sample of it found
+ * the GIL (at gil_addr) held by thread holder_tid, whose stack was st (handed over as
+ * for sampled_thread_count(); may have depth 0). Call it after counting
+ * the sample itself with sampled_thread_count().
+ */
+void sampled_thread_count_gil(struct sampled_thread *t, uint64_t gap_start_ns,
+			      pid_t holder_tid, uint64_t gil_addr, struct stack *st);
+
 /* What sampler_ops.take answers for t: the stacks of the gap that began at
  * start_ns, which t then forgets; NULL if it has none. */
 struct stack_set *sampled_thread_take(struct sampled_thread *t, uint64_t start_ns);

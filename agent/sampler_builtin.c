@@ -22,6 +22,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "cpython/pygil.h"
 #include "cpython/pyreader.h"
 #include "cpython/pytask.h"
 #include "log.h"
@@ -73,6 +74,8 @@ struct builtin_sampler {
 	int nslots; /* one past the highest slot ever watched */
 	struct py_stack scratch;         /* large: kept off the stack */
 	struct py_task task;             /* the running task, read with each sample */
+	struct py_stack holder;          /* the GIL holder's stack, read with each sample */
+	uint64_t gil_addr;               /* ... and where its GIL is */
 };
 
 /* Whether the kernel wakes s when a gap reaches its sampling point. */
@@ -322,6 +325,33 @@ static struct stack_set *no_stack(const struct target *t, uint64_t gap_start_ns,
 	return stack_set_unavailable(0, why);
 }
 
+/* A sample's frames as a struct stack in frames[PY_MAX_DEPTH]. */
+static void stack_of(struct stack *st, const struct py_stack *py)
+{
+	st->depth = py->depth;
+	st->truncated = py->truncated;
+	for (int i = 0; i < st->depth; i++)
+		st->frames[i] = sampler_frame(py->frames[i].function, py->frames[i].file,
+					      py->frames[i].line);
+}
+
+/*
+ * Who holds the GIL of the thread just sampled: if another thread does,
+ * its TID, its stack in s->holder (depth 0 if it could not be read) and
+ * the GIL's address in s->gil_addr; else 0. At most one more stack read per sample.
+ */
+static pid_t read_gil_holder(struct builtin_sampler *s, const struct target *t)
+{
+	struct py_gil gil;
+
+	s->holder.depth = 0;
+	if (py_process_gil(t->proc, t->thread.tid, &gil) || gil.state != PY_GIL_OTHER)
+		return 0;
+	py_process_sample(t->proc, gil.holder_tid, &s->holder);
+	s->gil_addr = gil.addr;
+	return gil.holder_tid;
+}
+
 static void sample_target(struct builtin_sampler *s, int slot, uint64_t now,
 			  still_blocked_fn fn, void *ctx)
 {
@@ -329,6 +359,7 @@ static void sample_target(struct builtin_sampler *s, int slot, uint64_t now,
 	struct frame frames[PY_MAX_DEPTH];
 	struct stack st = { .frames = frames };
 	uint64_t before, after;
+	pid_t holder = 0;
 	int ret;
 
 	before = detector_gap_open_since(s->det, slot);
@@ -342,6 +373,8 @@ static void sample_target(struct builtin_sampler *s, int slot, uint64_t now,
 	 * attributed to the gap exactly as the stack is. */
 	if (!ret)
 		ret = py_process_task(t->proc, t->thread.tid, &s->task);
+	if (!ret)
+		holder = read_gil_holder(s, t);
 	after = detector_gap_open_since(s->det, slot);
 	if (ret && before == after)
 		note_failure(t, before, ret);
@@ -360,13 +393,13 @@ static void sample_target(struct builtin_sampler *s, int slot, uint64_t now,
 	if (ret || before != after)
 		return;
 
-	st.depth = s->scratch.depth;
-	st.truncated = s->scratch.truncated;
-	for (int i = 0; i < st.depth; i++)
-		frames[i] = sampler_frame(s->scratch.frames[i].function, s->scratch.frames[i].file,
-					  s->scratch.frames[i].line);
+	stack_of(&st, &s->scratch);
 	task_seen_from_py(&st.task, &s->task);
 	sampled_thread_count(&t->thread, before, now, &st, fn, ctx);
+	if (holder) {
+		stack_of(&st, &s->holder);
+		sampled_thread_count_gil(&t->thread, before, holder, s->gil_addr, &st);
+	}
 	sampler_tell(&s->base, slot, SAMPLER_NEWS_SAMPLES, 1, NULL);
 }
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "anatomy.h"
+#include "gil_wait.h"
 #include "record.h"
 #include "sink.h"
 #include "stacks.h"
@@ -191,6 +192,24 @@ static void format_stacks(const struct console_sink *cs, char *buf, size_t len,
 }
 
 /*
+ * Under the anatomy, the thread it waited for the GIL for, if it did:
+ *   waiting for the GIL held by thread 4242 in compute_digest() (48% of the block)
+ */
+static void format_gil(char *buf, size_t len, size_t *used, const struct stack_set *set)
+{
+	const struct gil_wait *w = set ? set->gil : NULL;
+	const struct frame *f;
+
+	if (!w)
+		return;
+	append(buf, len, used, "    waiting for the GIL held by thread %d", w->holder_tid);
+	f = stack_culprit(&w->stack);
+	if (f && f->function)
+		append(buf, len, used, " in %s()", f->function);
+	append(buf, len, used, " (%.0f%% of the block)\n", 100 * w->share);
+}
+
+/*
  * The event's anatomy in one line: its class and that class's share, the
  * split of the gap, and the wait that took longest:
  *   sleep 97%: on-CPU 3%, off-CPU 96% — 290.1 ms in clock_nanosleep
@@ -213,6 +232,7 @@ static void format_anatomy(char *buf, size_t len, size_t *used, const struct blo
 	if (a->off_cpu_ms >= gap / 100 && anatomy_main_wait(a, wait, sizeof(wait))[0])
 		append(buf, len, used, " \u2014 %s", wait);
 	append(buf, len, used, "\n");
+	format_gil(buf, len, used, e->stacks);
 }
 
 static void console_event(struct sink *s, const struct session_info *si,

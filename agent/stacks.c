@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gil_wait.h"
 #include "stacks.h"
 
 /*
@@ -211,6 +212,7 @@ void stack_set_free(struct stack_set *set)
 		stack_free(&set->stacks[i].stack);
 	free(set->stacks);
 	free(set->unavailable);
+	gil_wait_free(set->gil);
 	free(set);
 }
 

@@ -47,6 +47,9 @@ struct stack_set {
 	unsigned nstacks;
 	struct stack_count *stacks; /* owned */
 	char *unavailable;          /* owned; why nstacks is 0 (NULL: not said) */
+	/* The thread the blocked thread waited for the GIL for (gil_wait.h),
+	 * owned; NULL: it did not, or the sampler does not read the GIL. */
+	struct gil_wait *gil;
 };
 
 /*

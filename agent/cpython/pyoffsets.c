@@ -581,3 +581,63 @@ refuse:
 	out->style = PY_TASKS_NONE;
 	return -1;
 }
+
+/* ---- the GIL (see pyoffsets.h) ---- */
+
+/* Where interpreter_state.ceval_gil sits in _Py_DebugOffsets; the three
+ * gil_runtime_state fields that matter follow it: the struct's own offset
+ * (+8), then enabled (+16), locked (+24), last_holder (+32). 3.14 inserted
+ * threads_main before them. */
+#define DEBUG313_CEVAL_GIL 112
+#define DEBUG314_CEVAL_GIL 120
+
+int pyoffsets_gil(int minor, bool free_threaded, const uint8_t *dbg, size_t dbglen,
+		  struct py_gil_offsets *out, char *err, size_t errlen)
+{
+	uint64_t ceval_gil, gil, locked, holder;
+	uint32_t at;
+
+	memset(out, 0, sizeof(*out));
+	out->home = PY_GIL_NONE;
+	if (free_threaded) {
+		snprintf(err, errlen, "a free-threaded CPython has no GIL");
+		return -1;
+	}
+	if (minor < 11) {
+		snprintf(err, errlen, "not read for CPython 3.%d (the GIL holder is read from "
+			 "3.11 on)", minor);
+		return -1;
+	}
+	if (minor == 11) {
+		/* _PyRuntime.ceval.gil: interval, last_holder, locked */
+		*out = (struct py_gil_offsets){ .home = PY_GIL_IN_RUNTIME, .gil_at = 360,
+						.gil_holder = 8, .gil_locked = 16 };
+		return 0;
+	}
+	if (minor == 12) {
+		*out = (struct py_gil_offsets){ .home = PY_GIL_IN_INTERP, .gil_at = 384,
+						.gil_holder = 8, .gil_locked = 16 };
+		return 0;
+	}
+	at = minor == 13 ? DEBUG313_CEVAL_GIL : DEBUG314_CEVAL_GIL;
+	if (!dbg || dbglen < PY_GIL_DEBUG_PREFIX || !pyoffsets_has_cookie(dbg, dbglen)) {
+		snprintf(err, errlen, "its _Py_DebugOffsets are missing");
+		return -1;
+	}
+	ceval_gil = get_u64(dbg, at);
+	gil = get_u64(dbg, at + 8);
+	locked = get_u64(dbg, at + 24);
+	holder = get_u64(dbg, at + 32);
+	/* The pointer and the embedded struct are in PyInterpreterState; the
+	 * two fields are the struct's, so they lie just after its start. */
+	if (ceval_gil >= MAX_BIG_STRUCT - 8 || (ceval_gil & 7) || gil >= MAX_BIG_STRUCT ||
+	    locked < gil || holder < gil || locked - gil > PYOFF_GIL_READ - 4 ||
+	    holder - gil > PYOFF_GIL_READ - 8 || (holder & 7)) {
+		snprintf(err, errlen, "its _Py_DebugOffsets give an implausible GIL layout");
+		return -1;
+	}
+	*out = (struct py_gil_offsets){ .home = PY_GIL_IN_INTERP, .gil_at = (uint32_t)ceval_gil,
+					.gil_holder = (uint32_t)(holder - gil),
+					.gil_locked = (uint32_t)(locked - gil) };
+	return 0;
+}

@@ -234,4 +234,49 @@ int pyoffsets_tasks(int minor, bool free_threaded, const uint8_t *dbg, size_t db
 		    const uint8_t *adbg, size_t adbglen, struct py_task_offsets *out,
 		    char *err, size_t errlen);
 
+/*
+ * ---- the GIL (pygil.c) ----
+ * Who holds the GIL is kept apart from the stack layout: the reader needs
+ * it only to name the thread another thread waits for. The lock is a
+ * struct _gil_runtime_state, whose `locked` (int: 1 held, 0 free, -1 not
+ * yet created) and `last_holder` (PyThreadState *: the holder while it is
+ * held) sit at gil_locked and gil_holder inside it. Where the struct is:
+ *   3.11 (PY_GIL_IN_RUNTIME): inside _PyRuntime (ceval.gil), gil_at bytes
+ *     in; measured with offsetof() on the 3.11.2 headers.
+ *   3.12+ (PY_GIL_IN_INTERP): one per interpreter, through the pointer at
+ *     gil_at in PyInterpreterState (ceval.gil; subinterpreters that share
+ *     the main GIL point at the main one's). 3.12 measured with offsetof()
+ *     on the 3.12.1 headers; 3.13 to 3.15 from the target's
+ *     _Py_DebugOffsets (interpreter_state.ceval_gil, gil_runtime_state and
+ *     its _locked and _holder fields).
+ * 3.8-3.10 are not read; a free-threaded build has no GIL to wait for.
+ */
+enum py_gil_home {
+	PY_GIL_NONE,       /* not read for this version */
+	PY_GIL_IN_RUNTIME, /* 3.11: _PyRuntime + gil_at */
+	PY_GIL_IN_INTERP,  /* 3.12+: *(interp + gil_at) */
+};
+
+struct py_gil_offsets {
+	enum py_gil_home home;
+	uint32_t gil_at;
+	uint32_t gil_locked, gil_holder; /* inside struct _gil_runtime_state */
+};
+
+/* Bytes read of a struct _gil_runtime_state: both fields lie inside. */
+#define PYOFF_GIL_READ 64
+/* Bytes of the start of _Py_DebugOffsets pyoffsets_gil() needs (3.14+). */
+#define PY_GIL_DEBUG_PREFIX 160
+
+/*
+ * The GIL layout of CPython 3.<minor> into *out. 3.11 and 3.12 are built
+ * in; 3.13+ need the first PY_GIL_DEBUG_PREFIX bytes of their
+ * _Py_DebugOffsets in dbg, whose GIL fields are checked to be plausible
+ * and to fit PYOFF_GIL_READ. free_threaded: a free-threaded build (no
+ * GIL). 0, or -1 (out->home PY_GIL_NONE) with a one-line reason in err.
+ * Pure; fuzzed.
+ */
+int pyoffsets_gil(int minor, bool free_threaded, const uint8_t *dbg, size_t dbglen,
+		  struct py_gil_offsets *out, char *err, size_t errlen);
+
 #endif

@@ -103,6 +103,8 @@ static int choose_layout(struct py_process *p, const struct py_runtime_loc *loc,
 		n = strlen(p->version);
 		if (p->off.free_threaded)
 			snprintf(p->version + n, sizeof(p->version) - n, "t");
+		pyoffsets_gil(p->off.minor, p->off.free_threaded, dbg, sizeof(dbg), &p->gil,
+			      p->gil_why, sizeof(p->gil_why));
 		return 0;
 	}
 	if (loc->py_version) {
@@ -133,6 +135,7 @@ static int choose_layout(struct py_process *p, const struct py_runtime_loc *loc,
 			  "_Py_DebugOffsets (not found at _PyRuntime)", major, minor);
 		return -ENOTSUP;
 	}
+	pyoffsets_gil(minor, false, NULL, 0, &p->gil, p->gil_why, sizeof(p->gil_why));
 	if (micro >= 0)
 		snprintf(p->version, sizeof(p->version), "%d.%d.%d", major, minor, micro);
 	else

@@ -13,6 +13,7 @@
  *   pyframe.c    walking a thread's frames, and a frame's line
  *   pyreader.c   py_process_sample(): the above put together
  *   pytask.c     py_process_task(): the asyncio task a thread runs
+ *   pygil.c      py_process_gil(): who holds the GIL
  *
  * Everything the target controls is checked where it is read (see the
  * top of pyreader.c).
@@ -63,6 +64,9 @@ struct py_process {
 	struct py_offsets off;
 	char version[24];
 	uint64_t runtime; /* run-time address of _PyRuntime */
+	/* pygil.c: where its GIL is (home PY_GIL_NONE: not read, gil_why) */
+	struct py_gil_offsets gil;
+	char gil_why[128];
 
 	/* pythread.c */
 	struct pythread *threads;

@@ -2,7 +2,9 @@
 /*
  * pythread.c - the target's Python threads (see pythread.h).
  */
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +79,42 @@ int py_ns_tid_of(struct py_process *p, pid_t tid, pid_t *ns)
 	if (err)
 		return err;
 	return tidmap_add(p, tid, *ns);
+}
+
+int py_host_tid_of(struct py_process *p, pid_t ns, pid_t *host)
+{
+	char path[64];
+	struct dirent *d;
+	unsigned tasks = 0;
+	int err = -ENOENT;
+	size_t i;
+	DIR *dir;
+
+	if (p->r.same_pidns) {
+		*host = ns;
+		return 0;
+	}
+	for (i = 0; i < p->ntids; i++) {
+		if (p->tids[i].ns == ns) {
+			*host = p->tids[i].host;
+			return 0;
+		}
+	}
+	snprintf(path, sizeof(path), "/proc/%d/task", p->r.pid);
+	dir = opendir(path);
+	if (!dir)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while ((d = readdir(dir)) && tasks++ < REMOTE_MAX_TASKS) {
+		pid_t h = atoi(d->d_name), n;
+
+		if (h <= 0 || py_ns_tid_of(p, h, &n) < 0 || n != ns)
+			continue;
+		*host = h;
+		err = 0;
+		break;
+	}
+	closedir(dir);
+	return err;
 }
 
 /* Read a window of struct pthread; smaller if the end is not mapped. */
@@ -284,6 +322,16 @@ int py_scan_threads(struct py_process *p, bool retry)
 	delay = (uint64_t)reads * SCAN_NS_PER_READ;
 	p->scan_not_before_ns = py_now_ns() + (delay > SCAN_RETRY_MIN_NS ? delay : SCAN_RETRY_MIN_NS);
 	return err;
+}
+
+struct pythread *py_thread_at(struct py_process *p, uint64_t tstate)
+{
+	size_t i;
+
+	for (i = 0; i < p->nthreads; i++)
+		if (p->threads[i].tstate == tstate)
+			return &p->threads[i];
+	return NULL;
 }
 
 struct pythread *py_thread_find(struct py_process *p, pid_t ns_tid)

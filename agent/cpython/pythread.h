@@ -23,6 +23,13 @@
  */
 int py_ns_tid_of(struct py_process *p, pid_t tid, pid_t *ns);
 
+/*
+ * TID ns in the target's PID namespace -> host TID (the inverse of
+ * py_ns_tid_of(), through its cache; on a miss, by translating the
+ * process's tasks, at most REMOTE_MAX_TASKS): 0, -ENOENT, other -errno.
+ */
+int py_host_tid_of(struct py_process *p, pid_t ns, pid_t *host);
+
 /* Forget the translation of host TID tid (it may be recycled). */
 void py_tidmap_drop(struct py_process *p, pid_t tid);
 
@@ -35,6 +42,9 @@ void py_tidmap_drop(struct py_process *p, pid_t tid);
  * torn list), other -errno of a failed read.
  */
 int py_scan_threads(struct py_process *p, bool retry);
+
+/* The thread state the last scan found at address tstate, or NULL. */
+struct pythread *py_thread_at(struct py_process *p, uint64_t tstate);
 
 /* The thread state the last scan found for namespace TID ns_tid, or NULL. */
 struct pythread *py_thread_find(struct py_process *p, pid_t ns_tid);

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from conftest import PY, py_fixture
+from conftest import INTERPRETERS, PY, host_interpreter, py_fixture
 
 CLASSES = ("cpu", "sleep", "io", "lock", "runqueue", "throttled")
 
@@ -215,3 +215,68 @@ def test_console_line_and_summary_class(bs):
         assert "\u2014" in line and "ms in clock_nanosleep" in line, res
     sites = lines[lines.index("Top blocking call sites:") + 1]
     assert " sleep " in sites and "anatomy_blocks.py" in sites, res
+
+
+# ---- the GIL holder ---------------------------------------------------------
+#
+# Two CPU-bound threads take turns with the GIL (each keeps it for the switch
+# interval): the loop thread, blocked in a pure-Python loop, spends about
+# half of each block waiting for the other. The event names that thread (the
+# TID the fixture's thread says it has) and where it runs.
+
+GIL_PYTHONS = [pytest.param(i, id=i.id) for i in INTERPRETERS
+               if i.minor >= 11 and not i.free_threaded and i.reader_reads]
+
+
+def run_gil(bs, tmp_path, python, *bs_args):
+    tid_file = tmp_path / "digest.tid"
+    command = python.command(tmp_path, py_fixture("anatomy_blocks.py"), "gil", "--count", "3",
+                             "--tid-file", tid_file)
+    res = bs.launch(*bs_args, "-t", "100", command=command, timeout=90)
+    assert res.rc == 0, res
+    return res, int(tid_file.read_text())
+
+
+@pytest.mark.parametrize("python", GIL_PYTHONS)
+def test_gil_wait_names_the_holding_thread_and_its_stack(bs, tmp_path, python):
+    res, digest = run_gil(bs, tmp_path, python, "--json")
+    blocks = [e for e in res.events if e["duration_ms"] > 250]
+    assert len(blocks) == 3, res
+    for e in blocks:
+        gil = e["anatomy"]["gil"]
+        assert gil is not None, e
+        assert gil["holder_tid"] == digest != e["tid"], e
+        assert 0.1 <= gil["share"] <= 1, e
+        # innermost compute_digest, or the Event.is_set() it calls
+        frames = [(f["function"], os.path.basename(f["file"])) for f in gil["stack"]]
+        assert ("compute_digest", "anatomy_blocks.py") in frames[:2], e
+        # the loop thread's own stack is its own, not the holder's
+        assert e["python_stacks"][0][0]["function"] == "spin", e
+
+
+def test_gil_console_line(bs, tmp_path):
+    res, digest = run_gil(bs, tmp_path, host_interpreter(11), "--no-color")
+    lines = res.stderr_lines
+    said = [line for line in lines if "waiting for the GIL" in line]
+    assert len(said) == 3, res
+    for line in said:
+        assert line.startswith(f"    waiting for the GIL held by thread {digest} in "
+                               "compute_digest() ("), res
+        assert line.endswith("% of the block)"), res
+
+
+def test_no_gil_holder_without_another_thread(bs):
+    """A loop thread that holds the GIL itself all along waits for nobody."""
+    res = run_kind(bs, "cpu", "--fifo")
+    for e in res.events:
+        assert e["anatomy"]["gil"] is None, e
+        assert e["python_stacks"], e
+
+
+@pytest.mark.parametrize("python", [pytest.param(i, id=i.id) for i in INTERPRETERS
+                                    if i.free_threaded and i.reader_reads])
+def test_free_threaded_build_has_no_gil(bs, tmp_path, python):
+    res, _ = run_gil(bs, tmp_path, python, "--json")
+    assert res.events, res
+    for e in res.events:
+        assert e["anatomy"]["gil"] is None, e

@@ -10,6 +10,10 @@ binary, real interpreters, real namespaces.
   * a Python 3.13 target that rewrites its own _Py_DebugOffsets with an
     offset past the end of the struct it describes: refused with a clear
     message, never followed;
+  * a Python 3.11 target that keeps overwriting its GIL's last_holder with
+    garbage (an unmapped address, then one of its own objects) while it
+    holds the GIL: the event names no GIL holder (anatomy.gil null) and
+    keeps its stack; the garbage is never followed;
   * a process with 10,000 file mappings, hundreds named libpython*: the
     open attempt tries a bounded number of files (counted with strace, not
     timed), and a real shared libpython among them is still found.
@@ -281,3 +285,16 @@ def test_many_mappings_shared_libpython(killer, maps_dir):
     assert rec["rc"] == 0 and rec["version"] == "3.12.1", rec
     assert any(f["function"] == "hold" for f in rec["frames"]), rec
     assert 1 <= opens <= 8, f"{opens} files opened to find _PyRuntime"
+
+
+def test_corrupt_gil_holder_is_no_holder(bs):
+    command = [DEBIAN_PY, py_fixture("anatomy_blocks.py"), "gil", "--corrupt-gil",
+               "--count", "4"]
+    res = bs.launch("--json", "-t", "100", command=command, timeout=60)
+    assert res.rc == 0, res
+    blocks = [e for e in res.events if e["duration_ms"] > 250]
+    assert len(blocks) == 4, res
+    for e in blocks:
+        assert "gil" in e["anatomy"] and e["anatomy"]["gil"] is None, e
+        assert e["python_stacks"], e
+        assert e["python_stacks"][0][0]["function"] == "spin_corrupting_gil", e

@@ -9,7 +9,9 @@
  * The same bytes are also the _AsyncioDebug offsets (and 3.13's debug
  * prefix) of pyoffsets_tasks(), for 3.11 to 3.15: a task layout accepted
  * must keep every task field inside what the reader copies of a task, and
- * the running task inside the thread state.
+ * the running task inside the thread state. And they are the debug prefix
+ * pyoffsets_gil() reads for 3.13 to 3.15: a GIL layout accepted must keep
+ * both fields inside the bytes read of the GIL.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -56,6 +58,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    (t.style == PY_TASKS_THREAD_STATE && t.ts_running_task >= (1u << 16)))
 				abort();
 		} else if (!memchr(err, '\0', sizeof(err)) || !err[0] || t.style != PY_TASKS_NONE) {
+			abort();
+		}
+	}
+	for (int minor = 11; minor <= 15; minor++) {
+		struct py_gil_offsets g;
+
+		if (pyoffsets_gil(minor, false, buf, size, &g, err, sizeof(err)) == 0) {
+			if (g.home == PY_GIL_NONE || g.gil_locked + 4 > PYOFF_GIL_READ ||
+			    g.gil_holder + 8 > PYOFF_GIL_READ)
+				abort();
+		} else if (!memchr(err, '\0', sizeof(err)) || !err[0] || g.home != PY_GIL_NONE) {
 			abort();
 		}
 	}

@@ -709,6 +709,87 @@ static void test_task_offsets_asyncio_debug(void **state)
 }
 
 
+/* ---- the GIL (pyoffsets_gil) ---- */
+
+static void test_gil_offsets(void **state)
+{
+	uint64_t blob[PY_GIL_DEBUG_PREFIX / 8];
+	struct py_gil_offsets g;
+	char err[256];
+
+	(void)state;
+	/* 3.11: _PyRuntime.ceval.gil, offsetof() on the 3.11.2 headers */
+	assert_int_equal(pyoffsets_gil(11, false, NULL, 0, &g, err, sizeof(err)), 0);
+	assert_int_equal(g.home, PY_GIL_IN_RUNTIME);
+	assert_int_equal(g.gil_at + g.gil_holder, 368);
+	assert_int_equal(g.gil_at + g.gil_locked, 376);
+	/* 3.12: PyInterpreterState.ceval.gil, on the 3.12.1 headers */
+	assert_int_equal(pyoffsets_gil(12, false, NULL, 0, &g, err, sizeof(err)), 0);
+	assert_int_equal(g.home, PY_GIL_IN_INTERP);
+	assert_int_equal(g.gil_at, 384);
+	assert_int_equal(g.gil_holder, 8);
+	assert_int_equal(g.gil_locked, 16);
+	/* 3.13: from its _Py_DebugOffsets (ceval.gil at 16, _gil at 7752,
+	 * _gil.locked at 7768, _gil.last_holder at 7760) */
+	assert_int_equal(pyoffsets_gil(13, false, (const uint8_t *)dbg_3130, sizeof(dbg_3130),
+				       &g, err, sizeof(err)), 0);
+	assert_int_equal(g.home, PY_GIL_IN_INTERP);
+	assert_int_equal(g.gil_at, 16);
+	assert_int_equal(g.gil_holder, 8);
+	assert_int_equal(g.gil_locked, 16);
+	/* 3.14 and 3.15: the same fields, 8 bytes later (threads_main) */
+	memset(blob, 0, sizeof(blob));
+	memcpy(blob, PY_DEBUG_COOKIE, 8);
+	blob[15] = 24, blob[16] = 9000, blob[18] = 9020, blob[19] = 9008;
+	for (int minor = 14; minor <= 15; minor++) {
+		assert_int_equal(pyoffsets_gil(minor, false, (const uint8_t *)blob, sizeof(blob), &g,
+					       err, sizeof(err)), 0);
+		assert_int_equal(g.gil_at, 24);
+		assert_int_equal(g.gil_holder, 8);
+		assert_int_equal(g.gil_locked, 20);
+	}
+
+	/* No GIL, or not read */
+	assert_int_equal(pyoffsets_gil(13, true, (const uint8_t *)dbg_3130, sizeof(dbg_3130), &g,
+				       err, sizeof(err)), -1);
+	assert_string_equal(err, "a free-threaded CPython has no GIL");
+	assert_int_equal(g.home, PY_GIL_NONE);
+	assert_int_equal(pyoffsets_gil(10, false, NULL, 0, &g, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "3.10"));
+	assert_int_equal(pyoffsets_gil(13, false, NULL, 0, &g, err, sizeof(err)), -1);
+	assert_string_equal(err, "its _Py_DebugOffsets are missing");
+	assert_int_equal(pyoffsets_gil(14, false, (const uint8_t *)blob, sizeof(blob) - 8, &g, err,
+				       sizeof(err)), -1);
+
+	/* Implausible: fields before the struct, beyond what is read of it,
+	 * unaligned, or a pointer outside any interpreter state */
+	{
+		static const struct {
+			int idx;
+			uint64_t v;
+		} bad[] = {
+			{ 19, 8992 },           /* last_holder before the struct */
+			{ 18, 9000 + PYOFF_GIL_READ }, /* locked beyond what is read */
+			{ 19, 9012 },           /* last_holder unaligned */
+			{ 15, 27 },             /* ceval.gil unaligned */
+			{ 15, 1ull << 40 },     /* ceval.gil far away */
+			{ 16, ~0ull },          /* _gil far away */
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			uint64_t b[PY_GIL_DEBUG_PREFIX / 8];
+
+			memcpy(b, blob, sizeof(b));
+			b[bad[i].idx] = bad[i].v;
+			assert_int_equal(pyoffsets_gil(14, false, (const uint8_t *)b, sizeof(b), &g,
+						       err, sizeof(err)), -1);
+			assert_string_equal(err, "its _Py_DebugOffsets give an implausible GIL "
+					    "layout");
+			assert_int_equal(g.home, PY_GIL_NONE);
+		}
+	}
+}
+
 static void test_pytid(void **state)
 {
 	static uint8_t w1[1024], w2[1024], w3[600];
@@ -903,6 +984,7 @@ int main(void)
 		cmocka_unit_test(test_debug_offsets_out_of_range),
 		cmocka_unit_test(test_task_offsets_builtin),
 		cmocka_unit_test(test_task_offsets_asyncio_debug),
+		cmocka_unit_test(test_gil_offsets),
 		cmocka_unit_test(test_pytid),
 		cmocka_unit_test(test_pmap_lines),
 		cmocka_unit_test(test_pmap_read_self),

@@ -14,7 +14,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/syscall.h>
+
+#include "anatomy.h"
+#include "cpython/pygil.h"
 #include "gap_samples.h"
+#include "gil_wait.h"
 #include "stacks.h"
 #include "unit_helpers.h"
 
@@ -167,6 +172,128 @@ static void test_to_set(void **state)
 	uh_rmtree(dir);
 }
 
+#define GIL_AT 0x7f0000001000ULL
+
+/* A sample in which thread tid held the GIL running holder_fn (NULL: its
+ * stack could not be read). */
+static void add_gil(struct gap_samples *g, pid_t tid, const char *holder_fn)
+{
+	struct frame frames[1];
+	struct stack st = { .frames = frames };
+
+	if (holder_fn) {
+		frames[0] = (struct frame){ .function = intern(holder_fn), .file = intern("w.py"),
+					    .line = 7 };
+		st.depth = 1;
+	}
+	gap_samples_add_gil(g, tid, GIL_AT, &st);
+	assert_int_equal(st.depth, 0);
+}
+
+/* An anatomy of a 100 ms gap with futex waits on these addresses. */
+static void anatomy_of(struct event_anatomy *a, const uint64_t *args, const double *ms, int n)
+{
+	memset(a, 0, sizeof(*a));
+	for (int i = 0; i < n; i++)
+		a->waits[a->nwaits++] = (struct anatomy_wait){ .syscall = SYS_futex,
+							       .arg = args[i], .ms = ms[i],
+							       .class = ANATOMY_LOCK };
+}
+
+/* The candidate: the holder seen most, with its latest readable stack. */
+static void test_gil_candidate(void **state)
+{
+	struct gap_samples gaps[GAPS_KEPT];
+	struct gap_samples *g;
+	struct stack_set *set;
+
+	(void)state;
+	memset(gaps, 0, sizeof(gaps));
+	g = gap_samples_for(gaps, 7);
+	for (int i = 0; i < 8; i++)
+		add_sample(g, "app.py", 3);
+	set = gap_samples_to_set(g, -1, getpid());
+	assert_null(set->gil); /* no other holder seen */
+	stack_set_free(set);
+	add_gil(g, 41, "other");
+	add_gil(g, 42, "compute_digest");
+	add_gil(g, 42, NULL); /* a holder stack not read keeps the one before */
+	add_gil(g, 42, "digest_more");
+	add_gil(g, 42, NULL);
+	for (pid_t t = 100; t < 110; t++) /* more holders than are kept */
+		add_gil(g, t, "x");
+	assert_int_equal(g->gil.nholders, GIL_HOLDERS_KEPT);
+
+	set = gap_samples_to_set(g, -1, getpid());
+	assert_non_null(set);
+	assert_non_null(set->gil);
+	assert_int_equal(set->gil->holder_tid, 42);
+	assert_int_equal(set->gil->samples, 4);
+	assert_true(set->gil->gil_addr == GIL_AT);
+	assert_int_equal(set->gil->stack.depth, 1);
+	assert_string_equal(set->gil->stack.frames[0].function, "digest_more");
+	stack_set_free(set);
+
+	/* a still-blocked report's set carries none */
+	set = gap_samples_to_set(g, g->last, getpid());
+	assert_null(set->gil);
+	stack_set_free(set);
+	clear_all(gaps);
+}
+
+/* Confirmed only by the kernel's time asleep in futex inside the GIL. */
+static void test_gil_confirm(void **state)
+{
+	const uint64_t inside[] = { GIL_AT + 32, GIL_AT + 80 }, outside[] = { GIL_AT + PY_GIL_SPAN,
+									   GIL_AT - 8 };
+	const double ms[] = { 20, 10 };
+	struct event_anatomy a;
+	struct gap_samples gaps[GAPS_KEPT];
+	struct gap_samples *g;
+	struct stack_set *set;
+
+	(void)state;
+	memset(gaps, 0, sizeof(gaps));
+	g = gap_samples_for(gaps, 9);
+	add_sample(g, "app.py", 3);
+	add_gil(g, 42, "compute_digest");
+
+	/* 30 of 100 ms on the GIL's cond and mutex: kept, share 0.3 */
+	set = gap_samples_to_set(g, -1, getpid());
+	anatomy_of(&a, inside, ms, 2);
+	gil_wait_confirm(&set->gil, &a, 100);
+	assert_non_null(set->gil);
+	assert_true(set->gil->share > 0.299 && set->gil->share < 0.301);
+	stack_set_free(set);
+
+	/* 9 of 100 ms: below GIL_SHARE_MIN */
+	set = gap_samples_to_set(g, -1, getpid());
+	anatomy_of(&a, inside, (const double[]){ 9, 0 }, 1);
+	gil_wait_confirm(&set->gil, &a, 100);
+	assert_null(set->gil);
+	stack_set_free(set);
+
+	/* futex waits elsewhere (a threading.Lock), however long */
+	set = gap_samples_to_set(g, -1, getpid());
+	anatomy_of(&a, outside, (const double[]){ 90, 90 }, 2);
+	gil_wait_confirm(&set->gil, &a, 100);
+	assert_null(set->gil);
+	stack_set_free(set);
+
+	/* not futex, or no anatomy */
+	set = gap_samples_to_set(g, -1, getpid());
+	anatomy_of(&a, inside, (const double[]){ 90, 0 }, 1);
+	a.waits[0].syscall = SYS_read;
+	gil_wait_confirm(&set->gil, &a, 100);
+	assert_null(set->gil);
+	stack_set_free(set);
+	set = gap_samples_to_set(g, -1, getpid());
+	gil_wait_confirm(&set->gil, NULL, 100);
+	assert_null(set->gil);
+	stack_set_free(set);
+	clear_all(gaps);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -174,6 +301,8 @@ int main(void)
 		cmocka_unit_test(test_distinct_stacks),
 		cmocka_unit_test(test_stack_bound),
 		cmocka_unit_test(test_to_set),
+		cmocka_unit_test(test_gil_candidate),
+		cmocka_unit_test(test_gil_confirm),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
