@@ -24,7 +24,8 @@ import pytest
 
 from conftest import (PY, check_common, check_events, py_fixture, start_ready_target,
                       wait_truth, Result, HOST_PY)
-from test_stacks import KINDS, TARGET, assert_frame, check_target_events, marker
+from test_stacks import (KINDS, TARGET, assert_frame, check_target_events,
+                         launch_first_block, marker)
 
 MODES = {
     "kernel": {"BLOCKSNOOP_SAMPLER_WAKE": "kernel"},
@@ -58,16 +59,7 @@ def check_woken(res, mode, blocks):
 def test_first_block_launch(bs, tmp_path, mode, kind):
     """The loop's very first callback blocks (sleeping or spinning), 3
     times: every event, the first included, names the blocking line."""
-    truth = tmp_path / "truth"
-    res = bs.launch("-v", "--json", "-t", "100", env=env_of(mode),
-                    command=HOST_PY.command(tmp_path, TARGET, "--first", "--kind", kind,
-                                            "--count", "3", "--block", "0.2",
-                                            "--truth", truth), timeout=40)
-    assert res.rc == 0, res
-    check_common(res.records)
-    start = res.one("session_start")
-    check_events(res.events, pid=start["pid"], tid=start["pid"])
-    check_target_events(res.events, truth, HOST_PY, kind)
+    res, _ = launch_first_block(bs, tmp_path, HOST_PY, kind, "-v", env=env_of(mode))
     check_woken(res, mode, 3)
 
 

@@ -156,13 +156,13 @@ def check_target_events(events, truth, python, kind, count=3):
                      what=f"block #{b['index']} ({kind}, {python})")
 
 
-def launch_first_block(bs, tmp_path, python, kind):
+def launch_first_block(bs, tmp_path, python, kind, *args, env=None):
     """Launch python running the stacks target whose loop's very first
-    callback blocks at once, 3 times; check that every event, the first
-    included, names the blocking line. Returns the result and the truth
-    file."""
+    callback blocks at once, 3 times (blocksnoop given args too, and env
+    if not None); check that every event, the first included, names the
+    blocking line. Returns the result and the truth file."""
     truth = tmp_path / "truth"
-    res = bs.launch("--json", "-t", "100",
+    res = bs.launch(*args, "--json", "-t", "100", env=env,
                     command=python.command(tmp_path, TARGET, "--first", "--kind", kind,
                                            "--count", "3", "--block", "0.2",
                                            "--truth", truth), timeout=40)
