@@ -299,9 +299,13 @@ bool sampler_poll_forced(void)
 {
 	const char *wake = getenv("BLOCKSNOOP_SAMPLER_WAKE");
 
-	/* The kernel's wakes are opt-in for now: under CPU contention some
-	 * arrive late (docs/architecture.md, "Waking the sampler"). */
-	return getenv("BLOCKSNOOP_SAMPLER_POLL") != NULL || !wake || strcmp(wake, "kernel") != 0;
+	if (!wake || !*wake || !strcmp(wake, "kernel"))
+		return false;
+	if (!strcmp(wake, "poll"))
+		return true;
+	log_warn("BLOCKSNOOP_SAMPLER_WAKE=%s is neither \"kernel\" nor \"poll\": "
+		 "using \"kernel\"", wake);
+	return false;
 }
 
 static struct sampler *new_sampler(struct engine *e, enum sampler_kind kind)

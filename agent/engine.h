@@ -89,9 +89,10 @@ struct engine_config {
 	bool sampler_poll;
 };
 
-/* Whether the built-in sampler polls: unless the environment variable
- * BLOCKSNOOP_SAMPLER_WAKE is "kernel" (opt-in for now), or always with
- * BLOCKSNOOP_SAMPLER_POLL set (for tests). */
+/* Whether the built-in sampler polls also where the kernel could wake it:
+ * only when the environment variable BLOCKSNOOP_SAMPLER_WAKE is "poll"
+ * ("kernel", the default, when unset or empty; another value is warned
+ * about once per call and taken as "kernel"). */
 bool sampler_poll_forced(void);
 
 /* Why a run ended: the summary's termination_reason and status. */

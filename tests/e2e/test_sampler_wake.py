@@ -1,9 +1,8 @@
 """How the built-in sampler is woken, end to end: by the kernel (a BPF timer
 set when a tick or a context switch sees a gap open, sending one record when
-the gap reaches a quarter of its threshold), or, where that cannot load or
-BLOCKSNOOP_SAMPLER_WAKE is not "kernel" (the kernel's wakes are opt-in for
-now) or BLOCKSNOOP_SAMPLER_POLL is set, by polling every quarter threshold. Either
-way every block must carry the stack it blocked in:
+the gap reaches a quarter of its threshold; the default), or, where that
+cannot load or with BLOCKSNOOP_SAMPLER_WAKE=poll, by polling every quarter
+threshold. Either way every block must carry the stack it blocked in:
 
   * the first block after launch (the loop's very first callback), a block
     that sleeps (the thread leaves its CPU in the gap) and one that spins
@@ -28,8 +27,8 @@ from test_stacks import (KINDS, TARGET, assert_frame, check_target_events,
                          launch_first_block, marker)
 
 MODES = {
-    "kernel": {"BLOCKSNOOP_SAMPLER_WAKE": "kernel"},
-    "poll": {"BLOCKSNOOP_SAMPLER_POLL": "1"},
+    "kernel": {},  # the default
+    "poll": {"BLOCKSNOOP_SAMPLER_WAKE": "poll"},
 }
 SAYS = {
     "kernel": "the sampler sleeps until the kernel wakes it",
@@ -39,7 +38,8 @@ WOKE = re.compile(r"the kernel set (\d+) wake timers and woke the sampler (\d+) 
 
 
 def env_of(mode):
-    return dict(os.environ, **MODES[mode])
+    env = {k: v for k, v in os.environ.items() if k != "BLOCKSNOOP_SAMPLER_WAKE"}
+    return dict(env, **MODES[mode])
 
 
 def check_woken(res, mode, blocks):
@@ -109,3 +109,23 @@ def test_hang_reported_while_it_lasts(bs, procs, tmp_path, mode):
     assert_frame(finals[0], function="stuck", file=fixture, line=line, source=text,
                  what="blocking_event")
     check_woken(res, mode, 1)
+
+
+def test_unknown_wake_mode_warns(bs, procs, tmp_path):
+    """BLOCKSNOOP_SAMPLER_WAKE with a value that is neither "kernel" nor
+    "poll": one warning naming it, and the default (the kernel's wakes)."""
+    go = tmp_path / "go"
+    p, truth, _ = start_ready_target(
+        procs, tmp_path, HOST_PY.command(tmp_path, TARGET, "--kind", "sleep", "--count", "3",
+                                         "--block", "0.2", "--go", go))
+    env = dict(env_of("kernel"), BLOCKSNOOP_SAMPLER_WAKE="polling")
+    b = bs.start("-v", "--json", "-t", "100", str(p.pid), env=env)
+    b.wait_record("session_start")
+    time.sleep(0.3)
+    pathlib.Path(go).touch()
+    assert b.wait(30) == 0, b.describe()
+    res = Result(b)
+    warned = [l for l in res.stderr.splitlines() if "BLOCKSNOOP_SAMPLER_WAKE=polling" in l]
+    assert len(warned) == 1 and '"poll"' in warned[0], f"no one-line warning\n{res}"
+    check_target_events(res.events, truth, HOST_PY, "sleep")
+    check_woken(res, "kernel", 3)
