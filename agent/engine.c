@@ -900,12 +900,26 @@ static void on_gap(void *ctx, const struct gap_event *g)
 	report_gap(e, w, t, g);
 }
 
+/* The anatomy of t's block b so far into *a; false if gaps have no
+ * anatomy here (as the events then have none) or it could not be read. */
+static bool block_so_far(struct engine *e, const struct engine_thread *t,
+			 const struct still_blocked *b, struct event_anatomy *a)
+{
+	struct anatomy_slot as;
+	uint32_t gen;
+
+	if (detector_read_anatomy(e->det, t->slot, &as, &gen))
+		return false;
+	return anatomy_so_far(a, &as, b->start_ns, gen, b->now_ns);
+}
+
 static void on_still_blocked(void *ctx, int slot, uint64_t gap_start_ns, uint64_t now_ns,
-			     const struct stack_set *current)
+			     struct stack_set *current)
 {
 	struct engine *e = ctx;
 	struct engine_thread *t = thread_at(e, slot);
 	struct engine_watch *w;
+	struct event_anatomy anatomy;
 	struct still_blocked b = {
 		.start_ns = gap_start_ns,
 		.now_ns = now_ns,
@@ -923,6 +937,15 @@ static void on_still_blocked(void *ctx, int slot, uint64_t gap_start_ns, uint64_
 	b.timestamp_s = since_start_s(e, gap_start_ns);
 	b.is_error = b.blocked_ms >= w->cfg.error_threshold_ms;
 	b.meta = w->cfg.meta;
+	if (block_so_far(e, t, &b, &anatomy)) {
+		b.anatomy = &anatomy;
+		/* One description per fd per report, as for an event. */
+		anatomy_describe_fds(&anatomy, t->pid);
+	}
+	/* Whether it waits for the GIL is the kernel's to say, as for an
+	 * event (gil_wait.h), of the block so far. */
+	if (current)
+		gil_wait_confirm(&current->gil, b.anatomy, b.blocked_ms);
 	reporter_still_blocked(&e->reporter, &b);
 	if (e->hooks.still_blocked)
 		e->hooks.still_blocked(e->client, w->cfg.ctx, &b);
