@@ -710,10 +710,11 @@ uint64_t detector_gap_open_since(const struct detector *d, int slot)
 /* Copies of a switching thread's entry read before one is taken as torn. */
 #define ANATOMY_READ_TRIES 4
 
-int detector_read_anatomy(const struct detector *d, int slot, struct anatomy_slot *out,
-			  uint32_t *gen)
+int detector_read_anatomy(const struct detector *d, int slot, uint64_t gap_start_ns,
+			  struct anatomy_slot *out, uint32_t *gen, uint64_t *read_ns)
 {
 	struct anatomy_slot again;
+	struct timespec ts;
 	__u32 key = (__u32)slot;
 	int fd, err = -EAGAIN;
 
@@ -732,8 +733,17 @@ int detector_read_anatomy(const struct detector *d, int slot, struct anatomy_slo
 			break;
 		}
 	}
+	if (err)
+		return err;
+	/* After the copy: every switch it holds came before this time. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	*read_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 	*gen = __atomic_load_n(&d->skel->bss->watch_slots[slot].gen, __ATOMIC_RELAXED);
-	return err;
+	/* A gap that closed meanwhile left the entry of its end (or of the
+	 * next gap's first switch), not of the gap so far. */
+	if (detector_gap_open_since(d, slot) != gap_start_ns)
+		return -ESTALE;
+	return 0;
 }
 
 /* ---- watches and marks -------------------------------------------------- */
