@@ -90,6 +90,57 @@ bool anatomy_from_kernel(struct event_anatomy *out, const struct gap_anatomy *k,
 	return true;
 }
 
+/* ns off CPU in syscall nr with first argument arg, into k's waits as the
+ * kernel adds it (anatomy_add_wait() in bpf/gap_anatomy.bpf.h). */
+static void add_wait(struct gap_anatomy *k, int64_t nr, uint64_t arg, uint64_t ns)
+{
+	uint32_t n = k->nwaits < GAP_WAITS_MAX ? k->nwaits : GAP_WAITS_MAX;
+
+	k->off_cpu_ns += ns;
+	for (uint32_t i = 0; i < n; i++)
+		if (k->waits[i].syscall == nr && k->waits[i].arg == arg) {
+			k->waits[i].ns += ns;
+			return;
+		}
+	if (n < GAP_WAITS_MAX) {
+		k->waits[n] = (struct gap_wait){ .syscall = nr, .arg = arg, .ns = ns };
+		k->nwaits = n + 1;
+		return;
+	}
+	k->other_wait_ns += ns;
+}
+
+bool anatomy_so_far(struct event_anatomy *out, const struct anatomy_slot *as,
+		    uint64_t gap_start_ns, uint32_t gen, uint64_t now_ns)
+{
+	uint64_t gap_ns = now_ns > gap_start_ns ? now_ns - gap_start_ns : 0;
+	struct gap_anatomy k = { .flags = GAP_ANATOMY_F_MEASURED, .on_cpu_ns = gap_ns };
+	uint64_t open_ns;
+
+	if (as->gap_start_ns != gap_start_ns || as->gen != gen)
+		return anatomy_from_kernel(out, &k, gap_ns);
+	k = as->a;
+	/* The kernel's interval close (anatomy_close_interval()). */
+	open_ns = now_ns > as->since_ns ? now_ns - as->since_ns : 0;
+	switch (as->state) {
+	case ANATOMY_ON_CPU:
+		k.on_cpu_ns += open_ns;
+		break;
+	case ANATOMY_RUNNABLE:
+		if (as->throttled) {
+			k.throttled_ns += open_ns;
+			k.flags |= GAP_ANATOMY_F_THROTTLED;
+		} else {
+			k.runqueue_ns += open_ns;
+		}
+		break;
+	default:
+		add_wait(&k, as->wait_syscall, as->wait_arg, open_ns);
+		break;
+	}
+	return anatomy_from_kernel(out, &k, gap_ns);
+}
+
 void anatomy_describe_fds(struct event_anatomy *a, pid_t pid)
 {
 	size_t described = 0;

@@ -60,6 +60,20 @@ struct event_anatomy {
  */
 bool anatomy_from_kernel(struct event_anatomy *out, const struct gap_anatomy *k, uint64_t gap_ns);
 
+/*
+ * The anatomy of the gap that began at gap_start_ns, still open at now_ns,
+ * from the kernel's entry as of its slot (detector_read_anatomy()) and the
+ * slot's generation gen: what was measured so far, with the time since the
+ * thread's last switch counted as the kernel counts it when the gap closes
+ * (on CPU; runnable: run queue, or throttled if its group was at the
+ * switch-out; asleep: a wait in its syscall). An entry of another gap
+ * means no switch has come yet: on CPU throughout. What the kernel
+ * settles at the thread's next switch (the part of its last sleep it then
+ * spent runnable) stays in that sleep's wait. Pure; always true.
+ */
+bool anatomy_so_far(struct event_anatomy *out, const struct anatomy_slot *as,
+		    uint64_t gap_start_ns, uint32_t gen, uint64_t now_ns);
+
 /* Describe the fds of a's longest ANATOMY_FDS_DESCRIBED fd waits, of
  * process pid (blocksnoop's PID namespace), from /proc (fd_describe.h).
  * What cannot be described stays "". */

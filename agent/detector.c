@@ -707,6 +707,45 @@ uint64_t detector_gap_open_since(const struct detector *d, int slot)
 	return __atomic_load_n(&d->skel->bss->watch_slots[slot].gap_start_ns, __ATOMIC_RELAXED);
 }
 
+/* Copies of a switching thread's entry read before one is taken as torn. */
+#define ANATOMY_READ_TRIES 4
+
+int detector_read_anatomy(const struct detector *d, int slot, uint64_t gap_start_ns,
+			  struct anatomy_slot *out, uint32_t *gen, uint64_t *read_ns)
+{
+	struct anatomy_slot again;
+	struct timespec ts;
+	__u32 key = (__u32)slot;
+	int fd, err = -EAGAIN;
+
+	if (!d->anatomy)
+		return -ENODATA;
+	if (!slot_index_ok(slot))
+		return -EINVAL;
+	fd = bpf_map__fd(d->skel->maps.anatomy_slots);
+	for (int i = 0; i < ANATOMY_READ_TRIES; i++) {
+		if (bpf_map_lookup_elem(fd, &key, out) || bpf_map_lookup_elem(fd, &key, &again)) {
+			err = -errno;
+			break;
+		}
+		if (!memcmp(out, &again, sizeof(again))) {
+			err = 0;
+			break;
+		}
+	}
+	if (err)
+		return err;
+	/* After the copy: every switch it holds came before this time. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	*read_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	*gen = __atomic_load_n(&d->skel->bss->watch_slots[slot].gen, __ATOMIC_RELAXED);
+	/* A gap that closed meanwhile left the entry of its end (or of the
+	 * next gap's first switch), not of the gap so far. */
+	if (detector_gap_open_since(d, slot) != gap_start_ns)
+		return -ESTALE;
+	return 0;
+}
+
 /* ---- watches and marks -------------------------------------------------- */
 
 static struct watch_config *watch_of(struct detector *d, int id)

@@ -159,6 +159,22 @@ pid_t detector_slot_tid(const struct detector *d, int slot);
 uint64_t detector_gap_open_since(const struct detector *d, int slot);
 
 /*
+ * What the kernel measured so far of slot's gap that began at gap_start_ns
+ * (its entry in the anatomy_slots map, gap_detector.h) into *out, the
+ * slot's generation into *gen, and the CLOCK_MONOTONIC time it was read
+ * into *read_ns: anatomy_so_far() (anatomy.h) makes the anatomy of the gap
+ * up to *read_ns from them. The kernel updates the entry at each of the
+ * thread's context switches, without a lock: a copy that changed while it
+ * was read is read again. Returns 0; -ESTALE if that gap was no longer
+ * open once the entry was read (its event will have its anatomy);
+ * -ENODATA if gaps have no anatomy here (detector_options.no_anatomy, or
+ * the scheduler programs could not be loaded); -EINVAL for a slot out of
+ * range; -EAGAIN if no stable copy could be read; or -errno of the lookup.
+ */
+int detector_read_anatomy(const struct detector *d, int slot, uint64_t gap_start_ns,
+			  struct anatomy_slot *out, uint32_t *gen, uint64_t *read_ns);
+
+/*
  * Waking the built-in sampler (docs/architecture.md, "Waking the sampler").
  * detector_wake_fd() is an fd that becomes readable when a gap of a slot
  * given to detector_wake_slot() reaches its sampling point

@@ -904,12 +904,35 @@ static void on_gap(void *ctx, const struct gap_event *g)
 	report_gap(e, w, t, g);
 }
 
+/*
+ * The anatomy of t's block b so far into *a, b's time becoming the time
+ * it was read (the report's, a little after its stack's); false if gaps
+ * have no anatomy here (as the events then have none), or it could not be
+ * read while the block was still open.
+ */
+static bool block_so_far(struct engine *e, const struct engine_thread *t,
+			 struct still_blocked *b, struct event_anatomy *a)
+{
+	struct anatomy_slot as;
+	uint64_t read_ns;
+	uint32_t gen;
+
+	if (detector_read_anatomy(e->det, t->slot, b->start_ns, &as, &gen, &read_ns))
+		return false;
+	if (read_ns > b->now_ns) {
+		b->now_ns = read_ns;
+		b->blocked_ms = (double)(read_ns - b->start_ns) / 1e6;
+	}
+	return anatomy_so_far(a, &as, b->start_ns, gen, b->now_ns);
+}
+
 static void on_still_blocked(void *ctx, int slot, uint64_t gap_start_ns, uint64_t now_ns,
-			     const struct stack_set *current)
+			     struct stack_set *current)
 {
 	struct engine *e = ctx;
 	struct engine_thread *t = thread_at(e, slot);
 	struct engine_watch *w;
+	struct event_anatomy anatomy;
 	struct still_blocked b = {
 		.start_ns = gap_start_ns,
 		.now_ns = now_ns,
@@ -925,8 +948,17 @@ static void on_still_blocked(void *ctx, int slot, uint64_t gap_start_ns, uint64_
 	b.process_name = thread_name(t);
 	b.wall_start = mono_to_wall(gap_start_ns);
 	b.timestamp_s = since_start_s(e, gap_start_ns);
-	b.is_error = b.blocked_ms >= w->cfg.error_threshold_ms;
 	b.meta = w->cfg.meta;
+	if (block_so_far(e, t, &b, &anatomy)) {
+		b.anatomy = &anatomy;
+		/* One description per fd per report, as for an event. */
+		anatomy_describe_fds(&anatomy, t->pid);
+	}
+	b.is_error = b.blocked_ms >= w->cfg.error_threshold_ms;
+	/* Whether it waits for the GIL is the kernel's to say, as for an
+	 * event (gil_wait.h), of the block so far. */
+	if (current)
+		gil_wait_confirm(&current->gil, b.anatomy, b.blocked_ms);
 	reporter_still_blocked(&e->reporter, &b);
 	if (e->hooks.still_blocked)
 		e->hooks.still_blocked(e->client, w->cfg.ctx, &b);

@@ -65,8 +65,13 @@ struct still_blocked {
 	pid_t pid, tid;
 	const char *process_name;   /* as in struct blocking_event */
 	bool is_error;
-	const struct stack_set *stacks; /* the most recent stack; NULL if none */
+	/* The most recent stack, and (stacks->gil) the GIL holder if the
+	 * block so far waited for the GIL; NULL if none. */
+	const struct stack_set *stacks;
 	const struct target_meta *meta; /* NULL: the session's own target */
+	/* Where the thread's time went so far (anatomy.h); NULL as for
+	 * struct blocking_event. */
+	const struct event_anatomy *anatomy;
 };
 
 #endif

@@ -96,7 +96,6 @@ struct stack_set *gap_samples_to_set(const struct gap_samples *g, int only, pid_
 			set->stacks[j] = set->stacks[j - 1];
 		set->stacks[j] = key;
 	}
-	if (only < 0)
-		set->gil = gil_tally_candidate(&g->gil);
+	set->gil = gil_tally_candidate(&g->gil);
 	return set;
 }

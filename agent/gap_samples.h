@@ -60,8 +60,8 @@ void gap_samples_add_gil(struct gap_samples *g, pid_t holder_tid, uint64_t gil_a
 
 /*
  * The stacks of g (or only its stack number `only`, if >= 0), with source
- * lines read from process pid's files, most sampled first, and (for all
- * of them) the GIL holder its samples saw most (gil_tally_candidate()). Owned by
+ * lines read from process pid's files, most sampled first, and the GIL
+ * holder all of g's samples saw most (gil_tally_candidate()). Owned by
  * the caller (stack_set_free); NULL when out of memory.
  */
 struct stack_set *gap_samples_to_set(const struct gap_samples *g, int only, pid_t pid);

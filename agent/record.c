@@ -297,11 +297,12 @@ static bool add_gil(cJSON *o, const struct stack_set *set)
 	return true;
 }
 
-/* anatomy: where the gap's time went (docs/output-schema.md); absent when
- * not measured. Shares are fractions of the gap. */
-static bool add_anatomy(cJSON *r, const struct blocking_event *e)
+/* anatomy: where the time of a gap of gap_ms went (docs/output-schema.md),
+ * with the GIL holder of stacks; absent when not measured (a NULL). Shares
+ * are fractions of the gap. */
+static bool add_anatomy(cJSON *r, const struct event_anatomy *a, double gap_ms,
+			const struct stack_set *stacks)
 {
-	const struct event_anatomy *a = e->anatomy;
 	cJSON *o, *shares, *waits;
 
 	if (!a)
@@ -313,7 +314,7 @@ static bool add_anatomy(cJSON *r, const struct blocking_event *e)
 	if (!shares)
 		return false;
 	for (int c = 0; c < ANATOMY_CLASSES; c++) {
-		double f = e->duration_ms > 0 ? a->share_ms[c] / e->duration_ms : 0;
+		double f = gap_ms > 0 ? a->share_ms[c] / gap_ms : 0;
 
 		if (!cJSON_AddNumberToObject(shares, anatomy_class_name(c), round(f * 1e4) / 1e4))
 			return false;
@@ -330,7 +331,7 @@ static bool add_anatomy(cJSON *r, const struct blocking_event *e)
 	for (size_t i = 0; i < a->nwaits; i++)
 		if (!add_wait(waits, &a->waits[i]))
 			return false;
-	return add_gil(o, e->stacks);
+	return add_gil(o, stacks);
 }
 
 cJSON *record_blocking_event(const struct session_info *s,
@@ -354,7 +355,7 @@ cJSON *record_blocking_event(const struct session_info *s,
 	     add_task(r, e->stacks, e->sampler) &&
 	     add_sampler(r, e->sampler) &&
 	     add_meta(r, e->meta) &&
-	     add_anatomy(r, e);
+	     add_anatomy(r, e->anatomy, e->duration_ms, e->stacks);
 	if (!ok) {
 		cJSON_Delete(r);
 		return NULL;
@@ -379,7 +380,8 @@ cJSON *record_still_blocked(const struct session_info *s, const struct still_blo
 	     cJSON_AddStringToObject(r, "level", b->is_error ? "error" : "warning") &&
 	     add_stacks(r, b->stacks) &&
 	     add_task(r, b->stacks, -1) &&
-	     add_meta(r, b->meta);
+	     add_meta(r, b->meta) &&
+	     add_anatomy(r, b->anatomy, b->blocked_ms, b->stacks);
 	if (!ok) {
 		cJSON_Delete(r);
 		return NULL;

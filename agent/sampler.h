@@ -40,8 +40,12 @@ static inline uint64_t still_blocked_after_ns(uint64_t threshold_ns)
 	return threshold_ns > floor_ns ? threshold_ns : floor_ns;
 }
 
+/* A block still in progress, with its most recent stack and the GIL
+ * holder its samples saw most (gap_samples_to_set()): current stays the
+ * caller's, but the callee may confirm or drop current->gil
+ * (gil_wait_confirm()). */
 typedef void (*still_blocked_fn)(void *ctx, int slot, uint64_t gap_start_ns,
-				 uint64_t now_ns, const struct stack_set *current);
+				 uint64_t now_ns, struct stack_set *current);
 
 struct sampler;
 

@@ -210,14 +210,15 @@ static void format_gil(char *buf, size_t len, size_t *used, const struct stack_s
 }
 
 /*
- * The event's anatomy in one line: its class and that class's share, the
- * split of the gap, and the wait that took longest:
+ * The anatomy a of a gap of gap_ms (an event's, or a block's so far) in
+ * one line: its class and that class's share, the split of the gap, and
+ * the wait that took longest; then the GIL holder of stacks, if any:
  *   sleep 97%: on-CPU 3%, off-CPU 96% — 290.1 ms in clock_nanosleep
  */
-static void format_anatomy(char *buf, size_t len, size_t *used, const struct blocking_event *e)
+static void format_anatomy(char *buf, size_t len, size_t *used, const struct event_anatomy *a,
+			   double gap_ms, const struct stack_set *stacks)
 {
-	const struct event_anatomy *a = e->anatomy;
-	double gap = e->duration_ms > 0 ? e->duration_ms : 1;
+	double gap = gap_ms > 0 ? gap_ms : 1;
 	char wait[256];
 
 	if (!a)
@@ -232,7 +233,7 @@ static void format_anatomy(char *buf, size_t len, size_t *used, const struct blo
 	if (a->off_cpu_ms >= gap / 100 && anatomy_main_wait(a, wait, sizeof(wait))[0])
 		append(buf, len, used, " \u2014 %s", wait);
 	append(buf, len, used, "\n");
-	format_gil(buf, len, used, e->stacks);
+	format_gil(buf, len, used, stacks);
 }
 
 static void console_event(struct sink *s, const struct session_info *si,
@@ -249,7 +250,7 @@ static void console_event(struct sink *s, const struct session_info *si,
 	       e->timestamp_s, (unsigned long long)e->number,
 	       c(cs, e->is_error ? RED_BOLD : YELLOW), c(cs, RESET), e->duration_ms);
 	append_ids(buf, sizeof(buf), &used, e->pid, e->process_name, e->tid);
-	format_anatomy(buf, sizeof(buf), &used, e);
+	format_anatomy(buf, sizeof(buf), &used, e->anatomy, e->duration_ms, e->stacks);
 	format_task(cs, buf, sizeof(buf), &used, e->stacks, e->sampler);
 	format_stacks(cs, buf, sizeof(buf), &used, e->stacks);
 	sink_write_all(cs->fd, buf, used);
@@ -269,6 +270,7 @@ static void console_still_blocked(struct sink *s, const struct session_info *si,
 	       b->timestamp_s, c(cs, b->is_error ? RED_BOLD : YELLOW), c(cs, RESET),
 	       b->blocked_ms);
 	append_ids(buf, sizeof(buf), &used, b->pid, b->process_name, b->tid);
+	format_anatomy(buf, sizeof(buf), &used, b->anatomy, b->blocked_ms, b->stacks);
 	format_task(cs, buf, sizeof(buf), &used, b->stacks, -1);
 	format_stacks(cs, buf, sizeof(buf), &used, b->stacks);
 	sink_write_all(cs->fd, buf, used);

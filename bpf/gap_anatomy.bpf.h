@@ -37,37 +37,8 @@
 /* Whether the scheduler programs are attached (user space decides). */
 const volatile bool targ_anatomy = false;
 
-enum anatomy_state {
-	ANATOMY_ON_CPU = 0,
-	ANATOMY_RUNNABLE = 1,
-	ANATOMY_OFF_CPU = 2,
-};
-
-/* anatomy_slot.last_sleep: no sleep waits to be settled. */
-#define ANATOMY_NO_SLEEP (-1)
-
-/* A slot's gap as the scheduler saw it so far. */
-struct anatomy_slot {
-	__u64 gap_start_ns; /* the gap it is of: the slot's gap_start_ns then */
-	__u32 gen;          /* and the slot's generation */
-	__u32 state;        /* enum anatomy_state, since since_ns */
-	__u64 since_ns;
-	__s64 wait_syscall; /* OFF_CPU: the syscall it sleeps in */
-	__u64 wait_arg;     /* and its first argument */
-	__u64 throttles;    /* anatomy_throttle_events() at the switch-out */
-	__u32 throttled;    /* RUNNABLE: its group was throttled at the switch-out */
-	/* The last sleep, not settled yet: where it went in waits
-	 * (GAP_WAITS_MAX: other_wait_ns), how long, and whether its group
-	 * was throttled meanwhile; or ANATOMY_NO_SLEEP. */
-	__s32 last_sleep;
-	__u64 last_sleep_ns;
-	__u32 last_sleep_throttled;
-	__u32 pad;
-	__u64 run_delay;    /* the thread's sched_info.run_delay when last settled */
-	struct gap_anatomy a;
-};
-
-/* By slot index. Not in .bss: user space never reads it. */
+/* By slot index (struct anatomy_slot: gap_detector.h). Not in .bss: user
+ * space reads it only for a block still in progress, by lookup. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MAX_WATCHED_THREADS);

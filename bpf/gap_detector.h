@@ -218,6 +218,42 @@ struct gap_anatomy {
 	struct gap_wait waits[GAP_WAITS_MAX];
 };
 
+/*
+ * The scheduler's view of a slot's gap while it is open (the anatomy_slots
+ * map, by slot index): what was measured so far, and the state the thread
+ * has been in since since_ns, not yet counted. User space reads it for a
+ * block still in progress (anatomy_so_far() in agent/anatomy.h counts the
+ * open state as the kernel does at the gap's end).
+ */
+enum anatomy_state {
+	ANATOMY_ON_CPU = 0,
+	ANATOMY_RUNNABLE = 1,
+	ANATOMY_OFF_CPU = 2,
+};
+
+/* anatomy_slot.last_sleep: no sleep waits to be settled. */
+#define ANATOMY_NO_SLEEP (-1)
+
+struct anatomy_slot {
+	__u64 gap_start_ns; /* the gap it is of: the slot's gap_start_ns then */
+	__u32 gen;          /* and the slot's generation */
+	__u32 state;        /* enum anatomy_state, since since_ns */
+	__u64 since_ns;
+	__s64 wait_syscall; /* OFF_CPU: the syscall it sleeps in */
+	__u64 wait_arg;     /* and its first argument */
+	__u64 throttles;    /* anatomy_throttle_events() at the switch-out */
+	__u32 throttled;    /* RUNNABLE: its group was throttled at the switch-out */
+	/* The last sleep, not settled yet: where it went in waits
+	 * (GAP_WAITS_MAX: other_wait_ns), how long, and whether its group
+	 * was throttled meanwhile; or ANATOMY_NO_SLEEP. */
+	__s32 last_sleep;
+	__u64 last_sleep_ns;
+	__u32 last_sleep_throttled;
+	__u32 pad;
+	__u64 run_delay;    /* the thread's sched_info.run_delay when last settled */
+	struct gap_anatomy a;
+};
+
 /* A gap at or over its slot's threshold, sent through the events ring. */
 struct gap_event {
 	__u64 start_ns; /* return from epoll, CLOCK_MONOTONIC */

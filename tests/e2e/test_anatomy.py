@@ -25,14 +25,16 @@ def run_kind(bs, kind, *args, bs_args=("-t", "100"), timeout=60):
 
 
 def check_anatomy(event):
-    """The anatomy's shape, and shares that add up to the gap within 2%."""
+    """The anatomy's shape, and shares that add up to the gap (of a
+    still_blocked record: the time blocked so far) within 2%."""
     a = event["anatomy"]
+    span = event["duration_ms"] if event["type"] == "blocking_event" else event["blocked_ms"]
     assert a["class"] in CLASSES, a
     assert set(a["shares"]) == set(CLASSES), a
     total = sum(a["shares"].values())
     assert abs(total - 1.0) <= 0.02, (total, event)
     split = a["on_cpu_ms"] + a["off_cpu_ms"] + a["runqueue_ms"] + a["throttled_ms"]
-    assert abs(split - event["duration_ms"]) <= 0.02 * event["duration_ms"], event
+    assert abs(split - span) <= 0.02 * span, event
     assert a["shares"][a["class"]] == max(a["shares"].values()), a
     waited = sum(w["ms"] for w in a["waits"])
     assert abs(waited - a["off_cpu_ms"]) < 0.01, a
@@ -123,6 +125,58 @@ def test_recv_from_slow_server_is_io_with_the_peer(bs):
         assert top["what"].endswith(f"\u2192 127.0.0.1:{port}"), a
 
 
+# ---- a block still in progress ------------------------------------------------
+#
+# A still_blocked record (made about a second into a block, while it goes on)
+# carries the anatomy of the block so far, in shares of the time blocked so
+# far: what the kernel measured up to the thread's last switch, and the state
+# it has been in since.
+
+def still_blocked(res):
+    stills = res.of_type("still_blocked")
+    assert stills, res
+    return stills
+
+
+def test_still_blocked_sleep_is_sleep_so_far(bs):
+    res = run_kind(bs, "sleep", "--count", "1", "--block", "3")
+    for r in still_blocked(res):
+        a = check_anatomy(r)
+        assert a["class"] == "sleep", r
+        assert a["shares"]["sleep"] > 0.9, r
+        top = a["waits"][0]
+        assert top["syscall"] == "clock_nanosleep" and top["class"] == "sleep", a
+        # asleep since the block began: the open sleep is counted
+        assert top["ms"] > 0.9 * r["blocked_ms"], a
+        assert a["gil"] is None, a
+
+
+def test_still_blocked_recv_is_io_with_the_peer(bs):
+    with slow_server(3) as port:
+        res = run_kind(bs, "recv", "--count", "1", "--port", str(port))
+    for r in still_blocked(res):
+        a = check_anatomy(r)
+        assert a["class"] == "io", r
+        top = a["waits"][0]
+        assert top["syscall"] in ("recvfrom", "read", "recvmsg"), a
+        assert top["ms"] > 0.9 * r["blocked_ms"], a
+        assert top["what"].startswith("TCP 127.0.0.1:"), a
+        assert top["what"].endswith(f"\u2192 127.0.0.1:{port}"), a
+
+
+def test_still_blocked_console_line(bs):
+    command = [PY, py_fixture("anatomy_blocks.py"), "sleep", "--count", "1", "--block", "3"]
+    res = bs.launch("--no-color", "-t", "100", command=command, timeout=60)
+    assert res.rc == 0, res
+    lines = res.stderr_lines
+    heads = [i for i, line in enumerate(lines) if "STILL BLOCKED" in line]
+    assert heads, res
+    for i in heads:
+        line = lines[i + 1]
+        assert line.startswith("    sleep "), res
+        assert "\u2014" in line and "ms in clock_nanosleep" in line, res
+
+
 def test_lock_held_by_another_thread_is_lock_in_futex(bs):
     res = run_kind(bs, "lock")
     for e in res.events:
@@ -198,6 +252,7 @@ def test_stats_mode_has_no_anatomy(bs):
     res = bs.launch("--json", "--stats", "-t", "100", command=command, timeout=60)
     assert res.rc == 0, res
     assert res.events == [], res
+    assert res.of_type("still_blocked") == [], res
     assert all("anatomy" not in r for r in res.records), res
 
 
@@ -252,6 +307,26 @@ def test_gil_wait_names_the_holding_thread_and_its_stack(bs, tmp_path, python):
         assert ("compute_digest", "anatomy_blocks.py") in frames[:2], e
         # the loop thread's own stack is its own, not the holder's
         assert e["python_stacks"][0][0]["function"] == "spin", e
+
+
+def test_still_blocked_names_the_gil_holder(bs, tmp_path):
+    """A loop thread taking turns with a CPU-bound thread for 3 s: the
+    report made while it goes on already names the thread holding the GIL."""
+    python = host_interpreter(11)
+    tid_file = tmp_path / "digest.tid"
+    command = python.command(tmp_path, py_fixture("anatomy_blocks.py"), "gil", "--count", "1",
+                             "--block", "3", "--tid-file", tid_file)
+    res = bs.launch("--json", "-t", "100", command=command, timeout=90)
+    assert res.rc == 0, res
+    digest = int(tid_file.read_text())
+    for r in still_blocked(res):
+        a = check_anatomy(r)
+        gil = a["gil"]
+        assert gil is not None, r
+        assert gil["holder_tid"] == digest != r["tid"], r
+        assert 0.1 <= gil["share"] <= 1, r
+        frames = [(f["function"], os.path.basename(f["file"])) for f in gil["stack"]]
+        assert ("compute_digest", "anatomy_blocks.py") in frames[:2], r
 
 
 def test_gil_console_line(bs, tmp_path):

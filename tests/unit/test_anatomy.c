@@ -235,6 +235,145 @@ static void test_record_anatomy(void **state)
 	cJSON_Delete(r);
 }
 
+/* A kernel entry of the gap that began at START, generation GEN, last
+ * switched at 2000 ms into state (a sleep in clock_nanosleep, say). */
+#define START (1000 * MS)
+#define GEN 7
+static struct anatomy_slot open_entry(uint32_t state, int64_t nr, uint64_t arg)
+{
+	return (struct anatomy_slot){
+		.gap_start_ns = START, .gen = GEN, .state = state, .since_ns = START + 2000 * MS,
+		.wait_syscall = nr, .wait_arg = arg, .last_sleep = ANATOMY_NO_SLEEP,
+		.a = {
+			.flags = GAP_ANATOMY_F_MEASURED,
+			.on_cpu_ns = 100 * MS,
+			.runqueue_ns = 100 * MS,
+			.off_cpu_ns = 1800 * MS,
+			.nwaits = 1,
+			.waits = { { SYS_clock_nanosleep, 1, 1800 * MS } },
+		},
+	};
+}
+
+static double share_sum(const struct event_anatomy *a)
+{
+	double sum = 0;
+
+	for (int c = 0; c < ANATOMY_CLASSES; c++)
+		sum += a->share_ms[c];
+	return sum;
+}
+
+/* The open state's time since the last switch is counted as the kernel
+ * counts it at the gap's end, so the shares cover the block so far. */
+static void test_so_far_folds_open_state(void **state)
+{
+	struct anatomy_slot as = open_entry(ANATOMY_OFF_CPU, SYS_clock_nanosleep, 1);
+	struct event_anatomy a;
+
+	(void)state;
+	/* Asleep in the same call: its wait grows. */
+	assert_true(anatomy_so_far(&a, &as, START, GEN, START + 3000 * MS));
+	assert_int_equal(a.dominant, ANATOMY_SLEEP);
+	assert_int_equal(a.nwaits, 1);
+	assert_true(fabs(a.waits[0].ms - 2800) < 1e-6);
+	assert_true(fabs(a.off_cpu_ms - 2800) < 1e-6);
+	assert_true(fabs(share_sum(&a) - 3000) < 1e-6);
+
+	/* Asleep in another: a new wait. */
+	as = open_entry(ANATOMY_OFF_CPU, SYS_recvfrom, 7);
+	assert_true(anatomy_so_far(&a, &as, START, GEN, START + 3000 * MS));
+	assert_int_equal(a.nwaits, 2);
+	assert_string_equal(a.waits[1].name, "recvfrom");
+	assert_int_equal(a.waits[1].fd, 7);
+	assert_true(fabs(a.waits[1].ms - 1000) < 1e-6);
+	assert_true(fabs(a.share_ms[ANATOMY_IO] - 1000) < 1e-6);
+	assert_true(fabs(share_sum(&a) - 3000) < 1e-6);
+
+	/* On CPU, runnable, runnable in a throttled group. */
+	as = open_entry(ANATOMY_ON_CPU, 0, 0);
+	assert_true(anatomy_so_far(&a, &as, START, GEN, START + 3000 * MS));
+	assert_true(fabs(a.on_cpu_ms - 1100) < 1e-6);
+	as = open_entry(ANATOMY_RUNNABLE, 0, 0);
+	assert_true(anatomy_so_far(&a, &as, START, GEN, START + 3000 * MS));
+	assert_true(fabs(a.runqueue_ms - 1100) < 1e-6);
+	assert_false(a.throttled);
+	as.throttled = 1;
+	assert_true(anatomy_so_far(&a, &as, START, GEN, START + 3000 * MS));
+	assert_true(fabs(a.throttled_ms - 1000) < 1e-6);
+	assert_true(fabs(a.runqueue_ms - 100) < 1e-6);
+	assert_true(a.throttled);
+	assert_true(fabs(share_sum(&a) - 3000) < 1e-6);
+
+	/* A report made before the last switch's time counts nothing open. */
+	as = open_entry(ANATOMY_OFF_CPU, SYS_clock_nanosleep, 1);
+	assert_true(anatomy_so_far(&a, &as, START, GEN, START + 1500 * MS));
+	assert_true(fabs(a.off_cpu_ms - 1800) < 1e-6);
+}
+
+/* Once waits is full, a new wait goes to "other", as in the kernel. */
+static void test_so_far_full_waits(void **state)
+{
+	struct anatomy_slot as = open_entry(ANATOMY_OFF_CPU, SYS_recvfrom, 99);
+	struct event_anatomy a;
+
+	(void)state;
+	as.a.nwaits = GAP_WAITS_MAX;
+	for (int i = 0; i < GAP_WAITS_MAX; i++)
+		as.a.waits[i] = (struct gap_wait){ SYS_read, (uint64_t)i, 300 * MS };
+	assert_true(anatomy_so_far(&a, &as, START, GEN, START + 3000 * MS));
+	assert_int_equal(a.nwaits, GAP_WAITS_MAX + 1);
+	assert_int_equal(a.waits[GAP_WAITS_MAX].syscall, ANATOMY_OTHER_WAITS);
+	assert_true(fabs(a.waits[GAP_WAITS_MAX].ms - 1000) < 1e-6);
+}
+
+/* An entry of another gap, or of the slot's previous thread: no switch
+ * came in this gap yet, so the thread has been on CPU throughout. */
+static void test_so_far_stale_entry(void **state)
+{
+	struct anatomy_slot as = open_entry(ANATOMY_OFF_CPU, SYS_clock_nanosleep, 1);
+	struct event_anatomy a;
+
+	(void)state;
+	assert_true(anatomy_so_far(&a, &as, START + 1, GEN, START + 1 + 3000 * MS));
+	assert_int_equal(a.dominant, ANATOMY_CPU);
+	assert_int_equal(a.nwaits, 0);
+	assert_true(fabs(a.on_cpu_ms - 3000) < 1e-6);
+	assert_true(anatomy_so_far(&a, &as, START, GEN + 1, START + 3000 * MS));
+	assert_int_equal(a.nwaits, 0);
+	assert_true(fabs(a.on_cpu_ms - 3000) < 1e-6);
+}
+
+/* A still-blocked record carries the anatomy so far, shares of the time
+ * blocked so far; none without one. */
+static void test_record_still_blocked_anatomy(void **state)
+{
+	struct session_info s = { .id = "abc", .mode = "attach" };
+	struct anatomy_slot as = open_entry(ANATOMY_OFF_CPU, SYS_clock_nanosleep, 1);
+	struct event_anatomy a;
+	struct still_blocked b = { .blocked_ms = 3000, .process_name = "p" };
+	const cJSON *o, *sh;
+	cJSON *r;
+
+	(void)state;
+	assert_true(anatomy_so_far(&a, &as, START, GEN, START + 3000 * MS));
+	b.anatomy = &a;
+	r = record_still_blocked(&s, &b);
+	assert_non_null(r);
+	o = cJSON_GetObjectItemCaseSensitive(r, "anatomy");
+	assert_non_null(o);
+	assert_string_equal(cJSON_GetObjectItem(o, "class")->valuestring, "sleep");
+	sh = cJSON_GetObjectItem(o, "shares");
+	assert_true(fabs(cJSON_GetObjectItem(sh, "sleep")->valuedouble - 2800.0 / 3000) < 1e-4);
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(o, "gil")));
+	cJSON_Delete(r);
+
+	b.anatomy = NULL;
+	r = record_still_blocked(&s, &b);
+	assert_null(cJSON_GetObjectItemCaseSensitive(r, "anatomy"));
+	cJSON_Delete(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -246,6 +385,10 @@ int main(void)
 		cmocka_unit_test(test_inet_lines),
 		cmocka_unit_test(test_describe_real_fds),
 		cmocka_unit_test(test_record_anatomy),
+		cmocka_unit_test(test_so_far_folds_open_state),
+		cmocka_unit_test(test_so_far_full_waits),
+		cmocka_unit_test(test_so_far_stale_entry),
+		cmocka_unit_test(test_record_still_blocked_anatomy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

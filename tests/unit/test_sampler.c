@@ -113,7 +113,7 @@ struct report {
 };
 
 static void on_still_blocked(void *ctx, int slot, uint64_t gap_start_ns, uint64_t now_ns,
-			     const struct stack_set *current)
+			     struct stack_set *current)
 {
 	struct report *r = ctx;
 

@@ -18,8 +18,10 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "anatomy.h"
 #include "options.h"
 #include "record.h"
 #include "sink.h"
@@ -764,6 +766,41 @@ static void test_console_plain(void **state)
 	free(text);
 }
 
+/* A still-blocked report shows its anatomy so far under its line, in
+ * shares of the time blocked so far. */
+static void test_console_still_blocked_anatomy(void **state)
+{
+	struct session_info si = { .id = "abc", .mode = "attach", .pid = 1234, .tid = 1234 };
+	struct gap_anatomy k = {
+		.flags = GAP_ANATOMY_F_MEASURED,
+		.on_cpu_ns = 30000000,
+		.off_cpu_ns = 2970000000,
+		.nwaits = 1,
+		.waits = { { SYS_recvfrom, 7, 2970000000 } },
+	};
+	struct event_anatomy a;
+	struct still_blocked b = { .timestamp_s = 9, .blocked_ms = 3000, .pid = 1234,
+				   .tid = 1234, .process_name = "p", .anatomy = &a };
+	int fd = temp_fd();
+	struct sink *s;
+	char *text;
+
+	(void)state;
+	assert_true(anatomy_from_kernel(&a, &k, 3000000000ULL));
+	snprintf(a.waits[0].what, sizeof(a.waits[0].what), "TCP 127.0.0.1:5 -> 127.0.0.1:6");
+	s = sink_console_new(fd, false, false);
+	assert_non_null(s);
+	s->ops->still_blocked(s, &si, &b, NULL);
+	s->ops->destroy(s);
+	text = uh_read_fd_file(fd);
+	if (!strstr(text, "STILL BLOCKED  3000.0ms so far  pid=1234 (p) tid=1234\n"
+			  "    io 99%: on-CPU 1%, off-CPU 99% \u2014 2970.0 ms in recvfrom on fd 7 "
+			  "(TCP 127.0.0.1:5 -> 127.0.0.1:6)\n"))
+		fail_msg("still-blocked anatomy not as documented:\n%s", text);
+	free(text);
+	close(fd);
+}
+
 static void test_console_color(void **state)
 {
 	char *text = console_output(true, false, false);
@@ -1053,6 +1090,7 @@ int main(void)
 		cmocka_unit_test(test_console_dropped),
 		cmocka_unit_test(test_console_plain),
 		cmocka_unit_test(test_console_color),
+		cmocka_unit_test(test_console_still_blocked_anatomy),
 		cmocka_unit_test(test_console_summary_only),
 		cmocka_unit_test(test_console_stats_mode),
 		cmocka_unit_test(test_console_stacks),
