@@ -84,11 +84,13 @@ int py_walk(struct py_process *p, uint64_t frame, struct raw_frame *raw, int *n,
 		}
 	}
 	/*
-	 * A stack that ends at a frame that cannot be a thread's first was
-	 * caught half-way through a call or a return (see pyoffsets.h).
+	 * A stack that ends at a frame that cannot be a thread's first, or
+	 * holds shims alone where those only wrap Python frames, was caught
+	 * half-way through a call or a return (see pyoffsets.h).
 	 */
 	if (!err && !*more && steps > 0 &&
-	    ((o->bottom_is_shim && !shim) || (o->frame_is_entry != PYOFF_NONE && !entry) ||
+	    ((o->bottom_is_shim && !shim) || (o->shims_alone_torn && *n == 0) ||
+	     (o->frame_is_entry != PYOFF_NONE && !entry) ||
 	     (o->frame_state != PYOFF_NONE && !running)))
 		err = -EFAULT;
 	return err;

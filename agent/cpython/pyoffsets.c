@@ -101,6 +101,7 @@ static const struct py_offsets builtin[] = {
 		.lasti_scale = 1, .code_ptr_mask = ~(uint64_t)0,
 		.owner_shim = 3, .owner_max = 3, /* FRAME_OWNED_BY_CSTACK */
 		.frame_state = PYOFF_NONE, .frame_is_entry = PYOFF_NONE, .bottom_is_shim = true,
+		.shims_alone_torn = true,
 		.code_filename = 112, .code_name = 120, .code_qualname = 128,
 		.code_linetable = 136, .code_firstlineno = 68, .code_adaptive = 192,
 		/* 3.12 dropped wstr: smaller str headers */
@@ -404,6 +405,7 @@ int pyoffsets_from_debug(const uint8_t *buf, size_t len, struct py_offsets *out,
 	out->frame_state = PYOFF_NONE;
 	out->frame_is_entry = PYOFF_NONE;
 	out->bottom_is_shim = true;
+	out->shims_alone_torn = l->minor < 15;
 
 #define F(pos, limit, dst) do {                                                 \
 		if (field(buf, (pos), (limit), &(dst), #dst, why, sizeof(why)) < 0) \

@@ -84,12 +84,18 @@ struct py_offsets {
 	 * - 3.11: the outermost frame must be an entry frame (bool at
 	 *   frame_is_entry);
 	 * - 3.12+: the outermost frame must be a shim (bottom_is_shim): every
-	 *   entry into the eval loop pushes one, the first at the thread's base.
+	 *   entry into the eval loop pushes one, the first at the thread's base;
+	 * - 3.12-3.14: and a walk must find a Python frame (shims_alone_torn):
+	 *   a shim is pushed only to run one, so shims alone are a frame caught
+	 *   while its memory was reused (an owner byte that reads as a shim's,
+	 *   previous NULL) or a call half-way through. 3.15 gives every thread
+	 *   a base frame, alone while the thread runs no Python.
 	 */
 	uint32_t frame_state;
 	uint8_t frame_state_live;
 	uint32_t frame_is_entry;
 	bool bottom_is_shim;
+	bool shims_alone_torn;
 
 	/* PyCodeObject (code_qualname PYOFF_NONE before 3.11) */
 	uint32_t code_filename, code_name, code_qualname, code_linetable, code_firstlineno;

@@ -149,8 +149,9 @@ def two_cpus():
 
 # Rounds of samples per interpreter. 3.14 once returned an empty stack (rc
 # 0, depth 0) now and then (0 to 20 in 6000 samples): a frame caught while
-# its memory was reused, whose garbage owner byte made it pass for a shim.
-# Being intermittent, that is looked for in ten rounds.
+# its memory was reused, whose garbage owner byte made it pass for a shim
+# (any byte, then a shim's only, with previous NULL: 1 in 60000). Being
+# intermittent, that is looked for in ten rounds.
 CHURN_ROUNDS = {14: 10}
 CHURN_ROUND = 6000
 

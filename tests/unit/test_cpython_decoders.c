@@ -373,9 +373,13 @@ static void test_debug_offsets_314_315_from_313(void **state)
 		assert_int_equal(o.owner_shim, 3);
 		/* 3.14: INTERPRETER (3) and CSTACK (4); 3.15 has no CSTACK */
 		assert_int_equal(o.owner_max, minor == 14 ? 4 : 3);
+		/* 3.15's base frame is alone while its thread runs no Python */
+		assert_true(o13.shims_alone_torn);
+		assert_int_equal(o.shims_alone_torn, minor == 14);
 		o.minor = 13;
 		o.code_ptr_mask = o13.code_ptr_mask;
 		o.owner_max = o13.owner_max;
+		o.shims_alone_torn = o13.shims_alone_torn;
 		assert_memory_equal(&o13, &o, sizeof(o13));
 		/* their free-threaded builds are refused, saying so */
 		blob[2] = 1;
@@ -416,6 +420,7 @@ static void test_owner_max(void **state)
 	assert_int_equal(o.owner_max, 2);
 	assert_int_equal(pyoffsets_builtin(12, &o), 0);
 	assert_int_equal(o.owner_max, 3);
+	assert_true(o.shims_alone_torn);
 }
 
 /* 3.14 with its own (source-derived) values. */

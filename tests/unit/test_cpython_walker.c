@@ -286,6 +286,42 @@ static int teardown(void **state)
 /* ------------------------------------------------------------------ */
 /* the walk itself, every layout                                        */
 
+/*
+ * 3.12 and 3.13 push a shim only to run Python frames: a thread whose
+ * current frame is a shim alone was caught while that memory was reused
+ * (an owner byte that reads as a shim's, previous NULL) or half-way through
+ * a call. Not an empty stack: a torn read, -EAGAIN.
+ */
+static void test_shims_alone_are_torn(void **state)
+{
+	static struct py_stack st;
+	int minor;
+
+	(void)state;
+	for (minor = 12; minor <= 13; minor++) {
+		uint64_t shim, codes[1];
+		struct py_process *p;
+
+		mk_python(minor, NULL);
+		shim = alloc(PYOFF_FRAME_MAX);
+		*at(shim + py.o.frame_owner) = (uint8_t)py.o.owner_shim;
+		mk_thread(FAKE_PID, shim);
+		p = attach();
+		assert_int_equal(py_process_sample(p, FAKE_PID, &st), -EAGAIN);
+		assert_int_equal(st.depth, 0);
+		py_process_close(p);
+
+		/* One Python frame above the same shim: whole. */
+		mk_python(minor, NULL);
+		codes[0] = mk_code("<module>", "/srv/main.py", 1, 0);
+		mk_thread(FAKE_PID, mk_frames(codes, 1));
+		p = attach();
+		assert_int_equal(py_process_sample(p, FAKE_PID, &st), 0);
+		assert_int_equal(st.depth, 1);
+		py_process_close(p);
+	}
+}
+
 static void test_walk_every_layout(void **state)
 {
 	static struct py_stack st;
@@ -631,6 +667,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_walk_every_layout),
+		cmocka_unit_test(test_shims_alone_are_torn),
 		cmocka_unit_test(test_torn_or_execed),
 		cmocka_unit_test(test_invented_names_bounded),
 		cmocka_unit_test(test_invented_names_reused_address),
