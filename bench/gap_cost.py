@@ -14,7 +14,6 @@ call: its mean over each run, alternating the two variants round by round.
 Reports the median of the rounds' means per variant.
 """
 import argparse
-import ctypes
 import json
 import os
 import statistics
@@ -22,18 +21,11 @@ import subprocess
 import sys
 import time
 
+from benchlib import bpfstats
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PROG = "ts_enter_epoll_wait"
-
-
-def enable_stats():
-    """An fd that keeps the kernel's BPF run-time statistics on while open."""
-    libbpf = ctypes.CDLL("libbpf.so.1", use_errno=True)
-    fd = libbpf.bpf_enable_stats(0)  # BPF_STATS_RUN_TIME
-    if fd < 0:
-        sys.exit(f"cannot enable BPF statistics: {os.strerror(ctypes.get_errno())}")
-    return fd
 
 
 def prog_stats(pid):
@@ -98,7 +90,7 @@ def main():
     ap.add_argument("--calls", type=int, default=3000000)
     ap.add_argument("--blocksnoop", default=os.path.join(ROOT, "build", "blocksnoop"))
     a = ap.parse_args()
-    fd = enable_stats()
+    fd = bpfstats.enable()
     res = {False: [], True: []}
     try:
         for r in range(a.rounds):
