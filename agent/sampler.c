@@ -6,6 +6,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "log.h"
 #include "sampler.h"
@@ -33,8 +34,21 @@ void sampled_thread_init(struct sampled_thread *t, int slot, pid_t pid, pid_t ti
 
 void sampled_thread_clear(struct sampled_thread *t)
 {
+	if (!t->gaps)
+		return;
 	for (int i = 0; i < GAPS_KEPT; i++)
 		gap_samples_clear(&t->gaps[i]);
+	free(t->gaps);
+	t->gaps = NULL;
+}
+
+/* The entry of t's gaps for the gap that began at gap_start_ns (see
+ * gap_samples_for()); NULL when t has none and none can be allocated. */
+static struct gap_samples *gap_of(struct sampled_thread *t, uint64_t gap_start_ns)
+{
+	if (!t->gaps)
+		t->gaps = calloc(GAPS_KEPT, sizeof(*t->gaps));
+	return t->gaps ? gap_samples_for(t->gaps, gap_start_ns) : NULL;
 }
 
 struct frame sampler_frame(const char *function, const char *file, int line)
@@ -59,9 +73,13 @@ static bool still_blocked_due(const struct sampled_thread *t, const struct gap_s
 void sampled_thread_count(struct sampled_thread *t, uint64_t gap_start_ns, uint64_t now_ns,
 			  struct stack *st, still_blocked_fn fn, void *ctx)
 {
-	struct gap_samples *g = gap_samples_for(t->gaps, gap_start_ns);
+	struct gap_samples *g = gap_of(t, gap_start_ns);
 	struct stack_set *current;
 
+	if (!g) {
+		stack_release(st); /* out of memory: the sample is lost */
+		return;
+	}
 	gap_samples_add(g, st);
 	if (!fn || !still_blocked_due(t, g, now_ns))
 		return;
@@ -74,14 +92,19 @@ void sampled_thread_count(struct sampled_thread *t, uint64_t gap_start_ns, uint6
 void sampled_thread_count_gil(struct sampled_thread *t, uint64_t gap_start_ns,
 			      pid_t holder_tid, uint64_t gil_addr, struct stack *st)
 {
-	gap_samples_add_gil(gap_samples_for(t->gaps, gap_start_ns), holder_tid, gil_addr, st);
+	struct gap_samples *g = gap_of(t, gap_start_ns);
+
+	if (g)
+		gap_samples_add_gil(g, holder_tid, gil_addr, st);
+	else
+		stack_release(st);
 }
 
 struct stack_set *sampled_thread_take(struct sampled_thread *t, uint64_t start_ns)
 {
 	struct stack_set *set = NULL;
 
-	for (int i = 0; i < GAPS_KEPT; i++) {
+	for (int i = 0; t->gaps && i < GAPS_KEPT; i++) {
 		struct gap_samples *g = &t->gaps[i];
 
 		if (g->gap_start_ns != start_ns)

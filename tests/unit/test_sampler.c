@@ -68,7 +68,11 @@ static void test_take(void **state)
 	(void)state;
 	sampled_thread_init(&t, 3, getpid(), getpid(), 100 * MS);
 	assert_int_equal(t.slot, 3);
+	/* nothing sampled yet: no memory for gaps, and nothing to take */
+	assert_null(t.gaps);
+	assert_null(sampled_thread_take(&t, 1 * S));
 	count(&t, 1 * S, 1 * S + 30 * MS, 10, NULL, NULL);
+	assert_non_null(t.gaps);
 	count(&t, 1 * S, 1 * S + 40 * MS, 10, NULL, NULL);
 	count(&t, 2 * S, 2 * S + 30 * MS, 20, NULL, NULL);
 
@@ -100,8 +104,13 @@ static void test_clear(void **state)
 	sampled_thread_init(&t, 0, getpid(), getpid(), 100 * MS);
 	count(&t, 1 * S, 1 * S + 30 * MS, 10, NULL, NULL);
 	sampled_thread_clear(&t);
+	assert_null(t.gaps);
 	assert_int_equal(intern_count(), 0);
 	assert_null(sampled_thread_take(&t, 1 * S));
+	/* and it stays usable */
+	count(&t, 2 * S, 2 * S + 30 * MS, 10, NULL, NULL);
+	sampled_thread_clear(&t);
+	assert_int_equal(intern_count(), 0);
 }
 
 struct report {
