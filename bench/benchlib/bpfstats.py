@@ -7,7 +7,9 @@ found through the fdinfo of its fds. The timing adds two clock reads to
 every run of every program, so it is on only while a figure needs it.
 """
 import ctypes
+import json
 import os
+import subprocess
 
 
 def enable():
@@ -42,3 +44,10 @@ def programs(pid):
 def run_time_ns(pid):
     """Total run time of all of pid's programs so far, ns."""
     return sum(t for t, _ in programs(pid).values())
+
+
+def names():
+    """{prog_id: name} of every loaded BPF program (bpftool)."""
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], check=True,
+                         capture_output=True, text=True).stdout
+    return {str(p["id"]): p.get("name", "?") for p in json.loads(out)}

@@ -71,12 +71,18 @@ def programs_share(ctx, tool, server, port):
     as a share of the server's CPU time over it."""
     fd = bpfstats.enable()
     try:
-        p0, s0 = bpfstats.run_time_ns(tool.pid), procstat.cpu_ns(server.pid)
+        p0, s0 = bpfstats.programs(tool.pid), procstat.cpu_ns(server.pid)
         wrk(ctx, port, 1)
-        p1, s1 = bpfstats.run_time_ns(tool.pid), procstat.cpu_ns(server.pid)
+        p1, s1 = bpfstats.programs(tool.pid), procstat.cpu_ns(server.pid)
     finally:
         os.close(fd)
-    return (p1 - p0) / (s1 - s0) if s1 > s0 else None
+    if s1 <= s0:
+        return None, {}
+    named, by_name = bpfstats.names(), {}
+    for pid, (t1, _) in p1.items():
+        name = named.get(pid, pid)
+        by_name[name] = by_name.get(name, 0) + (t1 - p0.get(pid, (0, 0))[0]) / (s1 - s0)
+    return sum(by_name.values()), by_name
 
 
 def measure(ctx, setup, server, port):
@@ -84,13 +90,13 @@ def measure(ctx, setup, server, port):
     try:
         time.sleep(0.3)
         if tool:
-            share = programs_share(ctx, tool, server, port)
+            share, by_prog = programs_share(ctx, tool, server, port)
         else:
             wrk(ctx, port, 1)  # unmeasured: the attach's cold caches
         win = procstat.Window(tool.pid).start() if setup == "blocksnoop" else None
         out = {"rps": wrk(ctx, port, ctx.args.duration)}
         if tool:
-            out["prog_share"] = share
+            out["prog_share"], out["prog_shares"] = share, by_prog
         if win:
             out["bs_cpu_pct"] = win.end()["cpu_pct"]
         return out
@@ -206,6 +212,14 @@ def report(ctx, rounds, thrown, disturbed, seconds):
                   f"{stats.fmt(None if kept is None else 100 * kept, '.2f')}%"
                   f"{stats.fmt_ci(kci and (100 * kci[0], 100 * kci[1]), '.2f')} of the floor's "
                   "throughput as far as blocksnoop's kernel side goes."]
+    progs = sorted({n for x in rounds for n in x["blocksnoop"].get("prog_shares", {})})
+    split = {n: [x["blocksnoop"]["prog_shares"].get(n, 0) * 100 for x in rounds
+                 if x["blocksnoop"].get("prog_shares")] for n in progs}
+    if split:
+        res.lines += ["", "blocksnoop's programs, share of the server's CPU, median over rounds: " +
+                      ", ".join(f"`{n}` {stats.median(v):.3f}%"
+                                for n, v in sorted(split.items(), key=lambda kv: -stats.median(kv[1]))
+                                if stats.median(v) >= 0.0005) + "."]
     res.goals.append(("throughput ≥ 99.5% of the floor, by CPU accounting (resolves where "
                       "requests/s cannot)",
                       f"{stats.fmt(None if kept is None else 100 * kept, '.2f')}%"
