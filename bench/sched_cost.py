@@ -37,6 +37,8 @@ ROOT = os.path.dirname(HERE)
 PYTHON = "/usr/bin/python3"
 IDLE_LOOP = "import asyncio; asyncio.run(asyncio.sleep(1e9))"
 RATE = 50_000  # context switches per second of unrelated work
+SWITCH, TICK, EMPTY = "on_sched_switch", "wake_on_tick", "empty_switch"
+PROGS = (SWITCH, TICK, EMPTY)
 
 
 def log(msg):
@@ -89,11 +91,13 @@ def all_progs():
 
 
 def prog_stats(ids):
-    """run_time_ns and run_cnt of the sched_switch program among the
-    program ids given (those blocksnoop loaded)."""
+    """run_time_ns and run_cnt of the scheduler programs among the program
+    ids given (those just loaded): blocksnoop's sched_switch program (the
+    anatomy and the sampler's wake kicks) and its timer-interrupt kick, or
+    the empty sched_switch program."""
     found = {}
     for prog in all_progs():
-        if prog.get("id") in ids and prog.get("name") in ("sched_switch", "empty_switch"):
+        if prog.get("id") in ids and prog.get("name") in PROGS:
             found[prog["name"]] = (prog.get("run_time_ns", 0), prog.get("run_cnt", 0))
     return found
 
@@ -174,10 +178,9 @@ def main():
           f"median of {args.stats_rounds} runs each:")
     for name, runs in sorted(progs.items()):
         print(f"  {name:12s} {statistics.median(runs):7.1f}")
-    if len(progs.get("sched_switch", [])) == len(progs.get("empty_switch", [])) > 0:
-        own = statistics.median(a - b for a, b in zip(progs["sched_switch"],
-                                                      progs["empty_switch"]))
-        print(f"  the check itself (sched_switch - empty_switch, paired): {own:+.1f} ns"
+    if len(progs.get(SWITCH, [])) == len(progs.get(EMPTY, [])) > 0:
+        own = statistics.median(a - b for a, b in zip(progs[SWITCH], progs[EMPTY]))
+        print(f"  the check itself ({SWITCH} - {EMPTY}, paired): {own:+.1f} ns"
               f" = {own * RATE / 1e9 * 100:+.4f}% of a core at {RATE} switches/s")
 
 
