@@ -14,7 +14,6 @@ call: its mean over each run, alternating the two variants round by round.
 Reports the median of the rounds' means per variant.
 """
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -29,24 +28,11 @@ PROG = "ts_enter_epoll_wait"
 
 
 def prog_stats(pid):
-    """(run_time_ns, run_cnt) of PROG as loaded by process pid (from its fds'
-    fdinfo), or None."""
-    progs = json.loads(subprocess.run(["bpftool", "-j", "prog", "show"], check=True,
-                                      capture_output=True, text=True).stdout)
-    ids = {str(p["id"]) for p in progs if p.get("name") == PROG}
-    fdinfo = f"/proc/{pid}/fdinfo"
-    try:
-        fds = os.listdir(fdinfo)
-    except FileNotFoundError:
-        return None
-    for fd in fds:
-        try:
-            with open(os.path.join(fdinfo, fd)) as f:
-                info = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
-        except OSError:
-            continue
-        if info.get("prog_id", "").strip() in ids:
-            return int(info["run_time_ns"]), int(info["run_cnt"])
+    """(run_time_ns, run_cnt) of PROG as loaded by process pid, or None."""
+    names = bpfstats.names()
+    for prog_id, stats in bpfstats.programs(pid).items():
+        if names.get(prog_id) == PROG:
+            return stats
     return None
 
 
