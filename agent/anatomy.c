@@ -90,26 +90,6 @@ bool anatomy_from_kernel(struct event_anatomy *out, const struct gap_anatomy *k,
 	return true;
 }
 
-/* ns off CPU in syscall nr with first argument arg, into k's waits as the
- * kernel adds it (anatomy_add_wait() in bpf/gap_anatomy.bpf.h). */
-static void add_wait(struct gap_anatomy *k, int64_t nr, uint64_t arg, uint64_t ns)
-{
-	uint32_t n = k->nwaits < GAP_WAITS_MAX ? k->nwaits : GAP_WAITS_MAX;
-
-	k->off_cpu_ns += ns;
-	for (uint32_t i = 0; i < n; i++)
-		if (k->waits[i].syscall == nr && k->waits[i].arg == arg) {
-			k->waits[i].ns += ns;
-			return;
-		}
-	if (n < GAP_WAITS_MAX) {
-		k->waits[n] = (struct gap_wait){ .syscall = nr, .arg = arg, .ns = ns };
-		k->nwaits = n + 1;
-		return;
-	}
-	k->other_wait_ns += ns;
-}
-
 bool anatomy_so_far(struct event_anatomy *out, const struct anatomy_slot *as,
 		    uint64_t gap_start_ns, uint32_t gen, uint64_t now_ns)
 {
@@ -135,7 +115,7 @@ bool anatomy_so_far(struct event_anatomy *out, const struct anatomy_slot *as,
 		}
 		break;
 	default:
-		add_wait(&k, as->wait_syscall, as->wait_arg, open_ns);
+		anatomy_add_wait(&k, as->wait_syscall, as->wait_arg, open_ns);
 		break;
 	}
 	return anatomy_from_kernel(out, &k, gap_ns);

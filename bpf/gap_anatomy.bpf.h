@@ -103,33 +103,6 @@ static __always_inline __u64 anatomy_throttle_events(struct task_struct *t)
 	return sum;
 }
 
-/* Off-CPU time in one syscall and argument: its entry in waits, or
- * other_wait_ns once waits is full. */
-static __always_inline __s32 anatomy_add_wait(struct gap_anatomy *a, __s64 nr, __u64 arg,
-					       __u64 ns)
-{
-	__u32 n = a->nwaits;
-
-	a->off_cpu_ns += ns;
-	for (__u32 i = 0; i < GAP_WAITS_MAX; i++) {
-		if (i >= n)
-			break;
-		if (a->waits[i].syscall == nr && a->waits[i].arg == arg) {
-			a->waits[i].ns += ns;
-			return i;
-		}
-	}
-	if (n < GAP_WAITS_MAX) {
-		a->waits[n].syscall = nr;
-		a->waits[n].arg = arg;
-		a->waits[n].ns = ns;
-		a->nwaits = n + 1;
-		return n;
-	}
-	a->other_wait_ns += ns;
-	return GAP_WAITS_MAX;
-}
-
 /* The time t has waited runnable for a CPU so far (CONFIG_SCHED_INFO); 0
  * where the kernel does not count it. */
 static __always_inline __u64 anatomy_run_delay(struct task_struct *t)

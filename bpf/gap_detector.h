@@ -218,6 +218,33 @@ struct gap_anatomy {
 	struct gap_wait waits[GAP_WAITS_MAX];
 };
 
+/* Off-CPU time in one syscall and argument: its entry in waits, or
+ * other_wait_ns once waits is full. The kernel adds each sleep so, and
+ * user space the sleep a block still in progress is in (anatomy_so_far()). */
+static inline __s32 anatomy_add_wait(struct gap_anatomy *a, __s64 nr, __u64 arg, __u64 ns)
+{
+	__u32 n = a->nwaits;
+
+	a->off_cpu_ns += ns;
+	for (__u32 i = 0; i < GAP_WAITS_MAX; i++) {
+		if (i >= n)
+			break;
+		if (a->waits[i].syscall == nr && a->waits[i].arg == arg) {
+			a->waits[i].ns += ns;
+			return i;
+		}
+	}
+	if (n < GAP_WAITS_MAX) {
+		a->waits[n].syscall = nr;
+		a->waits[n].arg = arg;
+		a->waits[n].ns = ns;
+		a->nwaits = n + 1;
+		return n;
+	}
+	a->other_wait_ns += ns;
+	return GAP_WAITS_MAX;
+}
+
 /*
  * The scheduler's view of a slot's gap while it is open (the anatomy_slots
  * map, by slot index): what was measured so far, and the state the thread
