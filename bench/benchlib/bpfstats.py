@@ -41,11 +41,6 @@ def programs(pid):
     return out
 
 
-def run_time_ns(pid):
-    """Total run time of all of pid's programs so far, ns."""
-    return sum(t for t, _ in programs(pid).values())
-
-
 def names():
     """{prog_id: name} of every loaded BPF program (bpftool)."""
     out = subprocess.run(["bpftool", "-j", "prog", "show"], check=True,
