@@ -190,6 +190,33 @@ static void kernel_probe_tp_btf(struct tp_btf_support *tp)
 	btf__free(vmlinux);
 }
 
+/*
+ * The time between two ticks of a busy CPU, for the kicks of the sampler's
+ * wakes: the coarse clocks advance by one tick (their resolution is 1/HZ).
+ * 0 (not known) where a CPU is set to stop its tick while it runs one task
+ * (nohz_full), as a spinning target thread may be that task.
+ */
+static uint64_t kernel_tick_ns(void)
+{
+	struct timespec res;
+	char cpus[64] = "";
+	FILE *f;
+
+	if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) || res.tv_sec ||
+	    res.tv_nsec <= 0)
+		return 0;
+	f = fopen("/sys/devices/system/cpu/nohz_full", "re");
+	if (f) {
+		if (!fgets(cpus, sizeof(cpus), f))
+			cpus[0] = '\0';
+		fclose(f);
+	}
+	/* "(null)" or an empty line when no CPU is. */
+	if (cpus[0] && cpus[0] != '\n' && cpus[0] != '(')
+		return 0;
+	return (uint64_t)res.tv_nsec;
+}
+
 /* Whether pidfds can name threads other than the main one (Linux 6.9):
  * a kernel that does not know PIDFD_THREAD refuses it with EINVAL. */
 static bool kernel_has_thread_pidfd(void)
@@ -327,6 +354,7 @@ static int load(struct detector *d, enum mark_lookup lookup, char *err, size_t e
 	d->wake = d->wake && ts;
 	d->skel->rodata->targ_anatomy = d->anatomy;
 	d->skel->rodata->targ_wake = d->wake;
+	d->skel->rodata->targ_tick_ns = kernel_tick_ns();
 	bpf_program__set_autoload(d->skel->progs.on_sched_switch, d->anatomy || d->wake);
 	bpf_map__set_autocreate(d->skel->maps.anatomy_slots, d->anatomy);
 	bpf_program__set_autoload(d->skel->progs.wake_on_tick, d->wake);
@@ -644,7 +672,7 @@ static int take_slot(struct detector *d, const struct watch_config *w, pid_t pid
 	s = &d->skel->bss->watch_slots[idx];
 	st.word = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
 	st.gen = st.gen + 1 ? st.gen + 1 : 1;
-	st.flags = WATCH_F_ACTIVE | WATCH_F_USER | (w->flags & WATCH_F_HISTOGRAM);
+	st.flags = WATCH_F_ACTIVE | WATCH_F_USER | (w->flags & SLOT_WATCH_FLAGS);
 	s->gap_start_ns = 0;
 	s->lost_events = 0;
 	s->threshold_ns = w->threshold_ns;

@@ -245,7 +245,7 @@ static __always_inline struct watch_slot *give_slot(struct task_mark *m,
 	s = &watch_slots[idx];
 	st.word = s->state;
 	st.gen = st.gen + 1 ? st.gen + 1 : 1;
-	st.flags = WATCH_F_ACTIVE | (w->flags & WATCH_F_HISTOGRAM);
+	st.flags = WATCH_F_ACTIVE | (w->flags & SLOT_WATCH_FLAGS);
 	s->gap_start_ns = 0;
 	s->lost_events = 0;
 	s->threshold_ns = w->threshold_ns;
@@ -324,17 +324,23 @@ static __always_inline struct watch_slot *mark_slot(struct task_mark *m,
 						    struct task_struct *task, __u32 tid,
 						    bool in_hash, bool take)
 {
-	const struct watch_config *w = live_watch(m->watch);
-	struct watch_slot *s;
+	struct watch_slot *s = slot_of(m);
+	const struct watch_config *w;
 
+	/* A slot is active only while its watch is (user space frees a
+	 * watch's slots as it ends it), so a thread with its slot, every
+	 * epoll call of a watched loop, needs no look at the watch: one cache
+	 * line fewer on the way in from user code. */
+	if (s)
+		return s;
+	w = live_watch(m->watch);
 	if (!w) {
 		/* The watch ended (a slot given meanwhile goes back too). */
 		forget_mark(m, task, tid, in_hash);
 		return NULL;
 	}
-	s = slot_of(m);
-	if (s || !take || !(m->flags & MARK_F_THREAD))
-		return s;
+	if (!take || !(m->flags & MARK_F_THREAD))
+		return NULL;
 	return give_slot(m, w);
 }
 
@@ -448,7 +454,7 @@ static __always_inline void count_loop_gap(const struct watch_slot *s, __u64 gap
 	__u32 idx = s->watch & (MAX_WATCHES - 1), bucket;
 	struct loop_hist *h;
 
-	if (!(watches[idx].flags & WATCH_F_LOOP_HIST))
+	if (!(s->flags & WATCH_F_LOOP_HIST))
 		return;
 	h = bpf_map_lookup_elem(&loop_hists, &idx);
 	if (!h)
@@ -815,8 +821,10 @@ int follow_exec(__u64 *ctx)
  *     preempted in one, leaves it then.
  * A kicked gap past its sampling point is sent at once; else a timer is
  * set for the sampling point, and sends the wake if the same gap is still
- * open then. A gap shorter than the time to the next tick is rarely seen:
- * an idle or healthy loop costs no timer and no wake-up. Which slots want
+ * open then, unless the next tick will see it in time (next_tick_in_time).
+ * A gap shorter than the time to the next tick is rarely seen: an idle or
+ * healthy loop costs no timer and no wake-up, and a busy one, whose gaps
+ * the ticks see, none for them either. Which slots want
  * wakes is user space's to say (slot_wake.want_gen): stats mode and the
  * Austin sampler want none.
  */
@@ -824,6 +832,9 @@ struct slot_wake slot_wakes[MAX_WATCHED_THREADS];
 
 /* Set by user space: the wakes are loaded (wake_timers and wakes exist). */
 const volatile bool targ_wake = false;
+/* Set by user space: the time between two ticks of a busy CPU (1/HZ); 0
+ * where a busy CPU may not tick (nohz_full) or it is not known. */
+const volatile __u64 targ_tick_ns = 0;
 
 /* The timers, set up once by wake_setup (nothing is allocated later, in a
  * context switch), set by kicks and by themselves. */
@@ -954,11 +965,28 @@ static int wake_timer_fired(void *map __attribute__((unused)), __u32 *key,
 }
 
 /*
+ * Whether a tick that sees a gap young (now, before its sampling point)
+ * may leave it to the next tick: a thread spinning in the gap is current
+ * at its CPU's next tick too, at most a tick later, which then finds it
+ * due and wakes user space at once. That is left to it when it comes no
+ * later than a quarter of the threshold past the sampling point (the
+ * bound polling has). A busy server's many short gaps are so seen by
+ * tick after tick and none of them costs a timer set and fired; a gap
+ * left so that sleeps or is preempted meanwhile is kicked, and timed, as
+ * it leaves its CPU.
+ */
+static __always_inline bool next_tick_in_time(__u64 now, __u64 point, __u64 threshold_ns)
+{
+	return targ_tick_ns && now + targ_tick_ns <= point + WAKE_SAMPLING_POINT(threshold_ns);
+}
+
+/*
  * Kick the gap of task, if it is in one the sampler wants: past its
  * sampling point, wake user space now; else have its slot's timer go off
- * then, once per gap (the compare-and-swap decides between two kicks).
+ * then, once per gap (the compare-and-swap decides between two kicks),
+ * unless, at a tick, the next tick is in time for it.
  */
-static __always_inline void wake_kick(struct task_struct *task)
+static __always_inline void wake_kick(struct task_struct *task, bool at_tick)
 {
 	struct task_mark *m = task_mark_of(task);
 	struct wake_timer *t;
@@ -979,6 +1007,8 @@ static __always_inline void wake_kick(struct task_struct *task)
 		wake_send(i, gen, start);
 		return;
 	}
+	if (at_tick && next_tick_in_time(now, point, watch_slots[i].threshold_ns))
+		return;
 	if (__sync_val_compare_and_swap(&slot_wakes[i].armed_start, armed, start) != armed)
 		return;
 	k = i % WAKE_TIMERS;
@@ -991,14 +1021,14 @@ static __always_inline void wake_kick(struct task_struct *task)
  * gap, this is the last look at it before it runs again. */
 static __always_inline void wake_on_switch_out(struct task_struct *prev)
 {
-	wake_kick(prev);
+	wake_kick(prev, false);
 }
 
 /* A timer interrupt: the task it interrupted may spin in a gap. */
 SEC("tp_btf/hrtimer_expire_entry")
 int wake_on_tick(__u64 *ctx __attribute__((unused)))
 {
-	wake_kick(bpf_get_current_task_btf());
+	wake_kick(bpf_get_current_task_btf(), true);
 	return 0;
 }
 

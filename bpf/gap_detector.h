@@ -42,7 +42,7 @@ enum epoll_variant {
 	EPOLL_VARIANT_COUNT = 3,
 };
 
-/* watch_config.flags, and (ACTIVE, HISTOGRAM, USER) watch_slot.flags */
+/* watch_config.flags, and (ACTIVE, USER, SLOT_WATCH_FLAGS) watch_slot.flags */
 enum watch_flags {
 	/* In use; the kernel side ignores watches and slots without it. */
 	WATCH_F_ACTIVE = 1u << 0,
@@ -62,10 +62,14 @@ enum watch_flags {
 	WATCH_F_LOOP_HIST = 1u << 5,
 };
 
+/* The watch's flags its slots carry too, so that a gap is opened and
+ * closed by looking at the slot alone. */
+#define SLOT_WATCH_FLAGS (WATCH_F_HISTOGRAM | WATCH_F_LOOP_HIST)
+
 /*
  * One watch, in watches[id % MAX_WATCHES]. User space writes threshold_ns and
  * flags, then id last; it clears flags to end the watch. The kernel side
- * copies threshold_ns and HISTOGRAM into each slot it gives out.
+ * copies threshold_ns and SLOT_WATCH_FLAGS into each slot it gives out.
  */
 struct watch_config {
 	__u64 threshold_ns;
@@ -97,8 +101,12 @@ union watch_slot_state {
  * does a mark name it. It is freed by swapping state to inactive and pushing
  * the index back. The kernel side checks a mark's slot_gen against the
  * slot's gen on every use, so a recycled slot is never misattributed.
+ *
+ * One cache line each: an epoll call touches one line of the array, and
+ * the threads of a busy process, writing their gap starts on several CPUs,
+ * do not share lines.
  */
-struct watch_slot {
+struct __attribute__((aligned(64))) watch_slot {
 	/* CLOCK_MONOTONIC time the thread last returned from epoll; 0 while
 	 * the thread is inside epoll, or before it first returns from it. */
 	__u64 gap_start_ns;
