@@ -476,13 +476,14 @@ static void sample_target(struct builtin_sampler *s, int slot, uint64_t now,
 	proc = t->process->proc;
 
 	ret = py_process_sample(proc, t->thread.tid, &s->scratch);
-	if (!ret)
-		stack_of(&st, &s->scratch);
 	/* The task is read inside the same window as the stack, so that it is
 	 * attributed to the gap exactly as the stack is. */
 	if (!ret)
 		ret = py_process_task(proc, t->thread.tid, &s->task);
 	if (!ret) {
+		/* Interned before the holder's stack is read: that sample may
+		 * free the strings of this one. */
+		stack_of(&st, &s->scratch);
 		task_seen_from_py(&st.task, &s->task);
 		holder = read_gil_holder(s, t);
 	}
