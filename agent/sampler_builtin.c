@@ -13,6 +13,13 @@
  * start time the detector showed both before and after the read, and an
  * event collects the samples of the gap with its own start_ns. No time
  * windows, no guessing.
+ *
+ * A process is read through one reader, however many of its threads are
+ * watched (--all-threads on a server with a loop per thread): a reader
+ * costs an ELF parse to open and its caches while open, and a process that
+ * cannot be read is said once. Its threads share the reader's open and
+ * retry schedule (struct target_process); what is per thread (its samples,
+ * why its gaps have none) stays in struct target.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -47,16 +54,25 @@ struct gap_failure {
 	int err;               /* -errno of the last */
 };
 
-struct target {
-	struct sampled_thread thread;
-	struct py_process *proc;
+/* A watched process: its reader, shared by its watched threads. */
+struct target_process {
+	pid_t pid;
+	unsigned threads;                /* watched threads that point here */
+	struct py_process *proc;         /* NULL while not open */
 	bool gone;                       /* the process has exited */
 	uint64_t first_open_attempt_ns;
 	uint64_t next_open_ns;
 	uint64_t open_backoff_ns;
-	bool complained;
+	bool complained;                 /* that it cannot be read, once */
 	int open_err;                    /* last failed open: -errno, 0 = none */
 	char open_why[256];              /* ... and what it said */
+	struct target_process *next;     /* in builtin_sampler.processes */
+};
+
+/* A watched thread. */
+struct target {
+	struct sampled_thread thread;
+	struct target_process *process;  /* its process; one reference */
 	struct gap_failure failed[GAPS_KEPT];
 };
 
@@ -72,6 +88,7 @@ struct builtin_sampler {
 	/* Indexed by detector slot; allocated while watched. */
 	struct target *targets[MAX_WATCHED_THREADS];
 	int nslots; /* one past the highest slot ever watched */
+	struct target_process *processes; /* those of the watched threads */
 	struct py_stack scratch;         /* large: kept off the stack */
 	struct py_task task;             /* the running task, read with each sample */
 	struct py_stack holder;          /* the GIL holder's stack, read with each sample */
@@ -84,11 +101,70 @@ static bool woken_by_kernel(const struct builtin_sampler *s)
 	return s->epfd >= 0;
 }
 
-static void target_free(struct target *t)
+/* Start p's open schedule and complaints afresh, as for a new process. */
+static void process_restart(struct target_process *p)
+{
+	p->gone = false;
+	p->first_open_attempt_ns = 0;
+	p->next_open_ns = 0;
+	p->open_backoff_ns = OPEN_RETRY_MIN_NS;
+	p->complained = false;
+	p->open_err = 0;
+	p->open_why[0] = '\0';
+}
+
+/*
+ * A reference to the process pid, for a thread of it being watched: the one
+ * its other watched threads share, or a new one (not open yet). NULL when
+ * out of memory.
+ * A process found gone has exited while threads of it were still watched,
+ * so the thread now watched is of a new process that got the same PID:
+ * its reader is opened afresh rather than the PID being taken for gone
+ * forever. (One not seen gone yet whose PID was reused meanwhile has a
+ * reader bound to the old process: its next read says so, -ESRCH, and
+ * sample_target() reopens it, for the new one.)
+ */
+static struct target_process *process_get(struct builtin_sampler *s, pid_t pid)
+{
+	struct target_process *p;
+
+	for (p = s->processes; p; p = p->next)
+		if (p->pid == pid)
+			break;
+	if (!p) {
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			return NULL;
+		p->pid = pid;
+		process_restart(p);
+		p->next = s->processes;
+		s->processes = p;
+	} else if (p->gone) {
+		process_restart(p);
+	}
+	p->threads++;
+	return p;
+}
+
+/* Drop a reference to p; the last closes its reader. Accepts NULL. */
+static void process_put(struct builtin_sampler *s, struct target_process *p)
+{
+	struct target_process **pp;
+
+	if (!p || --p->threads)
+		return;
+	for (pp = &s->processes; *pp != p; pp = &(*pp)->next)
+		;
+	*pp = p->next;
+	py_process_close(p->proc);
+	free(p);
+}
+
+static void target_free(struct builtin_sampler *s, struct target *t)
 {
 	if (!t)
 		return;
-	py_process_close(t->proc);
+	process_put(s, t->process);
 	sampled_thread_clear(&t->thread);
 	free(t);
 }
@@ -105,7 +181,7 @@ static void builtin_destroy(struct sampler *base)
 			 (unsigned long long)c.wakes_sent, (unsigned long long)c.wakes_failed);
 	}
 	for (int i = 0; i < s->nslots; i++)
-		target_free(s->targets[i]);
+		target_free(s, s->targets[i]);
 	if (s->timerfd >= 0)
 		close(s->timerfd);
 	if (s->epfd >= 0)
@@ -132,16 +208,18 @@ static void arm_timer(struct builtin_sampler *s, uint64_t now)
 
 	for (int slot = 0; slot < s->nslots; slot++) {
 		const struct target *t = s->targets[slot];
+		const struct target_process *p;
 		uint64_t gap, due;
 
 		if (!t)
 			continue;
+		p = t->process;
 		gap = detector_gap_open_since(s->det, slot);
 		due = (gap ? gap : now) + WAKE_SAMPLING_POINT(t->thread.threshold_ns);
 		if (woken_by_kernel(s) && (!gap || due > now))
 			due = never; /* the kernel wakes us for it */
-		if (!t->proc && !t->gone && t->next_open_ns < due)
-			due = t->next_open_ns;
+		if (!p->proc && !p->gone && p->next_open_ns < due)
+			due = p->next_open_ns;
 		if (due < next)
 			next = due;
 	}
@@ -166,12 +244,18 @@ static int builtin_watch(struct sampler *base, int slot, pid_t pid, pid_t tid,
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	target_free(s->targets[slot]);
+	/* The process before the slot's previous thread is let go: a slot
+	 * watched again for the same process keeps its reader open. */
+	t->process = process_get(s, pid);
+	if (!t->process) {
+		free(t);
+		return -ENOMEM;
+	}
+	target_free(s, s->targets[slot]);
 	s->targets[slot] = t;
 	if (slot >= s->nslots)
 		s->nslots = slot + 1;
 	sampled_thread_init(&t->thread, slot, pid, tid, threshold_ns);
-	t->open_backoff_ns = OPEN_RETRY_MIN_NS;
 	detector_wake_slot(s->det, slot, true);
 	/* The timer may be set for an idle second: bring it forward so the
 	 * new thread's interpreter is opened and its blocks sampled at once. */
@@ -186,7 +270,7 @@ static void builtin_unwatch(struct sampler *base, int slot)
 	if (slot >= 0 && slot < MAX_WATCHED_THREADS) {
 		if (s->targets[slot])
 			detector_wake_slot(s->det, slot, false);
-		target_free(s->targets[slot]);
+		target_free(s, s->targets[slot]);
 		s->targets[slot] = NULL;
 	}
 }
@@ -199,58 +283,59 @@ static int builtin_fd(const struct sampler *base)
 }
 
 /*
- * Open the interpreter of the target in slot if it is not open yet; false
- * if not ready.
- * A failure is said once, as a warning: at once for an interpreter this
- * reader cannot read or no permission (that will not change by waiting),
- * after OPEN_COMPLAIN_AFTER_NS for anything else (a launched command takes
- * a moment to exec its interpreter). Every failure is kept for the events
- * (open_why).
+ * Open the interpreter of the process of the thread in slot if it is not
+ * open yet; false if not ready. Its other watched threads share what this
+ * does: one open attempt per process on its schedule, not one per thread.
+ * A failure is said once per process, as a warning: at once for an
+ * interpreter this reader cannot read or no permission (that will not
+ * change by waiting), after OPEN_COMPLAIN_AFTER_NS for anything else (a
+ * launched command takes a moment to exec its interpreter). Every failure
+ * is kept for the events (open_why).
  */
 static bool ensure_open(struct builtin_sampler *s, int slot, uint64_t now)
 {
-	struct target *t = s->targets[slot];
-	char err[sizeof(t->open_why)] = "";
+	struct target_process *p = s->targets[slot]->process;
+	char err[sizeof(p->open_why)] = "";
 	bool definite;
 	int ret;
 
-	if (t->proc)
+	if (p->proc)
 		return true;
-	if (t->gone || now < t->next_open_ns)
+	if (p->gone || now < p->next_open_ns)
 		return false;
-	if (!t->first_open_attempt_ns)
-		t->first_open_attempt_ns = now;
-	ret = py_process_open(t->thread.pid, &t->proc, err, sizeof(err));
+	if (!p->first_open_attempt_ns)
+		p->first_open_attempt_ns = now;
+	ret = py_process_open(p->pid, &p->proc, err, sizeof(err));
 	if (!ret) {
-		log_info("reading Python %s stacks of PID %d", py_process_version(t->proc),
-			 t->thread.pid);
-		t->open_backoff_ns = OPEN_RETRY_MIN_NS;
-		t->open_err = 0;
+		log_info("reading Python %s stacks of PID %d", py_process_version(p->proc),
+			 p->pid);
+		p->open_backoff_ns = OPEN_RETRY_MIN_NS;
+		p->open_err = 0;
 		return true;
 	}
-	t->proc = NULL;
-	t->open_err = ret;
-	snprintf(t->open_why, sizeof(t->open_why), "%s", err[0] ? err : strerror(-ret));
+	p->proc = NULL;
+	p->open_err = ret;
+	snprintf(p->open_why, sizeof(p->open_why), "%s", err[0] ? err : strerror(-ret));
 	/*
 	 * "No such process" from a process that still exists is a moment
 	 * of its exec (a launched command passes through a shell or
 	 * unshare on its way to Python, and its maps are empty while the
 	 * kernel swaps them): try again like any other failure.
 	 */
-	if (ret == -ESRCH && !procfs_process_exists(t->thread.pid)) {
-		t->gone = true;
+	if (ret == -ESRCH && !procfs_process_exists(p->pid)) {
+		p->gone = true;
 		return false;
 	}
-	t->next_open_ns = now + t->open_backoff_ns;
-	if (t->open_backoff_ns < OPEN_RETRY_MAX_NS)
-		t->open_backoff_ns *= 2;
+	p->next_open_ns = now + p->open_backoff_ns;
+	if (p->open_backoff_ns < OPEN_RETRY_MAX_NS)
+		p->open_backoff_ns *= 2;
 	definite = ret == -ENOTSUP || ret == -EPERM;
-	if (!t->complained &&
-	    (definite || now - t->first_open_attempt_ns >= OPEN_COMPLAIN_AFTER_NS)) {
-		t->complained = true;
-		sampler_tell(&s->base, slot, SAMPLER_NEWS_FAILURE, 1, t->open_why);
-		log_warn("cannot read the Python stacks of PID %d: %s; its events will have no "
-			 "Python stack", t->thread.pid, t->open_why);
+	if (!p->complained &&
+	    (definite || now - p->first_open_attempt_ns >= OPEN_COMPLAIN_AFTER_NS)) {
+		p->complained = true;
+		sampler_tell(&s->base, slot, SAMPLER_NEWS_FAILURE, 1, p->open_why);
+		sampler_warn(&s->base, slot, "cannot read the Python stacks of PID %d: %s; its "
+			     "events will have no Python stack", p->pid, p->open_why);
 	}
 	return false;
 }
@@ -315,10 +400,10 @@ static struct stack_set *no_stack(const struct target *t, uint64_t gap_start_ns,
 			 f->tries, f->tries == 1 ? "" : "s", sample_error(f->err));
 		return stack_set_unavailable(0, why);
 	}
-	if (!t->proc && t->gone)
+	if (!t->process->proc && t->process->gone)
 		return stack_set_unavailable(0, "the target exited");
-	if (!t->proc && t->open_err)
-		return stack_set_unavailable(0, t->open_why);
+	if (!t->process->proc && t->process->open_err)
+		return stack_set_unavailable(0, t->process->open_why);
 	snprintf(why, sizeof(why), "no sample landed in the block: it ended before the sampler's "
 		 "first look, a quarter of the threshold in (%.1f ms; then every %.1f ms)",
 		 WAKE_SAMPLING_POINT(t->thread.threshold_ns) / 1e6, s->interval_ns / 1e6);
@@ -342,22 +427,43 @@ static void stack_of(struct stack *st, const struct py_stack *py)
  */
 static pid_t read_gil_holder(struct builtin_sampler *s, const struct target *t)
 {
+	struct py_process *proc = t->process->proc;
 	struct py_gil gil;
 
 	s->holder.depth = 0;
-	if (py_process_gil(t->proc, t->thread.tid, &gil) || gil.state != PY_GIL_OTHER)
+	if (py_process_gil(proc, t->thread.tid, &gil) || gil.state != PY_GIL_OTHER)
 		return 0;
-	py_process_sample(t->proc, gil.holder_tid, &s->holder);
+	py_process_sample(proc, gil.holder_tid, &s->holder);
 	s->gil_addr = gil.addr;
 	return gil.holder_tid;
 }
 
+/*
+ * The process's reader read that it exited (-ESRCH) or exec'ed (-ESTALE):
+ * close it and reopen it soon (an exec may well start a new interpreter),
+ * for every watched thread of it.
+ */
+static void process_lost(struct target_process *p, int err, uint64_t now)
+{
+	py_process_close(p->proc);
+	p->proc = NULL;
+	p->gone = err == -ESRCH && !procfs_process_exists(p->pid);
+	p->next_open_ns = now + OPEN_RETRY_MIN_NS;
+	p->first_open_attempt_ns = now;
+}
+
+/*
+ * Sample the thread in slot if its gap is past its sampling point. The
+ * frames' strings are the reader's only until its next sample, of any
+ * thread of the process: each is interned (stack_of) before the next read.
+ */
 static void sample_target(struct builtin_sampler *s, int slot, uint64_t now,
 			  still_blocked_fn fn, void *ctx)
 {
 	struct target *t = s->targets[slot];
 	struct frame frames[PY_MAX_DEPTH];
 	struct stack st = { .frames = frames };
+	struct py_process *proc;
 	uint64_t before, after;
 	pid_t holder = 0;
 	int ret;
@@ -367,34 +473,32 @@ static void sample_target(struct builtin_sampler *s, int slot, uint64_t now,
 		return;
 	if (!ensure_open(s, slot, now))
 		return;
+	proc = t->process->proc;
 
-	ret = py_process_sample(t->proc, t->thread.tid, &s->scratch);
+	ret = py_process_sample(proc, t->thread.tid, &s->scratch);
 	/* The task is read inside the same window as the stack, so that it is
 	 * attributed to the gap exactly as the stack is. */
 	if (!ret)
-		ret = py_process_task(t->proc, t->thread.tid, &s->task);
-	if (!ret)
+		ret = py_process_task(proc, t->thread.tid, &s->task);
+	if (!ret) {
+		/* Interned before the holder's stack is read: that sample may
+		 * free the strings of this one. */
+		stack_of(&st, &s->scratch);
+		task_seen_from_py(&st.task, &s->task);
 		holder = read_gil_holder(s, t);
+	}
 	after = detector_gap_open_since(s->det, slot);
 	if (ret && before == after)
 		note_failure(t, before, ret);
-	if (ret == -ESRCH || ret == -ESTALE) {
-		/* Exited, or exec'ed into something else: reopen later (an exec
-		 * may well start a new interpreter). */
-		py_process_close(t->proc);
-		t->proc = NULL;
-		t->gone = ret == -ESRCH && !procfs_process_exists(t->thread.pid);
-		t->next_open_ns = now + OPEN_RETRY_MIN_NS;
-		t->first_open_attempt_ns = now;
-		return;
-	}
+	if (ret == -ESRCH || ret == -ESTALE)
+		process_lost(t->process, ret, now);
 	/* The thread went back to epoll during the read: the sample may
 	 * straddle two gaps, so it belongs to neither. */
-	if (ret || before != after)
+	if (ret || before != after) {
+		stack_release(&st);
 		return;
+	}
 
-	stack_of(&st, &s->scratch);
-	task_seen_from_py(&st.task, &s->task);
 	sampled_thread_count(&t->thread, before, now, &st, fn, ctx);
 	if (holder) {
 		stack_of(&st, &s->holder);
@@ -422,7 +526,7 @@ static void builtin_ready(struct sampler *base, still_blocked_fn fn, void *ctx)
 		if (!t)
 			continue;
 		/* Open eagerly, so that the first block is not spent parsing ELF. */
-		if (!t->proc)
+		if (!t->process->proc)
 			ensure_open(s, slot, now);
 		sample_target(s, slot, now, fn, ctx);
 	}

@@ -15,7 +15,8 @@ testing root file system `make e2e` builds (python3 is 3.14, python3.15 is
     it has no stack, in JSON (stack_unavailable) and on the console; the
     same for one whose _Py_DebugOffsets claim a free-threaded build, which
     3.14 and 3.15 must be refused as (Debian packages no 3.14t or 3.15t;
-    test_free_threaded.py reads a real 3.13t);
+    test_free_threaded.py reads a real 3.13t); and with --all-threads, one
+    warning for a process of four loop threads, whose events each say why;
   * the other reasons an event has no stack: the process is not Python,
     stack sampling is off.
 
@@ -168,6 +169,35 @@ def test_unreadable_interpreter_says_why(bs, procs, tmp_path, minor, lie):
             for i in heads:
                 assert ANATOMY_LINE.match(lines[i + 1]), (lines[i:i + 3], res)
                 assert lines[i + 2] == f"    no Python stack: {reason}", (lines[i:i + 3], res)
+
+
+def test_unreadable_interpreter_said_once_for_its_threads(bs, procs, tmp_path):
+    """Four loop threads of a 3.14 that rewrote its _Py_DebugOffsets,
+    watched with --all-threads: the process cannot be read, and that is
+    said once, not once per thread; every thread's events carry why."""
+    python = newest(14)
+    reason = unreadable_reason(python, "version")
+    go = tmp_path / "go"
+    target, truth, ready = start_ready_target(
+        procs, tmp_path, python.command(tmp_path, UNREADABLE, "--lie", "version",
+                                        "--script", "stacks_threads.py", "--workers", "3",
+                                        "--count", "2", "--go", go))
+    threads = {ready["tid"], *ready["worker_tids"]}
+    assert len(threads) == 4, ready
+    b, _ = attach_and_go(bs, target.pid, go, "-t", "100", "--all-threads")
+    assert b.wait(30) == 0, b.describe()
+    res = Result(b)
+    check_common(res.records)
+    warnings = [l for l in res.stderr_lines if "warning" in l]
+    assert len(warnings) == 1, f"not one warning\n{res}"
+    m = WARNING.match(warnings[0])
+    assert m and int(m.group(1)) == target.pid and m.group(2) == reason, warnings[0]
+    blocks = blocks_of(truth)
+    assert {blk["tid"] for blk in blocks} == threads, blocks
+    assert {e["tid"] for e in res.events} == threads, res.events
+    for e in res.events:
+        check_stack_fields(e)
+        assert e["python_stacks"] is None and e["stack_unavailable"] == reason, e
 
 
 # --------------------------------------------------------------------------

@@ -10,7 +10,8 @@ instruction, with the right Python stacks, through the real binary.
   * attach mode with --follow: a gunicorn master's workers, and the one
     that replaces a killed worker, from its first request;
   * --all-threads: a loop in each of two threads (without it: the main
-    thread's only);
+    thread's only); eight loop threads of one process, read through one
+    reader of the process;
   * the launched command's exit status ends the run even while a child it
     started lives on;
   * the console names each event's process and thread, the summary counts
@@ -522,6 +523,32 @@ def test_all_threads(bs, cg, tmp_path):
         assert all(e["pid"] == ready["pid"] for e in res.events), res.events
         check_frames([e for e in res.events if e["tid"] == main], path=fixture,
                      function="main_block", tag="MAIN-LINE")
+
+
+def test_all_threads_share_one_reader(bs, cg, tmp_path):
+    """Eight loop threads of one process, all blocking: --all-threads
+    reports each thread's blocks in that thread with its own function, and
+    the process's interpreter is opened once for all of them (-v says
+    "reading Python ... stacks of PID" once per reader opened)."""
+    fixture = py_fixture("stacks_threads.py")
+    truth = tmp_path / "truth"
+    res = launch(bs, cg, "--json", "-v", "-t", str(THRESHOLD_MS), "--all-threads",
+                 command=[PY, fixture, "--workers", "7", "--count", "2", "--truth", str(truth)])
+    assert res.rc == 0, res
+    check_common(res.records)
+    ready = next(r for r in read_truth(truth) if r["event"] == "ready")
+    main, workers = ready["tid"], ready["worker_tids"]
+    assert len(set(workers)) == 7 and main not in workers, ready
+    truth_blocks = blocks(truth)
+    assert {b["tid"] for b in truth_blocks} == {main, *workers}, truth_blocks
+    check_per_process(res.events, truth_blocks, key="tid")
+    assert all(e["pid"] == ready["pid"] for e in res.events), res.events
+    check_frames([e for e in res.events if e["tid"] == main], path=fixture,
+                 function="main_block", tag="MAIN-LINE")
+    check_frames([e for e in res.events if e["tid"] in workers], path=fixture,
+                 function="worker_block", tag="WORKER-LINE")
+    opened = re.compile(rf"^blocksnoop: reading Python \S+ stacks of PID {ready['pid']}$")
+    assert len([l for l in res.stderr_lines if opened.match(l)]) == 1, res.stderr
 
 
 # --------------------------------------------------------------------------
