@@ -74,6 +74,12 @@ struct target {
 	struct sampled_thread thread;
 	struct target_process *process;  /* its process; one reference */
 	struct gap_failure failed[GAPS_KEPT];
+	/* Woken by the kernel: the sampling point of a gap that was already
+	 * open when the thread was watched (0: none). The kernel's kick for
+	 * it may have come before the slot was wanted (a followed worker's
+	 * first callback blocks before its thread is watched here), so it is
+	 * looked at once without waiting for a wake. */
+	uint64_t first_look_ns;
 };
 
 struct builtin_sampler {
@@ -218,6 +224,8 @@ static void arm_timer(struct builtin_sampler *s, uint64_t now)
 		due = (gap ? gap : now) + WAKE_SAMPLING_POINT(t->thread.threshold_ns);
 		if (woken_by_kernel(s) && (!gap || due > now))
 			due = never; /* the kernel wakes us for it */
+		if (t->first_look_ns && t->first_look_ns < due)
+			due = t->first_look_ns;
 		if (!p->proc && !p->gone && p->next_open_ns < due)
 			due = p->next_open_ns;
 		if (due < next)
@@ -238,6 +246,7 @@ static int builtin_watch(struct sampler *base, int slot, pid_t pid, pid_t tid,
 {
 	struct builtin_sampler *s = (struct builtin_sampler *)base;
 	struct target *t;
+	uint64_t gap;
 
 	if (slot < 0 || slot >= MAX_WATCHED_THREADS)
 		return -EINVAL;
@@ -257,6 +266,9 @@ static int builtin_watch(struct sampler *base, int slot, pid_t pid, pid_t tid,
 		s->nslots = slot + 1;
 	sampled_thread_init(&t->thread, slot, pid, tid, threshold_ns);
 	detector_wake_slot(s->det, slot, true);
+	gap = detector_gap_open_since(s->det, slot);
+	if (gap && woken_by_kernel(s))
+		t->first_look_ns = gap + WAKE_SAMPLING_POINT(threshold_ns);
 	/* The timer may be set for an idle second: bring it forward so the
 	 * new thread's interpreter is opened and its blocks sampled at once. */
 	arm_timer(s, mono_now_ns());
@@ -528,6 +540,8 @@ static void builtin_ready(struct sampler *base, still_blocked_fn fn, void *ctx)
 		/* Open eagerly, so that the first block is not spent parsing ELF. */
 		if (!t->process->proc)
 			ensure_open(s, slot, now);
+		if (t->first_look_ns && now >= t->first_look_ns)
+			t->first_look_ns = 0; /* looked at: from here on, as any gap */
 		sample_target(s, slot, now, fn, ctx);
 	}
 	arm_timer(s, mono_now_ns());
