@@ -975,9 +975,11 @@ static int wake_timer_fired(void *map __attribute__((unused)), __u32 *key,
  * left so that sleeps or is preempted meanwhile is kicked, and timed, as
  * it leaves its CPU.
  */
-static __always_inline bool next_tick_in_time(__u64 now, __u64 point, __u64 threshold_ns)
+static __always_inline bool next_tick_in_time(__u64 now, __u64 start, __u64 point)
 {
-	return targ_tick_ns && now + targ_tick_ns <= point + WAKE_SAMPLING_POINT(threshold_ns);
+	/* point - start: the sampling point's distance into the gap, a
+	 * quarter of the threshold */
+	return targ_tick_ns && now + targ_tick_ns <= point + (point - start);
 }
 
 /*
@@ -1007,7 +1009,7 @@ static __always_inline void wake_kick(struct task_struct *task, bool at_tick)
 		wake_send(i, gen, start);
 		return;
 	}
-	if (at_tick && next_tick_in_time(now, point, watch_slots[i].threshold_ns))
+	if (at_tick && next_tick_in_time(now, start, point))
 		return;
 	if (__sync_val_compare_and_swap(&slot_wakes[i].armed_start, armed, start) != armed)
 		return;
