@@ -46,3 +46,22 @@ def names():
     out = subprocess.run(["bpftool", "-j", "prog", "show"], check=True,
                          capture_output=True, text=True).stdout
     return {str(p["id"]): p.get("name", "?") for p in json.loads(out)}
+
+
+def count(pid, action):
+    """Run action() with the statistics on: what pid's programs did
+    meanwhile, {name: (run_time_ns, run_cnt)}, programs of one name summed."""
+    fd = enable()
+    try:
+        before = programs(pid)
+        action()
+        after = programs(pid)
+    finally:
+        os.close(fd)
+    named, out = names(), {}
+    for prog, (t1, n1) in after.items():
+        t0, n0 = before.get(prog, (0, 0))
+        name = named.get(prog, prog)
+        t, n = out.get(name, (0, 0))
+        out[name] = (t + t1 - t0, n + n1 - n0)
+    return out

@@ -18,7 +18,6 @@ clock reads, the same in each, cancel; what is left is what blocksnoop's
 programs do beyond returning, for a thread they do not watch. The
 tracepoint dispatch around them is the floor's and is not in it.
 """
-import os
 import subprocess
 import time
 
@@ -63,20 +62,10 @@ def programs_per_call(ctx, tool):
     """Run time of tool's epoll programs per epoll call of the loop (enter
     + exit, ns), the kernel's BPF statistics on for that loop only."""
     argv = procs.pinned([ctx.helper("syscall_loop"), str(STATS_CALLS)], ctx.target_cpu)
-    fd = bpfstats.enable()
-    try:
-        before = bpfstats.programs(tool.pid)
-        subprocess.run(argv, capture_output=True, text=True, check=True)
-        after = bpfstats.programs(tool.pid)
-    finally:
-        os.close(fd)
-    named = bpfstats.names()
-    time_ns = runs = 0
-    for prog, (t1, n1) in after.items():
-        if not is_epoll_program(named.get(prog, "")):
-            continue
-        t0, n0 = before.get(prog, (0, 0))
-        time_ns, runs = time_ns + t1 - t0, runs + n1 - n0
+    counted = bpfstats.count(tool.pid, lambda: subprocess.run(argv, capture_output=True,
+                                                              text=True, check=True))
+    epoll = [tn for name, tn in counted.items() if is_epoll_program(name)]
+    time_ns, runs = sum(t for t, _ in epoll), sum(n for _, n in epoll)
     # Each call runs an enter and an exit program: ns/run × 2 is per call
     # (other processes' epoll calls meanwhile are averaged in, not added).
     return 2 * time_ns / runs if runs else float("nan")
@@ -168,8 +157,8 @@ def report(ctx, rounds, thrown, disturbed):
     for key, what in (("epoll_wait", "mean"), ("epoll_wait_min", "fastest block"),
                       ("programs", "the programs, kernel statistics")):
         m, ci = stats.diff_summary(diffs(rounds, key, "blocksnoop", "empty"))
+        spec = "+,.1f" if key == "programs" else "+,.0f"
         res.goals.append((f"epoll call of an unwatched thread ≤ floor + {GOAL_NS} ns ({what})",
-                          f"{stats.fmt(m, '+,.0f' if key != 'programs' else '+,.1f')} ns"
-                          f"{stats.fmt_ci(ci, '+,.0f' if key != 'programs' else '+,.1f')}",
+                          f"{stats.fmt(m, spec)} ns{stats.fmt_ci(ci, spec)}",
                           verdict_ci(m, ci, GOAL_NS, higher_is_better=False)))
     return res

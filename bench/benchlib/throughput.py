@@ -74,24 +74,21 @@ def attach(ctx, setup, server_pid):
 def programs_share(ctx, tool, server, port):
     """A second of load (unmeasured for requests/s: the attach's cold
     caches) with the kernel's BPF statistics on: tool's programs' run time
-    as a share of the server's CPU time over it."""
-    fd = bpfstats.enable()
-    try:
-        p0, s0 = bpfstats.programs(tool.pid), procstat.cpu_ns(server.pid)
+    as a share of the server's CPU time over it, by name and in all, and
+    their runs per ns of it; None if the server used no CPU."""
+    cpu = []
+
+    def load():
+        cpu.append(procstat.cpu_ns(server.pid))
         wrk(ctx, port, 1)
-        p1, s1 = bpfstats.programs(tool.pid), procstat.cpu_ns(server.pid)
-    finally:
-        os.close(fd)
-    if s1 <= s0:
+        cpu.append(procstat.cpu_ns(server.pid))
+    counted = bpfstats.count(tool.pid, load)
+    server_ns = cpu[1] - cpu[0]
+    if server_ns <= 0:
         return None
-    named, by_name, runs = bpfstats.names(), {}, 0
-    for pid, (t1, n1) in p1.items():
-        name = named.get(pid, pid)
-        t0, n0 = p0.get(pid, (0, 0))
-        by_name[name] = by_name.get(name, 0) + (t1 - t0) / (s1 - s0)
-        runs += n1 - n0
+    by_name = {name: t / server_ns for name, (t, _) in counted.items()}
     return {"prog_share": sum(by_name.values()), "prog_shares": by_name,
-            "prog_runs_per_cpu_ns": runs / (s1 - s0)}
+            "prog_runs_per_cpu_ns": sum(n for _, n in counted.values()) / server_ns}
 
 
 def measure(ctx, setup, server, port):
