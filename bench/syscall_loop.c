@@ -17,6 +17,12 @@
  *
  * Usage: syscall_loop [N]      (default 2000000)
  * Output: "epoll_wait_ns=M getppid_ns=M epoll_wait_min_ns=B getppid_min_ns=B"
+ *
+ *        syscall_loop --steps N
+ * Untimed, driven by the caller: for each byte read from stdin, N calls of
+ * epoll_wait, then one "\n" on stdout; exits at end of input. The caller
+ * reads the kernel's BPF statistics between steps (bench/benchlib/percall.py),
+ * so a step the host interrupts can be told from the others.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -63,8 +69,32 @@ static double time_getppid(long n)
 	return now_ns() - t0;
 }
 
+/* --steps N: N epoll_wait calls per byte of stdin, "\n" after each. */
+static int run_steps(int epfd, long n)
+{
+	char c;
+
+	while (read(STDIN_FILENO, &c, 1) == 1) {
+		time_epoll(epfd, n);
+		if (write(STDOUT_FILENO, "\n", 1) != 1)
+			return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "--steps")) {
+		long n = strtol(argv[2], NULL, 10);
+		int epfd = epoll_create1(0);
+
+		if (n < 1 || epfd < 0) {
+			fprintf(stderr, "usage: %s --steps N>=1\n", argv[0]);
+			return 2;
+		}
+		return run_steps(epfd, n);
+	}
+
 	long n = argc > 1 ? strtol(argv[1], NULL, 10) : 2000000;
 	int epfd = epoll_create1(0);
 	double epoll_sum = 0, getppid_sum = 0, epoll_min = 1e300, getppid_min = 1e300;

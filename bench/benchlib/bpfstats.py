@@ -21,9 +21,18 @@ def enable():
     return fd
 
 
-def programs(pid):
-    """{prog_id: (run_time_ns, run_cnt)} of the BPF programs pid holds an fd
-    of (empty if it has none or is gone)."""
+def _fdinfo(path):
+    """The fields of one fdinfo file, or None if it is gone."""
+    try:
+        with open(path) as f:
+            return dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+    except OSError:
+        return None
+
+
+def program_fdinfos(pid):
+    """{prog_id: fdinfo path}: one fd of each BPF program pid holds (empty if
+    it holds none or is gone)."""
     out = {}
     fdinfo = f"/proc/{pid}/fdinfo"
     try:
@@ -31,14 +40,28 @@ def programs(pid):
     except FileNotFoundError:
         return out
     for fd in fds:
-        try:
-            with open(os.path.join(fdinfo, fd)) as f:
-                info = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
-        except OSError:
-            continue
-        if "prog_id" in info and "run_time_ns" in info:
-            out[info["prog_id"].strip()] = (int(info["run_time_ns"]), int(info["run_cnt"]))
+        path = os.path.join(fdinfo, fd)
+        info = _fdinfo(path)
+        if info and "prog_id" in info and "run_time_ns" in info:
+            out.setdefault(info["prog_id"].strip(), path)
     return out
+
+
+def read(fdinfos):
+    """{prog_id: (run_time_ns, run_cnt)} now, of the programs program_fdinfos()
+    found (a program whose fd is gone is left out)."""
+    out = {}
+    for prog, path in fdinfos.items():
+        info = _fdinfo(path)
+        if info and "run_time_ns" in info:
+            out[prog] = (int(info["run_time_ns"]), int(info["run_cnt"]))
+    return out
+
+
+def programs(pid):
+    """{prog_id: (run_time_ns, run_cnt)} of the BPF programs pid holds an fd
+    of (empty if it has none or is gone)."""
+    return read(program_fdinfos(pid))
 
 
 def names():

@@ -10,14 +10,23 @@ all calls and the fastest block (interference only ever adds time, so the
 fastest block is the steadier figure), as same-round differences.
 
 The wall clock of a call cannot resolve a few nanoseconds on a noisy VM, so
-each round also counts the programs themselves: a second, shorter loop with
-the kernel's BPF statistics on (bpfstats.py) gives the attached epoll
-programs' run time per call (enter + exit), blocksnoop's minus the empty
-programs'. Both run once per direction per call, so the statistics' own
-clock reads, the same in each, cancel; what is left is what blocksnoop's
-programs do beyond returning, for a thread they do not watch. The
-tracepoint dispatch around them is the floor's and is not in it.
+each round also counts the programs themselves: a second loop with the
+kernel's BPF statistics on (bpfstats.py) gives the attached epoll programs'
+run time per call (enter + exit), blocksnoop's minus the empty programs'.
+Both run once per direction per call, so the statistics' own clock reads,
+the same in each, cancel; what is left is what blocksnoop's programs do
+beyond returning, for a thread they do not watch. The tracepoint dispatch
+around them is the floor's and is not in it.
+
+That loop runs in STEPS steps of STEP_CALLS calls, the statistics read
+between steps, and the figure is the median step. The host stops this VM's
+CPUs unseen (no steal time is reported): a stop of a few milliseconds that
+falls inside one program run is counted as that run's time, and alone moves
+a mean over a million runs by several nanoseconds. Such a stop lands in one
+step and leaves the median alone; a cost the programs pay on every call
+(a cache miss, say) is in every step and so in the median.
 """
+import os
 import subprocess
 import time
 
@@ -50,7 +59,8 @@ def attach(ctx, setup):
     return []
 
 
-STATS_CALLS = 500_000  # the counted loop: enough runs for a steady mean
+STEP_CALLS = 5_000  # a step: ~5 ms of calls, short enough that most steps see no stop
+STEPS = 100
 
 
 def is_epoll_program(name):
@@ -60,15 +70,39 @@ def is_epoll_program(name):
 
 def programs_per_call(ctx, tool):
     """Run time of tool's epoll programs per epoll call of the loop (enter
-    + exit, ns), the kernel's BPF statistics on for that loop only."""
-    argv = procs.pinned([ctx.helper("syscall_loop"), str(STATS_CALLS)], ctx.target_cpu)
-    counted = bpfstats.count(tool.pid, lambda: subprocess.run(argv, capture_output=True,
-                                                              text=True, check=True))
-    epoll = [tn for name, tn in counted.items() if is_epoll_program(name)]
-    time_ns, runs = sum(t for t, _ in epoll), sum(n for _, n in epoll)
-    # Each call runs an enter and an exit program: ns/run × 2 is per call
-    # (other processes' epoll calls meanwhile are averaged in, not added).
-    return 2 * time_ns / runs if runs else float("nan")
+    + exit, ns): the median of STEPS steps, the kernel's BPF statistics on
+    for that loop only."""
+    named = bpfstats.names()
+    fdinfos = {prog: path for prog, path in bpfstats.program_fdinfos(tool.pid).items()
+               if is_epoll_program(named.get(prog, ""))}
+    argv = procs.pinned([ctx.helper("syscall_loop"), "--steps", str(STEP_CALLS)],
+                        ctx.target_cpu)
+    steps = []
+    fd = bpfstats.enable()
+    loop = None
+    try:
+        loop = procs.start(argv, "syscall_steps", stdout=subprocess.PIPE,
+                           stdin=subprocess.PIPE)
+        before = bpfstats.read(fdinfos)
+        for _ in range(STEPS):
+            loop.stdin.write(b"s")
+            loop.stdin.flush()
+            if loop.stdout.read(1) != b"\n":
+                raise RuntimeError(f"syscall_loop --steps stopped:\n{procs.tail(loop.errlog)}")
+            after = bpfstats.read(fdinfos)
+            time_ns = sum(after[p][0] - before[p][0] for p in after if p in before)
+            runs = sum(after[p][1] - before[p][1] for p in after if p in before)
+            # Each call runs an enter and an exit program: ns/run × 2 is per
+            # call (other processes' epoll calls meanwhile are averaged in).
+            if runs:
+                steps.append(2 * time_ns / runs)
+            before = after
+    finally:
+        os.close(fd)
+        if loop:
+            loop.stdin.close()
+            procs.stop(loop)
+    return stats.median(steps) if steps else float("nan")
 
 
 def measure(ctx, setup):
@@ -145,8 +179,9 @@ def report(ctx, rounds, thrown, disturbed):
             f"| {cell('getppid_min', s, 'nothing')} |")
     prog = {s: [r[s]["programs"] for r in rounds] for s in ("empty", "blocksnoop")}
     m, ci = stats.diff_summary(diffs(rounds, "programs", "blocksnoop", "empty"))
-    res.lines += ["", f"The programs alone, kernel BPF statistics ({STATS_CALLS:,} calls a round): "
-                  "run time per call, enter + exit, median (min–max):", "",
+    res.lines += ["", f"The programs alone, kernel BPF statistics: run time per call, enter + exit, "
+                  f"the median of {STEPS} steps of {STEP_CALLS:,} calls a round; "
+                  "across rounds, median (min–max):", "",
                   "| attached | ns a call | Δ vs empty programs |", "|---|---|---|",
                   f"| two empty programs | {stats.fmt(stats.median(prog['empty']), ',.1f')}"
                   f"{stats.fmt_range(prog['empty'], ',.1f')} | – |",

@@ -40,7 +40,7 @@ def pinned(argv, cpus):
     return argv if cpus is None else ["taskset", "-c", str(cpus), *argv]
 
 
-def start(argv, name, env=None, stdout=None, preexec=None):
+def start(argv, name, env=None, stdout=None, preexec=None, stdin=None):
     """Start argv as a child; its stderr goes to LOGDIR/name.N.err."""
     err = open(os.path.join(_logdir, f"{name}.{len(_started)}.err"), "w")
 
@@ -49,7 +49,7 @@ def start(argv, name, env=None, stdout=None, preexec=None):
         if preexec:
             preexec()
     p = subprocess.Popen(argv, stdout=stdout or subprocess.DEVNULL, stderr=err,
-                         stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+                         stdin=stdin or subprocess.DEVNULL, env=env, start_new_session=True,
                          preexec_fn=child_setup)
     err.close()
     p.errlog = err.name
