@@ -60,14 +60,14 @@
  * --duration in ms does not fit an int). */
 #define MAX_SLEEP_MS (3600 * 1000)
 
-/* Threads a watch gained (followed processes', other threads') whose
- * stacks are sampled at once: each sampled process costs a reader of its
- * own (bounded, agent/cpython/codecache.h), and a target that forks
- * without end must not multiply that. Past it, blocks are reported
- * without stacks, saying why. */
+/* Processes gained by a watch (followed processes; the threads of one
+ * share its place) whose stacks are sampled at once: each costs a reader
+ * of its own (bounded, agent/cpython/codecache.h), and a target that forks
+ * without end must not multiply that. Past it, blocks are reported without
+ * stacks, saying why. */
 #define MAX_SAMPLED_GAINED 256
-#define TOO_MANY_SAMPLED "more than 256 threads of processes and threads followed are " \
-	"sampled at once: blocksnoop reads no more stacks until some exit"
+#define TOO_MANY_SAMPLED "more than 256 processes followed are sampled at once: " \
+	"blocksnoop reads no more stacks until some exit"
 
 /* Followed processes that have an Austin of their own at once, in the
  * whole run (a watch's own process always has its Austin; MAX_WATCHES
@@ -119,7 +119,7 @@ struct engine_thread {
 	/* Its THREAD_GONE came in this round of drain_events(); it is freed
 	 * once the events queued before that notice are in (0: it lives). */
 	uint64_t exited_round;
-	bool counted;                  /* in sampled_gained */
+	bool counted;                  /* holds its process's place in sampled_gained */
 };
 
 struct client_fd {
@@ -147,7 +147,7 @@ struct engine {
 	int slot_hi;                   /* one past the highest slot in use */
 	struct engine_watch *by_id[MAX_WATCHES]; /* by detector id % MAX_WATCHES */
 	uint64_t round;                /* detector_dispatch() calls so far */
-	unsigned sampled_gained;       /* gained threads with a sampler (MAX_SAMPLED_GAINED) */
+	unsigned sampled_gained;       /* gained processes with a sampler (MAX_SAMPLED_GAINED) */
 	unsigned austins_followed;     /* followed processes with an Austin (MAX_AUSTINS_FOLLOWED) */
 	unsigned exited;               /* threads waiting to be freed (exited_round) */
 	bool warned_no_follow, warned_sampled, warned_austins;
@@ -454,6 +454,20 @@ static bool has_followed_austin(const struct engine *e, const struct engine_thre
 	       t->pid != t->watch->cfg.pid;
 }
 
+/* A watched thread of pid other than `except` that has a sampler, and is
+ * gained (gen != 0) if `gained`, or NULL. */
+static struct engine_thread *sampled_thread_of(const struct engine *e, pid_t pid,
+					       const struct engine_thread *except, bool gained)
+{
+	for (int slot = 0; slot < e->slot_hi; slot++) {
+		struct engine_thread *t = e->by_slot[slot];
+
+		if (t && t != except && t->pid == pid && t->sampler && (!gained || t->gen))
+			return t;
+	}
+	return NULL;
+}
+
 /* Whether a watched thread of pid other than `except` has an Austin of a
  * followed process: pid's Austin runs, and counts, already. */
 static bool followed_austin_runs(const struct engine *e, pid_t pid,
@@ -482,19 +496,22 @@ static void thread_unsampled(struct engine_thread *t, const char *why, bool *war
 }
 
 /* Set t (not yet in by_slot) to sample, or not, as the caps allow: at most
- * MAX_SAMPLED_GAINED gained threads, MAX_AUSTINS_FOLLOWED followed
- * processes with an Austin. Past either, t has no sampler and says why,
- * and so does stderr, once. */
+ * MAX_SAMPLED_GAINED gained processes, MAX_AUSTINS_FOLLOWED followed
+ * processes with an Austin. A thread of a process already sampled shares
+ * its reader and its place. Past either cap, t has no sampler and says
+ * why, and so does stderr, once. */
 static void thread_choose_sampler(struct engine *e, struct engine_thread *t)
 {
 	t->sampler = thread_sampler(e, t->watch);
 	if (!t->sampler)
 		return;
-	if (t->gen && e->sampled_gained >= MAX_SAMPLED_GAINED) {
-		thread_unsampled(t, TOO_MANY_SAMPLED, &e->warned_sampled);
-		return;
+	if (t->gen && !sampled_thread_of(e, t->pid, NULL, false)) {
+		if (e->sampled_gained >= MAX_SAMPLED_GAINED) {
+			thread_unsampled(t, TOO_MANY_SAMPLED, &e->warned_sampled);
+			return;
+		}
+		t->counted = true;
 	}
-	t->counted = t->gen != 0;
 	if (!has_followed_austin(e, t) || followed_austin_runs(e, t->pid, NULL))
 		return;
 	if (e->austins_followed >= MAX_AUSTINS_FOLLOWED) {
@@ -514,8 +531,15 @@ static void thread_free(struct engine *e, struct engine_thread *t)
 		sampler_unwatch(t->sampler, t->slot);
 	if (has_followed_austin(e, t) && !followed_austin_runs(e, t->pid, t))
 		e->austins_followed--;
-	if (t->counted)
-		e->sampled_gained--;
+	if (t->counted) {
+		/* Another gained thread of the process, if any, takes its place. */
+		struct engine_thread *heir = sampled_thread_of(e, t->pid, t, true);
+
+		if (heir)
+			heir->counted = true;
+		else
+			e->sampled_gained--;
+	}
 	if (t->exited_round)
 		e->exited--;
 	if (t->watch->own == t)

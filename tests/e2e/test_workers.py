@@ -426,7 +426,7 @@ def test_many_children_stay_bounded(bs, cg, tmp_path):
     for blk in truth_blocks:
         e = one_event_of(res.events, blk)
         if e["python_stacks"] is None:
-            if e["stack_unavailable"].startswith("more than 256 threads"):
+            if e["stack_unavailable"].startswith("more than 256 processes"):
                 unsampled.add(e["pid"])
             continue
         sampled += 1
@@ -443,8 +443,8 @@ def test_many_children_stay_bounded(bs, cg, tmp_path):
     assert len(unsampled) == 300 - 256, unsampled
     # The threads without a sampler are the same all along.
     assert {e["pid"] for e in res.events if e["python_stacks"] is None and
-            e["stack_unavailable"].startswith("more than 256 threads")} == unsampled
-    assert len([l for l in res.stderr_lines if "more than 256 threads" in l]) == 1, res.stderr
+            e["stack_unavailable"].startswith("more than 256 processes")} == unsampled
+    assert len([l for l in res.stderr_lines if "more than 256 processes" in l]) == 1, res.stderr
     summary = res.one("session_summary")
     assert len(summary["processes"]) == 64, summary
     listed = sum(p["event_count"] for p in summary["processes"])
@@ -549,6 +549,34 @@ def test_all_threads_share_one_reader(bs, cg, tmp_path):
                  function="worker_block", tag="WORKER-LINE")
     opened = re.compile(rf"^blocksnoop: reading Python \S+ stacks of PID {ready['pid']}$")
     assert len([l for l in res.stderr_lines if opened.match(l)]) == 1, res.stderr
+
+
+def test_threads_of_one_process_share_its_sampled_place(bs, cg, tmp_path):
+    """300 loop threads of one process block at the same time: the process
+    takes one of the 256 places of followed processes sampled at once, so
+    every thread's block has its stack (no thread is left out for want of
+    a place, and nothing says there are too many)."""
+    fixture = py_fixture("stacks_threads.py")
+    truth = tmp_path / "truth"
+    # As in test_many_children_stay_bounded: a higher threshold and longer
+    # blocks, so that 300 blocks at once are each sampled in time on a
+    # small machine; a thread kept from the GIL that long may add events.
+    res = launch(bs, cg, "--json", "-t", "200", "--all-threads",
+                 command=[PY, fixture, "--workers", "300", "--count", "1", "--block", "1.0",
+                          "--pause", "0.5", "--truth", str(truth)], timeout=120)
+    assert res.rc == 0, res
+    check_common(res.records)
+    ready = next(r for r in read_truth(truth) if r["event"] == "ready")
+    workers = set(ready["worker_tids"])
+    truth_blocks = [b for b in blocks(truth) if b["tid"] in workers]
+    assert {b["tid"] for b in truth_blocks} == workers, len(truth_blocks)
+    for b in truth_blocks:
+        over = [e for e in res.events if e["tid"] == b["tid"]
+                and e["start_ns"] <= b["start_ns"] + CLOCK_SLACK_NS
+                and e["end_ns"] >= b["end_ns"] - CLOCK_SLACK_NS]
+        assert len(over) == 1, f"block {b} is in {len(over)} events: {over}"
+        check_frames(over, path=fixture, function="worker_block", tag="WORKER-LINE")
+    assert not [l for l in res.stderr_lines if "sampled at once" in l], res.stderr
 
 
 # --------------------------------------------------------------------------
