@@ -10,21 +10,26 @@ all calls and the fastest block (interference only ever adds time, so the
 fastest block is the steadier figure), as same-round differences.
 
 The wall clock of a call cannot resolve a few nanoseconds on a noisy VM, so
-each round also counts the programs themselves: a second loop with the
-kernel's BPF statistics on (bpfstats.py) gives the attached epoll programs'
-run time per call (enter + exit), blocksnoop's minus the empty programs'.
-Both run once per direction per call, so the statistics' own clock reads,
-the same in each, cancel; what is left is what blocksnoop's programs do
-beyond returning, for a thread they do not watch. The tracepoint dispatch
-around them is the floor's and is not in it.
+each round also counts the programs themselves: with blocksnoop attached,
+the empty programs are attached beside it, and a second loop with the
+kernel's BPF statistics on (bpfstats.py) gives each set's epoll programs'
+run time per call (enter + exit) on the very same calls. Both run once per
+direction per call, so the statistics' own clock reads, the same in each,
+cancel; what is left is what blocksnoop's programs do beyond returning, for
+a thread they do not watch. The tracepoint dispatch around them is the
+floor's and is not in it.
 
 That loop runs in STEPS steps of STEP_CALLS calls, the statistics read
-between steps, and the figure is the median step. The host stops this VM's
-CPUs unseen (no steal time is reported): a stop of a few milliseconds that
-falls inside one program run is counted as that run's time, and alone moves
-a mean over a million runs by several nanoseconds. Such a stop lands in one
-step and leaves the median alone; a cost the programs pay on every call
-(a cache miss, say) is in every step and so in the median.
+between steps; the figure is the median of the steps' differences. The
+host stops this VM's CPUs unseen (no steal time is reported): a stop of a
+few milliseconds that falls inside one program run is counted as that
+run's time, and alone moves a mean over a million runs by several
+nanoseconds. Such a stop lands in one step and leaves the median alone; a
+cost the programs pay on every call (a cache miss, say) is in every step
+and so in the median. The host also runs this VM slower or faster for
+seconds at a time (an empty program's median step moved from 72 to 97 ns
+between rounds of one run); the two sets, measured on the same calls,
+move together.
 """
 import os
 import subprocess
@@ -68,13 +73,24 @@ def is_epoll_program(name):
     return "epoll" in name or name in ("empty_enter", "empty_exit")
 
 
-def programs_per_call(ctx, tool):
-    """Run time of tool's epoll programs per epoll call of the loop (enter
-    + exit, ns): the median of STEPS steps, the kernel's BPF statistics on
-    for that loop only."""
+def per_call(before, after):
+    """ns a call of the programs read before and after a step, or None."""
+    time_ns = sum(after[p][0] - before[p][0] for p in after if p in before)
+    runs = sum(after[p][1] - before[p][1] for p in after if p in before)
+    # Each call runs an enter and an exit program: ns/run × 2 is per call
+    # (other processes' epoll calls meanwhile are averaged in).
+    return 2 * time_ns / runs if runs else None
+
+
+def programs_per_call(ctx, tools):
+    """Run time per epoll call of the loop (enter + exit, ns) of the epoll
+    programs of each of tools, all attached at once, so that every call
+    runs each tool's: per tool the median of STEPS steps, and the median of
+    the steps' differences tools[0] − tools[1]. The kernel's BPF statistics
+    are on for that loop only."""
     named = bpfstats.names()
-    fdinfos = {prog: path for prog, path in bpfstats.program_fdinfos(tool.pid).items()
-               if is_epoll_program(named.get(prog, ""))}
+    fdinfos = [{prog: path for prog, path in bpfstats.program_fdinfos(t.pid).items()
+                if is_epoll_program(named.get(prog, ""))} for t in tools]
     argv = procs.pinned([ctx.helper("syscall_loop"), "--steps", str(STEP_CALLS)],
                         ctx.target_cpu)
     steps = []
@@ -83,26 +99,26 @@ def programs_per_call(ctx, tool):
     try:
         loop = procs.start(argv, "syscall_steps", stdout=subprocess.PIPE,
                            stdin=subprocess.PIPE)
-        before = bpfstats.read(fdinfos)
+        before = [bpfstats.read(f) for f in fdinfos]
         for _ in range(STEPS):
             loop.stdin.write(b"s")
             loop.stdin.flush()
             if loop.stdout.read(1) != b"\n":
                 raise RuntimeError(f"syscall_loop --steps stopped:\n{procs.tail(loop.errlog)}")
-            after = bpfstats.read(fdinfos)
-            time_ns = sum(after[p][0] - before[p][0] for p in after if p in before)
-            runs = sum(after[p][1] - before[p][1] for p in after if p in before)
-            # Each call runs an enter and an exit program: ns/run × 2 is per
-            # call (other processes' epoll calls meanwhile are averaged in).
-            if runs:
-                steps.append(2 * time_ns / runs)
+            after = [bpfstats.read(f) for f in fdinfos]
+            step = [per_call(b, a) for b, a in zip(before, after)]
+            if None not in step:
+                steps.append(step)
             before = after
     finally:
         os.close(fd)
         if loop:
             loop.stdin.close()
             procs.stop(loop)
-    return stats.median(steps) if steps else float("nan")
+    if not steps:
+        return [float("nan")] * len(tools), float("nan")
+    return ([stats.median([st[i] for st in steps]) for i in range(len(tools))],
+            stats.median([st[0] - st[1] for st in steps]))
 
 
 def measure(ctx, setup):
@@ -113,9 +129,14 @@ def measure(ctx, setup):
         out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
         log(f"  per-call {setup:<10} {out.strip()}")
         res = {k[:-3]: float(x) for k, x in (kv.split("=") for kv in out.split())}
-        if started:
-            res["programs"] = programs_per_call(ctx, started[0])
-            log(f"  per-call {setup:<10} programs {res['programs']:.1f} ns a call")
+        if setup == "blocksnoop":
+            # The empty pair beside blocksnoop's programs, on the same calls.
+            empty = attach(ctx, "empty")
+            started += empty
+            (res["programs"], res["programs_empty"]), res["programs_delta"] = \
+                programs_per_call(ctx, [started[0], empty[0]])
+            log(f"  per-call programs: blocksnoop {res['programs']:.1f}, empty "
+                f"{res['programs_empty']:.1f}, same steps {res['programs_delta']:+.1f} ns a call")
         return res
     finally:
         for p in started:
@@ -177,21 +198,28 @@ def report(ctx, rounds, thrown, disturbed):
             f"{stats.fmt_range(col['epoll_wait_min'])} | {d_nothing} | {d_empty} "
             f"| {stats.fmt(stats.median(col['getppid_min']))} "
             f"| {cell('getppid_min', s, 'nothing')} |")
-    prog = {s: [r[s]["programs"] for r in rounds] for s in ("empty", "blocksnoop")}
-    m, ci = stats.diff_summary(diffs(rounds, "programs", "blocksnoop", "empty"))
-    res.lines += ["", f"The programs alone, kernel BPF statistics: run time per call, enter + exit, "
-                  f"the median of {STEPS} steps of {STEP_CALLS:,} calls a round; "
-                  "across rounds, median (min–max):", "",
-                  "| attached | ns a call | Δ vs empty programs |", "|---|---|---|",
-                  f"| two empty programs | {stats.fmt(stats.median(prog['empty']), ',.1f')}"
-                  f"{stats.fmt_range(prog['empty'], ',.1f')} | – |",
-                  f"| blocksnoop, watching another process "
-                  f"| {stats.fmt(stats.median(prog['blocksnoop']), ',.1f')}"
-                  f"{stats.fmt_range(prog['blocksnoop'], ',.1f')} "
-                  f"| **{stats.fmt(m, '+,.1f')}{stats.fmt_ci(ci, '+,.1f')}** |"]
+    bs = [r["blocksnoop"] for r in rounds]
+    prog, prog_empty = [r["programs"] for r in bs], [r["programs_empty"] for r in bs]
+    m, ci = stats.diff_summary([r["programs_delta"] for r in bs])
+    res.lines += ["", "The programs alone, kernel BPF statistics: blocksnoop's epoll programs and "
+                  "the empty pair attached at once, so that every call runs both; run time per "
+                  f"call, enter + exit, in {STEPS} steps of {STEP_CALLS:,} calls a round. "
+                  "Per round: each one's median step, and the median of the steps' "
+                  "differences; across rounds, median (min–max), and for the difference "
+                  "the mean [95% bootstrap interval]:", "",
+                  "| programs | ns a call |", "|---|---|",
+                  f"| two empty programs | {stats.fmt(stats.median(prog_empty), ',.1f')}"
+                  f"{stats.fmt_range(prog_empty, ',.1f')} |",
+                  f"| blocksnoop's, watching another process | {stats.fmt(stats.median(prog), ',.1f')}"
+                  f"{stats.fmt_range(prog, ',.1f')} |",
+                  f"| blocksnoop's − empty, same steps | **{stats.fmt(m, '+,.1f')}"
+                  f"{stats.fmt_ci(ci, '+,.1f')}** |"]
     for key, what in (("epoll_wait", "mean"), ("epoll_wait_min", "fastest block"),
                       ("programs", "the programs, kernel statistics")):
-        m, ci = stats.diff_summary(diffs(rounds, key, "blocksnoop", "empty"))
+        if key == "programs":
+            m, ci = stats.diff_summary([r["programs_delta"] for r in bs])
+        else:
+            m, ci = stats.diff_summary(diffs(rounds, key, "blocksnoop", "empty"))
         spec = "+,.1f" if key == "programs" else "+,.0f"
         res.goals.append((f"epoll call of an unwatched thread ≤ floor + {GOAL_NS} ns ({what})",
                           f"{stats.fmt(m, spec)} ns{stats.fmt_ci(ci, spec)}",
