@@ -454,15 +454,29 @@ static bool has_followed_austin(const struct engine *e, const struct engine_thre
 	       t->pid != t->watch->cfg.pid;
 }
 
-/* A watched thread of pid other than `except` that has a sampler, and is
- * gained (gen != 0) if `gained`, or NULL. */
-static struct engine_thread *sampled_thread_of(const struct engine *e, pid_t pid,
-					       const struct engine_thread *except, bool gained)
+/* Whether t samples (its process's reader), and whether a gained t does. */
+static bool is_sampled(const struct engine *e, const struct engine_thread *t)
+{
+	(void)e;
+	return t->sampler != NULL;
+}
+
+static bool is_sampled_gained(const struct engine *e, const struct engine_thread *t)
+{
+	return is_sampled(e, t) && t->gen;
+}
+
+/* A watched thread of pid other than `except` for which match() holds, or
+ * NULL. */
+static struct engine_thread *other_thread_of(const struct engine *e, pid_t pid,
+					     const struct engine_thread *except,
+					     bool (*match)(const struct engine *,
+							   const struct engine_thread *))
 {
 	for (int slot = 0; slot < e->slot_hi; slot++) {
 		struct engine_thread *t = e->by_slot[slot];
 
-		if (t && t != except && t->pid == pid && t->sampler && (!gained || t->gen))
+		if (t && t != except && t->pid == pid && match(e, t))
 			return t;
 	}
 	return NULL;
@@ -473,13 +487,7 @@ static struct engine_thread *sampled_thread_of(const struct engine *e, pid_t pid
 static bool followed_austin_runs(const struct engine *e, pid_t pid,
 				 const struct engine_thread *except)
 {
-	for (int slot = 0; slot < e->slot_hi; slot++) {
-		const struct engine_thread *t = e->by_slot[slot];
-
-		if (t && t != except && t->pid == pid && has_followed_austin(e, t))
-			return true;
-	}
-	return false;
+	return other_thread_of(e, pid, except, has_followed_austin) != NULL;
 }
 
 /* t gets no sampler past a cap: its events say why, and so does stderr,
@@ -505,7 +513,7 @@ static void thread_choose_sampler(struct engine *e, struct engine_thread *t)
 	t->sampler = thread_sampler(e, t->watch);
 	if (!t->sampler)
 		return;
-	if (t->gen && !sampled_thread_of(e, t->pid, NULL, false)) {
+	if (t->gen && !other_thread_of(e, t->pid, NULL, is_sampled)) {
 		if (e->sampled_gained >= MAX_SAMPLED_GAINED) {
 			thread_unsampled(t, TOO_MANY_SAMPLED, &e->warned_sampled);
 			return;
@@ -533,7 +541,7 @@ static void thread_free(struct engine *e, struct engine_thread *t)
 		e->austins_followed--;
 	if (t->counted) {
 		/* Another gained thread of the process, if any, takes its place. */
-		struct engine_thread *heir = sampled_thread_of(e, t->pid, t, true);
+		struct engine_thread *heir = other_thread_of(e, t->pid, t, is_sampled_gained);
 
 		if (heir)
 			heir->counted = true;
