@@ -200,7 +200,7 @@ def report(ctx, rounds, thrown, disturbed):
             f"| {cell('getppid_min', s, 'nothing')} |")
     bs = [r["blocksnoop"] for r in rounds]
     prog, prog_empty = [r["programs"] for r in bs], [r["programs_empty"] for r in bs]
-    m, ci = stats.diff_summary([r["programs_delta"] for r in bs])
+    pm, pci = stats.diff_summary([r["programs_delta"] for r in bs])
     res.lines += ["", "The programs alone, kernel BPF statistics: blocksnoop's epoll programs and "
                   "the empty pair attached at once, so that every call runs both; run time per "
                   f"call, enter + exit, in {STEPS} steps of {STEP_CALLS:,} calls a round. "
@@ -212,14 +212,12 @@ def report(ctx, rounds, thrown, disturbed):
                   f"{stats.fmt_range(prog_empty, ',.1f')} |",
                   f"| blocksnoop's, watching another process | {stats.fmt(stats.median(prog), ',.1f')}"
                   f"{stats.fmt_range(prog, ',.1f')} |",
-                  f"| blocksnoop's − empty, same steps | **{stats.fmt(m, '+,.1f')}"
-                  f"{stats.fmt_ci(ci, '+,.1f')}** |"]
+                  f"| blocksnoop's − empty, same steps | **{stats.fmt(pm, '+,.1f')}"
+                  f"{stats.fmt_ci(pci, '+,.1f')}** |"]
     for key, what in (("epoll_wait", "mean"), ("epoll_wait_min", "fastest block"),
                       ("programs", "the programs, kernel statistics")):
-        if key == "programs":
-            m, ci = stats.diff_summary([r["programs_delta"] for r in bs])
-        else:
-            m, ci = stats.diff_summary(diffs(rounds, key, "blocksnoop", "empty"))
+        m, ci = ((pm, pci) if key == "programs"
+                 else stats.diff_summary(diffs(rounds, key, "blocksnoop", "empty")))
         spec = "+,.1f" if key == "programs" else "+,.0f"
         res.goals.append((f"epoll call of an unwatched thread ≤ floor + {GOAL_NS} ns ({what})",
                           f"{stats.fmt(m, spec)} ns{stats.fmt_ci(ci, spec)}",

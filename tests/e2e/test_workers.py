@@ -204,9 +204,9 @@ def match_blocks(events, truth_blocks):
         assert e["end_ns"] >= b["end_ns"] - CLOCK_SLACK_NS, where
 
 
-def one_event_of(events, block):
-    """The one event of block's process that contains it."""
-    over = [e for e in events if e["pid"] == block["pid"]
+def one_event_of(events, block, *, key="pid"):
+    """The one event of block's process (or thread) that contains it."""
+    over = [e for e in events if e[key] == block[key]
             and e["start_ns"] <= block["start_ns"] + CLOCK_SLACK_NS
             and e["end_ns"] >= block["end_ns"] - CLOCK_SLACK_NS]
     assert len(over) == 1, f"block {block} is in {len(over)} events: {over}"
@@ -571,11 +571,8 @@ def test_threads_of_one_process_share_its_sampled_place(bs, cg, tmp_path):
     truth_blocks = [b for b in blocks(truth) if b["tid"] in workers]
     assert {b["tid"] for b in truth_blocks} == workers, len(truth_blocks)
     for b in truth_blocks:
-        over = [e for e in res.events if e["tid"] == b["tid"]
-                and e["start_ns"] <= b["start_ns"] + CLOCK_SLACK_NS
-                and e["end_ns"] >= b["end_ns"] - CLOCK_SLACK_NS]
-        assert len(over) == 1, f"block {b} is in {len(over)} events: {over}"
-        check_frames(over, path=fixture, function="worker_block", tag="WORKER-LINE")
+        check_frames([one_event_of(res.events, b, key="tid")], path=fixture,
+                     function="worker_block", tag="WORKER-LINE")
     assert not [l for l in res.stderr_lines if "sampled at once" in l], res.stderr
 
 
